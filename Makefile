@@ -1,0 +1,49 @@
+# divan's front door. `make test` is what CI runs.
+BUILD        ?= build
+SAN_BUILD    ?= build-san
+FUZZ_SECONDS ?= 10
+FUZZ_LONG    ?= 600
+JOBS         ?= $(shell nproc)
+
+.PHONY: all build deps test unit sanitize fuzz fuzz-smoke valgrind format clean
+
+all: build
+
+deps:
+	scripts/install-deps
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja
+
+build: $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Clang with AddressSanitizer + UndefinedBehaviorSanitizer; the fuzz targets are built here too.
+$(SAN_BUILD)/build.ninja:
+	CC=clang cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDV_SANITIZE=ON -DDV_FUZZ=ON
+
+sanitize: $(SAN_BUILD)/build.ninja
+	cmake --build $(SAN_BUILD) -j $(JOBS)
+	cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+fuzz-smoke: $(SAN_BUILD)/build.ninja
+	cmake --build $(SAN_BUILD) -j $(JOBS)
+	scripts/run-fuzz $(SAN_BUILD) $(FUZZ_SECONDS)
+
+fuzz: $(SAN_BUILD)/build.ninja
+	cmake --build $(SAN_BUILD) -j $(JOBS)
+	scripts/run-fuzz $(SAN_BUILD) $(FUZZ_LONG)
+
+valgrind: build
+	cd $(BUILD) && ctest --output-on-failure -T memcheck --overwrite MemoryCheckCommandOptions="--error-exitcode=1 --leak-check=full"
+
+test: deps unit sanitize fuzz-smoke
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD)
