@@ -1,0 +1,2 @@
+/* placeholder until the layer lands */
+typedef int dv_sasl_placeholder;
