@@ -1,0 +1,322 @@
+#include "server/store.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+
+struct dv_vbucket {
+    pthread_mutex_t mu;
+    dv_store *store;
+    dv_item **table;
+    size_t mask; /* table size - 1 (a power of two) */
+    size_t count;
+    uint64_t uuid;
+    uint64_t high_seqno;
+    uint64_t last_cas;
+    uint16_t id;
+};
+
+struct dv_store {
+    unsigned nvb;
+    atomic_uint_fast64_t items, tombstones, bytes, reclaimed;
+    dv_vbucket vbs[];
+};
+
+#define INITIAL_SLOTS 16
+
+dv_item *dv_item_new(uint32_t cid, const void *key, uint32_t nkey, const void *xattr,
+                     uint32_t nxattr, const void *value, uint32_t nvalue)
+{
+    size_t size = sizeof(dv_item) + (size_t)nkey + nxattr + nvalue;
+    dv_item *it = dv_malloc(size);
+    if (!it) return NULL;
+    memset(it, 0, sizeof *it);
+    atomic_init(&it->refs, 1);
+    it->cid = cid;
+    it->nkey = nkey;
+    it->nxattr = nxattr;
+    it->nvalue = nvalue;
+    if (key && nkey) memcpy(it->data, key, nkey);
+    if (xattr && nxattr) memcpy(it->data + nkey, xattr, nxattr);
+    if (value && nvalue) memcpy(it->data + nkey + nxattr, value, nvalue);
+    return it;
+}
+
+dv_item *dv_item_ref(dv_item *it)
+{
+    atomic_fetch_add_explicit(&it->refs, 1, memory_order_relaxed);
+    return it;
+}
+
+void dv_item_release(dv_item *it)
+{
+    if (it && atomic_fetch_sub_explicit(&it->refs, 1, memory_order_acq_rel) == 1) dv_free(it);
+}
+
+static size_t item_bytes(const dv_item *it)
+{
+    return sizeof *it + it->nkey + it->nxattr + it->nvalue;
+}
+
+/* FNV-1a over the key, mixed with the collection id. */
+static uint32_t key_hash(uint32_t cid, const void *key, size_t n)
+{
+    const uint8_t *p = key;
+    uint64_t h = 0xcbf29ce484222325ull ^ cid;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+dv_store *dv_store_new(unsigned nvb, uint64_t seed)
+{
+    if (nvb == 0 || nvb > 65535) return NULL;
+    dv_store *s = dv_calloc(1, sizeof *s + nvb * sizeof(dv_vbucket));
+    if (!s) return NULL;
+    s->nvb = nvb;
+    uint64_t x = seed ^ 0x9e3779b97f4a7c15ull;
+    for (unsigned i = 0; i < nvb; i++) {
+        dv_vbucket *vb = &s->vbs[i];
+        vb->table = dv_calloc(INITIAL_SLOTS, sizeof *vb->table);
+        if (!vb->table) {
+            s->nvb = i;
+            dv_store_free(s);
+            return NULL;
+        }
+        pthread_mutex_init(&vb->mu, NULL);
+        vb->store = s;
+        vb->mask = INITIAL_SLOTS - 1;
+        vb->id = (uint16_t)i;
+        /* splitmix64: distinct, non-zero uuids per vbucket */
+        x += 0x9e3779b97f4a7c15ull;
+        uint64_t z = x;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        vb->uuid = (z ^ (z >> 31)) | 1;
+    }
+    return s;
+}
+
+static void account(dv_store *s, const dv_item *it, int sign)
+{
+    uint64_t b = item_bytes(it);
+    if (sign > 0) {
+        atomic_fetch_add(&s->bytes, b);
+        atomic_fetch_add(it->deleted ? &s->tombstones : &s->items, 1);
+    } else {
+        atomic_fetch_sub(&s->bytes, b);
+        atomic_fetch_sub(it->deleted ? &s->tombstones : &s->items, 1);
+    }
+}
+
+void dv_store_free(dv_store *s)
+{
+    if (!s) return;
+    for (unsigned i = 0; i < s->nvb; i++) {
+        dv_vbucket *vb = &s->vbs[i];
+        for (size_t j = 0; j <= vb->mask; j++) {
+            for (dv_item *it = vb->table[j], *next; it; it = next) {
+                next = it->next;
+                dv_item_release(it);
+            }
+        }
+        dv_free(vb->table);
+        pthread_mutex_destroy(&vb->mu);
+    }
+    dv_free(s);
+}
+
+unsigned dv_store_nvb(const dv_store *s)
+{
+    return s->nvb;
+}
+
+dv_vbucket *dv_store_lock(dv_store *s, uint16_t vb)
+{
+    if (vb >= s->nvb) return NULL;
+    pthread_mutex_lock(&s->vbs[vb].mu);
+    return &s->vbs[vb];
+}
+
+void dv_vbucket_unlock(dv_vbucket *vb)
+{
+    pthread_mutex_unlock(&vb->mu);
+}
+
+static dv_item **slot_of(dv_vbucket *vb, uint32_t hash, uint32_t cid, const void *key, size_t nkey)
+{
+    dv_item **pp = &vb->table[hash & vb->mask];
+    for (; *pp; pp = &(*pp)->next) {
+        dv_item *it = *pp;
+        if (it->hash == hash && it->cid == cid && it->nkey == nkey &&
+            memcmp(it->data, key, nkey) == 0)
+            break;
+    }
+    return pp;
+}
+
+static void unlink_item(dv_vbucket *vb, dv_item **pp)
+{
+    dv_item *it = *pp;
+    *pp = it->next;
+    it->next = NULL;
+    vb->count--;
+    account(vb->store, it, -1);
+    dv_item_release(it);
+}
+
+static int expired(const dv_item *it, uint32_t now)
+{
+    return !it->deleted && it->exptime && it->exptime <= now;
+}
+
+dv_item *dv_vbucket_find(dv_vbucket *vb, uint32_t cid, const void *key, size_t nkey, uint32_t now)
+{
+    dv_item **pp = slot_of(vb, key_hash(cid, key, nkey), cid, key, nkey);
+    if (!*pp) return NULL;
+    if (expired(*pp, now)) {
+        unlink_item(vb, pp);
+        atomic_fetch_add(&vb->store->reclaimed, 1);
+        return NULL;
+    }
+    return *pp;
+}
+
+static void grow(dv_vbucket *vb)
+{
+    size_t n = (vb->mask + 1) * 2;
+    dv_item **t = dv_calloc(n, sizeof *t);
+    if (!t) return; /* keep the longer chains; still correct */
+    for (size_t j = 0; j <= vb->mask; j++) {
+        for (dv_item *it = vb->table[j], *next; it; it = next) {
+            next = it->next;
+            it->next = t[it->hash & (n - 1)];
+            t[it->hash & (n - 1)] = it;
+        }
+    }
+    dv_free(vb->table);
+    vb->table = t;
+    vb->mask = n - 1;
+}
+
+uint64_t dv_vbucket_next_cas(dv_vbucket *vb)
+{
+    uint64_t c = dv_clock_wall_ns() & ~0xffffull;
+    vb->last_cas = c > vb->last_cas ? c : vb->last_cas + 1;
+    return vb->last_cas;
+}
+
+uint64_t dv_vbucket_install(dv_vbucket *vb, dv_item *it, int keep_cas)
+{
+    it->hash = key_hash(it->cid, it->data, it->nkey);
+    if (!keep_cas) it->cas = dv_vbucket_next_cas(vb);
+    it->seqno = ++vb->high_seqno;
+    it->revid = 1;
+    dv_item **pp = slot_of(vb, it->hash, it->cid, it->data, it->nkey);
+    if (*pp) {
+        dv_item *old = *pp;
+        it->next = old->next;
+        it->revid = old->revid + 1;
+        old->next = NULL;
+        account(vb->store, old, -1);
+        dv_item_release(old);
+    } else {
+        it->next = NULL;
+        vb->count++;
+    }
+    *pp = it;
+    account(vb->store, it, 1);
+    if (vb->count > vb->mask + 1) grow(vb);
+    return it->cas;
+}
+
+void dv_vbucket_purge(dv_vbucket *vb, uint32_t cid, const void *key, size_t nkey)
+{
+    dv_item **pp = slot_of(vb, key_hash(cid, key, nkey), cid, key, nkey);
+    if (*pp) unlink_item(vb, pp);
+}
+
+uint64_t dv_vbucket_uuid(const dv_vbucket *vb)
+{
+    return vb->uuid;
+}
+
+uint64_t dv_vbucket_high_seqno(const dv_vbucket *vb)
+{
+    return vb->high_seqno;
+}
+
+uint16_t dv_vbucket_id(const dv_vbucket *vb)
+{
+    return vb->id;
+}
+
+/* Remove every item of vb for which drop() says so. */
+static uint64_t sweep(dv_vbucket *vb, int (*drop)(const dv_item *, const void *), const void *arg)
+{
+    uint64_t n = 0;
+    for (size_t j = 0; j <= vb->mask; j++) {
+        dv_item **pp = &vb->table[j];
+        while (*pp) {
+            if (drop(*pp, arg)) {
+                unlink_item(vb, pp);
+                n++;
+            } else {
+                pp = &(*pp)->next;
+            }
+        }
+    }
+    return n;
+}
+
+typedef struct page_arg {
+    uint32_t now, tombstone_ttl;
+} page_arg;
+
+static int page_drop(const dv_item *it, const void *arg)
+{
+    const page_arg *a = arg;
+    if (it->deleted) {
+        /* The CAS is a hybrid logical clock: nanoseconds of the deletion. */
+        uint64_t deleted_at = it->cas / DV_NS_PER_SEC;
+        return a->tombstone_ttl && deleted_at + a->tombstone_ttl <= a->now;
+    }
+    return expired(it, a->now);
+}
+
+uint64_t dv_store_page(dv_store *s, uint32_t now, uint32_t tombstone_ttl)
+{
+    page_arg a = {now, tombstone_ttl};
+    uint64_t total = 0;
+    for (unsigned i = 0; i < s->nvb; i++) {
+        dv_vbucket *vb = dv_store_lock(s, (uint16_t)i);
+        total += sweep(vb, page_drop, &a);
+        dv_vbucket_unlock(vb);
+    }
+    atomic_fetch_add(&s->reclaimed, total);
+    return total;
+}
+
+static int cid_drop(const dv_item *it, const void *arg)
+{
+    uint32_t cid = *(const uint32_t *)arg;
+    return cid == UINT32_MAX || it->cid == cid;
+}
+
+void dv_store_drop_collection(dv_store *s, uint32_t cid)
+{
+    for (unsigned i = 0; i < s->nvb; i++) {
+        dv_vbucket *vb = dv_store_lock(s, (uint16_t)i);
+        sweep(vb, cid_drop, &cid);
+        dv_vbucket_unlock(vb);
+    }
+}
+
+void dv_store_stats_get(dv_store *s, dv_store_stats *out)
+{
+    out->items = atomic_load(&s->items);
+    out->tombstones = atomic_load(&s->tombstones);
+    out->bytes = atomic_load(&s->bytes);
+    out->reclaimed = atomic_load(&s->reclaimed);
+}

@@ -1,0 +1,111 @@
+/* divan-server's in-memory document store.
+ *
+ * A store holds the vbuckets of one bucket; the vbucket is the unit of locking. Documents are
+ * immutable, reference-counted items: a mutation builds a new item and installs it in place of
+ * the old one, so a reader can take a reference under the lock and serialise the item after
+ * releasing it. The few mutable fields (hash chain, lock state) are touched only under the
+ * vbucket's lock.
+ *
+ * Usage, for every operation:
+ *     dv_vbucket *vb = dv_store_lock(store, vbid);
+ *     dv_item *cur = dv_vbucket_find(vb, cid, key, nkey, now);   // NULL, live or tombstone
+ *     ... decide, build a new item ...
+ *     cas = dv_vbucket_install(vb, item);                        // takes the reference
+ *     dv_vbucket_unlock(vb);
+ */
+#ifndef DV_SERVER_STORE_H
+#define DV_SERVER_STORE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dv_item {
+    struct dv_item *next; /* hash chain; under the vbucket lock */
+    atomic_uint refs;
+    uint32_t hash;
+    uint32_t cid;       /* collection id */
+    uint32_t flags;     /* user flags, stored and returned as given */
+    uint32_t exptime;   /* absolute Unix seconds; 0 = never */
+    uint32_t lock_until;/* absolute Unix seconds while locked; under the vbucket lock */
+    uint64_t lock_cas;  /* CAS that unlocks; under the vbucket lock */
+    uint64_t cas;
+    uint64_t seqno;
+    uint64_t revid;
+    uint32_t nkey;
+    uint32_t nxattr; /* size of the xattr blob (with its u32 length prefix); 0 = none */
+    uint32_t nvalue;
+    uint8_t datatype; /* JSON bit of the body; values are stored uncompressed */
+    uint8_t deleted;  /* tombstone */
+    char data[];      /* key, xattr blob, value */
+} dv_item;
+
+static inline const char *dv_item_key(const dv_item *it)
+{
+    return it->data;
+}
+static inline const char *dv_item_xattr(const dv_item *it)
+{
+    return it->data + it->nkey;
+}
+static inline const char *dv_item_value(const dv_item *it)
+{
+    return it->data + it->nkey + it->nxattr;
+}
+
+/* A new item with one reference, the given bytes copied in, other fields zero. NULL on
+ * allocation failure. Any of the pointers may be NULL to leave that part uninitialised. */
+dv_item *dv_item_new(uint32_t cid, const void *key, uint32_t nkey, const void *xattr,
+                     uint32_t nxattr, const void *value, uint32_t nvalue);
+dv_item *dv_item_ref(dv_item *it);
+void dv_item_release(dv_item *it);
+/* 1 while a lock set by GET_LOCKED holds at time now. */
+static inline int dv_item_locked(const dv_item *it, uint32_t now)
+{
+    return it->lock_until > now;
+}
+
+typedef struct dv_store dv_store;
+typedef struct dv_vbucket dv_vbucket;
+
+typedef struct dv_store_stats {
+    uint64_t items;      /* live documents */
+    uint64_t tombstones; /* deleted documents kept for their metadata */
+    uint64_t bytes;      /* item memory */
+    uint64_t reclaimed;  /* expired items and old tombstones reclaimed */
+} dv_store_stats;
+
+/* nvb vbuckets (1..65535); seed feeds the vbucket uuids. NULL on allocation failure. */
+dv_store *dv_store_new(unsigned nvb, uint64_t seed);
+void dv_store_free(dv_store *s);
+unsigned dv_store_nvb(const dv_store *s);
+
+/* Lock vbucket vb; NULL if vb is out of range. */
+dv_vbucket *dv_store_lock(dv_store *s, uint16_t vb);
+void dv_vbucket_unlock(dv_vbucket *vb);
+
+/* Under the lock. The item for (cid, key), live or tombstone, or NULL. A live item whose expiry
+ * has passed at time now is reclaimed and reported absent. Borrowed until the unlock; take a
+ * reference to keep it longer. */
+dv_item *dv_vbucket_find(dv_vbucket *vb, uint32_t cid, const void *key, size_t nkey, uint32_t now);
+/* Under the lock. Install it, replacing the item with the same (cid, key) if any; assigns a
+ * new CAS (unique, increasing, a hybrid logical clock) and the vbucket's next seqno unless
+ * keep_cas is set (then it->cas is kept and only the seqno advances). Takes over the caller's
+ * reference. Returns the item's CAS. */
+uint64_t dv_vbucket_install(dv_vbucket *vb, dv_item *it, int keep_cas);
+/* Under the lock. Drop the item for (cid, key) entirely (no tombstone). */
+void dv_vbucket_purge(dv_vbucket *vb, uint32_t cid, const void *key, size_t nkey);
+uint64_t dv_vbucket_uuid(const dv_vbucket *vb);
+uint64_t dv_vbucket_high_seqno(const dv_vbucket *vb);
+uint16_t dv_vbucket_id(const dv_vbucket *vb);
+/* A fresh CAS value for lock tokens. */
+uint64_t dv_vbucket_next_cas(dv_vbucket *vb);
+
+/* Reclaim expired items and tombstones older than tombstone_ttl seconds, one vbucket lock at a
+ * time. Returns the number of items reclaimed. */
+uint64_t dv_store_page(dv_store *s, uint32_t now, uint32_t tombstone_ttl);
+/* Drop every item of collection cid (all when cid is UINT32_MAX). */
+void dv_store_drop_collection(dv_store *s, uint32_t cid);
+void dv_store_stats_get(dv_store *s, dv_store_stats *out);
+
+#endif
