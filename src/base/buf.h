@@ -18,7 +18,10 @@ typedef struct dv_buf {
 void dv_buf_init(dv_buf *b);
 void dv_buf_free(dv_buf *b);
 /* Unconsumed bytes and their count. */
-static inline const uint8_t *dv_buf_head(const dv_buf *b) { return b->data + b->off; }
+static inline const uint8_t *dv_buf_head(const dv_buf *b)
+{
+    return b->data ? b->data + b->off : NULL;
+}
 static inline size_t dv_buf_size(const dv_buf *b) { return b->len - b->off; }
 /* Ensure room for n more bytes; moves unconsumed bytes to the front when that suffices.
  * Returns a pointer to the free space, or NULL on allocation failure (buffer unchanged). */
