@@ -5,9 +5,9 @@
 #include "divan/base.h"
 #include "divan/error.h"
 
-#define DV_VERSION_MAJOR 0
-#define DV_VERSION_MINOR 1
-#define DV_VERSION_PATCH 0
+#define DV_VERSION_MAJOR  0
+#define DV_VERSION_MINOR  1
+#define DV_VERSION_PATCH  0
 #define DV_VERSION_STRING "0.1.0"
 
 #endif

@@ -15,8 +15,10 @@ static atomic_long live;
 
 void dv_set_allocator(const dv_allocator *a)
 {
-    if (a) hooks = *a;
-    else hooks = (dv_allocator){malloc, realloc, free};
+    if (a)
+        hooks = *a;
+    else
+        hooks = (dv_allocator){malloc, realloc, free};
 }
 
 long dv_alloc_live(void)

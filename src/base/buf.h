@@ -13,7 +13,10 @@ typedef struct dv_buf {
     size_t cap;
 } dv_buf;
 
-#define DV_BUF_INIT {NULL, 0, 0, 0}
+#define DV_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
 
 void dv_buf_init(dv_buf *b);
 void dv_buf_free(dv_buf *b);
@@ -22,12 +25,18 @@ static inline const uint8_t *dv_buf_head(const dv_buf *b)
 {
     return b->data ? b->data + b->off : NULL;
 }
-static inline size_t dv_buf_size(const dv_buf *b) { return b->len - b->off; }
+static inline size_t dv_buf_size(const dv_buf *b)
+{
+    return b->len - b->off;
+}
 /* Ensure room for n more bytes; moves unconsumed bytes to the front when that suffices.
  * Returns a pointer to the free space, or NULL on allocation failure (buffer unchanged). */
 uint8_t *dv_buf_reserve(dv_buf *b, size_t n);
 /* Mark n bytes written into reserved space as valid. */
-static inline void dv_buf_commit(dv_buf *b, size_t n) { b->len += n; }
+static inline void dv_buf_commit(dv_buf *b, size_t n)
+{
+    b->len += n;
+}
 /* 0 on success, -1 on allocation failure. */
 int dv_buf_append(dv_buf *b, const void *p, size_t n);
 int dv_buf_append_u8(dv_buf *b, uint8_t v);
@@ -38,6 +47,9 @@ int dv_buf_printf(dv_buf *b, const char *fmt, ...) __attribute__((format(printf,
 /* Drop n bytes from the front (n <= size). */
 void dv_buf_consume(dv_buf *b, size_t n);
 /* Forget all content, keep the memory. */
-static inline void dv_buf_reset(dv_buf *b) { b->off = b->len = 0; }
+static inline void dv_buf_reset(dv_buf *b)
+{
+    b->off = b->len = 0;
+}
 
 #endif

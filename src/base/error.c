@@ -28,8 +28,10 @@ static const row *find(int err)
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (rows[mid].num == err) return &rows[mid];
-        if (rows[mid].num < err) lo = mid + 1;
-        else hi = mid;
+        if (rows[mid].num < err)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }

@@ -23,7 +23,8 @@ void dv_log_emit(dv_log_level level, const char *subsystem, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    if (hook) hook(hook_ud, level, subsystem, line);
+    if (hook)
+        hook(hook_ud, level, subsystem, line);
     else if (level <= DV_LOG_WARN)
         fprintf(stderr, "divan %s [%s] %s\n", level_names[level], subsystem, line);
 }

@@ -12,7 +12,7 @@ void dv_log_emit(dv_log_level level, const char *subsystem, const char *fmt, ...
 /* Arguments are evaluated only when the level is enabled. */
 #define dv_log(level, subsystem, ...)                                                              \
     do {                                                                                           \
-        if ((level) <= dv_log_max_level) dv_log_emit((level), (subsystem), __VA_ARGS__);          \
+        if ((level) <= dv_log_max_level) dv_log_emit((level), (subsystem), __VA_ARGS__);           \
     } while (0)
 
 #endif

@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+/* clang-format off */
+
 enum {
     DV_MAGIC_REQ = 0x80,        /* client -> server request */
     DV_MAGIC_ALT_REQ = 0x08,    /* request with flexible framing extras */
@@ -358,5 +360,7 @@ enum {
 #define DV_SUBDOC_MAX_PATH_LEN 1024
 #define DV_EXPIRY_RELATIVE_MAX 2592000u /* 30 days: larger expiries are absolute Unix times */
 #define DV_COUNTER_NO_CREATE 0xFFFFFFFFu
+
+/* clang-format on */
 
 #endif

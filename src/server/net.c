@@ -63,8 +63,10 @@ static void on_close(uv_handle_t *h)
     conn *c = h->data;
     worker *w = c->w;
     if (c->session) w->net->h.close(c->session);
-    if (c->prev) c->prev->next = c->next;
-    else w->conns = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     dv_buf_free(&c->in);
     dv_buf_free(&c->out);
@@ -174,7 +176,8 @@ static void addr_text(const struct sockaddr_storage *ss, char *out, size_t n)
 {
     if (ss->ss_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, out, (socklen_t)n);
-    else inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)n);
+    else
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)n);
 }
 
 static void adopt(worker *w, int fd)
@@ -224,8 +227,10 @@ static void on_wake(uv_async_t *a)
     w->nfds = w->capfds = 0;
     pthread_mutex_unlock(&w->mu);
     for (size_t i = 0; i < n; i++) {
-        if (atomic_load(&w->stop)) close(fds[i]);
-        else adopt(w, fds[i]);
+        if (atomic_load(&w->stop))
+            close(fds[i]);
+        else
+            adopt(w, fds[i]);
     }
     dv_free(fds);
     if (atomic_load(&w->stop)) {
@@ -273,12 +278,15 @@ static void *acceptor_main(void *arg)
             if (p) {
                 w->fds = p;
                 w->capfds = cap;
-            } else ok = 0;
+            } else
+                ok = 0;
         }
         if (ok) w->fds[w->nfds++] = fd;
         pthread_mutex_unlock(&w->mu);
-        if (!ok) close(fd);
-        else uv_async_send(&w->wake);
+        if (!ok)
+            close(fd);
+        else
+            uv_async_send(&w->wake);
     }
     return NULL;
 }

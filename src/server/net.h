@@ -25,9 +25,9 @@ typedef struct dv_net_handlers {
 } dv_net_handlers;
 
 typedef struct dv_net_options {
-    const char *host; /* address to bind, e.g. "127.0.0.1" or "0.0.0.0" */
-    int port;         /* 0 picks a free port */
-    int threads;      /* worker threads, >= 1 */
+    const char *host;       /* address to bind, e.g. "127.0.0.1" or "0.0.0.0" */
+    int port;               /* 0 picks a free port */
+    int threads;            /* worker threads, >= 1 */
     size_t max_pending_out; /* stop reading from a client whose unsent replies exceed this */
 } dv_net_options;
 

@@ -24,11 +24,11 @@ typedef struct dv_item {
     struct dv_item *next; /* hash chain; under the vbucket lock */
     atomic_uint refs;
     uint32_t hash;
-    uint32_t cid;       /* collection id */
-    uint32_t flags;     /* user flags, stored and returned as given */
-    uint32_t exptime;   /* absolute Unix seconds; 0 = never */
-    uint32_t lock_until;/* absolute Unix seconds while locked; under the vbucket lock */
-    uint64_t lock_cas;  /* CAS that unlocks; under the vbucket lock */
+    uint32_t cid;        /* collection id */
+    uint32_t flags;      /* user flags, stored and returned as given */
+    uint32_t exptime;    /* absolute Unix seconds; 0 = never */
+    uint32_t lock_until; /* absolute Unix seconds while locked; under the vbucket lock */
+    uint64_t lock_cas;   /* CAS that unlocks; under the vbucket lock */
     uint64_t cas;
     uint64_t seqno;
     uint64_t revid;

@@ -17,7 +17,8 @@ uint8_t *tu_hex(const char *hex, size_t *len)
         if (isspace((unsigned char)*p)) continue;
         assert_true(isxdigit((unsigned char)*p));
         int v = isdigit((unsigned char)*p) ? *p - '0' : tolower((unsigned char)*p) - 'a' + 10;
-        if (hi < 0) hi = v;
+        if (hi < 0)
+            hi = v;
         else {
             out[n++] = (uint8_t)(hi << 4 | v);
             hi = -1;

@@ -8,8 +8,8 @@
 
 static dv_item *doc(uint32_t cid, const char *key, const char *value)
 {
-    dv_item *it = dv_item_new(cid, key, (uint32_t)strlen(key), NULL, 0, value,
-                              (uint32_t)strlen(value));
+    dv_item *it =
+        dv_item_new(cid, key, (uint32_t)strlen(key), NULL, 0, value, (uint32_t)strlen(value));
     assert_non_null(it);
     return it;
 }
