@@ -1,10 +1,10 @@
 /* Sub-document codec: see subdoc.h. The validation order follows kv_engine's validators, so
  * that divan-server answers a bad request with the status a Couchbase node would give. */
 #include "mcbp/subdoc.h"
-
 #include <string.h>
 
 #include "base/endian.h"
+#include "mcbp/opcode.h"
 
 #define LOOKUP_SPEC_HDR    4 /* u8 opcode | u8 flags | u16 path_len */
 #define MUTATION_SPEC_HDR  8 /* ... | u32 value_len */
@@ -586,13 +586,5 @@ uint16_t dv_subdoc_status_for_spec(uint16_t status)
 
 dv_error dv_subdoc_status_error(uint16_t status)
 {
-    switch (status) {
-#define DV_X_(name, code, desc, attrs, err)                                                        \
-    case code:                                                                                     \
-        return DV_ERR_##err;
-        DV_STATUSES(DV_X_)
-#undef DV_X_
-    default:
-        return DV_ERR_PROTOCOL_ERROR;
-    }
+    return dv_mcbp_status_error(DV_OP_SUBDOC_MULTI_LOOKUP, status);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/errmsg.h"
 #include "divan/error.h"
 
 /* ---- character classes (no locale) ---------------------------------------------------- */
@@ -417,23 +418,8 @@ static const char *show(parser *p, const char *s, size_t n)
     return d;
 }
 
-static int fail(parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(parser *p, const char *fmt, ...)
-{
-    if (p->err && p->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(p->err, p->errlen, fmt, ap);
-        va_end(ap);
-    }
-    return DV_ERR_INVALID_ARGUMENT;
-}
-
-static int oom(parser *p)
-{
-    if (p->err && p->errlen) snprintf(p->err, p->errlen, "out of memory");
-    return DV_ERR_NO_MEMORY;
-}
+#define fail(p, ...) dv_errmsg((p)->err, (p)->errlen, DV_ERR_INVALID_ARGUMENT, __VA_ARGS__)
+#define oom(p)       dv_errmsg((p)->err, (p)->errlen, DV_ERR_NO_MEMORY, "out of memory")
 
 static int warn(parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int warn(parser *p, const char *fmt, ...)

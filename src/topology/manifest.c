@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/errmsg.h"
 
 #define DEFAULT_NAME "_default"
 
@@ -195,24 +196,9 @@ typedef struct parser {
     size_t errlen;
 } parser;
 
-static dv_error perr(parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static dv_error perr(parser *p, const char *fmt, ...)
-{
-    if (p->err && p->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(p->err, p->errlen, fmt, ap);
-        va_end(ap);
-    }
-    return DV_ERR_PARSING_FAILURE;
-}
-
-static dv_error oom(parser *p)
-{
-    if (p->err && p->errlen) snprintf(p->err, p->errlen, "out of memory");
-    return DV_ERR_NO_MEMORY;
-}
+#define perr(p, ...)                                                                               \
+    ((dv_error)dv_errmsg((p)->err, (p)->errlen, DV_ERR_PARSING_FAILURE, __VA_ARGS__))
+#define oom(p) ((dv_error)dv_errmsg((p)->err, (p)->errlen, DV_ERR_NO_MEMORY, "out of memory"))
 
 /* A uid member: a string of hex digits without 0x, at most max. */
 static dv_error get_uid(parser *p, const json_t *obj, const char *what, uint64_t max, uint64_t *out)
