@@ -1,0 +1,865 @@
+#include "server/bucket.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/errmsg.h"
+#include "topology/config.h"
+#include "topology/manifest.h"
+
+#define FIRST_USER_ID 8
+
+struct dv_bucket {
+    atomic_uint refs;
+    atomic_int deleted;
+    char name[DV_BUCKET_NAME_MAX + 1];
+    char uuid[33];
+    dv_store *store;
+    pthread_rwlock_t lock; /* guards everything below */
+    dv_bucket_settings settings;
+    dv_manifest *manifest;
+    uint32_t next_sid, next_cid;
+    int64_t rev;
+};
+
+struct dv_cluster {
+    char *name;
+    char uuid[33];
+    char node_uuid[33];
+    pthread_rwlock_t lock; /* guards everything below */
+    uint16_t kv_port, mgmt_port;
+    int64_t rev;
+    dv_bucket **buckets; /* one reference each, creation order */
+    size_t nbuckets;
+};
+
+/* ---- Random identities ------------------------------------------------------------------- */
+
+static void random_bytes(uint8_t *p, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(p + got, n - got, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    if (got == n) return;
+    /* No entropy source: a clock-seeded xorshift still gives distinct ids per process. */
+    static atomic_uint_fast64_t counter;
+    uint64_t x =
+        dv_clock_now_ns() ^ ((uint64_t)atomic_fetch_add(&counter, 1) << 32) ^ 0x9e3779b97f4a7c15u;
+    for (; got < n; got++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        p[got] = (uint8_t)x;
+    }
+}
+
+static void random_hex32(char out[33])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t raw[16];
+    random_bytes(raw, sizeof raw);
+    for (size_t i = 0; i < 16; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[32] = '\0';
+}
+
+/* ---- Names and settings -------------------------------------------------------------------- */
+
+typedef struct name_entry {
+    const char *name;
+    int value;
+} name_entry;
+
+static const name_entry type_names[] = {
+    {"couchbase", DV_BUCKET_COUCHBASE},
+    {"membase", DV_BUCKET_COUCHBASE},
+    {"ephemeral", DV_BUCKET_EPHEMERAL},
+};
+static const name_entry durability_names[] = {
+    {"none", DV_DURABILITY_NONE},
+    {"majority", DV_DURABILITY_MAJORITY},
+    {"majorityAndPersistActive", DV_DURABILITY_MAJORITY_AND_PERSIST_TO_ACTIVE},
+    {"persistToMajority", DV_DURABILITY_PERSIST_TO_MAJORITY},
+};
+static const name_entry eviction_names[] = {
+    {"valueOnly", DV_EVICTION_VALUE_ONLY},
+    {"fullEviction", DV_EVICTION_FULL},
+    {"noEviction", DV_EVICTION_NO},
+    {"nruEviction", DV_EVICTION_NRU},
+};
+static const name_entry compression_names[] = {
+    {"off", DV_COMPRESSION_OFF},
+    {"passive", DV_COMPRESSION_PASSIVE},
+    {"active", DV_COMPRESSION_ACTIVE},
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *name_of(const name_entry *t, size_t n, int v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].value == v) return t[i].name;
+    return "unknown";
+}
+
+static int parse_name(const name_entry *t, size_t n, const char *s, size_t len, int *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strlen(t[i].name) == len && memcmp(t[i].name, s, len) == 0) {
+            *out = t[i].value;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *dv_bucket_type_name(dv_bucket_type t)
+{
+    return t == DV_BUCKET_EPHEMERAL ? "ephemeral" : "couchbase";
+}
+
+int dv_bucket_type_parse(const char *s, size_t len, dv_bucket_type *out)
+{
+    int v;
+    if (parse_name(type_names, NELEM(type_names), s, len, &v) != 0) return -1;
+    *out = (dv_bucket_type)v;
+    return 0;
+}
+
+const char *dv_durability_level_name(dv_durability_level l)
+{
+    return name_of(durability_names, NELEM(durability_names), (int)l);
+}
+
+int dv_durability_level_parse(const char *s, size_t len, dv_durability_level *out)
+{
+    int v;
+    if (parse_name(durability_names, NELEM(durability_names), s, len, &v) != 0) return -1;
+    *out = (dv_durability_level)v;
+    return 0;
+}
+
+const char *dv_eviction_policy_name(dv_eviction_policy p)
+{
+    return name_of(eviction_names, NELEM(eviction_names), (int)p);
+}
+
+int dv_eviction_policy_parse(const char *s, size_t len, dv_eviction_policy *out)
+{
+    int v;
+    if (parse_name(eviction_names, NELEM(eviction_names), s, len, &v) != 0) return -1;
+    *out = (dv_eviction_policy)v;
+    return 0;
+}
+
+const char *dv_compression_mode_name(dv_compression_mode m)
+{
+    return name_of(compression_names, NELEM(compression_names), (int)m);
+}
+
+int dv_compression_mode_parse(const char *s, size_t len, dv_compression_mode *out)
+{
+    int v;
+    if (parse_name(compression_names, NELEM(compression_names), s, len, &v) != 0) return -1;
+    *out = (dv_compression_mode)v;
+    return 0;
+}
+
+int dv_bucket_name_valid(const char *name, size_t len)
+{
+    if (len == 0 || len > DV_BUCKET_NAME_MAX || name[0] == '.') return 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = name[i];
+        int ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                 ch == '.' || ch == '_' || ch == '%' || ch == '-';
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+void dv_bucket_settings_default(dv_bucket_settings *s, const char *name)
+{
+    memset(s, 0, sizeof *s);
+    if (name) {
+        size_t n = strlen(name);
+        if (n > DV_BUCKET_NAME_MAX) n = DV_BUCKET_NAME_MAX;
+        memcpy(s->name, name, n);
+    }
+    s->type = DV_BUCKET_COUCHBASE;
+    s->ram_quota_mb = 100;
+    s->num_replicas = 0;
+    s->max_ttl = 0;
+    s->flush_enabled = 0;
+    s->durability_min_level = DV_DURABILITY_NONE;
+    s->eviction_policy = DV_EVICTION_VALUE_ONLY;
+    s->compression_mode = DV_COMPRESSION_PASSIVE;
+}
+
+dv_error dv_bucket_settings_validate(const dv_bucket_settings *s, char *errbuf, size_t errlen)
+{
+    size_t n = strnlen(s->name, sizeof s->name);
+    if (!dv_bucket_name_valid(s->name, n))
+        return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                         "bucket name \"%.*s\" is not valid: 1..100 characters of A-Z a-z 0-9 . _ "
+                         "%% -, not starting with '.'",
+                         (int)n, s->name);
+    if (s->type != DV_BUCKET_COUCHBASE && s->type != DV_BUCKET_EPHEMERAL)
+        return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT, "unknown bucket type");
+    if (s->ram_quota_mb < 100)
+        return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                         "RAM quota cannot be less than 100 MB (got %u)", s->ram_quota_mb);
+    if (s->num_replicas > 3)
+        return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                         "replica number must be 0..3 (got %u)", s->num_replicas);
+    if (s->max_ttl > DV_BUCKET_MAX_TTL)
+        return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                         "maxTTL must be 0..2147483647 (got %u)", s->max_ttl);
+    if ((unsigned)s->durability_min_level > DV_DURABILITY_PERSIST_TO_MAJORITY)
+        return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT, "unknown durability level");
+    if ((unsigned)s->compression_mode > DV_COMPRESSION_ACTIVE)
+        return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT, "unknown compression mode");
+    int ephemeral_policy =
+        s->eviction_policy == DV_EVICTION_NO || s->eviction_policy == DV_EVICTION_NRU;
+    int couchbase_policy =
+        s->eviction_policy == DV_EVICTION_VALUE_ONLY || s->eviction_policy == DV_EVICTION_FULL;
+    if (s->type == DV_BUCKET_EPHEMERAL ? !ephemeral_policy : !couchbase_policy)
+        return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                         "eviction policy %s is not valid for a %s bucket",
+                         dv_eviction_policy_name(s->eviction_policy), dv_bucket_type_name(s->type));
+    if (s->type == DV_BUCKET_EPHEMERAL && s->durability_min_level > DV_DURABILITY_MAJORITY)
+        return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                         "durability minimum level %s is not valid for an ephemeral bucket",
+                         dv_durability_level_name(s->durability_min_level));
+    return DV_ERR_OK;
+}
+
+/* An unsigned decimal of len bytes in lo..hi. */
+static int parse_uint(const char *s, size_t len, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+    if (len == 0 || len > 10) return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (v < lo || v > hi) return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int key_is(const char *k, size_t klen, const char *name)
+{
+    return strlen(name) == klen && memcmp(k, name, klen) == 0;
+}
+
+static dv_error parse_option(dv_bucket_settings *s, const char *k, size_t klen, const char *v,
+                             size_t vlen, char *errbuf, size_t errlen)
+{
+    int bad = 0;
+    if (key_is(k, klen, "ramQuotaMB")) {
+        bad = parse_uint(v, vlen, 100, 1u << 30, &s->ram_quota_mb) != 0;
+    } else if (key_is(k, klen, "replicas") || key_is(k, klen, "numReplicas")) {
+        bad = parse_uint(v, vlen, 0, 3, &s->num_replicas) != 0;
+    } else if (key_is(k, klen, "type")) {
+        bad = dv_bucket_type_parse(v, vlen, &s->type) != 0;
+        if (!bad)
+            s->eviction_policy =
+                s->type == DV_BUCKET_EPHEMERAL ? DV_EVICTION_NO : DV_EVICTION_VALUE_ONLY;
+    } else if (key_is(k, klen, "flush")) {
+        if (key_is(v, vlen, "1") || key_is(v, vlen, "true"))
+            s->flush_enabled = 1;
+        else if (key_is(v, vlen, "0") || key_is(v, vlen, "false"))
+            s->flush_enabled = 0;
+        else
+            bad = 1;
+    } else if (key_is(k, klen, "durabilityMinLevel")) {
+        bad = dv_durability_level_parse(v, vlen, &s->durability_min_level) != 0;
+    } else if (key_is(k, klen, "maxTTL")) {
+        bad = parse_uint(v, vlen, 0, DV_BUCKET_MAX_TTL, &s->max_ttl) != 0;
+    } else {
+        return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                         "--bucket: unknown option \"%.*s\" (expected ramQuotaMB, replicas, type, "
+                         "flush, durabilityMinLevel or maxTTL)",
+                         (int)klen, k);
+    }
+    if (bad)
+        return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                         "--bucket: bad value \"%.*s\" for %.*s", (int)vlen, v, (int)klen, k);
+    return DV_ERR_OK;
+}
+
+dv_error dv_bucket_settings_parse_flag(const char *arg, dv_bucket_settings *out, char *errbuf,
+                                       size_t errlen)
+{
+    const char *colon = strchr(arg, ':');
+    size_t nlen = colon ? (size_t)(colon - arg) : strlen(arg);
+    if (!dv_bucket_name_valid(arg, nlen))
+        return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                         "--bucket: bucket name \"%.*s\" is not valid: 1..100 characters of A-Z "
+                         "a-z 0-9 . _ %% -, not starting with '.'",
+                         (int)nlen, arg);
+    dv_bucket_settings s;
+    dv_bucket_settings_default(&s, NULL);
+    memcpy(s.name, arg, nlen);
+    s.flush_enabled = 1;
+    if (colon) {
+        const char *p = colon + 1;
+        for (;;) {
+            const char *end = strchr(p, ',');
+            size_t len = end ? (size_t)(end - p) : strlen(p);
+            const char *eq = memchr(p, '=', len);
+            if (!eq || eq == p)
+                return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                                 "--bucket: expected key=value, got \"%.*s\"", (int)len, p);
+            dv_error rc = parse_option(&s, p, (size_t)(eq - p), eq + 1, len - (size_t)(eq - p) - 1,
+                                       errbuf, errlen);
+            if (rc != DV_ERR_OK) return rc;
+            if (!end) break;
+            p = end + 1;
+        }
+    }
+    dv_error rc = dv_bucket_settings_validate(&s, errbuf, errlen);
+    if (rc != DV_ERR_OK) return rc;
+    *out = s;
+    return DV_ERR_OK;
+}
+
+/* ---- Buckets ------------------------------------------------------------------------------- */
+
+static dv_bucket *bucket_new(const dv_bucket_settings *s)
+{
+    dv_bucket *b = dv_calloc(1, sizeof *b);
+    if (!b) return NULL;
+    uint64_t seed;
+    random_bytes((uint8_t *)&seed, sizeof seed);
+    b->store = dv_store_new(DV_BUCKET_NVB, seed);
+    b->manifest = dv_manifest_new_default();
+    if (!b->store || !b->manifest || pthread_rwlock_init(&b->lock, NULL) != 0) {
+        if (b->store) dv_store_free(b->store);
+        if (b->manifest) dv_manifest_free(b->manifest);
+        dv_free(b);
+        return NULL;
+    }
+    atomic_init(&b->refs, 1);
+    atomic_init(&b->deleted, 0);
+    memcpy(b->name, s->name, sizeof b->name);
+    random_hex32(b->uuid);
+    b->settings = *s;
+    b->next_sid = FIRST_USER_ID;
+    b->next_cid = FIRST_USER_ID;
+    b->rev = 1;
+    return b;
+}
+
+dv_bucket *dv_bucket_ref(dv_bucket *b)
+{
+    atomic_fetch_add(&b->refs, 1);
+    return b;
+}
+
+void dv_bucket_release(dv_bucket *b)
+{
+    if (!b || atomic_fetch_sub(&b->refs, 1) != 1) return;
+    pthread_rwlock_destroy(&b->lock);
+    dv_manifest_free(b->manifest);
+    dv_store_free(b->store);
+    dv_free(b);
+}
+
+const char *dv_bucket_name(const dv_bucket *b)
+{
+    return b->name;
+}
+
+const char *dv_bucket_uuid(const dv_bucket *b)
+{
+    return b->uuid;
+}
+
+dv_store *dv_bucket_store(dv_bucket *b)
+{
+    return b->store;
+}
+
+int dv_bucket_deleted(const dv_bucket *b)
+{
+    return atomic_load(&b->deleted);
+}
+
+void dv_bucket_settings_get(dv_bucket *b, dv_bucket_settings *out)
+{
+    pthread_rwlock_rdlock(&b->lock);
+    *out = b->settings;
+    pthread_rwlock_unlock(&b->lock);
+}
+
+dv_error dv_bucket_update(dv_bucket *b, const dv_bucket_settings *s, char *errbuf, size_t errlen)
+{
+    dv_error rc = dv_bucket_settings_validate(s, errbuf, errlen);
+    if (rc != DV_ERR_OK) return rc;
+    pthread_rwlock_wrlock(&b->lock);
+    if (strcmp(s->name, b->name) != 0)
+        rc = dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT, "bucket name cannot be changed");
+    else if (s->type != b->settings.type)
+        rc = dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT, "bucket type cannot be changed");
+    if (rc == DV_ERR_OK) {
+        b->settings = *s;
+        b->rev++;
+    }
+    pthread_rwlock_unlock(&b->lock);
+    return rc;
+}
+
+int64_t dv_bucket_rev(dv_bucket *b)
+{
+    pthread_rwlock_rdlock(&b->lock);
+    int64_t rev = b->rev;
+    pthread_rwlock_unlock(&b->lock);
+    return rev;
+}
+
+dv_error dv_bucket_flush(dv_bucket *b)
+{
+    pthread_rwlock_rdlock(&b->lock);
+    int enabled = b->settings.flush_enabled;
+    pthread_rwlock_unlock(&b->lock);
+    if (!enabled) return DV_ERR_BUCKET_NOT_FLUSHABLE;
+    dv_store_drop_collection(b->store, UINT32_MAX);
+    return DV_ERR_OK;
+}
+
+dv_status dv_bucket_durability(const dv_bucket_settings *s, unsigned requested,
+                               dv_durability_level *effective)
+{
+    if (effective) *effective = DV_DURABILITY_NONE;
+    if (requested > DV_DURABILITY_PERSIST_TO_MAJORITY) return DV_STATUS_DURABILITY_INVALID_LEVEL;
+    unsigned level = requested;
+    if ((unsigned)s->durability_min_level > level) level = (unsigned)s->durability_min_level;
+    if (level == DV_DURABILITY_NONE) return DV_STATUS_SUCCESS;
+    /* An ephemeral bucket has nothing to persist: only majority is a valid level. */
+    if (s->type == DV_BUCKET_EPHEMERAL && level > DV_DURABILITY_MAJORITY)
+        return DV_STATUS_DURABILITY_INVALID_LEVEL;
+    /* 11.2: a chain of numReplicas + 1 slots of which this one node fills one must reach a
+     * majority, and kv_engine allows at most two replicas. */
+    unsigned chain = s->num_replicas + 1, placed = 1;
+    if (placed < chain / 2 + 1 || s->num_replicas > 2) return DV_STATUS_DURABILITY_IMPOSSIBLE;
+    if (effective) *effective = (dv_durability_level)level;
+    return DV_STATUS_SUCCESS;
+}
+
+/* ---- Scopes and collections ---------------------------------------------------------------- */
+
+static dv_scope *find_scope(dv_manifest *m, const char *name)
+{
+    for (size_t i = 0; i < m->nscopes; i++)
+        if (strcmp(m->scopes[i].name, name) == 0) return &m->scopes[i];
+    return NULL;
+}
+
+static dv_collection *find_collection(dv_scope *s, const char *name)
+{
+    for (size_t i = 0; i < s->ncollections; i++)
+        if (strcmp(s->collections[i].name, name) == 0) return &s->collections[i];
+    return NULL;
+}
+
+/* After a change under the write lock. */
+static void bump(dv_bucket *b, uint64_t *uid)
+{
+    b->manifest->uid++;
+    b->rev++;
+    if (uid) *uid = b->manifest->uid;
+}
+
+dv_error dv_bucket_create_scope(dv_bucket *b, const char *scope, uint64_t *uid)
+{
+    dv_error rc = DV_ERR_OK;
+    pthread_rwlock_wrlock(&b->lock);
+    if (find_scope(b->manifest, scope))
+        rc = DV_ERR_SCOPE_EXISTS;
+    else if (!dv_manifest_name_valid(scope, strlen(scope), 1))
+        rc = DV_ERR_INVALID_ARGUMENT;
+    else if (!dv_manifest_add_scope(b->manifest, scope, b->next_sid))
+        rc = DV_ERR_NO_MEMORY;
+    if (rc == DV_ERR_OK) {
+        b->next_sid++;
+        bump(b, uid);
+    }
+    pthread_rwlock_unlock(&b->lock);
+    return rc;
+}
+
+dv_error dv_bucket_drop_scope(dv_bucket *b, const char *scope, uint64_t *uid)
+{
+    if (strcmp(scope, "_default") == 0) return DV_ERR_INVALID_ARGUMENT;
+    pthread_rwlock_wrlock(&b->lock);
+    dv_manifest *m = b->manifest;
+    dv_scope *s = find_scope(m, scope);
+    if (!s) {
+        pthread_rwlock_unlock(&b->lock);
+        return DV_ERR_SCOPE_NOT_FOUND;
+    }
+    uint32_t *cids = NULL;
+    size_t ncids = s->ncollections;
+    if (ncids && !(cids = dv_malloc(ncids * sizeof *cids))) {
+        pthread_rwlock_unlock(&b->lock);
+        return DV_ERR_NO_MEMORY;
+    }
+    for (size_t i = 0; i < ncids; i++) {
+        cids[i] = s->collections[i].uid;
+        dv_free(s->collections[i].name);
+    }
+    dv_free(s->collections);
+    dv_free(s->name);
+    size_t idx = (size_t)(s - m->scopes);
+    memmove(&m->scopes[idx], &m->scopes[idx + 1], (m->nscopes - idx - 1) * sizeof *m->scopes);
+    m->nscopes--;
+    bump(b, uid);
+    pthread_rwlock_unlock(&b->lock);
+    /* Ids are never reused, so a write racing with the drop leaves only unreachable items. */
+    for (size_t i = 0; i < ncids; i++) dv_store_drop_collection(b->store, cids[i]);
+    dv_free(cids);
+    return DV_ERR_OK;
+}
+
+dv_error dv_bucket_create_collection(dv_bucket *b, const char *scope, const char *collection,
+                                     const dv_collection_spec *spec, uint64_t *uid)
+{
+    if (spec && spec->has_max_ttl && spec->max_ttl < -1) return DV_ERR_INVALID_ARGUMENT;
+    dv_error rc = DV_ERR_OK;
+    pthread_rwlock_wrlock(&b->lock);
+    dv_scope *s = find_scope(b->manifest, scope);
+    dv_collection *c = NULL;
+    if (!s)
+        rc = DV_ERR_SCOPE_NOT_FOUND;
+    else if (find_collection(s, collection))
+        rc = DV_ERR_COLLECTION_EXISTS;
+    else if (!dv_manifest_name_valid(collection, strlen(collection), 1))
+        rc = DV_ERR_INVALID_ARGUMENT;
+    else if (!(c = dv_manifest_add_collection(s, collection, b->next_cid)))
+        rc = DV_ERR_NO_MEMORY;
+    if (rc == DV_ERR_OK) {
+        if (spec) {
+            c->has_max_ttl = spec->has_max_ttl;
+            c->max_ttl = spec->has_max_ttl ? spec->max_ttl : 0;
+            c->has_history = spec->has_history;
+            c->history = spec->has_history ? !!spec->history : 0;
+        }
+        b->next_cid++;
+        bump(b, uid);
+    }
+    pthread_rwlock_unlock(&b->lock);
+    return rc;
+}
+
+dv_error dv_bucket_drop_collection(dv_bucket *b, const char *scope, const char *collection,
+                                   uint64_t *uid)
+{
+    pthread_rwlock_wrlock(&b->lock);
+    dv_scope *s = find_scope(b->manifest, scope);
+    dv_collection *c = s ? find_collection(s, collection) : NULL;
+    if (!c) {
+        pthread_rwlock_unlock(&b->lock);
+        return s ? DV_ERR_COLLECTION_NOT_FOUND : DV_ERR_SCOPE_NOT_FOUND;
+    }
+    uint32_t cid = c->uid;
+    dv_free(c->name);
+    size_t idx = (size_t)(c - s->collections);
+    memmove(&s->collections[idx], &s->collections[idx + 1],
+            (s->ncollections - idx - 1) * sizeof *s->collections);
+    s->ncollections--;
+    bump(b, uid);
+    pthread_rwlock_unlock(&b->lock);
+    dv_store_drop_collection(b->store, cid);
+    return DV_ERR_OK;
+}
+
+dv_error dv_bucket_lookup_collection(dv_bucket *b, const char *path, size_t len, uint32_t *cid,
+                                     uint64_t *manifest_uid)
+{
+    pthread_rwlock_rdlock(&b->lock);
+    dv_error rc = dv_manifest_lookup(b->manifest, path, len, cid);
+    if (manifest_uid) *manifest_uid = b->manifest->uid;
+    pthread_rwlock_unlock(&b->lock);
+    return rc;
+}
+
+dv_error dv_bucket_collection_max_ttl(dv_bucket *b, uint32_t cid, int32_t *max_ttl)
+{
+    dv_error rc = DV_ERR_COLLECTION_NOT_FOUND;
+    pthread_rwlock_rdlock(&b->lock);
+    const dv_manifest *m = b->manifest;
+    for (size_t i = 0; i < m->nscopes && rc != DV_ERR_OK; i++) {
+        for (size_t k = 0; k < m->scopes[i].ncollections; k++) {
+            const dv_collection *c = &m->scopes[i].collections[k];
+            if (c->uid == cid) {
+                *max_ttl = c->has_max_ttl ? c->max_ttl : 0;
+                rc = DV_ERR_OK;
+                break;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&b->lock);
+    return rc;
+}
+
+uint64_t dv_bucket_manifest_uid(dv_bucket *b)
+{
+    pthread_rwlock_rdlock(&b->lock);
+    uint64_t uid = b->manifest->uid;
+    pthread_rwlock_unlock(&b->lock);
+    return uid;
+}
+
+dv_error dv_bucket_manifest_json(dv_bucket *b, dv_buf *out)
+{
+    pthread_rwlock_rdlock(&b->lock);
+    dv_error rc = dv_manifest_write_json(b->manifest, out);
+    pthread_rwlock_unlock(&b->lock);
+    return rc;
+}
+
+/* ---- The cluster ----------------------------------------------------------------------------- */
+
+dv_cluster *dv_cluster_new(const char *name, uint16_t kv_port, uint16_t mgmt_port)
+{
+    dv_cluster *c = dv_calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->name = dv_strdup(name ? name : "divan");
+    if (!c->name || pthread_rwlock_init(&c->lock, NULL) != 0) {
+        dv_free(c->name);
+        dv_free(c);
+        return NULL;
+    }
+    random_hex32(c->uuid);
+    random_hex32(c->node_uuid);
+    c->kv_port = kv_port;
+    c->mgmt_port = mgmt_port;
+    c->rev = 1;
+    return c;
+}
+
+void dv_cluster_free(dv_cluster *c)
+{
+    if (!c) return;
+    for (size_t i = 0; i < c->nbuckets; i++) {
+        atomic_store(&c->buckets[i]->deleted, 1);
+        dv_bucket_release(c->buckets[i]);
+    }
+    dv_free(c->buckets);
+    pthread_rwlock_destroy(&c->lock);
+    dv_free(c->name);
+    dv_free(c);
+}
+
+const char *dv_cluster_name(const dv_cluster *c)
+{
+    return c->name;
+}
+
+const char *dv_cluster_uuid(const dv_cluster *c)
+{
+    return c->uuid;
+}
+
+const char *dv_cluster_node_uuid(const dv_cluster *c)
+{
+    return c->node_uuid;
+}
+
+void dv_cluster_ports(dv_cluster *c, uint16_t *kv_port, uint16_t *mgmt_port)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    if (kv_port) *kv_port = c->kv_port;
+    if (mgmt_port) *mgmt_port = c->mgmt_port;
+    pthread_rwlock_unlock(&c->lock);
+}
+
+void dv_cluster_set_ports(dv_cluster *c, uint16_t kv_port, uint16_t mgmt_port)
+{
+    pthread_rwlock_wrlock(&c->lock);
+    c->kv_port = kv_port;
+    c->mgmt_port = mgmt_port;
+    c->rev++;
+    for (size_t i = 0; i < c->nbuckets; i++) {
+        dv_bucket *b = c->buckets[i];
+        pthread_rwlock_wrlock(&b->lock);
+        b->rev++;
+        pthread_rwlock_unlock(&b->lock);
+    }
+    pthread_rwlock_unlock(&c->lock);
+}
+
+int64_t dv_cluster_rev(dv_cluster *c)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    int64_t rev = c->rev;
+    pthread_rwlock_unlock(&c->lock);
+    return rev;
+}
+
+/* Under the cluster lock: the index of the bucket named name, or -1. */
+static long find_bucket(const dv_cluster *c, const char *name, size_t len)
+{
+    for (size_t i = 0; i < c->nbuckets; i++) {
+        const char *bn = c->buckets[i]->name;
+        if (strlen(bn) == len && memcmp(bn, name, len) == 0) return (long)i;
+    }
+    return -1;
+}
+
+dv_error dv_cluster_create_bucket(dv_cluster *c, const dv_bucket_settings *s, dv_bucket **out,
+                                  char *errbuf, size_t errlen)
+{
+    dv_error rc = dv_bucket_settings_validate(s, errbuf, errlen);
+    if (rc != DV_ERR_OK) return rc;
+    pthread_rwlock_wrlock(&c->lock);
+    if (find_bucket(c, s->name, strlen(s->name)) >= 0) {
+        pthread_rwlock_unlock(&c->lock);
+        return dv_errmsg(errbuf, errlen, DV_ERR_BUCKET_EXISTS,
+                         "Bucket with given name already exists");
+    }
+    dv_bucket **list = dv_realloc(c->buckets, (c->nbuckets + 1) * sizeof *list);
+    dv_bucket *b = list ? bucket_new(s) : NULL;
+    if (list) c->buckets = list;
+    if (!b) {
+        pthread_rwlock_unlock(&c->lock);
+        return dv_errmsg(errbuf, errlen, DV_ERR_NO_MEMORY, "out of memory");
+    }
+    c->buckets[c->nbuckets++] = b;
+    c->rev++;
+    if (out) *out = dv_bucket_ref(b);
+    pthread_rwlock_unlock(&c->lock);
+    return DV_ERR_OK;
+}
+
+dv_error dv_cluster_create_default_bucket(dv_cluster *c)
+{
+    dv_bucket_settings s;
+    dv_bucket_settings_default(&s, "default");
+    s.flush_enabled = 1;
+    return dv_cluster_create_bucket(c, &s, NULL, NULL, 0);
+}
+
+dv_bucket *dv_cluster_get_bucket(dv_cluster *c, const char *name, size_t len)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    long i = find_bucket(c, name, len);
+    dv_bucket *b = i >= 0 ? dv_bucket_ref(c->buckets[i]) : NULL;
+    pthread_rwlock_unlock(&c->lock);
+    return b;
+}
+
+dv_error dv_cluster_delete_bucket(dv_cluster *c, const char *name)
+{
+    pthread_rwlock_wrlock(&c->lock);
+    long i = find_bucket(c, name, strlen(name));
+    if (i < 0) {
+        pthread_rwlock_unlock(&c->lock);
+        return DV_ERR_BUCKET_NOT_FOUND;
+    }
+    dv_bucket *b = c->buckets[i];
+    memmove(&c->buckets[i], &c->buckets[i + 1], (c->nbuckets - (size_t)i - 1) * sizeof *c->buckets);
+    c->nbuckets--;
+    c->rev++;
+    pthread_rwlock_unlock(&c->lock);
+    atomic_store(&b->deleted, 1);
+    dv_bucket_release(b);
+    return DV_ERR_OK;
+}
+
+dv_error dv_cluster_list_buckets(dv_cluster *c, dv_bucket ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    pthread_rwlock_rdlock(&c->lock);
+    if (c->nbuckets) {
+        dv_bucket **list = dv_malloc(c->nbuckets * sizeof *list);
+        if (!list) {
+            pthread_rwlock_unlock(&c->lock);
+            return DV_ERR_NO_MEMORY;
+        }
+        for (size_t i = 0; i < c->nbuckets; i++) list[i] = dv_bucket_ref(c->buckets[i]);
+        *out = list;
+        *n = c->nbuckets;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return DV_ERR_OK;
+}
+
+void dv_cluster_list_free(dv_bucket **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dv_bucket_release(list[i]);
+    dv_free(list);
+}
+
+/* Under the cluster's read lock: the common part of both configs. */
+static dv_error config_base(const dv_cluster *c, dv_config *cfg)
+{
+    cfg->has_rev_epoch = 1;
+    cfg->rev_epoch = 1;
+    cfg->has_rev = 1;
+    dv_config_node *node = dv_config_add_node(cfg);
+    if (!node) return DV_ERR_NO_MEMORY;
+    node->this_node = 1;
+    node->ports[DV_SVC_KV] = c->kv_port;
+    node->ports[DV_SVC_MGMT] = c->mgmt_port;
+    if (dv_config_set_string(&node->node_uuid, c->node_uuid) != DV_ERR_OK ||
+        dv_config_set_string(&cfg->cluster_name, c->name) != DV_ERR_OK ||
+        dv_config_set_string(&cfg->cluster_uuid, c->uuid) != DV_ERR_OK)
+        return DV_ERR_NO_MEMORY;
+    return DV_ERR_OK;
+}
+
+static const char *const bucket_caps[] = {
+    "collections", "durableWrite", "tombstonedUserXAttrs", "xattr", "cccp", "nodesExt", "touch",
+};
+
+dv_error dv_cluster_bucket_config_json(dv_cluster *c, dv_bucket *b, dv_buf *out)
+{
+    dv_config *cfg = dv_config_new();
+    if (!cfg) return DV_ERR_NO_MEMORY;
+    pthread_rwlock_rdlock(&c->lock);
+    dv_error rc = config_base(c, cfg);
+    pthread_rwlock_unlock(&c->lock);
+    pthread_rwlock_rdlock(&b->lock);
+    cfg->rev = b->rev;
+    cfg->has_manifest_uid = 1;
+    cfg->manifest_uid = b->manifest->uid;
+    cfg->num_replicas = b->settings.num_replicas;
+    pthread_rwlock_unlock(&b->lock);
+    cfg->locator = DV_LOCATOR_VBUCKET;
+    if (rc == DV_ERR_OK) rc = dv_config_set_string(&cfg->name, b->name);
+    if (rc == DV_ERR_OK) rc = dv_config_set_string(&cfg->uuid, b->uuid);
+    for (size_t i = 0; i < NELEM(bucket_caps) && rc == DV_ERR_OK; i++)
+        rc = dv_config_add_bucket_cap(cfg, bucket_caps[i]);
+    if (rc == DV_ERR_OK) rc = dv_vbmap_spread(&cfg->vbmap, DV_BUCKET_NVB, 1, cfg->num_replicas);
+    if (rc == DV_ERR_OK) rc = dv_config_write_json(cfg, 0, out);
+    dv_config_free(cfg);
+    return rc;
+}
+
+dv_error dv_cluster_config_json(dv_cluster *c, dv_buf *out)
+{
+    dv_config *cfg = dv_config_new();
+    if (!cfg) return DV_ERR_NO_MEMORY;
+    pthread_rwlock_rdlock(&c->lock);
+    dv_error rc = config_base(c, cfg);
+    cfg->rev = c->rev;
+    pthread_rwlock_unlock(&c->lock);
+    if (rc == DV_ERR_OK) rc = dv_config_write_json(cfg, 0, out);
+    dv_config_free(cfg);
+    return rc;
+}
