@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -596,23 +597,42 @@ dv_error dv_bucket_lookup_collection(dv_bucket *b, const char *path, size_t len,
     return rc;
 }
 
-dv_error dv_bucket_collection_max_ttl(dv_bucket *b, uint32_t cid, int32_t *max_ttl)
+dv_error dv_bucket_collection_find(dv_bucket *b, uint32_t cid, int32_t *max_ttl, char *scope,
+                                   char *collection)
 {
     dv_error rc = DV_ERR_COLLECTION_NOT_FOUND;
     pthread_rwlock_rdlock(&b->lock);
     const dv_manifest *m = b->manifest;
     for (size_t i = 0; i < m->nscopes && rc != DV_ERR_OK; i++) {
-        for (size_t k = 0; k < m->scopes[i].ncollections; k++) {
-            const dv_collection *c = &m->scopes[i].collections[k];
-            if (c->uid == cid) {
-                *max_ttl = c->has_max_ttl ? c->max_ttl : 0;
-                rc = DV_ERR_OK;
-                break;
-            }
+        const dv_scope *s = &m->scopes[i];
+        for (size_t k = 0; k < s->ncollections; k++) {
+            const dv_collection *c = &s->collections[k];
+            if (c->uid != cid) continue;
+            if (max_ttl) *max_ttl = c->has_max_ttl ? c->max_ttl : 0;
+            if (scope) snprintf(scope, DV_MANIFEST_NAME_MAX + 1, "%s", s->name);
+            if (collection) snprintf(collection, DV_MANIFEST_NAME_MAX + 1, "%s", c->name);
+            rc = DV_ERR_OK;
+            break;
         }
     }
     pthread_rwlock_unlock(&b->lock);
     return rc;
+}
+
+dv_error dv_bucket_collection_max_ttl(dv_bucket *b, uint32_t cid, int32_t *max_ttl)
+{
+    return dv_bucket_collection_find(b, cid, max_ttl, NULL, NULL);
+}
+
+dv_error dv_bucket_lookup_scope(dv_bucket *b, const char *name, size_t len, uint32_t *sid,
+                                uint64_t *manifest_uid)
+{
+    pthread_rwlock_rdlock(&b->lock);
+    const dv_scope *s = dv_manifest_find_scope(b->manifest, name, len);
+    if (s) *sid = s->uid;
+    if (manifest_uid) *manifest_uid = b->manifest->uid;
+    pthread_rwlock_unlock(&b->lock);
+    return s ? DV_ERR_OK : DV_ERR_SCOPE_NOT_FOUND;
 }
 
 uint64_t dv_bucket_manifest_uid(dv_bucket *b)

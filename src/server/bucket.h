@@ -26,6 +26,7 @@
 #include "divan/error.h"
 #include "mcbp/protocol.h"
 #include "server/store.h"
+#include "topology/manifest.h"
 
 #define DV_BUCKET_NAME_MAX 100 /* bytes of a bucket name */
 #define DV_BUCKET_NVB      1024
@@ -167,6 +168,15 @@ dv_error dv_bucket_lookup_collection(dv_bucket *b, const char *path, size_t len,
                                      uint64_t *manifest_uid);
 /* The collection's maxTTL (0 = none set, -1 = never expire) in *max_ttl; errors as above. */
 dv_error dv_bucket_collection_max_ttl(dv_bucket *b, uint32_t cid, int32_t *max_ttl);
+/* The collection cid: its maxTTL as above, and its scope's and its own names copied into scope
+ * and collection (each DV_MANIFEST_NAME_MAX + 1 bytes; either may be NULL). DV_ERR_OK or
+ * DV_ERR_COLLECTION_NOT_FOUND. */
+dv_error dv_bucket_collection_find(dv_bucket *b, uint32_t cid, int32_t *max_ttl, char *scope,
+                                   char *collection);
+/* Resolve a scope name (len bytes) as GET_SCOPE_ID does: its id in *sid and the manifest uid
+ * in *manifest_uid. DV_ERR_OK or DV_ERR_SCOPE_NOT_FOUND. */
+dv_error dv_bucket_lookup_scope(dv_bucket *b, const char *name, size_t len, uint32_t *sid,
+                                uint64_t *manifest_uid);
 uint64_t dv_bucket_manifest_uid(dv_bucket *b);
 /* Append the manifest JSON (6.3) to out. */
 dv_error dv_bucket_manifest_json(dv_bucket *b, dv_buf *out);

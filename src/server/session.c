@@ -1,0 +1,974 @@
+/* divan-server's KV sessions; see session.h. */
+#include "server/session.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/endian.h"
+#include "base/log.h"
+#include "mcbp/compress.h"
+#include "mcbp/errmap.h"
+#include "mcbp/extras.h"
+#include "mcbp/frame.h"
+#include "mcbp/hello.h"
+#include "mcbp/opcode.h"
+#include "sasl/sasl.h"
+#include "server/kv.h"
+#include "server/subdoc.h"
+
+#define SERVER_VERSION "7.6.2"
+
+/* The HELLO features divan-server implements (kv-protocol.md §4.4). */
+#define F(name) DV_FEATURE_BIT(DV_FEATURE_##name)
+static const dv_features implemented =
+    F(TCP_NODELAY) | F(MUTATION_SEQNO) | F(XATTR) | F(XERROR) | F(SELECT_BUCKET) | F(SNAPPY) |
+    F(JSON) | F(DUPLEX) | F(CLUSTERMAP_CHANGE_NOTIFICATION) | F(UNORDERED_EXECUTION) |
+    F(ALT_REQUEST_SUPPORT) | F(SYNC_REPLICATION) | F(COLLECTIONS) | F(PRESERVE_TTL) | F(VATTR) |
+    F(SUBDOC_CREATE_AS_DELETED) | F(SUBDOC_DOCUMENT_MACRO_SUPPORT) |
+    F(SUBDOC_REPLACE_BODY_WITH_XATTR) | F(DEDUPE_NOT_MY_VBUCKET_CLUSTERMAP) |
+    F(CLUSTERMAP_CHANGE_NOTIFICATION_BRIEF);
+
+struct dv_session_ctx {
+    dv_cluster *cluster;
+    dv_users *users;
+    dv_buf errmap; /* the GET_ERROR_MAP answer, built once */
+    uint32_t fixed_now;
+};
+
+struct dv_session {
+    dv_session_ctx *ctx;
+    char peer[64];
+    dv_features features;
+    dv_user *user; /* authenticated user; NULL before SASL succeeds */
+    dv_sasl_server *sasl;
+    dv_sasl_mech sasl_mech;
+    dv_bucket *bucket;
+    unsigned bucket_perms;  /* DV_PERM_* the user holds on the whole bucket */
+    uint64_t perms_gen;     /* users generation bucket_perms was computed at */
+    dv_bucket_settings set; /* the bucket's settings at revision set_rev */
+    int64_t set_rev;
+    int64_t seen_bucket_rev, seen_cluster_rev; /* configs the client has */
+    dv_buf scratch;                            /* decompressed values, config bodies */
+    dv_sd_res sd;
+};
+
+/* ---- Context ---------------------------------------------------------------------------- */
+
+dv_session_ctx *dv_session_ctx_new(dv_cluster *cluster, dv_users *users)
+{
+    dv_session_ctx *ctx = dv_calloc(1, sizeof *ctx);
+    if (!ctx) return NULL;
+    ctx->cluster = cluster;
+    ctx->users = users;
+    dv_buf_init(&ctx->errmap);
+    if (dv_errmap_build(&ctx->errmap, 1) != DV_ERR_OK) {
+        dv_session_ctx_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+void dv_session_ctx_free(dv_session_ctx *ctx)
+{
+    if (!ctx) return;
+    dv_buf_free(&ctx->errmap);
+    dv_free(ctx);
+}
+
+void dv_session_ctx_set_now(dv_session_ctx *ctx, uint32_t now)
+{
+    ctx->fixed_now = now;
+}
+
+static uint32_t now_s(const dv_session *s)
+{
+    if (s->ctx->fixed_now) return s->ctx->fixed_now;
+    return (uint32_t)(dv_clock_wall_ns() / 1000000000u);
+}
+
+/* ---- Session ---------------------------------------------------------------------------- */
+
+dv_session *dv_session_new(dv_session_ctx *ctx, const char *peer)
+{
+    dv_session *s = dv_calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->ctx = ctx;
+    snprintf(s->peer, sizeof s->peer, "%s", peer ? peer : "?");
+    dv_buf_init(&s->scratch);
+    dv_buf_init(&s->sd.body);
+    return s;
+}
+
+static void drop_bucket(dv_session *s)
+{
+    dv_bucket_release(s->bucket);
+    s->bucket = NULL;
+    s->seen_bucket_rev = 0;
+}
+
+void dv_session_free(dv_session *s)
+{
+    if (!s) return;
+    drop_bucket(s);
+    dv_user_release(s->user);
+    dv_sasl_server_free(s->sasl);
+    dv_buf_free(&s->scratch);
+    dv_buf_free(&s->sd.body);
+    dv_free(s);
+}
+
+void dv_session_authenticate(dv_session *s, dv_user *u)
+{
+    dv_user_release(s->user);
+    s->user = dv_user_ref(u);
+    s->perms_gen = UINT64_MAX;
+    drop_bucket(s);
+}
+
+static int has(const dv_session *s, unsigned feature)
+{
+    return dv_features_has(s->features, feature);
+}
+
+/* ---- Replies ------------------------------------------------------------------------------ */
+
+/* One reply being built: the request it answers and what goes back. */
+typedef struct reply {
+    const dv_frame *req;
+    uint16_t status;
+    uint64_t cas;
+    const void *extras;
+    size_t extras_len;
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t value_len;
+    uint8_t datatype;
+} reply;
+
+/* Statuses a client without XERROR does not know, remapped as kv_engine does. */
+static uint16_t legacy_status(uint8_t opcode, uint16_t status)
+{
+    switch (status) {
+    case DV_STATUS_LOCKED:
+        return opcode == DV_OP_GET_LOCKED ? DV_STATUS_ETMPFAIL : DV_STATUS_KEY_EEXISTS;
+    case DV_STATUS_NOT_LOCKED:
+        return DV_STATUS_ETMPFAIL;
+    default:
+        return status;
+    }
+}
+
+/* Append the reply; 0, or -1 when out of memory. */
+static int send_reply(dv_session *s, dv_buf *out, const reply *r)
+{
+    dv_frame f = {0};
+    f.magic = DV_MAGIC_RES;
+    f.opcode = r->req->opcode;
+    f.status = has(s, DV_FEATURE_XERROR) ? r->status : legacy_status(r->req->opcode, r->status);
+    f.opaque = r->req->opaque;
+    f.cas = r->cas;
+    f.datatype = r->datatype;
+    if (!has(s, DV_FEATURE_JSON)) f.datatype &= (uint8_t)~DV_DATATYPE_JSON;
+    f.extras = r->extras;
+    f.extras_len = r->extras_len;
+    f.key = r->key;
+    f.key_len = r->key_len;
+    f.value = r->value;
+    f.value_len = r->value_len;
+    return dv_frame_encode(out, &f) == DV_MCBP_OK ? 0 : -1;
+}
+
+static int send_status(dv_session *s, dv_buf *out, const dv_frame *req, uint16_t status)
+{
+    reply r = {.req = req, .status = status};
+    return send_reply(s, out, &r);
+}
+
+/* An error with an XERROR body carrying a context (and a manifest uid), for clients that
+ * negotiated XERROR; others get the bare status. */
+static int send_error(dv_session *s, dv_buf *out, const dv_frame *req, uint16_t status,
+                      const char *context, int has_uid, uint64_t uid)
+{
+    if (!has(s, DV_FEATURE_XERROR)) return send_status(s, out, req, status);
+    dv_buf_reset(&s->scratch);
+    if (dv_xerror_build(&s->scratch, context, NULL, has_uid, uid) != DV_ERR_OK)
+        return send_status(s, out, req, status);
+    reply r = {.req = req, .status = status};
+    r.value = dv_buf_head(&s->scratch);
+    r.value_len = dv_buf_size(&s->scratch);
+    r.datatype = r.value_len ? DV_DATATYPE_JSON : 0;
+    return send_reply(s, out, &r);
+}
+
+/* A success reply with a JSON document built in scratch. */
+static int send_json(dv_session *s, dv_buf *out, const dv_frame *req)
+{
+    reply r = {.req = req, .status = DV_STATUS_SUCCESS, .datatype = DV_DATATYPE_JSON};
+    r.value = dv_buf_head(&s->scratch);
+    r.value_len = dv_buf_size(&s->scratch);
+    return send_reply(s, out, &r);
+}
+
+/* The config this session should see (bucket or cluster level) into scratch, with its rev. */
+static dv_error config_json(dv_session *s, int64_t *rev)
+{
+    dv_buf_reset(&s->scratch);
+    if (s->bucket) {
+        *rev = dv_bucket_rev(s->bucket);
+        return dv_cluster_bucket_config_json(s->ctx->cluster, s->bucket, &s->scratch);
+    }
+    *rev = dv_cluster_rev(s->ctx->cluster);
+    return dv_cluster_config_json(s->ctx->cluster, &s->scratch);
+}
+
+static void mark_seen(dv_session *s, int64_t rev)
+{
+    if (s->bucket)
+        s->seen_bucket_rev = rev;
+    else
+        s->seen_cluster_rev = rev;
+}
+
+/* ---- Connection commands ------------------------------------------------------------------- */
+
+static int do_hello(dv_session *s, const dv_frame *f, dv_buf *out)
+{
+    dv_features ack;
+    dv_status st = dv_hello_answer(f->value, f->value_len, implemented, &ack);
+    if (st != DV_STATUS_SUCCESS) return send_error(s, out, f, st, "bad HELLO feature list", 0, 0);
+    s->features = ack;
+    uint8_t v[2 * 64];
+    size_t n = 0;
+    for (unsigned code = 0; code < 64; code++) {
+        if (!dv_features_has(ack, code)) continue;
+        dv_store_be16(v + n, (uint16_t)code);
+        n += 2;
+    }
+    reply r = {.req = f, .status = DV_STATUS_SUCCESS, .value = v, .value_len = n};
+    return send_reply(s, out, &r);
+}
+
+static void sasl_reset(dv_session *s)
+{
+    dv_sasl_server_free(s->sasl);
+    s->sasl = NULL;
+}
+
+static int do_sasl(dv_session *s, const dv_frame *f, dv_buf *out)
+{
+    dv_sasl_mech mech;
+    if (dv_sasl_mech_parse((const char *)f->key, f->key_len, &mech) != 0) {
+        sasl_reset(s);
+        return send_error(s, out, f, DV_STATUS_AUTH_ERROR, "unknown SASL mechanism", 0, 0);
+    }
+    if (f->opcode == DV_OP_SASL_AUTH) {
+        sasl_reset(s);
+        size_t keylen;
+        dv_sasl_server_config cfg = {0};
+        cfg.lookup = dv_users_sasl_lookup;
+        cfg.lookup_ud = s->ctx->users;
+        cfg.fake_salt_key = dv_users_fake_salt_key(s->ctx->users, &keylen);
+        cfg.fake_salt_key_len = keylen;
+        s->sasl = dv_sasl_server_new(mech, &cfg);
+        s->sasl_mech = mech;
+        if (!s->sasl) return send_status(s, out, f, DV_STATUS_ENOMEM);
+    } else if (!s->sasl || s->sasl_mech != mech) {
+        sasl_reset(s);
+        return send_error(s, out, f, DV_STATUS_AUTH_ERROR, "SASL_STEP without SASL_AUTH", 0, 0);
+    }
+    const uint8_t *v = NULL;
+    size_t vlen = 0;
+    dv_sasl_result res = dv_sasl_server_step(s->sasl, f->value, f->value_len, &v, &vlen);
+    reply r = {.req = f, .value = v, .value_len = vlen};
+    if (res == DV_SASL_CONTINUE) {
+        r.status = DV_STATUS_AUTH_CONTINUE;
+        return send_reply(s, out, &r);
+    }
+    if (res == DV_SASL_SUCCESS) {
+        const char *name = dv_sasl_server_user(s->sasl);
+        dv_user *u = dv_users_get(s->ctx->users, name, strlen(name));
+        if (u) {
+            dv_user_release(s->user);
+            s->user = u;
+            drop_bucket(s);
+            r.status = DV_STATUS_SUCCESS;
+            int rc = send_reply(s, out, &r);
+            sasl_reset(s);
+            return rc;
+        }
+    }
+    /* A failed attempt leaves the connection unauthenticated. The reason stays in the log: it
+     * tells unknown users from wrong passwords. */
+    int err = s->sasl ? dv_sasl_server_error(s->sasl) : DV_ERR_AUTHENTICATION_FAILURE;
+    dv_log(DV_LOG_INFO, "session", "%s: authentication failed (%s)", s->peer,
+           s->sasl ? dv_sasl_server_reason(s->sasl) : "user removed");
+    sasl_reset(s);
+    dv_user_release(s->user);
+    s->user = NULL;
+    drop_bucket(s);
+    return send_status(s, out, f,
+                       err == DV_ERR_NO_MEMORY ? DV_STATUS_ENOMEM : DV_STATUS_AUTH_ERROR);
+}
+
+static int do_error_map(dv_session *s, const dv_frame *f, dv_buf *out)
+{
+    if (f->value_len != 2 || dv_load_be16(f->value) == 0)
+        return send_error(s, out, f, DV_STATUS_EINVAL, "expected a u16 version above 0", 0, 0);
+    reply r = {.req = f, .status = DV_STATUS_SUCCESS, .datatype = DV_DATATYPE_JSON};
+    r.value = dv_buf_head(&s->ctx->errmap);
+    r.value_len = dv_buf_size(&s->ctx->errmap);
+    return send_reply(s, out, &r);
+}
+
+/* The user's permissions on the selected bucket as a whole, refreshed when users change. */
+static unsigned bucket_perms(dv_session *s)
+{
+    uint64_t gen = dv_users_generation(s->ctx->users);
+    if (gen != s->perms_gen) {
+        dv_user *u =
+            dv_users_get(s->ctx->users, dv_user_name(s->user), strlen(dv_user_name(s->user)));
+        dv_user_release(s->user);
+        s->user = u;
+        s->perms_gen = gen;
+        s->bucket_perms = 0;
+        if (u && s->bucket) {
+            static const unsigned each[] = {DV_PERM_SELECT, DV_PERM_READ, DV_PERM_WRITE,
+                                            DV_PERM_MANAGE};
+            for (size_t i = 0; i < sizeof each / sizeof each[0]; i++) {
+                if (dv_user_allow(u, each[i], dv_bucket_name(s->bucket), NULL, NULL))
+                    s->bucket_perms |= each[i];
+            }
+        }
+    }
+    return s->bucket_perms;
+}
+
+static void refresh_settings(dv_session *s)
+{
+    int64_t rev = dv_bucket_rev(s->bucket);
+    if (rev != s->set_rev) {
+        dv_bucket_settings_get(s->bucket, &s->set);
+        s->set_rev = rev;
+    }
+}
+
+static int do_select_bucket(dv_session *s, const dv_frame *f, dv_buf *out)
+{
+    drop_bucket(s);
+    static const char none[] = "@no bucket@";
+    if (f->key_len == sizeof none - 1 && memcmp(f->key, none, f->key_len) == 0)
+        return send_status(s, out, f, DV_STATUS_SUCCESS);
+    /* Unknown and forbidden buckets get the same answer, so names do not leak; EACCESS makes
+     * the official SDKs fail at once with bucket_not_found (§14.12). */
+    dv_bucket *b = dv_cluster_get_bucket(s->ctx->cluster, (const char *)f->key, f->key_len);
+    if (!b) return send_error(s, out, f, DV_STATUS_EACCESS, "no such bucket", 0, 0);
+    s->bucket = b;
+    s->perms_gen = UINT64_MAX;
+    if (!(bucket_perms(s) & DV_PERM_SELECT) &&
+        !dv_user_allow(s->user, DV_PERM_SELECT, dv_bucket_name(b), NULL, NULL)) {
+        drop_bucket(s);
+        return send_error(s, out, f, DV_STATUS_EACCESS, "no such bucket", 0, 0);
+    }
+    s->set_rev = 0;
+    refresh_settings(s);
+    return send_status(s, out, f, DV_STATUS_SUCCESS);
+}
+
+static int do_cluster_config(dv_session *s, const dv_frame *f, dv_buf *out)
+{
+    int64_t rev;
+    if (config_json(s, &rev) != DV_ERR_OK) return send_status(s, out, f, DV_STATUS_ENOMEM);
+    mark_seen(s, rev);
+    return send_json(s, out, f);
+}
+
+static int do_manifest(dv_session *s, const dv_frame *f, dv_buf *out)
+{
+    dv_buf_reset(&s->scratch);
+    if (dv_bucket_manifest_json(s->bucket, &s->scratch) != DV_ERR_OK)
+        return send_status(s, out, f, DV_STATUS_ENOMEM);
+    return send_json(s, out, f);
+}
+
+static int do_collection_id(dv_session *s, const dv_frame *f, dv_buf *out)
+{
+    /* The path travels in the value (the official core) or in the key (older clients). */
+    const char *path = (const char *)(f->value_len ? f->value : f->key);
+    size_t len = f->value_len ? f->value_len : f->key_len;
+    uint32_t id = 0;
+    uint64_t uid = 0;
+    dv_error rc;
+    if (f->opcode == DV_OP_GET_SCOPE_ID) {
+        if (len && path[len - 1] == '.') len--; /* "scope." is accepted too */
+        rc = len ? dv_bucket_lookup_scope(s->bucket, path, len, &id, &uid)
+                 : dv_bucket_lookup_scope(s->bucket, "_default", 8, &id, &uid);
+    } else {
+        rc = dv_bucket_lookup_collection(s->bucket, path, len, &id, &uid);
+    }
+    switch (rc) {
+    case DV_ERR_OK: {
+        uint8_t x[DV_EXTRAS_COLLECTION_ID_LEN];
+        dv_extras_collection_id_encode(x, uid, id);
+        reply r = {.req = f, .status = DV_STATUS_SUCCESS, .extras = x, .extras_len = sizeof x};
+        return send_reply(s, out, &r);
+    }
+    case DV_ERR_SCOPE_NOT_FOUND:
+        return send_error(s, out, f, DV_STATUS_UNKNOWN_SCOPE, NULL, 1, uid);
+    case DV_ERR_COLLECTION_NOT_FOUND:
+        return send_error(s, out, f, DV_STATUS_UNKNOWN_COLLECTION, NULL, 1, uid);
+    default:
+        return send_error(s, out, f, DV_STATUS_EINVAL, "expected scope.collection", 0, 0);
+    }
+}
+
+static int do_observe_seqno(dv_session *s, const dv_frame *f, dv_buf *out)
+{
+    uint64_t uuid;
+    if (dv_value_u64_decode(f->value, f->value_len, &uuid) != DV_MCBP_OK)
+        return send_error(s, out, f, DV_STATUS_EINVAL, "expected a u64 vbucket uuid", 0, 0);
+    dv_vbucket *vb = dv_store_lock(dv_bucket_store(s->bucket), f->vbucket);
+    dv_observe_seqno o = {0};
+    o.vbucket = f->vbucket;
+    o.vbucket_uuid = dv_vbucket_uuid(vb);
+    o.current_seqno = o.last_persisted_seqno = dv_vbucket_high_seqno(vb);
+    dv_vbucket_unlock(vb);
+    if (uuid != o.vbucket_uuid) {
+        /* A uuid this vbucket never had: report it as the failover branch the client saw. */
+        o.format = 1;
+        o.old_vbucket_uuid = uuid;
+        o.last_received_seqno = o.current_seqno;
+    }
+    dv_buf_reset(&s->scratch);
+    if (dv_observe_seqno_encode(&s->scratch, &o) != DV_MCBP_OK)
+        return send_status(s, out, f, DV_STATUS_ENOMEM);
+    reply r = {.req = f, .status = DV_STATUS_SUCCESS};
+    r.value = dv_buf_head(&s->scratch);
+    r.value_len = dv_buf_size(&s->scratch);
+    return send_reply(s, out, &r);
+}
+
+/* ---- Data commands ----------------------------------------------------------------------- */
+
+/* The memcached opcode a quiet variant stands for, and whether its reply is suppressed on
+ * success (mutations) or on a miss (reads). */
+static uint8_t base_opcode(uint8_t op)
+{
+    switch (op) {
+    case DV_OP_GETQ:
+    case DV_OP_GETK:
+    case DV_OP_GETKQ:
+        return DV_OP_GET;
+    case DV_OP_SETQ:
+        return DV_OP_SET;
+    case DV_OP_ADDQ:
+        return DV_OP_ADD;
+    case DV_OP_REPLACEQ:
+        return DV_OP_REPLACE;
+    case DV_OP_DELETEQ:
+        return DV_OP_DELETE;
+    case DV_OP_INCREMENTQ:
+        return DV_OP_INCREMENT;
+    case DV_OP_DECREMENTQ:
+        return DV_OP_DECREMENT;
+    case DV_OP_APPENDQ:
+        return DV_OP_APPEND;
+    case DV_OP_PREPENDQ:
+        return DV_OP_PREPEND;
+    case DV_OP_GATQ:
+        return DV_OP_GAT;
+    default:
+        return op;
+    }
+}
+
+static int is_mutation(uint8_t op)
+{
+    switch (op) {
+    case DV_OP_SET:
+    case DV_OP_ADD:
+    case DV_OP_REPLACE:
+    case DV_OP_DELETE:
+    case DV_OP_APPEND:
+    case DV_OP_PREPEND:
+    case DV_OP_INCREMENT:
+    case DV_OP_DECREMENT:
+    case DV_OP_TOUCH:
+    case DV_OP_GAT:
+    case DV_OP_UNLOCK_KEY:
+    case DV_OP_SUBDOC_MULTI_MUTATION:
+        return 1;
+    default:
+        return op >= DV_OP_SUBDOC_DICT_ADD && op <= DV_OP_SUBDOC_COUNTER;
+    }
+}
+
+/* The bucket's or the collection's maxTTL applied to an expiry as on the wire (kv_engine: a
+ * collection's maxTTL wins over the bucket's; -1 disables it). */
+static uint32_t cap_expiry(const dv_session *s, int32_t coll_ttl, uint32_t expiry, uint32_t now)
+{
+    int64_t ttl = coll_ttl ? coll_ttl : (int64_t)s->set.max_ttl;
+    if (ttl <= 0) return expiry;
+    uint32_t limit = now + (uint32_t)ttl;
+    uint32_t abs = dv_kv_expiry_abs(expiry, now);
+    return abs == 0 || abs > limit ? limit : expiry;
+}
+
+/* The checks every document command shares. Returns 0 to go on (with the collection's maxTTL
+ * in *coll_ttl), 1 when a reply was sent, -1 on no memory. */
+static int doc_checks(dv_session *s, const dv_frame *f, const dv_request_info *ri, uint8_t op,
+                      int32_t *coll_ttl, dv_buf *out)
+{
+    if (f->vbucket >= dv_store_nvb(dv_bucket_store(s->bucket))) {
+        int64_t rev;
+        if (config_json(s, &rev) != DV_ERR_OK) return send_status(s, out, f, DV_STATUS_ENOMEM);
+        reply r = {.req = f, .status = DV_STATUS_NOT_MY_VBUCKET, .datatype = DV_DATATYPE_JSON};
+        r.value = dv_buf_head(&s->scratch);
+        r.value_len = dv_buf_size(&s->scratch);
+        return send_reply(s, out, &r) ? -1 : 1;
+    }
+    unsigned need = is_mutation(op) ? DV_PERM_WRITE : DV_PERM_READ;
+    char scope[DV_MANIFEST_NAME_MAX + 1], coll[DV_MANIFEST_NAME_MAX + 1];
+    int full = (bucket_perms(s) & need) == need;
+    if (!s->user) return send_status(s, out, f, DV_STATUS_EACCESS) ? -1 : 1;
+    if (dv_bucket_collection_find(s->bucket, ri->cid, coll_ttl, full ? NULL : scope,
+                                  full ? NULL : coll) != DV_ERR_OK) {
+        uint64_t uid = dv_bucket_manifest_uid(s->bucket);
+        return send_error(s, out, f, DV_STATUS_UNKNOWN_COLLECTION, NULL, 1, uid) ? -1 : 1;
+    }
+    if (!full && !dv_user_allow(s->user, need, dv_bucket_name(s->bucket), scope, coll))
+        return send_error(s, out, f, DV_STATUS_EACCESS, "no access to this collection", 0, 0) ? -1
+                                                                                              : 1;
+    if (is_mutation(op)) {
+        refresh_settings(s);
+        if (ri->fr.durability_level || s->set.durability_min_level) {
+            dv_durability_level eff;
+            dv_status st = dv_bucket_durability(&s->set, ri->fr.durability_level, &eff);
+            /* Levels that persist are acknowledged once applied: persistence comes with
+             * --data-dir. */
+            if (st != DV_STATUS_SUCCESS) return send_status(s, out, f, st) ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+/* The request value, uncompressed: 0 with v and n set, or 1 when a reply was sent. */
+static int request_value(dv_session *s, const dv_frame *f, const uint8_t **v, size_t *n,
+                         uint8_t *datatype, dv_buf *out, int *rc)
+{
+    *v = f->value;
+    *n = f->value_len;
+    *datatype = f->datatype;
+    if (f->datatype & DV_DATATYPE_XATTR) {
+        *rc = send_error(s, out, f, DV_STATUS_EINVAL,
+                         "values with extended attributes are not accepted here", 0, 0);
+        return 1;
+    }
+    if (f->datatype & DV_DATATYPE_SNAPPY) {
+        if (!has(s, DV_FEATURE_SNAPPY)) {
+            *rc = send_error(s, out, f, DV_STATUS_EINVAL, "snappy was not negotiated", 0, 0);
+            return 1;
+        }
+        dv_buf_reset(&s->scratch);
+        int zrc =
+            dv_snappy_decompress(f->value, f->value_len, DV_MAX_VALUE_LEN, &s->scratch, datatype);
+        if (zrc != DV_MCBP_OK) {
+            *rc = zrc == DV_MCBP_ETOOBIG
+                      ? send_status(s, out, f, DV_STATUS_E2BIG)
+                      : send_error(s, out, f, DV_STATUS_EINVAL, "corrupt snappy value", 0, 0);
+            return 1;
+        }
+        *v = dv_buf_head(&s->scratch);
+        *n = dv_buf_size(&s->scratch);
+    }
+    if (*n > DV_MAX_VALUE_LEN) {
+        *rc = send_status(s, out, f, DV_STATUS_E2BIG);
+        return 1;
+    }
+    *datatype &= DV_DATATYPE_JSON;
+    return 0;
+}
+
+static int do_kv(dv_session *s, const dv_frame *f, const dv_request_info *ri, dv_buf *out)
+{
+    uint8_t op = base_opcode(f->opcode);
+    int quiet = (dv_opcode_info_get(f->opcode)->flags & DV_OPF_QUIET) != 0;
+    int32_t coll_ttl = 0;
+    int rc = doc_checks(s, f, ri, op, &coll_ttl, out);
+    if (rc) return rc < 0 ? -1 : 0;
+
+    dv_kv_req req = {0};
+    req.opcode = op;
+    req.vbucket = f->vbucket;
+    req.cid = ri->cid;
+    req.key = ri->user_key;
+    req.nkey = ri->user_key_len;
+    req.cas = f->cas;
+    req.preserve_ttl = ri->fr.preserve_ttl;
+    req.now = now_s(s);
+    int sets_expiry = 0;
+    switch (op) {
+    case DV_OP_SET:
+    case DV_OP_ADD:
+    case DV_OP_REPLACE:
+        dv_extras_store_decode(f->extras, f->extras_len, &req.flags, &req.expiry);
+        sets_expiry = 1;
+        /* fall through */
+    case DV_OP_APPEND:
+    case DV_OP_PREPEND: {
+        const uint8_t *v;
+        size_t n;
+        if (request_value(s, f, &v, &n, &req.datatype, out, &rc)) return rc;
+        req.value = v;
+        req.nvalue = n;
+        break;
+    }
+    case DV_OP_INCREMENT:
+    case DV_OP_DECREMENT: {
+        dv_counter_extras c;
+        dv_extras_counter_decode(f->extras, f->extras_len, &c);
+        req.delta = c.delta;
+        req.initial = c.initial;
+        req.expiry = c.expiry;
+        sets_expiry = c.expiry != DV_COUNTER_NO_CREATE;
+        break;
+    }
+    case DV_OP_TOUCH:
+    case DV_OP_GAT:
+        dv_extras_u32_decode(f->extras, f->extras_len, &req.expiry);
+        sets_expiry = 1;
+        break;
+    case DV_OP_GET_LOCKED:
+        dv_extras_u32_decode(f->extras, f->extras_len, &req.lock_time);
+        break;
+    default:
+        break;
+    }
+    if (sets_expiry && !req.preserve_ttl) req.expiry = cap_expiry(s, coll_ttl, req.expiry, req.now);
+
+    dv_kv_res res = {0};
+    dv_kv_execute(dv_bucket_store(s->bucket), &req, &res);
+    if (quiet && (res.status == DV_STATUS_SUCCESS ? op != DV_OP_GET && op != DV_OP_GAT
+                                                  : (op == DV_OP_GET || op == DV_OP_GAT) &&
+                                                        res.status == DV_STATUS_KEY_ENOENT)) {
+        dv_item_release(res.item);
+        return 0;
+    }
+    reply r = {.req = f, .status = res.status, .cas = res.cas};
+    uint8_t x[DV_EXTRAS_GET_META_LEN];
+    uint8_t num[8];
+    if (res.status != DV_STATUS_SUCCESS) {
+        if (res.status == DV_STATUS_NOT_MY_VBUCKET) r.cas = 0;
+        rc = send_reply(s, out, &r);
+        dv_item_release(res.item);
+        return rc;
+    }
+    switch (op) {
+    case DV_OP_GET:
+    case DV_OP_GAT:
+    case DV_OP_GET_LOCKED:
+        dv_extras_u32_encode(x, res.item->flags);
+        r.extras = x;
+        r.extras_len = 4;
+        r.value = dv_item_value(res.item);
+        r.value_len = res.item->nvalue;
+        r.datatype = res.item->datatype;
+        if (f->opcode == DV_OP_GETK || f->opcode == DV_OP_GETKQ) {
+            r.key = f->key;
+            r.key_len = f->key_len;
+        }
+        break;
+    case DV_OP_GET_META: {
+        dv_get_meta m = {res.deleted, res.flags, res.exptime, res.seqno, res.datatype};
+        dv_extras_get_meta_encode(x, &m);
+        r.extras = x;
+        r.extras_len = f->extras_len == 1 && f->extras[0] >= 2 ? 21 : 20;
+        break;
+    }
+    case DV_OP_INCREMENT:
+    case DV_OP_DECREMENT:
+        dv_value_u64_encode(num, res.counter);
+        r.value = num;
+        r.value_len = sizeof num;
+        break;
+    default:
+        break;
+    }
+    if (is_mutation(op) && op != DV_OP_TOUCH && op != DV_OP_GAT && op != DV_OP_UNLOCK_KEY &&
+        has(s, DV_FEATURE_MUTATION_SEQNO)) {
+        dv_mutation_token t = {res.vb_uuid, res.seqno};
+        dv_extras_token_encode(x, &t);
+        r.extras = x;
+        r.extras_len = DV_EXTRAS_TOKEN_LEN;
+    }
+    rc = send_reply(s, out, &r);
+    dv_item_release(res.item);
+    return rc;
+}
+
+/* Sub-document commands: multi-path (0xd0, 0xd1) and single-path (0xc5..0xcf, 0xd2, 0xd3). */
+static int do_subdoc(dv_session *s, const dv_frame *f, const dv_request_info *ri, dv_buf *out)
+{
+    int32_t coll_ttl = 0;
+    int rc = doc_checks(s, f, ri, f->opcode, &coll_ttl, out);
+    if (rc) return rc < 0 ? -1 : 0;
+    dv_subdoc_spec specs[DV_SUBDOC_MAX_SPECS];
+    size_t n = 0;
+    const char *why = NULL;
+    dv_status st;
+    uint8_t doc_flags = 0;
+    dv_subdoc_extras x = {0};
+    int single = f->opcode != DV_OP_SUBDOC_MULTI_LOOKUP && f->opcode != DV_OP_SUBDOC_MULTI_MUTATION;
+    int lookup;
+    if (single) {
+        dv_subdoc_single one;
+        st = dv_subdoc_single_decode(f->opcode, f->extras, f->extras_len, f->value, f->value_len,
+                                     &one, &why);
+        specs[0] = one.spec;
+        n = 1;
+        x = one.x;
+        doc_flags = x.doc_flags;
+        lookup = dv_subdoc_is_lookup_op(f->opcode);
+    } else if (f->opcode == DV_OP_SUBDOC_MULTI_LOOKUP) {
+        lookup = 1;
+        st = dv_subdoc_lookup_extras_decode(f->extras, f->extras_len, &doc_flags, &why);
+        if (st == DV_STATUS_SUCCESS)
+            st = dv_subdoc_lookup_decode(f->value, f->value_len, specs, &n, &why);
+    } else {
+        lookup = 0;
+        st = dv_subdoc_mutation_extras_decode(f->extras, f->extras_len, &x, &why);
+        if (st == DV_STATUS_SUCCESS)
+            st = dv_subdoc_mutation_decode(f->value, f->value_len, specs, &n, &why);
+    }
+    if (st != DV_STATUS_SUCCESS) return send_error(s, out, f, st, why, 0, 0);
+
+    dv_sd_res *res = &s->sd;
+    dv_buf_reset(&res->body);
+    res->status = DV_STATUS_SUCCESS;
+    res->cas = res->vb_uuid = res->seqno = 0;
+    res->datatype = 0;
+    uint32_t now = now_s(s);
+    if (lookup) {
+        dv_sd_lookup_req q = {0};
+        q.vbucket = f->vbucket;
+        q.cid = ri->cid;
+        q.key = ri->user_key;
+        q.nkey = ri->user_key_len;
+        q.doc_flags = doc_flags;
+        q.specs = specs;
+        q.nspecs = n;
+        q.now = now;
+        q.single = single;
+        dv_sd_lookup(dv_bucket_store(s->bucket), &q, res);
+    } else {
+        dv_sd_mutate_req q = {0};
+        q.vbucket = f->vbucket;
+        q.cid = ri->cid;
+        q.key = ri->user_key;
+        q.nkey = ri->user_key_len;
+        q.cas = f->cas;
+        q.x = x;
+        if (!ri->fr.preserve_ttl && (x.has_expiry || coll_ttl || s->set.max_ttl)) {
+            q.x.expiry = cap_expiry(s, coll_ttl, x.has_expiry ? x.expiry : 0, now);
+            q.x.has_expiry = q.x.expiry != 0;
+        }
+        q.preserve_ttl = ri->fr.preserve_ttl;
+        q.specs = specs;
+        q.nspecs = n;
+        q.now = now;
+        q.single = single;
+        dv_sd_mutate(dv_bucket_store(s->bucket), &q, res);
+    }
+    reply r = {.req = f, .status = res->status, .cas = res->cas, .datatype = res->datatype};
+    r.value = dv_buf_head(&res->body);
+    r.value_len = dv_buf_size(&res->body);
+    uint8_t tok[DV_EXTRAS_TOKEN_LEN];
+    if (!lookup && has(s, DV_FEATURE_MUTATION_SEQNO) &&
+        (res->status == DV_STATUS_SUCCESS || res->status == DV_STATUS_SUBDOC_SUCCESS_DELETED)) {
+        dv_mutation_token t = {res->vb_uuid, res->seqno};
+        dv_extras_token_encode(tok, &t);
+        r.extras = tok;
+        r.extras_len = sizeof tok;
+    }
+    return send_reply(s, out, &r);
+}
+
+/* ---- Dispatch ---------------------------------------------------------------------------- */
+
+static int needs_bucket(uint8_t op)
+{
+    switch (op) {
+    case DV_OP_HELLO:
+    case DV_OP_SASL_LIST_MECHS:
+    case DV_OP_SASL_AUTH:
+    case DV_OP_SASL_STEP:
+    case DV_OP_GET_ERROR_MAP:
+    case DV_OP_SELECT_BUCKET:
+    case DV_OP_GET_CLUSTER_CONFIG:
+    case DV_OP_NOOP:
+    case DV_OP_VERSION:
+    case DV_OP_QUIT:
+    case DV_OP_QUITQ:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* Handle one request; 0 to go on, -1 to close the connection. */
+static int dispatch(dv_session *s, const dv_frame *f, dv_buf *out)
+{
+    dv_request_info ri;
+    dv_status st = dv_request_check(f, has(s, DV_FEATURE_COLLECTIONS), &ri);
+    if (st != DV_STATUS_SUCCESS) return send_status(s, out, f, st);
+    uint8_t op = f->opcode;
+    if (!s->user && op != DV_OP_HELLO && op != DV_OP_SASL_LIST_MECHS && op != DV_OP_SASL_AUTH &&
+        op != DV_OP_SASL_STEP && op != DV_OP_GET_ERROR_MAP && op != DV_OP_QUIT && op != DV_OP_QUITQ)
+        return send_status(s, out, f, DV_STATUS_EACCESS);
+    if (needs_bucket(op)) {
+        if (!s->bucket) return send_status(s, out, f, DV_STATUS_NO_BUCKET);
+        /* kv_engine disconnects the clients of a deleted bucket. */
+        if (dv_bucket_deleted(s->bucket)) return -1;
+    }
+    switch (op) {
+    case DV_OP_HELLO:
+        return do_hello(s, f, out);
+    case DV_OP_SASL_LIST_MECHS: {
+        const char *m = dv_sasl_mech_list();
+        reply r = {.req = f, .status = DV_STATUS_SUCCESS, .value = m, .value_len = strlen(m)};
+        return send_reply(s, out, &r);
+    }
+    case DV_OP_SASL_AUTH:
+    case DV_OP_SASL_STEP:
+        return do_sasl(s, f, out);
+    case DV_OP_GET_ERROR_MAP:
+        return do_error_map(s, f, out);
+    case DV_OP_SELECT_BUCKET:
+        return do_select_bucket(s, f, out);
+    case DV_OP_GET_CLUSTER_CONFIG:
+        return do_cluster_config(s, f, out);
+    case DV_OP_NOOP:
+        return send_status(s, out, f, DV_STATUS_SUCCESS);
+    case DV_OP_VERSION: {
+        reply r = {.req = f, .status = DV_STATUS_SUCCESS};
+        r.value = SERVER_VERSION;
+        r.value_len = sizeof SERVER_VERSION - 1;
+        return send_reply(s, out, &r);
+    }
+    case DV_OP_QUIT:
+        send_status(s, out, f, DV_STATUS_SUCCESS);
+        return -1;
+    case DV_OP_QUITQ:
+        return -1;
+    case DV_OP_GET_COLLECTIONS_MANIFEST:
+        return do_manifest(s, f, out);
+    case DV_OP_GET_COLLECTION_ID:
+    case DV_OP_GET_SCOPE_ID:
+        return do_collection_id(s, f, out);
+    case DV_OP_OBSERVE_SEQNO:
+        if (f->vbucket >= dv_store_nvb(dv_bucket_store(s->bucket)))
+            return send_status(s, out, f, DV_STATUS_NOT_MY_VBUCKET);
+        return do_observe_seqno(s, f, out);
+    case DV_OP_GET_REPLICA:
+        /* This node holds no replicas: the replica rows of its configs are -1. */
+        return send_status(s, out, f, DV_STATUS_NOT_MY_VBUCKET);
+    case DV_OP_GET:
+    case DV_OP_GETQ:
+    case DV_OP_GETK:
+    case DV_OP_GETKQ:
+    case DV_OP_SET:
+    case DV_OP_SETQ:
+    case DV_OP_ADD:
+    case DV_OP_ADDQ:
+    case DV_OP_REPLACE:
+    case DV_OP_REPLACEQ:
+    case DV_OP_DELETE:
+    case DV_OP_DELETEQ:
+    case DV_OP_APPEND:
+    case DV_OP_APPENDQ:
+    case DV_OP_PREPEND:
+    case DV_OP_PREPENDQ:
+    case DV_OP_INCREMENT:
+    case DV_OP_INCREMENTQ:
+    case DV_OP_DECREMENT:
+    case DV_OP_DECREMENTQ:
+    case DV_OP_TOUCH:
+    case DV_OP_GAT:
+    case DV_OP_GATQ:
+    case DV_OP_GET_LOCKED:
+    case DV_OP_UNLOCK_KEY:
+    case DV_OP_GET_META:
+        return do_kv(s, f, &ri, out);
+    case DV_OP_SUBDOC_MULTI_LOOKUP:
+    case DV_OP_SUBDOC_MULTI_MUTATION:
+    case DV_OP_SUBDOC_GET:
+    case DV_OP_SUBDOC_EXISTS:
+    case DV_OP_SUBDOC_DICT_ADD:
+    case DV_OP_SUBDOC_DICT_UPSERT:
+    case DV_OP_SUBDOC_DELETE:
+    case DV_OP_SUBDOC_REPLACE:
+    case DV_OP_SUBDOC_ARRAY_PUSH_LAST:
+    case DV_OP_SUBDOC_ARRAY_PUSH_FIRST:
+    case DV_OP_SUBDOC_ARRAY_INSERT:
+    case DV_OP_SUBDOC_ARRAY_ADD_UNIQUE:
+    case DV_OP_SUBDOC_COUNTER:
+    case DV_OP_SUBDOC_GET_COUNT:
+    case DV_OP_SUBDOC_REPLACE_BODY_WITH_XATTR:
+        return do_subdoc(s, f, &ri, out);
+    default:
+        return send_status(s, out, f, DV_STATUS_UNKNOWN_COMMAND);
+    }
+}
+
+long dv_session_data(dv_session *s, const uint8_t *p, size_t n, dv_buf *out)
+{
+    size_t pos = 0;
+    for (;;) {
+        dv_frame f;
+        size_t used;
+        int rc = dv_frame_decode(p + pos, n - pos, DV_FRAME_DEFAULT_MAX_BODY, &f, &used);
+        if (rc == DV_MCBP_NEED_MORE) return (long)pos;
+        if (rc != DV_MCBP_OK) {
+            dv_log(DV_LOG_INFO, "session", "%s: closing: %s", s->peer, dv_mcbp_strerror(rc));
+            return -1;
+        }
+        pos += used;
+        /* Answers to server pushes are not expected (the official core sends none); a client
+         * sending other responses is confused but harmless. */
+        if (dv_magic_is_response(f.magic) || f.magic == DV_MAGIC_SERVER_REQ) continue;
+        if (dispatch(s, &f, out) < 0) return -1;
+    }
+}
+
+void dv_session_notify(dv_session *s, dv_buf *out)
+{
+    if (!s->user || !has(s, DV_FEATURE_DUPLEX)) return;
+    int brief = has(s, DV_FEATURE_CLUSTERMAP_CHANGE_NOTIFICATION_BRIEF);
+    if (!brief && !has(s, DV_FEATURE_CLUSTERMAP_CHANGE_NOTIFICATION)) return;
+    if (s->bucket && dv_bucket_deleted(s->bucket)) return;
+    /* Only clients that fetched a config get pushes, and only of newer ones. */
+    int64_t seen = s->bucket ? s->seen_bucket_rev : s->seen_cluster_rev;
+    if (seen == 0) return;
+    int64_t rev;
+    if (config_json(s, &rev) != DV_ERR_OK || rev <= seen) return;
+    dv_config_version v = {1, rev};
+    uint8_t x[DV_EXTRAS_CONFIG_VERSION_LEN];
+    dv_extras_config_version_encode(x, &v);
+    dv_frame f = {0};
+    f.magic = DV_MAGIC_SERVER_REQ;
+    f.opcode = DV_SERVER_OP_CLUSTERMAP_CHANGE;
+    f.extras = x;
+    f.extras_len = sizeof x;
+    if (s->bucket) {
+        f.key = (const uint8_t *)dv_bucket_name(s->bucket);
+        f.key_len = strlen(dv_bucket_name(s->bucket));
+    }
+    if (!brief) {
+        f.datatype = has(s, DV_FEATURE_JSON) ? DV_DATATYPE_JSON : 0;
+        f.value = dv_buf_head(&s->scratch);
+        f.value_len = dv_buf_size(&s->scratch);
+    }
+    if (dv_frame_encode(out, &f) == DV_MCBP_OK) mark_seen(s, rev);
+}
