@@ -1,0 +1,307 @@
+/* divan-server: the program. Parses the flags, builds the users and buckets, starts the KV
+ * listener (net + sessions), the REST listener and the expiry pager, prints the ports in use
+ * on one line and serves until SIGINT or SIGTERM. */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "server/bucket.h"
+#include "server/net.h"
+#include "server/rest.h"
+#include "server/session.h"
+#include "server/users.h"
+
+#define MAX_FLAGS          64
+#define PAGER_SECONDS      5
+#define TOMBSTONE_SECONDS  3600
+#define MAX_PENDING_OUTPUT (64u * 1024 * 1024)
+
+static const char usage[] =
+    "usage: divan-server [options]\n"
+    "\n"
+    "A Couchbase-compatible server: the KV protocol and the management REST API, in memory.\n"
+    "\n"
+    "  --host ADDR          address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
+    "  --kv-port N          KV (memcached binary protocol) port (default 11210; 0 = any free)\n"
+    "  --http-port N        management REST port (default 8091; 0 = any free)\n"
+    "  --threads N          KV worker threads, each with its own event loop (default: cores,\n"
+    "                       at most 4)\n"
+    "  --bucket NAME[:OPTS] serve a bucket; OPTS is key=value,... with ramQuotaMB, replicas,\n"
+    "                       type (couchbase|ephemeral), flush (0|1), durabilityMinLevel\n"
+    "                       (none|majority|majorityAndPersistActive|persistToMajority), maxTTL.\n"
+    "                       Repeatable. Default: one bucket \"default\".\n"
+    "  --user NAME:PASSWORD[:ROLES]\n"
+    "                       a user; ROLES in Couchbase's syntax, comma-separated, e.g.\n"
+    "                       admin or data_reader[default],data_writer[default] (default\n"
+    "                       admin). Repeatable. Default: Administrator:password:admin.\n"
+    "  --data-dir DIR       reserved for persistence (not implemented yet: data lives in\n"
+    "                       memory only)\n"
+    "  --verbose            log connections and authentication failures to stderr\n"
+    "  --help               this text\n"
+    "\n"
+    "Once both listeners are bound, one line is printed to stdout:\n"
+    "  divan-server kv=PORT http=PORT\n";
+
+typedef struct options {
+    const char *host;
+    int kv_port, http_port, threads, verbose;
+    const char *buckets[MAX_FLAGS];
+    int nbuckets;
+    const char *users[MAX_FLAGS];
+    int nusers;
+    const char *data_dir;
+} options;
+
+static void die_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "divan-server: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(see divan-server --help)\n");
+    exit(2);
+}
+
+static int parse_int(const char *flag, const char *v, int lo, int hi)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < lo || n > hi) {
+        fprintf(stderr, "divan-server: %s wants a number from %d to %d, not \"%s\"\n", flag, lo, hi,
+                v);
+        exit(2);
+    }
+    return (int)n;
+}
+
+static void parse_args(int argc, char **argv, options *o)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    o->host = "127.0.0.1";
+    o->kv_port = 11210;
+    o->http_port = 8091;
+    o->threads = cores < 1 ? 1 : cores > 4 ? 4 : (int)cores;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            exit(0);
+        }
+        if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+            o->verbose = 1;
+            continue;
+        }
+        /* Every other flag takes a value, as "--flag value" or "--flag=value". */
+        const char *eq = strchr(a, '=');
+        char name[32];
+        const char *v;
+        if (eq && a[0] == '-' && (size_t)(eq - a) < sizeof name) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = '\0';
+            v = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", a);
+            if (i + 1 >= argc) die_usage("%s needs a value", a);
+            v = argv[++i];
+        }
+        if (!strcmp(name, "--host"))
+            o->host = v;
+        else if (!strcmp(name, "--kv-port"))
+            o->kv_port = parse_int(name, v, 0, 65535);
+        else if (!strcmp(name, "--http-port"))
+            o->http_port = parse_int(name, v, 0, 65535);
+        else if (!strcmp(name, "--threads"))
+            o->threads = parse_int(name, v, 1, 64);
+        else if (!strcmp(name, "--data-dir"))
+            o->data_dir = v;
+        else if (!strcmp(name, "--bucket") && o->nbuckets < MAX_FLAGS)
+            o->buckets[o->nbuckets++] = v;
+        else if (!strcmp(name, "--user") && o->nusers < MAX_FLAGS)
+            o->users[o->nusers++] = v;
+        else
+            die_usage("unknown option %s", a);
+    }
+}
+
+/* ---- The expiry pager ---------------------------------------------------------------------- */
+
+typedef struct pager {
+    dv_cluster *cluster;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+} pager;
+
+static void *pager_main(void *p)
+{
+    pager *pg = p;
+    pthread_mutex_lock(&pg->mu);
+    while (!pg->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += PAGER_SECONDS;
+        while (!pg->stop && pthread_cond_timedwait(&pg->cv, &pg->mu, &until) != ETIMEDOUT) {
+        }
+        if (pg->stop) break;
+        pthread_mutex_unlock(&pg->mu);
+        dv_bucket **list;
+        size_t n;
+        if (dv_cluster_list_buckets(pg->cluster, &list, &n) == DV_ERR_OK) {
+            uint32_t now = (uint32_t)(dv_clock_wall_ns() / 1000000000u);
+            for (size_t i = 0; i < n; i++)
+                dv_store_page(dv_bucket_store(list[i]), now, TOMBSTONE_SECONDS);
+            dv_cluster_list_free(list, n);
+        }
+        pthread_mutex_lock(&pg->mu);
+    }
+    pthread_mutex_unlock(&pg->mu);
+    return NULL;
+}
+
+static int pager_start(pager *pg, dv_cluster *c)
+{
+    pthread_condattr_t ca;
+    pg->cluster = c;
+    pg->stop = 0;
+    pthread_mutex_init(&pg->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&pg->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    return pthread_create(&pg->thread, NULL, pager_main, pg);
+}
+
+static void pager_stop(pager *pg)
+{
+    pthread_mutex_lock(&pg->mu);
+    pg->stop = 1;
+    pthread_cond_signal(&pg->cv);
+    pthread_mutex_unlock(&pg->mu);
+    pthread_join(pg->thread, NULL);
+    pthread_cond_destroy(&pg->cv);
+    pthread_mutex_destroy(&pg->mu);
+}
+
+/* ---- Wiring -------------------------------------------------------------------------------- */
+
+static void *on_open(void *ud, const char *peer, const char *local_ip)
+{
+    (void)local_ip;
+    dv_log(DV_LOG_DEBUG, "server", "connection from %s", peer);
+    return dv_session_new(ud, peer);
+}
+
+static long on_data(void *session, const uint8_t *p, size_t n, dv_buf *out)
+{
+    return dv_session_data(session, p, n, out);
+}
+
+static void on_notify(void *session, dv_buf *out)
+{
+    dv_session_notify(session, out);
+}
+
+static void on_close(void *session)
+{
+    dv_session_free(session);
+}
+
+static void on_rest_change(void *ud)
+{
+    dv_net_broadcast(ud);
+}
+
+static void log_stderr(void *ud, dv_log_level level, const char *subsystem, const char *msg)
+{
+    (void)level;
+    (void)ud;
+    fprintf(stderr, "divan-server: %s: %s\n", subsystem, msg);
+}
+
+static int fail(const char *what, const char *msg)
+{
+    fprintf(stderr, "divan-server: %s: %s\n", what, msg);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    options o = {0};
+    parse_args(argc, argv, &o);
+    dv_set_log_hook(log_stderr, NULL, o.verbose ? DV_LOG_INFO : DV_LOG_WARN);
+    if (o.data_dir)
+        fprintf(stderr, "divan-server: --data-dir: persistence is not implemented yet; data "
+                        "lives in memory only\n");
+
+    char err[512];
+    dv_users *users = dv_users_new(0);
+    dv_cluster *cluster = dv_cluster_new("divan", 0, 0);
+    if (!users || !cluster) return fail("start-up", "out of memory");
+    for (int i = 0; i < o.nusers; i++)
+        if (dv_users_add_flag(users, o.users[i], err, sizeof err) != DV_ERR_OK)
+            return fail("--user", err);
+    if (o.nusers == 0 && dv_users_add_default(users, err, sizeof err) != DV_ERR_OK)
+        return fail("--user", err);
+    for (int i = 0; i < o.nbuckets; i++) {
+        dv_bucket_settings s;
+        if (dv_bucket_settings_parse_flag(o.buckets[i], &s, err, sizeof err) != DV_ERR_OK)
+            return fail("--bucket", err);
+        if (dv_cluster_create_bucket(cluster, &s, NULL, err, sizeof err) != DV_ERR_OK)
+            return fail("--bucket", err[0] ? err : "a bucket of that name exists already");
+    }
+    if (o.nbuckets == 0 && dv_cluster_create_default_bucket(cluster) != DV_ERR_OK)
+        return fail("start-up", "cannot create the default bucket");
+
+    /* Every thread started from here on inherits a mask without SIGINT and SIGTERM; the main
+     * thread waits for them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    dv_session_ctx *ctx = dv_session_ctx_new(cluster, users);
+    if (!ctx) return fail("start-up", "out of memory");
+    dv_net_options no = {o.host, o.kv_port, o.threads, MAX_PENDING_OUTPUT};
+    dv_net_handlers h = {on_open, on_data, on_notify, on_close};
+    dv_net *net = dv_net_start(&no, &h, ctx, err, sizeof err);
+    if (!net) return fail("KV listener", err);
+    dv_rest_options ro = {0};
+    ro.host = o.host;
+    ro.port = o.http_port;
+    ro.changed = on_rest_change;
+    ro.ud = net;
+    dv_rest *rest = dv_rest_start(cluster, users, &ro, err, sizeof err);
+    if (!rest) {
+        dv_net_stop(net);
+        return fail("REST listener", err);
+    }
+    dv_cluster_set_ports(cluster, (uint16_t)dv_net_port(net), (uint16_t)dv_rest_port(rest));
+    pager pg;
+    if (pager_start(&pg, cluster) != 0) return fail("start-up", "cannot start the pager");
+
+    printf("divan-server kv=%d http=%d\n", dv_net_port(net), dv_rest_port(rest));
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    dv_log(DV_LOG_INFO, "server", "signal %d: stopping", sig);
+
+    pager_stop(&pg);
+    dv_rest_stop(rest);
+    dv_net_stop(net);
+    dv_session_ctx_free(ctx);
+    dv_cluster_free(cluster);
+    dv_users_free(users);
+    return 0;
+}

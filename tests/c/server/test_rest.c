@@ -1,0 +1,1218 @@
+/* divan-server's REST API, over real HTTP on loopback: a dv_rest on port 0 and a small blocking
+ * HTTP/1.1 client written here with plain sockets. Streams are read as they arrive; nothing
+ * sleeps to wait for the server. */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "server/bucket.h"
+#include "server/rest.h"
+#include "server/rest_form.h"
+#include "server/users.h"
+
+#define ADMIN "Administrator:password"
+
+/* ---- the server under test ------------------------------------------------------------------- */
+
+typedef struct fixture {
+    dv_cluster *c;
+    dv_users *users;
+    dv_rest *r;
+    int port;
+    atomic_int changes;
+} fixture;
+
+static void on_changed(void *ud)
+{
+    fixture *f = ud;
+    atomic_fetch_add(&f->changes, 1);
+}
+
+static void add_user(dv_users *reg, const char *name, const char *pw, const char *roles)
+{
+    dv_roles r;
+    char err[256];
+    if (dv_roles_parse(&r, roles, strlen(roles), err, sizeof err) != DV_ERR_OK ||
+        dv_users_set(reg, name, strlen(name), pw, strlen(pw), &r, err, sizeof err) != DV_ERR_OK)
+        fail_msg("user %s: %s", name, err);
+    dv_roles_clear(&r);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    atomic_init(&f->changes, 0);
+    f->c = dv_cluster_new("test", 11210, 0);
+    assert_non_null(f->c);
+    assert_int_equal(dv_cluster_create_default_bucket(f->c), DV_ERR_OK);
+    f->users = dv_users_new(0);
+    assert_non_null(f->users);
+    char err[256];
+    static const char *const users[][3] = {
+        {"Administrator", "password", "admin"}, {"reader", "pw", "data_reader[default]"},
+        {"other", "pw", "data_reader[other]"},  {"sadmin", "pw", "scope_admin[default:s1]"},
+        {"creator", "pw", "cluster_admin"},
+    };
+    for (size_t i = 0; i < sizeof users / sizeof users[0]; i++)
+        add_user(f->users, users[i][0], users[i][1], users[i][2]);
+    dv_rest_options o = {.host = "127.0.0.1", .port = 0, .changed = on_changed, .ud = f};
+    f->r = dv_rest_start(f->c, f->users, &o, err, sizeof err);
+    if (!f->r) fail_msg("dv_rest_start: %s", err);
+    f->port = dv_rest_port(f->r);
+    assert_true(f->port > 0);
+    dv_cluster_set_ports(f->c, 11210, (uint16_t)f->port);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    dv_rest_stop(f->r);
+    dv_users_free(f->users);
+    dv_cluster_free(f->c);
+    free(f);
+    return 0;
+}
+
+/* ---- a blocking HTTP/1.1 client -------------------------------------------------------------- */
+
+typedef struct conn {
+    int fd;
+    char buf[1 << 16];
+    size_t off, len;
+} conn;
+
+static conn *conn_open(int port)
+{
+    conn *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(c->fd >= 0);
+    /* A safety net against a hung server, not a synchronisation: tests never wait on it. */
+    struct timeval tv = {20, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
+    return c;
+}
+
+static void conn_close(conn *c)
+{
+    close(c->fd);
+    free(c);
+}
+
+/* 0 if everything was sent, -1 if the server closed first (it may answer early and hang up). */
+static int send_all(conn *c, const void *p, size_t n)
+{
+    const char *s = p;
+    while (n > 0) {
+        ssize_t k = send(c->fd, s, n, MSG_NOSIGNAL);
+        if (k <= 0) return -1;
+        s += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static void b64(const char *in, char *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(in), o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)in[i] << 16;
+        if (i + 1 < n) v |= (unsigned char)in[i + 1] << 8;
+        if (i + 2 < n) v |= (unsigned char)in[i + 2];
+        out[o++] = tab[v >> 18 & 63];
+        out[o++] = tab[v >> 12 & 63];
+        out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? tab[v & 63] : '=';
+    }
+    out[o] = '\0';
+}
+
+/* Send one request. auth: "user:password" or NULL; body: a form or NULL; extra: more header
+ * lines ("Name: value\r\n"), or NULL; host: the Host header value, NULL for 127.0.0.1:port. */
+static int send_request(conn *c, int port, const char *method, const char *path, const char *auth,
+                        const char *body, const char *host, const char *extra)
+{
+    char req[8192], hostbuf[64], authline[512] = "";
+    if (!host) {
+        snprintf(hostbuf, sizeof hostbuf, "127.0.0.1:%d", port);
+        host = hostbuf;
+    }
+    if (auth) {
+        char enc[400];
+        b64(auth, enc);
+        snprintf(authline, sizeof authline, "Authorization: Basic %s\r\n", enc);
+    }
+    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: %s\r\n%s%s", method, path, host,
+                     authline, extra ? extra : "");
+    if (body)
+        n += snprintf(req + n, sizeof req - (size_t)n,
+                      "Content-Type: application/x-www-form-urlencoded\r\n"
+                      "Content-Length: %zu\r\n",
+                      strlen(body));
+    n += snprintf(req + n, sizeof req - (size_t)n, "\r\n");
+    assert_true((size_t)n < sizeof req);
+    if (send_all(c, req, (size_t)n) != 0) return -1;
+    return body ? send_all(c, body, strlen(body)) : 0;
+}
+
+/* The next byte, or -1 at the end of the stream. */
+static int c_getc(conn *c)
+{
+    if (c->off == c->len) {
+        ssize_t k = recv(c->fd, c->buf, sizeof c->buf, 0);
+        if (k < 0 && errno == ECONNRESET) return -1;
+        if (k < 0) fail_msg("recv: %s", strerror(errno));
+        if (k == 0) return -1;
+        c->off = 0;
+        c->len = (size_t)k;
+    }
+    return (unsigned char)c->buf[c->off++];
+}
+
+/* A line without its CRLF; -1 at the end of the stream. */
+static int c_line(conn *c, char *out, size_t cap)
+{
+    size_t n = 0;
+    int ch;
+    while ((ch = c_getc(c)) >= 0 && ch != '\n')
+        if (n + 1 < cap) out[n++] = (char)ch;
+    if (ch < 0 && n == 0) return -1;
+    if (n > 0 && out[n - 1] == '\r') n--;
+    out[n] = '\0';
+    return (int)n;
+}
+
+typedef struct resp {
+    int status;
+    char headers[8192]; /* "name: value\n" lines */
+    char *body;         /* NUL-terminated */
+    size_t len;
+    json_t *json; /* the body parsed, if it is JSON */
+} resp;
+
+static void resp_free(resp *r)
+{
+    if (!r) return;
+    free(r->body);
+    json_decref(r->json);
+    free(r);
+}
+
+/* The value of a header, or NULL (case-insensitive name). */
+static const char *header(const resp *r, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *p = r->headers; *p;) {
+        const char *e = strchr(p, '\n');
+        if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            while (*v == ' ') v++;
+            snprintf(out, cap, "%.*s", (int)(e - v), v);
+            return out;
+        }
+        p = e + 1;
+    }
+    return NULL;
+}
+
+static void append(resp *r, const char *p, size_t n)
+{
+    r->body = realloc(r->body, r->len + n + 1);
+    assert_non_null(r->body);
+    memcpy(r->body + r->len, p, n);
+    r->len += n;
+    r->body[r->len] = '\0';
+}
+
+static void read_head(conn *c, resp *r)
+{
+    char line[8192];
+    assert_true(c_line(c, line, sizeof line) > 0);
+    assert_int_equal(strncmp(line, "HTTP/1.", 7), 0);
+    r->status = atoi(line + 9);
+    size_t used = 0;
+    while (c_line(c, line, sizeof line) > 0) {
+        int k = snprintf(r->headers + used, sizeof r->headers - used, "%s\n", line);
+        assert_true(k > 0 && (size_t)k < sizeof r->headers - used);
+        used += (size_t)k;
+    }
+}
+
+/* The next chunk of a chunked body into r->body (appended); its size, 0 for the last one. */
+static size_t read_chunk(conn *c, resp *r)
+{
+    char line[64];
+    if (c_line(c, line, sizeof line) <= 0) return 0; /* the server hung up */
+    size_t n = strtoul(line, NULL, 16);
+    for (size_t i = 0; i < n; i++) {
+        int ch = c_getc(c);
+        assert_true(ch >= 0);
+        char b = (char)ch;
+        append(r, &b, 1);
+    }
+    if (n == 0)
+        while (c_line(c, line, sizeof line) > 0) { /* trailers */
+        }
+    else
+        assert_int_equal(c_line(c, line, sizeof line), 0);
+    return n;
+}
+
+static void read_body(conn *c, resp *r, int head)
+{
+    char v[64];
+    append(r, "", 0);
+    if (head || r->status == 204 || r->status == 304) return;
+    if (header(r, "Transfer-Encoding", v, sizeof v) && strcasecmp(v, "chunked") == 0) {
+        while (read_chunk(c, r) > 0) {
+        }
+    } else if (header(r, "Content-Length", v, sizeof v)) {
+        size_t n = strtoul(v, NULL, 10);
+        for (size_t i = 0; i < n; i++) {
+            int ch = c_getc(c);
+            assert_true(ch >= 0);
+            char b = (char)ch;
+            append(r, &b, 1);
+        }
+    } else {
+        int ch;
+        while ((ch = c_getc(c)) >= 0) {
+            char b = (char)ch;
+            append(r, &b, 1);
+        }
+    }
+    r->json = json_loadb(r->body, r->len, 0, NULL);
+}
+
+static resp *read_response(conn *c, int head)
+{
+    resp *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    read_head(c, r);
+    read_body(c, r, head);
+    return r;
+}
+
+static resp *http_ex(fixture *f, const char *method, const char *path, const char *auth,
+                     const char *body, const char *host, const char *extra)
+{
+    conn *c = conn_open(f->port);
+    send_request(c, f->port, method, path, auth, body, host, extra);
+    resp *r = read_response(c, strcmp(method, "HEAD") == 0);
+    conn_close(c);
+    return r;
+}
+
+static resp *http(fixture *f, const char *method, const char *path, const char *auth,
+                  const char *body)
+{
+    return http_ex(f, method, path, auth, body, NULL, NULL);
+}
+
+/* Expect a status, else fail showing the body. */
+static void expect(const resp *r, int status)
+{
+    if (r->status != status)
+        fail_msg("status %d, expected %d; body: %s", r->status, status, r->body);
+}
+
+static void expect_body(const resp *r, int status, const char *needle)
+{
+    expect(r, status);
+    if (!strstr(r->body, needle)) fail_msg("body lacks \"%s\": %s", needle, r->body);
+}
+
+/* r->json at a path of object keys and array indexes ("nodes", "0", "hostname"), NULL-ended. */
+static json_t *jget(json_t *j, ...)
+{
+    va_list ap;
+    va_start(ap, j);
+    const char *k;
+    while (j && (k = va_arg(ap, const char *))) {
+        if (json_is_array(j))
+            j = json_array_get(j, strtoul(k, NULL, 10));
+        else
+            j = json_object_get(j, k);
+    }
+    va_end(ap);
+    return j;
+}
+
+static const char *jstr(json_t *j)
+{
+    if (!json_is_string(j)) fail_msg("not a string");
+    return json_string_value(j);
+}
+
+/* ---- the parsers ----------------------------------------------------------------------------- */
+
+static void parsers(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_int_equal(dv_url_decode("a%2Db+c%25", 10, 1, out), 6);
+    assert_string_equal(out, "a-b c%");
+    assert_int_equal(dv_url_decode("a+b", 3, 0, out), 3);
+    assert_string_equal(out, "a+b");
+    assert_int_equal(dv_url_decode("%2", 2, 0, out), -1);
+    assert_int_equal(dv_url_decode("%g0", 3, 0, out), -1);
+
+    dv_form f;
+    char err[128];
+    const char *body = "&name=s%201&&flag&maxTTL=-1&";
+    assert_int_equal(dv_form_parse(&f, body, strlen(body), err, sizeof err), DV_ERR_OK);
+    assert_int_equal(f.n, 3);
+    assert_string_equal(dv_form_get(&f, "name")->value, "s 1");
+    assert_int_equal(dv_form_get(&f, "flag")->value_len, 0);
+    assert_string_equal(dv_form_get(&f, "maxTTL")->value, "-1");
+    assert_null(dv_form_get(&f, "nope"));
+    assert_null(dv_form_duplicate(&f));
+    dv_form_clear(&f);
+    assert_int_equal(dv_form_parse(&f, "a=1&b=2&a=3", 11, err, sizeof err), DV_ERR_OK);
+    assert_string_equal(dv_form_duplicate(&f)->name, "a");
+    dv_form_clear(&f);
+    assert_int_equal(dv_form_parse(&f, "", 0, err, sizeof err), DV_ERR_OK);
+    assert_int_equal(f.n, 0);
+    assert_int_equal(dv_form_parse(&f, "a=%zz", 5, err, sizeof err), DV_ERR_INVALID_ARGUMENT);
+    assert_null(f.v);
+    assert_int_equal(dv_form_parse(&f, "=1", 2, err, sizeof err), DV_ERR_INVALID_ARGUMENT);
+    char many[4096] = "";
+    for (int i = 0; i <= DV_FORM_MAX_FIELDS; i++) strcat(many, "a&");
+    assert_int_equal(dv_form_parse(&f, many, strlen(many), err, sizeof err),
+                     DV_ERR_INVALID_ARGUMENT);
+
+    const char *user, *pw;
+    size_t ul, pl;
+    char buf[256];
+    const char *h = "Basic QWRtaW5pc3RyYXRvcjpwYTpzcw=="; /* Administrator:pa:ss */
+    assert_int_equal(dv_rest_basic_auth(h, strlen(h), buf, sizeof buf, &user, &ul, &pw, &pl), 0);
+    assert_string_equal(user, "Administrator");
+    assert_string_equal(pw, "pa:ss");
+    assert_int_equal(pl, 5);
+    h = "basic  dTo"; /* "u:" without padding: empty password */
+    assert_int_equal(dv_rest_basic_auth(h, strlen(h), buf, sizeof buf, &user, &ul, &pw, &pl), 0);
+    assert_int_equal(ul, 1);
+    assert_int_equal(pl, 0);
+    static const char *const bad[] = {"Bearer abc",     "Basic",      "Basic !!!!",
+                                      "Basic dXNlcg==", "Basic Ono=", "Basicx dTo="};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(
+            dv_rest_basic_auth(bad[i], strlen(bad[i]), buf, sizeof buf, &user, &ul, &pw, &pl), -1);
+
+    char host[DV_REST_HOST_MAX + 1];
+    assert_int_equal(dv_rest_host_parse("example.com:8091", 16, host, sizeof host), 11);
+    assert_string_equal(host, "example.com");
+    assert_int_equal(dv_rest_host_parse("[::1]:8091", 10, host, sizeof host), 5);
+    assert_string_equal(host, "[::1]");
+    assert_int_equal(dv_rest_host_parse("[fe80::1%eth0]", 14, host, sizeof host), 14);
+    assert_int_equal(dv_rest_host_parse("10.0.0.1", 8, host, sizeof host), 8);
+    static const char *const badhosts[] = {"",   ":80",    "a b",  "a:",     "a:123456", "[::1",
+                                           "[]", "[x::1]", "a\"b", "[::1]x", "[::1%]",   "h:8o"};
+    for (size_t i = 0; i < sizeof badhosts / sizeof badhosts[0]; i++)
+        assert_int_equal(dv_rest_host_parse(badhosts[i], strlen(badhosts[i]), host, sizeof host),
+                         -1);
+}
+
+/* ---- authentication and the cluster documents
+ * ---------------------------------------------------- */
+
+static void auth(void **state)
+{
+    fixture *f = *state;
+    char v[128];
+    resp *r = http(f, "GET", "/", NULL, NULL); /* ping: anyone */
+    expect(r, 200);
+    resp_free(r);
+
+    r = http(f, "GET", "/pools", NULL, NULL);
+    expect(r, 401);
+    assert_non_null(header(r, "WWW-Authenticate", v, sizeof v));
+    assert_string_equal(v, "Basic realm=\"Couchbase Server Admin / REST\"");
+    resp_free(r);
+    static const char *const wrong[] = {"Administrator:wrong", "nobody:password", "Administrator:"};
+    for (size_t i = 0; i < 3; i++) {
+        r = http(f, "GET", "/pools", wrong[i], NULL);
+        expect(r, 401);
+        resp_free(r);
+    }
+    r = http_ex(f, "GET", "/pools", NULL, NULL, NULL, "Authorization: Bearer xyz\r\n");
+    expect(r, 401);
+    resp_free(r);
+    r = http_ex(f, "GET", "/pools", NULL, NULL, NULL, "Authorization: Basic !!!\r\n");
+    expect(r, 401);
+    resp_free(r);
+
+    r = http(f, "GET", "/pools", ADMIN, NULL);
+    expect(r, 200);
+    assert_non_null(header(r, "Content-Type", v, sizeof v));
+    assert_string_equal(v, "application/json");
+    assert_true(json_is_true(jget(r->json, "isAdminCreds", NULL)));
+    assert_string_equal(jstr(jget(r->json, "implementationVersion", NULL)), DV_REST_VERSION);
+    assert_string_equal(jstr(jget(r->json, "uuid", NULL)), dv_cluster_uuid(f->c));
+    assert_string_equal(jstr(jget(r->json, "pools", "0", "name", NULL)), "default");
+    resp_free(r);
+    r = http(f, "GET", "/pools", "reader:pw", NULL);
+    expect(r, 200);
+    assert_true(json_is_false(jget(r->json, "isAdminCreds", NULL)));
+    resp_free(r);
+
+    /* The cache: repeated requests, then a password change and a removal take effect. */
+    for (int i = 0; i < 5; i++) {
+        r = http(f, "GET", "/pools", "reader:pw", NULL);
+        expect(r, 200);
+        resp_free(r);
+    }
+    char err[256];
+    assert_int_equal(
+        dv_users_add_flag(f->users, "reader:new:data_reader[default]", err, sizeof err), DV_ERR_OK);
+    r = http(f, "GET", "/pools", "reader:pw", NULL);
+    expect(r, 401);
+    resp_free(r);
+    r = http(f, "GET", "/pools", "reader:new", NULL);
+    expect(r, 200);
+    resp_free(r);
+    assert_int_equal(dv_users_remove(f->users, "reader", 6), DV_ERR_OK);
+    r = http(f, "GET", "/pools", "reader:new", NULL);
+    expect(r, 401);
+    resp_free(r);
+
+    /* Several requests on one keep-alive connection. */
+    conn *c = conn_open(f->port);
+    for (int i = 0; i < 3; i++) {
+        send_request(c, f->port, "GET", "/pools/default", ADMIN, NULL, NULL, NULL);
+        r = read_response(c, 0);
+        expect(r, 200);
+        resp_free(r);
+    }
+    conn_close(c);
+}
+
+static void pools_default(void **state)
+{
+    fixture *f = *state;
+    char want[64];
+    resp *r = http_ex(f, "GET", "/pools/default", ADMIN, NULL, "example.test:8091", NULL);
+    expect(r, 200);
+    json_t *node = jget(r->json, "nodes", "0", NULL);
+    snprintf(want, sizeof want, "example.test:%d", f->port);
+    assert_string_equal(jstr(jget(node, "hostname", NULL)), want);
+    assert_string_equal(jstr(jget(node, "otpNode", NULL)), "ns_1@example.test");
+    assert_string_equal(jstr(jget(node, "version", NULL)), DV_REST_VERSION);
+    assert_string_equal(jstr(jget(node, "status", NULL)), "healthy");
+    assert_string_equal(jstr(jget(node, "clusterMembership", NULL)), "active");
+    assert_string_equal(jstr(jget(node, "nodeUUID", NULL)), dv_cluster_node_uuid(f->c));
+    assert_string_equal(jstr(jget(node, "services", "0", NULL)), "kv");
+    assert_int_equal(json_integer_value(jget(node, "ports", "direct", NULL)), 11210);
+    assert_true(json_is_true(jget(node, "thisNode", NULL)));
+    assert_true(strlen(jstr(jget(node, "os", NULL))) > 0);
+    assert_string_equal(jstr(jget(r->json, "name", NULL)), "default");
+    assert_string_equal(jstr(jget(r->json, "clusterName", NULL)), "test");
+    assert_string_equal(jstr(jget(r->json, "bucketNames", "0", "bucketName", NULL)), "default");
+    assert_int_equal(strlen(jstr(jget(r->json, "bucketNames", "0", "uuid", NULL))), 32);
+    assert_string_equal(jstr(jget(r->json, "buckets", "terseBucketsBase", NULL)),
+                        "/pools/default/b/");
+    assert_string_equal(jstr(jget(r->json, "buckets", "terseStreamingBucketsBase", NULL)),
+                        "/pools/default/bs/");
+    resp_free(r);
+
+    /* IPv6 literal hosts keep their brackets in host:port. */
+    r = http_ex(f, "GET", "/pools/nodes", ADMIN, NULL, "[::1]:8091", NULL);
+    expect(r, 200);
+    snprintf(want, sizeof want, "[::1]:%d", f->port);
+    assert_string_equal(jstr(jget(r->json, "nodes", "0", "hostname", NULL)), want);
+    assert_string_equal(jstr(jget(r->json, "nodes", "0", "otpNode", NULL)), "ns_1@::1");
+    resp_free(r);
+
+    /* Buckets the user may not see are not listed. */
+    r = http(f, "GET", "/pools/default", "other:pw", NULL);
+    expect(r, 200);
+    assert_int_equal(json_array_size(jget(r->json, "bucketNames", NULL)), 0);
+    resp_free(r);
+}
+
+static void terse_configs(void **state)
+{
+    fixture *f = *state;
+    resp *r = http(f, "GET", "/pools/default/b/default", ADMIN, NULL);
+    expect(r, 200);
+    assert_null(strstr(r->body, "$HOST"));
+    assert_string_equal(jstr(jget(r->json, "name", NULL)), "default");
+    assert_string_equal(jstr(jget(r->json, "vBucketServerMap", "serverList", "0", NULL)),
+                        "127.0.0.1:11210");
+    assert_int_equal(json_array_size(jget(r->json, "vBucketServerMap", "vBucketMap", NULL)), 1024);
+    assert_int_equal(json_integer_value(jget(r->json, "nodesExt", "0", "services", "mgmt", NULL)),
+                     f->port);
+    resp_free(r);
+
+    r = http_ex(f, "GET", "/pools/default/b/default", ADMIN, NULL, "db.example:8091", NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "vBucketServerMap", "serverList", "0", NULL)),
+                        "db.example:11210");
+    resp_free(r);
+
+    /* HTTP/1.0 without a Host header: the local address of the connection. */
+    conn *c = conn_open(f->port);
+    char req[256], enc[64];
+    b64(ADMIN, enc);
+    snprintf(req, sizeof req,
+             "GET /pools/default/b/default HTTP/1.0\r\nAuthorization: Basic %s\r\n\r\n", enc);
+    assert_int_equal(send_all(c, req, strlen(req)), 0);
+    r = read_response(c, 0);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "vBucketServerMap", "serverList", "0", NULL)),
+                        "127.0.0.1:11210");
+    resp_free(r);
+    conn_close(c);
+
+    r = http(f, "GET", "/pools/default/nodeServices", "other:pw", NULL);
+    expect(r, 200);
+    assert_null(jget(r->json, "name", NULL));
+    assert_null(jget(r->json, "vBucketServerMap", NULL));
+    assert_int_equal(json_integer_value(jget(r->json, "nodesExt", "0", "services", "kv", NULL)),
+                     11210);
+    resp_free(r);
+
+    r = http(f, "GET", "/pools/default/b/nope", ADMIN, NULL);
+    expect_body(r, 404, "Requested resource not found.");
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/b/default", "other:pw", NULL);
+    expect_body(r, 403, "Forbidden. User needs the following permissions");
+    assert_string_equal(jstr(jget(r->json, "permissions", "0", NULL)),
+                        "cluster.bucket[default].settings!read");
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/b/default", "reader:pw", NULL);
+    expect(r, 200);
+    resp_free(r);
+}
+
+/* ---- buckets --------------------------------------------------------------------------------- */
+
+static void check_bucket_object(fixture *f, json_t *b, const char *name)
+{
+    assert_string_equal(jstr(jget(b, "name", NULL)), name);
+    assert_int_equal(strlen(jstr(jget(b, "uuid", NULL))), 32);
+    assert_non_null(jget(b, "bucketType", NULL));
+    assert_true(json_is_integer(jget(b, "quota", "rawRAM", NULL)));
+    assert_true(json_is_integer(jget(b, "replicaNumber", NULL)));
+    assert_non_null(jget(b, "evictionPolicy", NULL));
+    assert_string_equal(jstr(jget(b, "conflictResolutionType", NULL)), "seqno");
+    assert_true(json_is_object(jget(b, "controllers", NULL)));
+    json_t *node = jget(b, "nodes", "0", NULL);
+    char want[64];
+    snprintf(want, sizeof want, "127.0.0.1:%d", f->port);
+    assert_string_equal(jstr(jget(node, "hostname", NULL)), want);
+    assert_string_equal(jstr(jget(node, "status", NULL)), "healthy");
+    assert_string_equal(jstr(jget(node, "version", NULL)), DV_REST_VERSION);
+    assert_string_equal(jstr(jget(node, "services", "0", NULL)), "kv");
+    assert_int_equal(json_integer_value(jget(node, "ports", "direct", NULL)), 11210);
+    assert_true(json_is_array(jget(b, "bucketCapabilities", NULL)));
+    assert_true(json_array_size(jget(b, "bucketCapabilities", NULL)) > 0);
+}
+
+static void buckets(void **state)
+{
+    fixture *f = *state;
+    char v[128];
+    /* The form the official core sends. */
+    const char *create = "name=b1&bucketType=couchbase&ramQuotaMB=256&replicaNumber=0"
+                         "&replicaIndex=0&flushEnabled=0&evictionPolicy=fullEviction"
+                         "&compressionMode=active&conflictResolutionType=seqno"
+                         "&durabilityMinLevel=majority&storageBackend=couchstore";
+    resp *r = http(f, "POST", "/pools/default/buckets", ADMIN, create);
+    expect(r, 202);
+    assert_string_equal(header(r, "Location", v, sizeof v), "/pools/default/buckets/b1");
+    resp_free(r);
+    assert_int_equal(atomic_load(&f->changes), 1);
+    r = http(f, "POST", "/pools/default/buckets", ADMIN, create);
+    expect_body(r, 400, "Bucket with given name already exists");
+    assert_non_null(jget(r->json, "errors", "name", NULL));
+    resp_free(r);
+
+    static const struct {
+        const char *body, *field;
+    } bad[] = {
+        {"name=b9&ramQuotaMB=50", "ramQuotaMB"},
+        {"name=b9&ramQuotaMB=lots", "ramQuotaMB"},
+        {"name=b9&bucketType=memcached", "bucketType"},
+        {"name=b9&bucketType=weird", "bucketType"},
+        {"name=.b9", "name"},
+        {"name=b%2F9", "name"},
+        {"name=b%009", "name"},
+        {"ramQuotaMB=100", "name"},
+        {"name=b9&replicaNumber=4", "replicaNumber"},
+        {"name=b9&maxTTL=-1", "maxTTL"},
+        {"name=b9&flushEnabled=2", "flushEnabled"},
+        {"name=b9&evictionPolicy=noEviction", "evictionPolicy"},
+        {"name=b9&compressionMode=max", "compressionMode"},
+        {"name=b9&durabilityMinLevel=all", "durabilityMinLevel"},
+        {"name=b9&conflictResolutionType=lww", "conflictResolutionType"},
+        {"name=b9&storageBackend=magma", "storageBackend"},
+        {"name=b9&numVBuckets=128", "numVBuckets"},
+        {"name=b9&historyRetentionBytes=10", "historyRetentionBytes"},
+        {"name=b9&name=b10", "name"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = http(f, "POST", "/pools/default/buckets", ADMIN, bad[i].body);
+        expect(r, 400);
+        if (!jget(r->json, "errors", bad[i].field, NULL))
+            fail_msg("%s: no error for %s: %s", bad[i].body, bad[i].field, r->body);
+        resp_free(r);
+    }
+    r = http(f, "POST", "/pools/default/buckets", ADMIN, "name=b9&ramQuotaMB=%zz");
+    expect(r, 400);
+    resp_free(r);
+    assert_int_equal(atomic_load(&f->changes), 1);
+
+    /* Ephemeral buckets default to noEviction. */
+    r = http(f, "POST", "/pools/default/buckets", ADMIN, "name=eph&bucketType=ephemeral");
+    expect(r, 202);
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets/eph", ADMIN, NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "bucketType", NULL)), "ephemeral");
+    assert_string_equal(jstr(jget(r->json, "evictionPolicy", NULL)), "noEviction");
+    assert_null(jget(r->json, "storageBackend", NULL));
+    resp_free(r);
+
+    r = http(f, "GET", "/pools/default/buckets", ADMIN, NULL);
+    expect(r, 200);
+    assert_int_equal(json_array_size(r->json), 3);
+    json_t *b1 = jget(r->json, "1", NULL);
+    check_bucket_object(f, b1, "b1");
+    assert_string_equal(jstr(jget(b1, "bucketType", NULL)), "membase");
+    assert_int_equal(json_integer_value(jget(b1, "quota", "rawRAM", NULL)), 256 << 20);
+    assert_string_equal(jstr(jget(b1, "evictionPolicy", NULL)), "fullEviction");
+    assert_string_equal(jstr(jget(b1, "compressionMode", NULL)), "active");
+    assert_string_equal(jstr(jget(b1, "durabilityMinLevel", NULL)), "majority");
+    assert_string_equal(jstr(jget(b1, "storageBackend", NULL)), "couchstore");
+    assert_null(jget(b1, "controllers", "flush", NULL)); /* flush disabled */
+    check_bucket_object(f, jget(r->json, "0", NULL), "default");
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets", "reader:pw", NULL);
+    expect(r, 200);
+    assert_int_equal(json_array_size(r->json), 1);
+    resp_free(r);
+
+    /* Flush is refused while disabled; an update (body as the core sends it) enables it. */
+    r = http(f, "POST", "/pools/default/buckets/b1/controller/doFlush", ADMIN, "");
+    expect_body(r, 400, "Flush is disabled for the bucket");
+    resp_free(r);
+    int before = atomic_load(&f->changes);
+    r = http(f, "POST", "/pools/default/buckets/b1", ADMIN,
+             "&ramQuotaMB=512&replicaNumber=1&maxTTL=60&flushEnabled=1&evictionPolicy=valueOnly"
+             "&compressionMode=passive&durabilityMinLevel=none");
+    expect(r, 200);
+    resp_free(r);
+    assert_int_equal(atomic_load(&f->changes), before + 1);
+    r = http(f, "GET", "/pools/default/buckets/b1", ADMIN, NULL);
+    expect(r, 200);
+    check_bucket_object(f, r->json, "b1");
+    assert_int_equal(json_integer_value(jget(r->json, "quota", "rawRAM", NULL)), 512 << 20);
+    assert_int_equal(json_integer_value(jget(r->json, "replicaNumber", NULL)), 1);
+    assert_int_equal(json_integer_value(jget(r->json, "maxTTL", NULL)), 60);
+    assert_string_equal(jstr(jget(r->json, "controllers", "flush", NULL)),
+                        "/pools/default/buckets/b1/controller/doFlush");
+    resp_free(r);
+    r = http(f, "POST", "/pools/default/buckets/b1/controller/doFlush", ADMIN, NULL);
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "POST", "/pools/default/buckets/b1", ADMIN, "bucketType=ephemeral");
+    expect(r, 400);
+    assert_non_null(jget(r->json, "errors", "bucketType", NULL));
+    resp_free(r);
+    r = http(f, "POST", "/pools/default/buckets/b1", ADMIN, "name=b2");
+    expect(r, 400);
+    resp_free(r);
+    r = http(f, "POST", "/pools/default/buckets/nope", ADMIN, "ramQuotaMB=100");
+    expect(r, 404);
+    resp_free(r);
+
+    /* Permissions. */
+    r = http(f, "POST", "/pools/default/buckets", "reader:pw", "name=x");
+    expect(r, 403);
+    assert_string_equal(jstr(jget(r->json, "permissions", "0", NULL)), "cluster.buckets!create");
+    resp_free(r);
+    r = http(f, "POST", "/pools/default/buckets/default/controller/doFlush", "reader:pw", NULL);
+    expect(r, 403);
+    resp_free(r);
+    r = http(f, "DELETE", "/pools/default/buckets/default", "reader:pw", NULL);
+    expect(r, 403);
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets/b1", "reader:pw", NULL);
+    expect(r, 403);
+    resp_free(r);
+    r = http(f, "POST", "/pools/default/buckets", "creator:pw", "name=b3");
+    expect(r, 202);
+    resp_free(r);
+
+    /* Delete. */
+    before = atomic_load(&f->changes);
+    r = http(f, "DELETE", "/pools/default/buckets/b1", ADMIN, NULL);
+    expect(r, 200);
+    resp_free(r);
+    assert_int_equal(atomic_load(&f->changes), before + 1);
+    r = http(f, "DELETE", "/pools/default/buckets/b1", ADMIN, NULL);
+    expect(r, 404);
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets/b1", ADMIN, NULL);
+    expect_body(r, 404, "Requested resource not found.");
+    resp_free(r);
+    r = http(f, "POST", "/pools/default/buckets/b1/controller/doFlush", ADMIN, NULL);
+    expect(r, 404);
+    resp_free(r);
+}
+
+/* ---- scopes and collections ------------------------------------------------------------------ */
+
+static const char *S = "/pools/default/buckets/default/scopes";
+
+static resp *scopes(fixture *f, const char *method, const char *suffix, const char *auth,
+                    const char *body)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s%s", S, suffix);
+    return http(f, method, path, auth, body);
+}
+
+static void scopes_and_collections(void **state)
+{
+    fixture *f = *state;
+    resp *r = scopes(f, "POST", "", ADMIN, "name=s1");
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "uid", NULL)), "1");
+    resp_free(r);
+    assert_int_equal(atomic_load(&f->changes), 1);
+    r = scopes(f, "POST", "", ADMIN, "name=s1");
+    expect_body(r, 400, "Scope with name \\\"s1\\\" already exists");
+    assert_string_equal(jstr(jget(r->json, "errors", "_", NULL)),
+                        "Scope with name \"s1\" already exists");
+    resp_free(r);
+
+    static const struct {
+        const char *body, *field, *msg;
+    } bad[] = {
+        {"", "name", "The value must be supplied"},
+        {"name=_x", "name", "First character must not be _ or %"},
+        {"name=a.b", "name", "Can only contain characters"},
+        {"name=a&color=red", "color", "Unsupported key"},
+        {"name=a&maxTTL=5", "maxTTL", "Unsupported key"}, /* scopes take no maxTTL */
+        {"name=a&name=b", "name", "Key specified more than once"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = scopes(f, "POST", "", ADMIN, bad[i].body);
+        expect(r, 400);
+        json_t *m = jget(r->json, "errors", bad[i].field, NULL);
+        if (!json_is_string(m) || !strstr(json_string_value(m), bad[i].msg))
+            fail_msg("%s: %s", bad[i].body, r->body);
+        resp_free(r);
+    }
+    char longname[300] = "name=";
+    memset(longname + 5, 'n', 252);
+    r = scopes(f, "POST", "", ADMIN, longname);
+    expect_body(r, 400, "must be in the range from 1 to 251");
+    resp_free(r);
+
+    /* Percent-encoded names, in the body and in the path. */
+    r = scopes(f, "POST", "", ADMIN, "name=a%2Db");
+    expect(r, 200);
+    resp_free(r);
+    r = scopes(f, "GET", "", "reader:pw", NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "uid", NULL)), "2");
+    assert_string_equal(jstr(jget(r->json, "scopes", "2", "name", NULL)), "a-b");
+    resp_free(r);
+    r = scopes(f, "DELETE", "/a%2db", ADMIN, NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "uid", NULL)), "3");
+    resp_free(r);
+
+    r = scopes(f, "POST", "/s1/collections", ADMIN, "name=c1&maxTTL=60&history=false");
+    expect(r, 200);
+    resp_free(r);
+    r = scopes(f, "GET", "", ADMIN, NULL);
+    json_t *c1 = jget(r->json, "scopes", "1", "collections", "0", NULL);
+    assert_string_equal(jstr(jget(c1, "name", NULL)), "c1");
+    assert_int_equal(json_integer_value(jget(c1, "maxTTL", NULL)), 60);
+    resp_free(r);
+    r = scopes(f, "POST", "/s1/collections", ADMIN, "name=c1");
+    expect_body(r, 400, "Collection with name \\\"c1\\\" in scope \\\"s1\\\" already exists");
+    resp_free(r);
+    r = scopes(f, "POST", "/s1/collections", ADMIN, "name=c2&maxTTL=-1");
+    expect(r, 200);
+    resp_free(r);
+    static const struct {
+        const char *body, *field;
+    } badc[] = {
+        {"name=c3&maxTTL=-2", "maxTTL"},    {"name=c3&maxTTL=2147483648", "maxTTL"},
+        {"name=c3&maxTTL=1x", "maxTTL"},    {"name=c3&maxTTL=", "maxTTL"},
+        {"name=c3&history=yes", "history"}, {"name=c3&limit=1", "limit"},
+        {"name=_default", "name"},
+    };
+    for (size_t i = 0; i < sizeof badc / sizeof badc[0]; i++) {
+        r = scopes(f, "POST", "/s1/collections", ADMIN, badc[i].body);
+        expect(r, 400);
+        if (!jget(r->json, "errors", badc[i].field, NULL))
+            fail_msg("%s: %s", badc[i].body, r->body);
+        resp_free(r);
+    }
+    r = scopes(f, "POST", "/nope/collections", ADMIN, "name=c1");
+    expect_body(r, 404, "Scope with name \\\"nope\\\" is not found");
+    resp_free(r);
+
+    /* A scope admin manages collections in its scope, not scopes. */
+    r = scopes(f, "POST", "/s1/collections", "sadmin:pw", "name=c9");
+    expect(r, 200);
+    resp_free(r);
+    r = scopes(f, "POST", "", "sadmin:pw", "name=s9");
+    expect(r, 403);
+    assert_string_equal(jstr(jget(r->json, "permissions", "0", NULL)),
+                        "cluster.collection[default:.:.].collections!write");
+    resp_free(r);
+    r = scopes(f, "POST", "/_default/collections", "sadmin:pw", "name=c9");
+    expect(r, 403);
+    resp_free(r);
+    r = scopes(f, "POST", "", "reader:pw", "name=s9");
+    expect(r, 403);
+    resp_free(r);
+    r = scopes(f, "GET", "", "other:pw", NULL);
+    expect(r, 403);
+    resp_free(r);
+
+    /* Drops. */
+    int before = atomic_load(&f->changes);
+    r = scopes(f, "DELETE", "/s1/collections/c1", ADMIN, NULL);
+    expect(r, 200);
+    resp_free(r);
+    assert_int_equal(atomic_load(&f->changes), before + 1);
+    r = scopes(f, "DELETE", "/s1/collections/c1", ADMIN, NULL);
+    expect_body(r, 404, "Collection with name \\\"c1\\\" in scope \\\"s1\\\" is not found");
+    resp_free(r);
+    r = scopes(f, "DELETE", "/nope/collections/c1", ADMIN, NULL);
+    expect_body(r, 404, "is not found");
+    resp_free(r);
+    r = scopes(f, "PATCH", "/s1/collections/c2", ADMIN, "maxTTL=5");
+    expect(r, 405);
+    char v[64];
+    assert_string_equal(header(r, "Allow", v, sizeof v), "DELETE");
+    resp_free(r);
+    r = scopes(f, "DELETE", "/_default", ADMIN, NULL);
+    expect_body(r, 400, "Deleting _default scope is not allowed");
+    resp_free(r);
+    r = scopes(f, "DELETE", "/s1", ADMIN, NULL);
+    expect(r, 200);
+    resp_free(r);
+    r = scopes(f, "DELETE", "/s1", ADMIN, NULL);
+    expect_body(r, 404, "Scope with name \\\"s1\\\" is not found");
+    resp_free(r);
+    r = scopes(f, "DELETE", "/%ff%01", ADMIN, NULL); /* unprintable names are not echoed raw */
+    expect_body(r, 404, "Scope with name \\\"??\\\" is not found");
+    resp_free(r);
+
+    r = http(f, "GET", "/pools/default/buckets/nope/scopes", ADMIN, NULL);
+    expect(r, 404);
+    resp_free(r);
+    r = http(f, "POST", "/pools/default/buckets/nope/scopes/s/collections", ADMIN, "name=c");
+    expect(r, 404);
+    resp_free(r);
+}
+
+/* ---- malformed requests ---------------------------------------------------------------------- */
+
+static void bad_requests(void **state)
+{
+    fixture *f = *state;
+    char v[64];
+    static const char *const missing[] = {
+        "/nope",
+        "/pools/other",
+        "/pools/default/x",
+        "/pools/default/buckets/b/x",
+        "/pools/default/buckets/default/scopes/s/x",
+        "/a/b/c/d/e/f/g/h/i/j/k",
+        "/pools/default/b/%00",
+        "/pools/default/b/%zz",
+        "/pools/default/buckets/default/scopes/s/collections/c/d",
+    };
+    for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {
+        resp *r = http(f, "GET", missing[i], ADMIN, NULL);
+        if (r->status != 404) fail_msg("%s: %d", missing[i], r->status);
+        resp_free(r);
+    }
+    resp *r = http(f, "PUT", "/pools/default/buckets", ADMIN, "name=x");
+    expect(r, 405);
+    assert_string_equal(header(r, "Allow", v, sizeof v), "GET, HEAD, POST");
+    resp_free(r);
+    r = http(f, "POST", "/pools/default/b/default", ADMIN, "");
+    expect(r, 405);
+    resp_free(r);
+    r = http(f, "GET", "//pools///default/", ADMIN, NULL); /* empty segments are dropped */
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "HEAD", "/pools/default", ADMIN, NULL);
+    expect(r, 200);
+    resp_free(r);
+
+    /* Bodies over 1 MiB: declared up front, or sent in chunks. */
+    conn *c = conn_open(f->port);
+    send_request(c, f->port, "POST", "/pools/default/buckets", ADMIN, NULL, NULL,
+                 "Content-Type: application/x-www-form-urlencoded\r\n"
+                 "Content-Length: 2000000\r\n");
+    r = read_response(c, 0);
+    expect(r, 413);
+    resp_free(r);
+    conn_close(c);
+
+    c = conn_open(f->port);
+    send_request(c, f->port, "POST", "/pools/default/buckets", ADMIN, NULL, NULL,
+                 "Content-Type: application/x-www-form-urlencoded\r\n"
+                 "Transfer-Encoding: chunked\r\n");
+    static char chunk[64 * 1024 + 32];
+    int n = snprintf(chunk, sizeof chunk, "%x\r\n", 64 * 1024);
+    memset(chunk + n, 'a', 64 * 1024);
+    memcpy(chunk + n + 64 * 1024, "\r\n", 2);
+    for (int i = 0; i < 17; i++) assert_int_equal(send_all(c, chunk, (size_t)n + 64 * 1024 + 2), 0);
+    assert_int_equal(send_all(c, "0\r\n\r\n", 5), 0);
+    r = read_response(c, 0);
+    expect(r, 413);
+    resp_free(r);
+    conn_close(c);
+
+    /* A body of exactly 1 MiB is read (and here refused for what it says). */
+    static char big[(1 << 20) + 1];
+    memcpy(big, "name=", 5);
+    memset(big + 5, 'x', sizeof big - 6);
+    big[sizeof big - 1] = '\0';
+    r = http(f, "POST", "/pools/default/buckets", ADMIN, big);
+    expect(r, 400);
+    resp_free(r);
+
+    /* Binary junk in a form. */
+    r = http(f, "POST", "/pools/default/buckets/default/scopes", ADMIN, "name=%ff%fe&%01=%02");
+    expect(r, 400);
+    resp_free(r);
+}
+
+/* ---- streaming ------------------------------------------------------------------------------- */
+
+/* Read chunks until a whole config and its delimiter have arrived; parse it. NULL at the end of
+ * the stream. */
+static json_t *next_config(conn *c, resp *acc)
+{
+    for (;;) {
+        char *d = acc->len ? strstr(acc->body, "\n\n\n\n") : NULL;
+        if (d) {
+            size_t n = (size_t)(d - acc->body);
+            json_t *j = json_loadb(acc->body, n, 0, NULL);
+            if (!j) fail_msg("not JSON: %.*s", (int)n, acc->body);
+            assert_null(strstr(acc->body, "$HOST"));
+            memmove(acc->body, d + 4, acc->len - n - 4 + 1);
+            acc->len -= n + 4;
+            return j;
+        }
+        if (read_chunk(c, acc) == 0) return NULL;
+    }
+}
+
+static conn *open_stream(fixture *f, const char *path, resp **head)
+{
+    conn *c = conn_open(f->port);
+    send_request(c, f->port, "GET", path, ADMIN, NULL, NULL, NULL);
+    *head = calloc(1, sizeof **head);
+    read_head(c, *head);
+    char v[64];
+    expect(*head, 200);
+    assert_string_equal(header(*head, "Transfer-Encoding", v, sizeof v), "chunked");
+    assert_string_equal(header(*head, "Content-Type", v, sizeof v), "application/json");
+    append(*head, "", 0);
+    return c;
+}
+
+static void streaming(void **state)
+{
+    fixture *f = *state;
+    resp *hb, *hc;
+    conn *bs = open_stream(f, "/pools/default/bs/default", &hb);
+    conn *ns = open_stream(f, "/pools/default/nodeServicesStreaming", &hc);
+    json_t *j = next_config(bs, hb);
+    assert_string_equal(jstr(jget(j, "name", NULL)), "default");
+    assert_string_equal(jstr(jget(j, "collectionsManifestUid", NULL)), "0");
+    json_int_t rev = json_integer_value(jget(j, "rev", NULL));
+    json_decref(j);
+    j = next_config(ns, hc);
+    assert_null(jget(j, "name", NULL));
+    json_int_t crev = json_integer_value(jget(j, "rev", NULL));
+    json_decref(j);
+
+    /* A scope changes the bucket config (not the cluster's); a bucket the cluster config. */
+    resp *r = scopes(f, "POST", "", ADMIN, "name=s1");
+    expect(r, 200);
+    resp_free(r);
+    j = next_config(bs, hb);
+    assert_string_equal(jstr(jget(j, "collectionsManifestUid", NULL)), "1");
+    assert_true(json_integer_value(jget(j, "rev", NULL)) > rev);
+    json_decref(j);
+    r = http(f, "POST", "/pools/default/buckets", ADMIN, "name=b2");
+    expect(r, 202);
+    resp_free(r);
+    j = next_config(ns, hc);
+    assert_true(json_integer_value(jget(j, "rev", NULL)) > crev);
+    json_decref(j);
+
+    /* A change made without REST, announced by the server. */
+    dv_bucket *b = dv_cluster_get_bucket(f->c, "default", 7);
+    assert_int_equal(dv_bucket_create_scope(b, "s2", NULL), DV_ERR_OK);
+    dv_bucket_release(b);
+    dv_rest_notify(f->r);
+    j = next_config(bs, hb);
+    assert_string_equal(jstr(jget(j, "collectionsManifestUid", NULL)), "2");
+    json_decref(j);
+
+    /* Deleting the bucket ends its stream. */
+    r = http(f, "DELETE", "/pools/default/buckets/default", ADMIN, NULL);
+    expect(r, 200);
+    resp_free(r);
+    assert_null(next_config(bs, hb));
+    conn_close(bs);
+    resp_free(hb);
+
+    /* Streams of unknown or forbidden buckets are refused up front. */
+    r = http(f, "GET", "/pools/default/bs/default", ADMIN, NULL);
+    expect(r, 404);
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/bs/b2", "reader:pw", NULL);
+    expect(r, 403);
+    resp_free(r);
+
+    /* A client that hangs up; then stopping the server ends the remaining stream. */
+    resp *hx;
+    conn *gone = open_stream(f, "/pools/default/bs/b2", &hx);
+    j = next_config(gone, hx);
+    json_decref(j);
+    conn_close(gone);
+    resp_free(hx);
+    dv_rest_notify(f->r);
+
+    dv_rest_stop(f->r);
+    f->r = NULL;
+    /* The cluster config may have changed once more (b2 deleted nothing; default did). */
+    while ((j = next_config(ns, hc))) json_decref(j);
+    conn_close(ns);
+    resp_free(hc);
+}
+
+static int teardown_stopped(void **state)
+{
+    fixture *f = *state;
+    if (f->r) dv_rest_stop(f->r);
+    dv_users_free(f->users);
+    dv_cluster_free(f->c);
+    free(f);
+    return 0;
+}
+
+/* ---- concurrency ----------------------------------------------------------------------------- */
+
+typedef struct worker {
+    fixture *f;
+    int id;
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    char body[64], path[128];
+    snprintf(body, sizeof body, "name=w%d", w->id);
+    snprintf(path, sizeof path, "/pools/default/buckets/w%d", w->id);
+    for (int i = 0; i < 5; i++) {
+        resp *r = http(w->f, "POST", "/pools/default/buckets", ADMIN, body);
+        expect(r, 202);
+        resp_free(r);
+        r = http(w->f, "GET", "/pools/default/b/default", "reader:pw", NULL);
+        expect(r, 200);
+        resp_free(r);
+        r = http(w->f, "GET", "/pools/default/buckets", ADMIN, NULL);
+        expect(r, 200);
+        resp_free(r);
+        r = http(w->f, "DELETE", path, ADMIN, NULL);
+        expect(r, 200);
+        resp_free(r);
+    }
+    return NULL;
+}
+
+static void concurrent(void **state)
+{
+    fixture *f = *state;
+    resp *hc;
+    conn *ns = open_stream(f, "/pools/default/nodeServicesStreaming", &hc);
+    json_decref(next_config(ns, hc));
+    pthread_t t[4];
+    worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (worker){f, i};
+        assert_int_equal(pthread_create(&t[i], NULL, work, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    assert_int_equal(atomic_load(&f->changes), 40);
+    /* The stream saw at least one of the changes and is still alive. */
+    json_t *j = next_config(ns, hc);
+    assert_non_null(j);
+    json_decref(j);
+    conn_close(ns);
+    resp_free(hc);
+}
+
+static void start_errors(void **state)
+{
+    fixture *f = *state;
+    char err[256] = "";
+    dv_rest_options o = {.host = "127.0.0.1", .port = f->port};
+    assert_null(dv_rest_start(f->c, f->users, &o, err, sizeof err));
+    assert_non_null(strstr(err, "in use"));
+    o.host = "::1";
+    o.port = 0;
+    dv_rest *r6 = dv_rest_start(f->c, f->users, &o, err, sizeof err);
+    if (r6) { /* where the machine has IPv6 */
+        assert_true(dv_rest_port(r6) > 0);
+        dv_rest_stop(r6);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parsers),
+        cmocka_unit_test_setup_teardown(auth, setup, teardown),
+        cmocka_unit_test_setup_teardown(pools_default, setup, teardown),
+        cmocka_unit_test_setup_teardown(terse_configs, setup, teardown),
+        cmocka_unit_test_setup_teardown(buckets, setup, teardown),
+        cmocka_unit_test_setup_teardown(scopes_and_collections, setup, teardown),
+        cmocka_unit_test_setup_teardown(bad_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(streaming, setup, teardown_stopped),
+        cmocka_unit_test_setup_teardown(concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(start_errors, setup, teardown),
+    };
+    return TU_RUN(tests);
+}
