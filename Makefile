@@ -5,7 +5,7 @@ FUZZ_SECONDS ?= 10
 FUZZ_LONG    ?= 600
 JOBS         ?= $(shell nproc)
 
-.PHONY: all build deps test unit sanitize fuzz fuzz-smoke valgrind format clean
+.PHONY: all build deps test unit interop sanitize fuzz fuzz-smoke valgrind format clean
 
 all: build
 
@@ -20,6 +20,10 @@ build: $(BUILD)/build.ninja
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The official Node.js and Python SDKs against divan-server (scripts/install-interop installs them).
+interop: build
+	scripts/run-interop
 
 # Clang with AddressSanitizer + UndefinedBehaviorSanitizer; the fuzz targets are built here too.
 $(SAN_BUILD)/build.ninja:
@@ -43,7 +47,7 @@ valgrind: build
 	    valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite $$t >/dev/null || exit 1; \
 	done
 
-test: deps unit valgrind sanitize fuzz-smoke
+test: deps unit interop valgrind sanitize fuzz-smoke
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
