@@ -5,7 +5,7 @@ FUZZ_SECONDS ?= 10
 FUZZ_LONG    ?= 600
 JOBS         ?= $(shell nproc)
 
-.PHONY: all build deps test unit interop sanitize fuzz fuzz-smoke valgrind format clean
+.PHONY: all build deps demo test unit interop sanitize fuzz fuzz-smoke valgrind format clean
 
 all: build
 
@@ -20,6 +20,10 @@ build: $(BUILD)/build.ninja
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# divan-server on localhost and the asyncio example against it.
+demo: deps build
+	scripts/demo
 
 # The official Node.js and Python SDKs against divan-server (scripts/install-interop installs them).
 interop: build
