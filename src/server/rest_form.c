@@ -1,6 +1,8 @@
 /* Percent-decoding, form bodies, basic auth and Host headers for the REST API; see rest_form.h. */
 #include "server/rest_form.h"
 
+#include <limits.h>
+#include <openssl/evp.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -125,36 +127,15 @@ const dv_form_field *dv_form_duplicate(const dv_form *f)
 
 /* ---- basic auth ------------------------------------------------------------------------------ */
 
-static int b64val(char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-/* Standard base64, '=' padding optional but only at the end; -1 or the decoded length. */
+/* Standard padded base64 (RFC 7617), through OpenSSL; -1 or the decoded length. */
 static long b64_decode(const char *in, size_t len, char *out, size_t cap)
 {
-    while (len > 0 && in[len - 1] == '=') len--;
-    if (len % 4 == 1) return -1;
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64val(in[i]);
-        if (v < 0) return -1;
-        acc = (acc << 6 | (unsigned)v) & 0xffffffu;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= cap) return -1;
-            out[o++] = (char)(acc >> bits & 0xff);
-        }
-    }
-    return (long)o;
+    if (len % 4 != 0 || len / 4 * 3 > cap || len > INT_MAX) return -1;
+    int n = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)in, (int)len);
+    if (n < 0) return -1;
+    /* EVP_DecodeBlock counts the bytes the padding stands for. */
+    for (size_t k = len; k > 0 && in[k - 1] == '=' && n > 0; k--) n--;
+    return n;
 }
 
 int dv_rest_basic_auth(const char *hdr, size_t len, char *out, size_t cap, const char **user,

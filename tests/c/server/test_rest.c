@@ -411,11 +411,11 @@ static void parsers(void **state)
     assert_string_equal(user, "Administrator");
     assert_string_equal(pw, "pa:ss");
     assert_int_equal(pl, 5);
-    h = "basic  dTo"; /* "u:" without padding: empty password */
+    h = "basic  dTo="; /* "u:": an empty password */
     assert_int_equal(dv_rest_basic_auth(h, strlen(h), buf, sizeof buf, &user, &ul, &pw, &pl), 0);
     assert_int_equal(ul, 1);
     assert_int_equal(pl, 0);
-    static const char *const bad[] = {"Bearer abc",     "Basic",      "Basic !!!!",
+    static const char *const bad[] = {"Bearer abc",     "Basic",      "Basic !!!!", "Basic dTo",
                                       "Basic dXNlcg==", "Basic Ono=", "Basicx dTo="};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(
