@@ -51,9 +51,10 @@ const dv_form_field *dv_form_duplicate(const dv_form *f);
 void dv_form_clear(dv_form *f);
 
 /* HTTP basic credentials from an Authorization header value of len bytes: "Basic " (the scheme
- * case-insensitive) and the base64 (padded, as RFC 7617 has it) of "user:password"; the user ends at the
- * first ':'. Decodes into out (cap bytes); *user and *password point into it, NUL-terminated.
- * Returns 0, or -1 for another scheme, bad base64, no ':', an empty user or too little room. */
+ * case-insensitive) and the base64 (padded, as RFC 7617 has it) of "user:password"; the user ends
+ * at the first ':'. Decodes into out (cap bytes); *user and *password point into it,
+ * NUL-terminated. Returns 0, or -1 for another scheme, bad base64, no ':', an empty user or too
+ * little room. */
 int dv_rest_basic_auth(const char *hdr, size_t len, char *out, size_t cap, const char **user,
                        size_t *user_len, const char **password, size_t *password_len);
 
