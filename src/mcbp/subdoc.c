@@ -373,7 +373,7 @@ dv_status dv_subdoc_single_decode(uint8_t opcode, const uint8_t *extras, size_t 
     s->path_len = dv_load_be16(extras);
     if (s->path_len > body_len) FAIL(DV_STATUS_EINVAL, "path longer than the request body");
     s->path = (const char *)body;
-    s->value = body + s->path_len;
+    s->value = body ? body + s->path_len : NULL; /* an empty body arrives as NULL */
     s->value_len = body_len - s->path_len;
     return check_one(t, s, why);
 }
