@@ -1,0 +1,185 @@
+/* libdivan's client API: operations on a Couchbase cluster (or divan-server).
+ *
+ * Two ways to drive the same engine:
+ *  - dv_client (below): the native driver. It owns a libuv loop on a thread of its own; any
+ *    thread may submit operations; completions are called on the driver's thread. A blocking
+ *    convenience layer (dv_client_run) waits for one operation.
+ *  - the sans-I/O engine (src/client/engine.h), for event loops that are not libuv (the Python
+ *    extension drives it from asyncio's or Twisted's own thread).
+ *
+ * Ownership: a dv_req and everything it points to are borrowed only for the duration of the
+ * submit call (the engine copies what it keeps). A dv_res and everything it points to are
+ * borrowed for the duration of the completion callback. Every submitted operation completes
+ * exactly once: a result, an error, a timeout, a cancellation or a shutdown. A submit that
+ * fails (returns an error) never calls back. */
+#ifndef DIVAN_CLIENT_H
+#define DIVAN_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "divan/base.h"
+#include "divan/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Operations --------------------------------------------------------------------------- */
+
+typedef enum dv_op_kind {
+    DV_KV_GET,           /* value, flags, cas; with_expiry adds the expiry */
+    DV_KV_GET_AND_TOUCH, /* expiry */
+    DV_KV_GET_AND_LOCK,  /* lock_time */
+    DV_KV_GET_REPLICA,   /* replica_index 1..3 (the official core's get_all_replicas) */
+    DV_KV_EXISTS,        /* GET_META: exists, deleted, cas */
+    DV_KV_INSERT,        /* value, flags, datatype, expiry, durability */
+    DV_KV_UPSERT,        /* + preserve_expiry */
+    DV_KV_REPLACE,       /* + cas */
+    DV_KV_REMOVE,        /* cas, durability */
+    DV_KV_TOUCH,         /* expiry */
+    DV_KV_UNLOCK,        /* cas */
+    DV_KV_APPEND,        /* value, cas, durability */
+    DV_KV_PREPEND,       /* value, cas, durability */
+    DV_KV_INCREMENT,     /* delta, initial (has_initial), expiry, durability */
+    DV_KV_DECREMENT,     /* same */
+    DV_KV_LOOKUP_IN,     /* specs (lookup opcodes), access_deleted */
+    DV_KV_MUTATE_IN,     /* specs (mutation opcodes), store semantics, cas, expiry, ... */
+    DV_KV_NOOP,          /* ping one KV node (the one vbucket 0 lives on) */
+    DV_KV_OP_KIND_COUNT
+} dv_op_kind;
+
+typedef enum dv_store_semantics {
+    DV_STORE_REPLACE = 0, /* the document must exist */
+    DV_STORE_UPSERT = 1,  /* create it if missing (doc flag MKDOC) */
+    DV_STORE_INSERT = 2,  /* it must not exist (doc flag ADD) */
+} dv_store_semantics;
+
+/* One sub-document spec: opcode and path flags as on the wire (mcbp/protocol.h, e.g. 0xc5
+ * SUBDOC_GET with 0x04 XATTR_PATH); value only for mutations. */
+typedef struct dv_subdoc_op {
+    uint8_t opcode;
+    uint8_t flags;
+    const char *path;
+    size_t path_len;
+    const void *value;
+    size_t value_len;
+} dv_subdoc_op;
+
+#define DV_MAX_SPECS 16
+
+typedef struct dv_req {
+    dv_op_kind kind;
+    const char *bucket;     /* required (NUL-terminated) */
+    const char *scope;      /* NULL: _default */
+    const char *collection; /* NULL: _default */
+    const void *key;
+    size_t key_len;
+    const void *value; /* document bytes as the transcoder produced them */
+    size_t value_len;
+    uint32_t flags;   /* stored with the document (the SDK's common flags) */
+    uint8_t datatype; /* DV_DATATYPE_JSON (0x01) or 0; the engine may compress (snappy) */
+    uint32_t expiry;  /* as on the wire: 0, relative seconds <= 30 days, or absolute */
+    int preserve_expiry;
+    uint64_t cas;       /* 0: no compare */
+    uint8_t durability; /* 0 none, 1 majority, 2 majority + persist active, 3 persist majority */
+    uint64_t delta;
+    uint64_t initial;
+    int has_initial;       /* 0: a missing counter is DOCUMENT_NOT_FOUND */
+    uint32_t lock_time;    /* seconds */
+    uint8_t replica_index; /* DV_KV_GET_REPLICA */
+    int with_expiry;       /* DV_KV_GET */
+    const dv_subdoc_op *specs;
+    size_t nspecs;
+    dv_store_semantics store_semantics; /* DV_KV_MUTATE_IN */
+    int access_deleted;
+    uint64_t timeout_ms; /* 0: the cluster's default (KV or durable KV) */
+} dv_req;
+
+typedef struct dv_token {
+    uint64_t partition_uuid;
+    uint64_t sequence_number;
+    uint16_t partition_id;
+    const char *bucket_name;
+} dv_token;
+
+typedef struct dv_subdoc_res {
+    dv_error err; /* the spec's own outcome (PATH_NOT_FOUND, ...) */
+    uint16_t status;
+    const void *value;
+    size_t value_len;
+} dv_subdoc_res;
+
+/* What an operation's failure looked like: enough for an error message and the SDK's error
+ * context. Strings are NUL-terminated. */
+typedef struct dv_error_context {
+    uint8_t opcode;
+    uint16_t status; /* last server status, 0xffff if none */
+    const char *key; /* the user key (may hold any bytes; key_len says how many) */
+    size_t key_len;
+    const char *bucket, *scope, *collection;
+    const char *node;          /* "host:port" of the last node tried, "" if none */
+    uint64_t elapsed_us;       /* from submit to completion */
+    unsigned retries;          /* how many times it was resent */
+    const char *retry_reasons; /* comma-separated official names ("key_value_locked"), "" */
+    const char *message;       /* from the server's XERROR context, "" if none */
+} dv_error_context;
+
+typedef struct dv_res {
+    dv_error err;
+    const dv_error_context *ctx; /* always set */
+    uint64_t cas;
+    uint32_t flags;
+    uint8_t datatype; /* of value, decompressed */
+    const void *value;
+    size_t value_len;
+    uint32_t expiry; /* with_expiry: absolute Unix seconds, 0 = none */
+    int exists;      /* DV_KV_EXISTS */
+    int deleted;
+    uint64_t counter; /* INCREMENT, DECREMENT */
+    int has_token;
+    dv_token token;             /* mutations, when the server sent one */
+    const dv_subdoc_res *specs; /* LOOKUP_IN (one per spec), MUTATE_IN (one per spec) */
+    size_t nspecs;
+} dv_res;
+
+typedef void (*dv_res_cb)(void *ud, const dv_res *res);
+
+/* ---- Options --------------------------------------------------------------------------------- */
+
+typedef struct dv_client_opts {
+    const char *connstr; /* couchbase://h1,h2:port?options (couchbases:// not supported yet) */
+    const char *username;
+    const char *password;
+    /* Timeouts in milliseconds; 0 = the official core's default. */
+    uint64_t kv_timeout_ms;         /* 2500 */
+    uint64_t kv_durable_timeout_ms; /* 10000 */
+    uint64_t connect_timeout_ms;    /* 10000 */
+    uint64_t bootstrap_timeout_ms;  /* 10000 */
+} dv_client_opts;
+
+/* ---- The native driver ---------------------------------------------------------------------- */
+
+typedef struct dv_client dv_client;
+
+/* Parse the options, start the driver thread and begin bootstrapping (asynchronously). On
+ * failure (bad connection string, no memory) returns the error, with a message in err, and
+ * *out is NULL. */
+DV_API dv_error dv_client_new(const dv_client_opts *opts, dv_client **out, char *err,
+                              size_t errlen);
+/* Open a bucket: cb is called once the bucket has a config (err OK) or failed (e.g.
+ * BUCKET_NOT_FOUND, AUTHENTICATION_FAILURE, UNAMBIGUOUS_TIMEOUT). Operations on a bucket that is
+ * still opening wait for it (within their own timeouts). */
+DV_API dv_error dv_client_open_bucket(dv_client *c, const char *bucket, dv_res_cb cb, void *ud);
+/* Submit an operation from any thread; cb runs on the driver thread. */
+DV_API dv_error dv_client_submit(dv_client *c, const dv_req *req, dv_res_cb cb, void *ud);
+/* Blocking: submit and wait; cb runs on the driver thread before this returns. */
+DV_API dv_error dv_client_run(dv_client *c, const dv_req *req, dv_res_cb cb, void *ud);
+/* Fail every pending operation with REQUEST_CANCELED, close the connections, stop the thread,
+ * free. Not from within a callback. */
+DV_API void dv_client_close(dv_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
