@@ -1,0 +1,794 @@
+/* The engine: operations, their lifetime and the one timer. Connections, handshakes, configs
+ * and buckets are in engine_conn.c; the shared state is described in engine_int.h.
+ *
+ * An operation is always in e->pending (or, briefly, in a batch being processed). It is "in
+ * flight" when e->slots maps its opaque to it; otherwise it waits: for a config, a ready
+ * connection, a collection id, or its backoff (retry_at_ns). Waiting operations are tried again
+ * on the events that may unblock them (config applied, connection ready, id resolved, backoff
+ * over). Every path to the user's callback goes through op_complete, which takes the operation
+ * out of every structure first: exactly one completion.
+ *
+ * Batches (timeouts, a lost connection, a failed bucket, shutdown) are taken out of pending
+ * first and processed one by one, so that callbacks, which may submit or cancel, never run while
+ * a list is being walked; dead connections are freed only when the outermost API call ends. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/errmsg.h"
+#include "client/engine_int.h"
+#include "mcbp/opcode.h"
+
+#define DEFAULT_KV_TIMEOUT_MS         2500
+#define DEFAULT_DURABLE_TIMEOUT_MS    10000
+#define DEFAULT_CONNECT_TIMEOUT_MS    10000
+#define DEFAULT_BOOTSTRAP_TIMEOUT_MS  10000
+#define UNKNOWN_COLLECTION_BACKOFF_MS 500
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+uint64_t eng_now(dv_engine *e)
+{
+    return e->h.now(e->h.ud);
+}
+
+void eng_arm(dv_engine *e, uint64_t at)
+{
+    if (!at || e->in_timer) return; /* dv_engine_timer re-arms once when it is done */
+    if (e->timer_at && e->timer_at <= at) return;
+    e->timer_at = at;
+    e->h.timer(e->h.ud, at);
+}
+
+uint32_t eng_opaque(dv_engine *e)
+{
+    if (++e->next_opaque == 0) e->next_opaque = 1;
+    return e->next_opaque;
+}
+
+static void list_push(oplist *l, dv_op *op)
+{
+    op->next = NULL;
+    op->prev = l->tail;
+    if (l->tail)
+        l->tail->next = op;
+    else
+        l->head = op;
+    l->tail = op;
+    l->n++;
+}
+
+static void list_unlink(oplist *l, dv_op *op)
+{
+    if (op->prev)
+        op->prev->next = op->next;
+    else
+        l->head = op->next;
+    if (op->next)
+        op->next->prev = op->prev;
+    else
+        l->tail = op->prev;
+    op->next = op->prev = NULL;
+    l->n--;
+}
+
+void eng_enter(dv_engine *e)
+{
+    e->depth++;
+}
+
+void eng_leave(dv_engine *e)
+{
+    if (--e->depth == 0) conn_reap(e);
+}
+
+static void batch_begin(dv_engine *e, batch *bt)
+{
+    memset(bt, 0, sizeof *bt);
+    bt->up = e->batches;
+    e->batches = bt;
+}
+
+/* Move op from pending into the batch. */
+static void take(dv_engine *e, batch *bt, dv_op *op)
+{
+    list_unlink(&e->pending, op);
+    list_push(&bt->l, op);
+}
+
+/* ---- in-flight table: opaque -> op ------------------------------------------------------- */
+
+static size_t home(uint32_t opaque, size_t mask)
+{
+    return (size_t)(opaque * 2654435761u) & mask;
+}
+
+static dv_op *inflight_get(const dv_engine *e, uint32_t opaque)
+{
+    if (!e->cap || !opaque) return NULL;
+    size_t mask = e->cap - 1;
+    for (size_t i = home(opaque, mask); e->slots[i]; i = (i + 1) & mask)
+        if (e->slots[i]->opaque == opaque) return e->slots[i];
+    return NULL;
+}
+
+dv_op *eng_inflight(dv_engine *e, uint32_t opaque)
+{
+    return inflight_get(e, opaque);
+}
+
+static int op_inflight(const dv_engine *e, const dv_op *op)
+{
+    return op->opaque && inflight_get(e, op->opaque) == op;
+}
+
+static void inflight_insert(dv_engine *e, dv_op *op)
+{
+    size_t mask = e->cap - 1, i = home(op->opaque, mask);
+    while (e->slots[i]) i = (i + 1) & mask;
+    e->slots[i] = op;
+    e->used++;
+}
+
+/* Room for one more entry (load <= 1/2); -1 on allocation failure. */
+static int inflight_reserve(dv_engine *e)
+{
+    if ((e->used + 1) * 2 <= e->cap) return 0;
+    size_t ncap = e->cap ? e->cap * 2 : 64;
+    dv_op **old = e->slots;
+    size_t ocap = e->cap;
+    e->slots = dv_calloc(ncap, sizeof *e->slots);
+    if (!e->slots) {
+        e->slots = old;
+        return -1;
+    }
+    e->cap = ncap;
+    e->used = 0;
+    for (size_t i = 0; i < ocap; i++)
+        if (old[i]) inflight_insert(e, old[i]);
+    dv_free(old);
+    return 0;
+}
+
+static void inflight_remove(dv_engine *e, dv_op *op)
+{
+    if (!e->cap || !op->opaque) return;
+    size_t mask = e->cap - 1, i = home(op->opaque, mask);
+    while (e->slots[i] && e->slots[i] != op) i = (i + 1) & mask;
+    if (!e->slots[i]) return;
+    e->slots[i] = NULL;
+    e->used--;
+    /* Backward-shift deletion: pull later members of the probe run into the hole. */
+    for (size_t j = (i + 1) & mask; e->slots[j]; j = (j + 1) & mask) {
+        size_t k = home(e->slots[j]->opaque, mask);
+        if (((j - k) & mask) >= ((j - i) & mask)) {
+            e->slots[i] = e->slots[j];
+            e->slots[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+/* ---- operations ----------------------------------------------------------------------------- */
+
+conn *eng_conn_by_id(dv_engine *e, uint32_t id)
+{
+    for (conn *c = e->conns; c; c = c->next)
+        if (c->id == id) return c;
+    return NULL;
+}
+
+static const char *op_scope(const dv_op *op)
+{
+    return op->req.scope ? op->req.scope : "_default";
+}
+
+static const char *op_collection(const dv_op *op)
+{
+    return op->req.collection ? op->req.collection : "_default";
+}
+
+/* Reads may be sent again after a lost connection and time out unambiguously. */
+static int op_idempotent(const dv_op *op)
+{
+    switch (op->req.kind) {
+    case DV_KV_GET:
+    case DV_KV_GET_REPLICA:
+    case DV_KV_EXISTS:
+    case DV_KV_LOOKUP_IN:
+    case DV_KV_NOOP:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Record a retry reason once (the official core keeps a set). */
+static void add_reason(dv_op *op, const char *r)
+{
+    size_t n = strlen(op->retry_reasons), rl = strlen(r);
+    for (const char *p = op->retry_reasons; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == rl && memcmp(p, r, rl) == 0) return;
+        p += len + (end ? 1 : 0);
+    }
+    if (n + (n ? 1 : 0) + rl + 1 > sizeof op->retry_reasons) return;
+    if (n) op->retry_reasons[n++] = ',';
+    memcpy(op->retry_reasons + n, r, rl + 1);
+}
+
+static void set_conn(dv_engine *e, dv_op *op, conn *c)
+{
+    if (op->conn == c->id) return;
+    conn *old = op->conn ? eng_conn_by_id(e, op->conn) : NULL;
+    if (old) old->refs--;
+    op->conn = c->id;
+    c->refs++;
+}
+
+/* Take op out of everything and call its callback once. res may be NULL (an error only). */
+static void op_complete(dv_engine *e, dv_op *op, dv_error err, dv_res *res, const char *msg)
+{
+    list_unlink(&e->pending, op);
+    inflight_remove(e, op);
+    dv_res local;
+    if (!res) {
+        memset(&local, 0, sizeof local);
+        res = &local;
+    }
+    res->err = err;
+    conn *c = op->conn ? eng_conn_by_id(e, op->conn) : NULL;
+    uint64_t now = eng_now(e);
+    dv_error_context ctx = {
+        .opcode = op->opcode,
+        .status = op->last_status,
+        .key = op->req.key,
+        .key_len = op->req.key_len,
+        .bucket = op->req.bucket,
+        .scope = op_scope(op),
+        .collection = op_collection(op),
+        .node = c ? c->name : "",
+        .elapsed_us = now > op->submitted_ns ? (now - op->submitted_ns) / 1000 : 0,
+        .retries = op->retries,
+        .retry_reasons = op->retry_reasons,
+        .message = msg ? msg : "",
+    };
+    res->ctx = &ctx;
+    if (c) c->refs--; /* c is reaped only at the end of the engine call */
+    op->cb(op->ud, res);
+    dv_op_free(op);
+}
+
+static dv_error op_timeout_error(const dv_op *op)
+{
+    /* The official core: ambiguous only for a non-idempotent request that was dispatched. */
+    return !op_idempotent(op) && op->opaque ? DV_ERR_AMBIGUOUS_TIMEOUT : DV_ERR_UNAMBIGUOUS_TIMEOUT;
+}
+
+static void op_retry(dv_engine *e, dv_op *op, const char *reason, uint64_t delay_ms)
+{
+    add_reason(op, reason);
+    op->retries++;
+    op->retry_at_ns = eng_now(e) + delay_ms * DV_NS_PER_MS;
+    if (op->retry_at_ns == 0) op->retry_at_ns = 1;
+    eng_arm(e, op->retry_at_ns);
+}
+
+static int is_default_collection(const dv_op *op)
+{
+    return strcmp(op_scope(op), "_default") == 0 && strcmp(op_collection(op), "_default") == 0;
+}
+
+static coll *coll_find(bucket *b, const char *scope, const char *name)
+{
+    for (coll *k = b->colls; k; k = k->next)
+        if (strcmp(k->scope, scope) == 0 && strcmp(k->name, name) == 0) return k;
+    return NULL;
+}
+
+/* Ask c for the id of the op's collection (one request per name at a time). */
+static dv_error coll_resolve(dv_engine *e, bucket *b, conn *c, const dv_op *op)
+{
+    coll *k = dv_calloc(1, sizeof *k);
+    if (!k) return DV_ERR_NO_MEMORY;
+    k->scope = dv_strdup(op_scope(op));
+    k->name = dv_strdup(op_collection(op));
+    dv_buf v = DV_BUF_INIT;
+    if (!k->scope || !k->name || dv_buf_printf(&v, "%s.%s", k->scope, k->name) ||
+        conn_send_ctl(e, c, CTL_CID, DV_OP_GET_COLLECTION_ID, NULL, 0, dv_buf_head(&v),
+                      dv_buf_size(&v), &k->opaque)) {
+        dv_buf_free(&v);
+        dv_free(k->scope);
+        dv_free(k->name);
+        dv_free(k);
+        return DV_ERR_NO_MEMORY;
+    }
+    dv_buf_free(&v);
+    k->conn = c->id;
+    k->sent_at = eng_now(e);
+    eng_arm(e, k->sent_at + e->kv_timeout_ns);
+    k->next = b->colls;
+    b->colls = k;
+    return DV_ERR_OK;
+}
+
+/* Write op to the connection of its node if everything it needs is there; otherwise leave it
+ * waiting. An error means it cannot be sent at all (the caller completes it). */
+static dv_error op_dispatch(dv_engine *e, dv_op *op)
+{
+    if (op_inflight(e, op)) return DV_ERR_OK;
+    if (op->retry_at_ns) {
+        if (op->retry_at_ns > eng_now(e)) return DV_ERR_OK;
+        op->retry_at_ns = 0;
+    }
+    bucket *b = eng_bucket(e, op->req.bucket, 0);
+    if (!b || b->state != B_READY || !b->cfg) return DV_ERR_OK;
+    uint16_t vb = 0;
+    int node;
+    if (op->req.kind == DV_KV_NOOP)
+        node = dv_vbmap_get(&b->cfg->vbmap, 0, 0);
+    else
+        node = dv_config_route(b->cfg, op->req.key, op->req.key_len,
+                               op->req.kind == DV_KV_GET_REPLICA ? op->req.replica_index : 0, &vb);
+    /* No such replica in the map (numReplicas too small, or not placed): nothing to ask. */
+    if (node < 0 && op->req.kind == DV_KV_GET_REPLICA) return DV_ERR_DOCUMENT_IRRETRIEVABLE;
+    if (node < 0 || (size_t)node >= b->nslots) return DV_ERR_OK; /* no node: wait for a config */
+    conn *c = b->slots[node].c;
+    if (!c || c->state != CONN_READY) return DV_ERR_OK; /* (re)connecting */
+    if (!op->cid_known) {
+        if (is_default_collection(op)) {
+            op->cid = 0;
+            op->cid_known = 1;
+        } else {
+            if (!dv_features_has(c->features, DV_FEATURE_COLLECTIONS))
+                return DV_ERR_FEATURE_NOT_AVAILABLE; /* as dv_op_encode says */
+            coll *k = coll_find(b, op_scope(op), op_collection(op));
+            if (!k) return coll_resolve(e, b, c, op);
+            if (!k->known) return DV_ERR_OK;
+            op->cid = k->cid;
+            op->cid_known = 1;
+        }
+    }
+    if (inflight_reserve(e)) return DV_ERR_NO_MEMORY;
+    uint64_t now = eng_now(e);
+    dv_op_route r = {.vbucket = vb, .cid = op->cid, .features = c->features};
+    r.remaining_ms = op->deadline_ns > now ? (op->deadline_ns - now) / DV_NS_PER_MS : 0;
+    if (r.remaining_ms == 0) r.remaining_ms = 1;
+    r.opaque = eng_opaque(e);
+    dv_error rc = dv_op_encode(op, &r, &c->out);
+    if (rc != DV_ERR_OK) return rc;
+    op->opaque = r.opaque;
+    op->vbucket = vb;
+    set_conn(e, op, c);
+    inflight_insert(e, op);
+    return DV_ERR_OK;
+}
+
+/* What to do with each operation of a batch. */
+typedef enum batch_act {
+    ACT_DISPATCH, /* try to send; complete on a hard error */
+    ACT_TIMEOUT,  /* the deadline passed */
+    ACT_FAIL,     /* complete with err */
+    ACT_LOST,     /* its connection closed while it was in flight */
+    ACT_CID,      /* its collection id lookup failed with status */
+} batch_act;
+
+/* Process the batch (started with batch_begin), one operation at a time: each goes back to
+ * pending first, so that whatever its callback does sees consistent lists. */
+static void drain(dv_engine *e, batch *bt, batch_act act, dv_error err, uint16_t status)
+{
+    dv_op *op;
+    while ((op = bt->l.head) != NULL) {
+        list_unlink(&bt->l, op);
+        list_push(&e->pending, op);
+        switch (act) {
+        case ACT_DISPATCH: {
+            dv_error rc = op_dispatch(e, op);
+            if (rc != DV_ERR_OK) op_complete(e, op, rc, NULL, "");
+            break;
+        }
+        case ACT_TIMEOUT:
+            op_complete(e, op, op_timeout_error(op), NULL, "");
+            break;
+        case ACT_FAIL:
+            op_complete(e, op, err, NULL, "");
+            break;
+        case ACT_LOST:
+            /* The official core: reads are retried, writes fail (their outcome is unknown). */
+            if (op_idempotent(op))
+                op_retry(e, op, "socket_closed_while_in_flight", dv_op_backoff_ms(op->retries));
+            else
+                op_complete(e, op, DV_ERR_REQUEST_CANCELED, NULL,
+                            "socket closed while the request was in flight");
+            break;
+        case ACT_CID:
+            if (status == DV_STATUS_UNKNOWN_COLLECTION) {
+                op->cid_known = 0;
+                op->last_status = status;
+                op_retry(e, op, dv_retry_name(DV_RETRY_COLLECTION_OUTDATED),
+                         UNKNOWN_COLLECTION_BACKOFF_MS);
+            } else {
+                op->last_status = status;
+                op_complete(e, op, dv_mcbp_status_error(DV_OP_GET_COLLECTION_ID, status), NULL, "");
+            }
+            break;
+        }
+    }
+    e->batches = bt->up;
+}
+
+static int op_of_bucket(const dv_op *op, const bucket *b)
+{
+    return strcmp(op->req.bucket, b->name) == 0;
+}
+
+void eng_redispatch(dv_engine *e, bucket *b)
+{
+    uint64_t now = eng_now(e);
+    batch bt;
+    batch_begin(e, &bt);
+    for (dv_op *op = e->pending.head, *nx; op; op = nx) {
+        nx = op->next;
+        if (op_of_bucket(op, b) && !op_inflight(e, op) &&
+            (!op->retry_at_ns || op->retry_at_ns <= now))
+            take(e, &bt, op);
+    }
+    drain(e, &bt, ACT_DISPATCH, DV_ERR_OK, 0);
+}
+
+void eng_fail_bucket_ops(dv_engine *e, bucket *b, dv_error err)
+{
+    batch bt;
+    batch_begin(e, &bt);
+    for (dv_op *op = e->pending.head, *nx; op; op = nx) {
+        nx = op->next;
+        if (op_of_bucket(op, b) && !op_inflight(e, op)) take(e, &bt, op);
+    }
+    drain(e, &bt, ACT_FAIL, err, 0);
+}
+
+void eng_conn_lost(dv_engine *e, conn *c)
+{
+    batch bt;
+    batch_begin(e, &bt);
+    for (dv_op *op = e->pending.head, *nx; op; op = nx) {
+        nx = op->next;
+        if (op->conn == c->id && op_inflight(e, op)) {
+            inflight_remove(e, op);
+            take(e, &bt, op);
+        }
+    }
+    drain(e, &bt, ACT_LOST, DV_ERR_OK, 0);
+}
+
+void eng_cid_failed(dv_engine *e, bucket *b, coll *k, uint16_t status)
+{
+    batch bt;
+    batch_begin(e, &bt);
+    for (dv_op *op = e->pending.head, *nx; op; op = nx) {
+        nx = op->next;
+        if (op_of_bucket(op, b) && !op->cid_known && !op_inflight(e, op) &&
+            strcmp(op_scope(op), k->scope) == 0 && strcmp(op_collection(op), k->name) == 0)
+            take(e, &bt, op);
+    }
+    drain(e, &bt, ACT_CID, DV_ERR_OK, status);
+}
+
+/* A reply to op arrived on c. */
+void eng_op_reply(dv_engine *e, conn *c, dv_op *op, const dv_frame *f)
+{
+    inflight_remove(e, op);
+    op->last_status = f->status;
+    dv_res res;
+    memset(&res, 0, sizeof res);
+    dv_retry why = DV_RETRY_NONE;
+    dv_buf_reset(&e->scratch);
+    switch (dv_op_decode(op, f, &res, &e->scratch, &why)) {
+    case DV_OP_DONE: {
+        char msg[256];
+        dv_op_error_message(f, msg, sizeof msg);
+        op_complete(e, op, res.err, &res, msg);
+        /* The official core drops a connection whose authentication went stale. */
+        if (f->status == DV_STATUS_AUTH_STALE) conn_down(e, c, DV_ERR_AUTHENTICATION_FAILURE, 1);
+        return;
+    }
+    case DV_OP_RETRY:
+        op_retry(e, op, dv_retry_name(why), dv_op_backoff_ms(op->retries));
+        if (why == DV_RETRY_CONFIG_ONLY) conn_poll(e, c); /* fetch a config before resending */
+        return;
+    case DV_OP_NOT_MY_VBUCKET:
+        /* Back off first, so that applying the config does not resend it at once. */
+        op_retry(e, op, dv_retry_name(DV_RETRY_NOT_MY_VBUCKET), dv_op_backoff_ms(op->retries));
+        if ((f->datatype & DV_DATATYPE_JSON) && f->value_len)
+            bucket_take_config(e, c->b, c, f->value, f->value_len, 0);
+        return;
+    case DV_OP_UNKNOWN_COLLECTION: {
+        /* Forget the id (unless someone already refreshed it) and resolve it again. */
+        bucket *b = c->b;
+        coll *k = coll_find(b, op_scope(op), op_collection(op));
+        if (k && k->known && k->cid == op->cid) coll_drop(b, k);
+        op->cid_known = 0;
+        op_retry(e, op, dv_retry_name(DV_RETRY_COLLECTION_OUTDATED), UNKNOWN_COLLECTION_BACKOFF_MS);
+        return;
+    }
+    }
+}
+
+/* ---- the timer ------------------------------------------------------------------------------ */
+
+static void rearm(dv_engine *e)
+{
+    uint64_t next = 0;
+#define CONSIDER(t)                                                                                \
+    do {                                                                                           \
+        uint64_t t_ = (t);                                                                         \
+        if (t_ && (!next || t_ < next)) next = t_;                                                 \
+    } while (0)
+    for (dv_op *op = e->pending.head; op; op = op->next) {
+        CONSIDER(op->deadline_ns);
+        if (op->retry_at_ns && !op_inflight(e, op)) CONSIDER(op->retry_at_ns);
+    }
+    for (bucket *b = e->buckets; b; b = b->next) CONSIDER(bucket_next(b, e->kv_timeout_ns));
+    for (conn *c = e->conns; c; c = c->next) CONSIDER(conn_next(c));
+#undef CONSIDER
+    if (next != e->timer_at) {
+        e->timer_at = next;
+        e->h.timer(e->h.ud, next);
+    }
+}
+
+void dv_engine_timer(dv_engine *e)
+{
+    eng_enter(e);
+    uint64_t now = eng_now(e);
+    int outer = !e->in_timer;
+    e->in_timer = 1;
+    e->timer_at = 0; /* it fired */
+    batch bt;
+    batch_begin(e, &bt);
+    for (dv_op *op = e->pending.head, *nx; op; op = nx) {
+        nx = op->next;
+        if (op->deadline_ns <= now) {
+            inflight_remove(e, op); /* a late reply is dropped */
+            take(e, &bt, op);
+        }
+    }
+    drain(e, &bt, ACT_TIMEOUT, DV_ERR_OK, 0);
+    for (conn *c = e->conns; c; c = c->next) conn_tick(e, c, now);
+    for (bucket *b = e->buckets; b; b = b->next) bucket_tick(e, b, now);
+    batch_begin(e, &bt);
+    for (dv_op *op = e->pending.head, *nx; op; op = nx) {
+        nx = op->next;
+        if (op->retry_at_ns && op->retry_at_ns <= now && !op_inflight(e, op)) take(e, &bt, op);
+    }
+    drain(e, &bt, ACT_DISPATCH, DV_ERR_OK, 0);
+    if (outer) {
+        e->in_timer = 0;
+        rearm(e);
+    }
+    eng_leave(e);
+}
+
+/* ---- the API -------------------------------------------------------------------------------- */
+
+dv_engine *dv_engine_new(const dv_client_opts *opts, const dv_engine_hooks *hooks, dv_error *rc,
+                         char *err, size_t errlen)
+{
+    dv_error r = DV_ERR_OK;
+    dv_engine *e = NULL;
+    dv_connstr *cs = NULL;
+    if (!opts || !hooks || !hooks->now || !hooks->connect || !hooks->write || !hooks->close ||
+        !hooks->timer) {
+        r = dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT, "options and every hook are required");
+        goto fail;
+    }
+    const char *s = opts->connstr ? opts->connstr : "couchbase://localhost";
+    r = dv_connstr_parse(s, strlen(s), &cs, err, errlen);
+    if (r != DV_ERR_OK) goto fail;
+    if (cs->tls) {
+        r = dv_errmsg(err, errlen, DV_ERR_TLS_NOT_SUPPORTED,
+                      "TLS (couchbases://) is not supported yet");
+        goto fail;
+    }
+    if (cs->scheme == DV_SCHEME_COUCHBASE2 || cs->scheme == DV_SCHEME_COUCHBASE_DNSSRV) {
+        r = dv_errmsg(err, errlen, DV_ERR_UNSUPPORTED_OPERATION,
+                      "the %s:// scheme is not supported", cs->scheme_name);
+        goto fail;
+    }
+    if (!opts->username || !*opts->username) {
+        r = dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT, "a username is required");
+        goto fail;
+    }
+    e = dv_calloc(1, sizeof *e);
+    if (!e) {
+        r = dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "out of memory");
+        goto fail;
+    }
+    e->h = *hooks;
+    e->cs = cs;
+    cs = NULL;
+    e->user = dv_strdup(opts->username);
+    e->pass = dv_strdup(opts->password ? opts->password : "");
+    if (!e->user || !e->pass) {
+        r = dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "out of memory");
+        goto fail;
+    }
+    /* Explicit options win over the connection string's, which default to the official core's. */
+    const dv_connstr_options *o = &e->cs->options;
+    e->kv_timeout_ns =
+        (opts->kv_timeout_ms ? opts->kv_timeout_ms : o->kv_timeout_ms) * DV_NS_PER_MS;
+    e->durable_timeout_ns =
+        (opts->kv_durable_timeout_ms ? opts->kv_durable_timeout_ms : o->kv_durable_timeout_ms) *
+        DV_NS_PER_MS;
+    e->connect_timeout_ns =
+        (opts->connect_timeout_ms ? opts->connect_timeout_ms : o->connect_timeout_ms) *
+        DV_NS_PER_MS;
+    e->bootstrap_timeout_ns =
+        (opts->bootstrap_timeout_ms ? opts->bootstrap_timeout_ms : o->bootstrap_timeout_ms) *
+        DV_NS_PER_MS;
+    if (!e->kv_timeout_ns) e->kv_timeout_ns = DEFAULT_KV_TIMEOUT_MS * DV_NS_PER_MS;
+    if (!e->durable_timeout_ns) e->durable_timeout_ns = DEFAULT_DURABLE_TIMEOUT_MS * DV_NS_PER_MS;
+    if (!e->connect_timeout_ns) e->connect_timeout_ns = DEFAULT_CONNECT_TIMEOUT_MS * DV_NS_PER_MS;
+    if (!e->bootstrap_timeout_ns)
+        e->bootstrap_timeout_ns = DEFAULT_BOOTSTRAP_TIMEOUT_MS * DV_NS_PER_MS;
+    e->poll_interval_ns =
+        (o->config_poll_interval_ms ? o->config_poll_interval_ms : 2500) * DV_NS_PER_MS;
+    if (rc) *rc = DV_ERR_OK;
+    return e;
+fail:
+    dv_connstr_free(cs);
+    if (e) {
+        dv_connstr_free(e->cs);
+        dv_free(e->user);
+        dv_free(e->pass);
+        dv_free(e);
+    }
+    if (rc) *rc = r;
+    return NULL;
+}
+
+void dv_engine_free(dv_engine *e)
+{
+    if (!e) return;
+    e->closing = 1; /* submits from the callbacks below are refused */
+    eng_enter(e);
+    while (e->pending.head) {
+        batch bt;
+        batch_begin(e, &bt);
+        while (e->pending.head) take(e, &bt, e->pending.head);
+        drain(e, &bt, ACT_FAIL, DV_ERR_REQUEST_CANCELED, 0);
+    }
+    for (bucket *b = e->buckets; b; b = b->next) {
+        while (b->waiters) {
+            waiter *w = b->waiters;
+            b->waiters = w->next;
+            dv_error_context ctx = {.status = 0xffff,
+                                    .bucket = b->name,
+                                    .node = "",
+                                    .retry_reasons = "",
+                                    .message = ""};
+            dv_res res = {.err = DV_ERR_REQUEST_CANCELED, .ctx = &ctx};
+            w->cb(w->ud, &res);
+            dv_free(w);
+        }
+    }
+    for (conn *c = e->conns; c; c = c->next)
+        if (c->state != CONN_DEAD) {
+            e->h.close(e->h.ud, c->id);
+            c->state = CONN_DEAD;
+        }
+    while (e->buckets) {
+        bucket *b = e->buckets;
+        e->buckets = b->next;
+        bucket_free(e, b);
+    }
+    for (conn *c = e->conns; c; c = c->next) c->refs = 0;
+    e->depth = 0;
+    conn_reap(e);
+    dv_free(e->slots);
+    dv_buf_free(&e->scratch);
+    dv_connstr_free(e->cs);
+    dv_free(e->user);
+    dv_free(e->pass);
+    dv_free(e);
+}
+
+static dv_error open_bucket(dv_engine *e, const char *name, dv_res_cb cb, void *ud);
+
+dv_error dv_engine_open_bucket(dv_engine *e, const char *name, dv_res_cb cb, void *ud)
+{
+    if (!name || !*name || !cb) return DV_ERR_INVALID_ARGUMENT;
+    if (e->closing) return DV_ERR_REQUEST_CANCELED;
+    eng_enter(e);
+    dv_error rc = open_bucket(e, name, cb, ud);
+    eng_leave(e);
+    return rc;
+}
+
+static dv_error open_bucket(dv_engine *e, const char *name, dv_res_cb cb, void *ud)
+{
+    bucket *b = eng_bucket(e, name, 1);
+    if (!b) return DV_ERR_NO_MEMORY;
+    if (b->state == B_READY) {
+        dv_error_context ctx = {
+            .status = 0xffff, .bucket = b->name, .node = "", .retry_reasons = "", .message = ""};
+        dv_res res = {.err = DV_ERR_OK, .ctx = &ctx};
+        cb(ud, &res);
+        return DV_ERR_OK;
+    }
+    waiter *w = dv_calloc(1, sizeof *w);
+    if (!w) return DV_ERR_NO_MEMORY;
+    w->cb = cb;
+    w->ud = ud;
+    waiter **pp = &b->waiters;
+    while (*pp) pp = &(*pp)->next;
+    *pp = w;
+    if (b->state == B_FAILED) bucket_boot_start(e, b);
+    return DV_ERR_OK;
+}
+
+dv_error dv_engine_submit(dv_engine *e, const dv_req *req, dv_res_cb cb, void *ud, uint64_t *id)
+{
+    if (!req || !cb || !req->bucket || !*req->bucket) return DV_ERR_INVALID_ARGUMENT;
+    if (e->closing) return DV_ERR_REQUEST_CANCELED;
+    dv_op *op = NULL;
+    char msg[128];
+    dv_error rc = dv_op_new(req, &op, msg, sizeof msg);
+    if (rc != DV_ERR_OK) return rc;
+    bucket *b = eng_bucket(e, req->bucket, 1);
+    if (!b) {
+        dv_op_free(op);
+        return DV_ERR_NO_MEMORY;
+    }
+    eng_enter(e);
+    uint64_t now = eng_now(e);
+    op->id = ++e->next_op_id;
+    op->cb = cb;
+    op->ud = ud;
+    op->submitted_ns = now;
+    op->last_status = 0xffff;
+    uint64_t t = req->timeout_ms   ? req->timeout_ms * DV_NS_PER_MS
+                 : req->durability ? e->durable_timeout_ns
+                                   : e->kv_timeout_ns;
+    op->deadline_ns = now + t;
+    list_push(&e->pending, op);
+    if (id) *id = op->id;
+    eng_arm(e, op->deadline_ns);
+    if (b->state == B_FAILED) {
+        bucket_boot_start(e, b); /* try to open it again; the op waits for it */
+    } else {
+        rc = op_dispatch(e, op);
+        if (rc != DV_ERR_OK) op_complete(e, op, rc, NULL, "");
+    }
+    eng_leave(e);
+    return DV_ERR_OK;
+}
+
+int dv_engine_cancel(dv_engine *e, uint64_t id)
+{
+    dv_op *found = NULL;
+    for (dv_op *op = e->pending.head; op && !found; op = op->next)
+        if (op->id == id) found = op;
+    for (batch *bt = e->batches; bt && !found; bt = bt->up)
+        for (dv_op *op = bt->l.head; op; op = op->next)
+            if (op->id == id) {
+                list_unlink(&bt->l, op);
+                list_push(&e->pending, op);
+                found = op;
+                break;
+            }
+    if (!found) return -1;
+    eng_enter(e);
+    op_complete(e, found, DV_ERR_REQUEST_CANCELED, NULL, "");
+    eng_leave(e);
+    return 0;
+}
+
+size_t dv_engine_pending(const dv_engine *e)
+{
+    size_t n = e->pending.n;
+    for (const batch *bt = e->batches; bt; bt = bt->up) n += bt->l.n;
+    return n;
+}

@@ -1,0 +1,88 @@
+/* libdivan's engine: a sans-I/O state machine for one cluster (the official core's behaviour,
+ * kv-protocol.md §10). It owns no loop, socket, thread or clock: it is driven by events and asks
+ * for actions through a hook table, so that any event loop can run it (the libuv driver of
+ * client.h, the Python extension on asyncio or Twisted) and tests can run it on a simulated
+ * cluster with a fake clock.
+ *
+ * Driving it, all on one thread:
+ *   - create with hooks; dv_engine_open_bucket / dv_engine_submit operations;
+ *   - when a connection asked for by hooks.connect is up: dv_engine_connected; bytes:
+ *     dv_engine_data; closed or failed: dv_engine_closed; the timer fired: dv_engine_timer;
+ *   - at the end of each loop iteration: dv_engine_flush, which hands each connection's batched
+ *     output to hooks.write (one call per connection per iteration).
+ * Hooks may be called from within any engine call (never re-entrantly into the engine from a
+ * hook: a hook must not call dv_engine_*; completions (dv_res_cb) may submit new operations).
+ *
+ * Connections are named by ids the engine chooses (never reused). A hook reports failure only
+ * by a later dv_engine_closed for that id.
+ *
+ * Behaviour (the official core's, kv-protocol.md §10; details in engine.c / engine_conn.c):
+ *   - bootstrap on the connection string's hosts in the order written (no shuffle); out of hosts,
+ *     start again after 500 ms until bootstrap_timeout; then one connection per KV node;
+ *   - timeouts: dv_client_opts fields when non-zero, else the connection string's options, else
+ *     2500 / 10000 (durable) / 10000 (connect) / 10000 (bootstrap) ms;
+ *   - a dropped connection: reads in flight are resent after reconnecting (retry reason
+ *     "socket_closed_while_in_flight"), writes in flight fail with REQUEST_CANCELED;
+ *   - a deadline: AMBIGUOUS_TIMEOUT for a non-idempotent operation that was written at least
+ *     once (reads: GET, GET_REPLICA, EXISTS, LOOKUP_IN, NOOP are idempotent), else
+ *     UNAMBIGUOUS_TIMEOUT. */
+#ifndef DV_CLIENT_ENGINE_H
+#define DV_CLIENT_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "divan/client.h"
+
+typedef struct dv_engine_hooks {
+    void *ud;
+    /* Monotonic time in nanoseconds. */
+    uint64_t (*now)(void *ud);
+    /* Open a TCP connection to host:port for connection id; report with dv_engine_connected or
+     * dv_engine_closed. */
+    void (*connect)(void *ud, uint32_t id, const char *host, uint16_t port);
+    /* Send these bytes on id (copy them or send before returning; they are borrowed). */
+    void (*write)(void *ud, uint32_t id, const uint8_t *p, size_t n);
+    /* Close id; no dv_engine_closed is expected after this. */
+    void (*close)(void *ud, uint32_t id);
+    /* Arm the one timer at this monotonic time (ns); 0 disarms. Re-arming replaces. */
+    void (*timer)(void *ud, uint64_t at_ns);
+} dv_engine_hooks;
+
+typedef struct dv_engine dv_engine;
+
+/* Parse the options (connection string, credentials, timeouts). NULL with a message in err (and
+ * *rc set if not NULL) on a bad option or no memory. No hook is called before this returns. */
+dv_engine *dv_engine_new(const dv_client_opts *opts, const dv_engine_hooks *hooks, dv_error *rc,
+                         char *err, size_t errlen);
+/* Fail every pending operation and open-bucket with REQUEST_CANCELED (callbacks run now; a
+ * submit from them returns REQUEST_CANCELED), close every connection (hooks.close), free. Not
+ * from within a callback. */
+void dv_engine_free(dv_engine *e);
+
+/* cb gets OK once the bucket has a config, or AUTHENTICATION_FAILURE, BUCKET_NOT_FOUND,
+ * UNAMBIGUOUS_TIMEOUT (bootstrap_timeout), ... For a bucket already open, cb runs before this
+ * returns. After a failure, opening it again (or submitting to it) starts a new bootstrap. */
+dv_error dv_engine_open_bucket(dv_engine *e, const char *bucket, dv_res_cb cb, void *ud);
+/* Accept an operation: DV_ERR_OK and *id (may be NULL) for dv_engine_cancel, or an error for a
+ * request that cannot be sent (INVALID_ARGUMENT with no callback). An operation on a bucket not
+ * opened yet opens it (without an open callback) and waits for it; operations on a bucket whose
+ * open fails complete with the open's error. *id is set before the callback can run: for an
+ * operation that cannot be sent at all (e.g. FEATURE_NOT_AVAILABLE: a named collection on a node
+ * without collections) it runs before this returns. */
+dv_error dv_engine_submit(dv_engine *e, const dv_req *req, dv_res_cb cb, void *ud, uint64_t *id);
+/* Complete the operation with REQUEST_CANCELED now (its reply, if one comes, is dropped).
+ * 0, or -1 if it already completed. */
+int dv_engine_cancel(dv_engine *e, uint64_t id);
+
+void dv_engine_connected(dv_engine *e, uint32_t id);
+void dv_engine_data(dv_engine *e, uint32_t id, const uint8_t *p, size_t n);
+/* err: DV_ERR_OK for an orderly close by the peer, else why it failed. */
+void dv_engine_closed(dv_engine *e, uint32_t id, dv_error err);
+void dv_engine_timer(dv_engine *e);
+void dv_engine_flush(dv_engine *e);
+
+/* Operations accepted and not completed yet. */
+size_t dv_engine_pending(const dv_engine *e);
+
+#endif

@@ -1,0 +1,208 @@
+/* The engine's private state, shared by engine.c (operations, timers, completion) and
+ * engine_conn.c (connections, handshake, configs, buckets). Not installed, not for drivers.
+ *
+ * Ownership in one picture:
+ *   dv_engine ─┬─ buckets: name, config, node slots (one per KV node of the config), the
+ *              │           bootstrap connection while it has no config, collection-id cache
+ *              ├─ conns:   every connection, live or dead-but-still-named-by-an-op
+ *              ├─ pending: every accepted operation not completed yet (intrusive list)
+ *              ├─ batches: operations taken out of pending to be processed (see drain)
+ *              └─ inflight: opaque -> operation, for the operations written and not answered */
+#ifndef DV_CLIENT_ENGINE_INT_H
+#define DV_CLIENT_ENGINE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "client/engine.h"
+#include "client/op.h"
+#include "mcbp/errmap.h"
+#include "mcbp/frame.h"
+#include "sasl/sasl.h"
+#include "topology/config.h"
+#include "topology/connstr.h"
+
+typedef enum conn_state {
+    CONN_CONNECTING, /* hooks.connect asked, waiting for dv_engine_connected */
+    CONN_HANDSHAKE,  /* HELLO, SASL, error map, SELECT_BUCKET, GET_CLUSTER_CONFIG */
+    CONN_READY,      /* operations may be written */
+    CONN_DEAD,       /* closed; kept only while an operation still names it (refs) */
+} conn_state;
+
+/* A request the engine sends for itself. */
+typedef enum ctl_kind {
+    CTL_HELLO,
+    CTL_LIST_MECHS,
+    CTL_AUTH,
+    CTL_STEP,
+    CTL_ERRMAP,
+    CTL_SELECT,
+    CTL_CONFIG, /* the handshake's GET_CLUSTER_CONFIG: its reply completes the handshake */
+    CTL_POLL,   /* periodic GET_CLUSTER_CONFIG on a ready connection */
+    CTL_CID,    /* GET_COLLECTION_ID */
+} ctl_kind;
+
+typedef struct ctl {
+    uint32_t opaque;
+    ctl_kind kind;
+    uint64_t sent_at;
+} ctl;
+
+struct bucket;
+
+typedef struct conn {
+    uint32_t id;
+    struct bucket *b;
+    char *host;
+    uint16_t port;
+    char *name; /* "host:port" for error contexts */
+    conn_state state;
+    dv_features features; /* acked by HELLO */
+    dv_sasl_client *sasl;
+    dv_errmap errmap;
+    int has_errmap;
+    dv_buf in, out;
+    ctl *ctls;
+    size_t nctl, capctl;
+    uint64_t connect_deadline; /* CONNECTING: connect_timeout */
+    uint64_t ready_deadline;   /* CONNECTING/HANDSHAKE: bootstrap_timeout */
+    unsigned refs;             /* operations whose op->conn is this id */
+    struct conn *next;
+} conn;
+
+/* One KV node of the bucket's config (index = node index of the config). */
+typedef struct slot {
+    char *host; /* NULL: the node has no KV service */
+    uint16_t port;
+    conn *c;               /* NULL while waiting to reconnect */
+    unsigned attempts;     /* failed connects in a row */
+    uint64_t reconnect_at; /* when c is NULL */
+} slot;
+
+/* The per-bucket collection-id cache entry for "scope.collection". */
+typedef struct coll {
+    char *scope, *name;
+    uint32_t cid;
+    int known;             /* 0: a GET_COLLECTION_ID is in flight: */
+    uint32_t conn, opaque; /* on this connection, with this opaque (a reply must match both), */
+    uint64_t sent_at;      /* since then (forgotten after kv_timeout: asked again) */
+    struct coll *next;
+} coll;
+
+typedef struct waiter {
+    dv_res_cb cb;
+    void *ud;
+    struct waiter *next;
+} waiter;
+
+typedef enum bucket_state {
+    B_BOOT,   /* bootstrapping: no config yet */
+    B_READY,  /* has a config */
+    B_FAILED, /* the open failed (err); a new open or operation starts again */
+} bucket_state;
+
+typedef struct bucket {
+    char *name;
+    bucket_state state;
+    dv_error err;
+    dv_config *cfg;
+    slot *slots;
+    size_t nslots;
+    /* Bootstrap: hosts of the connection string in turn. */
+    conn *boot;
+    size_t boot_host;
+    uint64_t boot_deadline, boot_retry_at;
+    dv_error boot_err; /* the last non-transient failure (authentication, handshake) */
+    uint64_t poll_at;
+    size_t poll_rr;
+    coll *colls;
+    waiter *waiters; /* open_bucket callbacks not called yet */
+    struct bucket *next;
+} bucket;
+
+typedef struct oplist {
+    dv_op *head, *tail;
+    size_t n;
+} oplist;
+
+/* A batch of operations taken out of pending to be processed one by one (on the C stack; a
+ * callback may start another one, hence the chain for dv_engine_cancel to search). */
+typedef struct batch {
+    oplist l;
+    struct batch *up;
+} batch;
+
+struct dv_engine {
+    dv_engine_hooks h;
+    dv_connstr *cs;
+    char *user, *pass;
+    uint64_t kv_timeout_ns, durable_timeout_ns, connect_timeout_ns, bootstrap_timeout_ns;
+    uint64_t poll_interval_ns;
+    uint32_t next_conn_id, next_opaque;
+    uint64_t next_op_id;
+    bucket *buckets;
+    conn *conns;
+    oplist pending;
+    batch *batches; /* innermost batch being processed */
+    /* inflight: open addressing on opaque, linear probing, backward-shift deletion */
+    dv_op **slots;
+    size_t cap, used;
+    uint64_t timer_at; /* armed time, 0: none */
+    int in_timer;      /* dv_engine_timer re-arms once at its end */
+    int depth;         /* nesting of API calls (callbacks may call in): reap at depth 0 only */
+    int closing;
+    dv_buf scratch; /* dv_op_decode's */
+};
+
+/* ---- engine.c ---- */
+uint64_t eng_now(dv_engine *e);
+/* Make sure the timer fires no later than at (0: nothing). */
+void eng_arm(dv_engine *e, uint64_t at);
+uint32_t eng_opaque(dv_engine *e);
+/* Every operation of b that waits (not in flight, not backing off) is tried again. */
+void eng_redispatch(dv_engine *e, bucket *b);
+/* Complete every operation of b that has not been written with err (the open failed). */
+void eng_fail_bucket_ops(dv_engine *e, bucket *b, dv_error err);
+/* The operations in flight on c: reads are retried, writes fail with REQUEST_CANCELED. */
+void eng_conn_lost(dv_engine *e, conn *c);
+/* Operations waiting for the id of k: UNKNOWN_COLLECTION -> retry after 500 ms; another
+ * status -> complete with its error. */
+void eng_cid_failed(dv_engine *e, bucket *b, coll *k, uint16_t status);
+/* Find or start opening a bucket. */
+bucket *eng_bucket(dv_engine *e, const char *name, int create);
+/* A dead connection's id, still named by operations, or a live one. */
+conn *eng_conn_by_id(dv_engine *e, uint32_t id);
+/* The operation in flight with this opaque, or NULL. */
+dv_op *eng_inflight(dv_engine *e, uint32_t opaque);
+/* A reply to op (in flight on c) arrived. */
+void eng_op_reply(dv_engine *e, conn *c, dv_op *op, const dv_frame *f);
+
+/* ---- engine_conn.c ---- */
+void bucket_boot_start(dv_engine *e, bucket *b);
+/* Timed work of a bucket / a connection due at now, and when the next is due (0: none). */
+void bucket_tick(dv_engine *e, bucket *b, uint64_t now);
+uint64_t bucket_next(const bucket *b, uint64_t kv_timeout_ns);
+void conn_tick(dv_engine *e, conn *c, uint64_t now);
+uint64_t conn_next(const conn *c);
+void bucket_free(dv_engine *e, bucket *b);
+void conn_frame(dv_engine *e, conn *c, const dv_frame *f);
+/* Close c (hooks.close if we_close), fail or retry what is in flight on it, reconnect. */
+void conn_down(dv_engine *e, conn *c, dv_error err, int we_close);
+/* Free dead connections no operation names any more (only when no API call is running). */
+void conn_reap(dv_engine *e);
+/* Every API entry point: enter first, leave last (leave reaps at the outermost level). */
+void eng_enter(dv_engine *e);
+void eng_leave(dv_engine *e);
+/* Append a request of ours to c's output; its opaque goes to *opaque if not NULL. 0 or -1. */
+int conn_send_ctl(dv_engine *e, conn *c, ctl_kind kind, uint8_t opcode, const void *key,
+                  size_t keylen, const void *value, size_t vlen, uint32_t *opaque);
+/* Forget k (unlink from b's cache, free). */
+void coll_drop(bucket *b, coll *k);
+/* Ask c for the config now (GET_CLUSTER_CONFIG) unless a request is already out. */
+void conn_poll(dv_engine *e, conn *c);
+/* Apply a config that arrived on c (parsed with c's host for $HOST); pushed: a 0x82 push. */
+void bucket_take_config(dv_engine *e, bucket *b, conn *c, const uint8_t *json, size_t len,
+                        int pushed);
+
+#endif
