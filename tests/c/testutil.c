@@ -29,6 +29,15 @@ uint8_t *tu_hex(const char *hex, size_t *len)
     return out;
 }
 
+void tu_assert_hex(const void *p, size_t n, const char *hex)
+{
+    size_t wn;
+    uint8_t *want = tu_hex(hex, &wn);
+    assert_int_equal(n, wn);
+    if (n) assert_memory_equal(p, want, n);
+    free(want);
+}
+
 int tu_run(const char *name, const struct CMUnitTest *tests, size_t n)
 {
     int failed = _cmocka_run_group_tests(name, tests, n, NULL, NULL);

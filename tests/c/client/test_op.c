@@ -68,20 +68,7 @@ static dv_frame encode(const dv_req *r, const dv_op_route *rt, dv_buf *b)
 
 static void assert_buf_hex(const dv_buf *b, const char *hex)
 {
-    size_t n;
-    uint8_t *want = tu_hex(hex, &n);
-    assert_int_equal(dv_buf_size(b), n);
-    assert_memory_equal(dv_buf_head(b), want, n);
-    free(want);
-}
-
-static void assert_bytes(const void *p, size_t n, const char *hex)
-{
-    size_t wn;
-    uint8_t *want = tu_hex(hex, &wn);
-    assert_int_equal(n, wn);
-    if (n) assert_memory_equal(p, want, n);
-    free(want);
+    tu_assert_hex(dv_buf_head(b), dv_buf_size(b), hex);
 }
 
 /* A reply to an op, decoded. The wire and scratch buffers hold what res points to. */
@@ -166,7 +153,7 @@ static void encode_get_bytes(void **state)
     dv_buf_reset(&b);
     rt.features = 0;
     dv_frame f = encode(&r, &rt, &b);
-    assert_bytes(f.key, f.key_len, "66 6f 6f");
+    tu_assert_hex(f.key, f.key_len, "66 6f 6f");
     dv_buf_free(&b);
 }
 
@@ -202,7 +189,7 @@ static void encode_set_durability_bytes(void **state)
         dv_buf_reset(&b);
         dv_frame f = encode(&r, &rt, &b);
         assert_int_equal(f.magic, DV_MAGIC_ALT_REQ);
-        assert_bytes(f.framing, f.framing_len, cases[i].fe);
+        tu_assert_hex(f.framing, f.framing_len, cases[i].fe);
     }
     dv_buf_free(&b);
 }
@@ -230,14 +217,14 @@ static void encode_counter_bytes(void **state)
     dv_buf_reset(&b);
     dv_frame f = encode(&r, &rt, &b);
     assert_int_equal(f.opcode, DV_OP_DECREMENT);
-    assert_bytes(f.extras, f.extras_len,
-                 "00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 00 ff ff ff ff");
+    tu_assert_hex(f.extras, f.extras_len,
+                  "00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 00 ff ff ff ff");
     r.has_initial = 1;
     r.initial = 10;
     dv_buf_reset(&b);
     f = encode(&r, &rt, &b);
-    assert_bytes(f.extras, f.extras_len,
-                 "00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 0a 00 00 00 3c");
+    tu_assert_hex(f.extras, f.extras_len,
+                  "00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 0a 00 00 00 3c");
     dv_buf_free(&b);
 }
 
@@ -254,8 +241,8 @@ static void encode_kinds(void **state)
     r.expiry = 10;
     f = encode(&r, &rt, &b);
     assert_int_equal(f.opcode, 0x1d);
-    assert_bytes(f.extras, f.extras_len, "00 00 00 0a");
-    assert_bytes(f.key, f.key_len, "09 66 6f 6f");
+    tu_assert_hex(f.extras, f.extras_len, "00 00 00 0a");
+    tu_assert_hex(f.key, f.key_len, "09 66 6f 6f");
     assert_int_equal(f.vbucket, 7);
 
     dv_buf_reset(&b);
@@ -263,7 +250,7 @@ static void encode_kinds(void **state)
     r.lock_time = 15;
     f = encode(&r, &rt, &b);
     assert_int_equal(f.opcode, 0x94);
-    assert_bytes(f.extras, f.extras_len, "00 00 00 0f");
+    tu_assert_hex(f.extras, f.extras_len, "00 00 00 0f");
 
     dv_buf_reset(&b);
     r = base_req(DV_KV_GET_REPLICA);
@@ -276,7 +263,7 @@ static void encode_kinds(void **state)
     r = base_req(DV_KV_EXISTS);
     f = encode(&r, &rt, &b);
     assert_int_equal(f.opcode, 0xa0);
-    assert_bytes(f.extras, f.extras_len, "02");
+    tu_assert_hex(f.extras, f.extras_len, "02");
 
     dv_buf_reset(&b);
     r = base_req(DV_KV_REMOVE);
@@ -292,7 +279,7 @@ static void encode_kinds(void **state)
     r.expiry = 3000000000u;
     f = encode(&r, &rt, &b);
     assert_int_equal(f.opcode, 0x1c);
-    assert_bytes(f.extras, f.extras_len, "b2 d0 5e 00");
+    tu_assert_hex(f.extras, f.extras_len, "b2 d0 5e 00");
 
     dv_buf_reset(&b);
     r = base_req(DV_KV_UNLOCK);
@@ -325,7 +312,7 @@ static void encode_kinds(void **state)
     r.expiry = 30;
     f = encode(&r, &rt, &b);
     assert_int_equal(f.opcode, 0x02);
-    assert_bytes(f.extras, f.extras_len, "03 00 00 00 00 00 00 1e");
+    tu_assert_hex(f.extras, f.extras_len, "03 00 00 00 00 00 00 1e");
     assert_int_equal(f.magic, DV_MAGIC_REQ);
 
     dv_buf_reset(&b);
@@ -335,7 +322,7 @@ static void encode_kinds(void **state)
     f = encode(&r, &rt, &b);
     assert_int_equal(f.opcode, 0x03);
     assert_int_equal(f.magic, DV_MAGIC_ALT_REQ);
-    assert_bytes(f.framing, f.framing_len, "50");
+    tu_assert_hex(f.framing, f.framing_len, "50");
     assert_int_equal(f.cas, 99);
 
     /* Durability and preserve TTL together. */
@@ -345,8 +332,8 @@ static void encode_kinds(void **state)
     r.expiry = 100;
     r.durability = DV_DURABILITY_PERSIST_TO_MAJORITY;
     f = encode(&r, &rt, &b);
-    assert_bytes(f.framing, f.framing_len, "13 03 23 28 50");
-    assert_bytes(f.extras, f.extras_len, "00 00 00 00 00 00 00 64");
+    tu_assert_hex(f.framing, f.framing_len, "13 03 23 28 50");
+    tu_assert_hex(f.extras, f.extras_len, "00 00 00 00 00 00 00 64");
 
     dv_buf_reset(&b);
     r = base_req(DV_KV_NOOP);
@@ -378,7 +365,7 @@ static void encode_collections_and_datatype(void **state)
     /* Collection id 200: two LEB128 bytes. */
     rt = route_of(FEAT(COLLECTIONS), 200, 1, 1);
     dv_frame f = encode(&r, &rt, &b);
-    assert_bytes(f.key, f.key_len, "c8 01 66 6f 6f");
+    tu_assert_hex(f.key, f.key_len, "c8 01 66 6f 6f");
     /* JSON only when the node acked it. */
     assert_int_equal(f.datatype, 0);
     dv_buf_reset(&b);
@@ -392,7 +379,7 @@ static void encode_collections_and_datatype(void **state)
     dv_buf_reset(&b);
     rt = route_of(0, 0, 1, 1);
     f = encode(&r, &rt, &b);
-    assert_bytes(f.key, f.key_len, "66 6f 6f");
+    tu_assert_hex(f.key, f.key_len, "66 6f 6f");
     dv_buf_free(&b);
 }
 
@@ -464,12 +451,13 @@ static void encode_lookup_in(void **state)
     assert_int_equal(f.opcode, 0xd0);
     assert_int_equal(f.extras_len, 0);
     /* The xattr spec goes first. */
-    assert_bytes(f.value, f.value_len,
-                 "c6 04 00 06 6d 65 74 61 2e 78  c5 00 00 04 6e 61 6d 65  d2 00 00 04 74 61 67 73");
+    tu_assert_hex(
+        f.value, f.value_len,
+        "c6 04 00 06 6d 65 74 61 2e 78  c5 00 00 04 6e 61 6d 65  d2 00 00 04 74 61 67 73");
     r.access_deleted = 1;
     dv_buf_reset(&b);
     f = encode(&r, &rt, &b);
-    assert_bytes(f.extras, f.extras_len, "04");
+    tu_assert_hex(f.extras, f.extras_len, "04");
     dv_buf_free(&b);
 }
 
@@ -491,10 +479,10 @@ static void encode_mutate_in(void **state)
     assert_int_equal(f.opcode, 0xd1);
     assert_int_equal(f.extras_len, 0);
     assert_int_equal(f.datatype, 0);
-    assert_bytes(f.value, f.value_len,
-                 "c8 04 00 01 00 00 00 01 78 32"
-                 "c8 01 00 03 00 00 00 01 61 2e 62 31"
-                 "cf 00 00 01 00 00 00 01 6e 35");
+    tu_assert_hex(f.value, f.value_len,
+                  "c8 04 00 01 00 00 00 01 78 32"
+                  "c8 01 00 03 00 00 00 01 61 2e 62 31"
+                  "cf 00 00 01 00 00 00 01 6e 35");
 
     struct {
         dv_store_semantics sem;
@@ -513,7 +501,7 @@ static void encode_mutate_in(void **state)
         r.access_deleted = cases[i].access_deleted;
         dv_buf_reset(&b);
         f = encode(&r, &rt, &b);
-        assert_bytes(f.extras, f.extras_len, cases[i].extras);
+        tu_assert_hex(f.extras, f.extras_len, cases[i].extras);
     }
     r.expiry = 0;
     r.store_semantics = DV_STORE_REPLACE;
@@ -525,7 +513,7 @@ static void encode_mutate_in(void **state)
     dv_buf_reset(&b);
     f = encode(&r, &rt, &b);
     assert_int_equal(f.magic, DV_MAGIC_ALT_REQ);
-    assert_bytes(f.framing, f.framing_len, "13 01 03 84 50");
+    tu_assert_hex(f.framing, f.framing_len, "13 01 03 84 50");
     assert_int_equal(f.cas, 77);
     dv_buf_free(&b);
 }
@@ -540,10 +528,10 @@ static void encode_get_with_expiry(void **state)
     dv_frame f = encode(&r, &rt, &b);
     assert_int_equal(f.opcode, 0xd0);
     assert_int_equal(f.extras_len, 0);
-    assert_bytes(f.value, f.value_len,
-                 "c5 04 00 11 24 64 6f 63 75 6d 65 6e 74 2e 65 78 70 74 69 6d 65"
-                 "c5 04 00 0f 24 64 6f 63 75 6d 65 6e 74 2e 66 6c 61 67 73"
-                 "00 00 00 00");
+    tu_assert_hex(f.value, f.value_len,
+                  "c5 04 00 11 24 64 6f 63 75 6d 65 6e 74 2e 65 78 70 74 69 6d 65"
+                  "c5 04 00 0f 24 64 6f 63 75 6d 65 6e 74 2e 66 6c 61 67 73"
+                  "00 00 00 00");
     dv_buf_free(&b);
 }
 
@@ -564,7 +552,7 @@ static void decode_get(void **state)
     assert_int_equal(r.res.cas, 0x17d4c5e6f7a80000ull);
     assert_int_equal(r.res.flags, DV_FLAGS_JSON);
     assert_int_equal(r.res.datatype, DV_DATATYPE_JSON);
-    assert_bytes(r.res.value, r.res.value_len, "7b 22 61 22 3a 31 7d");
+    tu_assert_hex(r.res.value, r.res.value_len, "7b 22 61 22 3a 31 7d");
     assert_int_equal(r.res.has_token, 0);
     reply_free(&r);
 
@@ -603,7 +591,7 @@ static void decode_get(void **state)
         assert_int_equal(r.res.err, DV_ERR_OK);
         assert_int_equal(r.res.flags, DV_FLAGS_JSON);
         assert_int_equal(r.res.cas, 42);
-        assert_bytes(r.res.value, r.res.value_len, "72 61 77");
+        tu_assert_hex(r.res.value, r.res.value_len, "72 61 77");
         reply_free(&r);
         dv_op_free(op);
     }
@@ -782,7 +770,7 @@ static void decode_retry_verdicts(void **state)
     do_reply(op, &s, &r);
     assert_int_equal(r.v, DV_OP_NOT_MY_VBUCKET);
     assert_int_equal(r.res.datatype, DV_DATATYPE_JSON);
-    assert_bytes(r.res.value, r.res.value_len, "7b 22 72 65 76 22 3a 39 7d");
+    tu_assert_hex(r.res.value, r.res.value_len, "7b 22 72 65 76 22 3a 39 7d");
     reply_free(&r);
     dv_op_free(op);
 
@@ -824,9 +812,9 @@ static void decode_lookup_in(void **state)
     assert_non_null(r.res.specs);
     assert_int_equal((uintptr_t)r.res.specs % _Alignof(dv_subdoc_res), 0);
     assert_int_equal(r.res.specs[0].err, DV_ERR_OK);
-    assert_bytes(r.res.specs[0].value, r.res.specs[0].value_len, "22 64 69 76 61 6e 22");
+    tu_assert_hex(r.res.specs[0].value, r.res.specs[0].value_len, "22 64 69 76 61 6e 22");
     assert_int_equal(r.res.specs[1].err, DV_ERR_OK);
-    assert_bytes(r.res.specs[1].value, r.res.specs[1].value_len, "74 72 75 65");
+    tu_assert_hex(r.res.specs[1].value, r.res.specs[1].value_len, "74 72 75 65");
     assert_int_equal(r.res.specs[2].status, DV_STATUS_SUBDOC_PATH_ENOENT);
     assert_int_equal(r.res.specs[2].err, DV_ERR_PATH_NOT_FOUND);
     assert_int_equal(r.res.deleted, 0);
@@ -837,7 +825,7 @@ static void decode_lookup_in(void **state)
     lookup_reply(op, DV_STATUS_SUBDOC_SUCCESS_DELETED, rr, 3, &r);
     assert_int_equal(r.res.err, DV_ERR_OK);
     assert_int_equal(r.res.deleted, 1);
-    assert_bytes(r.res.specs[2].value, r.res.specs[2].value_len, "33");
+    tu_assert_hex(r.res.specs[2].value, r.res.specs[2].value_len, "33");
     reply_free(&r);
 
     /* An exists spec on a missing path: false, not an error. */
@@ -845,7 +833,7 @@ static void decode_lookup_in(void **state)
     lookup_reply(op, DV_STATUS_SUBDOC_MULTI_PATH_FAILURE, rr, 3, &r);
     assert_int_equal(r.res.specs[1].err, DV_ERR_OK);
     assert_int_equal(r.res.specs[1].status, DV_STATUS_SUBDOC_PATH_ENOENT);
-    assert_bytes(r.res.specs[1].value, r.res.specs[1].value_len, "66 61 6c 73 65");
+    tu_assert_hex(r.res.specs[1].value, r.res.specs[1].value_len, "66 61 6c 73 65");
     reply_free(&r);
     rr[0] = (dv_subdoc_result){0, DV_STATUS_SUCCESS, (const uint8_t *)"true", 4};
 
@@ -905,7 +893,7 @@ static void decode_mutate_in(void **state)
     assert_int_equal(r.res.cas, 0x66);
     assert_int_equal(r.res.nspecs, 3);
     assert_int_equal(r.res.specs[0].value_len, 0);
-    assert_bytes(r.res.specs[1].value, r.res.specs[1].value_len, "31 35");
+    tu_assert_hex(r.res.specs[1].value, r.res.specs[1].value_len, "31 35");
     assert_int_equal(r.res.specs[2].value_len, 0);
     assert_int_equal(r.res.has_token, 1);
     assert_int_equal(r.res.token.sequence_number, 9);
@@ -974,7 +962,7 @@ static void decode_get_with_expiry(void **state)
     assert_int_equal(r.res.flags, DV_FLAGS_JSON);
     assert_int_equal(r.res.datatype, DV_DATATYPE_JSON);
     assert_int_equal(r.res.cas, 0x55);
-    assert_bytes(r.res.value, r.res.value_len, "7b 22 61 22 3a 31 7d");
+    tu_assert_hex(r.res.value, r.res.value_len, "7b 22 61 22 3a 31 7d");
     assert_null(r.res.specs);
     reply_free(&r);
 

@@ -8,21 +8,12 @@
 #include "mcbp/extras.h"
 #include "mcbp/frame.h"
 
-static void assert_bytes(const uint8_t *got, size_t n, const char *hex)
-{
-    size_t m;
-    uint8_t *want = tu_hex(hex, &m);
-    assert_int_equal(n, m);
-    assert_memory_equal(got, want, m);
-    free(want);
-}
-
 static void store_and_u32(void **state)
 {
     (void)state;
     uint8_t ex[DV_EXTRAS_STORE_LEN];
     dv_extras_store_encode(ex, 0x02000000, 0);
-    assert_bytes(ex, sizeof ex, "02 00 00 00 00 00 00 00");
+    tu_assert_hex(ex, sizeof ex, "02 00 00 00 00 00 00 00");
     uint32_t fl, exp;
     dv_extras_store_encode(ex, 0xdeadbeef, 2592001);
     assert_int_equal(dv_extras_store_decode(ex, 8, &fl, &exp), DV_MCBP_OK);
@@ -32,7 +23,7 @@ static void store_and_u32(void **state)
 
     uint8_t u[4];
     dv_extras_u32_encode(u, 0x02000000);
-    assert_bytes(u, 4, "02 00 00 00");
+    tu_assert_hex(u, 4, "02 00 00 00");
     uint32_t v;
     assert_int_equal(dv_extras_u32_decode(u, 4, &v), DV_MCBP_OK);
     assert_int_equal(v, 0x02000000);
@@ -59,7 +50,7 @@ static void counter(void **state)
     assert_int_equal(dv_extras_counter_decode(p, 19, &c), DV_MCBP_EEXTRAS);
     dv_counter_extras d = {0xfffffffffffffffeull, 42, DV_COUNTER_NO_CREATE};
     dv_extras_counter_encode(out, &d);
-    assert_bytes(out, sizeof out, "ff ff ff ff ff ff ff fe 00 00 00 00 00 00 00 2a ff ff ff ff");
+    tu_assert_hex(out, sizeof out, "ff ff ff ff ff ff ff fe 00 00 00 00 00 00 00 2a ff ff ff ff");
     free(p);
 }
 
@@ -85,7 +76,8 @@ static void get_meta(void **state)
     dv_get_meta m = {1, 0x02000000, 1700000000, 77, DV_DATATYPE_JSON};
     uint8_t out[DV_EXTRAS_GET_META_LEN];
     dv_extras_get_meta_encode(out, &m);
-    assert_bytes(out, sizeof out, "00 00 00 01 02 00 00 00 65 53 f1 00 00 00 00 00 00 00 00 4d 01");
+    tu_assert_hex(out, sizeof out,
+                  "00 00 00 01 02 00 00 00 65 53 f1 00 00 00 00 00 00 00 00 4d 01");
     dv_get_meta d;
     assert_int_equal(dv_extras_get_meta_decode(out, 21, &d), DV_MCBP_OK);
     assert_true(d.deleted == 1 && d.flags == 0x02000000 && d.expiry == 1700000000 &&
@@ -117,7 +109,7 @@ static void config_versions(void **state)
     /* Negative epoch (unknown) survives the round trip. */
     dv_config_version neg = {-1, 3};
     dv_extras_config_version_encode(out, &neg);
-    assert_bytes(out, 16, "ff ff ff ff ff ff ff ff 00 00 00 00 00 00 00 03");
+    tu_assert_hex(out, 16, "ff ff ff ff ff ff ff ff 00 00 00 00 00 00 00 03");
     assert_int_equal(dv_extras_config_version_decode(out, 16, &v), DV_MCBP_OK);
     assert_true(v.epoch == -1 && v.revision == 3);
     free(p);
@@ -145,9 +137,9 @@ static void observe_seqno(void **state)
     dv_buf b = DV_BUF_INIT;
     dv_observe_seqno o = {0, 115, 0x1122334455667788ull, 10, 12, 0, 0};
     assert_int_equal(dv_observe_seqno_encode(&b, &o), DV_MCBP_OK);
-    assert_bytes(dv_buf_head(&b), dv_buf_size(&b),
-                 "00 00 73 11 22 33 44 55 66 77 88 00 00 00 00 00 00 00 0a"
-                 "00 00 00 00 00 00 00 0c");
+    tu_assert_hex(dv_buf_head(&b), dv_buf_size(&b),
+                  "00 00 73 11 22 33 44 55 66 77 88 00 00 00 00 00 00 00 0a"
+                  "00 00 00 00 00 00 00 0c");
     dv_observe_seqno d;
     assert_int_equal(dv_observe_seqno_decode(dv_buf_head(&b), 27, &d), DV_MCBP_OK);
     assert_true(d.format == 0 && d.vbucket == 115 && d.vbucket_uuid == o.vbucket_uuid &&
@@ -169,7 +161,7 @@ static void observe_seqno(void **state)
     uint8_t u[8];
     uint64_t v;
     dv_value_u64_encode(u, 0x0102030405060708ull);
-    assert_bytes(u, 8, "01 02 03 04 05 06 07 08");
+    tu_assert_hex(u, 8, "01 02 03 04 05 06 07 08");
     assert_int_equal(dv_value_u64_decode(u, 8, &v), DV_MCBP_OK);
     assert_true(v == 0x0102030405060708ull);
     assert_int_equal(dv_value_u64_decode(u, 7, &v), DV_MCBP_EVALUE);

@@ -21,11 +21,7 @@ static uint8_t *exact_hex(const char *hex, size_t *n)
 
 static void assert_buf_hex(const dv_buf *b, const char *hex)
 {
-    size_t n;
-    uint8_t *want = tu_hex(hex, &n);
-    assert_int_equal(dv_buf_size(b), n);
-    assert_memory_equal(dv_buf_head(b), want, n);
-    free(want);
+    tu_assert_hex(dv_buf_head(b), dv_buf_size(b), hex);
 }
 
 static void examples_encode(void **state)

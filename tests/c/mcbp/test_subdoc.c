@@ -19,11 +19,7 @@
 /* Compare a dv_buf's content with a hex dump. */
 static void assert_buf_hex(const dv_buf *b, const char *hex)
 {
-    size_t n;
-    uint8_t *want = tu_hex(hex, &n);
-    assert_int_equal(dv_buf_size(b), n);
-    assert_memory_equal(dv_buf_head(b), want, n);
-    free(want);
+    tu_assert_hex(dv_buf_head(b), dv_buf_size(b), hex);
 }
 
 static dv_status lookup_status(const uint8_t *p, size_t len)
