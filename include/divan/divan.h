@@ -3,6 +3,7 @@
 #define DIVAN_H
 
 #include "divan/base.h"
+#include "divan/client.h"
 #include "divan/error.h"
 
 #define DV_VERSION_MAJOR  0
