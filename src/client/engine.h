@@ -19,6 +19,14 @@
  * Behaviour (the official core's, kv-protocol.md §10; details in engine.c / engine_conn.c):
  *   - bootstrap on the connection string's hosts in the order written (no shuffle); out of hosts,
  *     start again after 500 ms until bootstrap_timeout; then one connection per KV node;
+ *   - the HTTP fall-back: when no host gave the bucket's config over KV (GET_CLUSTER_CONFIG) for
+ *     a reason other than authentication or a missing bucket, each host is then asked for
+ *     GET /pools/default/b/<bucket> on its management port (8091), on a connection asked for
+ *     with hooks.connect like any other (the driver need not know: ids just name connections);
+ *     bootstrap_on=http does only that, bootstrap_on=cccp never; a host written "host:port=http"
+ *     is asked only over HTTP, on that port. 401 fails the open with AUTHENTICATION_FAILURE, 404
+ *     with BUCKET_NOT_FOUND; other answers move on to the next host. The KV connections of a
+ *     bucket bootstrapped so work even if their nodes give no config over KV;
  *   - timeouts: dv_client_opts fields when non-zero, else the connection string's options, else
  *     2500 / 10000 (durable) / 10000 (connect) / 10000 (bootstrap) ms;
  *   - a dropped connection: reads in flight are resent after reconnecting (retry reason

@@ -8,7 +8,14 @@
  *  - the first config opens one connection per KV node ("slots", index = the config's node
  *    index; the bootstrap connection is kept for its node); a newer config (GET_CLUSTER_CONFIG,
  *    a NOT_MY_VBUCKET body, a push, the 2.5 s poll) opens and closes connections to match;
- *  - a lost connection is reopened at once, then with backoff while it keeps failing. */
+ *  - a lost connection is reopened at once, then with backoff while it keeps failing;
+ *  - the HTTP fall-back (issue 4): when no host gave a config over KV (for a reason other than
+ *    authentication or a missing bucket), or when the connection string asks for it
+ *    (bootstrap_on=http, host=http), the bucket's terse config is read with
+ *    GET /pools/default/b/<bucket> from a host's management port (8091, or the port given with
+ *    =http) on a plain connection of its own; 401 -> AUTHENTICATION_FAILURE, 404 ->
+ *    BUCKET_NOT_FOUND, anything else -> the next host. The config is then applied as any
+ *    other, and KV connections to the nodes do not need GET_CLUSTER_CONFIG to work. */
 #include <stdio.h>
 #include <string.h>
 
@@ -20,12 +27,13 @@
 #include "mcbp/opcode.h"
 
 #define BOOT_RESTART_MS 500
+#define HTTP_MGMT_PORT  8091
 
 static const char AGENT[] = "{\"a\":\"divan/0.1.0\"}";
 
 /* ---- connections ---------------------------------------------------------------------------- */
 
-static conn *conn_new(dv_engine *e, bucket *b, const char *host, uint16_t port)
+static conn *conn_new(dv_engine *e, bucket *b, const char *host, uint16_t port, int http)
 {
     conn *c = dv_calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -45,6 +53,8 @@ static conn *conn_new(dv_engine *e, bucket *b, const char *host, uint16_t port)
     c->b = b;
     c->port = port;
     c->state = CONN_CONNECTING;
+    c->http = http;
+    dv_http_resp_init(&c->resp);
     uint64_t now = eng_now(e);
     c->connect_deadline = now + e->connect_timeout_ns;
     c->ready_deadline = now + e->bootstrap_timeout_ns;
@@ -61,6 +71,7 @@ static void conn_free(conn *c)
     if (c->has_errmap) dv_errmap_free(&c->errmap);
     dv_buf_free(&c->in);
     dv_buf_free(&c->out);
+    dv_http_resp_free(&c->resp);
     dv_free(c->ctls);
     dv_free(c->host);
     dv_free(c->name);
@@ -157,7 +168,7 @@ static slot *slot_of(bucket *b, const conn *c)
 static void slot_connect(dv_engine *e, bucket *b, slot *s)
 {
     s->reconnect_at = 0;
-    s->c = conn_new(e, b, s->host, s->port);
+    s->c = conn_new(e, b, s->host, s->port, 0);
     if (!s->c) { /* out of memory: try again later */
         s->reconnect_at = eng_now(e) + DV_NS_PER_SEC;
         eng_arm(e, s->reconnect_at);
@@ -174,6 +185,7 @@ void conn_down(dv_engine *e, conn *c, dv_error err, int we_close)
     c->sasl = NULL;
     dv_buf_free(&c->in);
     dv_buf_free(&c->out);
+    dv_http_resp_free(&c->resp);
     bucket *b = c->b;
     /* Collection ids being resolved on c are forgotten: the next dispatch asks again. */
     for (coll *k = b->colls, *nx; k; k = nx) {
@@ -237,14 +249,57 @@ bucket *eng_bucket(dv_engine *e, const char *name, int create)
     return b;
 }
 
+/* Whether host h is tried in the KV round / the HTTP round. A host with a KV mode (mcd, cccp,
+ * gcccp) is KV only, one with =http HTTP only (=mcds and =https want TLS: KV, which fails
+ * there as any TLS does); the others follow bootstrap_on. */
+static int host_allowed(const dv_engine *e, const dv_connstr_host *h, int http)
+{
+    dv_bootstrap_on on = e->cs->options.bootstrap_on;
+    if (h->mode == DV_MODE_HTTP) return http;
+    if (h->mode != DV_MODE_NONE) return !http;
+    return http ? on != DV_BOOTSTRAP_ON_CCCP : on != DV_BOOTSTRAP_ON_HTTP;
+}
+
+/* Failures over KV that HTTP would not cure: no HTTP round after them. */
+static int kv_decisive(dv_error err)
+{
+    return err == DV_ERR_AUTHENTICATION_FAILURE || err == DV_ERR_RATE_LIMITED ||
+           err == DV_ERR_QUOTA_LIMITED;
+}
+
+/* From (boot_http, boot_host) on, the first host to try; 0 when the round is over. */
+static int boot_find(dv_engine *e, bucket *b)
+{
+    for (;;) {
+        if (b->boot_host >= e->cs->nhosts) {
+            if (b->boot_http || kv_decisive(b->boot_err)) return 0;
+            b->boot_http = 1;
+            b->boot_host = 0;
+            continue;
+        }
+        if (host_allowed(e, &e->cs->hosts[b->boot_host], b->boot_http)) return 1;
+        b->boot_host++;
+    }
+}
+
+static void boot_retry_later(dv_engine *e, bucket *b)
+{
+    b->boot_host = 0;
+    b->boot_http = 0;
+    b->boot_retry_at = eng_now(e) + BOOT_RESTART_MS * DV_NS_PER_MS;
+    eng_arm(e, b->boot_retry_at);
+}
+
+/* Connect to the host boot_find chose, over KV or HTTP. */
 static void boot_connect(dv_engine *e, bucket *b)
 {
     const dv_connstr_host *h = &e->cs->hosts[b->boot_host];
-    b->boot = conn_new(e, b, h->host, h->port);
-    if (!b->boot) {
-        b->boot_retry_at = eng_now(e) + BOOT_RESTART_MS * DV_NS_PER_MS;
-        eng_arm(e, b->boot_retry_at);
-    }
+    if (b->boot_http)
+        b->boot = conn_new(e, b, h->host,
+                           h->mode == DV_MODE_HTTP && h->port_given ? h->port : HTTP_MGMT_PORT, 1);
+    else
+        b->boot = conn_new(e, b, h->host, h->port, 0);
+    if (!b->boot) boot_retry_later(e, b);
 }
 
 void bucket_boot_start(dv_engine *e, bucket *b)
@@ -252,11 +307,15 @@ void bucket_boot_start(dv_engine *e, bucket *b)
     b->state = B_BOOT;
     b->err = DV_ERR_OK;
     b->boot_host = 0;
+    b->boot_http = 0;
     b->boot_err = DV_ERR_OK;
     b->boot_retry_at = 0;
     b->boot_deadline = eng_now(e) + e->bootstrap_timeout_ns;
     eng_arm(e, b->boot_deadline);
-    boot_connect(e, b);
+    if (boot_find(e, b))
+        boot_connect(e, b);
+    else
+        boot_retry_later(e, b); /* no host can be tried: until bootstrap_timeout */
 }
 
 static void call_waiters(bucket *b, dv_error err)
@@ -301,7 +360,8 @@ static void boot_failed(dv_engine *e, bucket *b, dv_error err)
         return;
     }
     if (fatal_error(err)) b->boot_err = err;
-    if (++b->boot_host < e->cs->nhosts) {
+    b->boot_host++;
+    if (boot_find(e, b)) {
         boot_connect(e, b);
         return;
     }
@@ -309,9 +369,7 @@ static void boot_failed(dv_engine *e, bucket *b, dv_error err)
         bucket_fail(e, b, b->boot_err);
         return;
     }
-    b->boot_host = 0;
-    b->boot_retry_at = eng_now(e) + BOOT_RESTART_MS * DV_NS_PER_MS;
-    eng_arm(e, b->boot_retry_at);
+    boot_retry_later(e, b);
 }
 
 static int same_node(const char *h1, uint16_t p1, const char *h2, uint16_t p2)
@@ -406,7 +464,10 @@ void bucket_tick(dv_engine *e, bucket *b, uint64_t now)
             bucket_fail(e, b, DV_ERR_UNAMBIGUOUS_TIMEOUT);
         } else if (b->boot_retry_at && b->boot_retry_at <= now && !b->boot) {
             b->boot_retry_at = 0;
-            boot_connect(e, b);
+            if (boot_find(e, b))
+                boot_connect(e, b);
+            else
+                boot_retry_later(e, b);
         }
         return;
     }
@@ -558,7 +619,8 @@ static dv_error auth_error(uint16_t status)
     return DV_ERR_AUTHENTICATION_FAILURE;
 }
 
-/* The handshake's GET_CLUSTER_CONFIG answered with a usable config: c is ready. */
+/* The handshake's GET_CLUSTER_CONFIG answered with a usable config (or, cfg NULL, without one
+ * on a node of a bucket that already has a config): c is ready. */
 static void conn_ready(dv_engine *e, conn *c, dv_config *cfg)
 {
     bucket *b = c->b;
@@ -582,7 +644,7 @@ static void conn_ready(dv_engine *e, conn *c, dv_config *cfg)
     }
     slot *s = slot_of(b, c);
     if (s) s->attempts = 0;
-    if (b->state == B_READY)
+    if (b->state == B_READY && cfg)
         bucket_apply(e, b, cfg, 0);
     else
         dv_config_free(cfg);
@@ -649,7 +711,9 @@ static void on_ctl(dv_engine *e, conn *c, ctl k, const dv_frame *f)
                   1);
         return;
     case CTL_CONFIG: {
-        if (st == DV_STATUS_KEY_ENOENT) {
+        /* A node of a bucket bootstrapped over HTTP need not give a config over KV. */
+        int optional = b->state == B_READY && b->boot_http && b->boot != c;
+        if (st == DV_STATUS_KEY_ENOENT && !optional) {
             conn_down(e, c, DV_ERR_CONFIGURATION_NOT_AVAILABLE, 1);
             return;
         }
@@ -657,7 +721,16 @@ static void on_ctl(dv_engine *e, conn *c, ctl k, const dv_frame *f)
         if (st != DV_STATUS_SUCCESS ||
             dv_config_parse((const char *)f->value, f->value_len, c->host, c->host, &cfg, NULL,
                             0) != DV_ERR_OK) {
+            if (optional) {
+                conn_ready(e, c, NULL);
+                return;
+            }
             conn_down(e, c, DV_ERR_PROTOCOL_ERROR, 1);
+            return;
+        }
+        if (cfg->vbmap.nvb == 0 && optional) {
+            dv_config_free(cfg);
+            conn_ready(e, c, NULL);
             return;
         }
         if (cfg->vbmap.nvb == 0) { /* not ready: start over */
@@ -722,6 +795,65 @@ void conn_frame(dv_engine *e, conn *c, const dv_frame *f)
     if (op && op->conn == c->id) eng_op_reply(e, c, op, f);
 }
 
+/* ---- the HTTP config bootstrap --------------------------------------------------------------- */
+
+static void http_send(dv_engine *e, conn *c)
+{
+    dv_buf path = DV_BUF_INIT;
+    int rc = dv_http_bucket_path(&path, c->b->name) || dv_buf_append_u8(&path, 0) ||
+             dv_http_request(&c->out, c->host, c->port, (const char *)dv_buf_head(&path), e->user,
+                             e->pass);
+    dv_buf_free(&path);
+    if (rc) conn_down(e, c, DV_ERR_NO_MEMORY, 1);
+}
+
+/* The response is complete: its config bootstraps the bucket, or its status says why not. */
+static void http_done(dv_engine *e, conn *c, int we_close)
+{
+    bucket *b = c->b;
+    int st = c->resp.status;
+    dv_error err = DV_ERR_OK;
+    dv_config *cfg = NULL;
+    if (st == 401)
+        err = DV_ERR_AUTHENTICATION_FAILURE;
+    else if (st == 404)
+        err = DV_ERR_BUCKET_NOT_FOUND;
+    else if (st != 200)
+        err = DV_ERR_SERVICE_NOT_AVAILABLE; /* the next host */
+    else if (dv_config_parse((const char *)dv_buf_head(&c->resp.body), dv_buf_size(&c->resp.body),
+                             c->host, c->host, &cfg, NULL, 0) != DV_ERR_OK)
+        err = DV_ERR_DECODING_FAILURE;
+    else if (cfg->vbmap.nvb == 0) /* not ready yet */
+        err = DV_ERR_CONFIGURATION_NOT_AVAILABLE;
+    if (err != DV_ERR_OK || b->state != B_BOOT || b->boot != c) {
+        dv_config_free(cfg);
+        conn_down(e, c, err, we_close); /* boot_failed: the next host */
+        return;
+    }
+    /* Done with this connection; the config opens the KV connections (rebuild_slots). */
+    b->boot = NULL;
+    conn_down(e, c, DV_ERR_OK, we_close);
+    b->state = B_READY;
+    b->boot_retry_at = 0;
+    b->poll_at = eng_now(e) + e->poll_interval_ns;
+    eng_arm(e, b->poll_at);
+    if (!bucket_apply(e, b, cfg, 0)) { /* an older config of a previous open is newer */
+        b->state = B_BOOT;
+        boot_failed(e, b, DV_ERR_PROTOCOL_ERROR);
+        return;
+    }
+    call_waiters(b, DV_ERR_OK);
+}
+
+static void http_data(dv_engine *e, conn *c, const uint8_t *p, size_t n)
+{
+    dv_http_rc rc = dv_http_resp_feed(&c->resp, p, n);
+    if (rc == DV_HTTP_DONE)
+        http_done(e, c, 1);
+    else if (rc == DV_HTTP_ERROR)
+        conn_down(e, c, DV_ERR_DECODING_FAILURE, 1);
+}
+
 /* ---- the driver's events -------------------------------------------------------------------- */
 
 void dv_engine_connected(dv_engine *e, uint32_t id)
@@ -730,7 +862,10 @@ void dv_engine_connected(dv_engine *e, uint32_t id)
     if (!c || c->state != CONN_CONNECTING) return;
     eng_enter(e);
     c->state = CONN_HANDSHAKE;
-    send_hello_and_auth(e, c);
+    if (c->http)
+        http_send(e, c);
+    else
+        send_hello_and_auth(e, c);
     eng_leave(e);
 }
 
@@ -739,7 +874,9 @@ void dv_engine_data(dv_engine *e, uint32_t id, const uint8_t *p, size_t n)
     conn *c = conn_live(e, id);
     if (!c || c->state == CONN_CONNECTING) return;
     eng_enter(e);
-    if (dv_buf_append(&c->in, p, n)) {
+    if (c->http) {
+        http_data(e, c, p, n);
+    } else if (dv_buf_append(&c->in, p, n)) {
         conn_down(e, c, DV_ERR_NO_MEMORY, 1);
     } else {
         for (;;) {
@@ -765,7 +902,11 @@ void dv_engine_closed(dv_engine *e, uint32_t id, dv_error err)
     conn *c = conn_live(e, id);
     if (!c) return;
     eng_enter(e);
-    conn_down(e, c, err != DV_ERR_OK ? err : DV_ERR_REQUEST_CANCELED, 0);
+    if (c->http && c->state == CONN_HANDSHAKE && err == DV_ERR_OK &&
+        dv_http_resp_eof(&c->resp) == DV_HTTP_DONE) /* a body delimited by the close */
+        http_done(e, c, 0);
+    else
+        conn_down(e, c, err != DV_ERR_OK ? err : DV_ERR_REQUEST_CANCELED, 0);
     eng_leave(e);
 }
 

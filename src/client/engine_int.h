@@ -16,6 +16,7 @@
 
 #include "base/buf.h"
 #include "client/engine.h"
+#include "client/http.h"
 #include "client/op.h"
 #include "mcbp/errmap.h"
 #include "mcbp/frame.h"
@@ -25,7 +26,8 @@
 
 typedef enum conn_state {
     CONN_CONNECTING, /* hooks.connect asked, waiting for dv_engine_connected */
-    CONN_HANDSHAKE,  /* HELLO, SASL, error map, SELECT_BUCKET, GET_CLUSTER_CONFIG */
+    CONN_HANDSHAKE,  /* HELLO, SASL, error map, SELECT_BUCKET, GET_CLUSTER_CONFIG; or, for an
+                        HTTP connection, the request is out and the response is being read */
     CONN_READY,      /* operations may be written */
     CONN_DEAD,       /* closed; kept only while an operation still names it (refs) */
 } conn_state;
@@ -68,6 +70,10 @@ typedef struct conn {
     uint64_t connect_deadline; /* CONNECTING: connect_timeout */
     uint64_t ready_deadline;   /* CONNECTING/HANDSHAKE: bootstrap_timeout */
     unsigned refs;             /* operations whose op->conn is this id */
+    /* An HTTP bootstrap connection (GET /pools/default/b/<bucket> on a management port)
+     * instead of a KV one: it only ever reads one response, then closes. */
+    int http;
+    dv_http_resp resp;
     struct conn *next;
 } conn;
 
@@ -109,9 +115,11 @@ typedef struct bucket {
     dv_config *cfg;
     slot *slots;
     size_t nslots;
-    /* Bootstrap: hosts of the connection string in turn. */
+    /* Bootstrap: hosts of the connection string in turn, over KV, then (the fall-back, or
+     * bootstrap_on=http, or hosts given with =http) over HTTP. */
     conn *boot;
     size_t boot_host;
+    int boot_http; /* the HTTP round; still 1 once ready: the config came over HTTP */
     uint64_t boot_deadline, boot_retry_at;
     dv_error boot_err; /* the last non-transient failure (authentication, handshake) */
     uint64_t poll_at;

@@ -4,9 +4,10 @@
  * (looked up by host:port) that parse requests with dv_frame_decode and answer the handshake
  * (HELLO, SCRAM-SHA512 with src/sasl's server side, GET_ERROR_MAP, SELECT_BUCKET,
  * GET_CLUSTER_CONFIG with configs built by src/topology), GET_COLLECTION_ID, and GET/SET on a
- * small per-node store; faults are switches on a node. Time moves only in advance_to(), which
- * fires the engine's timer at exactly the times it asked for, so every completion time below
- * is exact. */
+ * small per-node store; faults are switches on a node. A node may also serve HTTP on its
+ * management port (GET /pools/default/b/<bucket>, the engine's HTTP config bootstrap). Time moves
+ * only in advance_to(), which fires the engine's timer at exactly the times it asked for, so every
+ * completion time below is exact. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -46,23 +47,30 @@ typedef struct item {
 typedef struct fnode {
     char host[32];
     uint16_t port;
-    int index;    /* in the server's config; -1: not a member */
-    int refuse;   /* connect fails */
-    int hang;     /* connect never answers */
-    int mute;     /* swallows every request */
-    int drop;     /* the next data request closes the connection instead of an answer */
-    int etmpfail; /* answer ETMPFAIL to this many data requests */
-    int locked;   /* answer LOCKED to every mutation */
+    int index;     /* in the server's config; -1: not a member */
+    int refuse;    /* connect fails */
+    int hang;      /* connect never answers */
+    int mute;      /* swallows every request */
+    int drop;      /* the next data request closes the connection instead of an answer */
+    int etmpfail;  /* answer ETMPFAIL to this many data requests */
+    int locked;    /* answer LOCKED to every mutation */
+    int no_ccc;    /* GET_CLUSTER_CONFIG answers UNKNOWN_COMMAND (no config over KV) */
+    int http;      /* HTTP status served on mgmt_port (0: refused) */
+    int http_mode; /* the body: HB_LENGTH, HB_CHUNKED, HB_CLOSE */
+    uint16_t mgmt_port;
+    unsigned http_requests;
     unsigned data_ops, nmvb_sent;
     item items[512];
     size_t nitems;
 } fnode;
 
 enum { FC_PENDING, FC_OPEN, FC_HUNG, FC_CLOSED };
+enum { HB_LENGTH, HB_CHUNKED, HB_CLOSE };
 
 typedef struct fconn {
     uint32_t id;
     fnode *node;
+    int http; /* to the node's management port */
     int state;
     dv_buf in;
     dv_features feats;
@@ -127,6 +135,11 @@ static void h_connect(void *ud, uint32_t id, const char *host, uint16_t port)
     memset(fc, 0, sizeof *fc);
     fc->id = id;
     fc->node = node_by_addr(host, port);
+    for (int i = 0; !fc->node && i < H.nnodes; i++)
+        if (strcmp(H.nodes[i].host, host) == 0 && H.nodes[i].mgmt_port == port) {
+            fc->http = 1;
+            fc->node = H.nodes[i].http ? &H.nodes[i] : NULL; /* NULL: refused */
+        }
     fc->state = FC_PENDING;
     H.connects++;
 }
@@ -138,6 +151,10 @@ static void h_write(void *ud, uint32_t id, const uint8_t *p, size_t n)
     assert_non_null(fc);
     assert_int_equal(fc->state, FC_OPEN);
     fc->writes++;
+    if (fc->http) {
+        assert_int_equal(dv_buf_append(&fc->in, p, n), 0);
+        return;
+    }
     /* Remember the opcodes and the write they came in (the batching tests). */
     size_t off = 0;
     dv_frame f;
@@ -298,6 +315,10 @@ static int serve(fconn *fc, const dv_frame *rq, dv_buf *out)
         }
         return 0;
     case DV_OP_GET_CLUSTER_CONFIG: {
+        if (n->no_ccc) {
+            reply(out, rq, DV_STATUS_UNKNOWN_COMMAND, 0, NULL, 0, NULL, 0, 0);
+            return 0;
+        }
         dv_buf v = DV_BUF_INIT;
         config_json(&v, n->index);
         reply(out, rq, 0, 0, NULL, 0, dv_buf_head(&v), dv_buf_size(&v), DV_DATATYPE_JSON);
@@ -423,6 +444,67 @@ static void serve_conn(fconn *fc)
     }
 }
 
+/* The management port: one GET /pools/default/b/<bucket> answered with the node's status and
+ * the config (Content-Length, chunked or close-delimited), delivered 7 bytes at a time. */
+static void serve_http(fconn *fc)
+{
+    const char *in = (const char *)dv_buf_head(&fc->in);
+    size_t len = dv_buf_size(&fc->in);
+    char req[1024];
+    assert_true(len < sizeof req);
+    memcpy(req, in, len);
+    req[len] = 0;
+    if (!strstr(req, "\r\n\r\n")) return; /* not all of it yet */
+    dv_buf_reset(&fc->in);
+    fnode *n = fc->node;
+    n->http_requests++;
+    char want[128];
+    snprintf(want, sizeof want, "GET /pools/default/b/%s HTTP/1.1\r\n", H.bucket);
+    assert_true(strncmp(req, want, strlen(want)) == 0);
+    snprintf(want, sizeof want, "\r\nHost: %s:%u\r\n", n->host, (unsigned)n->mgmt_port);
+    assert_non_null(strstr(req, want));
+    assert_non_null(strstr(req, "\r\nConnection: close\r\n"));
+    /* base64("Administrator:password") */
+    int authed =
+        strstr(req, "\r\nAuthorization: Basic QWRtaW5pc3RyYXRvcjpwYXNzd29yZA==\r\n") != NULL;
+    int status = authed ? n->http : 401;
+    dv_buf body = DV_BUF_INIT, out = DV_BUF_INIT;
+    if (status == 200)
+        config_json(&body, n->index);
+    else
+        assert_int_equal(dv_buf_printf(&body, "{\"error\":%d}", status), 0);
+    assert_int_equal(
+        dv_buf_printf(&out, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n", status), 0);
+    size_t blen = dv_buf_size(&body);
+    if (n->http_mode == HB_CHUNKED) {
+        assert_int_equal(dv_buf_printf(&out, "Transfer-Encoding: chunked\r\n\r\n"), 0);
+        for (size_t off = 0; off < blen; off += 100) {
+            size_t k = blen - off < 100 ? blen - off : 100;
+            assert_int_equal(dv_buf_printf(&out, "%zx;ext=1\r\n", k), 0);
+            assert_int_equal(dv_buf_append(&out, dv_buf_head(&body) + off, k), 0);
+            assert_int_equal(dv_buf_printf(&out, "\r\n"), 0);
+        }
+        assert_int_equal(dv_buf_printf(&out, "0\r\nX-Trailer: 1\r\n\r\n"), 0);
+    } else {
+        if (n->http_mode == HB_LENGTH)
+            assert_int_equal(dv_buf_printf(&out, "Content-Length: %zu\r\n", blen), 0);
+        assert_int_equal(dv_buf_printf(&out, "Connection: close\r\n\r\n"), 0);
+        assert_int_equal(dv_buf_append(&out, dv_buf_head(&body), blen), 0);
+    }
+    uint32_t id = fc->id;
+    for (size_t off = 0; off < dv_buf_size(&out) && fc->state == FC_OPEN; off += 7) {
+        size_t k = dv_buf_size(&out) - off < 7 ? dv_buf_size(&out) - off : 7;
+        dv_engine_data(H.e, id, dv_buf_head(&out) + off, k);
+    }
+    if (fc->state == FC_OPEN) { /* the server closes after the response */
+        fc->state = FC_CLOSED;
+        fconn_release(fc);
+        dv_engine_closed(H.e, id, DV_ERR_OK);
+    }
+    dv_buf_free(&body);
+    dv_buf_free(&out);
+}
+
 /* Run the network until nothing moves: flush, connects, requests, answers. Time stands still. */
 static void pump(void)
 {
@@ -444,7 +526,10 @@ static void pump(void)
                 }
             } else if (fc->state == FC_OPEN && dv_buf_size(&fc->in)) {
                 progress = 1;
-                serve_conn(fc);
+                if (fc->http)
+                    serve_http(fc);
+                else
+                    serve_conn(fc);
             }
         }
         if (!progress) return;
@@ -557,6 +642,7 @@ static void setup_cluster(int nnodes, const char *connstr, const char *password)
     for (int i = 0; i < 4; i++) {
         snprintf(H.nodes[i].host, sizeof H.nodes[i].host, "node%d.test", i + 1);
         H.nodes[i].port = 11210;
+        H.nodes[i].mgmt_port = 8091;
     }
     snprintf(H.colls[0].name, sizeof H.colls[0].name, "app.users");
     H.colls[0].cid = 8;
@@ -1359,6 +1445,131 @@ static void chaos_run(uint32_t seed)
     teardown_cluster();
 }
 
+/* ---- the HTTP config bootstrap (issue 4) ---- */
+
+static void get_set_over_kv(void)
+{
+    rec set = {0}, get = {0};
+    submit(kv(DV_KV_UPSERT, "k", "{\"v\":1}"), &set);
+    pump();
+    assert_int_equal(set.err, DV_ERR_OK);
+    submit(kv(DV_KV_GET, "k", NULL), &get);
+    pump();
+    assert_int_equal(get.err, DV_ERR_OK);
+    assert_string_equal(get.value, "{\"v\":1}");
+}
+
+static void http_fallback(void **state)
+{
+    (void)state;
+    /* The node gives no config over KV: the engine reads it over HTTP (Content-Length), then
+     * works over KV. */
+    setup_cluster(1, "couchbase://node1.test", "password");
+    H.nodes[0].no_ccc = 1;
+    H.nodes[0].http = 200;
+    open_ok();
+    assert_int_equal(H.nodes[0].http_requests, 1);
+    assert_int_equal(H.connects, 3); /* KV bootstrap, HTTP, the node's KV connection */
+    assert_false(H.conns[0].http);
+    assert_true(H.conns[1].http);
+    assert_int_equal(H.conns[1].state, FC_CLOSED);
+    assert_int_equal(open_conns_to(&H.nodes[0]), 1);
+    get_set_over_kv();
+    teardown_cluster();
+}
+
+static void http_fallback_chunked_three_nodes(void **state)
+{
+    (void)state;
+    /* Every KV attempt fails, the first host's HTTP is refused, the second's answers chunked. */
+    setup_cluster(3, "couchbase://node1.test,node2.test", "password");
+    for (int i = 0; i < 3; i++) H.nodes[i].no_ccc = 1;
+    H.nodes[1].http = 200;
+    H.nodes[1].http_mode = HB_CHUNKED;
+    open_ok();
+    assert_int_equal(H.nodes[1].http_requests, 1);
+    for (int i = 0; i < 3; i++) assert_int_equal(open_conns_to(&H.nodes[i]), 1);
+    rec r[12];
+    memset(r, 0, sizeof r);
+    char keys[12][16];
+    for (int i = 0; i < 12; i++) {
+        snprintf(keys[i], sizeof keys[i], "user::%d", i);
+        submit(kv(DV_KV_UPSERT, keys[i], "1"), &r[i]);
+    }
+    pump();
+    for (int i = 0; i < 12; i++) {
+        assert_int_equal(r[i].err, DV_ERR_OK);
+        int node = dv_config_route(H.cfg, keys[i], strlen(keys[i]), 0, NULL);
+        assert_non_null(find_item(&H.nodes[node], 0, (const uint8_t *)keys[i], strlen(keys[i])));
+    }
+    teardown_cluster();
+}
+
+static void bootstrap_on_http(void **state)
+{
+    (void)state;
+    /* bootstrap_on=http: HTTP first (a close-delimited body), no KV bootstrap. */
+    setup_cluster(1, "couchbase://node1.test?bootstrap_on=http", "password");
+    H.nodes[0].http = 200;
+    H.nodes[0].http_mode = HB_CLOSE;
+    open_ok();
+    assert_int_equal(H.connects, 2);
+    assert_true(H.conns[0].http);
+    assert_false(H.conns[1].http);
+    get_set_over_kv();
+    teardown_cluster();
+
+    /* host:port=http: that port is the management port. */
+    setup_cluster(1, "couchbase://node1.test:9000=http", "password");
+    H.nodes[0].mgmt_port = 9000;
+    H.nodes[0].http = 200;
+    H.nodes[0].http_mode = HB_CHUNKED;
+    open_ok();
+    assert_true(H.conns[0].http);
+    assert_int_equal(H.nodes[0].http_requests, 1);
+    get_set_over_kv();
+    teardown_cluster();
+}
+
+static void http_errors(void **state)
+{
+    (void)state;
+    /* 401 (the node does not accept the credentials) -> AUTHENTICATION_FAILURE. */
+    setup_cluster(1, "couchbase://node1.test?bootstrap_on=http", "wrong");
+    H.nodes[0].http = 200;
+    rec opened = {0};
+    assert_int_equal(dv_engine_open_bucket(H.e, H.bucket, on_res, &opened), DV_ERR_OK);
+    pump();
+    assert_int_equal(opened.calls, 1);
+    assert_int_equal(opened.err, DV_ERR_AUTHENTICATION_FAILURE);
+    teardown_cluster();
+
+    /* 404 after the KV fall-back -> BUCKET_NOT_FOUND, and the waiting operation fails too. */
+    setup_cluster(1, "couchbase://node1.test", "password");
+    H.nodes[0].no_ccc = 1;
+    H.nodes[0].http = 404;
+    rec opened2 = {0}, get = {0};
+    assert_int_equal(dv_engine_open_bucket(H.e, H.bucket, on_res, &opened2), DV_ERR_OK);
+    submit(kv(DV_KV_GET, "k", NULL), &get);
+    pump();
+    assert_int_equal(opened2.err, DV_ERR_BUCKET_NOT_FOUND);
+    assert_int_equal(get.err, DV_ERR_BUCKET_NOT_FOUND);
+    teardown_cluster();
+
+    /* 500: tried again every 500 ms until bootstrap_timeout; then the node recovers. */
+    setup_cluster(1, "couchbase://node1.test?bootstrap_on=http", "password");
+    H.nodes[0].http = 500;
+    rec opened3 = {0};
+    assert_int_equal(dv_engine_open_bucket(H.e, H.bucket, on_res, &opened3), DV_ERR_OK);
+    advance_to(30000 * MS);
+    assert_int_equal(opened3.err, DV_ERR_UNAMBIGUOUS_TIMEOUT);
+    assert_int_equal(opened3.at, 11000 * MS);
+    assert_true(H.nodes[0].http_requests > 10);
+    H.nodes[0].http = 200;
+    get_set_over_kv();
+    teardown_cluster();
+}
+
 static void chaos(void **state)
 {
     (void)state;
@@ -1370,16 +1581,30 @@ static void chaos(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(tls_not_supported),     cmocka_unit_test(happy_bootstrap_get_set),
-        cmocka_unit_test(bootstrap_next_host),   cmocka_unit_test(three_nodes_route),
-        cmocka_unit_test(wrong_password),        cmocka_unit_test(unknown_bucket),
-        cmocka_unit_test(dropped_connection),    cmocka_unit_test(not_my_vbucket),
-        cmocka_unit_test(config_push_adds_node), cmocka_unit_test(node_stops_answering),
-        cmocka_unit_test(etmpfail_then_success), cmocka_unit_test(locked_until_timeout),
-        cmocka_unit_test(unknown_collection),    cmocka_unit_test(cancel_and_late_reply),
-        cmocka_unit_test(free_with_pending),     cmocka_unit_test(bootstrap_timeout),
-        cmocka_unit_test(poll_and_node_removal), cmocka_unit_test(reconnect_with_backoff),
-        cmocka_unit_test(callbacks_reenter),     cmocka_unit_test(chaos),
+        cmocka_unit_test(tls_not_supported),
+        cmocka_unit_test(happy_bootstrap_get_set),
+        cmocka_unit_test(bootstrap_next_host),
+        cmocka_unit_test(three_nodes_route),
+        cmocka_unit_test(wrong_password),
+        cmocka_unit_test(unknown_bucket),
+        cmocka_unit_test(dropped_connection),
+        cmocka_unit_test(not_my_vbucket),
+        cmocka_unit_test(config_push_adds_node),
+        cmocka_unit_test(node_stops_answering),
+        cmocka_unit_test(etmpfail_then_success),
+        cmocka_unit_test(locked_until_timeout),
+        cmocka_unit_test(unknown_collection),
+        cmocka_unit_test(cancel_and_late_reply),
+        cmocka_unit_test(free_with_pending),
+        cmocka_unit_test(bootstrap_timeout),
+        cmocka_unit_test(poll_and_node_removal),
+        cmocka_unit_test(reconnect_with_backoff),
+        cmocka_unit_test(callbacks_reenter),
+        cmocka_unit_test(chaos),
+        cmocka_unit_test(http_fallback),
+        cmocka_unit_test(http_fallback_chunked_three_nodes),
+        cmocka_unit_test(bootstrap_on_http),
+        cmocka_unit_test(http_errors),
     };
     return TU_RUN(tests);
 }
