@@ -87,7 +87,7 @@ typedef struct dv_req {
     uint64_t initial;
     int has_initial;       /* 0: a missing counter is DOCUMENT_NOT_FOUND */
     uint32_t lock_time;    /* seconds */
-    uint8_t replica_index; /* DV_KV_GET_REPLICA */
+    uint8_t replica_index; /* DV_KV_GET_REPLICA (1..3), DV_KV_LOOKUP_IN (0 = active, 1..3) */
     int with_expiry;       /* DV_KV_GET */
     const dv_subdoc_op *specs;
     size_t nspecs;

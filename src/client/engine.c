@@ -327,13 +327,16 @@ static dv_error op_dispatch(dv_engine *e, dv_op *op)
     if (!b || b->state != B_READY || !b->cfg) return DV_ERR_OK;
     uint16_t vb = 0;
     int node;
+    /* Only these two read from replicas; the field is ignored elsewhere. */
+    unsigned replica = op->req.kind == DV_KV_GET_REPLICA || op->req.kind == DV_KV_LOOKUP_IN
+                           ? op->req.replica_index
+                           : 0;
     if (op->req.kind == DV_KV_NOOP)
         node = dv_vbmap_get(&b->cfg->vbmap, 0, 0);
     else
-        node = dv_config_route(b->cfg, op->req.key, op->req.key_len,
-                               op->req.kind == DV_KV_GET_REPLICA ? op->req.replica_index : 0, &vb);
+        node = dv_config_route(b->cfg, op->req.key, op->req.key_len, replica, &vb);
     /* No such replica in the map (numReplicas too small, or not placed): nothing to ask. */
-    if (node < 0 && op->req.kind == DV_KV_GET_REPLICA) return DV_ERR_DOCUMENT_IRRETRIEVABLE;
+    if (node < 0 && replica) return DV_ERR_DOCUMENT_IRRETRIEVABLE;
     if (node < 0 || (size_t)node >= b->nslots) return DV_ERR_OK; /* no node: wait for a config */
     conn *c = b->slots[node].c;
     if (!c || c->state != CONN_READY) return DV_ERR_OK; /* (re)connecting */

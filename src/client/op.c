@@ -182,6 +182,12 @@ static dv_error check_req(const dv_req *r, char *err, size_t errlen)
     if (k == DV_KV_GET_REPLICA && (r->replica_index < 1 || r->replica_index > 3))
         return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
                          "get_replica: replica index %u is not 1..3", r->replica_index);
+    if (k == DV_KV_LOOKUP_IN && r->replica_index > 3)
+        return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
+                         "lookup_in: replica index %u is not 0..3", r->replica_index);
+    if (k == DV_KV_LOOKUP_IN && r->replica_index && r->access_deleted)
+        return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
+                         "lookup_in: a replica read cannot access deleted documents");
     if (is_counter(k)) {
         if (r->delta > INT64_MAX)
             return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT, "%s: delta %llu is above 2^63-1",
@@ -394,11 +400,13 @@ dv_error dv_op_encode(const dv_op *op, const dv_op_route *route, dv_buf *out)
         f.extras_len = DV_EXTRAS_COUNTER_LEN;
         break;
     }
-    case DV_KV_LOOKUP_IN:
-        if (dv_subdoc_lookup_extras_encode(&sx.b, r->access_deleted ? DV_SUBDOC_DOC_ACCESS_DELETED
-                                                                    : 0) != DV_ERR_OK)
-            return DV_ERR_NO_MEMORY;
+    case DV_KV_LOOKUP_IN: {
+        /* A lookup on a replica (lookup_in_any_replica) says so with the REPLICA_READ flag. */
+        uint8_t df = r->access_deleted ? DV_SUBDOC_DOC_ACCESS_DELETED : 0;
+        if (r->replica_index) df = DV_SUBDOC_DOC_REPLICA_READ;
+        if (dv_subdoc_lookup_extras_encode(&sx.b, df) != DV_ERR_OK) return DV_ERR_NO_MEMORY;
         break;
+    }
     case DV_KV_MUTATE_IN: {
         dv_subdoc_extras x;
         memset(&x, 0, sizeof x);

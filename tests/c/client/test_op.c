@@ -458,6 +458,17 @@ static void encode_lookup_in(void **state)
     dv_buf_reset(&b);
     f = encode(&r, &rt, &b);
     tu_assert_hex(f.extras, f.extras_len, "04");
+    /* A lookup on a replica carries REPLICA_READ, and cannot also read tombstones. */
+    dv_op *op;
+    char err[128];
+    r.replica_index = 1;
+    assert_int_equal(dv_op_new(&r, &op, err, sizeof err), DV_ERR_INVALID_ARGUMENT);
+    r.access_deleted = 0;
+    dv_buf_reset(&b);
+    f = encode(&r, &rt, &b);
+    tu_assert_hex(f.extras, f.extras_len, "20");
+    r.replica_index = 4;
+    assert_int_equal(dv_op_new(&r, &op, err, sizeof err), DV_ERR_INVALID_ARGUMENT);
     dv_buf_free(&b);
 }
 
