@@ -40,6 +40,18 @@ struct dv_cluster {
     size_t nbuckets;
 };
 
+/* The registry's locks prefer writers: a REST change must not wait behind a stream of KV
+ * readers (glibc's default lets readers starve writers). */
+int dv_rwlock_init_writer_first(pthread_rwlock_t *l)
+{
+    pthread_rwlockattr_t a;
+    if (pthread_rwlockattr_init(&a) != 0) return -1;
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int rc = pthread_rwlock_init(l, &a);
+    pthread_rwlockattr_destroy(&a);
+    return rc;
+}
+
 /* ---- Random identities ------------------------------------------------------------------- */
 
 static void random_bytes(uint8_t *p, size_t n)
@@ -347,7 +359,7 @@ static dv_bucket *bucket_new(const dv_bucket_settings *s)
     random_bytes((uint8_t *)&seed, sizeof seed);
     b->store = dv_store_new(DV_BUCKET_NVB, seed);
     b->manifest = dv_manifest_new_default();
-    if (!b->store || !b->manifest || pthread_rwlock_init(&b->lock, NULL) != 0) {
+    if (!b->store || !b->manifest || dv_rwlock_init_writer_first(&b->lock) != 0) {
         if (b->store) dv_store_free(b->store);
         if (b->manifest) dv_manifest_free(b->manifest);
         dv_free(b);
@@ -658,7 +670,7 @@ dv_cluster *dv_cluster_new(const char *name, uint16_t kv_port, uint16_t mgmt_por
     dv_cluster *c = dv_calloc(1, sizeof *c);
     if (!c) return NULL;
     c->name = dv_strdup(name ? name : "divan");
-    if (!c->name || pthread_rwlock_init(&c->lock, NULL) != 0) {
+    if (!c->name || dv_rwlock_init_writer_first(&c->lock) != 0) {
         dv_free(c->name);
         dv_free(c);
         return NULL;

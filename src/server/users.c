@@ -11,6 +11,7 @@
 #include "base/alloc.h"
 #include "base/errmsg.h"
 #include "divan/error.h"
+#include "server/bucket.h"
 
 /* ---- Roles ------------------------------------------------------------------------------------
  */
@@ -468,7 +469,7 @@ dv_users *dv_users_new(uint32_t iterations)
 {
     dv_users *reg = dv_calloc(1, sizeof *reg);
     if (!reg) return NULL;
-    if (RAND_bytes(reg->secret, SECRET_LEN) != 1 || pthread_rwlock_init(&reg->lock, NULL) != 0) {
+    if (RAND_bytes(reg->secret, SECRET_LEN) != 1 || dv_rwlock_init_writer_first(&reg->lock) != 0) {
         dv_free(reg);
         return NULL;
     }
