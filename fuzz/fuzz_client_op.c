@@ -55,7 +55,7 @@ static dv_op *make_op(uint8_t sel, uint8_t nsel)
     r.value = "{\"a\":1}";
     r.value_len = 7;
     r.cas = r.kind == DV_KV_UNLOCK ? 1 : 0;
-    r.replica_index = 1;
+    r.replica_index = r.kind == DV_KV_GET_REPLICA ? 1 : 0;
     r.has_initial = variant & 1;
     r.with_expiry = variant & 1;
     r.access_deleted = (variant >> 1) & 1;
