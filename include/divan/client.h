@@ -125,6 +125,24 @@ typedef struct dv_error_context {
     const char *message;       /* from the server's XERROR context, "" if none */
 } dv_error_context;
 
+/* One endpoint (KV connection) in a ping or diagnostics report. */
+typedef enum dv_endpoint_state {
+    DV_ENDPOINT_DISCONNECTED = 0, /* waiting to reconnect */
+    DV_ENDPOINT_CONNECTING = 1,   /* TCP connect or handshake under way */
+    DV_ENDPOINT_CONNECTED = 2,
+} dv_endpoint_state;
+
+typedef struct dv_endpoint {
+    uint32_t id;        /* the engine's connection id, 0 if none */
+    const char *remote; /* "host:port" */
+    const char *bucket; /* NULL: the cluster-level connection */
+    dv_endpoint_state state;
+    uint64_t last_activity_us; /* diagnostics: since the last bytes in or out (0: none yet) */
+    dv_error err;              /* ping: OK, UNAMBIGUOUS_TIMEOUT, REQUEST_CANCELED (lost),
+                                  SERVICE_NOT_AVAILABLE (not connected) */
+    uint64_t latency_us;       /* ping: round trip of the NOOP when err is OK */
+} dv_endpoint;
+
 typedef struct dv_res {
     dv_error err;
     const dv_error_context *ctx; /* always set */
@@ -141,6 +159,8 @@ typedef struct dv_res {
     dv_token token;             /* mutations, when the server sent one */
     const dv_subdoc_res *specs; /* LOOKUP_IN (one per spec), MUTATE_IN (one per spec) */
     size_t nspecs;
+    const dv_endpoint *endpoints; /* ping, diagnostics */
+    size_t nendpoints;
 } dv_res;
 
 typedef void (*dv_res_cb)(void *ud, const dv_res *res);
@@ -171,6 +191,15 @@ DV_API dv_error dv_client_new(const dv_client_opts *opts, dv_client **out, char 
  * BUCKET_NOT_FOUND, AUTHENTICATION_FAILURE, UNAMBIGUOUS_TIMEOUT). Operations on a bucket that is
  * still opening wait for it (within their own timeouts). */
 DV_API dv_error dv_client_open_bucket(dv_client *c, const char *bucket, dv_res_cb cb, void *ud);
+/* The cluster-level connection (Python's Cluster constructor): cb once with OK,
+ * AUTHENTICATION_FAILURE, UNAMBIGUOUS_TIMEOUT (bootstrap_timeout), ...; at once when already
+ * connected. Buckets opened later do not depend on it. */
+DV_API dv_error dv_client_connect(dv_client *c, dv_res_cb cb, void *ud);
+/* NOOP on every KV connection of bucket (NULL: the cluster connection); cb once with one
+ * res->endpoints entry per node (err, latency_us), within the KV timeout. */
+DV_API dv_error dv_client_ping(dv_client *c, const char *bucket, dv_res_cb cb, void *ud);
+/* The state of every KV connection (res->endpoints: remote, bucket, state, last_activity_us). */
+DV_API dv_error dv_client_diagnostics(dv_client *c, dv_res_cb cb, void *ud);
 /* Submit an operation from any thread; cb runs on the driver thread. */
 DV_API dv_error dv_client_submit(dv_client *c, const dv_req *req, dv_res_cb cb, void *ud);
 /* Blocking: submit and wait; cb runs on the driver thread before this returns. */

@@ -26,9 +26,12 @@
 typedef struct conn conn;
 
 /* A queued request from another thread. */
+typedef enum cmd_kind { CMD_SUBMIT, CMD_OPEN, CMD_CONNECT, CMD_PING, CMD_DIAG } cmd_kind;
+
 typedef struct cmd {
+    cmd_kind kind;
     dv_op *op;    /* a submit: the request, checked and copied */
-    char *bucket; /* an open-bucket */
+    char *bucket; /* an open-bucket, a ping (NULL: the cluster connection) */
     dv_res_cb cb;
     void *ud;
     struct cmd *next;
@@ -369,16 +372,34 @@ static void fail_now(dv_res_cb cb, void *ud, dv_error err, const dv_req *req, ui
     cb(ud, &res);
 }
 
+/* A connect, ping or diagnostics straight to the engine (on the loop thread). */
+static dv_error engine_cmd(dv_engine *e, cmd_kind kind, const char *bucket, dv_res_cb cb, void *ud)
+{
+    switch (kind) {
+    case CMD_OPEN:
+        return dv_engine_open_bucket(e, bucket, cb, ud);
+    case CMD_CONNECT:
+        return dv_engine_connect(e, cb, ud);
+    case CMD_PING:
+        return dv_engine_ping(e, bucket, cb, ud);
+    case CMD_DIAG:
+        return dv_engine_diagnostics(e, cb, ud);
+    case CMD_SUBMIT:
+        break;
+    }
+    return DV_ERR_INVALID_ARGUMENT;
+}
+
 static void run_cmd(dv_client *c, cmd *m)
 {
-    if (m->op) {
+    if (m->kind == CMD_SUBMIT) {
         dv_error rc = c->e ? dv_engine_submit(c->e, &m->op->req, m->cb, m->ud, NULL)
                            : DV_ERR_REQUEST_CANCELED;
         if (rc != DV_ERR_OK) fail_now(m->cb, m->ud, rc, &m->op->req, m->op->opcode);
         dv_op_free(m->op);
     } else {
         dv_error rc =
-            c->e ? dv_engine_open_bucket(c->e, m->bucket, m->cb, m->ud) : DV_ERR_REQUEST_CANCELED;
+            c->e ? engine_cmd(c->e, m->kind, m->bucket, m->cb, m->ud) : DV_ERR_REQUEST_CANCELED;
         if (rc != DV_ERR_OK) fail_now(m->cb, m->ud, rc, NULL, 0);
         dv_free(m->bucket);
     }
@@ -513,18 +534,19 @@ static dv_error enqueue(dv_client *c, cmd *m)
     return DV_ERR_OK;
 }
 
-dv_error dv_client_open_bucket(dv_client *c, const char *bucket, dv_res_cb cb, void *ud)
+/* Open-bucket, connect, ping, diagnostics: to the engine from the loop thread, else queued. */
+static dv_error client_cmd(dv_client *c, cmd_kind kind, const char *bucket, dv_res_cb cb, void *ud)
 {
-    if (!c || !bucket || !*bucket) return DV_ERR_INVALID_ARGUMENT;
     if (loop_client == c) {
         if (c->shutting || !c->e) return DV_ERR_CLUSTER_CLOSED;
-        return dv_engine_open_bucket(c->e, bucket, cb, ud);
+        return engine_cmd(c->e, kind, bucket, cb, ud);
     }
     cmd *m = dv_calloc(1, sizeof *m);
-    if (!m || !(m->bucket = dv_strdup(bucket))) {
+    if (!m || (bucket && !(m->bucket = dv_strdup(bucket)))) {
         dv_free(m);
         return DV_ERR_NO_MEMORY;
     }
+    m->kind = kind;
     m->cb = cb;
     m->ud = ud;
     dv_error rc = enqueue(c, m);
@@ -533,6 +555,30 @@ dv_error dv_client_open_bucket(dv_client *c, const char *bucket, dv_res_cb cb, v
         dv_free(m);
     }
     return rc;
+}
+
+dv_error dv_client_open_bucket(dv_client *c, const char *bucket, dv_res_cb cb, void *ud)
+{
+    if (!c || !bucket || !*bucket || !cb) return DV_ERR_INVALID_ARGUMENT;
+    return client_cmd(c, CMD_OPEN, bucket, cb, ud);
+}
+
+dv_error dv_client_connect(dv_client *c, dv_res_cb cb, void *ud)
+{
+    if (!c || !cb) return DV_ERR_INVALID_ARGUMENT;
+    return client_cmd(c, CMD_CONNECT, NULL, cb, ud);
+}
+
+dv_error dv_client_ping(dv_client *c, const char *bucket, dv_res_cb cb, void *ud)
+{
+    if (!c || !cb || (bucket && !*bucket)) return DV_ERR_INVALID_ARGUMENT;
+    return client_cmd(c, CMD_PING, bucket, cb, ud);
+}
+
+dv_error dv_client_diagnostics(dv_client *c, dv_res_cb cb, void *ud)
+{
+    if (!c || !cb) return DV_ERR_INVALID_ARGUMENT;
+    return client_cmd(c, CMD_DIAG, NULL, cb, ud);
 }
 
 dv_error dv_client_submit(dv_client *c, const dv_req *req, dv_res_cb cb, void *ud)

@@ -78,8 +78,11 @@ void eng_enter(dv_engine *e)
     e->depth++;
 }
 
+static void ping_finish(dv_engine *e);
+
 void eng_leave(dv_engine *e)
 {
+    if (e->depth == 1) ping_finish(e);
     if (--e->depth == 0) conn_reap(e);
 }
 
@@ -519,6 +522,88 @@ void eng_op_reply(dv_engine *e, conn *c, dv_op *op, const dv_frame *f)
     }
 }
 
+/* ---- ping -------------------------------------------------------------------------------- */
+
+static void ping_free(ping *p)
+{
+    for (size_t i = 0; i < p->n; i++) dv_free((char *)p->ep[i].remote);
+    dv_free(p->ep);
+    dv_free(p->conn);
+    dv_free(p->opaque);
+    dv_free(p->done);
+    dv_free(p->bucket);
+    dv_free(p);
+}
+
+static void ping_settle(ping *p, size_t i, dv_error err, uint64_t latency_ns)
+{
+    p->done[i] = 1;
+    p->left--;
+    p->ep[i].err = err;
+    p->ep[i].latency_us = latency_ns / 1000;
+}
+
+void ping_answered(dv_engine *e, conn *c, uint32_t opaque)
+{
+    for (ping *p = e->pings; p; p = p->next)
+        for (size_t i = 0; i < p->n; i++)
+            if (!p->done[i] && p->conn[i] == c->id && p->opaque[i] == opaque) {
+                ping_settle(p, i, DV_ERR_OK, eng_now(e) - p->sent_at);
+                return;
+            }
+}
+
+void ping_conn_lost(dv_engine *e, conn *c)
+{
+    for (ping *p = e->pings; p; p = p->next)
+        for (size_t i = 0; i < p->n; i++)
+            if (!p->done[i] && p->conn[i] == c->id) {
+                ping_settle(p, i, DV_ERR_REQUEST_CANCELED, 0);
+                p->ep[i].state = DV_ENDPOINT_DISCONNECTED;
+            }
+}
+
+/* Call back the complete pings, one at a time (a callback may start another ping). */
+static void ping_finish(dv_engine *e)
+{
+    for (;;) {
+        ping **pp = &e->pings;
+        while (*pp && (*pp)->left) pp = &(*pp)->next;
+        ping *p = *pp;
+        if (!p) return;
+        *pp = p->next;
+        dv_error_context ctx = {.opcode = DV_OP_NOOP,
+                                .status = 0xffff,
+                                .bucket = p->bucket ? p->bucket : "",
+                                .node = "",
+                                .retry_reasons = "",
+                                .message = ""};
+        dv_res res = {.err = DV_ERR_OK, .ctx = &ctx, .endpoints = p->ep, .nendpoints = p->n};
+        p->cb(p->ud, &res);
+        ping_free(p);
+    }
+}
+
+static dv_endpoint_state conn_ep_state(const conn *c)
+{
+    if (!c || c->state == CONN_DEAD) return DV_ENDPOINT_DISCONNECTED;
+    return c->state == CONN_READY ? DV_ENDPOINT_CONNECTED : DV_ENDPOINT_CONNECTING;
+}
+
+/* "host:port" of a slot, owned. */
+static char *slot_name(const slot *s)
+{
+    if (s->c) return dv_strdup(s->c->name);
+    dv_buf nb = DV_BUF_INIT;
+    int v6 = strchr(s->host, ':') != NULL;
+    if (dv_buf_printf(&nb, v6 ? "[%s]:%u" : "%s:%u", s->host, (unsigned)s->port) ||
+        dv_buf_append_u8(&nb, 0)) {
+        dv_buf_free(&nb);
+        return NULL;
+    }
+    return (char *)nb.data;
+}
+
 /* ---- the timer ------------------------------------------------------------------------------ */
 
 static void rearm(dv_engine *e)
@@ -535,6 +620,8 @@ static void rearm(dv_engine *e)
     }
     for (bucket *b = e->buckets; b; b = b->next) CONSIDER(bucket_next(b, e->kv_timeout_ns));
     for (conn *c = e->conns; c; c = c->next) CONSIDER(conn_next(c));
+    for (ping *p = e->pings; p; p = p->next)
+        if (p->left) CONSIDER(p->deadline);
 #undef CONSIDER
     if (next != e->timer_at) {
         e->timer_at = next;
@@ -561,6 +648,10 @@ void dv_engine_timer(dv_engine *e)
     drain(e, &bt, ACT_TIMEOUT, DV_ERR_OK, 0);
     for (conn *c = e->conns; c; c = c->next) conn_tick(e, c, now);
     for (bucket *b = e->buckets; b; b = b->next) bucket_tick(e, b, now);
+    for (ping *p = e->pings; p; p = p->next)
+        if (p->left && p->deadline <= now)
+            for (size_t i = 0; i < p->n; i++)
+                if (!p->done[i]) ping_settle(p, i, DV_ERR_UNAMBIGUOUS_TIMEOUT, 0);
     batch_begin(e, &bt);
     for (dv_op *op = e->pending.head, *nx; op; op = nx) {
         nx = op->next;
@@ -677,6 +768,10 @@ void dv_engine_free(dv_engine *e)
             dv_free(w);
         }
     }
+    for (ping *p = e->pings; p; p = p->next)
+        for (size_t i = 0; i < p->n; i++)
+            if (!p->done[i]) ping_settle(p, i, DV_ERR_REQUEST_CANCELED, 0);
+    ping_finish(e);
     for (conn *c = e->conns; c; c = c->next)
         if (c->state != CONN_DEAD) {
             e->h.close(e->h.ud, c->id);
@@ -794,4 +889,117 @@ size_t dv_engine_pending(const dv_engine *e)
     size_t n = e->pending.n;
     for (const batch *bt = e->batches; bt; bt = bt->up) n += bt->l.n;
     return n;
+}
+
+dv_error dv_engine_connect(dv_engine *e, dv_res_cb cb, void *ud)
+{
+    if (!cb) return DV_ERR_INVALID_ARGUMENT;
+    if (e->closing) return DV_ERR_REQUEST_CANCELED;
+    eng_enter(e);
+    dv_error rc = open_bucket(e, "", cb, ud); /* the bucket "" is the cluster connection */
+    eng_leave(e);
+    return rc;
+}
+
+dv_error dv_engine_ping(dv_engine *e, const char *bname, dv_res_cb cb, void *ud)
+{
+    if (!cb || (bname && !*bname)) return DV_ERR_INVALID_ARGUMENT;
+    if (e->closing) return DV_ERR_REQUEST_CANCELED;
+    bucket *b = eng_bucket(e, bname ? bname : "", 0);
+    size_t n = 0;
+    for (size_t i = 0; b && i < b->nslots; i++)
+        if (b->slots[i].host) n++;
+    ping *p = dv_calloc(1, sizeof *p);
+    if (!p) return DV_ERR_NO_MEMORY;
+    size_t cap = n ? n : 1;
+    p->ep = dv_calloc(cap, sizeof *p->ep);
+    p->conn = dv_calloc(cap, sizeof *p->conn);
+    p->opaque = dv_calloc(cap, sizeof *p->opaque);
+    p->done = dv_calloc(cap, sizeof *p->done);
+    p->bucket = bname ? dv_strdup(bname) : NULL;
+    if (!p->ep || !p->conn || !p->opaque || !p->done || (bname && !p->bucket)) {
+        ping_free(p);
+        return DV_ERR_NO_MEMORY;
+    }
+    eng_enter(e);
+    p->cb = cb;
+    p->ud = ud;
+    p->sent_at = eng_now(e);
+    p->deadline = p->sent_at + e->kv_timeout_ns;
+    for (size_t i = 0; b && i < b->nslots; i++) {
+        slot *s = &b->slots[i];
+        if (!s->host) continue;
+        size_t k = p->n++;
+        p->left++;
+        dv_endpoint *ep = &p->ep[k];
+        ep->remote = slot_name(s);
+        ep->bucket = p->bucket;
+        ep->state = conn_ep_state(s->c);
+        ep->id = s->c ? s->c->id : 0;
+        if (!ep->remote) {
+            ping_settle(p, k, DV_ERR_NO_MEMORY, 0);
+        } else if (ep->state != DV_ENDPOINT_CONNECTED) {
+            ping_settle(p, k, DV_ERR_SERVICE_NOT_AVAILABLE, 0);
+        } else if (conn_send_ctl(e, s->c, CTL_PING, DV_OP_NOOP, NULL, 0, NULL, 0, &p->opaque[k])) {
+            ping_settle(p, k, DV_ERR_NO_MEMORY, 0);
+        } else {
+            p->conn[k] = s->c->id;
+        }
+    }
+    p->next = e->pings;
+    e->pings = p;
+    if (p->left) eng_arm(e, p->deadline);
+    eng_leave(e); /* calls back now if nothing was sent */
+    return DV_ERR_OK;
+}
+
+dv_error dv_engine_diagnostics(dv_engine *e, dv_res_cb cb, void *ud)
+{
+    if (!cb) return DV_ERR_INVALID_ARGUMENT;
+    size_t n = 0;
+    for (bucket *b = e->buckets; b; b = b->next) {
+        for (size_t i = 0; i < b->nslots; i++)
+            if (b->slots[i].host) n++;
+        if (b->boot && !b->boot->http) n++;
+    }
+    dv_endpoint *ep = dv_calloc(n ? n : 1, sizeof *ep);
+    if (!ep) return DV_ERR_NO_MEMORY;
+    uint64_t now = eng_now(e);
+    size_t k = 0;
+    dv_error rc = DV_ERR_OK;
+    for (bucket *b = e->buckets; b; b = b->next) {
+        for (size_t i = 0; i <= b->nslots; i++) {
+            const conn *c;
+            char *name;
+            if (i < b->nslots) {
+                if (!b->slots[i].host) continue;
+                c = b->slots[i].c;
+                name = slot_name(&b->slots[i]);
+            } else {
+                if (!b->boot || b->boot->http) continue;
+                c = b->boot;
+                name = dv_strdup(c->name);
+            }
+            if (!name) rc = DV_ERR_NO_MEMORY;
+            ep[k].remote = name ? name : "";
+            ep[k].bucket = b->cluster ? NULL : b->name;
+            ep[k].id = c ? c->id : 0;
+            ep[k].state = conn_ep_state(c);
+            if (c && c->last_activity && now >= c->last_activity)
+                ep[k].last_activity_us = (now - c->last_activity) / 1000;
+            k++;
+        }
+    }
+    if (rc == DV_ERR_OK) {
+        eng_enter(e);
+        dv_error_context ctx = {
+            .status = 0xffff, .bucket = "", .node = "", .retry_reasons = "", .message = ""};
+        dv_res res = {.err = DV_ERR_OK, .ctx = &ctx, .endpoints = ep, .nendpoints = k};
+        cb(ud, &res);
+        eng_leave(e);
+    }
+    for (size_t i = 0; i < k; i++)
+        if (*ep[i].remote) dv_free((char *)ep[i].remote);
+    dv_free(ep);
+    return rc;
 }

@@ -72,6 +72,27 @@ void dv_engine_free(dv_engine *e);
  * UNAMBIGUOUS_TIMEOUT (bootstrap_timeout), ... For a bucket already open, cb runs before this
  * returns. After a failure, opening it again (or submitting to it) starts a new bootstrap. */
 dv_error dv_engine_open_bucket(dv_engine *e, const char *bucket, dv_res_cb cb, void *ud);
+/* The cluster-level connection (kv-protocol.md §10.1, "GCCCP"), which Python's Cluster opens in
+ * its constructor: one bucket-less connection to the first host that completes HELLO, SASL,
+ * GET_ERROR_MAP and GET_CLUSTER_CONFIG (without SELECT_BUCKET), hosts in turn as for a bucket
+ * (KV only, no HTTP round), until bootstrap_timeout. NO_BUCKET or KEY_ENOENT on that
+ * GET_CLUSTER_CONFIG: a one-node config is fabricated, as the official core does. cb once with
+ * OK, AUTHENTICATION_FAILURE (wrong credentials on every host that answered), UNAMBIGUOUS_TIMEOUT
+ * (no host by bootstrap_timeout), PROTOCOL_ERROR, ... Once connected, cb runs before this
+ * returns. The connection is kept (reconnected if lost); its config takes pushes without a
+ * bucket name only (§10.2). Buckets opened later share nothing with it but the credentials. */
+dv_error dv_engine_connect(dv_engine *e, dv_res_cb cb, void *ud);
+/* NOOP on every KV connection of the bucket (NULL: the cluster connection); cb once, with
+ * res->endpoints (one per KV node: remote, state, err OK / UNAMBIGUOUS_TIMEOUT after kv_timeout /
+ * REQUEST_CANCELED when the connection is lost / SERVICE_NOT_AVAILABLE when not connected, and
+ * latency_us). A bucket never opened (or no connection): cb runs before this returns, with no
+ * endpoints. */
+dv_error dv_engine_ping(dv_engine *e, const char *bucket_name, dv_res_cb cb, void *ud);
+/* The state of every KV connection (buckets and the cluster connection, bootstrap connections
+ * included): cb runs before this returns with res->endpoints (id, remote, bucket (NULL: the
+ * cluster connection), state, last_activity_us; no local address: the driver does not report
+ * one). */
+dv_error dv_engine_diagnostics(dv_engine *e, dv_res_cb cb, void *ud);
 /* Accept an operation: DV_ERR_OK and *id (may be NULL) for dv_engine_cancel, or an error for a
  * request that cannot be sent (INVALID_ARGUMENT with no callback). An operation on a bucket not
  * opened yet opens it (without an open callback) and waits for it; operations on a bucket whose

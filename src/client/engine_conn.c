@@ -15,7 +15,10 @@
  *    GET /pools/default/b/<bucket> from a host's management port (8091, or the port given with
  *    =http) on a plain connection of its own; 401 -> AUTHENTICATION_FAILURE, 404 ->
  *    BUCKET_NOT_FOUND, anything else -> the next host. The config is then applied as any
- *    other, and KV connections to the nodes do not need GET_CLUSTER_CONFIG to work. */
+ *    other, and KV connections to the nodes do not need GET_CLUSTER_CONFIG to work;
+ *  - the cluster-level connection (dv_engine_connect) is the bucket "" (b->cluster): the same
+ *    bootstrap without SELECT_BUCKET and without the HTTP round; its config needs no map
+ *    (NO_BUCKET / KEY_ENOENT: fabricated), and it keeps its one connection (no per-node ones). */
 #include <stdio.h>
 #include <string.h>
 
@@ -192,6 +195,7 @@ void conn_down(dv_engine *e, conn *c, dv_error err, int we_close)
         nx = k->next;
         if (!k->known && k->conn == c->id) coll_drop(b, k);
     }
+    ping_conn_lost(e, c);
     c->nctl = 0;
     eng_conn_lost(e, c);
     if (b->boot == c) {
@@ -243,6 +247,7 @@ bucket *eng_bucket(dv_engine *e, const char *name, int create)
         dv_free(b);
         return NULL;
     }
+    b->cluster = name[0] == '\0';
     b->next = e->buckets;
     e->buckets = b;
     bucket_boot_start(e, b);
@@ -272,7 +277,7 @@ static int boot_find(dv_engine *e, bucket *b)
 {
     for (;;) {
         if (b->boot_host >= e->cs->nhosts) {
-            if (b->boot_http || kv_decisive(b->boot_err)) return 0;
+            if (b->boot_http || b->cluster || kv_decisive(b->boot_err)) return 0;
             b->boot_http = 1;
             b->boot_host = 0;
             continue;
@@ -381,6 +386,23 @@ static int same_node(const char *h1, uint16_t p1, const char *h2, uint16_t p2)
  * the others. */
 static void rebuild_slots(dv_engine *e, bucket *b)
 {
+    if (b->cluster) { /* one connection, to the bootstrap host, whatever the config lists */
+        if (!b->boot || b->slots) return;
+        slot *s = dv_calloc(1, sizeof *s);
+        char *h = dv_strdup(b->boot->host);
+        if (!s || !h) {
+            dv_free(s);
+            dv_free(h);
+            return;
+        }
+        s->host = h;
+        s->port = b->boot->port;
+        s->c = b->boot;
+        b->boot = NULL;
+        b->slots = s;
+        b->nslots = 1;
+        return;
+    }
     const dv_config *cfg = b->cfg;
     slot *ns = dv_calloc(cfg->nnodes ? cfg->nnodes : 1, sizeof *ns);
     if (!ns) return; /* keep the old slots; the next config tries again */
@@ -602,7 +624,7 @@ static void send_select_and_config(dv_engine *e, conn *c)
     int rc = 0;
     if (dv_features_has(c->features, DV_FEATURE_XERROR))
         rc = conn_send_ctl(e, c, CTL_ERRMAP, DV_OP_GET_ERROR_MAP, NULL, 0, errmap_version, 2, NULL);
-    if (rc == 0)
+    if (rc == 0 && !c->b->cluster)
         rc = conn_send_ctl(e, c, CTL_SELECT, DV_OP_SELECT_BUCKET, c->b->name, strlen(c->b->name),
                            NULL, 0, NULL);
     if (rc == 0)
@@ -630,8 +652,10 @@ static void conn_ready(dv_engine *e, conn *c, dv_config *cfg)
     if (b->state == B_BOOT && b->boot == c) {
         b->state = B_READY;
         b->boot_retry_at = 0;
-        b->poll_at = eng_now(e) + e->poll_interval_ns;
-        eng_arm(e, b->poll_at);
+        if (!b->cluster) { /* the cluster connection relies on pushes */
+            b->poll_at = eng_now(e) + e->poll_interval_ns;
+            eng_arm(e, b->poll_at);
+        }
         if (!bucket_apply(e, b, cfg, 0)) { /* cannot happen for a parsed, non-empty map */
             b->state = B_BOOT;
             b->boot = NULL;
@@ -649,6 +673,39 @@ static void conn_ready(dv_engine *e, conn *c, dv_config *cfg)
     else
         dv_config_free(cfg);
     eng_redispatch(e, b);
+}
+
+/* The official core on a server without cluster-level configs (NO_BUCKET, or KEY_ENOENT): a
+ * one-node config of the bootstrap host's KV service, with no revision, so that any real
+ * config (a push) replaces it. */
+static dv_config *fabricate_config(const conn *c)
+{
+    dv_config *cfg = dv_config_new();
+    dv_config_node *n = cfg ? dv_config_add_node(cfg) : NULL;
+    if (!n || dv_config_set_string(&n->hostname, c->host) != DV_ERR_OK) {
+        dv_config_free(cfg);
+        return NULL;
+    }
+    n->this_node = 1;
+    n->ports[DV_SVC_KV] = c->port;
+    return cfg;
+}
+
+/* The bucket-less GET_CLUSTER_CONFIG answered: the cluster config (no vBucketMap needed). */
+static void cluster_config(dv_engine *e, conn *c, const dv_frame *f)
+{
+    dv_config *cfg = NULL;
+    if (f->status == DV_STATUS_NO_BUCKET || f->status == DV_STATUS_KEY_ENOENT)
+        cfg = fabricate_config(c);
+    else if (f->status == DV_STATUS_SUCCESS &&
+             dv_config_parse((const char *)f->value, f->value_len, c->host, c->host, &cfg, NULL,
+                             0) != DV_ERR_OK)
+        cfg = NULL;
+    if (!cfg) {
+        conn_down(e, c, DV_ERR_PROTOCOL_ERROR, 1); /* as the official core: the next host */
+        return;
+    }
+    conn_ready(e, c, cfg);
 }
 
 static void on_ctl(dv_engine *e, conn *c, ctl k, const dv_frame *f)
@@ -711,6 +768,10 @@ static void on_ctl(dv_engine *e, conn *c, ctl k, const dv_frame *f)
                   1);
         return;
     case CTL_CONFIG: {
+        if (b->cluster) {
+            cluster_config(e, c, f);
+            return;
+        }
         /* A node of a bucket bootstrapped over HTTP need not give a config over KV. */
         int optional = b->state == B_READY && b->boot_http && b->boot != c;
         if (st == DV_STATUS_KEY_ENOENT && !optional) {
@@ -744,6 +805,9 @@ static void on_ctl(dv_engine *e, conn *c, ctl k, const dv_frame *f)
     case CTL_POLL:
         if (st == DV_STATUS_SUCCESS && f->value_len)
             bucket_take_config(e, b, c, f->value, f->value_len, 0);
+        return;
+    case CTL_PING:
+        ping_answered(e, c, k.opaque);
         return;
     case CTL_CID: {
         coll *kk = b->colls;
@@ -874,6 +938,7 @@ void dv_engine_data(dv_engine *e, uint32_t id, const uint8_t *p, size_t n)
     conn *c = conn_live(e, id);
     if (!c || c->state == CONN_CONNECTING) return;
     eng_enter(e);
+    c->last_activity = eng_now(e);
     if (c->http) {
         http_data(e, c, p, n);
     } else if (dv_buf_append(&c->in, p, n)) {
@@ -915,6 +980,7 @@ void dv_engine_flush(dv_engine *e)
     for (conn *c = e->conns; c; c = c->next) {
         if ((c->state != CONN_HANDSHAKE && c->state != CONN_READY) || !dv_buf_size(&c->out))
             continue;
+        c->last_activity = eng_now(e);
         e->h.write(e->h.ud, c->id, dv_buf_head(&c->out), dv_buf_size(&c->out));
         dv_buf_reset(&c->out);
     }

@@ -7,7 +7,8 @@
  *              ├─ conns:   every connection, live or dead-but-still-named-by-an-op
  *              ├─ pending: every accepted operation not completed yet (intrusive list)
  *              ├─ batches: operations taken out of pending to be processed (see drain)
- *              └─ inflight: opaque -> operation, for the operations written and not answered */
+ *              ├─ inflight: opaque -> operation, for the operations written and not answered
+ *              └─ pings:   dv_engine_ping calls not answered yet (their NOOPs are ctls) */
 #ifndef DV_CLIENT_ENGINE_INT_H
 #define DV_CLIENT_ENGINE_INT_H
 
@@ -43,6 +44,7 @@ typedef enum ctl_kind {
     CTL_CONFIG, /* the handshake's GET_CLUSTER_CONFIG: its reply completes the handshake */
     CTL_POLL,   /* periodic GET_CLUSTER_CONFIG on a ready connection */
     CTL_CID,    /* GET_COLLECTION_ID */
+    CTL_PING,   /* NOOP of dv_engine_ping */
 } ctl_kind;
 
 typedef struct ctl {
@@ -70,6 +72,7 @@ typedef struct conn {
     uint64_t connect_deadline; /* CONNECTING: connect_timeout */
     uint64_t ready_deadline;   /* CONNECTING/HANDSHAKE: bootstrap_timeout */
     unsigned refs;             /* operations whose op->conn is this id */
+    uint64_t last_activity;    /* last bytes in or out (ns), for diagnostics */
     /* An HTTP bootstrap connection (GET /pools/default/b/<bucket> on a management port)
      * instead of a KV one: it only ever reads one response, then closes. */
     int http;
@@ -108,8 +111,13 @@ typedef enum bucket_state {
     B_FAILED, /* the open failed (err); a new open or operation starts again */
 } bucket_state;
 
+/* The cluster-level (bucket-less, GCCCP) connection of dv_engine_connect is a bucket named ""
+ * (no bucket can be named so): it bootstraps like one but sends no SELECT_BUCKET, takes a
+ * config without a vBucketMap (or fabricates one on NO_BUCKET), never falls back to HTTP, keeps
+ * one connection (its one slot) and is not polled (it relies on pushes, as the official core). */
 typedef struct bucket {
     char *name;
+    int cluster; /* name is "" */
     bucket_state state;
     dv_error err;
     dv_config *cfg;
@@ -128,6 +136,19 @@ typedef struct bucket {
     waiter *waiters; /* open_bucket callbacks not called yet */
     struct bucket *next;
 } bucket;
+
+/* A dv_engine_ping in progress: one NOOP per endpoint. */
+typedef struct ping {
+    dv_res_cb cb;
+    void *ud;
+    char *bucket; /* NULL: the cluster connection */
+    dv_endpoint *ep;
+    uint32_t *conn, *opaque; /* per endpoint; conn 0: not sent (ep.err set) */
+    int *done;
+    size_t n, left;
+    uint64_t sent_at, deadline;
+    struct ping *next;
+} ping;
 
 typedef struct oplist {
     dv_op *head, *tail;
@@ -161,6 +182,7 @@ struct dv_engine {
     int depth;         /* nesting of API calls (callbacks may call in): reap at depth 0 only */
     int closing;
     dv_buf scratch; /* dv_op_decode's */
+    ping *pings;
 };
 
 /* ---- engine.c ---- */
@@ -185,6 +207,11 @@ conn *eng_conn_by_id(dv_engine *e, uint32_t id);
 dv_op *eng_inflight(dv_engine *e, uint32_t opaque);
 /* A reply to op (in flight on c) arrived. */
 void eng_op_reply(dv_engine *e, conn *c, dv_op *op, const dv_frame *f);
+
+/* A ping's NOOP on c was answered / c was lost: record it. The complete pings are called back
+ * when the outermost API call ends (eng_leave), never while a list is being walked. */
+void ping_answered(dv_engine *e, conn *c, uint32_t opaque);
+void ping_conn_lost(dv_engine *e, conn *c);
 
 /* ---- engine_conn.c ---- */
 void bucket_boot_start(dv_engine *e, bucket *b);

@@ -793,6 +793,104 @@ static void test_wrong_password(void **state)
     dv_client_close(c);
 }
 
+/* ---- The cluster-level connection, ping, diagnostics ---- */
+
+typedef struct epbox {
+    box b;
+    size_t n;
+    dv_endpoint ep[8];
+    char remote[8][64];
+    int has_bucket[8];
+} epbox;
+
+static void ep_done(void *ud, const dv_res *r)
+{
+    epbox *x = ud;
+    pthread_mutex_lock(&x->b.mu);
+    x->b.r.err = r->err;
+    x->n = r->nendpoints < 8 ? r->nendpoints : 8;
+    for (size_t i = 0; i < x->n; i++) {
+        x->ep[i] = r->endpoints[i];
+        snprintf(x->remote[i], sizeof x->remote[i], "%s", r->endpoints[i].remote);
+        x->has_bucket[i] = r->endpoints[i].bucket != NULL;
+        x->ep[i].remote = x->ep[i].bucket = NULL;
+    }
+    x->b.done = 1;
+    pthread_cond_signal(&x->b.cv);
+    pthread_mutex_unlock(&x->b.mu);
+}
+
+static void ep_init(epbox *x)
+{
+    memset(x, 0, sizeof *x);
+    pthread_mutex_init(&x->b.mu, NULL);
+    pthread_cond_init(&x->b.cv, NULL);
+}
+
+static void ep_fini(epbox *x)
+{
+    pthread_mutex_destroy(&x->b.mu);
+    pthread_cond_destroy(&x->b.cv);
+}
+
+static void test_cluster_connect(void **state)
+{
+    (void)state;
+    dv_client *c = client_for(srv.connstr, "Administrator", "password", 0);
+    epbox x;
+    ep_init(&x);
+    assert_int_equal(dv_client_connect(c, ep_done, &x), DV_ERR_OK);
+    assert_true(box_wait(&x.b, GUARD_MS));
+    assert_int_equal(x.b.r.err, DV_ERR_OK);
+    ep_fini(&x);
+
+    char want[64];
+    snprintf(want, sizeof want, "127.0.0.1:%d", srv.kv);
+    ep_init(&x);
+    assert_int_equal(dv_client_ping(c, NULL, ep_done, &x), DV_ERR_OK);
+    assert_true(box_wait(&x.b, GUARD_MS));
+    assert_int_equal(x.n, 1);
+    assert_int_equal(x.ep[0].err, DV_ERR_OK);
+    assert_int_equal(x.ep[0].state, DV_ENDPOINT_CONNECTED);
+    assert_int_equal(x.has_bucket[0], 0);
+    assert_string_equal(x.remote[0], want);
+    ep_fini(&x);
+
+    assert_int_equal(open_bucket(c, "default"), DV_ERR_OK);
+    ep_init(&x);
+    assert_int_equal(dv_client_ping(c, "default", ep_done, &x), DV_ERR_OK);
+    assert_true(box_wait(&x.b, GUARD_MS));
+    assert_int_equal(x.n, 1);
+    assert_int_equal(x.ep[0].err, DV_ERR_OK);
+    assert_int_equal(x.has_bucket[0], 1);
+    ep_fini(&x);
+
+    ep_init(&x);
+    assert_int_equal(dv_client_diagnostics(c, ep_done, &x), DV_ERR_OK);
+    assert_true(box_wait(&x.b, GUARD_MS));
+    assert_int_equal(x.n, 2); /* the cluster connection and the bucket's */
+    assert_int_equal(x.has_bucket[0] + x.has_bucket[1], 1);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(x.ep[i].state, DV_ENDPOINT_CONNECTED);
+        assert_string_equal(x.remote[i], want);
+    }
+    ep_fini(&x);
+    dv_client_close(c);
+}
+
+static void test_cluster_wrong_password(void **state)
+{
+    (void)state;
+    dv_client *c = client_for(srv.connstr, "Administrator", "wrong", 1000);
+    epbox x;
+    ep_init(&x);
+    assert_int_equal(dv_client_connect(c, ep_done, &x), DV_ERR_OK);
+    assert_true(box_wait(&x.b, GUARD_MS));
+    assert_int_equal(x.b.r.err, DV_ERR_AUTHENTICATION_FAILURE);
+    ep_fini(&x);
+    dv_client_close(c);
+}
+
 static void test_unknown_bucket(void **state)
 {
     (void)state;
@@ -1294,18 +1392,32 @@ static void test_restart_load(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_upsert_get),     cmocka_unit_test(test_insert_existing),
-        cmocka_unit_test(test_get_missing),    cmocka_unit_test(test_replace_cas),
-        cmocka_unit_test(test_remove),         cmocka_unit_test(test_touch_expiry),
-        cmocka_unit_test(test_lock_unlock),    cmocka_unit_test(test_counters),
-        cmocka_unit_test(test_append_prepend), cmocka_unit_test(test_exists),
-        cmocka_unit_test(test_subdoc),         cmocka_unit_test(test_durability),
-        cmocka_unit_test(test_collection),     cmocka_unit_test(test_bad_requests),
-        cmocka_unit_test(test_wrong_password), cmocka_unit_test(test_unknown_bucket),
-        cmocka_unit_test(test_bad_connstr),    cmocka_unit_test(test_submit_from_callback),
-        cmocka_unit_test(test_close_cancels),  cmocka_unit_test(test_many_concurrent),
-        cmocka_unit_test(test_tool),           cmocka_unit_test(test_tool_load),
-        cmocka_unit_test(test_restart),        cmocka_unit_test(test_restart_load),
+        cmocka_unit_test(test_upsert_get),
+        cmocka_unit_test(test_insert_existing),
+        cmocka_unit_test(test_get_missing),
+        cmocka_unit_test(test_replace_cas),
+        cmocka_unit_test(test_remove),
+        cmocka_unit_test(test_touch_expiry),
+        cmocka_unit_test(test_lock_unlock),
+        cmocka_unit_test(test_counters),
+        cmocka_unit_test(test_append_prepend),
+        cmocka_unit_test(test_exists),
+        cmocka_unit_test(test_subdoc),
+        cmocka_unit_test(test_durability),
+        cmocka_unit_test(test_collection),
+        cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_wrong_password),
+        cmocka_unit_test(test_unknown_bucket),
+        cmocka_unit_test(test_cluster_connect),
+        cmocka_unit_test(test_cluster_wrong_password),
+        cmocka_unit_test(test_bad_connstr),
+        cmocka_unit_test(test_submit_from_callback),
+        cmocka_unit_test(test_close_cancels),
+        cmocka_unit_test(test_many_concurrent),
+        cmocka_unit_test(test_tool),
+        cmocka_unit_test(test_tool_load),
+        cmocka_unit_test(test_restart),
+        cmocka_unit_test(test_restart_load),
     };
     int failed =
         _cmocka_run_group_tests("test_e2e", tests, sizeof tests / sizeof tests[0], setup, teardown);

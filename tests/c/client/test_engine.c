@@ -19,6 +19,7 @@
 #include "base/clock.h"
 #include "base/endian.h"
 #include "client/engine.h"
+#include "client/engine_int.h" /* the cluster connection's config */
 #include "divan/client.h"
 #include "mcbp/errmap.h"
 #include "mcbp/frame.h"
@@ -55,6 +56,7 @@ typedef struct fnode {
     int etmpfail;  /* answer ETMPFAIL to this many data requests */
     int locked;    /* answer LOCKED to every mutation */
     int no_ccc;    /* GET_CLUSTER_CONFIG answers UNKNOWN_COMMAND (no config over KV) */
+    int no_gcccp;  /* bucket-less GET_CLUSTER_CONFIG answers NO_BUCKET (no cluster config) */
     int http;      /* HTTP status served on mgmt_port (0: refused) */
     int http_mode; /* the body: HB_LENGTH, HB_CHUNKED, HB_CLOSE */
     uint16_t mgmt_port;
@@ -226,6 +228,15 @@ static void config_json(dv_buf *b, int this_node)
     assert_int_equal(dv_config_write_json(H.cfg, this_node, b), DV_ERR_OK);
 }
 
+static void cluster_json(dv_buf *b, int64_t rev, uint16_t port)
+{
+    assert_int_equal(dv_buf_printf(b,
+                                   "{\"rev\":%lld,\"revEpoch\":1,\"nodesExt\":[{\"services\":"
+                                   "{\"kv\":%u,\"mgmt\":8091},\"thisNode\":true}]}",
+                                   (long long)rev, (unsigned)port),
+                     0);
+}
+
 static item *find_item(fnode *n, uint32_t cid, const uint8_t *key, size_t klen)
 {
     for (size_t i = 0; i < n->nitems; i++)
@@ -320,11 +331,21 @@ static int serve(fconn *fc, const dv_frame *rq, dv_buf *out)
             return 0;
         }
         dv_buf v = DV_BUF_INIT;
-        config_json(&v, n->index);
+        if (!fc->bucket[0] && n->no_gcccp) {
+            reply(out, rq, DV_STATUS_NO_BUCKET, 0, NULL, 0, NULL, 0, 0);
+            return 0;
+        }
+        if (!fc->bucket[0]) /* the cluster-level config: no name, no map */
+            cluster_json(&v, H.cfg->rev, n->port);
+        else
+            config_json(&v, n->index);
         reply(out, rq, 0, 0, NULL, 0, dv_buf_head(&v), dv_buf_size(&v), DV_DATATYPE_JSON);
         dv_buf_free(&v);
         return 0;
     }
+    case DV_OP_NOOP:
+        reply(out, rq, 0, 0, NULL, 0, NULL, 0, 0);
+        return 0;
     case DV_OP_GET_COLLECTION_ID: {
         char path[80];
         assert_true(rq->value_len < sizeof path);
@@ -1578,6 +1599,236 @@ static void chaos(void **state)
     for (uint32_t seed = 1; seed <= n; seed++) chaos_run(seed * 7919u);
 }
 
+/* ---- the cluster-level connection (dv_engine_connect), ping, diagnostics ---- */
+
+static const dv_config *cluster_cfg(void)
+{
+    bucket *b = eng_bucket(H.e, "", 0);
+    assert_non_null(b);
+    return b->cfg;
+}
+
+typedef struct eprec {
+    int calls;
+    dv_error err;
+    uint64_t at;
+    size_t n;
+    dv_endpoint ep[8];
+    char remote[8][64];
+    int has_bucket[8];
+} eprec;
+
+static void on_eps(void *ud, const dv_res *res)
+{
+    eprec *r = ud;
+    r->calls++;
+    r->err = res->err;
+    r->at = H.now;
+    r->n = res->nendpoints;
+    assert_true(r->n <= 8);
+    for (size_t i = 0; i < r->n; i++) {
+        r->ep[i] = res->endpoints[i];
+        snprintf(r->remote[i], sizeof r->remote[i], "%s", res->endpoints[i].remote);
+        r->has_bucket[i] = res->endpoints[i].bucket != NULL;
+        r->ep[i].remote = r->ep[i].bucket = NULL;
+    }
+}
+
+static void cluster_connect(void **state)
+{
+    (void)state;
+    setup_cluster(3, "couchbase://node2.test", "password");
+    rec r = {0};
+    assert_int_equal(dv_engine_connect(H.e, on_res, &r), DV_ERR_OK);
+    pump();
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.err, DV_ERR_OK);
+    assert_int_equal(H.connects, 1); /* one connection, whatever the config lists */
+    fconn *fc = &H.conns[0];
+    assert_ptr_equal(fc->node, &H.nodes[1]);
+    for (size_t i = 0; i < fc->nops; i++) assert_int_not_equal(fc->ops[i], DV_OP_SELECT_BUCKET);
+    assert_int_equal(fc->ops[fc->nops - 1], DV_OP_GET_CLUSTER_CONFIG);
+    assert_null(cluster_cfg()->name);
+    /* Again: at once. */
+    rec again = {0};
+    assert_int_equal(dv_engine_connect(H.e, on_res, &again), DV_ERR_OK);
+    assert_int_equal(again.calls, 1);
+    assert_int_equal(again.err, DV_ERR_OK);
+    /* Ping the cluster connection. */
+    eprec p = {0};
+    H.now += 5 * MS;
+    assert_int_equal(dv_engine_ping(H.e, NULL, on_eps, &p), DV_ERR_OK);
+    assert_int_equal(p.calls, 0);
+    pump();
+    assert_int_equal(p.calls, 1);
+    assert_int_equal(p.n, 1);
+    assert_string_equal(p.remote[0], "node2.test:11210");
+    assert_int_equal(p.has_bucket[0], 0);
+    assert_int_equal(p.ep[0].err, DV_ERR_OK);
+    assert_int_equal(p.ep[0].state, DV_ENDPOINT_CONNECTED);
+    /* A bucket opens its own connections (the cluster connection is not reused). */
+    open_ok();
+    assert_int_equal(H.connects, 4);
+    assert_int_equal(open_conns_to(&H.nodes[1]), 2);
+    eprec d = {0};
+    H.now += 7 * MS;
+    assert_int_equal(dv_engine_diagnostics(H.e, on_eps, &d), DV_ERR_OK);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.n, 4);
+    int clusters = 0;
+    for (size_t i = 0; i < d.n; i++) {
+        clusters += !d.has_bucket[i];
+        assert_int_equal(d.ep[i].state, DV_ENDPOINT_CONNECTED);
+        assert_true(d.ep[i].id != 0);
+        if (!d.has_bucket[i]) assert_int_equal(d.ep[i].last_activity_us, 7000);
+    }
+    assert_int_equal(clusters, 1);
+    /* Ping the bucket: one endpoint per node; a mute node times out at kv_timeout exactly. */
+    H.nodes[2].mute = 1;
+    eprec pb = {0};
+    uint64_t t0 = H.now;
+    assert_int_equal(dv_engine_ping(H.e, "default", on_eps, &pb), DV_ERR_OK);
+    pump();
+    assert_int_equal(pb.calls, 0);
+    advance_to(t0 + 5000 * MS);
+    assert_int_equal(pb.calls, 1);
+    assert_int_equal(pb.at, t0 + 2500 * MS);
+    assert_int_equal(pb.n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(pb.has_bucket[i], 1);
+        if (strcmp(pb.remote[i], "node3.test:11210") == 0)
+            assert_int_equal(pb.ep[i].err, DV_ERR_UNAMBIGUOUS_TIMEOUT);
+        else
+            assert_int_equal(pb.ep[i].err, DV_ERR_OK);
+    }
+    /* An unknown bucket: no endpoints, at once. */
+    eprec none = {0};
+    assert_int_equal(dv_engine_ping(H.e, "nosuch", on_eps, &none), DV_ERR_OK);
+    assert_int_equal(none.calls, 1);
+    assert_int_equal(none.n, 0);
+    teardown_cluster();
+}
+
+static void cluster_wrong_password(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node1.test", "not-the-password");
+    rec r = {0};
+    assert_int_equal(dv_engine_connect(H.e, on_res, &r), DV_ERR_OK);
+    pump();
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.err, DV_ERR_AUTHENTICATION_FAILURE);
+    assert_int_equal(H.connects, 1); /* no HTTP round */
+    teardown_cluster();
+}
+
+static void cluster_next_host(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node4.test,node1.test", "password");
+    H.nodes[3].refuse = 1;
+    rec r = {0};
+    assert_int_equal(dv_engine_connect(H.e, on_res, &r), DV_ERR_OK);
+    pump();
+    assert_int_equal(r.err, DV_ERR_OK);
+    assert_int_equal(r.at, 1000 * MS);
+    assert_int_equal(H.connects, 2);
+    assert_int_equal(open_conns_to(&H.nodes[0]), 1);
+    teardown_cluster();
+}
+
+static void cluster_all_down(void **state)
+{
+    (void)state;
+    setup_cluster(2, "couchbase://node1.test,node2.test", "password");
+    H.nodes[0].refuse = 1;
+    H.nodes[1].hang = 1;
+    rec r = {0};
+    assert_int_equal(dv_engine_connect(H.e, on_res, &r), DV_ERR_OK);
+    advance_to(30000 * MS);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.err, DV_ERR_UNAMBIGUOUS_TIMEOUT);
+    assert_int_equal(r.at, 11000 * MS); /* bootstrap_timeout: 10 s */
+    /* They come back: connecting again starts over. */
+    H.nodes[0].refuse = 0;
+    rec again = {0};
+    assert_int_equal(dv_engine_connect(H.e, on_res, &again), DV_ERR_OK);
+    pump();
+    assert_int_equal(again.err, DV_ERR_OK);
+    teardown_cluster();
+}
+
+static void cluster_no_bucket(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node1.test", "password");
+    H.nodes[0].no_gcccp = 1;
+    rec r = {0};
+    assert_int_equal(dv_engine_connect(H.e, on_res, &r), DV_ERR_OK);
+    pump();
+    assert_int_equal(r.err, DV_ERR_OK);
+    const dv_config *cfg = cluster_cfg(); /* fabricated: the bootstrap host's KV only */
+    assert_int_equal(cfg->nnodes, 1);
+    assert_string_equal(cfg->nodes[0].hostname, "node1.test");
+    assert_int_equal(cfg->nodes[0].ports[DV_SVC_KV], 11210);
+    assert_int_equal(cfg->nodes[0].ports[DV_SVC_MGMT], 0);
+    eprec p = {0};
+    assert_int_equal(dv_engine_ping(H.e, NULL, on_eps, &p), DV_ERR_OK);
+    pump();
+    assert_int_equal(p.n, 1);
+    assert_int_equal(p.ep[0].err, DV_ERR_OK);
+    teardown_cluster();
+}
+
+/* A push on the cluster connection: a bucket's config (with a name) is ignored, a cluster
+ * config (no name) applied (§10.2). */
+static void push_raw(fconn *fc, const dv_buf *json, int64_t rev)
+{
+    dv_buf pkt = DV_BUF_INIT;
+    uint8_t ext[16];
+    dv_store_be64(ext, 1);
+    dv_store_be64(ext + 8, (uint64_t)rev);
+    dv_frame f;
+    memset(&f, 0, sizeof f);
+    f.magic = DV_MAGIC_SERVER_REQ;
+    f.opcode = DV_SERVER_OP_CLUSTERMAP_CHANGE;
+    f.opaque = 78;
+    f.extras = ext;
+    f.extras_len = 16;
+    f.value = dv_buf_head(json);
+    f.value_len = dv_buf_size(json);
+    f.datatype = DV_DATATYPE_JSON;
+    assert_int_equal(dv_frame_encode(&pkt, &f), DV_MCBP_OK);
+    dv_engine_data(H.e, fc->id, dv_buf_head(&pkt), dv_buf_size(&pkt));
+    dv_buf_free(&pkt);
+}
+
+static void cluster_push(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node1.test", "password");
+    rec r = {0};
+    assert_int_equal(dv_engine_connect(H.e, on_res, &r), DV_ERR_OK);
+    pump();
+    assert_int_equal(r.err, DV_ERR_OK);
+    assert_int_equal(cluster_cfg()->rev, 1);
+    fconn *fc = open_conn_to(&H.nodes[0]);
+    dv_buf v = DV_BUF_INIT;
+    make_config(1, 5, 0);
+    config_json(&v, 0); /* a bucket's config: "name": "default" */
+    push_raw(fc, &v, 5);
+    assert_int_equal(cluster_cfg()->rev, 1);
+    assert_null(cluster_cfg()->name);
+    dv_buf_reset(&v);
+    cluster_json(&v, 6, 11210);
+    push_raw(fc, &v, 6);
+    assert_int_equal(cluster_cfg()->rev, 6);
+    dv_buf_free(&v);
+    pump();
+    assert_int_equal(H.connects, 1);
+    teardown_cluster();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1605,6 +1856,12 @@ int main(void)
         cmocka_unit_test(http_fallback_chunked_three_nodes),
         cmocka_unit_test(bootstrap_on_http),
         cmocka_unit_test(http_errors),
+        cmocka_unit_test(cluster_connect),
+        cmocka_unit_test(cluster_wrong_password),
+        cmocka_unit_test(cluster_next_host),
+        cmocka_unit_test(cluster_all_down),
+        cmocka_unit_test(cluster_no_bucket),
+        cmocka_unit_test(cluster_push),
     };
     return TU_RUN(tests);
 }
