@@ -5,7 +5,7 @@ FUZZ_SECONDS ?= 10
 FUZZ_LONG    ?= 600
 JOBS         ?= $(shell nproc)
 
-.PHONY: all build deps demo test unit interop sanitize fuzz fuzz-smoke valgrind format clean
+.PHONY: all build deps demo test unit pyunit interop sanitize fuzz fuzz-smoke valgrind format clean
 
 all: build
 
@@ -24,6 +24,10 @@ unit: build
 # divan-server on localhost and the asyncio example against it.
 demo: deps build
 	scripts/demo
+
+# Unit tests of the pure-Python modules of divan's SDK (no server, no extension).
+pyunit:
+	PYTHONPATH=python .venv/bin/python -m pytest -q -p no:cacheprovider tests/python/unit
 
 # The official Node.js and Python SDKs against divan-server (scripts/install-interop installs them).
 interop: build
@@ -51,7 +55,7 @@ valgrind: build
 	    valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite $$t >/dev/null || exit 1; \
 	done
 
-test: deps unit interop valgrind sanitize fuzz-smoke
+test: deps unit pyunit interop valgrind sanitize fuzz-smoke
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
