@@ -17,6 +17,11 @@ from couchbase import _errors
 # error contexts
 
 
+def _field(name: str) -> Any:
+    """A read-only property for one member of a context's dict (None when absent)."""
+    return property(lambda self: self._base.get(name))
+
+
 class ErrorContext:
     """What the engine knew when an operation failed: where it was sent and why it was retried.
 
@@ -26,13 +31,9 @@ class ErrorContext:
     def __init__(self, **kwargs: Any) -> None:
         self._base: Dict[str, Any] = dict(kwargs)
 
-    @property
-    def last_dispatched_to(self) -> Optional[str]:
-        return self._base.get("last_dispatched_to")
+    last_dispatched_to = _field("last_dispatched_to")
 
-    @property
-    def last_dispatched_from(self) -> Optional[str]:
-        return self._base.get("last_dispatched_from")
+    last_dispatched_from = _field("last_dispatched_from")
 
     @property
     def retry_attempts(self) -> int:
@@ -67,33 +68,21 @@ class ErrorContext:
 class KeyValueErrorContext(ErrorContext):
     """Context of a failed KV operation: the document's key and keyspace, the server status."""
 
-    @property
-    def key(self) -> Optional[str]:
-        return self._base.get("key")
+    key = _field("key")
 
-    @property
-    def bucket_name(self) -> Optional[str]:
-        return self._base.get("bucket_name")
+    bucket_name = _field("bucket_name")
 
-    @property
-    def scope_name(self) -> Optional[str]:
-        return self._base.get("scope_name")
+    scope_name = _field("scope_name")
 
-    @property
-    def collection_name(self) -> Optional[str]:
-        return self._base.get("collection_name")
+    collection_name = _field("collection_name")
 
 
 class SubdocumentErrorContext(KeyValueErrorContext):
     """KV context of a sub-document operation: which path failed first."""
 
-    @property
-    def first_error_path(self) -> Optional[str]:
-        return self._base.get("first_error_path")
+    first_error_path = _field("first_error_path")
 
-    @property
-    def first_error_index(self) -> Optional[int]:
-        return self._base.get("first_error_index")
+    first_error_index = _field("first_error_index")
 
     @property
     def deleted(self) -> bool:
@@ -103,25 +92,15 @@ class SubdocumentErrorContext(KeyValueErrorContext):
 class HTTPErrorContext(ErrorContext):
     """Context of a failed HTTP request (management, query, ...)."""
 
-    @property
-    def method(self) -> Optional[str]:
-        return self._base.get("method")
+    method = _field("method")
 
-    @property
-    def response_code(self) -> Optional[int]:
-        return self._base.get("response_code")
+    response_code = _field("response_code")
 
-    @property
-    def path(self) -> Optional[str]:
-        return self._base.get("path")
+    path = _field("path")
 
-    @property
-    def response_body(self) -> Optional[str]:
-        return self._base.get("response_body")
+    response_body = _field("response_body")
 
-    @property
-    def client_context_id(self) -> Optional[str]:
-        return self._base.get("client_context_id")
+    client_context_id = _field("client_context_id")
 
 
 class QueryErrorContext(HTTPErrorContext):
@@ -141,27 +120,17 @@ class ViewErrorContext(HTTPErrorContext):
 
 
 class ManagementErrorContext(ErrorContext):
-    @property
-    def response_code(self) -> Optional[int]:
-        return self._base.get("response_code")
+    response_code = _field("response_code")
 
-    @property
-    def path(self) -> Optional[str]:
-        return self._base.get("path")
+    path = _field("path")
 
-    @property
-    def content(self) -> Optional[str]:
-        return self._base.get("content")
+    content = _field("content")
 
-    @property
-    def client_context_id(self) -> Optional[str]:
-        return self._base.get("client_context_id")
+    client_context_id = _field("client_context_id")
 
 
 class TransactionsErrorContext(ErrorContext):
-    @property
-    def failure_type(self) -> Optional[str]:
-        return self._base.get("failure_type")
+    failure_type = _field("failure_type")
 
 
 _CONTEXT_TYPES: Dict[str, Type[ErrorContext]] = {
