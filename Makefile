@@ -5,15 +5,18 @@ FUZZ_SECONDS ?= 10
 FUZZ_LONG    ?= 600
 JOBS         ?= $(shell nproc)
 
-.PHONY: all build deps demo test unit pyunit interop sanitize fuzz fuzz-smoke valgrind format clean
+.PHONY: all build deps demo test unit pyunit pyasync interop sanitize fuzz fuzz-smoke valgrind format clean
 
 all: build
 
 deps:
 	scripts/install-deps
 
+# The Python extension is built for the project's .venv interpreter (scripts/install-python).
+PYTHON_HINT = $(if $(wildcard .venv/bin/python),-DPython3_EXECUTABLE=$(CURDIR)/.venv/bin/python)
+
 $(BUILD)/build.ninja:
-	cmake -S . -B $(BUILD) -G Ninja
+	cmake -S . -B $(BUILD) -G Ninja $(PYTHON_HINT)
 
 build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
@@ -29,13 +32,17 @@ demo: deps build
 pyunit:
 	PYTHONPATH=python .venv/bin/python -m pytest -q -p no:cacheprovider tests/python/unit
 
+# divan's asyncio front end (the _core extension) against a divan-server the tests start.
+pyasync: build
+	PYTHONPATH=python:$(BUILD)/python .venv/bin/python -m pytest -q -p no:cacheprovider tests/python/asyncio
+
 # The official Node.js and Python SDKs against divan-server (scripts/install-interop installs them).
 interop: build
 	scripts/run-interop
 
 # Clang with AddressSanitizer + UndefinedBehaviorSanitizer; the fuzz targets are built here too.
 $(SAN_BUILD)/build.ninja:
-	CC=clang cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDV_SANITIZE=ON -DDV_FUZZ=ON
+	CC=clang cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDV_SANITIZE=ON -DDV_FUZZ=ON $(PYTHON_HINT)
 
 sanitize: $(SAN_BUILD)/build.ninja
 	cmake --build $(SAN_BUILD) -j $(JOBS)
@@ -55,7 +62,7 @@ valgrind: build
 	    valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite $$t >/dev/null || exit 1; \
 	done
 
-test: deps unit pyunit interop valgrind sanitize fuzz-smoke
+test: deps unit pyunit pyasync interop valgrind sanitize fuzz-smoke
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,8 +1,5 @@
-"""The asyncio example of divan's brief, run by `make demo` against divan-server on localhost.
-
-Until divan's own Python SDK lands, `make demo` runs this with the official SDK (PyPI
-`couchbase` 4.x), which has `content_as[dict]` but no longer the 3.x `.content`.
-"""
+"""The asyncio example of divan's brief, run by `make demo` against divan-server on localhost,
+on divan's own SDK (python/ and the _core extension built in build/python)."""
 
 import asyncio
 
@@ -19,7 +16,7 @@ async def main():
     collection = bucket.default_collection()
     upsert_result = await collection.upsert("doc1", dict(name="Ted", age=80))
     get_result = await collection.get("doc1")
-    person = get_result.content_as[dict]
+    person = get_result.content
     print("upsert cas:", upsert_result.cas)
     print("doc1:", person)
     await cluster.close()

@@ -1,0 +1,831 @@
+/* couchbase._core's asyncio adapter: libdivan's sans-I/O engine (src/client/engine.h) driven from
+ * an asyncio loop's own thread. No I/O thread, no call_soon_threadsafe:
+ *   - hooks.connect  -> loop.create_connection(conn, host, port), where conn is a Conn: an
+ *                       asyncio Protocol written in C (it is its own protocol factory);
+ *   - hooks.write    -> transport.write; hooks.close -> transport.close (or cancel the connect);
+ *   - hooks.timer    -> loop.call_at(at, cluster._timer), one handle, replaced on re-arm;
+ *   - hooks.now      -> loop.time() in ns, so that now and call_at share one clock;
+ *   - each event that may produce output schedules one loop.call_soon(cluster._flush) per
+ *     iteration: what an iteration issues goes out in one write per connection.
+ * An operation is an Op (a C object, not a closure): it holds the Future the caller awaits, is
+ * the engine's callback data, and is the Future's done callback (a cancelled Future cancels the
+ * operation in the engine; its late reply is dropped there). Completions resolve the Future
+ * directly: we are on the loop's thread. Results are Result objects whose value becomes bytes on
+ * first access. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/engine.h"
+#include "core.h"
+
+/* ---- Types ------------------------------------------------------------------------------------
+ */
+
+typedef struct Conn Conn;
+
+typedef struct {
+    PyObject_HEAD dv_engine *e;
+    PyObject *loop;
+    PyObject *timer_handle; /* the armed call_at handle, or NULL */
+    int flush_scheduled;
+    /* Being destroyed: 1 by the last reference going (errors of a closed loop are silenced),
+     * 2 by the garbage collector breaking a cycle (the loop and the transports may be half
+     * cleared already: the hooks call no Python at all, futures are left alone). */
+    int dying;
+    Conn **conns; /* live connections, by engine id (few: a linear scan is enough) */
+    size_t nconns, capconns;
+} Cluster;
+
+struct Conn {
+    PyObject_HEAD Cluster
+        *cluster; /* borrowed; NULL once the engine closed it or the cluster went away */
+    uint32_t id;
+    int connected;
+    PyObject *transport;
+    PyObject *task; /* the create_connection task (asyncio keeps only weak references) */
+};
+
+typedef struct {
+    PyObject_HEAD Cluster
+        *cluster; /* strong: an operation keeps its cluster alive until it completes */
+    PyObject *future;
+    PyObject *result_type; /* called as result_type(result, extra) to give the future's value */
+    PyObject *extra;
+    uint64_t id;
+    int done; /* the engine completed it */
+} Op;
+
+static PyTypeObject ClusterType, ConnType, OpType;
+
+/* ---- Cluster helpers --------------------------------------------------------------------------
+ */
+
+static void cluster_schedule_flush(Cluster *c)
+{
+    if (c->flush_scheduled || !c->e) return;
+    PyObject *cb = PyObject_GetAttrString((PyObject *)c, "_flush");
+    PyObject *r = cb ? PyObject_CallMethod(c->loop, "call_soon", "O", cb) : NULL;
+    Py_XDECREF(cb);
+    if (!r) {
+        PyErr_WriteUnraisable((PyObject *)c);
+        return;
+    }
+    Py_DECREF(r);
+    c->flush_scheduled = 1;
+}
+
+static Conn *cluster_find(Cluster *c, uint32_t id, size_t *at)
+{
+    for (size_t i = 0; i < c->nconns; i++) {
+        if (c->conns[i]->id == id) {
+            if (at) *at = i;
+            return c->conns[i];
+        }
+    }
+    return NULL;
+}
+
+/* Forget conn (the table's reference is returned to the caller, who must drop it). */
+static Conn *cluster_detach(Cluster *c, uint32_t id)
+{
+    size_t at;
+    Conn *k = cluster_find(c, id, &at);
+    if (!k) return NULL;
+    c->conns[at] = c->conns[--c->nconns];
+    k->cluster = NULL;
+    return k;
+}
+
+/* An error raised by Python code a hook called: the hooks cannot return it. */
+static void report(Cluster *c, PyObject *where)
+{
+    if (c->dying)
+        PyErr_Clear();
+    else
+        PyErr_WriteUnraisable(where);
+}
+
+static void conn_shut(Cluster *c, Conn *k)
+{
+    PyObject *r = NULL;
+    if (c->dying == 2) return;
+    if (k->transport) {
+        r = PyObject_CallMethod(k->transport, "close", NULL);
+    } else if (k->task) {
+        r = PyObject_CallMethod(k->task, "cancel", NULL);
+    }
+    if (!r && PyErr_Occurred()) report(c, (PyObject *)k);
+    Py_XDECREF(r);
+}
+
+/* ---- Engine hooks (never call dv_engine_* from here) -------------------------------------- */
+
+static uint64_t hook_now(void *ud)
+{
+    Cluster *c = ud;
+    if (c->dying == 2) return 0;
+    PyObject *t = PyObject_CallMethod(c->loop, "time", NULL);
+    double s = t ? PyFloat_AsDouble(t) : 0.0;
+    Py_XDECREF(t);
+    if (PyErr_Occurred()) report(c, c->loop);
+    return s > 0 ? (uint64_t)(s * 1e9) : 0;
+}
+
+static void hook_connect(void *ud, uint32_t id, const char *host, uint16_t port)
+{
+    Cluster *c = ud;
+    if (c->dying) return; /* the engine's connect timeout fails what waits for it */
+    Conn *k = PyObject_GC_New(Conn, &ConnType);
+    if (!k) goto fail;
+    k->cluster = c;
+    k->id = id;
+    k->connected = 0;
+    k->transport = NULL;
+    k->task = NULL;
+    PyObject_GC_Track(k);
+    if (c->nconns == c->capconns) {
+        size_t cap = c->capconns ? c->capconns * 2 : 8;
+        Conn **n = PyMem_Realloc(c->conns, cap * sizeof(*n));
+        if (!n) {
+            Py_DECREF(k);
+            goto fail;
+        }
+        c->conns = n;
+        c->capconns = cap;
+    }
+    c->conns[c->nconns++] = k; /* the table owns the reference */
+    PyObject *coro = PyObject_CallMethod(c->loop, "create_connection", "OsH", (PyObject *)k, host,
+                                         (unsigned short)port);
+    if (coro) {
+        k->task = PyObject_CallMethod(c->loop, "create_task", "O", coro);
+        Py_DECREF(coro);
+    }
+    PyObject *r = NULL;
+    if (k->task) {
+        PyObject *cb = PyObject_GetAttrString((PyObject *)k, "_connect_done");
+        r = cb ? PyObject_CallMethod(k->task, "add_done_callback", "O", cb) : NULL;
+        Py_XDECREF(cb);
+    }
+    if (r) {
+        Py_DECREF(r);
+        return;
+    }
+    /* Report the failure from a later iteration (never re-entrantly): the Conn's _failed. */
+    PyErr_WriteUnraisable((PyObject *)k);
+    PyObject *cb = PyObject_GetAttrString((PyObject *)k, "_failed");
+    r = cb ? PyObject_CallMethod(c->loop, "call_soon", "O", cb) : NULL;
+    Py_XDECREF(cb);
+    if (r) {
+        Py_DECREF(r);
+        return;
+    }
+fail:
+    /* No way to report it: the engine's connect timeout will. */
+    if (PyErr_Occurred()) PyErr_WriteUnraisable(c->loop);
+}
+
+static void hook_write(void *ud, uint32_t id, const uint8_t *p, size_t n)
+{
+    Cluster *c = ud;
+    Conn *k = cluster_find(c, id, NULL);
+    if (!k || !k->transport || c->dying) return;
+    PyObject *b = PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
+    PyObject *r = b ? PyObject_CallMethod(k->transport, "write", "O", b) : NULL;
+    Py_XDECREF(b);
+    if (!r) report(c, (PyObject *)k);
+    Py_XDECREF(r);
+}
+
+static void hook_close(void *ud, uint32_t id)
+{
+    Cluster *c = ud;
+    Conn *k = cluster_detach(c, id);
+    if (!k) return;
+    conn_shut(c, k);
+    Py_DECREF(k);
+}
+
+static void hook_timer(void *ud, uint64_t at_ns)
+{
+    Cluster *c = ud;
+    if (c->timer_handle && c->dying != 2) {
+        PyObject *r = PyObject_CallMethod(c->timer_handle, "cancel", NULL);
+        if (!r) report(c, c->timer_handle);
+        Py_XDECREF(r);
+    }
+    Py_CLEAR(c->timer_handle);
+    if (!at_ns || c->dying) return;
+    PyObject *cb = PyObject_GetAttrString((PyObject *)c, "_timer");
+    c->timer_handle =
+        cb ? PyObject_CallMethod(c->loop, "call_at", "dO", (double)at_ns / 1e9, cb) : NULL;
+    Py_XDECREF(cb);
+    if (!c->timer_handle) report(c, c->loop);
+}
+
+/* ---- Op: the engine's callback data and the future's done callback ------------------------ */
+
+static PyObject *error_context(const dv_res *res)
+{
+    const dv_error_context *x = res->ctx;
+    PyObject *retry = PyList_New(0);
+    if (!retry) return NULL;
+    if (x->retry_reasons && *x->retry_reasons) {
+        PyObject *s = PyUnicode_FromString(x->retry_reasons);
+        PyObject *sep = PyUnicode_FromString(",");
+        PyObject *parts = s && sep ? PyUnicode_Split(s, sep, -1) : NULL;
+        Py_XDECREF(s);
+        Py_XDECREF(sep);
+        Py_DECREF(retry);
+        if (!parts) return NULL;
+        retry = parts;
+    }
+    PyObject *d;
+    if (x->key) {
+        d = Py_BuildValue("{s:s,s:s#,s:z,s:z,s:z,s:i,s:i,s:s,s:K,s:I,s:N,s:s}", "context_type",
+                          "KeyValueErrorContext", "key", x->key, (Py_ssize_t)x->key_len,
+                          "bucket_name", x->bucket, "scope_name", x->scope, "collection_name",
+                          x->collection, "opcode", (int)x->opcode, "status_code", (int)x->status,
+                          "last_dispatched_to", x->node ? x->node : "", "elapsed_us",
+                          (unsigned long long)x->elapsed_us, "retry_attempts", x->retries,
+                          "retry_reasons", retry, "message", x->message ? x->message : "");
+    } else {
+        d = Py_BuildValue("{s:z,s:s,s:I,s:N,s:s}", "bucket_name", x->bucket, "last_dispatched_to",
+                          x->node ? x->node : "", "retry_attempts", x->retries, "retry_reasons",
+                          retry, "message", x->message ? x->message : "");
+    }
+    if (!d) PyErr_Clear(); /* e.g. a key that is not UTF-8: fall back to no context */
+    return d ? d : PyDict_New();
+}
+
+static PyObject *make_exception(const dv_res *res)
+{
+    PyObject *build = dv_py_build_exception();
+    if (!build) return NULL;
+    PyObject *ctx = error_context(res);
+    if (!ctx) return NULL;
+    PyObject *exc = PyObject_CallFunction(build, "iO", (int)res->err, ctx);
+    Py_DECREF(ctx);
+    return exc;
+}
+
+static int future_done(PyObject *f)
+{
+    PyObject *r = PyObject_CallMethod(f, "done", NULL);
+    int done = r ? PyObject_IsTrue(r) : -1;
+    Py_XDECREF(r);
+    return done;
+}
+
+static void op_complete(void *ud, const dv_res *res)
+{
+    Op *op = ud;
+    op->done = 1;
+    /* The garbage collector is breaking a cycle of which op is part: nobody can await it. */
+    if (!op->future || !op->cluster || op->cluster->dying == 2) {
+        Py_DECREF(op);
+        return;
+    }
+    int done = future_done(op->future);
+    PyObject *r = NULL;
+    if (done == 0) {
+        /* Resolved here, op need not watch for cancellation: one loop callback less. */
+        PyObject *rm = PyObject_CallMethod(op->future, "remove_done_callback", "O", (PyObject *)op);
+        if (!rm) PyErr_WriteUnraisable(op->future);
+        Py_XDECREF(rm);
+        PyObject *v = NULL;
+        if (res->err == DV_ERR_OK) {
+            v = dv_py_result_new(res);
+            if (v && op->result_type != Py_None) {
+                PyObject *w = PyObject_CallFunctionObjArgs(op->result_type, v, op->extra, NULL);
+                Py_SETREF(v, w);
+            }
+            if (v) r = PyObject_CallMethod(op->future, "set_result", "O", v);
+        } else {
+            v = make_exception(res);
+            if (v) r = PyObject_CallMethod(op->future, "set_exception", "O", v);
+        }
+        if (!v) {
+            /* Hand the Python error (from the transcoder, say) to the caller instead. */
+            PyObject *t, *val, *tb;
+            PyErr_Fetch(&t, &val, &tb);
+            PyErr_NormalizeException(&t, &val, &tb);
+            if (val) r = PyObject_CallMethod(op->future, "set_exception", "O", val);
+            Py_XDECREF(t);
+            Py_XDECREF(val);
+            Py_XDECREF(tb);
+        }
+        Py_XDECREF(v);
+    }
+    if (done < 0 || (done == 0 && !r)) PyErr_WriteUnraisable(op->future);
+    Py_XDECREF(r);
+    Py_DECREF(op); /* the engine's reference */
+}
+
+static int op_traverse(Op *op, visitproc visit, void *arg)
+{
+    Py_VISIT(op->cluster);
+    Py_VISIT(op->future);
+    Py_VISIT(op->result_type);
+    Py_VISIT(op->extra);
+    return 0;
+}
+
+static int op_clear(Op *op)
+{
+    Py_CLEAR(op->cluster);
+    Py_CLEAR(op->future);
+    Py_CLEAR(op->result_type);
+    Py_CLEAR(op->extra);
+    return 0;
+}
+
+static void op_dealloc(Op *op)
+{
+    PyObject_GC_UnTrack(op);
+    op_clear(op);
+    PyObject_GC_Del(op);
+}
+
+/* The future's done callback: a cancelled future cancels the operation. */
+static PyObject *op_call(Op *op, PyObject *args, PyObject *kw)
+{
+    (void)args;
+    (void)kw;
+    if (op->done || !op->cluster || !op->cluster->e) Py_RETURN_NONE;
+    PyObject *r = PyObject_CallMethod(op->future, "cancelled", NULL);
+    int cancelled = r ? PyObject_IsTrue(r) : -1;
+    Py_XDECREF(r);
+    if (cancelled < 0) return NULL;
+    if (cancelled) {
+        Cluster *c = op->cluster;
+        Py_INCREF(c);
+        dv_engine_cancel(c->e, op->id); /* completes it now: op_complete drops the reply */
+        cluster_schedule_flush(c);
+        Py_DECREF(c);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyTypeObject OpType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "couchbase._core._Op",
+    .tp_basicsize = sizeof(Op),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_dealloc = (destructor)op_dealloc,
+    .tp_traverse = (traverseproc)op_traverse,
+    .tp_clear = (inquiry)op_clear,
+    .tp_call = (ternaryfunc)op_call,
+};
+
+/* A new Op with its future; the caller submits it and gives the engine one reference. */
+static Op *op_new(Cluster *c, PyObject *result_type, PyObject *extra)
+{
+    Op *op = PyObject_GC_New(Op, &OpType);
+    if (!op) return NULL;
+    Py_INCREF(c);
+    op->cluster = c;
+    op->future = NULL;
+    Py_INCREF(result_type);
+    op->result_type = result_type;
+    Py_INCREF(extra);
+    op->extra = extra;
+    op->id = 0;
+    op->done = 0;
+    PyObject_GC_Track(op);
+    op->future = PyObject_CallMethod(c->loop, "create_future", NULL);
+    if (!op->future) {
+        Py_DECREF(op);
+        return NULL;
+    }
+    return op;
+}
+
+/* After a submit: on success the engine holds a reference (taken before the call); on a
+ * synchronous failure, raise it. Returns the future (new reference) or NULL. */
+static PyObject *op_started(Cluster *c, Op *op, dv_error rc)
+{
+    if (rc != DV_ERR_OK) {
+        Py_DECREF(op); /* the engine's: it will never call back */
+        PyObject *build = dv_py_build_exception();
+        PyObject *exc = build ? PyObject_CallFunction(build, "iO", (int)rc, Py_None) : NULL;
+        if (exc) {
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+            Py_DECREF(exc);
+        }
+        Py_DECREF(op);
+        return NULL;
+    }
+    cluster_schedule_flush(c);
+    PyObject *future = op->future;
+    Py_INCREF(future);
+    if (!op->done) {
+        PyObject *r = PyObject_CallMethod(future, "add_done_callback", "O", (PyObject *)op);
+        if (!r) PyErr_WriteUnraisable(future);
+        Py_XDECREF(r);
+    }
+    Py_DECREF(op);
+    return future;
+}
+
+/* ---- Cluster ----------------------------------------------------------------------------------
+ */
+
+static int cluster_init(Cluster *c, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"loop",
+                             "connstr",
+                             "username",
+                             "password",
+                             "kv_timeout_ms",
+                             "kv_durable_timeout_ms",
+                             "connect_timeout_ms",
+                             "bootstrap_timeout_ms",
+                             NULL};
+    PyObject *loop;
+    dv_client_opts o = {0};
+    unsigned long long t[4] = {0};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "Oszz|KKKK", kwlist, &loop, &o.connstr, &o.username,
+                                     &o.password, &t[0], &t[1], &t[2], &t[3]))
+        return -1;
+    if (c->e) {
+        PyErr_SetString(PyExc_RuntimeError, "AsyncCluster already initialized");
+        return -1;
+    }
+    o.kv_timeout_ms = t[0];
+    o.kv_durable_timeout_ms = t[1];
+    o.connect_timeout_ms = t[2];
+    o.bootstrap_timeout_ms = t[3];
+    Py_INCREF(loop);
+    Py_XSETREF(c->loop, loop);
+    dv_engine_hooks h = {.ud = c,
+                         .now = hook_now,
+                         .connect = hook_connect,
+                         .write = hook_write,
+                         .close = hook_close,
+                         .timer = hook_timer};
+    dv_error rc = DV_ERR_OK;
+    char err[256] = "";
+    c->e = dv_engine_new(&o, &h, &rc, err, sizeof err);
+    if (!c->e) {
+        PyObject *build = dv_py_build_exception();
+        PyObject *exc = build ? PyObject_CallFunction(build, "iOs", (int)rc, Py_None, err) : NULL;
+        if (exc) {
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+            Py_DECREF(exc);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/* Fail what is pending with REQUEST_CANCELED, close the connections, forget the loop's handles. */
+static void cluster_shutdown(Cluster *c)
+{
+    if (c->e) {
+        dv_engine *e = c->e;
+        dv_engine_free(e); /* hooks and callbacks run: c->e stays valid until this returns */
+        c->e = NULL;
+    }
+    hook_timer(c, 0);
+    while (c->nconns) {
+        Conn *k = cluster_detach(c, c->conns[0]->id);
+        conn_shut(c, k);
+        Py_DECREF(k);
+    }
+}
+
+static PyObject *cluster_close(Cluster *c, PyObject *unused)
+{
+    (void)unused;
+    cluster_shutdown(c);
+    Py_RETURN_NONE;
+}
+
+static int cluster_traverse(Cluster *c, visitproc visit, void *arg)
+{
+    Py_VISIT(c->loop);
+    Py_VISIT(c->timer_handle);
+    for (size_t i = 0; i < c->nconns; i++) Py_VISIT(c->conns[i]);
+    return 0;
+}
+
+static int cluster_clear(Cluster *c)
+{
+    if (!c->dying) c->dying = 2;
+    cluster_shutdown(c);
+    Py_CLEAR(c->loop);
+    return 0;
+}
+
+static void cluster_dealloc(Cluster *c)
+{
+    PyObject_GC_UnTrack(c);
+    if (!c->dying) c->dying = 1;
+    cluster_clear(c);
+    PyMem_Free(c->conns);
+    Py_TYPE(c)->tp_free((PyObject *)c);
+}
+
+static PyObject *cluster_flush(Cluster *c, PyObject *unused)
+{
+    (void)unused;
+    c->flush_scheduled = 0;
+    if (c->e) dv_engine_flush(c->e);
+    Py_RETURN_NONE;
+}
+
+static PyObject *cluster_timer(Cluster *c, PyObject *unused)
+{
+    (void)unused;
+    Py_CLEAR(c->timer_handle); /* it fired */
+    if (c->e) {
+        dv_engine_timer(c->e);
+        cluster_schedule_flush(c);
+    }
+    Py_RETURN_NONE;
+}
+
+static int cluster_check(Cluster *c)
+{
+    if (c->e) return 0;
+    PyObject *build = dv_py_build_exception();
+    PyObject *exc =
+        build ? PyObject_CallFunction(build, "iO", (int)DV_ERR_CLUSTER_CLOSED, Py_None) : NULL;
+    if (exc) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+    return -1;
+}
+
+/* connect() -> Future[None]: the cluster-level connection. */
+static PyObject *cluster_connect(Cluster *c, PyObject *unused)
+{
+    (void)unused;
+    if (cluster_check(c)) return NULL;
+    Op *op = op_new(c, Py_None, Py_None);
+    if (!op) return NULL;
+    Py_INCREF(op);
+    return op_started(c, op, dv_engine_connect(c->e, op_complete, op));
+}
+
+/* open_bucket(name) -> Future[None]. */
+static PyObject *cluster_open_bucket(Cluster *c, PyObject *args)
+{
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+    if (cluster_check(c)) return NULL;
+    Op *op = op_new(c, Py_None, Py_None);
+    if (!op) return NULL;
+    Py_INCREF(op);
+    return op_started(c, op, dv_engine_open_bucket(c->e, name, op_complete, op));
+}
+
+/* submit(kind, bucket, scope, collection, key, value=None, ...) -> Future[Result] (or
+ * result_type(Result, extra) when result_type is given). */
+static PyObject *cluster_submit(Cluster *c, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"kind",       "bucket",      "scope",       "collection",      "key",
+                             "value",      "flags",       "datatype",    "expiry",          "cas",
+                             "durability", "timeout_ms",  "with_expiry", "preserve_expiry", "delta",
+                             "initial",    "has_initial", "lock_time",   "result_type",     "extra",
+                             NULL};
+    dv_req q = {0};
+    int kind;
+    Py_ssize_t key_len = 0, value_len = 0;
+    unsigned char datatype = 0, durability = 0;
+    unsigned long long cas = 0, timeout = 0, delta = 0, initial = 0;
+    int with_expiry = 0, preserve = 0, has_initial = 0;
+    unsigned int flags = 0, expiry = 0, lock_time = 0;
+    PyObject *result_type = Py_None, *extra = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kw, "iszzs#|z#IbIKbKppKKpIOO", kwlist, &kind, &q.bucket, &q.scope, &q.collection,
+            (const char **)&q.key, &key_len, (const char **)&q.value, &value_len, &flags, &datatype,
+            &expiry, &cas, &durability, &timeout, &with_expiry, &preserve, &delta, &initial,
+            &has_initial, &lock_time, &result_type, &extra))
+        return NULL;
+    if (kind < 0 || kind >= DV_KV_OP_KIND_COUNT || kind == DV_KV_LOOKUP_IN ||
+        kind == DV_KV_MUTATE_IN) {
+        PyErr_SetString(PyExc_ValueError, "unsupported operation kind");
+        return NULL;
+    }
+    if (cluster_check(c)) return NULL;
+    q.kind = (dv_op_kind)kind;
+    q.key_len = (size_t)key_len;
+    q.value_len = (size_t)value_len;
+    q.flags = flags;
+    q.datatype = datatype;
+    q.expiry = expiry;
+    q.cas = cas;
+    q.durability = durability;
+    q.timeout_ms = timeout;
+    q.with_expiry = with_expiry;
+    q.preserve_expiry = preserve;
+    q.delta = delta;
+    q.initial = initial;
+    q.has_initial = has_initial;
+    q.lock_time = lock_time;
+    Op *op = op_new(c, result_type, extra);
+    if (!op) return NULL;
+    Py_INCREF(op);
+    return op_started(c, op, dv_engine_submit(c->e, &q, op_complete, op, &op->id));
+}
+
+static PyObject *cluster_pending(Cluster *c, PyObject *unused)
+{
+    (void)unused;
+    return PyLong_FromSize_t(c->e ? dv_engine_pending(c->e) : 0);
+}
+
+static PyMethodDef cluster_methods[] = {
+    {"connect", (PyCFunction)(void (*)(void))cluster_connect, METH_NOARGS,
+     "connect() -> Future: the cluster-level connection."},
+    {"open_bucket", (PyCFunction)(void (*)(void))cluster_open_bucket, METH_VARARGS,
+     "open_bucket(name) -> Future: resolved once the bucket has a config."},
+    {"submit", (PyCFunction)(void (*)(void))cluster_submit, METH_VARARGS | METH_KEYWORDS,
+     "submit(kind, bucket, scope, collection, key, value=None, ...) -> Future."},
+    {"close", (PyCFunction)(void (*)(void))cluster_close, METH_NOARGS,
+     "Fail pending operations (RequestCanceledException), close the connections."},
+    {"pending", (PyCFunction)(void (*)(void))cluster_pending, METH_NOARGS,
+     "Operations accepted and not completed yet."},
+    {"_flush", (PyCFunction)(void (*)(void))cluster_flush, METH_NOARGS, NULL},
+    {"_timer", (PyCFunction)(void (*)(void))cluster_timer, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject ClusterType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "couchbase._core.AsyncCluster",
+    .tp_doc = "AsyncCluster(loop, connstr, username, password, kv_timeout_ms=0, "
+              "kv_durable_timeout_ms=0, connect_timeout_ms=0, bootstrap_timeout_ms=0): "
+              "libdivan's engine on an asyncio loop.",
+    .tp_basicsize = sizeof(Cluster),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)cluster_init,
+    .tp_dealloc = (destructor)cluster_dealloc,
+    .tp_traverse = (traverseproc)cluster_traverse,
+    .tp_clear = (inquiry)cluster_clear,
+    .tp_methods = cluster_methods,
+};
+
+/* ---- Conn: the asyncio Protocol ---------------------------------------------------------------
+ */
+
+static int conn_traverse(Conn *k, visitproc visit, void *arg)
+{
+    Py_VISIT(k->transport);
+    Py_VISIT(k->task);
+    return 0;
+}
+
+static int conn_clear(Conn *k)
+{
+    Py_CLEAR(k->transport);
+    Py_CLEAR(k->task);
+    return 0;
+}
+
+static void conn_dealloc(Conn *k)
+{
+    PyObject_GC_UnTrack(k);
+    conn_clear(k);
+    PyObject_GC_Del(k);
+}
+
+/* The protocol factory: create_connection calls conn() and gets conn. */
+static PyObject *conn_call(Conn *k, PyObject *args, PyObject *kw)
+{
+    (void)args;
+    (void)kw;
+    Py_INCREF(k);
+    return (PyObject *)k;
+}
+
+/* Report a closed or failed connection to the engine (once). */
+static void conn_lost(Conn *k, dv_error err)
+{
+    Cluster *c = k->cluster;
+    if (!c || !c->e) return;
+    Conn *same = cluster_detach(c, k->id);
+    Py_INCREF(c);
+    dv_engine_closed(c->e, k->id, err);
+    cluster_schedule_flush(c);
+    Py_DECREF(c);
+    Py_XDECREF(same);
+}
+
+static PyObject *conn_connection_made(Conn *k, PyObject *transport)
+{
+    Cluster *c = k->cluster;
+    if (!c || !c->e) { /* closed while connecting */
+        PyObject *r = PyObject_CallMethod(transport, "close", NULL);
+        Py_XDECREF(r);
+        if (!r) return NULL;
+        Py_RETURN_NONE;
+    }
+    Py_INCREF(transport);
+    Py_XSETREF(k->transport, transport);
+    k->connected = 1;
+    Py_INCREF(c);
+    dv_engine_connected(c->e, k->id);
+    cluster_schedule_flush(c);
+    Py_DECREF(c);
+    Py_RETURN_NONE;
+}
+
+static PyObject *conn_data_received(Conn *k, PyObject *data)
+{
+    Cluster *c = k->cluster;
+    if (!c || !c->e) Py_RETURN_NONE;
+    Py_buffer b;
+    if (PyObject_GetBuffer(data, &b, PyBUF_SIMPLE) < 0) return NULL;
+    Py_INCREF(c);
+    dv_engine_data(c->e, k->id, b.buf, (size_t)b.len);
+    cluster_schedule_flush(c);
+    Py_DECREF(c);
+    PyBuffer_Release(&b);
+    Py_RETURN_NONE;
+}
+
+static PyObject *conn_eof_received(Conn *k, PyObject *unused)
+{
+    (void)unused;
+    (void)k;
+    Py_RETURN_NONE; /* let the transport close itself: connection_lost reports it */
+}
+
+static PyObject *conn_connection_lost(Conn *k, PyObject *exc)
+{
+    conn_lost(k, exc == Py_None ? DV_ERR_OK : DV_ERR_END_OF_STREAM);
+    Py_CLEAR(k->transport);
+    Py_RETURN_NONE;
+}
+
+static PyObject *conn_noop(Conn *k, PyObject *unused)
+{
+    (void)k;
+    (void)unused;
+    Py_RETURN_NONE;
+}
+
+/* create_connection's task finished: a failure (refused, unresolvable) is a closed connection. */
+static PyObject *conn_connect_done(Conn *k, PyObject *task)
+{
+    PyObject *r = PyObject_CallMethod(task, "cancelled", NULL);
+    int cancelled = r ? PyObject_IsTrue(r) : -1;
+    Py_XDECREF(r);
+    if (cancelled < 0) return NULL;
+    if (!cancelled) {
+        PyObject *exc = PyObject_CallMethod(task, "exception", NULL); /* marks it retrieved */
+        if (!exc) return NULL;
+        int failed = exc != Py_None;
+        Py_DECREF(exc);
+        if (failed && !k->connected) conn_lost(k, DV_ERR_SERVICE_NOT_AVAILABLE);
+    }
+    Py_CLEAR(k->task);
+    Py_RETURN_NONE;
+}
+
+static PyObject *conn_failed(Conn *k, PyObject *unused)
+{
+    (void)unused;
+    conn_lost(k, DV_ERR_SERVICE_NOT_AVAILABLE);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef conn_methods[] = {
+    {"connection_made", (PyCFunction)(void (*)(void))conn_connection_made, METH_O, NULL},
+    {"data_received", (PyCFunction)(void (*)(void))conn_data_received, METH_O, NULL},
+    {"eof_received", (PyCFunction)(void (*)(void))conn_eof_received, METH_NOARGS, NULL},
+    {"connection_lost", (PyCFunction)(void (*)(void))conn_connection_lost, METH_O, NULL},
+    {"pause_writing", (PyCFunction)(void (*)(void))conn_noop, METH_NOARGS, NULL},
+    {"resume_writing", (PyCFunction)(void (*)(void))conn_noop, METH_NOARGS, NULL},
+    {"_connect_done", (PyCFunction)(void (*)(void))conn_connect_done, METH_O, NULL},
+    {"_failed", (PyCFunction)(void (*)(void))conn_failed, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject ConnType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "couchbase._core._Conn",
+    .tp_doc = "One engine connection as an asyncio Protocol (and its own protocol factory).",
+    .tp_basicsize = sizeof(Conn),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_dealloc = (destructor)conn_dealloc,
+    .tp_traverse = (traverseproc)conn_traverse,
+    .tp_clear = (inquiry)conn_clear,
+    .tp_call = (ternaryfunc)conn_call,
+    .tp_methods = conn_methods,
+};
+
+int dv_py_asyncio_init(PyObject *m)
+{
+    if (PyType_Ready(&ClusterType) < 0 || PyType_Ready(&ConnType) < 0 || PyType_Ready(&OpType) < 0)
+        return -1;
+    Py_INCREF(&ClusterType);
+    if (PyModule_AddObject(m, "AsyncCluster", (PyObject *)&ClusterType) < 0) {
+        Py_DECREF(&ClusterType);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,134 @@
+/* The result of one operation, copied out of the engine's borrowed dv_res. The value is kept as
+ * raw bytes in C and becomes a Python bytes object only when first read. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include <string.h>
+
+#include "core.h"
+
+typedef struct {
+    PyObject_HEAD unsigned long long cas;
+    unsigned int flags;
+    unsigned int expiry;
+    unsigned long long counter;
+    int exists, deleted;
+    unsigned char datatype;
+    PyObject *token; /* (partition_uuid, sequence_number, partition_id, bucket_name) or None */
+    PyObject *value; /* bytes, made on first access */
+    char *raw;       /* the value until then (NULL: none) */
+    size_t raw_len;
+} Result;
+
+static PyTypeObject ResultType;
+
+PyObject *dv_py_result_new(const dv_res *res)
+{
+    Result *r = PyObject_New(Result, &ResultType);
+    if (!r) return NULL;
+    r->cas = res->cas;
+    r->flags = res->flags;
+    r->expiry = res->expiry;
+    r->counter = res->counter;
+    r->exists = res->exists;
+    r->deleted = res->deleted;
+    r->datatype = res->datatype;
+    r->value = NULL;
+    r->raw = NULL;
+    r->raw_len = 0;
+    r->token = NULL;
+    if (res->has_token) {
+        r->token = Py_BuildValue("(KKHz)", (unsigned long long)res->token.partition_uuid,
+                                 (unsigned long long)res->token.sequence_number,
+                                 res->token.partition_id, res->token.bucket_name);
+    } else {
+        Py_INCREF(Py_None);
+        r->token = Py_None;
+    }
+    if (r->token && res->value) {
+        r->raw = PyMem_Malloc(res->value_len ? res->value_len : 1);
+        if (r->raw) {
+            memcpy(r->raw, res->value, res->value_len);
+            r->raw_len = res->value_len;
+        } else {
+            PyErr_NoMemory();
+        }
+    }
+    if (!r->token || (res->value && !r->raw)) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    return (PyObject *)r;
+}
+
+static void result_dealloc(Result *r)
+{
+    Py_XDECREF(r->token);
+    Py_XDECREF(r->value);
+    PyMem_Free(r->raw);
+    PyObject_Free(r);
+}
+
+static PyObject *result_value(Result *r, void *closure)
+{
+    (void)closure;
+    if (!r->value) {
+        if (!r->raw) Py_RETURN_NONE;
+        r->value = PyBytes_FromStringAndSize(r->raw, (Py_ssize_t)r->raw_len);
+        if (!r->value) return NULL;
+        PyMem_Free(r->raw);
+        r->raw = NULL;
+    }
+    Py_INCREF(r->value);
+    return r->value;
+}
+
+static PyObject *result_token(Result *r, void *closure)
+{
+    (void)closure;
+    Py_INCREF(r->token);
+    return r->token;
+}
+
+static PyObject *result_bool(Result *r, void *closure)
+{
+    return PyBool_FromLong(closure ? r->deleted : r->exists);
+}
+
+static PyMemberDef result_members[] = {
+    {"cas", T_ULONGLONG, offsetof(Result, cas), READONLY, NULL},
+    {"flags", T_UINT, offsetof(Result, flags), READONLY, NULL},
+    {"expiry", T_UINT, offsetof(Result, expiry), READONLY, "absolute Unix seconds, 0: none"},
+    {"counter", T_ULONGLONG, offsetof(Result, counter), READONLY, NULL},
+    {"datatype", T_UBYTE, offsetof(Result, datatype), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL}};
+
+static PyGetSetDef result_getset[] = {
+    {"value", (getter)result_value, NULL, "the document's bytes (None if none)", NULL},
+    {"token", (getter)result_token, NULL,
+     "(partition_uuid, sequence_number, partition_id, bucket_name) or None", NULL},
+    {"exists", (getter)result_bool, NULL, NULL, NULL},
+    {"deleted", (getter)result_bool, NULL, NULL, (void *)1},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject ResultType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "couchbase._core.Result",
+    .tp_doc = "What the engine returned for one operation.",
+    .tp_basicsize = sizeof(Result),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)result_dealloc,
+    .tp_members = result_members,
+    .tp_getset = result_getset,
+};
+
+int dv_py_result_init(PyObject *m)
+{
+    if (PyType_Ready(&ResultType) < 0) return -1;
+    Py_INCREF(&ResultType);
+    if (PyModule_AddObject(m, "Result", (PyObject *)&ResultType) < 0) {
+        Py_DECREF(&ResultType);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,190 @@
+"""The asyncio API's first slice on divan-server: the seed example, errors, many operations in
+flight, cancellation, close with operations pending, no leaks."""
+
+import asyncio
+import gc
+import sys
+from datetime import timedelta
+
+import pytest
+
+import acouchbase.cluster
+import couchbase.auth
+import couchbase.cluster
+from couchbase import _core
+from couchbase.exceptions import (AuthenticationException, DocumentNotFoundException,
+                                  RequestCanceledException, UnAmbiguousTimeoutException)
+
+
+def run(coro, timeout=30):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+async def open_collection(server):
+    cluster = acouchbase.cluster.Cluster(server.connstr, couchbase.cluster.ClusterOptions(
+        couchbase.auth.PasswordAuthenticator("user", "password")))
+    bucket = cluster.bucket("default")
+    await bucket.on_connect()
+    return cluster, bucket.default_collection()
+
+
+def test_seed_example(server):
+    async def main():
+        cluster = acouchbase.cluster.Cluster(server.connstr, couchbase.cluster.ClusterOptions(
+            couchbase.auth.PasswordAuthenticator("user", "password")))
+        bucket = cluster.bucket("default")
+        await bucket.on_connect()
+        collection = bucket.default_collection()
+        upsert_result = await collection.upsert("doc1", dict(name="Ted", age=80))
+        get_result = await collection.get("doc1")
+        person = get_result.content
+        print(person)
+        assert upsert_result.cas == get_result.cas
+        assert get_result.content_as[dict] == get_result.value == person
+        await cluster.on_connect()
+        await cluster.close()
+        return person
+
+    assert run(main()) == {"name": "Ted", "age": 80}
+
+
+def test_operations_return_futures(server):
+    async def main():
+        cluster, coll = await open_collection(server)
+        f = coll.upsert("fut", [1, 2, 3])
+        assert isinstance(f, asyncio.Future)
+        await f
+        assert (await coll.get("fut")).content_as[list] == [1, 2, 3]
+        await cluster.close()
+
+    run(main())
+
+
+def test_wrong_password_fails_on_connect(server):
+    async def main():
+        cluster = acouchbase.cluster.Cluster(server.connstr, couchbase.cluster.ClusterOptions(
+            couchbase.auth.PasswordAuthenticator("user", "wrong")))
+        with pytest.raises(AuthenticationException):
+            await cluster.on_connect()
+        await cluster.close()
+
+    run(main())
+
+
+def test_no_server_times_out_on_connect():
+    import socket
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def main():
+        cluster = acouchbase.cluster.Cluster(
+            "couchbase://127.0.0.1:%d" % port,
+            couchbase.cluster.ClusterOptions(
+                couchbase.auth.PasswordAuthenticator("user", "password"),
+                bootstrap_timeout=timedelta(seconds=1)))
+        with pytest.raises(UnAmbiguousTimeoutException):
+            await cluster.on_connect()
+        await cluster.close()
+
+    run(main())
+
+
+def test_get_missing_raises_document_not_found(server):
+    async def main():
+        cluster, coll = await open_collection(server)
+        with pytest.raises(DocumentNotFoundException) as info:
+            await coll.get("no-such-doc")
+        assert info.value.context.key == "no-such-doc"
+        await cluster.close()
+
+    run(main())
+
+
+def test_thousand_concurrent_operations(server):
+    async def main():
+        cluster, coll = await open_collection(server)
+        n = 1000
+        ups = await asyncio.gather(*(coll.upsert("k%d" % i, {"i": i}) for i in range(n)))
+        assert all(r.cas for r in ups)
+        gets = await asyncio.gather(*(coll.get("k%d" % i) for i in range(n)))
+        assert [g.content_as[dict]["i"] for g in gets] == list(range(n))
+        await cluster.close()
+
+    run(main())
+
+
+def test_cancelled_get_does_not_break_later_operations(server):
+    async def main():
+        cluster, coll = await open_collection(server)
+        await coll.upsert("c", {"v": 1})
+        f = coll.get("c")
+        f.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await f
+        # cancelled after it was written: its late reply must be dropped safely
+        futures = [coll.get("c") for _ in range(10)]
+        await asyncio.sleep(0)
+        for g in futures[::2]:
+            g.cancel()
+        await asyncio.gather(*futures, return_exceptions=True)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(coll.get("c"), 0)  # wait_for's own cancellation
+        assert (await coll.get("c")).content == {"v": 1}
+        assert cluster._core.pending() == 0
+        await cluster.close()
+
+    run(main())
+
+
+def test_close_fails_pending_operations(server):
+    async def main():
+        cluster, coll = await open_collection(server)
+        futures = [coll.upsert("p%d" % i, i) for i in range(50)]
+        await asyncio.sleep(0)  # the flush runs: these are written, awaiting replies
+        futures += [coll.get("p%d" % i) for i in range(50)]  # these are not written yet
+        await cluster.close()
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        assert all(isinstance(r, RequestCanceledException) for r in results), results[:3]
+        with pytest.raises(Exception):
+            coll.get("p0")  # closed: fails synchronously
+
+    run(main())
+
+
+def test_no_leak_over_many_operations(server):
+    async def rounds(coll, n):
+        for _ in range(n // 100):
+            await asyncio.gather(*(coll.upsert("leak%d" % i, {"i": i}) for i in range(50)))
+            await asyncio.gather(*(coll.get("leak%d" % i) for i in range(50)))
+
+    async def main():
+        cluster, coll = await open_collection(server)
+        await rounds(coll, 2000)  # warm up caches and free lists
+        gc.collect()
+        before = sys.getallocatedblocks()
+        await rounds(coll, 10000)
+        gc.collect()
+        grown = sys.getallocatedblocks() - before
+        await cluster.close()
+        return grown
+
+    # a leak of one object per operation would be >= 10000 blocks
+    grown = run(main(), timeout=120)
+    print("allocated blocks grown over 10000 operations:", grown)
+    assert grown < 1000
+
+
+def test_close_frees_the_engine(server):
+    async def main():
+        for _ in range(3):
+            cluster, coll = await open_collection(server)
+            await coll.upsert("free", {"a": 1})
+            pending = coll.get("free")
+            await cluster.close()
+            with pytest.raises(RequestCanceledException):
+                await pending
+
+    run(main())
+    gc.collect()
+    assert _core._alloc_live() in (0, -1)
