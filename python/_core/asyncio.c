@@ -584,15 +584,49 @@ static PyObject *cluster_open_bucket(Cluster *c, PyObject *args)
     return op_started(c, op, dv_engine_open_bucket(c->e, name, op_complete, op));
 }
 
+/* specs: a sequence of (opcode, flags, path: str, value: bytes) tuples, 1..DV_MAX_SPECS of them.
+ * Fills ops, borrowing from the returned tuple (a copy, so that no Python code run before the
+ * submit can change what ops points to; the caller releases it after the submit). NULL with an
+ * exception on a malformed spec. */
+static PyObject *parse_specs(PyObject *specs, dv_subdoc_op *ops, size_t *n)
+{
+    PyObject *seq = PySequence_Tuple(specs);
+    if (!seq) return NULL;
+    Py_ssize_t len = PyTuple_GET_SIZE(seq);
+    if (len < 1 || len > DV_MAX_SPECS) {
+        PyErr_Format(PyExc_ValueError, "between 1 and %d specs are needed", DV_MAX_SPECS);
+        Py_DECREF(seq);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < len; i++) {
+        PyObject *item = PyTuple_GET_ITEM(seq, i);
+        Py_ssize_t path_len = 0, value_len = 0;
+        if (!PyTuple_Check(item) ||
+            !PyArg_ParseTuple(item, "bbs#y#", &ops[i].opcode, &ops[i].flags, &ops[i].path,
+                              &path_len, (const char **)&ops[i].value, &value_len)) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "a spec is (opcode, flags, path, value)");
+            Py_DECREF(seq);
+            return NULL;
+        }
+        ops[i].path_len = (size_t)path_len;
+        ops[i].value_len = (size_t)value_len;
+    }
+    *n = (size_t)len;
+    return seq;
+}
+
 /* submit(kind, bucket, scope, collection, key, value=None, ...) -> Future[Result] (or
  * result_type(Result, extra) when result_type is given). */
 static PyObject *cluster_submit(Cluster *c, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"kind",       "bucket",      "scope",       "collection",      "key",
-                             "value",      "flags",       "datatype",    "expiry",          "cas",
-                             "durability", "timeout_ms",  "with_expiry", "preserve_expiry", "delta",
-                             "initial",    "has_initial", "lock_time",   "result_type",     "extra",
-                             NULL};
+    /* clang-format off */
+    static char *kwlist[] = {
+        "kind", "bucket", "scope", "collection", "key", "value", "flags", "datatype", "expiry",
+        "cas", "durability", "timeout_ms", "with_expiry", "preserve_expiry", "delta", "initial",
+        "has_initial", "lock_time", "result_type", "extra", "specs", "store_semantics",
+        "access_deleted", NULL};
+    /* clang-format on */
     dv_req q = {0};
     int kind;
     Py_ssize_t key_len = 0, value_len = 0;
@@ -600,19 +634,33 @@ static PyObject *cluster_submit(Cluster *c, PyObject *args, PyObject *kw)
     unsigned long long cas = 0, timeout = 0, delta = 0, initial = 0;
     int with_expiry = 0, preserve = 0, has_initial = 0;
     unsigned int flags = 0, expiry = 0, lock_time = 0;
-    PyObject *result_type = Py_None, *extra = Py_None;
+    PyObject *result_type = Py_None, *extra = Py_None, *specs = Py_None;
+    int store_semantics = 0, access_deleted = 0;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kw, "iszzs#|z#IbIKbKppKKpIOO", kwlist, &kind, &q.bucket, &q.scope, &q.collection,
-            (const char **)&q.key, &key_len, (const char **)&q.value, &value_len, &flags, &datatype,
-            &expiry, &cas, &durability, &timeout, &with_expiry, &preserve, &delta, &initial,
-            &has_initial, &lock_time, &result_type, &extra))
+            args, kw, "iszzs#|z#IbIKbKppKKpIOOOip", kwlist, &kind, &q.bucket, &q.scope,
+            &q.collection, (const char **)&q.key, &key_len, (const char **)&q.value, &value_len,
+            &flags, &datatype, &expiry, &cas, &durability, &timeout, &with_expiry, &preserve,
+            &delta, &initial, &has_initial, &lock_time, &result_type, &extra, &specs,
+            &store_semantics, &access_deleted))
         return NULL;
-    if (kind < 0 || kind >= DV_KV_OP_KIND_COUNT || kind == DV_KV_LOOKUP_IN ||
-        kind == DV_KV_MUTATE_IN) {
+    if (kind < 0 || kind >= DV_KV_OP_KIND_COUNT) {
         PyErr_SetString(PyExc_ValueError, "unsupported operation kind");
         return NULL;
     }
+    if (store_semantics < DV_STORE_REPLACE || store_semantics > DV_STORE_INSERT) {
+        PyErr_SetString(PyExc_ValueError, "store_semantics must be 0, 1 or 2");
+        return NULL;
+    }
     if (cluster_check(c)) return NULL;
+    dv_subdoc_op ops[DV_MAX_SPECS];
+    PyObject *seq = NULL; /* keeps the specs' paths and values alive until the submit copied them */
+    if (kind == DV_KV_LOOKUP_IN || kind == DV_KV_MUTATE_IN) {
+        seq = parse_specs(specs, ops, &q.nspecs);
+        if (!seq) return NULL;
+        q.specs = ops;
+    }
+    q.store_semantics = (dv_store_semantics)store_semantics;
+    q.access_deleted = access_deleted;
     q.kind = (dv_op_kind)kind;
     q.key_len = (size_t)key_len;
     q.value_len = (size_t)value_len;
@@ -629,9 +677,14 @@ static PyObject *cluster_submit(Cluster *c, PyObject *args, PyObject *kw)
     q.has_initial = has_initial;
     q.lock_time = lock_time;
     Op *op = op_new(c, result_type, extra);
-    if (!op) return NULL;
+    if (!op) {
+        Py_XDECREF(seq);
+        return NULL;
+    }
     Py_INCREF(op);
-    return op_started(c, op, dv_engine_submit(c->e, &q, op_complete, op, &op->id));
+    dv_error rc = dv_engine_submit(c->e, &q, op_complete, op, &op->id);
+    Py_XDECREF(seq);
+    return op_started(c, op, rc);
 }
 
 static PyObject *cluster_pending(Cluster *c, PyObject *unused)

@@ -17,6 +17,7 @@ typedef struct {
     unsigned char datatype;
     PyObject *token; /* (partition_uuid, sequence_number, partition_id, bucket_name) or None */
     PyObject *value; /* bytes, made on first access */
+    PyObject *specs; /* sub-document: tuple of (error, status, bytes or None), else None */
     char *raw;       /* the value until then (NULL: none) */
     size_t raw_len;
 } Result;
@@ -38,6 +39,31 @@ PyObject *dv_py_result_new(const dv_res *res)
     r->raw = NULL;
     r->raw_len = 0;
     r->token = NULL;
+    r->specs = NULL;
+    if (res->specs) {
+        r->specs = PyTuple_New((Py_ssize_t)res->nspecs);
+        for (size_t i = 0; r->specs && i < res->nspecs; i++) {
+            const dv_subdoc_res *sr = &res->specs[i];
+            PyObject *t;
+            if (sr->value)
+                t = Py_BuildValue("(iiy#)", (int)sr->err, (int)sr->status, (const char *)sr->value,
+                                  (Py_ssize_t)sr->value_len);
+            else
+                t = Py_BuildValue("(iiO)", (int)sr->err, (int)sr->status, Py_None);
+            if (!t) {
+                Py_CLEAR(r->specs);
+                break;
+            }
+            PyTuple_SET_ITEM(r->specs, (Py_ssize_t)i, t);
+        }
+        if (!r->specs) {
+            Py_DECREF(r);
+            return NULL;
+        }
+    } else {
+        Py_INCREF(Py_None);
+        r->specs = Py_None;
+    }
     if (res->has_token) {
         r->token = Py_BuildValue("(KKHz)", (unsigned long long)res->token.partition_uuid,
                                  (unsigned long long)res->token.sequence_number,
@@ -65,6 +91,7 @@ PyObject *dv_py_result_new(const dv_res *res)
 static void result_dealloc(Result *r)
 {
     Py_XDECREF(r->token);
+    Py_XDECREF(r->specs);
     Py_XDECREF(r->value);
     PyMem_Free(r->raw);
     PyObject_Free(r);
@@ -91,6 +118,13 @@ static PyObject *result_token(Result *r, void *closure)
     return r->token;
 }
 
+static PyObject *result_specs(Result *r, void *closure)
+{
+    (void)closure;
+    Py_INCREF(r->specs);
+    return r->specs;
+}
+
 static PyObject *result_bool(Result *r, void *closure)
 {
     return PyBool_FromLong(closure ? r->deleted : r->exists);
@@ -108,6 +142,8 @@ static PyGetSetDef result_getset[] = {
     {"value", (getter)result_value, NULL, "the document's bytes (None if none)", NULL},
     {"token", (getter)result_token, NULL,
      "(partition_uuid, sequence_number, partition_id, bucket_name) or None", NULL},
+    {"specs", (getter)result_specs, NULL,
+     "sub-document: a tuple of (error, status, value bytes or None) per spec, else None", NULL},
     {"exists", (getter)result_bool, NULL, NULL, NULL},
     {"deleted", (getter)result_bool, NULL, NULL, (void *)1},
     {NULL, NULL, NULL, NULL, NULL}};

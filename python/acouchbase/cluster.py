@@ -1,4 +1,4 @@
-"""The asyncio Cluster, Bucket, Scope and Collection (a first slice: upsert and get).
+"""The asyncio Cluster, Bucket, Scope, Collection and BinaryCollection.
 
 Every operation returns an ``asyncio.Future`` made and resolved in C on the loop's thread; the C
 result is wrapped in its ``couchbase.result`` class by the engine's completion, not by a
@@ -7,19 +7,28 @@ Python callback.
 
 import asyncio
 from datetime import timedelta
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Union
 
 from couchbase import _core
 from couchbase.auth import Authenticator
 from couchbase.constants import FMT_COMMON_MASK, FMT_JSON
-from couchbase.exceptions import InvalidArgumentException
-from couchbase.options import ClusterOptions, forward_args
-from couchbase.result import GetResult, MutationResult
+from couchbase._utils import timedelta_as_seconds, timedelta_as_timestamp
+from couchbase.exceptions import FeatureUnavailableException, InvalidArgumentException
+from couchbase.options import (AppendOptions, ClusterOptions, DecrementOptions, ExistsOptions,
+                               GetAndLockOptions, GetAndTouchOptions, GetOptions,
+                               IncrementOptions, InsertOptions, LookupInOptions, MutateInOptions,
+                               PrependOptions, RemoveOptions, ReplaceOptions, TouchOptions,
+                               UnlockOptions, UpsertOptions, check_expiry_and_preserve,
+                               forward_args, forward_counter_args, mutate_in_store_semantics)
+from couchbase.result import (CounterResult, ExistsResult, GetResult, LookupInResult,
+                              MutateInResult, MutationResult)
+from couchbase.subdocument import check_lookup_in_specs, check_mutate_in_specs
 from couchbase.transcoder import JSONTranscoder, Transcoder
 
 # dv_op_kind of include/divan/client.h
-_KV_GET = 0
-_KV_UPSERT = 6
+(_KV_GET, _KV_GET_AND_TOUCH, _KV_GET_AND_LOCK, _KV_GET_REPLICA, _KV_EXISTS, _KV_INSERT, _KV_UPSERT,
+ _KV_REPLACE, _KV_REMOVE, _KV_TOUCH, _KV_UNLOCK, _KV_APPEND, _KV_PREPEND, _KV_INCREMENT,
+ _KV_DECREMENT, _KV_LOOKUP_IN, _KV_MUTATE_IN) = range(17)
 
 
 def _retrieve(future: "asyncio.Future[Any]") -> None:
@@ -123,6 +132,8 @@ class Scope:
 
 
 class Collection:
+    """KV and sub-document operations on one collection; each returns an ``asyncio.Future``."""
+
     def __init__(self, scope: Scope, name: str) -> None:
         self._scope = scope
         self._name = name
@@ -135,26 +146,159 @@ class Collection:
     def name(self) -> str:
         return self._name
 
-    def upsert(self, key: str, value: Any, *opts: Any,
-               **kwargs: Any) -> "asyncio.Future[MutationResult]":
-        args = forward_args(kwargs, *opts)
+    def _submit(self, kind: int, key: str, args: Dict[str, Any], result_type: Any,
+                extra: Any = None, **fields: Any) -> "asyncio.Future[Any]":
+        if not isinstance(key, str):
+            raise InvalidArgumentException("The document key must be a str.")
+        if "replicate_to" in args or "persist_to" in args:
+            raise FeatureUnavailableException("Client (observe-based) durability is not supported.")
+        bucket, scope, collection = self._keyspace
+        return self._core.submit(kind, bucket, scope, collection, key,
+                                 timeout_ms=args.get("timeout", 0), result_type=result_type,
+                                 extra=extra, **fields)
+
+    def _store(self, kind: int, key: str, value: Any, args: Dict[str, Any],
+               **fields: Any) -> "asyncio.Future[MutationResult]":
         transcoder = args.get("transcoder") or self._transcoder
         data, flags = transcoder.encode_value(value)
-        bucket, scope, collection = self._keyspace
-        return self._core.submit(
-            _KV_UPSERT, bucket, scope, collection, key, data, flags=flags,
+        return self._submit(
+            kind, key, args, MutationResult, value=data, flags=flags,
             datatype=1 if flags & FMT_COMMON_MASK == FMT_JSON else 0,
-            expiry=args.get("expiry", 0), durability=args.get("durability_level", 0),
-            preserve_expiry=bool(args.get("preserve_expiry")),
-            timeout_ms=args.get("timeout", 0), result_type=MutationResult)
+            expiry=args.get("expiry", 0), durability=args.get("durability_level", 0), **fields)
 
-    def get(self, key: str, *opts: Any, **kwargs: Any) -> "asyncio.Future[GetResult]":
+    def get(self, key: str, *opts: GetOptions, **kwargs: Any) -> "asyncio.Future[GetResult]":
         args = forward_args(kwargs, *opts)
-        bucket, scope, collection = self._keyspace
-        return self._core.submit(
-            _KV_GET, bucket, scope, collection, key, with_expiry=bool(args.get("with_expiry")),
-            timeout_ms=args.get("timeout", 0), result_type=GetResult,
-            extra=args.get("transcoder") or self._transcoder)
+        return self._submit(_KV_GET, key, args, GetResult,
+                            args.get("transcoder") or self._transcoder,
+                            with_expiry=bool(args.get("with_expiry")))
+
+    def exists(self, key: str, *opts: ExistsOptions,
+               **kwargs: Any) -> "asyncio.Future[ExistsResult]":
+        return self._submit(_KV_EXISTS, key, forward_args(kwargs, *opts), ExistsResult)
+
+    def insert(self, key: str, value: Any, *opts: InsertOptions,
+               **kwargs: Any) -> "asyncio.Future[MutationResult]":
+        return self._store(_KV_INSERT, key, value, forward_args(kwargs, *opts))
+
+    def upsert(self, key: str, value: Any, *opts: UpsertOptions,
+               **kwargs: Any) -> "asyncio.Future[MutationResult]":
+        args = forward_args(kwargs, *opts)
+        return self._store(_KV_UPSERT, key, value, args,
+                           preserve_expiry=bool(args.get("preserve_expiry")))
+
+    def replace(self, key: str, value: Any, *opts: ReplaceOptions,
+                **kwargs: Any) -> "asyncio.Future[MutationResult]":
+        args = forward_args(kwargs, *opts)
+        check_expiry_and_preserve(args)
+        return self._store(_KV_REPLACE, key, value, args, cas=args.get("cas") or 0,
+                           preserve_expiry=bool(args.get("preserve_expiry")))
+
+    def remove(self, key: str, *opts: RemoveOptions,
+               **kwargs: Any) -> "asyncio.Future[MutationResult]":
+        args = forward_args(kwargs, *opts)
+        return self._submit(_KV_REMOVE, key, args, MutationResult, cas=args.get("cas") or 0,
+                            durability=args.get("durability_level", 0))
+
+    def touch(self, key: str, expiry: timedelta, *opts: TouchOptions,
+              **kwargs: Any) -> "asyncio.Future[MutationResult]":
+        args = forward_args(kwargs, *opts)
+        return self._submit(_KV_TOUCH, key, args, MutationResult,
+                            expiry=timedelta_as_timestamp(expiry))
+
+    def get_and_touch(self, key: str, expiry: timedelta, *opts: GetAndTouchOptions,
+                      **kwargs: Any) -> "asyncio.Future[GetResult]":
+        args = forward_args(kwargs, *opts)
+        return self._submit(_KV_GET_AND_TOUCH, key, args, GetResult,
+                            args.get("transcoder") or self._transcoder,
+                            expiry=timedelta_as_timestamp(expiry))
+
+    def get_and_lock(self, key: str, lock_time: timedelta, *opts: GetAndLockOptions,
+                     **kwargs: Any) -> "asyncio.Future[GetResult]":
+        args = forward_args(kwargs, *opts)
+        return self._submit(_KV_GET_AND_LOCK, key, args, GetResult,
+                            args.get("transcoder") or self._transcoder,
+                            lock_time=timedelta_as_seconds(lock_time))
+
+    def unlock(self, key: str, cas: int, *opts: UnlockOptions,
+               **kwargs: Any) -> "asyncio.Future[None]":
+        args = forward_args(kwargs, *opts)
+        return self._submit(_KV_UNLOCK, key, args, _none, cas=cas)
+
+    def lookup_in(self, key: str, spec: Any, *opts: LookupInOptions,
+                  **kwargs: Any) -> "asyncio.Future[LookupInResult]":
+        args = forward_args(kwargs, *opts)
+        specs = check_lookup_in_specs(spec)
+        transcoder = args.get("transcoder") or self._transcoder
+        wire = [tuple(s.to_wire(transcoder)) for s in specs]
+        return self._submit(_KV_LOOKUP_IN, key, args, LookupInResult,
+                            (key, transcoder, tuple(w[0] for w in wire)), specs=wire,
+                            access_deleted=bool(args.get("access_deleted")))
+
+    def mutate_in(self, key: str, spec: Any, *opts: MutateInOptions,
+                  **kwargs: Any) -> "asyncio.Future[MutateInResult]":
+        args = forward_args(kwargs, *opts)
+        check_expiry_and_preserve(args)
+        semantics = mutate_in_store_semantics(args)
+        specs = check_mutate_in_specs(spec, bool(args.get("preserve_expiry")))
+        transcoder = args.get("transcoder") or self._transcoder
+        wire = [tuple(s.to_wire(transcoder)) for s in specs]
+        return self._submit(_KV_MUTATE_IN, key, args, MutateInResult,
+                            (key, transcoder, tuple(w[0] for w in wire)), specs=wire,
+                            store_semantics=int(semantics), cas=args.get("cas") or 0,
+                            expiry=args.get("expiry", 0),
+                            durability=args.get("durability_level", 0),
+                            preserve_expiry=bool(args.get("preserve_expiry")),
+                            access_deleted=bool(args.get("access_deleted")))
+
+    def binary(self) -> "BinaryCollection":
+        return BinaryCollection(self)
 
 
-__all__ = ["Cluster", "Bucket", "Scope", "Collection"]
+class BinaryCollection:
+    """Counters and raw appends on a collection's documents."""
+
+    def __init__(self, collection: Collection) -> None:
+        self._collection = collection
+
+    def _counter(self, kind: int, key: str, opts: Any,
+                 kwargs: Dict[str, Any]) -> "asyncio.Future[CounterResult]":
+        args = forward_counter_args(kwargs, *opts)
+        initial = args.get("initial_value")
+        return self._collection._submit(
+            kind, key, args, CounterResult, delta=args["delta"], initial=initial or 0,
+            has_initial=initial is not None, expiry=args.get("expiry", 0),
+            durability=args.get("durability_level", 0))
+
+    def increment(self, key: str, *opts: IncrementOptions,
+                  **kwargs: Any) -> "asyncio.Future[CounterResult]":
+        return self._counter(_KV_INCREMENT, key, opts, kwargs)
+
+    def decrement(self, key: str, *opts: DecrementOptions,
+                  **kwargs: Any) -> "asyncio.Future[CounterResult]":
+        return self._counter(_KV_DECREMENT, key, opts, kwargs)
+
+    def _concat(self, kind: int, key: str, value: Any, opts: Any,
+                kwargs: Dict[str, Any]) -> "asyncio.Future[MutationResult]":
+        args = forward_args(kwargs, *opts)
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        elif not isinstance(value, (bytes, bytearray)):
+            raise InvalidArgumentException("The value must be str or bytes.")
+        return self._collection._submit(
+            kind, key, args, MutationResult, value=bytes(value), cas=args.get("cas") or 0,
+            durability=args.get("durability_level", 0))
+
+    def append(self, key: str, value: Union[str, bytes], *opts: AppendOptions,
+               **kwargs: Any) -> "asyncio.Future[MutationResult]":
+        return self._concat(_KV_APPEND, key, value, opts, kwargs)
+
+    def prepend(self, key: str, value: Union[str, bytes], *opts: PrependOptions,
+                **kwargs: Any) -> "asyncio.Future[MutationResult]":
+        return self._concat(_KV_PREPEND, key, value, opts, kwargs)
+
+
+def _none(_core: Any, _extra: Any) -> None:
+    return None
+
+
+__all__ = ["Cluster", "Bucket", "Scope", "Collection", "BinaryCollection"]

@@ -1,12 +1,21 @@
-"""Results of KV operations (a first slice: GetResult, MutationResult, MutationToken).
+"""Results of KV operations: GetResult, ExistsResult, MutationResult (MutationToken),
+CounterResult, LookupInResult and MutateInResult.
 
 Each wraps the C ``couchbase._core.Result`` the engine produced; a document's content is decoded
 by the transcoder on first access, not when the reply arrives.
 """
 
-from typing import Any, Optional, Tuple
+from datetime import datetime
+from typing import Any, Callable, Dict, Optional, Tuple
 
+from couchbase.constants import FMT_JSON
+from couchbase.exceptions import (DocumentNotFoundException, InvalidIndexException,
+                                  build_exception)
 from couchbase.transcoder import Transcoder
+
+_PATH_NOT_FOUND = 113  # couchbase._errors: PATH_NOT_FOUND
+_STATUS_PATH_NOT_FOUND = 0xC0
+_SUBDOC_EXISTS = 0xC6
 
 
 class MutationToken:
@@ -33,6 +42,10 @@ class MutationToken:
 
     def as_tuple(self) -> Tuple[int, int, int, Optional[str]]:
         return self._token
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"partition_id": self.partition_id, "partition_uuid": self.partition_uuid,
+                "sequence_number": self.sequence_number, "bucket_name": self.bucket_name}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, MutationToken) and self._token == other._token
@@ -112,10 +125,128 @@ class GetResult(Result):
         return self._core.flags
 
     @property
-    def expiry_time(self) -> Any:
-        from datetime import datetime
+    def expiry_time(self) -> Optional[datetime]:
+        """The expiry as a naive local datetime (only with ``with_expiry=True``), else None."""
         expiry = self._core.expiry
         return datetime.fromtimestamp(expiry) if expiry else None
 
     def __repr__(self) -> str:
         return "GetResult(cas=%d, flags=0x%x)" % (self.cas, self.flags)
+
+
+class ExistsResult(Result):
+    """``exists``: whether the document exists (a missing one does not raise)."""
+
+    __slots__ = ()
+
+    @property
+    def exists(self) -> bool:
+        return bool(self._core.exists) and not self._core.deleted
+
+    def __repr__(self) -> str:
+        return "ExistsResult(exists=%r, cas=%d)" % (self.exists, self.cas)
+
+
+class CounterResult(MutationResult):
+    """``content``: the counter's value after the increment or decrement."""
+
+    __slots__ = ()
+
+    @property
+    def content(self) -> int:
+        return int(self._core.counter)
+
+    def __repr__(self) -> str:
+        return "CounterResult(content=%d, cas=%d)" % (self.content, self.cas)
+
+
+class _IndexedContent:
+    """``result.content_as[T](index)``: the spec's value converted by T."""
+
+    __slots__ = ("_result", "_kind")
+
+    def __init__(self, result: "_SubdocResult", kind: Callable[[Any], Any]) -> None:
+        self._result = result
+        self._kind = kind
+
+    def __call__(self, index: int) -> Any:
+        return self._kind(self._result._field(index))
+
+
+class _IndexedProxy:
+    __slots__ = ("_result",)
+
+    def __init__(self, result: "_SubdocResult") -> None:
+        self._result = result
+
+    def __getitem__(self, kind: Any) -> _IndexedContent:
+        return _IndexedContent(self._result, kind)
+
+
+class _SubdocResult(Result):
+    """Per-spec fields of a lookup_in or mutate_in, JSON-decoded through the transcoder on
+    access; a spec's failure raises its exception (PathNotFoundException, ...) then."""
+
+    __slots__ = ("_key", "_transcoder", "_ops")
+
+    def __init__(self, core: Any, extra: Tuple[str, Transcoder, Tuple[int, ...]]) -> None:
+        super().__init__(core)
+        self._key, self._transcoder, self._ops = extra
+
+    def _spec(self, index: int) -> Tuple[int, int, Optional[bytes]]:
+        specs = self._core.specs or ()
+        if not isinstance(index, int) or index < 0 or index >= len(specs):
+            raise InvalidIndexException("Provided index (%r) is invalid." % (index,))
+        spec: Tuple[int, int, Optional[bytes]] = specs[index]
+        return spec
+
+    def _raise(self, err: int, status: int) -> None:
+        raise build_exception(err, {"key": self._key, "status_code": status,
+                                    "context_type": "KeyValueErrorContext"})
+
+    def _field(self, index: int) -> Any:
+        err, status, value = self._spec(index)
+        if index < len(self._ops) and self._ops[index] == _SUBDOC_EXISTS:
+            if err not in (0, _PATH_NOT_FOUND):
+                self._raise(err, status)
+            return err == 0 and status == 0
+        if err:
+            self._raise(err, status)
+        if value is None:
+            if status == 0xFFFF:
+                raise DocumentNotFoundException("No status for spec %d." % index)
+            return None
+        if not value:
+            return value
+        return self._transcoder.decode_value(value, FMT_JSON)
+
+    @property
+    def content_as(self) -> _IndexedProxy:
+        return _IndexedProxy(self)
+
+
+class LookupInResult(_SubdocResult):
+    """``content_as[T](i)`` and ``exists(i)`` per spec, in the order of the specs."""
+
+    __slots__ = ()
+
+    def exists(self, index: int) -> bool:
+        err, status, _value = self._spec(index)
+        if err == _PATH_NOT_FOUND or status == _STATUS_PATH_NOT_FOUND:
+            return False
+        if err == 0:
+            return True
+        self._raise(err, status)
+        return False
+
+    def __repr__(self) -> str:
+        return "LookupInResult(cas=%d)" % self.cas
+
+
+class MutateInResult(_SubdocResult, MutationResult):
+    """A mutation result whose ``content_as[T](i)`` gives what a spec returned (a counter)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MutateInResult(cas=%d)" % self.cas
