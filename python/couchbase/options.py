@@ -23,23 +23,24 @@ from couchbase.transcoder import Transcoder
 # counter value wrappers
 
 
-class DeltaValueBase:
-    """A counter delta: an int from 0 to 2**63-1."""
+class _BoundedInt:
+    """An int checked against [_low, _high] at construction; subclasses name the bounds."""
+
+    _name = ""
+    _low = 0
+    _high = 0
+    _range = ""
 
     def __init__(self, value: int) -> None:
         if not isinstance(value, int):
-            raise InvalidArgumentException("DeltaValue must be an int, got %s." % type(value).__name__)
-        if not 0 <= value <= 0x7FFFFFFFFFFFFFFF:
-            raise InvalidArgumentException("DeltaValue must be between 0 and 2**63-1, got %d." % value)
+            raise InvalidArgumentException("%s must be an int, got %s." % (self._name, type(value).__name__))
+        if not self._low <= value <= self._high:
+            raise InvalidArgumentException("%s must be between %s, got %d." % (self._name, self._range, value))
         self._value = value
 
     @property
     def value(self) -> int:
         return self._value
-
-    @classmethod
-    def is_valid(cls, value: Any) -> bool:
-        return isinstance(value, DeltaValueBase)
 
     def __repr__(self) -> str:
         return "%s(%d)" % (type(self).__name__, self._value)
@@ -49,38 +50,30 @@ class DeltaValueBase:
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._value))
+
+
+class DeltaValueBase(_BoundedInt):
+    """A counter delta: an int from 0 to 2**63-1."""
+
+    _name, _low, _high, _range = "DeltaValue", 0, 0x7FFFFFFFFFFFFFFF, "0 and 2**63-1"
+
+    @classmethod
+    def is_valid(cls, value: Any) -> bool:
+        return isinstance(value, DeltaValueBase)
 
 
 class DeltaValue(DeltaValueBase):
     pass
 
 
-class SignedInt64Base:
+class SignedInt64Base(_BoundedInt):
     """A signed 64-bit int, e.g. a counter's initial value (negative: do not create)."""
 
-    def __init__(self, value: int) -> None:
-        if not isinstance(value, int):
-            raise InvalidArgumentException("SignedInt64 must be an int, got %s." % type(value).__name__)
-        if not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
-            raise InvalidArgumentException("SignedInt64 must be between -2**63 and 2**63-1, got %d." % value)
-        self._value = value
-
-    @property
-    def value(self) -> int:
-        return self._value
+    _name, _low, _high, _range = "SignedInt64", -0x8000000000000000, 0x7FFFFFFFFFFFFFFF, "-2**63 and 2**63-1"
 
     @classmethod
     def is_valid(cls, value: Any) -> bool:
         return isinstance(value, SignedInt64Base)
-
-    def __repr__(self) -> str:
-        return "%s(%d)" % (type(self).__name__, self._value)
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, self._value))
 
 
 class SignedInt64(SignedInt64Base):
