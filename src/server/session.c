@@ -696,8 +696,8 @@ static int do_kv(dv_session *s, const dv_frame *f, const dv_request_info *ri, dv
     default:
         break;
     }
-    if (is_mutation(op) && op != DV_OP_TOUCH && op != DV_OP_GAT && op != DV_OP_UNLOCK_KEY &&
-        has(s, DV_FEATURE_MUTATION_SEQNO)) {
+    /* The opcode table says which successes carry a mutation token. */
+    if ((dv_opcode_info_get(op)->flags & DV_OPF_MUTATION) && has(s, DV_FEATURE_MUTATION_SEQNO)) {
         dv_mutation_token t = {res.vb_uuid, res.seqno};
         dv_extras_token_encode(x, &t);
         r.extras = x;
