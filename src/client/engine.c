@@ -609,20 +609,15 @@ static char *slot_name(const slot *s)
 static void rearm(dv_engine *e)
 {
     uint64_t next = 0;
-#define CONSIDER(t)                                                                                \
-    do {                                                                                           \
-        uint64_t t_ = (t);                                                                         \
-        if (t_ && (!next || t_ < next)) next = t_;                                                 \
-    } while (0)
     for (dv_op *op = e->pending.head; op; op = op->next) {
-        CONSIDER(op->deadline_ns);
-        if (op->retry_at_ns && !op_inflight(e, op)) CONSIDER(op->retry_at_ns);
+        next = earliest(next, op->deadline_ns);
+        if (op->retry_at_ns && !op_inflight(e, op)) next = earliest(next, op->retry_at_ns);
     }
-    for (bucket *b = e->buckets; b; b = b->next) CONSIDER(bucket_next(b, e->kv_timeout_ns));
-    for (conn *c = e->conns; c; c = c->next) CONSIDER(conn_next(c));
+    for (bucket *b = e->buckets; b; b = b->next)
+        next = earliest(next, bucket_next(b, e->kv_timeout_ns));
+    for (conn *c = e->conns; c; c = c->next) next = earliest(next, conn_next(c));
     for (ping *p = e->pings; p; p = p->next)
-        if (p->left) CONSIDER(p->deadline);
-#undef CONSIDER
+        if (p->left) next = earliest(next, p->deadline);
     if (next != e->timer_at) {
         e->timer_at = next;
         e->h.timer(e->h.ud, next);

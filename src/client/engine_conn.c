@@ -526,23 +526,17 @@ void bucket_tick(dv_engine *e, bucket *b, uint64_t now)
 uint64_t bucket_next(const bucket *b, uint64_t kv_timeout_ns)
 {
     uint64_t next = 0;
-#define CONSIDER(t)                                                                                \
-    do {                                                                                           \
-        uint64_t t_ = (t);                                                                         \
-        if (t_ && (!next || t_ < next)) next = t_;                                                 \
-    } while (0)
     if (b->state == B_BOOT) {
-        CONSIDER(b->boot_deadline);
-        CONSIDER(b->boot_retry_at);
+        next = earliest(next, b->boot_deadline);
+        next = earliest(next, b->boot_retry_at);
     } else if (b->state == B_READY) {
-        CONSIDER(b->poll_at);
+        next = earliest(next, b->poll_at);
         for (const coll *k = b->colls; k; k = k->next)
-            if (!k->known) CONSIDER(k->sent_at + kv_timeout_ns);
+            if (!k->known) next = earliest(next, k->sent_at + kv_timeout_ns);
         for (size_t i = 0; i < b->nslots; i++)
             if (b->slots[i].host && !b->slots[i].c)
-                CONSIDER(b->slots[i].reconnect_at ? b->slots[i].reconnect_at : 1);
+                next = earliest(next, b->slots[i].reconnect_at ? b->slots[i].reconnect_at : 1);
     }
-#undef CONSIDER
     return next;
 }
 

@@ -25,6 +25,12 @@
 #include "topology/config.h"
 #include "topology/connstr.h"
 
+/* The earlier of two times, where 0 means "none". */
+static inline uint64_t earliest(uint64_t a, uint64_t b)
+{
+    return !a || (b && b < a) ? b : a;
+}
+
 typedef enum conn_state {
     CONN_CONNECTING, /* hooks.connect asked, waiting for dv_engine_connected */
     CONN_HANDSHAKE,  /* HELLO, SASL, error map, SELECT_BUCKET, GET_CLUSTER_CONFIG; or, for an
