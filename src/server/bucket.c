@@ -1,4 +1,5 @@
 #include "server/bucket.h"
+#include "server/rwlock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -39,18 +40,6 @@ struct dv_cluster {
     dv_bucket **buckets; /* one reference each, creation order */
     size_t nbuckets;
 };
-
-/* The registry's locks prefer writers: a REST change must not wait behind a stream of KV
- * readers (glibc's default lets readers starve writers). */
-int dv_rwlock_init_writer_first(pthread_rwlock_t *l)
-{
-    pthread_rwlockattr_t a;
-    if (pthread_rwlockattr_init(&a) != 0) return -1;
-    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    int rc = pthread_rwlock_init(l, &a);
-    pthread_rwlockattr_destroy(&a);
-    return rc;
-}
 
 /* ---- Random identities ------------------------------------------------------------------- */
 

@@ -19,7 +19,6 @@
 #ifndef DV_SERVER_BUCKET_H
 #define DV_SERVER_BUCKET_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -99,9 +98,6 @@ dv_error dv_bucket_settings_validate(const dv_bucket_settings *s, char *errbuf, 
  * DV_ERR_INVALID_ARGUMENT with a message naming the problem in errbuf. */
 dv_error dv_bucket_settings_parse_flag(const char *arg, dv_bucket_settings *out, char *errbuf,
                                        size_t errlen);
-
-/* A read-write lock that lets a waiting writer in before new readers; 0 or an errno. */
-int dv_rwlock_init_writer_first(pthread_rwlock_t *l);
 
 /* ---- Buckets ------------------------------------------------------------------------------ */
 

@@ -11,7 +11,7 @@
 #include "base/alloc.h"
 #include "base/errmsg.h"
 #include "divan/error.h"
-#include "server/bucket.h"
+#include "server/rwlock.h"
 
 /* ---- Roles ------------------------------------------------------------------------------------
  */
