@@ -450,7 +450,7 @@ int dv_json_find(const char *p, size_t n, size_t root, const dv_path *path, size
         if ((t == '[') != (comp->is_index != 0)) return DV_JSON_MISMATCH;
         dv_json_iter it;
         dv_json_iter_init(&it, p, n, cur, level);
-        dv_json_child c, last = {0, 0, 0};
+        dv_json_child c = {0, 0, 0}, last = {0, 0, 0};
         int rc, got = 0, have_last = 0;
         while ((rc = dv_json_iter_next(&it, &c)) == 1) {
             if (t == '{') {
