@@ -1,0 +1,121 @@
+"""A private divan-server on free ports, for tests and scripts.
+
+    with divan.server.DivanServer() as server:
+        cluster = Cluster(server.connstr, ClusterOptions(
+            PasswordAuthenticator(server.username, server.password)))
+
+The binary is $DIVAN_SERVER if set, else the one shipped in this package (divan/_bin), else
+``divan-server`` on PATH. The server keeps its data in memory and is stopped (SIGTERM, then
+SIGKILL) when the block ends.
+"""
+
+import os
+import queue
+import re
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+__all__ = ["DivanServer", "find_binary"]
+
+_PORTS_LINE = re.compile(r"^divan-server kv=(\d+) http=(\d+)$")
+
+
+def find_binary() -> str:
+    """The divan-server binary to run (see the module's documentation)."""
+    env = os.environ.get("DIVAN_SERVER")
+    if env:
+        return env
+    shipped = Path(__file__).resolve().parent / "_bin" / "divan-server"
+    if shipped.is_file():
+        return str(shipped)
+    found = shutil.which("divan-server")
+    if found:
+        return found
+    raise FileNotFoundError("no divan-server binary: set DIVAN_SERVER or put it on PATH")
+
+
+class DivanServer:
+    """divan-server on free ports (127.0.0.1) with one user and the bucket ``default``.
+
+    ``connstr`` is ``couchbase://127.0.0.1:<kv port>``; ``kv_port`` and ``http_port`` are the
+    ports it chose. ``start()``/``stop()`` or a ``with`` block."""
+
+    def __init__(self, username: str = "user", password: str = "password",
+                 args: Sequence[str] = (), binary: Optional[str] = None,
+                 start_timeout: float = 30.0) -> None:
+        self.username = username
+        self.password = password
+        self._argv: List[str] = [binary or find_binary(), "--kv-port", "0", "--http-port", "0",
+                                 "--user", "%s:%s" % (username, password), *args]
+        self._start_timeout = start_timeout
+        self._proc: Optional["subprocess.Popen[str]"] = None
+        self._reader: Optional[threading.Thread] = None
+        self.kv_port = 0
+        self.http_port = 0
+
+    @property
+    def connstr(self) -> str:
+        return "couchbase://127.0.0.1:%d" % self.kv_port
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None, "not started"
+        return self._proc.pid
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> "DivanServer":
+        if self._proc is not None:
+            raise RuntimeError("already started")
+        self._proc = subprocess.Popen(self._argv, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.PIPE, text=True)
+        lines: "queue.Queue[Optional[str]]" = queue.Queue()
+        out = self._proc.stdout
+        assert out is not None
+
+        def read() -> None:  # drains stdout for the server's lifetime
+            for line in out:
+                lines.put(line)
+            lines.put(None)
+
+        self._reader = threading.Thread(target=read, name="divan-server stdout", daemon=True)
+        self._reader.start()
+        try:
+            line = lines.get(timeout=self._start_timeout)
+        except queue.Empty:
+            line = None
+        m = _PORTS_LINE.match(line.strip()) if line else None
+        if not m:
+            code = self._proc.poll()
+            self.stop()
+            raise RuntimeError("divan-server did not start (exit status %s, first line %r)"
+                               % (code, line))
+        self.kv_port, self.http_port = int(m.group(1)), int(m.group(2))
+        return self
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=10)
+            self._reader = None
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def __enter__(self) -> "DivanServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
