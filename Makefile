@@ -32,9 +32,10 @@ demo: deps build
 pyunit:
 	PYTHONPATH=python .venv/bin/python -m pytest -q -p no:cacheprovider tests/python/unit
 
-# divan's asyncio front end (the _core extension) against a divan-server the tests start.
+# The asyncio suite against divan-servers it starts, on the standard loop and uvloop: on divan's SDK,
+# then on the official one (scripts/run-pysuite).
 pyasync: build
-	PYTHONPATH=python:$(BUILD)/python .venv/bin/python -m pytest -q -p no:cacheprovider tests/python/asyncio
+	BUILD=$(BUILD) scripts/run-pysuite both tests/python/asyncio
 
 # The official Node.js and Python SDKs against divan-server (scripts/install-interop installs them).
 interop: build
@@ -62,7 +63,17 @@ valgrind: build
 	    valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite $$t >/dev/null || exit 1; \
 	done
 
-test: deps unit pyunit pyasync interop valgrind sanitize fuzz-smoke
+# divan's wheel (pyproject.toml: scikit-build-core over this CMake) into dist/; check-wheel builds
+# one, installs it in a fresh venv and runs the shipped divan-server and the asyncio example.
+.PHONY: wheel check-wheel
+
+wheel:
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(if $(wildcard .venv/bin/python),.venv/bin/python,python3) -m pip wheel -q --no-deps -w dist .
+
+check-wheel: deps
+	scripts/check-wheel
+
+test: deps unit pyunit pyasync interop valgrind sanitize fuzz-smoke check-wheel
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -548,16 +548,12 @@ static PyObject *cluster_timer(Cluster *c, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* Operations on a closed cluster raise what the official SDK raises. */
 static int cluster_check(Cluster *c)
 {
     if (c->e) return 0;
-    PyObject *build = dv_py_build_exception();
-    PyObject *exc =
-        build ? PyObject_CallFunction(build, "iO", (int)DV_ERR_CLUSTER_CLOSED, Py_None) : NULL;
-    if (exc) {
-        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-        Py_DECREF(exc);
-    }
+    PyErr_SetString(PyExc_RuntimeError, "Cannot perform operations on a closed cluster. Create a "
+                                        "new cluster instance to reconnect.");
     return -1;
 }
 

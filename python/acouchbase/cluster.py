@@ -66,6 +66,7 @@ class Cluster:
             kv_durable_timeout_ms=_ms(opts, "kv_durable_timeout"),
             connect_timeout_ms=_ms(opts, "connect_timeout"),
             bootstrap_timeout_ms=_ms(opts, "bootstrap_timeout"))
+        self._closed = False
         self._connect = self._core.connect()
         self._connect.add_done_callback(_retrieve)
 
@@ -77,7 +78,13 @@ class Cluster:
         return cluster
 
     async def on_connect(self) -> None:
+        self._check_open()
         await self._connect
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("Cannot perform operations on a closed cluster. Create a new "
+                               "cluster instance to reconnect.")
 
     @property
     def connected(self) -> bool:
@@ -87,8 +94,16 @@ class Cluster:
         return Bucket(self, bucket_name)
 
     async def close(self) -> None:
-        """Fail what is pending (RequestCanceledException) and close the connections."""
+        """Fail what is pending (RequestCanceledException) and close the connections. As in the
+        official SDK, closing a cluster whose connection failed raises that failure again."""
+        if self._closed:
+            return
         self._core.close()
+        self._closed = True
+        if self._connect.done() and not self._connect.cancelled():
+            failure = self._connect.exception()
+            if failure is not None:
+                raise failure
 
 
 class Bucket:

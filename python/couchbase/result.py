@@ -41,7 +41,8 @@ class MutationToken:
         return self._token[3]
 
     def as_tuple(self) -> Tuple[int, int, int, Optional[str]]:
-        return self._token
+        """(partition_id, partition_uuid, sequence_number, bucket_name), the official order."""
+        return (self.partition_id, self.partition_uuid, self.sequence_number, self.bucket_name)
 
     def as_dict(self) -> Dict[str, Any]:
         return {"partition_id": self.partition_id, "partition_uuid": self.partition_uuid,
@@ -54,7 +55,7 @@ class MutationToken:
         return hash(self._token)
 
     def __repr__(self) -> str:
-        return "MutationToken(%r)" % (self._token,)
+        return "MutationToken:%r" % (self.as_dict(),)
 
 
 class Result:

@@ -158,13 +158,12 @@ class Spec(Tuple[Any, ...]):
         """The protocol entry. Builders accept what the official SDK accepts; combinations the
         server would refuse raise InvalidArgumentException here, before anything is sent
         (xattr on a whole-document op, macros or binary values off an xattr path, a non-str
-        path). A GET of the empty path reads the whole document (GET_DOC)."""
+        path). As in the official SDK, a GET of the empty path is sent as it is (the server
+        refuses it: InvalidArgumentException); ``get_full()`` reads the whole document."""
         path = _check_path(self.path)
         op = self.op
         if op in (SubDocOp.GET_DOC, SubDocOp.SET_DOC, SubDocOp.REMOVE_DOC) and self.xattr:
             raise InvalidArgumentException("A whole-document operation cannot use xattr.")
-        if op == SubDocOp.GET and path == "" and not self.xattr:
-            op = SubDocOp.GET_DOC
         return WireSpec(int(op), self.flags, path, self.encoded_value(transcoder))
 
 
@@ -274,7 +273,7 @@ def _mutation(op: SubDocOp, path: str, create_parents: bool, xattr: bool, expand
 
 
 def get(path: str, xattr: bool = False) -> Spec:
-    """Read the value at ``path``; an empty path reads the whole document."""
+    """Read the value at ``path`` (for the whole document, ``get_full()``)."""
     return _lookup(SubDocOp.GET, path, xattr)
 
 

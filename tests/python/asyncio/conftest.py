@@ -1,78 +1,95 @@
-"""Fixtures for divan's asyncio API (acouchbase) against a private divan-server.
+"""Fixtures for the asyncio API (acouchbase) against a private divan-server.
 
-Run: PYTHONPATH=python:<build>/python .venv/bin/python -m pytest tests/python/asyncio
-The server is the one built beside the imported couchbase._core (<build>/bin/divan-server),
-unless DIVAN_SERVER names another.
+The same modules run on divan's SDK and on the official one, each in its own interpreter:
+    DIVAN_SDK=divan    PYTHONPATH=python:<build>/python .venv/bin/python -m pytest tests/python/asyncio
+    DIVAN_SDK=official PYTHONPATH=<dir with only divan/> .venv-official/bin/python -m pytest ...
+(scripts/run-pysuite does both). DIVAN_SERVER names the server binary. Tests of what the official
+SDK lacks are marked ``divan_only`` and skipped on it; every test runs on the standard loop and on
+uvloop (the ``run`` fixture).
 """
 
-import atexit
+import asyncio
 import os
-import queue
-import re
-import subprocess
-import threading
-from pathlib import Path
 
 import pytest
+import uvloop
 
-from couchbase import _core
+import couchbase
+from divan.server import DivanServer
 
-PORTS_LINE = re.compile(r"^divan-server kv=(\d+) http=(\d+)$")
-
-
-def _server_binary() -> str:
-    if os.environ.get("DIVAN_SERVER"):
-        return os.environ["DIVAN_SERVER"]
-    return str(Path(_core.__file__).resolve().parents[2] / "bin" / "divan-server")
+SDK = os.environ.get("DIVAN_SDK", "divan")
+LOOPS = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
 
 
-class Server:
-    """A divan-server on free ports with the user user/password and the bucket default."""
+def _check_sdk():
+    """The SDK under test is the one DIVAN_SDK names: a wrong path must not test the other one."""
+    try:
+        from couchbase import _core  # noqa: F401
+        found = "divan"
+    except ImportError:
+        found = "official"
+    if found != SDK:
+        raise pytest.UsageError("DIVAN_SDK=%s but %s imports the %s SDK"
+                                % (SDK, couchbase.__file__, found))
 
-    def __init__(self):
-        self.proc = subprocess.Popen(
-            [_server_binary(), "--kv-port", "0", "--http-port", "0", "--user", "user:password"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
-        self._reader = None
-        atexit.register(self.stop)
-        lines = queue.Queue()
 
-        def read_stdout():
-            for line in self.proc.stdout:
-                lines.put(line)
-            lines.put(None)
+_check_sdk()
 
-        self._reader = threading.Thread(target=read_stdout, daemon=True)
-        self._reader.start()
-        try:
-            line = lines.get(timeout=10)
-        except queue.Empty:
-            line = None
-        m = PORTS_LINE.match(line.strip()) if line else None
-        if not m:
-            self.stop()
-            raise RuntimeError("divan-server did not print its ports line: %r" % (line,))
-        self.kv, self.http = int(m.group(1)), int(m.group(2))
-        self.connstr = "couchbase://127.0.0.1:%d" % self.kv
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self._reader is None:
-            return
-        self._reader.join(timeout=10)
-        if self.proc.stdout and not self._reader.is_alive():
-            self.proc.stdout.close()
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "divan_only(reason): tests a feature the official SDK lacks (skipped on it)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if SDK != "official":
+        return
+    for item in items:
+        mark = item.get_closest_marker("divan_only")
+        if mark:
+            reason = mark.kwargs.get("reason") or (mark.args[0] if mark.args else "")
+            item.add_marker(pytest.mark.skip(reason="the official SDK lacks this: " + reason))
+
+
+@pytest.fixture(scope="module", params=sorted(LOOPS))
+def loop_name(request):
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def server():
-    s = Server()
-    yield s
-    assert s.proc.poll() is None, "divan-server died during the tests"
-    s.stop()
+def server(loop_name):
+    """A divan-server per module and loop kind: each run of a module starts from an empty bucket."""
+    with DivanServer() as s:
+        yield s
+        assert s.running(), "divan-server died during the tests"
+
+
+@pytest.fixture
+def run(loop_name):
+    """run(coro, timeout=30): runs coro to completion in a new loop of the parametrised kind."""
+    def run(coro, timeout=30):
+        with asyncio.Runner(loop_factory=LOOPS[loop_name]) as runner:
+            return runner.run(asyncio.wait_for(coro, timeout))
+    return run
+
+
+@pytest.fixture
+def run_with(server, run):
+    """run_with(test, timeout=20): await test(collection, bucket) on the default collection of a
+    fresh Cluster (user/password, bucket default), closed afterwards."""
+    from acouchbase.cluster import Cluster
+    from couchbase.auth import PasswordAuthenticator
+    from couchbase.options import ClusterOptions
+
+    def run_with(test, timeout=20):
+        async def main():
+            cluster = Cluster(server.connstr,
+                              ClusterOptions(PasswordAuthenticator("user", "password")))
+            try:
+                bucket = cluster.bucket("default")
+                await bucket.on_connect()
+                return await test(bucket.default_collection(), bucket)
+            finally:
+                await cluster.close()
+        return run(main(), timeout)
+    return run_with

@@ -23,36 +23,23 @@ from couchbase.result import CounterResult, ExistsResult, GetResult, MutationRes
 from couchbase.transcoder import RawBinaryTranscoder
 
 
-def run_with(server, test, timeout=20):
-    """Run test(collection, bucket) on a fresh cluster in a new loop."""
-    async def main():
-        cluster = Cluster(server.connstr, ClusterOptions(PasswordAuthenticator("user", "password")))
-        try:
-            bucket = cluster.bucket("default")
-            await bucket.on_connect()
-            await test(bucket.default_collection(), bucket)
-        finally:
-            await cluster.close()
-    asyncio.run(asyncio.wait_for(main(), timeout))
 
-
-def test_futures_and_result_types(server):
+def test_result_types(run_with):
     async def test(coll, _bucket):
-        fut = coll.upsert("kv-types", {"a": 1})
-        assert isinstance(fut, asyncio.Future)
-        res = await fut
+        res = await coll.upsert("kv-types", {"a": 1})
         assert isinstance(res, MutationResult) and res.cas
         token = res.mutation_token()
         assert token is not None and token.bucket_name == "default"
-        assert token.as_tuple()[2] == token.partition_id
+        assert token.as_tuple() == (token.partition_id, token.partition_uuid,
+                                    token.sequence_number, "default")
         got = await coll.get("kv-types")
         assert isinstance(got, GetResult)
         assert got.content_as[dict] == {"a": 1} and got.cas == res.cas
         assert got.expiry_time is None
-    run_with(server, test)
+    run_with(test)
 
 
-def test_exists(server):
+def test_exists(run_with):
     async def test(coll, _bucket):
         await coll.upsert("kv-exists", 1)
         res = await coll.exists("kv-exists")
@@ -60,10 +47,10 @@ def test_exists(server):
         assert (await coll.exists("kv-exists-missing")).exists is False
         await coll.remove("kv-exists")
         assert (await coll.exists("kv-exists")).exists is False
-    run_with(server, test)
+    run_with(test)
 
 
-def test_insert_replace_remove(server):
+def test_insert_replace_remove(run_with):
     async def test(coll, _bucket):
         first = await coll.insert("kv-irr", {"v": 1}, InsertOptions(timeout=timedelta(seconds=2)))
         with pytest.raises(DocumentExistsException):
@@ -84,11 +71,11 @@ def test_insert_replace_remove(server):
         with pytest.raises(DocumentNotFoundException):
             await coll.remove("kv-irr")
         with pytest.raises(InvalidArgumentException):
-            coll.replace("kv-irr", 1, expiry=timedelta(seconds=5), preserve_expiry=True)
-    run_with(server, test)
+            await coll.replace("kv-irr", 1, expiry=timedelta(seconds=5), preserve_expiry=True)
+    run_with(test)
 
 
-def test_expiry_and_touch(server):
+def test_expiry_and_touch(run_with):
     async def test(coll, _bucket):
         before = datetime.now()
         await coll.upsert("kv-exp", "x", UpsertOptions(expiry=timedelta(seconds=100)))
@@ -115,11 +102,11 @@ def test_expiry_and_touch(server):
         exp = (await coll.get("kv-gat", with_expiry=True)).expiry_time
         assert exp is not None and exp > datetime.now() + timedelta(seconds=40)
         with pytest.raises(InvalidArgumentException):
-            coll.touch("kv-gat", 5)
-    run_with(server, test)
+            await coll.touch("kv-gat", 5)
+    run_with(test)
 
 
-def test_lock_unlock(server):
+def test_lock_unlock(run_with):
     async def test(coll, _bucket):
         await coll.upsert("kv-lock", {"l": 1})
         locked = await coll.get_and_lock("kv-lock", timedelta(seconds=10))
@@ -136,10 +123,10 @@ def test_lock_unlock(server):
             await coll.unlock("kv-lock", (await coll.get("kv-lock")).cas)
         with pytest.raises(DocumentNotFoundException):
             await coll.get_and_lock("kv-lock-missing", timedelta(seconds=1))
-    run_with(server, test)
+    run_with(test)
 
 
-def test_durability_majority(server):
+def test_durability_majority(run_with):
     async def test(coll, _bucket):
         dur = ServerDurability(DurabilityLevel.MAJORITY)
         res = await coll.upsert("kv-dur", {"d": 1}, UpsertOptions(durability=dur))
@@ -149,10 +136,10 @@ def test_durability_majority(server):
         await coll.remove("kv-dur", durability=dur)
         with pytest.raises(DocumentNotFoundException):
             await coll.get("kv-dur")
-    run_with(server, test)
+    run_with(test)
 
 
-def test_counters(server):
+def test_counters(run_with):
     async def test(coll, _bucket):
         binary = coll.binary()
         res = await binary.increment("kv-ctr", IncrementOptions(initial=SignedInt64(10)))
@@ -168,11 +155,11 @@ def test_counters(server):
             await binary.decrement("kv-ctr-missing", initial=SignedInt64(-1))
         assert (await binary.decrement("kv-ctr-new")).content == 0
         with pytest.raises(InvalidArgumentException):
-            binary.increment("kv-ctr", delta=5)
-    run_with(server, test)
+            await binary.increment("kv-ctr", delta=5)
+    run_with(test)
 
 
-def test_append_prepend(server):
+def test_append_prepend(run_with):
     async def test(coll, _bucket):
         raw = RawBinaryTranscoder()
         await coll.upsert("kv-bin", b"mid", transcoder=raw)
@@ -183,10 +170,10 @@ def test_append_prepend(server):
         assert got.content_as[bytes] == b"start-mid-end"
         with pytest.raises(DocumentNotFoundException):
             await coll.binary().append("kv-bin-missing", b"x")
-    run_with(server, test)
+    run_with(test)
 
 
-def test_gather_many(server):
+def test_gather_many(run_with):
     async def test(coll, _bucket):
         keys = ["kv-many-%d" % i for i in range(200)]
         await asyncio.gather(*(coll.upsert(k, {"k": k}) for k in keys))
@@ -194,19 +181,19 @@ def test_gather_many(server):
         assert all(r.exists for r in found)
         got = await asyncio.gather(*(coll.get(k) for k in keys))
         assert [g.content_as[dict]["k"] for g in got] == keys
-    run_with(server, test)
+    run_with(test)
 
 
 def rest(server, method, path, form=None):
     data = urllib.parse.urlencode(form).encode() if form is not None else None
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (server.http, path), data=data,
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (server.http_port, path), data=data,
                                  method=method)
     req.add_header("Authorization", "Basic " + base64.b64encode(b"user:password").decode())
     with urllib.request.urlopen(req, timeout=5) as resp:
         return resp.status, resp.read()
 
 
-def test_named_scope_and_collection(server):
+def test_named_scope_and_collection(server, run_with):
     base = "/pools/default/buckets/default/scopes"
     status, _ = rest(server, "POST", base, {"name": "inventory"})
     assert status == 200
@@ -226,4 +213,4 @@ def test_named_scope_and_collection(server):
         assert (await plain.get("kv-coll")).content_as[dict] == {"where": "plain"}
         assert (await hotels.get("kv-coll")).content_as[dict] == {"where": "hotels"}
         assert (await hotels.binary().increment("kv-coll-ctr")).content == 0
-    run_with(server, test)
+    run_with(test)

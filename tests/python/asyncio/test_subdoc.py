@@ -17,28 +17,16 @@ from couchbase.options import ClusterOptions, LookupInOptions, MutateInOptions
 from couchbase.result import LookupInResult, MutateInResult
 
 
-def run_with(server, test, timeout=20):
-    async def main():
-        cluster = Cluster(server.connstr, ClusterOptions(PasswordAuthenticator("user", "password")))
-        try:
-            bucket = cluster.bucket("default")
-            await bucket.on_connect()
-            await test(bucket.default_collection())
-        finally:
-            await cluster.close()
-    asyncio.run(asyncio.wait_for(main(), timeout))
-
 
 DOC = {"name": "Ted", "age": 80, "tags": ["a", "b"], "addr": {"city": "Oslo"}}
 
 
-def test_lookup_in(server):
-    async def test(coll):
+def test_lookup_in(run_with):
+    async def test(coll, _bucket):
         up = await coll.upsert("sd-look", DOC)
         fut = coll.lookup_in("sd-look", (SD.get("name"), SD.exists("age"), SD.exists("nope"),
                                          SD.count("tags"), SD.get("addr"), SD.get("missing"),
-                                         SD.get("")), LookupInOptions(timeout=timedelta(seconds=2)))
-        assert isinstance(fut, asyncio.Future)
+                                         SD.get_full()), LookupInOptions(timeout=timedelta(seconds=2)))
         res = await fut
         assert isinstance(res, LookupInResult) and res.cas == up.cas
         assert res.content_as[str](0) == "Ted"
@@ -59,12 +47,12 @@ def test_lookup_in(server):
         with pytest.raises(DocumentNotFoundException):
             await coll.lookup_in("sd-look-missing", [SD.get("name")])
         with pytest.raises(InvalidArgumentException):
-            coll.lookup_in("sd-look", [SD.upsert("x", 1)])
-    run_with(server, test)
+            await coll.lookup_in("sd-look", [SD.upsert("x", 1)])
+    run_with(test)
 
 
-def test_mutate_in(server):
-    async def test(coll):
+def test_mutate_in(run_with):
+    async def test(coll, _bucket):
         up = await coll.upsert("sd-mut", DOC)
         res = await coll.mutate_in("sd-mut", (
             SD.upsert("name", "Bob"), SD.insert("addr.zip", "0150"), SD.array_append("tags", "c"),
@@ -89,11 +77,11 @@ def test_mutate_in(server):
             await coll.mutate_in("sd-mut", [SD.upsert("name", "X")], cas=up.cas)
         with pytest.raises(DocumentNotFoundException):
             await coll.mutate_in("sd-mut-missing", [SD.upsert("a", 1)])
-    run_with(server, test)
+    run_with(test)
 
 
-def test_mutate_in_store_semantics_and_xattrs(server):
-    async def test(coll):
+def test_mutate_in_store_semantics_and_xattrs(run_with):
+    async def test(coll, _bucket):
         await coll.mutate_in("sd-sem", [SD.upsert("a", 1)],
                              store_semantics=SD.StoreSemantics.UPSERT)
         with pytest.raises(DocumentExistsException):
@@ -108,4 +96,4 @@ def test_mutate_in_store_semantics_and_xattrs(server):
         assert res.content_as[str](0) == "me" and res.content_as[int](1) == 1
         assert (await coll.get("sd-sem", with_expiry=True)).expiry_time is not None
         assert (await coll.get("sd-sem")).content_as[dict] == {"a": 1}
-    run_with(server, test)
+    run_with(test)

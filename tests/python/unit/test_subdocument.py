@@ -24,10 +24,11 @@ def test_lookup_tuple_layout():
     assert tuple(SD.get("x", xattr=True)) == (SD.SubDocOp.GET, "x", True)
 
 
-def test_get_of_empty_path_reads_whole_document():
-    spec = SD.get("")
-    assert tuple(spec) == (SD.SubDocOp.GET, "", False)  # the official tuple
-    assert spec.to_wire().opcode == 0x00
+def test_get_of_empty_path_is_sent_as_a_get():
+    spec = SD.get("")  # as in the official SDK: the server refuses it
+    assert tuple(spec) == (SD.SubDocOp.GET, "", False)
+    assert spec.to_wire().opcode == 0xC5
+    assert SD.get_full().to_wire().opcode == 0x00
 
 
 @pytest.mark.parametrize("spec, op, flags, value", [
