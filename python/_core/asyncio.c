@@ -56,7 +56,8 @@ typedef struct {
     PyObject *result_type; /* called as result_type(result, extra) to give the future's value */
     PyObject *extra;
     uint64_t id;
-    int done; /* the engine completed it */
+    int done;      /* the engine completed it */
+    int endpoints; /* ping, diagnostics: the value is the endpoints, not a Result */
 } Op;
 
 static PyTypeObject ClusterType, ConnType, OpType;
@@ -272,6 +273,26 @@ static PyObject *make_exception(const dv_res *res)
     return exc;
 }
 
+/* ping, diagnostics: a tuple of (id, remote, bucket or None, state, last_activity_us, error,
+ * latency_us) per endpoint. */
+static PyObject *endpoints_tuple(const dv_res *res)
+{
+    PyObject *t = PyTuple_New((Py_ssize_t)res->nendpoints);
+    for (size_t i = 0; t && i < res->nendpoints; i++) {
+        const dv_endpoint *ep = &res->endpoints[i];
+        PyObject *item =
+            Py_BuildValue("(IsziKiK)", ep->id, ep->remote ? ep->remote : "", ep->bucket,
+                          (int)ep->state, (unsigned long long)ep->last_activity_us, (int)ep->err,
+                          (unsigned long long)ep->latency_us);
+        if (!item) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, (Py_ssize_t)i, item);
+    }
+    return t;
+}
+
 static int future_done(PyObject *f)
 {
     PyObject *r = PyObject_CallMethod(f, "done", NULL);
@@ -298,12 +319,12 @@ static void op_complete(void *ud, const dv_res *res)
         Py_XDECREF(rm);
         PyObject *v = NULL;
         if (res->err == DV_ERR_OK) {
-            v = dv_py_result_new(res);
+            v = op->endpoints ? endpoints_tuple(res) : dv_py_result_new(res);
             if (v && op->result_type != Py_None) {
                 PyObject *w = PyObject_CallFunctionObjArgs(op->result_type, v, op->extra, NULL);
                 Py_SETREF(v, w);
             }
-            if (v) r = PyObject_CallMethod(op->future, "set_result", "O", v);
+            if (v) r = PyObject_CallMethod(op->future, "set_result", "(O)", v);
         } else {
             v = make_exception(res);
             if (v) r = PyObject_CallMethod(op->future, "set_exception", "O", v);
@@ -394,6 +415,7 @@ static Op *op_new(Cluster *c, PyObject *result_type, PyObject *extra)
     op->extra = extra;
     op->id = 0;
     op->done = 0;
+    op->endpoints = 0;
     PyObject_GC_Track(op);
     op->future = PyObject_CallMethod(c->loop, "create_future", NULL);
     if (!op->future) {
@@ -580,6 +602,32 @@ static PyObject *cluster_open_bucket(Cluster *c, PyObject *args)
     return op_started(c, op, dv_engine_open_bucket(c->e, name, op_complete, op));
 }
 
+/* ping(bucket=None) -> Future[tuple of endpoints]: a NOOP on each KV connection of the bucket
+ * (None: the cluster-level connection). */
+static PyObject *cluster_ping(Cluster *c, PyObject *args)
+{
+    const char *bucket = NULL;
+    if (!PyArg_ParseTuple(args, "|z", &bucket)) return NULL;
+    if (cluster_check(c)) return NULL;
+    Op *op = op_new(c, Py_None, Py_None);
+    if (!op) return NULL;
+    op->endpoints = 1;
+    Py_INCREF(op);
+    return op_started(c, op, dv_engine_ping(c->e, bucket, op_complete, op));
+}
+
+/* diagnostics() -> Future[tuple of endpoints]: the state of every KV connection. */
+static PyObject *cluster_diagnostics(Cluster *c, PyObject *unused)
+{
+    (void)unused;
+    if (cluster_check(c)) return NULL;
+    Op *op = op_new(c, Py_None, Py_None);
+    if (!op) return NULL;
+    op->endpoints = 1;
+    Py_INCREF(op);
+    return op_started(c, op, dv_engine_diagnostics(c->e, op_complete, op));
+}
+
 /* specs: a sequence of (opcode, flags, path: str, value: bytes) tuples, 1..DV_MAX_SPECS of them.
  * Fills ops, borrowing from the returned tuple (a copy, so that no Python code run before the
  * submit can change what ops points to; the caller releases it after the submit). NULL with an
@@ -621,7 +669,7 @@ static PyObject *cluster_submit(Cluster *c, PyObject *args, PyObject *kw)
         "kind", "bucket", "scope", "collection", "key", "value", "flags", "datatype", "expiry",
         "cas", "durability", "timeout_ms", "with_expiry", "preserve_expiry", "delta", "initial",
         "has_initial", "lock_time", "result_type", "extra", "specs", "store_semantics",
-        "access_deleted", NULL};
+        "access_deleted", "replica_index", NULL};
     /* clang-format on */
     dv_req q = {0};
     int kind;
@@ -632,12 +680,13 @@ static PyObject *cluster_submit(Cluster *c, PyObject *args, PyObject *kw)
     unsigned int flags = 0, expiry = 0, lock_time = 0;
     PyObject *result_type = Py_None, *extra = Py_None, *specs = Py_None;
     int store_semantics = 0, access_deleted = 0;
+    unsigned char replica_index = 0;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kw, "iszzs#|z#IbIKbKppKKpIOOOip", kwlist, &kind, &q.bucket, &q.scope,
+            args, kw, "iszzs#|z#IbIKbKppKKpIOOOipb", kwlist, &kind, &q.bucket, &q.scope,
             &q.collection, (const char **)&q.key, &key_len, (const char **)&q.value, &value_len,
             &flags, &datatype, &expiry, &cas, &durability, &timeout, &with_expiry, &preserve,
             &delta, &initial, &has_initial, &lock_time, &result_type, &extra, &specs,
-            &store_semantics, &access_deleted))
+            &store_semantics, &access_deleted, &replica_index))
         return NULL;
     if (kind < 0 || kind >= DV_KV_OP_KIND_COUNT) {
         PyErr_SetString(PyExc_ValueError, "unsupported operation kind");
@@ -657,6 +706,7 @@ static PyObject *cluster_submit(Cluster *c, PyObject *args, PyObject *kw)
     }
     q.store_semantics = (dv_store_semantics)store_semantics;
     q.access_deleted = access_deleted;
+    q.replica_index = replica_index;
     q.kind = (dv_op_kind)kind;
     q.key_len = (size_t)key_len;
     q.value_len = (size_t)value_len;
@@ -694,6 +744,11 @@ static PyMethodDef cluster_methods[] = {
      "connect() -> Future: the cluster-level connection."},
     {"open_bucket", (PyCFunction)(void (*)(void))cluster_open_bucket, METH_VARARGS,
      "open_bucket(name) -> Future: resolved once the bucket has a config."},
+    {"ping", (PyCFunction)(void (*)(void))cluster_ping, METH_VARARGS,
+     "ping(bucket=None) -> Future: (id, remote, bucket, state, last_activity_us, error, "
+     "latency_us) per KV endpoint."},
+    {"diagnostics", (PyCFunction)(void (*)(void))cluster_diagnostics, METH_NOARGS,
+     "diagnostics() -> Future: the same tuples for every KV connection."},
     {"submit", (PyCFunction)(void (*)(void))cluster_submit, METH_VARARGS | METH_KEYWORDS,
      "submit(kind, bucket, scope, collection, key, value=None, ...) -> Future."},
     {"close", (PyCFunction)(void (*)(void))cluster_close, METH_NOARGS,

@@ -6,22 +6,30 @@ Python callback.
 """
 
 import asyncio
+import uuid
 from datetime import timedelta
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from couchbase import _core
 from couchbase.auth import Authenticator
 from couchbase.constants import FMT_COMMON_MASK, FMT_JSON
 from couchbase._utils import timedelta_as_seconds, timedelta_as_timestamp
-from couchbase.exceptions import FeatureUnavailableException, InvalidArgumentException
-from couchbase.options import (AppendOptions, ClusterOptions, DecrementOptions, ExistsOptions,
-                               GetAndLockOptions, GetAndTouchOptions, GetOptions,
-                               IncrementOptions, InsertOptions, LookupInOptions, MutateInOptions,
-                               PrependOptions, RemoveOptions, ReplaceOptions, TouchOptions,
-                               UnlockOptions, UpsertOptions, check_expiry_and_preserve,
-                               forward_args, forward_counter_args, mutate_in_store_semantics)
-from couchbase.result import (CounterResult, ExistsResult, GetResult, LookupInResult,
-                              MutateInResult, MutationResult)
+from couchbase.diagnostics import ClusterState, ServiceType
+from couchbase.exceptions import (DocumentNotFoundException, DocumentUnretrievableException,
+                                  FeatureUnavailableException, InvalidArgumentException,
+                                  UnAmbiguousTimeoutException, error_message)
+from couchbase.options import (AppendOptions, ClusterOptions, DecrementOptions,
+                               DiagnosticsOptions, ExistsOptions, GetAllReplicasOptions,
+                               GetAndLockOptions, GetAndTouchOptions, GetAnyReplicaOptions,
+                               GetOptions, IncrementOptions, InsertOptions, LookupInOptions,
+                               MutateInOptions, PingOptions, PrependOptions, RemoveOptions,
+                               ReplaceOptions, TouchOptions, UnlockOptions, UpsertOptions,
+                               WaitUntilReadyOptions, check_expiry_and_preserve, forward_args,
+                               forward_counter_args, mutate_in_store_semantics)
+from couchbase.replica_reads import ReadPreference
+from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
+                              GetResult, LookupInResult, MutateInResult, MutationResult,
+                              PingResult)
 from couchbase.subdocument import check_lookup_in_specs, check_mutate_in_specs
 from couchbase.transcoder import JSONTranscoder, Transcoder
 
@@ -36,6 +44,46 @@ def _retrieve(future: "asyncio.Future[Any]") -> None:
     operations themselves, not logged as "never retrieved" when nobody awaited it."""
     if not future.cancelled():
         future.exception()
+
+
+_SDK = "divan-python/0.1.0"
+_ERR_OK, _ERR_UNAMBIGUOUS_TIMEOUT = 0, 14  # couchbase._errors
+_ENDPOINT_STATES = ("disconnected", "connecting", "connected")
+_REPLICAS = 3  # the most a bucket can have; the engine fails an index not in the map at once
+_Endpoint = Tuple[int, str, Optional[str], int, int, int, int]
+
+
+def _ping_report(report_id: Optional[str], endpoints: Iterable[_Endpoint]) -> PingResult:
+    services = []
+    for ep_id, remote, bucket, _state, _last, err, latency in endpoints:
+        state = ("ok" if err == _ERR_OK else
+                 "timeout" if err == _ERR_UNAMBIGUOUS_TIMEOUT else "error")
+        services.append({"type": ServiceType.KeyValue.value, "id": "0x%x" % ep_id,
+                         "remote": remote, "bucket": bucket,
+                         "latency": latency if err == _ERR_OK else None, "state": state,
+                         "error": None if err == _ERR_OK else error_message(err)})
+    return PingResult({"id": report_id or str(uuid.uuid4()), "version": 2, "sdk": _SDK,
+                       "services": {ServiceType.KeyValue.value: services} if services else {}})
+
+
+def _diagnostics_report(report_id: Optional[str],
+                        endpoints: Iterable[_Endpoint]) -> DiagnosticsResult:
+    services = [{"type": ServiceType.KeyValue.value, "id": "0x%x" % ep_id, "remote": remote,
+                 "bucket": bucket,
+                 "last_activity": last or None, "state": _ENDPOINT_STATES[state]}
+                for ep_id, remote, bucket, state, last, _err, _latency in endpoints]
+    return DiagnosticsResult({"id": report_id or str(uuid.uuid4()), "version": 2, "sdk": _SDK,
+                              "services": {ServiceType.KeyValue.value: services}
+                              if services else {}})
+
+
+def _service_types(args: Dict[str, Any]) -> List[ServiceType]:
+    kinds = args.get("service_types")
+    if kinds is None:
+        return list(ServiceType)
+    if not isinstance(kinds, (list, set)):
+        raise InvalidArgumentException("service_types must be a list or set of ServiceType.")
+    return list(kinds)
 
 
 def _ms(options: Dict[str, Any], key: str) -> int:
@@ -67,6 +115,8 @@ class Cluster:
             connect_timeout_ms=_ms(opts, "connect_timeout"),
             bootstrap_timeout_ms=_ms(opts, "bootstrap_timeout"))
         self._closed = False
+        self._server_group = opts.get("preferred_server_group")
+        self._buckets: Dict[str, "Bucket"] = {}
         self._connect = self._core.connect()
         self._connect.add_done_callback(_retrieve)
 
@@ -91,19 +141,65 @@ class Cluster:
         return self._connect.done() and self._connect.exception() is None
 
     def bucket(self, bucket_name: str) -> "Bucket":
-        return Bucket(self, bucket_name)
+        self._check_open()
+        bucket = Bucket(self, bucket_name)
+        self._buckets[bucket_name] = bucket
+        return bucket
+
+    async def _endpoints(self, buckets: Iterable[Optional[str]]) -> List[_Endpoint]:
+        await self.on_connect()
+        got = await asyncio.gather(*(self._core.ping(b) for b in buckets))
+        return [ep for report in got for ep in report]
+
+    async def ping(self, *opts: PingOptions, **kwargs: Any) -> PingResult:
+        """A NOOP on every KV connection: the cluster's own and those of its open buckets.
+        divan reports KV endpoints only (the other services are not pinged)."""
+        args = forward_args(kwargs, *opts)
+        kinds = _service_types(args)
+        endpoints: List[_Endpoint] = []
+        if ServiceType.KeyValue in kinds:
+            endpoints = await self._endpoints([None, *self._buckets])
+        return _ping_report(args.get("report_id"), endpoints)
+
+    async def diagnostics(self, *opts: DiagnosticsOptions, **kwargs: Any) -> DiagnosticsResult:
+        """The state of every KV connection, without sending anything."""
+        args = forward_args(kwargs, *opts)
+        await self.on_connect()
+        return _diagnostics_report(args.get("report_id"), await self._core.diagnostics())
+
+    async def wait_until_ready(self, timeout: timedelta, *opts: WaitUntilReadyOptions,
+                               **kwargs: Any) -> None:
+        """Until diagnostics report ``desired_state`` (default Online), polling every 100 ms as
+        the official SDK does; UnAmbiguousTimeoutException after ``timeout``."""
+        args = forward_args(kwargs, *opts)
+        desired = args.get("desired_state") or ClusterState.Online
+        _service_types(args)
+        if not isinstance(timeout, timedelta):
+            raise InvalidArgumentException("timeout must be a timedelta.")
+        deadline = self._loop.time() + timeout.total_seconds()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._connect),
+                                   max(0.0, deadline - self._loop.time()))
+        except asyncio.TimeoutError:
+            raise UnAmbiguousTimeoutException("Desired state not found.") from None
+        while True:
+            if (await self.diagnostics()).state == desired:
+                return
+            if self._loop.time() >= deadline:
+                raise UnAmbiguousTimeoutException("Desired state not found.")
+            await asyncio.sleep(0.1)
 
     async def close(self) -> None:
         """Fail what is pending (RequestCanceledException) and close the connections. As in the
         official SDK, closing a cluster whose connection failed raises that failure again."""
         if self._closed:
             return
+        failed = self._connect.done() and not self._connect.cancelled()
         self._core.close()
         self._closed = True
-        if self._connect.done() and not self._connect.cancelled():
-            failure = self._connect.exception()
-            if failure is not None:
-                raise failure
+        failure = self._connect.exception() if failed else None
+        if failure is not None:
+            raise failure
 
 
 class Bucket:
@@ -131,6 +227,15 @@ class Bucket:
 
     def collection(self, name: str) -> "Collection":
         return Collection(self.default_scope(), name)
+
+    async def ping(self, *opts: PingOptions, **kwargs: Any) -> PingResult:
+        """A NOOP on each KV connection of this bucket."""
+        args = forward_args(kwargs, *opts)
+        endpoints: List[_Endpoint] = []
+        if ServiceType.KeyValue in _service_types(args):
+            await self.on_connect()
+            endpoints = await self._cluster._endpoints([self._name])
+        return _ping_report(args.get("report_id"), endpoints)
 
 
 class Scope:
@@ -239,6 +344,67 @@ class Collection:
         args = forward_args(kwargs, *opts)
         return self._submit(_KV_UNLOCK, key, args, _none, cas=cas)
 
+    def _replica_reads(self, key: str, args: Dict[str, Any]) -> List["asyncio.Future[Any]"]:
+        """The active copy's read and one per replica, all sent at once."""
+        if (args.get("read_preference") in (ReadPreference.SELECTED_SERVER_GROUP,
+                                             ReadPreference.SELECTED_SERVER_GROUP.value)
+                and not self._scope._bucket._cluster._server_group):
+            raise DocumentUnretrievableException(
+                "read_preference SELECTED_SERVER_GROUP needs preferred_server_group")
+        transcoder = args.get("transcoder") or self._transcoder
+        reads = [self._submit(_KV_GET, key, args, GetReplicaResult, (transcoder, False))]
+        for index in range(1, _REPLICAS + 1):
+            reads.append(self._submit(_KV_GET_REPLICA, key, args, GetReplicaResult,
+                                      (transcoder, True), replica_index=index))
+        return reads
+
+    def get_any_replica(self, key: str, *opts: GetAnyReplicaOptions,
+                        **kwargs: Any) -> "asyncio.Future[GetReplicaResult]":
+        """The first copy to answer, active or replica; DocumentUnretrievableException if none
+        can."""
+        reads = self._replica_reads(key, forward_args(kwargs, *opts))
+        first: "asyncio.Future[GetReplicaResult]" = self._scope._bucket._cluster._loop.create_future()
+
+        def settle(_: "asyncio.Future[Any]") -> None:
+            # a read may be done before its own callbacks ran: look at all of them each time
+            if first.done():
+                return
+            for read in reads:
+                if read.done() and not read.cancelled() and read.exception() is None:
+                    first.set_result(read.result())
+                    for other in reads:
+                        other.cancel()
+                    return
+            if all(r.done() for r in reads):
+                first.set_exception(DocumentUnretrievableException(
+                    "no copy of %r could be read" % key))
+
+        def cancel(_: Any) -> None:
+            if first.cancelled():
+                for read in reads:
+                    read.cancel()
+
+        for read in reads:
+            read.add_done_callback(_retrieve)
+            read.add_done_callback(settle)
+        first.add_done_callback(cancel)
+        return first
+
+    def get_all_replicas(self, key: str, *opts: GetAllReplicasOptions,
+                         **kwargs: Any) -> "asyncio.Future[Iterator[GetReplicaResult]]":
+        """Every copy that answers, the active one first, as a plain iterator (as the official
+        asyncio API gives); DocumentNotFoundException if none does."""
+        reads = self._replica_reads(key, forward_args(kwargs, *opts))
+        gathered = asyncio.gather(*reads, return_exceptions=True)
+
+        def copies(results: List[Any]) -> Iterator[GetReplicaResult]:
+            found = [r for r in results if isinstance(r, GetReplicaResult)]
+            if not found:
+                raise DocumentNotFoundException("no copy of %r was found" % key)
+            return iter(found)
+
+        return _then(gathered, copies)
+
     def lookup_in(self, key: str, spec: Any, *opts: LookupInOptions,
                   **kwargs: Any) -> "asyncio.Future[LookupInResult]":
         args = forward_args(kwargs, *opts)
@@ -314,6 +480,26 @@ class BinaryCollection:
 
 def _none(_core: Any, _extra: Any) -> None:
     return None
+
+
+def _then(future: "asyncio.Future[Any]", fn: Any) -> "asyncio.Future[Any]":
+    """A future of fn(future's result) (or of its exception); cancelling it cancels future."""
+    out = future.get_loop().create_future()
+
+    def done(f: "asyncio.Future[Any]") -> None:
+        if out.done():
+            return
+        if f.cancelled():
+            out.cancel()
+            return
+        try:
+            out.set_result(fn(f.result()))
+        except BaseException as exc:  # noqa: B902 - handed to the awaiting caller
+            out.set_exception(exc)
+
+    future.add_done_callback(done)
+    out.add_done_callback(lambda o: future.cancel() if o.cancelled() else None)
+    return out
 
 
 __all__ = ["Cluster", "Bucket", "Scope", "Collection", "BinaryCollection"]

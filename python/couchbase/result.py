@@ -1,14 +1,18 @@
-"""Results of KV operations: GetResult, ExistsResult, MutationResult (MutationToken),
-CounterResult, LookupInResult and MutateInResult.
+"""Results: of KV operations (GetResult, GetReplicaResult, ExistsResult, MutationResult with its
+MutationToken, CounterResult, LookupInResult, MutateInResult) and of ping and diagnostics
+(PingResult, DiagnosticsResult).
 
 Each wraps the C ``couchbase._core.Result`` the engine produced; a document's content is decoded
 by the transcoder on first access, not when the reply arrives.
 """
 
+import json
 from datetime import datetime
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from couchbase.constants import FMT_JSON
+from couchbase.diagnostics import (ClusterState, EndpointDiagnosticsReport, EndpointPingReport,
+                                   EndpointState, ServiceType)
 from couchbase.exceptions import (DocumentNotFoundException, InvalidIndexException,
                                   build_exception)
 from couchbase.transcoder import Transcoder
@@ -135,6 +139,29 @@ class GetResult(Result):
         return "GetResult(cas=%d, flags=0x%x)" % (self.cas, self.flags)
 
 
+class GetReplicaResult(GetResult):
+    """A document read from the active copy or a replica: ``is_replica`` says which."""
+
+    __slots__ = ("_replica",)
+
+    def __init__(self, core: Any, extra: Tuple[Transcoder, bool]) -> None:
+        super().__init__(core, extra[0])
+        self._replica = extra[1]
+
+    @property
+    def is_replica(self) -> bool:
+        return self._replica
+
+    @property
+    def is_active(self) -> bool:
+        """Deprecated: ``not is_replica``."""
+        return not self._replica
+
+    def __repr__(self) -> str:
+        return "GetReplicaResult(cas=%d, flags=0x%x, is_replica=%s)" % (
+            self.cas, self.flags, self._replica)
+
+
 class ExistsResult(Result):
     """``exists``: whether the document exists (a missing one does not raise)."""
 
@@ -251,3 +278,62 @@ class MutateInResult(_SubdocResult, MutationResult):
 
     def __repr__(self) -> str:
         return "MutateInResult(cas=%d)" % self.cas
+
+
+class _Report:
+    """The common part of ping and diagnostics reports: ``id``, ``version``, ``sdk`` and
+    ``endpoints`` (a dict from ServiceType to a list of endpoint reports)."""
+
+    _endpoint_class: Any = None
+
+    def __init__(self, raw: Dict[str, Any]) -> None:
+        self._raw = raw
+        self._endpoints: Dict[ServiceType, List[Any]] = {}
+        for service, endpoints in raw.get("services", {}).items():
+            kind = ServiceType(service)
+            self._endpoints[kind] = [self._endpoint_class(kind, e) for e in endpoints]
+
+    @property
+    def id(self) -> Optional[str]:
+        return self._raw.get("id")
+
+    @property
+    def version(self) -> Optional[int]:
+        return self._raw.get("version")
+
+    @property
+    def sdk(self) -> Optional[str]:
+        return self._raw.get("sdk")
+
+    @property
+    def endpoints(self) -> Dict[ServiceType, List[Any]]:
+        return self._endpoints
+
+    def as_json(self) -> str:
+        return json.dumps({"version": self.version, "id": self.id, "sdk": self.sdk,
+                           "services": {k.value: [e.as_dict() for e in v]
+                                        for k, v in self._endpoints.items()}})
+
+    def __repr__(self) -> str:
+        return "%s:%s" % (type(self).__name__, self.as_json())
+
+
+class PingResult(_Report):
+    """What ``ping()`` measured on each endpoint (``EndpointPingReport``)."""
+
+    _endpoint_class = EndpointPingReport
+
+
+class DiagnosticsResult(_Report):
+    """The state of each connection (``EndpointDiagnosticsReport``) and ``state``: Online when
+    every endpoint is connected, Degraded when some are, Offline when none is."""
+
+    _endpoint_class = EndpointDiagnosticsReport
+
+    @property
+    def state(self) -> ClusterState:
+        states = [e.state for v in self._endpoints.values() for e in v]
+        connected = sum(1 for st in states if st == EndpointState.Connected)
+        if connected == len(states):
+            return ClusterState.Online
+        return ClusterState.Degraded if connected else ClusterState.Offline
