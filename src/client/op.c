@@ -118,7 +118,7 @@ static dv_error check_specs(const dv_req *r, char *err, size_t errlen)
             return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
                              "spec %zu: a lookup spec has no value", i);
         if (s->value_len > DV_MAX_VALUE_LEN)
-            return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
+            return dv_errmsg(err, errlen, DV_ERR_VALUE_TOO_LARGE,
                              "spec %zu: value of %zu bytes is above 20 MiB", i, s->value_len);
         if (mutation && r->preserve_expiry && s->opcode == DV_OP_SUBDOC_DICT_ADD)
             return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
@@ -148,7 +148,7 @@ static dv_error check_req(const dv_req *r, char *err, size_t errlen)
         if (r->value_len && !r->value)
             return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT, "%s: value is NULL", name);
         if (r->value_len > DV_MAX_VALUE_LEN)
-            return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
+            return dv_errmsg(err, errlen, DV_ERR_VALUE_TOO_LARGE,
                              "%s: value of %zu bytes is above the 20 MiB limit", name,
                              r->value_len);
         if (r->datatype & ~DV_DATATYPE_JSON)

@@ -1075,14 +1075,19 @@ static void xerror_message(void **state)
 
 /* ---- validation ---- */
 
-static void expect_invalid(const dv_req *r, const char *needle)
+static void expect_refused(const dv_req *r, dv_error want, const char *needle)
 {
     dv_op *op = (dv_op *)1;
     char err[160] = "";
-    assert_int_equal(dv_op_new(r, &op, err, sizeof err), DV_ERR_INVALID_ARGUMENT);
+    assert_int_equal(dv_op_new(r, &op, err, sizeof err), want);
     assert_null(op);
     if (!strstr(err, needle)) fprintf(stderr, "message \"%s\" lacks \"%s\"\n", err, needle);
     assert_non_null(strstr(err, needle));
+}
+
+static void expect_invalid(const dv_req *r, const char *needle)
+{
+    expect_refused(r, DV_ERR_INVALID_ARGUMENT, needle);
 }
 
 static void validation(void **state)
@@ -1109,8 +1114,8 @@ static void validation(void **state)
 
     r = base_req(DV_KV_UPSERT);
     r.value = "x";
-    r.value_len = DV_MAX_VALUE_LEN + 1; /* never read: refused first */
-    expect_invalid(&r, "20 MiB");
+    r.value_len = DV_MAX_VALUE_LEN + 1; /* never read: refused first (as the server would) */
+    expect_refused(&r, DV_ERR_VALUE_TOO_LARGE, "20 MiB");
     r.value_len = 1;
     r.datatype = DV_DATATYPE_SNAPPY;
     expect_invalid(&r, "datatype");
