@@ -23,7 +23,8 @@ def timedelta_as_timestamp(duration: timedelta) -> int:
 
     Below 30 days the seconds are sent as a relative TTL; from 30 days on, the server reads the
     number as an absolute Unix time, so ``now + seconds`` is sent. 0 means "no expiry". Only a
-    ``timedelta`` is accepted; negative or out-of-range values raise InvalidArgumentException.
+    ``timedelta`` is accepted; a negative one raises InvalidArgumentException. As in the
+    official SDK, an absolute time past 2106 is cut to its low 32 bits (the protocol's field).
     """
     seconds = int(_require_timedelta(duration, "expiry").total_seconds())
     if seconds < 0:
@@ -31,11 +32,7 @@ def timedelta_as_timestamp(duration: timedelta) -> int:
             "Expiry cannot be negative: %s (%d seconds)." % (duration, seconds))
     if seconds < THIRTY_DAYS_IN_SECONDS:
         return seconds
-    absolute = seconds + int(time.time())
-    if absolute > MAX_EXPIRY:
-        raise InvalidArgumentException(
-            "Expiry too large: %s ends after the largest server expiry (%d)." % (duration, MAX_EXPIRY))
-    return absolute
+    return (seconds + int(time.time())) & MAX_EXPIRY
 
 
 def timedelta_as_milliseconds(duration: timedelta) -> int:

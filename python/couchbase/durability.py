@@ -120,17 +120,15 @@ class DurabilityParser:
     @staticmethod
     def parse_durability(durability: Any) -> Optional[Union[int, Dict[str, int]]]:
         """``ServerDurability`` -> the level's int; ``ClientDurability`` ->
-        ``{'replicate_to': int, 'persist_to': int}``; None -> None; anything else raises
-        InvalidArgumentException."""
-        if durability is None:
-            return None
+        ``{'replicate_to': int, 'persist_to': int}``; anything else -> None: as in the official
+        SDK, a value of another type (an int, a string, a bare DurabilityLevel) is ignored and
+        the write is sent without durability."""
         if isinstance(durability, ServerDurability):
             return int(durability.level.value)
         if isinstance(durability, ClientDurability):
             return {"replicate_to": int(durability.replicate_to.value),
                     "persist_to": int(durability.persist_to.value)}
-        raise InvalidArgumentException(
-            "Expected ServerDurability or ClientDurability, got %s." % type(durability).__name__)
+        return None
 
 
 __all__ = ["DurabilityLevel", "Durability", "ReplicateTo", "PersistTo", "PersistToExtended",

@@ -214,3 +214,18 @@ def test_named_scope_and_collection(server, run_with):
         assert (await hotels.get("kv-coll")).content_as[dict] == {"where": "hotels"}
         assert (await hotels.binary().increment("kv-coll-ctr")).content == 0
     run_with(test)
+
+
+def test_lenient_options_as_in_the_official_sdk(run_with):
+    """What the official SDK does with odd option values, copied: a durability of another type
+    is ignored, an expiry past 2106 is cut to the protocol's 32 bits."""
+    async def test(coll, _bucket):
+        await coll.upsert("kv-lenient", 1, durability="majority")
+        await coll.upsert("kv-lenient", 2, UpsertOptions(durability=1))
+        before = int(time.time())
+        await coll.upsert("kv-lenient", 3, expiry=timedelta(days=365 * 200))
+        got = await coll.get("kv-lenient", with_expiry=True)
+        assert got.content_as[int] == 3
+        stored = int(got.expiry_time.timestamp())
+        assert stored in {(before + d + 365 * 200 * 86400) & 0xFFFFFFFF for d in range(3)}
+    run_with(test)

@@ -71,13 +71,15 @@ def test_forward_args_conversions():
     assert args == {"expiry": 60, "durability_level": 1}
     args = forward_args({"durability": ClientDurability(ReplicateTo.ONE, PersistTo.ONE)})
     assert args == {"replicate_to": 1, "persist_to": 2}
+    # another type is ignored, as the official SDK ignores it
+    assert forward_args({"durability": DurabilityLevel.MAJORITY}) == {}
     args = forward_args({"read_preference": ReadPreference.SELECTED_SERVER_GROUP})
     assert args == {"read_preference": "selected_server_group"}
 
 
 @pytest.mark.parametrize("kwargs", [
     {"timeout": 10}, {"expiry": 10}, {"expiry": timedelta(seconds=-5)}, {"lock_time": 5},
-    {"durability": DurabilityLevel.MAJORITY}, {"read_preference": "no_preference"},
+    {"read_preference": "no_preference"},
     {"transcoder": object()},
 ])
 def test_forward_args_type_errors(kwargs):
