@@ -28,9 +28,11 @@ unit: build
 demo: deps build
 	scripts/demo
 
-# Unit tests of the pure-Python modules of divan's SDK (no server, no extension).
+# Unit tests of the pure-Python modules of divan's SDK (no server, no extension), and mypy --strict
+# over the packages' annotations (the extension's types are python/couchbase/_core.pyi).
 pyunit:
 	PYTHONPATH=python .venv/bin/python -m pytest -q -p no:cacheprovider tests/python/unit
+	.venv/bin/python -m mypy --strict --no-incremental python/couchbase python/acouchbase python/divan
 
 # The asyncio suite against divan-servers it starts, on the standard loop and uvloop: on divan's SDK,
 # then on the official one (scripts/run-pysuite).

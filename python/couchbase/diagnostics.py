@@ -127,7 +127,8 @@ class EndpointPingReport:
 
     @property
     def namespace(self) -> Optional[str]:
-        return self._src.get("namespace", self._src.get("scope"))
+        namespace: Optional[str] = self._src.get("namespace", self._src.get("scope"))
+        return namespace
 
     @property
     def error(self) -> Optional[str]:

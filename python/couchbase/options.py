@@ -46,7 +46,8 @@ class _BoundedInt:
         return "%s(%d)" % (type(self).__name__, self._value)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._value == self._value
+        return isinstance(other, type(self)) and type(other) is type(self) \
+            and other._value == self._value
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._value))

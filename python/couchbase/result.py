@@ -8,7 +8,7 @@ by the transcoder on first access, not when the reply arrives.
 
 import json
 from datetime import datetime
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from couchbase.constants import FMT_JSON
 from couchbase.diagnostics import (ClusterState, EndpointDiagnosticsReport, EndpointPingReport,
@@ -16,6 +16,9 @@ from couchbase.diagnostics import (ClusterState, EndpointDiagnosticsReport, Endp
 from couchbase.exceptions import (DocumentNotFoundException, InvalidIndexException,
                                   build_exception)
 from couchbase.transcoder import Transcoder
+
+if TYPE_CHECKING:
+    from couchbase._core import Result as _CoreResult
 
 _PATH_NOT_FOUND = 113  # couchbase._errors: PATH_NOT_FOUND
 _STATUS_PATH_NOT_FOUND = 0xC0
@@ -67,7 +70,7 @@ class Result:
 
     __slots__ = ("_core",)
 
-    def __init__(self, core: Any, _extra: Any = None) -> None:
+    def __init__(self, core: "_CoreResult", _extra: Any = None) -> None:
         self._core = core
 
     @property
@@ -115,7 +118,7 @@ class GetResult(Result):
     @property
     def value(self) -> Any:
         if not self._has_value:
-            self._decoded = self._transcoder.decode_value(self._core.value, self._core.flags)
+            self._decoded = self._transcoder.decode_value(self._core.value or b"", self._core.flags)
             self._has_value = True
         return self._decoded
 
