@@ -1,0 +1,267 @@
+"""Throughput of the asyncio API (acouchbase): divan's SDK against the official one.
+
+Both SDKs run the asyncio example's loop (upsert a document, then get it back) against one
+divan-server, on the standard asyncio loop and on uvloop, with 1, 16, 64 and 256 concurrent tasks.
+A third column, the floor, is the same loop with each operation replaced by a future the event loop
+resolves on its next turn: what the loop alone costs, so ours/floor is how close the SDK gets to it.
+
+    .venv/bin/python bench/asyncio_kv.py            # 3 repetitions of 3 s, the median reported
+    .venv/bin/python bench/asyncio_kv.py --quick    # smoke run: 1 repetition of 1 s
+
+The driver starts divan-server and runs each measurement in a child process (this script with
+--worker) on the right interpreter: .venv + python/ + build/python for ours, .venv-official for the
+official SDK, which never sees divan's packages. One upsert and one get count as two operations.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = str(Path(__file__).resolve())
+LOOPS = ("asyncio", "uvloop")
+TASKS = (1, 16, 64, 256)
+KINDS = ("floor", "ours", "official")
+NKEYS = 10_000
+DOC = {"pad": "x" * (100 - len(json.dumps({"pad": ""})))}  # 100 bytes of JSON
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker: one measurement in this process, printed as one JSON line.
+
+async def run_tasks(op, ntasks, warmup, seconds):
+    """Runs ntasks tasks that each await op() in a loop; returns the ops/s counted after the
+    warm-up. op() returns how many operations it completed."""
+    count, counting, running = 0, False, True
+
+    async def task():
+        nonlocal count
+        while running:
+            n = await op()
+            if counting:
+                count += n
+
+    tasks = [asyncio.create_task(task()) for _ in range(ntasks)]
+    await asyncio.sleep(warmup)
+    counting, start = True, time.perf_counter()
+    await asyncio.sleep(seconds)
+    counting, running = False, False
+    elapsed = time.perf_counter() - start
+    await asyncio.gather(*tasks)
+    return count / elapsed
+
+
+async def floor_main(args):
+    loop = asyncio.get_running_loop()
+
+    async def op():  # two "operations", each a future resolved on the loop's next turn
+        for _ in range(2):
+            fut = loop.create_future()
+            loop.call_soon(fut.set_result, None)
+            await fut
+        return 2
+
+    return await run_tasks(op, args.tasks, args.warmup, args.seconds)
+
+
+async def sdk_main(args):
+    import acouchbase.cluster
+    import couchbase.auth
+    import couchbase.cluster
+
+    cluster = acouchbase.cluster.Cluster(args.connstr, couchbase.cluster.ClusterOptions(
+        couchbase.auth.PasswordAuthenticator("user", "password")))
+    bucket = cluster.bucket("default")
+    await bucket.on_connect()
+    collection = bucket.default_collection()
+    keys = ["bench-%05d" % i for i in range(NKEYS)]
+
+    async def preload(part):
+        for key in part:
+            await collection.upsert(key, DOC)
+
+    await asyncio.gather(*(preload(keys[i::64]) for i in range(64)))
+
+    async def op():  # the example's loop on a random key
+        key = random.choice(keys)
+        await collection.upsert(key, DOC)
+        result = await collection.get(key)
+        result.content_as[dict]
+        return 2
+
+    try:
+        return await run_tasks(op, args.tasks, args.warmup, args.seconds)
+    finally:
+        await cluster.close()
+
+
+def worker(args):
+    if args.worker != "floor":  # the interpreter must hold the SDK the driver asked for
+        import couchbase
+        try:
+            from couchbase import _core  # noqa: F401  (divan's extension)
+            found = "ours"
+        except ImportError:
+            found = "official"
+        if found != args.worker:
+            sys.exit("asked for %s, imported %s from %s" % (args.worker, found, couchbase.__file__))
+    if args.loop == "uvloop":
+        import uvloop
+        factory = uvloop.new_event_loop
+    else:
+        factory = asyncio.new_event_loop
+    main = floor_main if args.worker == "floor" else sdk_main
+    with asyncio.Runner(loop_factory=factory) as runner:
+        ops = runner.run(main(args))
+    print(json.dumps({"ops": ops}))
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver: the server, the children, the table.
+
+def child_cmd(kind):
+    """(argv prefix, environment) for a child of this kind."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    if kind == "official":
+        return [str(REPO / ".venv-official/bin/python")], env
+    if kind == "ours":
+        env["PYTHONPATH"] = "%s:%s" % (REPO / "python", REPO / "build/python")
+    return [str(REPO / ".venv/bin/python")], env
+
+
+def probe(kind):
+    """Python and SDK versions of a child's interpreter."""
+    argv, env = child_cmd(kind)
+    code = ("import sys, couchbase; print('Python %s, couchbase %s (%s)' % (sys.version.split()[0],"
+            " couchbase.__version__, couchbase.__file__))")
+    try:
+        r = subprocess.run(argv + ["-c", code], env=env, capture_output=True, text=True)
+    except OSError as e:
+        return "error: %s" % e
+    return r.stdout.strip() if r.returncode == 0 else "error: " + r.stderr.strip()[-300:]
+
+
+def measure(kind, loop, tasks, connstr, args, pin):
+    """ops/s of one child, or None (its stderr printed) if it failed."""
+    argv, env = child_cmd(kind)
+    cmd = (["taskset", "-c", "1"] if pin else []) + argv + [
+        SCRIPT, "--worker", kind, "--loop", loop, "--tasks", str(tasks), "--connstr", connstr,
+        "--seconds", str(args.seconds), "--warmup", str(args.warmup)]
+    try:
+        r = subprocess.run(cmd, env=env, cwd=REPO / "bench", capture_output=True, text=True,
+                           timeout=args.seconds + args.warmup + 120)
+        if r.returncode == 0:
+            return json.loads(r.stdout.strip().splitlines()[-1])["ops"]
+        err = r.stderr
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError, KeyError) as e:
+        err = repr(e)
+    print("FAILED %s/%s/%d tasks:\n%s" % (kind, loop, tasks, err), file=sys.stderr)
+    return None
+
+
+def machine(pin):
+    model = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    lines = ["- machine: %d CPUs (nproc), %s, %s" % (os.cpu_count(), model, platform.platform()),
+             "- ours: " + probe("ours"), "- official: " + probe("official"),
+             "- pinning: " + ("server on CPU 0 (--threads 1), client on CPU 1" if pin else "none")]
+    return "\n".join(lines)
+
+
+def driver(args):
+    sys.path.insert(0, str(REPO / "python"))  # divan.server only (no SDK in this process)
+    from divan.server import DivanServer
+
+    pin = args.pin and shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
+    binary = os.environ.get("DIVAN_SERVER") or str(REPO / "build/bin/divan-server")
+    header = machine(pin)
+    print(header, file=sys.stderr)
+    results = {}  # (kind, loop, tasks) -> [ops/s, ...]; None marks a failed run
+    began = time.monotonic()
+    server = DivanServer(binary=binary, args=["--threads", "1"] if pin else [])
+    server.start()
+    try:
+        if pin:
+            subprocess.run(["taskset", "-a", "-p", "-c", "0", str(server.pid)], check=True,
+                           stdout=subprocess.DEVNULL)
+        for rep in range(args.reps):  # repetitions interleaved across configurations
+            for loop in LOOPS:
+                for tasks in TASKS:
+                    for kind in KINDS:
+                        ops = measure(kind, loop, tasks, server.connstr, args, pin)
+                        results.setdefault((kind, loop, tasks), []).append(ops)
+                        print("rep %d %-8s %-7s %3d tasks: %s" % (rep + 1, kind, loop, tasks,
+                              "error" if ops is None else "%.0f ops/s" % ops), file=sys.stderr)
+            if not server.running():
+                raise RuntimeError("divan-server died")
+    finally:
+        server.stop()
+
+    def median(key):  # None if any repetition failed
+        runs = results.get(key, [None])
+        return None if None in runs else statistics.median(runs)
+
+    def fmt(x, ratio=False):
+        return "error" if x is None else ("%.2f" % x if ratio else "{:,.0f}".format(x))
+
+    out = ["# divan asyncio KV benchmark", "", header,
+           "- %d repetition(s) of %g s after %g s of warm-up, median; %d keys, %d-byte JSON "
+           "documents; one upsert + one get = 2 ops" % (args.reps, args.seconds, args.warmup,
+                                                      NKEYS, len(json.dumps(DOC))),
+           "- run time: %.0f s" % (time.monotonic() - began), "",
+           "| loop | tasks | ours ops/s | official ops/s | ours/official | floor ops/s "
+           "| ours/floor |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for loop in LOOPS:
+        for tasks in TASKS:
+            ours, official, floor = (median((k, loop, tasks)) for k in ("ours", "official", "floor"))
+            out.append("| %s | %d | %s | %s | %s | %s | %s |" % (
+                loop, tasks, fmt(ours), fmt(official),
+                fmt(ours / official if ours and official else None, True), fmt(floor),
+                fmt(ours / floor if ours and floor else None, True)))
+    text = "\n".join(out) + "\n"
+    sys.stdout.write(text)
+    if args.out:
+        Path(args.out).write_text(text)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, default=3.0, help="measured time per run (3)")
+    p.add_argument("--warmup", type=float, default=0.5, help="unmeasured time before (0.5)")
+    p.add_argument("--reps", type=int, default=3, help="repetitions; the median is shown (3)")
+    p.add_argument("--quick", action="store_true", help="smoke run: 1 repetition of 1 s")
+    p.add_argument("--no-pin", dest="pin", action="store_false",
+                   help="do not pin the server to CPU 0 and the client to CPU 1")
+    p.add_argument("--out", help="also write the Markdown report to this file")
+    # worker mode (run by the driver)
+    p.add_argument("--worker", choices=KINDS, help=argparse.SUPPRESS)
+    p.add_argument("--loop", choices=LOOPS, default="asyncio", help=argparse.SUPPRESS)
+    p.add_argument("--tasks", type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument("--connstr", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.quick:
+        args.reps, args.seconds = 1, 1.0
+    if args.worker:
+        worker(args)
+    else:
+        driver(args)
+
+
+if __name__ == "__main__":
+    main()
