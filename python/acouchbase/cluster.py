@@ -1,4 +1,6 @@
-"""The asyncio Cluster, Bucket, Scope, Collection and BinaryCollection.
+"""The asyncio Cluster, Bucket, Scope, Collection and BinaryCollection (AsyncCluster, ... as the
+official SDK names them; acouchbase.bucket, .scope, .collection and .binary_collection re-export
+them from their official module paths).
 
 Every operation returns an ``asyncio.Future`` made and resolved in C on the loop's thread; the C
 result is wrapped in its ``couchbase.result`` class by the engine's completion, not by a
@@ -95,7 +97,7 @@ def _ms(options: Dict[str, Any], key: str) -> int:
     return int(value.total_seconds() * 1000)
 
 
-class Cluster:
+class AsyncCluster:
     """A cluster connection on the running loop. The constructor starts connecting (so it needs a
     running loop); ``await cluster.on_connect()`` waits for it."""
 
@@ -122,7 +124,7 @@ class Cluster:
 
     @classmethod
     async def connect(cls, connstr: str, options: Optional[ClusterOptions] = None,
-                      **kwargs: Any) -> "Cluster":
+                      **kwargs: Any) -> "AsyncCluster":
         cluster = cls(connstr, options, **kwargs)
         await cluster.on_connect()
         return cluster
@@ -202,8 +204,8 @@ class Cluster:
             raise failure
 
 
-class Bucket:
-    def __init__(self, cluster: Cluster, name: str) -> None:
+class AsyncBucket:
+    def __init__(self, cluster: "AsyncCluster", name: str) -> None:
         self._cluster = cluster
         self._name = name
         self._open = cluster._core.open_bucket(name)
@@ -238,8 +240,8 @@ class Bucket:
         return _ping_report(args.get("report_id"), endpoints)
 
 
-class Scope:
-    def __init__(self, bucket: Bucket, name: str) -> None:
+class AsyncScope:
+    def __init__(self, bucket: "AsyncBucket", name: str) -> None:
         self._bucket = bucket
         self._name = name
 
@@ -251,10 +253,10 @@ class Scope:
         return Collection(self, name)
 
 
-class Collection:
+class AsyncCollection:
     """KV and sub-document operations on one collection; each returns an ``asyncio.Future``."""
 
-    def __init__(self, scope: Scope, name: str) -> None:
+    def __init__(self, scope: "AsyncScope", name: str) -> None:
         self._scope = scope
         self._name = name
         bucket = scope._bucket
@@ -438,7 +440,7 @@ class Collection:
 class BinaryCollection:
     """Counters and raw appends on a collection's documents."""
 
-    def __init__(self, collection: Collection) -> None:
+    def __init__(self, collection: "AsyncCollection") -> None:
         self._collection = collection
 
     def _counter(self, kind: int, key: str, opts: Any,
@@ -502,4 +504,11 @@ def _then(future: "asyncio.Future[Any]", fn: Any) -> "asyncio.Future[Any]":
     return out
 
 
-__all__ = ["Cluster", "Bucket", "Scope", "Collection", "BinaryCollection"]
+# The official names: AsyncCluster etc., with the short aliases most code uses.
+Cluster = AsyncCluster
+Bucket = AsyncBucket
+Scope = AsyncScope
+Collection = AsyncCollection
+
+__all__ = ["AsyncCluster", "AsyncBucket", "AsyncScope", "AsyncCollection", "BinaryCollection",
+           "Cluster", "Bucket", "Scope", "Collection"]

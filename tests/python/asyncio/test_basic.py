@@ -229,3 +229,22 @@ def test_close_frees_the_engine(server, run):
     gc.collect()
     from couchbase import _core
     assert _core._alloc_live() in (0, -1)
+
+
+def test_official_module_paths(server, run):
+    from acouchbase.binary_collection import BinaryCollection
+    from acouchbase.bucket import AsyncBucket
+    from acouchbase.cluster import AsyncCluster
+    from acouchbase.collection import AsyncCollection
+    from acouchbase.scope import AsyncScope
+
+    async def main():
+        cluster, coll = await open_collection(server)
+        assert type(cluster) is AsyncCluster and acouchbase.cluster.Cluster is AsyncCluster
+        assert isinstance(cluster.bucket("default"), AsyncBucket)
+        assert isinstance(cluster.bucket("default").default_scope(), AsyncScope)
+        assert isinstance(coll, AsyncCollection)
+        assert isinstance(coll.binary(), BinaryCollection)
+        await cluster.close()
+
+    run(main())

@@ -1,0 +1,5 @@
+"""The official module path of BinaryCollection (defined in acouchbase.cluster)."""
+
+from acouchbase.cluster import BinaryCollection
+
+__all__ = ["BinaryCollection"]
