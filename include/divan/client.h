@@ -165,6 +165,11 @@ typedef struct dv_res {
 
 typedef void (*dv_res_cb)(void *ud, const dv_res *res);
 
+/* A copy of res (everything it points to included) that outlives the callback, in one
+ * allocation; NULL when out of memory. Free with dv_res_free. */
+DV_API dv_res *dv_res_dup(const dv_res *res);
+DV_API void dv_res_free(dv_res *res);
+
 /* ---- Options --------------------------------------------------------------------------------- */
 
 typedef struct dv_client_opts {
