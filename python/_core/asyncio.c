@@ -229,50 +229,6 @@ static void hook_timer(void *ud, uint64_t at_ns)
 
 /* ---- Op: the engine's callback data and the future's done callback ------------------------ */
 
-static PyObject *error_context(const dv_res *res)
-{
-    const dv_error_context *x = res->ctx;
-    PyObject *retry = PyList_New(0);
-    if (!retry) return NULL;
-    if (x->retry_reasons && *x->retry_reasons) {
-        PyObject *s = PyUnicode_FromString(x->retry_reasons);
-        PyObject *sep = PyUnicode_FromString(",");
-        PyObject *parts = s && sep ? PyUnicode_Split(s, sep, -1) : NULL;
-        Py_XDECREF(s);
-        Py_XDECREF(sep);
-        Py_DECREF(retry);
-        if (!parts) return NULL;
-        retry = parts;
-    }
-    PyObject *d;
-    if (x->key) {
-        d = Py_BuildValue("{s:s,s:s#,s:z,s:z,s:z,s:i,s:i,s:s,s:K,s:I,s:N,s:s}", "context_type",
-                          "KeyValueErrorContext", "key", x->key, (Py_ssize_t)x->key_len,
-                          "bucket_name", x->bucket, "scope_name", x->scope, "collection_name",
-                          x->collection, "opcode", (int)x->opcode, "status_code", (int)x->status,
-                          "last_dispatched_to", x->node ? x->node : "", "elapsed_us",
-                          (unsigned long long)x->elapsed_us, "retry_attempts", x->retries,
-                          "retry_reasons", retry, "message", x->message ? x->message : "");
-    } else {
-        d = Py_BuildValue("{s:z,s:s,s:I,s:N,s:s}", "bucket_name", x->bucket, "last_dispatched_to",
-                          x->node ? x->node : "", "retry_attempts", x->retries, "retry_reasons",
-                          retry, "message", x->message ? x->message : "");
-    }
-    if (!d) PyErr_Clear(); /* e.g. a key that is not UTF-8: fall back to no context */
-    return d ? d : PyDict_New();
-}
-
-static PyObject *make_exception(const dv_res *res)
-{
-    PyObject *build = dv_py_build_exception();
-    if (!build) return NULL;
-    PyObject *ctx = error_context(res);
-    if (!ctx) return NULL;
-    PyObject *exc = PyObject_CallFunction(build, "iO", (int)res->err, ctx);
-    Py_DECREF(ctx);
-    return exc;
-}
-
 /* ping, diagnostics: a tuple of (id, remote, bucket or None, state, last_activity_us, error,
  * latency_us) per endpoint. */
 static PyObject *endpoints_tuple(const dv_res *res)
@@ -326,7 +282,7 @@ static void op_complete(void *ud, const dv_res *res)
             }
             if (v) r = PyObject_CallMethod(op->future, "set_result", "(O)", v);
         } else {
-            v = make_exception(res);
+            v = dv_py_make_exception(res);
             if (v) r = PyObject_CallMethod(op->future, "set_exception", "O", v);
         }
         if (!v) {
@@ -628,108 +584,26 @@ static PyObject *cluster_diagnostics(Cluster *c, PyObject *unused)
     return op_started(c, op, dv_engine_diagnostics(c->e, op_complete, op));
 }
 
-/* specs: a sequence of (opcode, flags, path: str, value: bytes) tuples, 1..DV_MAX_SPECS of them.
- * Fills ops, borrowing from the returned tuple (a copy, so that no Python code run before the
- * submit can change what ops points to; the caller releases it after the submit). NULL with an
- * exception on a malformed spec. */
-static PyObject *parse_specs(PyObject *specs, dv_subdoc_op *ops, size_t *n)
-{
-    PyObject *seq = PySequence_Tuple(specs);
-    if (!seq) return NULL;
-    Py_ssize_t len = PyTuple_GET_SIZE(seq);
-    if (len < 1 || len > DV_MAX_SPECS) {
-        PyErr_Format(PyExc_ValueError, "between 1 and %d specs are needed", DV_MAX_SPECS);
-        Py_DECREF(seq);
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < len; i++) {
-        PyObject *item = PyTuple_GET_ITEM(seq, i);
-        Py_ssize_t path_len = 0, value_len = 0;
-        if (!PyTuple_Check(item) ||
-            !PyArg_ParseTuple(item, "bbs#y#", &ops[i].opcode, &ops[i].flags, &ops[i].path,
-                              &path_len, (const char **)&ops[i].value, &value_len)) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_TypeError, "a spec is (opcode, flags, path, value)");
-            Py_DECREF(seq);
-            return NULL;
-        }
-        ops[i].path_len = (size_t)path_len;
-        ops[i].value_len = (size_t)value_len;
-    }
-    *n = (size_t)len;
-    return seq;
-}
-
 /* submit(kind, bucket, scope, collection, key, value=None, ...) -> Future[Result] (or
  * result_type(Result, extra) when result_type is given). */
 static PyObject *cluster_submit(Cluster *c, PyObject *args, PyObject *kw)
 {
-    /* clang-format off */
-    static char *kwlist[] = {
-        "kind", "bucket", "scope", "collection", "key", "value", "flags", "datatype", "expiry",
-        "cas", "durability", "timeout_ms", "with_expiry", "preserve_expiry", "delta", "initial",
-        "has_initial", "lock_time", "result_type", "extra", "specs", "store_semantics",
-        "access_deleted", "replica_index", NULL};
-    /* clang-format on */
-    dv_req q = {0};
-    int kind;
-    Py_ssize_t key_len = 0, value_len = 0;
-    unsigned char datatype = 0, durability = 0;
-    unsigned long long cas = 0, timeout = 0, delta = 0, initial = 0;
-    int with_expiry = 0, preserve = 0, has_initial = 0;
-    unsigned int flags = 0, expiry = 0, lock_time = 0;
-    PyObject *result_type = Py_None, *extra = Py_None, *specs = Py_None;
-    int store_semantics = 0, access_deleted = 0;
-    unsigned char replica_index = 0;
-    if (!PyArg_ParseTupleAndKeywords(
-            args, kw, "iszzs#|z#IbIKbKppKKpIOOOipb", kwlist, &kind, &q.bucket, &q.scope,
-            &q.collection, (const char **)&q.key, &key_len, (const char **)&q.value, &value_len,
-            &flags, &datatype, &expiry, &cas, &durability, &timeout, &with_expiry, &preserve,
-            &delta, &initial, &has_initial, &lock_time, &result_type, &extra, &specs,
-            &store_semantics, &access_deleted, &replica_index))
-        return NULL;
-    if (kind < 0 || kind >= DV_KV_OP_KIND_COUNT) {
-        PyErr_SetString(PyExc_ValueError, "unsupported operation kind");
-        return NULL;
-    }
-    if (store_semantics < DV_STORE_REPLACE || store_semantics > DV_STORE_INSERT) {
-        PyErr_SetString(PyExc_ValueError, "store_semantics must be 0, 1 or 2");
-        return NULL;
-    }
-    if (cluster_check(c)) return NULL;
+    dv_req q;
     dv_subdoc_op ops[DV_MAX_SPECS];
-    PyObject *seq = NULL; /* keeps the specs' paths and values alive until the submit copied them */
-    if (kind == DV_KV_LOOKUP_IN || kind == DV_KV_MUTATE_IN) {
-        seq = parse_specs(specs, ops, &q.nspecs);
-        if (!seq) return NULL;
-        q.specs = ops;
+    PyObject *keep = NULL, *result_type, *extra;
+    if (dv_py_parse_request(args, kw, &q, ops, &keep, &result_type, &extra) < 0) return NULL;
+    if (cluster_check(c)) {
+        Py_XDECREF(keep);
+        return NULL;
     }
-    q.store_semantics = (dv_store_semantics)store_semantics;
-    q.access_deleted = access_deleted;
-    q.replica_index = replica_index;
-    q.kind = (dv_op_kind)kind;
-    q.key_len = (size_t)key_len;
-    q.value_len = (size_t)value_len;
-    q.flags = flags;
-    q.datatype = datatype;
-    q.expiry = expiry;
-    q.cas = cas;
-    q.durability = durability;
-    q.timeout_ms = timeout;
-    q.with_expiry = with_expiry;
-    q.preserve_expiry = preserve;
-    q.delta = delta;
-    q.initial = initial;
-    q.has_initial = has_initial;
-    q.lock_time = lock_time;
     Op *op = op_new(c, result_type, extra);
     if (!op) {
-        Py_XDECREF(seq);
+        Py_XDECREF(keep);
         return NULL;
     }
     Py_INCREF(op);
     dv_error rc = dv_engine_submit(c->e, &q, op_complete, op, &op->id);
-    Py_XDECREF(seq);
+    Py_XDECREF(keep);
     return op_started(c, op, rc);
 }
 

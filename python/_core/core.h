@@ -11,6 +11,14 @@ PyObject *dv_py_build_exception(void);
 /* A Result holding a copy of what res says (its value becomes bytes on first access). */
 PyObject *dv_py_result_new(const dv_res *res);
 int dv_py_result_init(PyObject *m);
+/* The exception for a failed res (new reference), or NULL with a Python error. */
+PyObject *dv_py_make_exception(const dv_res *res);
+/* submit(kind, bucket, scope, collection, key, value=None, flags=0, ...)'s arguments as *out;
+ * ops holds DV_MAX_SPECS entries for lookup_in/mutate_in. out points into args and into *keep
+ * (a new reference or NULL), which the caller releases once the request was submitted.
+ * *result_type and *extra are borrowed. -1 with a Python error on bad arguments. */
+int dv_py_parse_request(PyObject *args, PyObject *kw, dv_req *out, dv_subdoc_op *ops,
+                        PyObject **keep, PyObject **result_type, PyObject **extra);
 int dv_py_asyncio_init(PyObject *m);
 
 #endif
