@@ -20,5 +20,6 @@ PyObject *dv_py_make_exception(const dv_res *res);
 int dv_py_parse_request(PyObject *args, PyObject *kw, dv_req *out, dv_subdoc_op *ops,
                         PyObject **keep, PyObject **result_type, PyObject **extra);
 int dv_py_asyncio_init(PyObject *m);
+int dv_py_blocking_init(PyObject *m);
 
 #endif

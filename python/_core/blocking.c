@@ -1,0 +1,273 @@
+/* couchbase._core.BlockingCluster: libdivan's native driver (its own libuv thread) behind the
+ * blocking API. A call submits with the GIL released and waits on a condition variable of its
+ * own, so any number of Python threads share one cluster. Completions run on the driver thread
+ * without the GIL: they copy the result (dv_res_dup) and wake the caller, which builds the Python
+ * result. close() fails what is pending with REQUEST_CANCELED. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <pthread.h>
+
+#include "core.h"
+
+typedef struct {
+    PyObject_HEAD dv_client *c; /* NULL once closed */
+    pthread_rwlock_t lock;      /* read: submitting; write: closing */
+} BlockingCluster;
+
+/* What one call waits for: n completions, each copied into res[i]. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t remaining;
+    dv_res **res;
+} waiter;
+
+typedef struct {
+    waiter *w;
+    size_t i;
+} slot;
+
+static void on_done(void *ud, const dv_res *res)
+{
+    slot *s = ud;
+    dv_res *copy = dv_res_dup(res); /* NULL when out of memory: reported as MemoryError */
+    pthread_mutex_lock(&s->w->mu);
+    s->w->res[s->i] = copy;
+    if (--s->w->remaining == 0) pthread_cond_signal(&s->w->cv);
+    pthread_mutex_unlock(&s->w->mu); /* s and s->w may be gone from here on */
+}
+
+static void waiter_init(waiter *w, size_t n, dv_res **res)
+{
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->remaining = n;
+    w->res = res;
+}
+
+static void waiter_done(waiter *w) /* a submit that failed: no completion will come */
+{
+    pthread_mutex_lock(&w->mu);
+    w->remaining--;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void waiter_wait(waiter *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->remaining) pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+}
+
+typedef enum { START_CONNECT, START_OPEN_BUCKET, START_SUBMIT } start_kind;
+
+/* Without the GIL: start one request on the client unless it is closed. */
+static dv_error start(BlockingCluster *b, start_kind kind, const char *bucket, const dv_req *q,
+                      slot *s)
+{
+    dv_error rc = DV_ERR_CLUSTER_CLOSED;
+    pthread_rwlock_rdlock(&b->lock);
+    if (b->c) {
+        if (kind == START_CONNECT)
+            rc = dv_client_connect(b->c, on_done, s);
+        else if (kind == START_OPEN_BUCKET)
+            rc = dv_client_open_bucket(b->c, bucket, on_done, s);
+        else
+            rc = dv_client_submit(b->c, q, on_done, s);
+    }
+    pthread_rwlock_unlock(&b->lock);
+    return rc;
+}
+
+static PyObject *raise_code(dv_error rc)
+{
+    if (rc == DV_ERR_CLUSTER_CLOSED) {
+        PyErr_SetString(PyExc_RuntimeError, "Cannot perform operations on a closed cluster. "
+                                            "Create a new cluster instance to reconnect.");
+        return NULL;
+    }
+    PyObject *build = dv_py_build_exception();
+    PyObject *exc = build ? PyObject_CallFunction(build, "iO", (int)rc, Py_None) : NULL;
+    if (exc) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+    return NULL;
+}
+
+/* The Python value of a completed request: result_type(Result, extra), or the exception. Frees
+ * res. */
+static PyObject *finish(dv_res *res, PyObject *result_type, PyObject *extra)
+{
+    if (!res) return PyErr_NoMemory();
+    PyObject *v = NULL;
+    if (res->err != DV_ERR_OK) {
+        PyObject *exc = dv_py_make_exception(res);
+        if (exc) {
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+            Py_DECREF(exc);
+        }
+    } else if (result_type == Py_None) {
+        v = Py_None;
+        Py_INCREF(v);
+    } else {
+        PyObject *r = dv_py_result_new(res);
+        if (r) v = PyObject_CallFunctionObjArgs(result_type, r, extra, NULL);
+        Py_XDECREF(r);
+    }
+    dv_res_free(res);
+    return v;
+}
+
+/* One request, waited for with the GIL released. */
+static PyObject *run_one(BlockingCluster *b, start_kind kind, const char *bucket, const dv_req *q,
+                         PyObject *result_type, PyObject *extra)
+{
+    dv_res *res = NULL;
+    waiter w;
+    slot s = {&w, 0};
+    dv_error rc;
+    waiter_init(&w, 1, &res);
+    Py_BEGIN_ALLOW_THREADS;
+    rc = start(b, kind, bucket, q, &s);
+    if (rc != DV_ERR_OK) waiter_done(&w);
+    waiter_wait(&w);
+    Py_END_ALLOW_THREADS;
+    if (rc != DV_ERR_OK) return raise_code(rc);
+    return finish(res, result_type, extra);
+}
+
+static int bc_init(BlockingCluster *b, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"connstr",
+                             "username",
+                             "password",
+                             "kv_timeout_ms",
+                             "kv_durable_timeout_ms",
+                             "connect_timeout_ms",
+                             "bootstrap_timeout_ms",
+                             NULL};
+    dv_client_opts o = {0};
+    unsigned long long t[4] = {0};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "szz|KKKK", kwlist, &o.connstr, &o.username,
+                                     &o.password, &t[0], &t[1], &t[2], &t[3]))
+        return -1;
+    if (b->c) {
+        PyErr_SetString(PyExc_RuntimeError, "BlockingCluster already initialized");
+        return -1;
+    }
+    o.kv_timeout_ms = t[0];
+    o.kv_durable_timeout_ms = t[1];
+    o.connect_timeout_ms = t[2];
+    o.bootstrap_timeout_ms = t[3];
+    char err[256] = "";
+    dv_error rc = dv_client_new(&o, &b->c, err, sizeof err);
+    if (rc != DV_ERR_OK) {
+        PyObject *build = dv_py_build_exception();
+        PyObject *exc = build ? PyObject_CallFunction(build, "iOs", (int)rc, Py_None, err) : NULL;
+        if (exc) {
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+            Py_DECREF(exc);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *bc_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    (void)args;
+    (void)kw;
+    BlockingCluster *b = (BlockingCluster *)type->tp_alloc(type, 0);
+    if (!b) return NULL;
+    b->c = NULL;
+    pthread_rwlock_init(&b->lock, NULL);
+    return (PyObject *)b;
+}
+
+static void bc_shutdown(BlockingCluster *b)
+{
+    dv_client *c;
+    Py_BEGIN_ALLOW_THREADS;
+    pthread_rwlock_wrlock(&b->lock);
+    c = b->c;
+    b->c = NULL;
+    pthread_rwlock_unlock(&b->lock);
+    dv_client_close(c); /* completes what is pending (REQUEST_CANCELED), then frees */
+    Py_END_ALLOW_THREADS;
+}
+
+static void bc_dealloc(BlockingCluster *b)
+{
+    bc_shutdown(b);
+    pthread_rwlock_destroy(&b->lock);
+    Py_TYPE(b)->tp_free((PyObject *)b);
+}
+
+static PyObject *bc_close(BlockingCluster *b, PyObject *unused)
+{
+    (void)unused;
+    bc_shutdown(b);
+    Py_RETURN_NONE;
+}
+
+static PyObject *bc_connect(BlockingCluster *b, PyObject *unused)
+{
+    (void)unused;
+    return run_one(b, START_CONNECT, NULL, NULL, Py_None, Py_None);
+}
+
+static PyObject *bc_open_bucket(BlockingCluster *b, PyObject *args)
+{
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+    return run_one(b, START_OPEN_BUCKET, name, NULL, Py_None, Py_None);
+}
+
+static PyObject *bc_submit(BlockingCluster *b, PyObject *args, PyObject *kw)
+{
+    dv_req q;
+    dv_subdoc_op ops[DV_MAX_SPECS];
+    PyObject *keep = NULL, *result_type, *extra;
+    if (dv_py_parse_request(args, kw, &q, ops, &keep, &result_type, &extra) < 0) return NULL;
+    PyObject *v = run_one(b, START_SUBMIT, NULL, &q, result_type, extra);
+    Py_XDECREF(keep);
+    return v;
+}
+
+static PyMethodDef bc_methods[] = {
+    {"connect", (PyCFunction)(void (*)(void))bc_connect, METH_NOARGS,
+     "connect(): waits for the cluster-level connection."},
+    {"open_bucket", (PyCFunction)(void (*)(void))bc_open_bucket, METH_VARARGS,
+     "open_bucket(name): waits until the bucket has a config."},
+    {"submit", (PyCFunction)(void (*)(void))bc_submit, METH_VARARGS | METH_KEYWORDS,
+     "submit(kind, bucket, scope, collection, key, ...) -> result_type(Result, extra)."},
+    {"close", (PyCFunction)(void (*)(void))bc_close, METH_NOARGS,
+     "Fail pending operations (RequestCanceledException), close the connections."},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject BlockingClusterType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "couchbase._core.BlockingCluster",
+    .tp_doc = "BlockingCluster(connstr, username, password, kv_timeout_ms=0, ...): libdivan's "
+              "native driver, shared by any number of threads.",
+    .tp_basicsize = sizeof(BlockingCluster),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = bc_new,
+    .tp_init = (initproc)bc_init,
+    .tp_dealloc = (destructor)bc_dealloc,
+    .tp_methods = bc_methods,
+};
+
+int dv_py_blocking_init(PyObject *m)
+{
+    if (PyType_Ready(&BlockingClusterType) < 0) return -1;
+    Py_INCREF(&BlockingClusterType);
+    if (PyModule_AddObject(m, "BlockingCluster", (PyObject *)&BlockingClusterType) < 0) {
+        Py_DECREF(&BlockingClusterType);
+        return -1;
+    }
+    return 0;
+}
