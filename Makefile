@@ -35,9 +35,10 @@ pyunit:
 	.venv/bin/python -m mypy --strict --no-incremental python/couchbase python/acouchbase python/divan
 
 # The asyncio suite against divan-servers it starts, on the standard loop and uvloop: on divan's SDK,
-# then on the official one (scripts/run-pysuite).
+# then on the official one (scripts/run-pysuite); then the extension's own tests (divan's only).
 pyasync: build
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/asyncio
+	BUILD=$(BUILD) scripts/run-pysuite divan tests/python/core
 
 # The official Node.js and Python SDKs against divan-server (scripts/install-interop installs them).
 interop: build

@@ -184,13 +184,19 @@ static PyObject *bc_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     BlockingCluster *b = (BlockingCluster *)type->tp_alloc(type, 0);
     if (!b) return NULL;
     b->c = NULL;
-    pthread_rwlock_init(&b->lock, NULL);
+    /* Writer first: a close is not kept waiting by a stream of submitting threads. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&b->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
     return (PyObject *)b;
 }
 
 static void bc_shutdown(BlockingCluster *b)
 {
     dv_client *c;
+    if (!b->c) return; /* closed already (a racing close finds NULL under the lock) */
     Py_BEGIN_ALLOW_THREADS;
     pthread_rwlock_wrlock(&b->lock);
     c = b->c;

@@ -1,0 +1,99 @@
+"""couchbase._core.BlockingCluster: libdivan's driver shared by many Python threads."""
+
+import threading
+
+import pytest
+
+from couchbase import _core
+from couchbase.exceptions import (DocumentLockedException, DocumentNotFoundException,
+                                  RequestCanceledException)
+from couchbase.result import GetResult, MutationResult
+from couchbase.transcoder import JSONTranscoder
+
+GET, UPSERT = 0, 6  # dv_op_kind
+JSON = dict(flags=0x2000000, datatype=1)
+
+
+def connect(server):
+    core = _core.BlockingCluster(server.connstr, "user", "password")
+    core.connect()
+    core.open_bucket("default")
+    return core
+
+
+def test_results_and_errors(server):
+    core = connect(server)
+    up = core.submit(UPSERT, "default", None, None, "b1", value=b'{"a":1}', **JSON,
+                     result_type=MutationResult)
+    got = core.submit(GET, "default", None, None, "b1", result_type=GetResult,
+                      extra=JSONTranscoder())
+    assert got.cas == up.cas and got.content_as[dict] == {"a": 1}
+    with pytest.raises(DocumentNotFoundException):
+        core.submit(GET, "default", None, None, "b-missing")
+    core.close()
+    with pytest.raises(RuntimeError, match="closed cluster"):
+        core.submit(GET, "default", None, None, "b1")
+    core.close()
+
+
+def test_eight_threads_share_one_cluster(server):
+    core = connect(server)
+    threads, per = 8, 10_000
+    errors, seen = [], [None] * threads
+
+    def work(t):
+        try:
+            cas = {}
+            for i in range(per):
+                key = "t%d-%d" % (t, i)
+                r = core.submit(UPSERT, "default", None, None, key, value=b"%d" % i, **JSON,
+                                result_type=MutationResult)
+                cas[key] = r.cas
+            got = {}
+            for key in cas:
+                g = core.submit(GET, "default", None, None, key, result_type=GetResult,
+                                extra=JSONTranscoder())
+                got[key] = (g.cas, g.content_as[int])
+            seen[t] = (cas, got)
+        except Exception as exc:  # reported below, with the thread's number
+            errors.append((t, exc))
+
+    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    for t, (cas, got) in enumerate(seen):
+        # every write's result came back to its own caller: no result lost or swapped
+        assert len(got) == per
+        assert all(got["t%d-%d" % (t, i)] == (cas["t%d-%d" % (t, i)], i) for i in range(per))
+    core.close()
+
+
+def test_close_cancels_waiting_threads(server):
+    core = connect(server)
+    core.submit(UPSERT, "default", None, None, "b-locked", value=b"1", **JSON)
+    core.submit(2, "default", None, None, "b-locked", lock_time=10)  # get_and_lock
+    outcome = []
+    started = threading.Barrier(2)
+
+    def writer():
+        started.wait()
+        try:  # retried while locked: pending until the close
+            core.submit(UPSERT, "default", None, None, "b-locked", value=b"2", **JSON,
+                        timeout_ms=30_000)
+            outcome.append("written")
+        except Exception as exc:
+            outcome.append(type(exc))
+
+    t = threading.Thread(target=writer)
+    t.start()
+    started.wait()
+    core.close()
+    t.join(30)
+    assert not t.is_alive()
+    # cancelled while waiting to retry (the lock) or in flight: never written
+    # (or, if the close came first, refused as on a closed cluster)
+    assert outcome and outcome[0] in (RequestCanceledException, DocumentLockedException,
+                                      RuntimeError)
