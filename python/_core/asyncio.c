@@ -387,14 +387,8 @@ static PyObject *op_started(Cluster *c, Op *op, dv_error rc)
 {
     if (rc != DV_ERR_OK) {
         Py_DECREF(op); /* the engine's: it will never call back */
-        PyObject *build = dv_py_build_exception();
-        PyObject *exc = build ? PyObject_CallFunction(build, "iO", (int)rc, Py_None) : NULL;
-        if (exc) {
-            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-            Py_DECREF(exc);
-        }
         Py_DECREF(op);
-        return NULL;
+        return dv_py_raise(rc, NULL);
     }
     cluster_schedule_flush(c);
     PyObject *future = op->future;
@@ -413,29 +407,13 @@ static PyObject *op_started(Cluster *c, Op *op, dv_error rc)
 
 static int cluster_init(Cluster *c, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"loop",
-                             "connstr",
-                             "username",
-                             "password",
-                             "kv_timeout_ms",
-                             "kv_durable_timeout_ms",
-                             "connect_timeout_ms",
-                             "bootstrap_timeout_ms",
-                             NULL};
     PyObject *loop;
-    dv_client_opts o = {0};
-    unsigned long long t[4] = {0};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "Oszz|KKKK", kwlist, &loop, &o.connstr, &o.username,
-                                     &o.password, &t[0], &t[1], &t[2], &t[3]))
-        return -1;
+    dv_client_opts o;
+    if (dv_py_parse_opts(args, kw, &loop, &o) < 0) return -1;
     if (c->e) {
         PyErr_SetString(PyExc_RuntimeError, "AsyncCluster already initialized");
         return -1;
     }
-    o.kv_timeout_ms = t[0];
-    o.kv_durable_timeout_ms = t[1];
-    o.connect_timeout_ms = t[2];
-    o.bootstrap_timeout_ms = t[3];
     Py_INCREF(loop);
     Py_XSETREF(c->loop, loop);
     dv_engine_hooks h = {.ud = c,
@@ -448,12 +426,7 @@ static int cluster_init(Cluster *c, PyObject *args, PyObject *kw)
     char err[256] = "";
     c->e = dv_engine_new(&o, &h, &rc, err, sizeof err);
     if (!c->e) {
-        PyObject *build = dv_py_build_exception();
-        PyObject *exc = build ? PyObject_CallFunction(build, "iOs", (int)rc, Py_None, err) : NULL;
-        if (exc) {
-            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-            Py_DECREF(exc);
-        }
+        dv_py_raise(rc, err);
         return -1;
     }
     return 0;
@@ -530,8 +503,7 @@ static PyObject *cluster_timer(Cluster *c, PyObject *unused)
 static int cluster_check(Cluster *c)
 {
     if (c->e) return 0;
-    PyErr_SetString(PyExc_RuntimeError, "Cannot perform operations on a closed cluster. Create a "
-                                        "new cluster instance to reconnect.");
+    dv_py_raise(DV_ERR_CLUSTER_CLOSED, NULL);
     return -1;
 }
 

@@ -82,22 +82,6 @@ static dv_error start(BlockingCluster *b, start_kind kind, const char *bucket, c
     return rc;
 }
 
-static PyObject *raise_code(dv_error rc)
-{
-    if (rc == DV_ERR_CLUSTER_CLOSED) {
-        PyErr_SetString(PyExc_RuntimeError, "Cannot perform operations on a closed cluster. "
-                                            "Create a new cluster instance to reconnect.");
-        return NULL;
-    }
-    PyObject *build = dv_py_build_exception();
-    PyObject *exc = build ? PyObject_CallFunction(build, "iO", (int)rc, Py_None) : NULL;
-    if (exc) {
-        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-        Py_DECREF(exc);
-    }
-    return NULL;
-}
-
 /* The Python value of a completed request: result_type(Result, extra), or the exception. Frees
  * res. */
 static PyObject *finish(dv_res *res, PyObject *result_type, PyObject *extra)
@@ -136,42 +120,22 @@ static PyObject *run_one(BlockingCluster *b, start_kind kind, const char *bucket
     if (rc != DV_ERR_OK) waiter_done(&w);
     waiter_wait(&w);
     Py_END_ALLOW_THREADS;
-    if (rc != DV_ERR_OK) return raise_code(rc);
+    if (rc != DV_ERR_OK) return dv_py_raise(rc, NULL);
     return finish(res, result_type, extra);
 }
 
 static int bc_init(BlockingCluster *b, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"connstr",
-                             "username",
-                             "password",
-                             "kv_timeout_ms",
-                             "kv_durable_timeout_ms",
-                             "connect_timeout_ms",
-                             "bootstrap_timeout_ms",
-                             NULL};
-    dv_client_opts o = {0};
-    unsigned long long t[4] = {0};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "szz|KKKK", kwlist, &o.connstr, &o.username,
-                                     &o.password, &t[0], &t[1], &t[2], &t[3]))
-        return -1;
+    dv_client_opts o;
+    if (dv_py_parse_opts(args, kw, NULL, &o) < 0) return -1;
     if (b->c) {
         PyErr_SetString(PyExc_RuntimeError, "BlockingCluster already initialized");
         return -1;
     }
-    o.kv_timeout_ms = t[0];
-    o.kv_durable_timeout_ms = t[1];
-    o.connect_timeout_ms = t[2];
-    o.bootstrap_timeout_ms = t[3];
     char err[256] = "";
     dv_error rc = dv_client_new(&o, &b->c, err, sizeof err);
     if (rc != DV_ERR_OK) {
-        PyObject *build = dv_py_build_exception();
-        PyObject *exc = build ? PyObject_CallFunction(build, "iOs", (int)rc, Py_None, err) : NULL;
-        if (exc) {
-            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-            Py_DECREF(exc);
-        }
+        dv_py_raise(rc, err);
         return -1;
     }
     return 0;

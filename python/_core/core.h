@@ -11,6 +11,12 @@ PyObject *dv_py_build_exception(void);
 /* A Result holding a copy of what res says (its value becomes bytes on first access). */
 PyObject *dv_py_result_new(const dv_res *res);
 int dv_py_result_init(PyObject *m);
+/* Raise the exception for rc (message: NULL for the table's); returns NULL. CLUSTER_CLOSED
+ * raises RuntimeError, as the official SDK does on a closed cluster. */
+PyObject *dv_py_raise(dv_error rc, const char *message);
+/* The cluster's constructor arguments: [loop,] connstr, username, password and the timeouts in
+ * milliseconds (loop NULL: no loop argument). -1 with a Python error. */
+int dv_py_parse_opts(PyObject *args, PyObject *kw, PyObject **loop, dv_client_opts *o);
 /* The exception for a failed res (new reference), or NULL with a Python error. */
 PyObject *dv_py_make_exception(const dv_res *res);
 /* submit(kind, bucket, scope, collection, key, value=None, flags=0, ...)'s arguments as *out;

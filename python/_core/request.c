@@ -1,7 +1,10 @@
-/* What the front ends of couchbase._core share: submit()'s arguments as a dv_req, and an
- * engine error as the official exception (couchbase.exceptions.build_exception). */
+/* What the front ends of couchbase._core share: the cluster options and submit()'s arguments as
+ * libdivan's structs, and an engine error as the official exception
+ * (couchbase.exceptions.build_exception). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+
+#include <string.h>
 
 #include "core.h"
 
@@ -47,6 +50,48 @@ PyObject *dv_py_make_exception(const dv_res *res)
     PyObject *exc = PyObject_CallFunction(build, "iO", (int)res->err, ctx);
     Py_DECREF(ctx);
     return exc;
+}
+
+PyObject *dv_py_raise(dv_error rc, const char *message)
+{
+    if (rc == DV_ERR_CLUSTER_CLOSED) { /* what the official SDK raises */
+        PyErr_SetString(PyExc_RuntimeError, "Cannot perform operations on a closed cluster. "
+                                            "Create a new cluster instance to reconnect.");
+        return NULL;
+    }
+    PyObject *build = dv_py_build_exception();
+    PyObject *exc = build ? PyObject_CallFunction(build, "iOz", (int)rc, Py_None, message) : NULL;
+    if (exc) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+    return NULL;
+}
+
+int dv_py_parse_opts(PyObject *args, PyObject *kw, PyObject **loop, dv_client_opts *o)
+{
+    static char *kwlist[] = {"loop",
+                             "connstr",
+                             "username",
+                             "password",
+                             "kv_timeout_ms",
+                             "kv_durable_timeout_ms",
+                             "connect_timeout_ms",
+                             "bootstrap_timeout_ms",
+                             NULL};
+    unsigned long long t[4] = {0};
+    memset(o, 0, sizeof *o);
+    int ok =
+        loop ? PyArg_ParseTupleAndKeywords(args, kw, "Oszz|KKKK", kwlist, loop, &o->connstr,
+                                           &o->username, &o->password, &t[0], &t[1], &t[2], &t[3])
+             : PyArg_ParseTupleAndKeywords(args, kw, "szz|KKKK", kwlist + 1, &o->connstr,
+                                           &o->username, &o->password, &t[0], &t[1], &t[2], &t[3]);
+    if (!ok) return -1;
+    o->kv_timeout_ms = t[0];
+    o->kv_durable_timeout_ms = t[1];
+    o->connect_timeout_ms = t[2];
+    o->bootstrap_timeout_ms = t[3];
+    return 0;
 }
 
 /* specs: a sequence of (opcode, flags, path: str, value: bytes) tuples, 1..DV_MAX_SPECS of them.
