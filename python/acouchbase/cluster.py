@@ -55,6 +55,12 @@ _REPLICAS = 3  # the most a bucket can have; the engine fails an index not in th
 _Endpoint = Tuple[int, str, Optional[str], int, int, int, int]
 
 
+def _report(report_id: Optional[str], kv: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """A report's raw form, as the official SDK's core gives it (KV endpoints only)."""
+    return {"id": report_id or str(uuid.uuid4()), "version": 2, "sdk": _SDK,
+            "services": {ServiceType.KeyValue.value: kv} if kv else {}}
+
+
 def _ping_report(report_id: Optional[str], endpoints: Iterable[_Endpoint]) -> PingResult:
     services = []
     for ep_id, remote, bucket, _state, _last, err, latency in endpoints:
@@ -64,8 +70,7 @@ def _ping_report(report_id: Optional[str], endpoints: Iterable[_Endpoint]) -> Pi
                          "remote": remote, "bucket": bucket,
                          "latency": latency if err == _ERR_OK else None, "state": state,
                          "error": None if err == _ERR_OK else error_message(err)})
-    return PingResult({"id": report_id or str(uuid.uuid4()), "version": 2, "sdk": _SDK,
-                       "services": {ServiceType.KeyValue.value: services} if services else {}})
+    return PingResult(_report(report_id, services))
 
 
 def _diagnostics_report(report_id: Optional[str],
@@ -74,9 +79,7 @@ def _diagnostics_report(report_id: Optional[str],
                  "bucket": bucket,
                  "last_activity": last or None, "state": _ENDPOINT_STATES[state]}
                 for ep_id, remote, bucket, state, last, _err, _latency in endpoints]
-    return DiagnosticsResult({"id": report_id or str(uuid.uuid4()), "version": 2, "sdk": _SDK,
-                              "services": {ServiceType.KeyValue.value: services}
-                              if services else {}})
+    return DiagnosticsResult(_report(report_id, services))
 
 
 def _service_types(args: Dict[str, Any]) -> List[ServiceType]:

@@ -46,17 +46,12 @@ def _us(value: Optional[int]) -> Optional[timedelta]:
     return None if value is None else timedelta(microseconds=value)
 
 
-class EndpointDiagnosticsReport:
-    """One connection in a DiagnosticsResult."""
+class _EndpointReport:
+    """What ping and diagnostics report alike for one connection."""
 
     def __init__(self, service_type: ServiceType, source: Dict[str, Any]) -> None:
         self._src = source
         self._service_type = service_type
-
-    @property
-    def type(self) -> ServiceType:
-        """Deprecated name of ``service_type``."""
-        return self._service_type
 
     @property
     def service_type(self) -> ServiceType:
@@ -73,6 +68,23 @@ class EndpointDiagnosticsReport:
     @property
     def remote(self) -> Optional[str]:
         return self._src.get("remote")
+
+    def _as_dict(self, micros: str) -> Dict[str, Any]:
+        """The source without None values, ``micros`` renamed ``<micros>_us`` when non-zero."""
+        out = {k: v for k, v in self._src.items() if v is not None}
+        value = out.pop(micros, None)
+        if value:
+            out[micros + "_us"] = value
+        return out
+
+
+class EndpointDiagnosticsReport(_EndpointReport):
+    """One connection in a DiagnosticsResult."""
+
+    @property
+    def type(self) -> ServiceType:
+        """Deprecated name of ``service_type``."""
+        return self._service_type
 
     @property
     def namespace(self) -> Optional[str]:
@@ -92,38 +104,14 @@ class EndpointDiagnosticsReport:
         return EndpointState(self._src.get("state"))
 
     def as_dict(self) -> Dict[str, Any]:
-        out = {k: v for k, v in self._src.items() if v is not None}
-        last = out.pop("last_activity", None)
-        if last:
-            out["last_activity_us"] = last
-        return out
+        return self._as_dict("last_activity")
 
     def __repr__(self) -> str:
         return "EndpointDiagnosticsReport:%r" % (self.as_dict(),)
 
 
-class EndpointPingReport:
+class EndpointPingReport(_EndpointReport):
     """One connection in a PingResult."""
-
-    def __init__(self, service_type: ServiceType, source: Dict[str, Any]) -> None:
-        self._src = source
-        self._service_type = service_type
-
-    @property
-    def service_type(self) -> ServiceType:
-        return self._service_type
-
-    @property
-    def id(self) -> Optional[str]:
-        return self._src.get("id")
-
-    @property
-    def local(self) -> Optional[str]:
-        return self._src.get("local")
-
-    @property
-    def remote(self) -> Optional[str]:
-        return self._src.get("remote")
 
     @property
     def namespace(self) -> Optional[str]:
@@ -143,11 +131,7 @@ class EndpointPingReport:
         return PingState(self._src.get("state"))
 
     def as_dict(self) -> Dict[str, Any]:
-        out = {k: v for k, v in self._src.items() if v is not None}
-        latency = out.pop("latency", None)
-        if latency:
-            out["latency_us"] = latency
-        return out
+        return self._as_dict("latency")
 
     def __repr__(self) -> str:
         return "EndpointPingReport:%r" % (self.as_dict(),)

@@ -21,8 +21,8 @@ def connect(server):
     return core
 
 
-def test_results_and_errors(server):
-    core = connect(server)
+def test_results_and_errors(divan_server):
+    core = connect(divan_server)
     up = core.submit(UPSERT, "default", None, None, "b1", value=b'{"a":1}', **JSON,
                      result_type=MutationResult)
     got = core.submit(GET, "default", None, None, "b1", result_type=GetResult,
@@ -36,8 +36,8 @@ def test_results_and_errors(server):
     core.close()
 
 
-def test_eight_threads_share_one_cluster(server):
-    core = connect(server)
+def test_eight_threads_share_one_cluster(divan_server):
+    core = connect(divan_server)
     threads, per = 8, 10_000
     errors, seen = [], [None] * threads
 
@@ -71,8 +71,8 @@ def test_eight_threads_share_one_cluster(server):
     core.close()
 
 
-def test_close_cancels_waiting_threads(server):
-    core = connect(server)
+def test_close_cancels_waiting_threads(divan_server):
+    core = connect(divan_server)
     core.submit(UPSERT, "default", None, None, "b-locked", value=b"1", **JSON)
     core.submit(2, "default", None, None, "b-locked", lock_time=10)  # get_and_lock
     outcome = []
