@@ -9,6 +9,7 @@ The binary is $DIVAN_SERVER if set, else the one shipped in this package (divan/
 SIGKILL) when the block ends.
 """
 
+import atexit
 import os
 import queue
 import re
@@ -73,6 +74,7 @@ class DivanServer:
             raise RuntimeError("already started")
         self._proc = subprocess.Popen(self._argv, stdin=subprocess.DEVNULL,
                                       stdout=subprocess.PIPE, text=True)
+        atexit.register(self.stop)  # no server outlives this process, whatever happens
         lines: "queue.Queue[Optional[str]]" = queue.Queue()
         out = self._proc.stdout
         assert out is not None
@@ -97,10 +99,13 @@ class DivanServer:
         self.kv_port, self.http_port = int(m.group(1)), int(m.group(2))
         return self
 
-    def stop(self) -> None:
+    def stop(self) -> Optional[int]:
+        """SIGTERM, then SIGKILL after 10 s. The exit status: 0 for a clean stop, negative for
+        a signal (-9: it had to be killed), None if it was not running."""
         proc, self._proc = self._proc, None
         if proc is None:
-            return
+            return None
+        atexit.unregister(self.stop)
         if proc.poll() is None:
             proc.terminate()
             try:
@@ -113,6 +118,7 @@ class DivanServer:
             self._reader = None
         if proc.stdout is not None:
             proc.stdout.close()
+        return proc.returncode
 
     def __enter__(self) -> "DivanServer":
         return self.start()

@@ -239,7 +239,7 @@ def test_durability_majority_without_replicas(coll, key):
 def rest(server, method, path, form=None, auth=ADMIN):
     """Plain HTTP with basic auth to the management port: (status, body)."""
     data = urllib.parse.urlencode(form).encode() if form is not None else None
-    req = urllib.request.Request(f"http://127.0.0.1:{server.http}{path}", data=data, method=method)
+    req = urllib.request.Request(f"http://127.0.0.1:{server.http_port}{path}", data=data, method=method)
     req.add_header("Authorization", "Basic " + base64.b64encode(":".join(auth).encode()).decode())
     try:
         with urllib.request.urlopen(req, timeout=5) as res:
