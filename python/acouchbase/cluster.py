@@ -15,7 +15,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 from couchbase import _core
 from couchbase.auth import Authenticator
 from couchbase.constants import FMT_COMMON_MASK, FMT_JSON
-from couchbase._utils import timedelta_as_seconds, timedelta_as_timestamp
+from couchbase._utils import (timedelta_as_milliseconds, timedelta_as_seconds,
+                              timedelta_as_timestamp)
 from couchbase.diagnostics import ClusterState, ServiceType
 from couchbase.exceptions import (DocumentNotFoundException, DocumentUnretrievableException,
                                   FeatureUnavailableException, InvalidArgumentException,
@@ -92,12 +93,9 @@ def _service_types(args: Dict[str, Any]) -> List[ServiceType]:
 
 
 def _ms(options: Dict[str, Any], key: str) -> int:
+    """A ClusterOptions timeout in ms for the engine (0: its default)."""
     value = options.get(key)
-    if value is None:
-        return 0
-    if not isinstance(value, timedelta):
-        raise InvalidArgumentException("%s must be a timedelta." % key)
-    return int(value.total_seconds() * 1000)
+    return 0 if value is None else timedelta_as_milliseconds(value)
 
 
 class AsyncCluster:
