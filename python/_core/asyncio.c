@@ -229,26 +229,6 @@ static void hook_timer(void *ud, uint64_t at_ns)
 
 /* ---- Op: the engine's callback data and the future's done callback ------------------------ */
 
-/* ping, diagnostics: a tuple of (id, remote, bucket or None, state, last_activity_us, error,
- * latency_us) per endpoint. */
-static PyObject *endpoints_tuple(const dv_res *res)
-{
-    PyObject *t = PyTuple_New((Py_ssize_t)res->nendpoints);
-    for (size_t i = 0; t && i < res->nendpoints; i++) {
-        const dv_endpoint *ep = &res->endpoints[i];
-        PyObject *item =
-            Py_BuildValue("(IsziKiK)", ep->id, ep->remote ? ep->remote : "", ep->bucket,
-                          (int)ep->state, (unsigned long long)ep->last_activity_us, (int)ep->err,
-                          (unsigned long long)ep->latency_us);
-        if (!item) {
-            Py_CLEAR(t);
-            break;
-        }
-        PyTuple_SET_ITEM(t, (Py_ssize_t)i, item);
-    }
-    return t;
-}
-
 static int future_done(PyObject *f)
 {
     PyObject *r = PyObject_CallMethod(f, "done", NULL);
@@ -275,7 +255,7 @@ static void op_complete(void *ud, const dv_res *res)
         Py_XDECREF(rm);
         PyObject *v = NULL;
         if (res->err == DV_ERR_OK) {
-            v = op->endpoints ? endpoints_tuple(res) : dv_py_result_new(res);
+            v = op->endpoints ? dv_py_endpoints_new(res) : dv_py_result_new(res);
             if (v && op->result_type != Py_None) {
                 PyObject *w = PyObject_CallFunctionObjArgs(op->result_type, v, op->extra, NULL);
                 Py_SETREF(v, w);

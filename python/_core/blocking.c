@@ -62,51 +62,84 @@ static void waiter_wait(waiter *w)
     pthread_mutex_destroy(&w->mu);
 }
 
-typedef enum { START_CONNECT, START_OPEN_BUCKET, START_SUBMIT } start_kind;
+typedef enum {
+    START_CONNECT,
+    START_OPEN_BUCKET,
+    START_PING,
+    START_DIAGNOSTICS,
+    START_SUBMIT
+} start_kind;
 
-/* Without the GIL: start one request on the client unless it is closed. */
+/* Without the GIL (or with it, for a batch): start one request unless the client is closed. */
 static dv_error start(BlockingCluster *b, start_kind kind, const char *bucket, const dv_req *q,
                       slot *s)
 {
     dv_error rc = DV_ERR_CLUSTER_CLOSED;
     pthread_rwlock_rdlock(&b->lock);
     if (b->c) {
-        if (kind == START_CONNECT)
+        switch (kind) {
+        case START_CONNECT:
             rc = dv_client_connect(b->c, on_done, s);
-        else if (kind == START_OPEN_BUCKET)
+            break;
+        case START_OPEN_BUCKET:
             rc = dv_client_open_bucket(b->c, bucket, on_done, s);
-        else
+            break;
+        case START_PING:
+            rc = dv_client_ping(b->c, bucket, on_done, s);
+            break;
+        case START_DIAGNOSTICS:
+            rc = dv_client_diagnostics(b->c, on_done, s);
+            break;
+        case START_SUBMIT:
             rc = dv_client_submit(b->c, q, on_done, s);
+            break;
+        }
     }
     pthread_rwlock_unlock(&b->lock);
     return rc;
 }
 
-/* The Python value of a completed request: result_type(Result, extra), or the exception. Frees
- * res. */
-static PyObject *finish(dv_res *res, PyObject *result_type, PyObject *extra)
+/* What a completed request becomes in Python, as a new reference with *failed telling which:
+ * result_type(Result, extra) (the endpoints tuple for ping and diagnostics; None when
+ * result_type is None), or the exception (the engine's, or a Python error raised while building
+ * the result). Frees res. NULL only when not even the exception could be made. */
+static PyObject *outcome(dv_res *res, start_kind kind, PyObject *result_type, PyObject *extra,
+                         int *failed)
 {
-    if (!res) return PyErr_NoMemory();
     PyObject *v = NULL;
-    if (res->err != DV_ERR_OK) {
-        PyObject *exc = dv_py_make_exception(res);
-        if (exc) {
-            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-            Py_DECREF(exc);
-        }
+    *failed = 1;
+    if (!res) {
+        PyErr_NoMemory();
+    } else if (res->err != DV_ERR_OK) {
+        v = dv_py_make_exception(res);
+    } else if (kind == START_PING || kind == START_DIAGNOSTICS) {
+        v = dv_py_endpoints_new(res);
+        *failed = !v;
     } else if (result_type == Py_None) {
         v = Py_None;
         Py_INCREF(v);
+        *failed = 0;
     } else {
         PyObject *r = dv_py_result_new(res);
         if (r) v = PyObject_CallFunctionObjArgs(result_type, r, extra, NULL);
         Py_XDECREF(r);
+        *failed = !v;
     }
     dv_res_free(res);
+    if (!v) { /* a Python error: it becomes the outcome */
+        PyObject *t, *val, *tb;
+        PyErr_Fetch(&t, &val, &tb);
+        PyErr_NormalizeException(&t, &val, &tb);
+        if (val && tb) PyException_SetTraceback(val, tb);
+        Py_XDECREF(t);
+        Py_XDECREF(tb);
+        v = val;
+        *failed = 1;
+    }
     return v;
 }
 
-/* One request, waited for with the GIL released. */
+/* One request, waited for with the GIL released; returns its value or raises. */
 static PyObject *run_one(BlockingCluster *b, start_kind kind, const char *bucket, const dv_req *q,
                          PyObject *result_type, PyObject *extra)
 {
@@ -121,7 +154,13 @@ static PyObject *run_one(BlockingCluster *b, start_kind kind, const char *bucket
     waiter_wait(&w);
     Py_END_ALLOW_THREADS;
     if (rc != DV_ERR_OK) return dv_py_raise(rc, NULL);
-    return finish(res, result_type, extra);
+    int failed;
+    PyObject *v = outcome(res, kind, result_type, extra, &failed);
+    if (v && failed) {
+        PyErr_SetObject((PyObject *)Py_TYPE(v), v);
+        Py_CLEAR(v);
+    }
+    return v;
 }
 
 static int bc_init(BlockingCluster *b, PyObject *args, PyObject *kw)
@@ -197,6 +236,19 @@ static PyObject *bc_open_bucket(BlockingCluster *b, PyObject *args)
     return run_one(b, START_OPEN_BUCKET, name, NULL, Py_None, Py_None);
 }
 
+static PyObject *bc_ping(BlockingCluster *b, PyObject *args)
+{
+    const char *bucket = NULL;
+    if (!PyArg_ParseTuple(args, "|z", &bucket)) return NULL;
+    return run_one(b, START_PING, bucket, NULL, Py_None, Py_None);
+}
+
+static PyObject *bc_diagnostics(BlockingCluster *b, PyObject *unused)
+{
+    (void)unused;
+    return run_one(b, START_DIAGNOSTICS, NULL, NULL, Py_None, Py_None);
+}
+
 static PyObject *bc_submit(BlockingCluster *b, PyObject *args, PyObject *kw)
 {
     dv_req q;
@@ -208,6 +260,88 @@ static PyObject *bc_submit(BlockingCluster *b, PyObject *args, PyObject *kw)
     return v;
 }
 
+/* submit_all([(args, kwargs), ...]): every request sent at once (each is encoded as it is
+ * submitted), then one wait with the GIL released for all of them. A list of outcomes in the
+ * same order: each a result or the exception object. Arguments that do not parse raise, once
+ * what was already sent has completed. */
+static PyObject *bc_submit_all(BlockingCluster *b, PyObject *reqs)
+{
+    PyObject *seq = PySequence_Fast(reqs, "submit_all takes a sequence of (args, kwargs)");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    size_t un = (size_t)n;
+    dv_res **res = PyMem_Calloc(un ? un : 1, sizeof *res);
+    slot *slots = PyMem_Calloc(un ? un : 1, sizeof *slots);
+    dv_error *rcs = PyMem_Calloc(un ? un : 1, sizeof *rcs);
+    PyObject **types = PyMem_Calloc(un ? un : 1, sizeof *types);
+    PyObject **extras = PyMem_Calloc(un ? un : 1, sizeof *extras);
+    PyObject *out = NULL;
+    if (!res || !slots || !rcs || !types || !extras) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    waiter w;
+    waiter_init(&w, un, res);
+    Py_ssize_t sent = 0;
+    int closed = 0;
+    for (; sent < n; sent++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, sent);
+        PyObject *args, *kw;
+        dv_req q;
+        dv_subdoc_op ops[DV_MAX_SPECS];
+        PyObject *keep = NULL, *type, *extra;
+        if (!PyArg_ParseTuple(item, "O!O!", &PyTuple_Type, &args, &PyDict_Type, &kw) ||
+            dv_py_parse_request(args, kw, &q, ops, &keep, &type, &extra) < 0)
+            break;
+        Py_INCREF(type);
+        types[sent] = type;
+        Py_INCREF(extra);
+        extras[sent] = extra;
+        slots[sent] = (slot){&w, (size_t)sent};
+        rcs[sent] = start(b, START_SUBMIT, NULL, &q, &slots[sent]);
+        Py_XDECREF(keep);
+        if (rcs[sent] != DV_ERR_OK) waiter_done(&w);
+        if (rcs[sent] == DV_ERR_CLUSTER_CLOSED) closed = 1;
+    }
+    for (Py_ssize_t i = sent; i < n; i++) waiter_done(&w); /* never sent */
+    PyObject *t, *val, *tb;
+    PyErr_Fetch(&t, &val, &tb); /* a parse error, raised once the rest has completed */
+    Py_BEGIN_ALLOW_THREADS;
+    waiter_wait(&w);
+    Py_END_ALLOW_THREADS;
+    PyErr_Restore(t, val, tb);
+    if (sent < n) goto done;
+    if (closed) {
+        dv_py_raise(DV_ERR_CLUSTER_CLOSED, NULL);
+        goto done;
+    }
+    out = PyList_New(n);
+    for (Py_ssize_t i = 0; out && i < n; i++) {
+        int failed;
+        PyObject *v = rcs[i] != DV_ERR_OK
+                          ? dv_py_error_new(rcs[i], NULL)
+                          : outcome(res[i], START_SUBMIT, types[i], extras[i], &failed);
+        res[i] = NULL;
+        if (!v)
+            Py_CLEAR(out);
+        else
+            PyList_SET_ITEM(out, i, v);
+    }
+done:
+    for (Py_ssize_t i = 0; res && i < n; i++) dv_res_free(res[i]);
+    for (Py_ssize_t i = 0; types && extras && i < n; i++) {
+        Py_XDECREF(types[i]);
+        Py_XDECREF(extras[i]);
+    }
+    PyMem_Free(res);
+    PyMem_Free(slots);
+    PyMem_Free(rcs);
+    PyMem_Free(types);
+    PyMem_Free(extras);
+    Py_DECREF(seq);
+    return out;
+}
+
 static PyMethodDef bc_methods[] = {
     {"connect", (PyCFunction)(void (*)(void))bc_connect, METH_NOARGS,
      "connect(): waits for the cluster-level connection."},
@@ -215,6 +349,12 @@ static PyMethodDef bc_methods[] = {
      "open_bucket(name): waits until the bucket has a config."},
     {"submit", (PyCFunction)(void (*)(void))bc_submit, METH_VARARGS | METH_KEYWORDS,
      "submit(kind, bucket, scope, collection, key, ...) -> result_type(Result, extra)."},
+    {"submit_all", (PyCFunction)(void (*)(void))bc_submit_all, METH_O,
+     "submit_all([(args, kwargs), ...]) -> [result or exception, ...], sent at once."},
+    {"ping", (PyCFunction)(void (*)(void))bc_ping, METH_VARARGS,
+     "ping(bucket=None) -> ((id, remote, bucket, state, last, error, latency_us), ...)."},
+    {"diagnostics", (PyCFunction)(void (*)(void))bc_diagnostics, METH_NOARGS,
+     "diagnostics() -> the state of every KV connection, as ping's tuples."},
     {"close", (PyCFunction)(void (*)(void))bc_close, METH_NOARGS,
      "Fail pending operations (RequestCanceledException), close the connections."},
     {NULL, NULL, 0, NULL}};

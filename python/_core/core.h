@@ -11,9 +11,14 @@ PyObject *dv_py_build_exception(void);
 /* A Result holding a copy of what res says (its value becomes bytes on first access). */
 PyObject *dv_py_result_new(const dv_res *res);
 int dv_py_result_init(PyObject *m);
+/* ping, diagnostics: a tuple of (id, remote, bucket or None, state, last_activity_us, error,
+ * latency_us) per endpoint of res. */
+PyObject *dv_py_endpoints_new(const dv_res *res);
 /* Raise the exception for rc (message: NULL for the table's); returns NULL. CLUSTER_CLOSED
  * raises RuntimeError, as the official SDK does on a closed cluster. */
 PyObject *dv_py_raise(dv_error rc, const char *message);
+/* The exception dv_py_raise raises, as a new reference (NULL with a Python error). */
+PyObject *dv_py_error_new(dv_error rc, const char *message);
 /* The cluster's constructor arguments: [loop,] connstr, username, password and the timeouts in
  * milliseconds (loop NULL: no loop argument). -1 with a Python error. */
 int dv_py_parse_opts(PyObject *args, PyObject *kw, PyObject **loop, dv_client_opts *o);

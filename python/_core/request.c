@@ -52,15 +52,19 @@ PyObject *dv_py_make_exception(const dv_res *res)
     return exc;
 }
 
+PyObject *dv_py_error_new(dv_error rc, const char *message)
+{
+    if (rc == DV_ERR_CLUSTER_CLOSED) /* what the official SDK raises */
+        return PyObject_CallFunction(PyExc_RuntimeError, "s",
+                                     "Cannot perform operations on a closed cluster. "
+                                     "Create a new cluster instance to reconnect.");
+    PyObject *build = dv_py_build_exception();
+    return build ? PyObject_CallFunction(build, "iOz", (int)rc, Py_None, message) : NULL;
+}
+
 PyObject *dv_py_raise(dv_error rc, const char *message)
 {
-    if (rc == DV_ERR_CLUSTER_CLOSED) { /* what the official SDK raises */
-        PyErr_SetString(PyExc_RuntimeError, "Cannot perform operations on a closed cluster. "
-                                            "Create a new cluster instance to reconnect.");
-        return NULL;
-    }
-    PyObject *build = dv_py_build_exception();
-    PyObject *exc = build ? PyObject_CallFunction(build, "iOz", (int)rc, Py_None, message) : NULL;
+    PyObject *exc = dv_py_error_new(rc, message);
     if (exc) {
         PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
         Py_DECREF(exc);

@@ -158,6 +158,26 @@ static PyTypeObject ResultType = {
     .tp_getset = result_getset,
 };
 
+/* ping, diagnostics: a tuple of (id, remote, bucket or None, state, last_activity_us, error,
+ * latency_us) per endpoint. */
+PyObject *dv_py_endpoints_new(const dv_res *res)
+{
+    PyObject *t = PyTuple_New((Py_ssize_t)res->nendpoints);
+    for (size_t i = 0; t && i < res->nendpoints; i++) {
+        const dv_endpoint *ep = &res->endpoints[i];
+        PyObject *item =
+            Py_BuildValue("(IsziKiK)", ep->id, ep->remote ? ep->remote : "", ep->bucket,
+                          (int)ep->state, (unsigned long long)ep->last_activity_us, (int)ep->err,
+                          (unsigned long long)ep->latency_us);
+        if (!item) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, (Py_ssize_t)i, item);
+    }
+    return t;
+}
+
 int dv_py_result_init(PyObject *m)
 {
     if (PyType_Ready(&ResultType) < 0) return -1;

@@ -1,5 +1,294 @@
-"""``couchbase.cluster``: for now only the names the asyncio API shares with the blocking one."""
+"""The blocking Cluster, Bucket, Scope, Collection and BinaryCollection (couchbase.bucket,
+.scope, .collection and .binary_collection re-export them from their official module paths).
 
-from couchbase.options import ClusterOptions, ClusterTimeoutOptions  # noqa: F401
+Every call waits for its result with the GIL released, on libdivan's own driver thread
+(``couchbase._core.BlockingCluster``), so one Cluster is shared by any number of threads.
+``*_multi`` sends all its operations at once and waits for them together.
+"""
 
-__all__ = ["ClusterOptions", "ClusterTimeoutOptions"]
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Union
+
+from couchbase import _core
+from couchbase._kv import (BinaryLogic, ClusterSettings, CollectionLogic, Combine, Endpoint,
+                           Request, diagnostics_report, ping_report, pings_kv)
+from couchbase.diagnostics import ClusterState
+from couchbase.exceptions import InvalidArgumentException, UnAmbiguousTimeoutException
+from couchbase.options import (ClusterOptions, ClusterTimeoutOptions, DiagnosticsOptions,
+                               PingOptions, WaitUntilReadyOptions, forward_args)
+from couchbase.result import DiagnosticsResult, PingResult
+
+if TYPE_CHECKING:
+    from couchbase.options import (AppendMultiOptions, AppendOptions, DecrementMultiOptions,
+                                   DecrementOptions, ExistsMultiOptions, ExistsOptions,
+                                   GetAllReplicasMultiOptions, GetAllReplicasOptions,
+                                   GetAndLockMultiOptions, GetAndLockOptions,
+                                   GetAndTouchOptions, GetAnyReplicaMultiOptions,
+                                   GetAnyReplicaOptions, GetMultiOptions, GetOptions,
+                                   IncrementMultiOptions, IncrementOptions, InsertMultiOptions,
+                                   InsertOptions, LookupInOptions, MutateInOptions,
+                                   PrependMultiOptions, PrependOptions, RemoveMultiOptions,
+                                   RemoveOptions, ReplaceMultiOptions, ReplaceOptions,
+                                   TouchMultiOptions, TouchOptions, UnlockMultiOptions,
+                                   UnlockOptions, UpsertMultiOptions, UpsertOptions)
+    from couchbase.result import (CounterResult, ExistsResult, GetReplicaResult, GetResult,
+                                  LookupInResult, MultiCounterResult, MultiExistsResult,
+                                  MultiGetReplicaResult, MultiGetResult, MultiMutationResult,
+                                  MutateInResult, MutationResult)
+
+
+class Cluster:
+    """A cluster connection; the constructor connects (and raises if it cannot)."""
+
+    def __init__(self, connstr: str, *options: Any, **kwargs: Any) -> None:
+        settings = ClusterSettings(connstr, options, kwargs)
+        self._transcoder = settings.transcoder
+        self._server_group = settings.server_group
+        self._buckets: Dict[str, "Bucket"] = {}
+        self._closed = False
+        self._core = _core.BlockingCluster(*settings.core_args, **settings.core_kwargs)
+        try:
+            self._core.connect()
+        except BaseException:
+            self._core.close()
+            raise
+
+    @staticmethod
+    def connect(connstr: str, *options: Any, **kwargs: Any) -> "Cluster":
+        return Cluster(connstr, *options, **kwargs)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("Cannot perform operations on a closed cluster. Create a new "
+                               "cluster instance to reconnect.")
+
+    @property
+    def connected(self) -> bool:
+        return not self._closed
+
+    def bucket(self, bucket_name: str) -> "Bucket":
+        """The bucket, opened (this waits until it has a configuration)."""
+        self._check_open()
+        bucket = Bucket(self, bucket_name)
+        self._buckets[bucket_name] = bucket
+        return bucket
+
+    def _endpoints(self, buckets: List[Any]) -> List[Endpoint]:
+        self._check_open()
+        return [ep for b in buckets for ep in self._core.ping(b)]
+
+    def ping(self, *opts: PingOptions, **kwargs: Any) -> PingResult:
+        """A NOOP on every KV connection: the cluster's own and those of its open buckets.
+        divan reports KV endpoints only (the other services are not pinged)."""
+        args = forward_args(kwargs, *opts)
+        endpoints = self._endpoints([None, *self._buckets]) if pings_kv(args) else []
+        return ping_report(args.get("report_id"), endpoints)
+
+    def diagnostics(self, *opts: DiagnosticsOptions, **kwargs: Any) -> DiagnosticsResult:
+        """The state of every KV connection, without sending anything."""
+        args = forward_args(kwargs, *opts)
+        self._check_open()
+        return diagnostics_report(args.get("report_id"), self._core.diagnostics())
+
+    def wait_until_ready(self, timeout: timedelta, *opts: WaitUntilReadyOptions,
+                         **kwargs: Any) -> None:
+        """Until diagnostics report ``desired_state`` (default Online), polling every 100 ms as
+        the official SDK does; UnAmbiguousTimeoutException after ``timeout``."""
+        args = forward_args(kwargs, *opts)
+        desired = args.get("desired_state") or ClusterState.Online
+        pings_kv(args)
+        if not isinstance(timeout, timedelta):
+            raise InvalidArgumentException("timeout must be a timedelta.")
+        deadline = time.monotonic() + timeout.total_seconds()
+        while self.diagnostics().state != desired:
+            if time.monotonic() >= deadline:
+                raise UnAmbiguousTimeoutException("Desired state not found.")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        """Fail what is pending (RequestCanceledException) and close the connections."""
+        if not self._closed:
+            self._closed = True
+            self._core.close()
+
+
+class Bucket:
+    def __init__(self, cluster: Cluster, name: str) -> None:
+        self._cluster = cluster
+        self._name = name
+        cluster._core.open_bucket(name)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def default_scope(self) -> "Scope":
+        return Scope(self, "_default")
+
+    def scope(self, name: str) -> "Scope":
+        return Scope(self, name)
+
+    def default_collection(self) -> "Collection":
+        return Collection(self.default_scope(), "_default")
+
+    def collection(self, name: str) -> "Collection":
+        return Collection(self.default_scope(), name)
+
+    def ping(self, *opts: PingOptions, **kwargs: Any) -> PingResult:
+        """A NOOP on each KV connection of this bucket."""
+        args = forward_args(kwargs, *opts)
+        endpoints = self._cluster._endpoints([self._name]) if pings_kv(args) else []
+        return ping_report(args.get("report_id"), endpoints)
+
+
+class Scope:
+    def __init__(self, bucket: Bucket, name: str) -> None:
+        self._bucket = bucket
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def bucket_name(self) -> str:
+        return self._bucket._name
+
+    @staticmethod
+    def default_name() -> str:
+        return "_default"
+
+    def collection(self, name: str) -> "Collection":
+        return Collection(self, name)
+
+
+class Collection(CollectionLogic):
+    """KV, sub-document and ``*_multi`` operations on one collection; each waits for its
+    result."""
+
+    def __init__(self, scope: Scope, name: str) -> None:
+        self._scope = scope
+        self._name = name
+        cluster = scope._bucket._cluster
+        self._core = cluster._core
+        self._transcoder = cluster._transcoder
+        self._server_group = cluster._server_group
+        self._keyspace = (scope._bucket._name, scope._name, name)
+
+    def _run(self, req: Request) -> Any:
+        return self._core.submit(*req[0], **req[1])
+
+    def _run_all(self, reqs: List[Request], combine: Combine) -> Any:
+        return combine(self._core.submit_all(reqs))
+
+    def binary(self) -> "BinaryCollection":
+        return BinaryCollection(self)
+
+    if TYPE_CHECKING:
+        def get(self, key: str, *opts: GetOptions, **kwargs: Any) -> GetResult: ...
+
+        def exists(self, key: str, *opts: ExistsOptions, **kwargs: Any) -> ExistsResult: ...
+
+        def insert(self, key: str, value: Any, *opts: InsertOptions,
+                   **kwargs: Any) -> MutationResult: ...
+
+        def upsert(self, key: str, value: Any, *opts: UpsertOptions,
+                   **kwargs: Any) -> MutationResult: ...
+
+        def replace(self, key: str, value: Any, *opts: ReplaceOptions,
+                    **kwargs: Any) -> MutationResult: ...
+
+        def remove(self, key: str, *opts: RemoveOptions, **kwargs: Any) -> MutationResult: ...
+
+        def touch(self, key: str, expiry: timedelta, *opts: TouchOptions,
+                  **kwargs: Any) -> MutationResult: ...
+
+        def get_and_touch(self, key: str, expiry: timedelta, *opts: GetAndTouchOptions,
+                          **kwargs: Any) -> GetResult: ...
+
+        def get_and_lock(self, key: str, lock_time: timedelta, *opts: GetAndLockOptions,
+                         **kwargs: Any) -> GetResult: ...
+
+        def unlock(self, key: str, cas: int, *opts: UnlockOptions, **kwargs: Any) -> None: ...
+
+        def get_any_replica(self, key: str, *opts: GetAnyReplicaOptions,
+                            **kwargs: Any) -> GetReplicaResult: ...
+
+        def get_all_replicas(self, key: str, *opts: GetAllReplicasOptions,
+                             **kwargs: Any) -> Iterator[GetReplicaResult]: ...
+
+        def lookup_in(self, key: str, spec: Any, *opts: LookupInOptions,
+                      **kwargs: Any) -> LookupInResult: ...
+
+        def mutate_in(self, key: str, spec: Any, *opts: MutateInOptions,
+                      **kwargs: Any) -> MutateInResult: ...
+
+        def get_multi(self, keys: List[str], *opts: GetMultiOptions,
+                      **kwargs: Any) -> MultiGetResult: ...
+
+        def exists_multi(self, keys: List[str], *opts: ExistsMultiOptions,
+                         **kwargs: Any) -> MultiExistsResult: ...
+
+        def insert_multi(self, keys_and_docs: Dict[str, Any], *opts: InsertMultiOptions,
+                         **kwargs: Any) -> MultiMutationResult: ...
+
+        def upsert_multi(self, keys_and_docs: Dict[str, Any], *opts: UpsertMultiOptions,
+                         **kwargs: Any) -> MultiMutationResult: ...
+
+        def replace_multi(self, keys_and_docs: Dict[str, Any], *opts: ReplaceMultiOptions,
+                          **kwargs: Any) -> MultiMutationResult: ...
+
+        def remove_multi(self, keys: List[str], *opts: RemoveMultiOptions,
+                         **kwargs: Any) -> MultiMutationResult: ...
+
+        def touch_multi(self, keys: List[str], expiry: timedelta, *opts: TouchMultiOptions,
+                        **kwargs: Any) -> MultiMutationResult: ...
+
+        def get_and_lock_multi(self, keys: List[str], lock_time: timedelta,
+                               *opts: GetAndLockMultiOptions,
+                               **kwargs: Any) -> MultiGetResult: ...
+
+        def unlock_multi(self, keys: Any, *opts: UnlockMultiOptions,
+                         **kwargs: Any) -> Dict[str, Any]: ...
+
+        def get_any_replica_multi(self, keys: List[str], *opts: GetAnyReplicaMultiOptions,
+                                  **kwargs: Any) -> MultiGetReplicaResult: ...
+
+        def get_all_replicas_multi(self, keys: List[str], *opts: GetAllReplicasMultiOptions,
+                                   **kwargs: Any) -> MultiGetReplicaResult: ...
+
+
+class BinaryCollection(BinaryLogic):
+    """Counters and raw appends on a collection's documents."""
+
+    if TYPE_CHECKING:
+        def increment(self, key: str, *opts: IncrementOptions,
+                      **kwargs: Any) -> CounterResult: ...
+
+        def decrement(self, key: str, *opts: DecrementOptions,
+                      **kwargs: Any) -> CounterResult: ...
+
+        def append(self, key: str, value: Union[str, bytes], *opts: AppendOptions,
+                   **kwargs: Any) -> MutationResult: ...
+
+        def prepend(self, key: str, value: Union[str, bytes], *opts: PrependOptions,
+                    **kwargs: Any) -> MutationResult: ...
+
+        def increment_multi(self, keys: List[str], *opts: IncrementMultiOptions,
+                            **kwargs: Any) -> MultiCounterResult: ...
+
+        def decrement_multi(self, keys: List[str], *opts: DecrementMultiOptions,
+                            **kwargs: Any) -> MultiCounterResult: ...
+
+        def append_multi(self, keys_and_values: Dict[str, Any], *opts: AppendMultiOptions,
+                         **kwargs: Any) -> MultiMutationResult: ...
+
+        def prepend_multi(self, keys_and_values: Dict[str, Any], *opts: PrependMultiOptions,
+                          **kwargs: Any) -> MultiMutationResult: ...
+
+
+CBCollection = Collection  # the deprecated 3.x name
+
+__all__ = ["Cluster", "Bucket", "Scope", "Collection", "CBCollection", "BinaryCollection",
+           "ClusterOptions", "ClusterTimeoutOptions"]

@@ -308,31 +308,80 @@ class WaitUntilReadyOptions(OptionsBase):
         super().__init__(desired_state=desired_state, service_types=service_types, **kwargs)
 
 
-# multi operations (blocking API): plain dicts with get_valid_keys()
+# multi operations (blocking, and divan's async front ends): plain dicts with get_valid_keys()
 
 
-def _multi(name: str, base_keys: Set[str]) -> type:
-    keys = base_keys | {"per_key_options", "return_exceptions"}
-    return type(name, (OptionsBase,), {"_VALID_OPTS": keys, "__module__": __name__,
-                                       "__doc__": "Options of the blocking API's multi operation."})
+class _MultiOptions(OptionsBase):
+    """Options of a ``*_multi`` operation: its single operation's, plus ``per_key_options``
+    ({key: options or dict}, overriding these for that key) and ``return_exceptions``
+    (default True: failures are kept in the result rather than raised)."""
+
+    _MULTI_OPTS = {"per_key_options", "return_exceptions"}
 
 
-GetMultiOptions = _multi("GetMultiOptions", GetOptions._VALID_OPTS)
-GetAnyReplicaMultiOptions = _multi("GetAnyReplicaMultiOptions", GetAnyReplicaOptions._VALID_OPTS)
-GetAllReplicasMultiOptions = _multi("GetAllReplicasMultiOptions", GetAllReplicasOptions._VALID_OPTS)
-GetAndLockMultiOptions = _multi("GetAndLockMultiOptions", GetAndLockOptions._VALID_OPTS)
-LockMultiOptions = _multi("LockMultiOptions", GetAndLockOptions._VALID_OPTS)
-ExistsMultiOptions = _multi("ExistsMultiOptions", ExistsOptions._VALID_OPTS)
-InsertMultiOptions = _multi("InsertMultiOptions", InsertOptions._VALID_OPTS)
-UpsertMultiOptions = _multi("UpsertMultiOptions", UpsertOptions._VALID_OPTS)
-ReplaceMultiOptions = _multi("ReplaceMultiOptions", ReplaceOptions._VALID_OPTS)
-RemoveMultiOptions = _multi("RemoveMultiOptions", RemoveOptions._VALID_OPTS)
-TouchMultiOptions = _multi("TouchMultiOptions", TouchOptions._VALID_OPTS)
-UnlockMultiOptions = _multi("UnlockMultiOptions", UnlockOptions._VALID_OPTS)
-AppendMultiOptions = _multi("AppendMultiOptions", AppendOptions._VALID_OPTS)
-PrependMultiOptions = _multi("PrependMultiOptions", PrependOptions._VALID_OPTS)
-IncrementMultiOptions = _multi("IncrementMultiOptions", IncrementOptions._VALID_OPTS)
-DecrementMultiOptions = _multi("DecrementMultiOptions", DecrementOptions._VALID_OPTS)
+class GetMultiOptions(_MultiOptions):
+    _VALID_OPTS = GetOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
+
+
+class GetAnyReplicaMultiOptions(_MultiOptions):
+    _VALID_OPTS = GetAnyReplicaOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
+
+
+class GetAllReplicasMultiOptions(_MultiOptions):
+    _VALID_OPTS = GetAllReplicasOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
+
+
+class GetAndLockMultiOptions(_MultiOptions):
+    _VALID_OPTS = GetAndLockOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
+
+
+class LockMultiOptions(_MultiOptions):
+    _VALID_OPTS = GetAndLockOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
+
+
+class ExistsMultiOptions(_MultiOptions):
+    _VALID_OPTS = ExistsOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
+
+
+class InsertMultiOptions(_MultiOptions):
+    _VALID_OPTS = InsertOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
+
+
+class UpsertMultiOptions(_MultiOptions):
+    _VALID_OPTS = UpsertOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
+
+
+class ReplaceMultiOptions(_MultiOptions):
+    _VALID_OPTS = ReplaceOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
+
+
+class RemoveMultiOptions(_MultiOptions):
+    _VALID_OPTS = RemoveOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
+
+
+class TouchMultiOptions(_MultiOptions):
+    _VALID_OPTS = TouchOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
+
+
+class UnlockMultiOptions(_MultiOptions):
+    _VALID_OPTS = UnlockOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
+
+
+class AppendMultiOptions(_MultiOptions):
+    _VALID_OPTS = AppendOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
+
+
+class PrependMultiOptions(_MultiOptions):
+    _VALID_OPTS = PrependOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
+
+
+class IncrementMultiOptions(_MultiOptions):
+    _VALID_OPTS = IncrementOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
+
+
+class DecrementMultiOptions(_MultiOptions):
+    _VALID_OPTS = DecrementOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
+
 
 # --------------------------------------------------------------------------------------------
 # merging and conversion

@@ -340,3 +340,78 @@ class DiagnosticsResult(_Report):
         if connected == len(states):
             return ClusterState.Online
         return ClusterState.Degraded if connected else ClusterState.Offline
+
+
+class MultiResult:
+    """The outcome per key of a ``*_multi`` operation: ``results`` holds the keys that succeeded,
+    ``exceptions`` those that failed; ``all_ok`` is True when none did. With
+    ``return_exceptions=False`` the first failure (in the keys' order) is raised instead."""
+
+    _kind = "MultiResult"
+
+    def __init__(self, outcomes: Dict[str, Any], return_exceptions: bool = True) -> None:
+        self._outcomes = outcomes
+        self._all_ok = True
+        for value in outcomes.values():
+            if isinstance(value, BaseException):
+                if not return_exceptions:
+                    raise value
+                self._all_ok = False
+
+    @property
+    def all_ok(self) -> bool:
+        return self._all_ok
+
+    @property
+    def results(self) -> Dict[str, Any]:
+        return {k: v for k, v in self._outcomes.items() if not isinstance(v, BaseException)}
+
+    @property
+    def exceptions(self) -> Dict[str, BaseException]:
+        return {k: v for k, v in self._outcomes.items() if isinstance(v, BaseException)}
+
+    def __repr__(self) -> str:
+        return "%s( %s )" % (self._kind, ", ".join("%s:%s" % kv for kv in self._outcomes.items()))
+
+
+class MultiGetResult(MultiResult):
+    _kind = "MultiGetResult"
+
+    @property
+    def results(self) -> Dict[str, GetResult]:
+        return super().results
+
+
+class MultiGetReplicaResult(MultiResult):
+    """get_any_replica_multi: a GetReplicaResult per key; get_all_replicas_multi: a list of
+    them per key."""
+
+    _kind = "MultiGetReplicaResult"
+
+    @property
+    def results(self) -> Dict[str, Any]:
+        return super().results
+
+
+class MultiExistsResult(MultiResult):
+    _kind = "MultiExistsResult"
+
+    @property
+    def results(self) -> Dict[str, ExistsResult]:
+        return super().results
+
+
+class MultiMutationResult(MultiResult):
+    _kind = "MultiMutationResult"
+
+    @property
+    def results(self) -> Dict[str, MutationResult]:
+        return super().results
+
+
+class MultiCounterResult(MultiResult):
+    _kind = "MultiCounterResult"
+
+    @property
+    def results(self) -> Dict[str, CounterResult]:
+        return super().results

@@ -1,0 +1,473 @@
+"""What the three front ends (couchbase, acouchbase, txcouchbase) share: the KV operations as
+requests for ``couchbase._core``, and the cluster options and reports.
+
+A collection's method checks and converts its arguments into a request, ``(args, kwargs)`` of
+the core's ``submit``, and hands it to its front end's ``_run``: the blocking front end waits
+for the result, the asyncio one returns the Future, the Twisted one a Deferred. Several requests
+(replica reads, ``*_multi``) go to ``_run_all`` together, with a function that combines their
+outcomes (each a result or an exception) into one value.
+"""
+
+import uuid
+from functools import partial
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+from couchbase._utils import (timedelta_as_milliseconds, timedelta_as_seconds,
+                              timedelta_as_timestamp)
+from couchbase.auth import Authenticator
+from couchbase.constants import FMT_COMMON_MASK, FMT_JSON
+from couchbase.diagnostics import ServiceType
+from couchbase.exceptions import (DocumentNotFoundException, DocumentUnretrievableException,
+                                  FeatureUnavailableException, InvalidArgumentException,
+                                  error_message)
+from couchbase.options import (check_expiry_and_preserve, forward_args, forward_counter_args,
+                               merge_options, mutate_in_store_semantics)
+from couchbase.replica_reads import ReadPreference
+from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
+                              GetResult, LookupInResult, MultiCounterResult, MultiExistsResult,
+                              MultiGetReplicaResult, MultiGetResult, MultiMutationResult,
+                              MultiResult, MutateInResult, MutationResult, PingResult)
+from couchbase.subdocument import check_lookup_in_specs, check_mutate_in_specs
+from couchbase.transcoder import JSONTranscoder, Transcoder
+
+# dv_op_kind of include/divan/client.h
+(KV_GET, KV_GET_AND_TOUCH, KV_GET_AND_LOCK, KV_GET_REPLICA, KV_EXISTS, KV_INSERT, KV_UPSERT,
+ KV_REPLACE, KV_REMOVE, KV_TOUCH, KV_UNLOCK, KV_APPEND, KV_PREPEND, KV_INCREMENT,
+ KV_DECREMENT, KV_LOOKUP_IN, KV_MUTATE_IN) = range(17)
+
+Request = Tuple[Tuple[Any, ...], Dict[str, Any]]
+Combine = Callable[[List[Any]], Any]
+
+REPLICAS = 3  # the most a bucket can have; the engine fails an index not in the map at once
+
+
+def no_result(_core: Any, _extra: Any) -> None:
+    return None
+
+
+# ---- cluster options and reports ----------------------------------------------------------
+
+
+class ClusterSettings:
+    """A Cluster's constructor arguments: the first options object, overridden by kwargs."""
+
+    def __init__(self, connstr: str, options: Sequence[Any], kwargs: Dict[str, Any]) -> None:
+        opts: Dict[str, Any] = dict(options[0] or {}) if options else {}
+        opts.update(kwargs)
+        auth = opts.get("authenticator")
+        if not isinstance(auth, Authenticator):
+            raise InvalidArgumentException("ClusterOptions need an authenticator.")
+        self.transcoder: Transcoder = opts.get("transcoder") or JSONTranscoder()
+        self.server_group: Optional[str] = opts.get("preferred_server_group")
+        self.core_args = (connstr, auth.get("username"), auth.get("password"))
+        self.core_kwargs: Dict[str, Any] = {
+            "kv_timeout_ms": _ms(opts, "kv_timeout"),
+            "kv_durable_timeout_ms": _ms(opts, "kv_durable_timeout"),
+            "connect_timeout_ms": _ms(opts, "connect_timeout"),
+            "bootstrap_timeout_ms": _ms(opts, "bootstrap_timeout")}
+
+
+def _ms(options: Dict[str, Any], key: str) -> int:
+    """A ClusterOptions timeout in ms for the engine (0: its default)."""
+    value = options.get(key)
+    return 0 if value is None else timedelta_as_milliseconds(value)
+
+
+_SDK = "divan-python/0.1.0"
+_ERR_OK, _ERR_UNAMBIGUOUS_TIMEOUT = 0, 14  # couchbase._errors
+_ENDPOINT_STATES = ("disconnected", "connecting", "connected")
+Endpoint = Tuple[int, str, Optional[str], int, int, int, int]
+
+
+def _report(report_id: Optional[str], kv: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """A report's raw form, as the official SDK's core gives it (KV endpoints only)."""
+    return {"id": report_id or str(uuid.uuid4()), "version": 2, "sdk": _SDK,
+            "services": {ServiceType.KeyValue.value: kv} if kv else {}}
+
+
+def ping_report(report_id: Optional[str], endpoints: Iterable[Endpoint]) -> PingResult:
+    services = []
+    for ep_id, remote, bucket, _state, _last, err, latency in endpoints:
+        state = ("ok" if err == _ERR_OK else
+                 "timeout" if err == _ERR_UNAMBIGUOUS_TIMEOUT else "error")
+        services.append({"type": ServiceType.KeyValue.value, "id": "0x%x" % ep_id,
+                         "remote": remote, "bucket": bucket,
+                         "latency": latency if err == _ERR_OK else None, "state": state,
+                         "error": None if err == _ERR_OK else error_message(err)})
+    return PingResult(_report(report_id, services))
+
+
+def diagnostics_report(report_id: Optional[str],
+                       endpoints: Iterable[Endpoint]) -> DiagnosticsResult:
+    services = [{"type": ServiceType.KeyValue.value, "id": "0x%x" % ep_id, "remote": remote,
+                 "bucket": bucket,
+                 "last_activity": last or None, "state": _ENDPOINT_STATES[state]}
+                for ep_id, remote, bucket, state, last, _err, _latency in endpoints]
+    return DiagnosticsResult(_report(report_id, services))
+
+
+def pings_kv(args: Dict[str, Any]) -> bool:
+    """Whether ping's ``service_types`` (default: all) include KV; checks the option's type."""
+    kinds = args.get("service_types")
+    if kinds is None:
+        return True
+    if not isinstance(kinds, (list, set)):
+        raise InvalidArgumentException("service_types must be a list or set of ServiceType.")
+    return ServiceType.KeyValue in kinds
+
+
+# ---- collections ---------------------------------------------------------------------------
+
+
+def _first_copy(key: str, outcomes: List[Any]) -> GetReplicaResult:
+    for outcome in outcomes:
+        if isinstance(outcome, GetReplicaResult):
+            return outcome
+    raise DocumentUnretrievableException("no copy of %r could be read" % key)
+
+
+def _all_copies(key: str, outcomes: List[Any]) -> Iterator[GetReplicaResult]:
+    found = [r for r in outcomes if isinstance(r, GetReplicaResult)]
+    if not found:
+        raise DocumentNotFoundException("no copy of %r was found" % key)
+    return iter(found)
+
+
+def _list_of_copies(key: str, outcomes: List[Any]) -> List[GetReplicaResult]:
+    return list(_all_copies(key, outcomes))
+
+
+def _only(_key: str, outcomes: List[Any]) -> Any:
+    return outcomes[0]
+
+
+def _unlocked(outcomes: Dict[str, Any], return_exceptions: bool) -> Dict[str, Any]:
+    """unlock_multi's result: {key: None or the exception}."""
+    for value in outcomes.values():
+        if isinstance(value, BaseException) and not return_exceptions:
+            raise value
+    return outcomes
+
+
+def _outcome(fn: Callable[[str, List[Any]], Any], key: str, outcomes: List[Any]) -> Any:
+    """fn's value, or the exception it raised (one key's outcome in a multi result)."""
+    try:
+        return fn(key, outcomes)
+    except Exception as exc:  # noqa: B902 - becomes that key's outcome
+        return exc
+
+
+class CollectionLogic:
+    """The KV, sub-document and ``*_multi`` operations of a collection, on any front end.
+
+    A front end sets ``_core`` (its ``couchbase._core`` cluster), ``_keyspace``,
+    ``_transcoder`` and ``_server_group`` and implements ``_run`` and ``_run_all``. Methods
+    return what those return: a result (blocking), a Future (asyncio) or a Deferred (Twisted).
+    """
+
+    _keyspace: Tuple[str, str, str]
+    _transcoder: Transcoder
+    _server_group: Optional[str]
+    _name: str
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @staticmethod
+    def default_name() -> str:
+        return "_default"
+
+    def _run(self, req: Request) -> Any:
+        raise NotImplementedError
+
+    def _run_all(self, reqs: List[Request], combine: Combine) -> Any:
+        raise NotImplementedError
+
+    def _run_any(self, reqs: List[Request], key: str) -> Any:
+        """The first copy that answers (here: the first in order, once all have)."""
+        return self._run_all(reqs, partial(_first_copy, key))
+
+    # ---- requests
+
+    def _req(self, kind: int, key: str, args: Dict[str, Any], result_type: Any,
+             extra: Any = None, **fields: Any) -> Request:
+        if not isinstance(key, str):
+            raise InvalidArgumentException("The document key must be a str.")
+        if "replicate_to" in args or "persist_to" in args:
+            raise FeatureUnavailableException("Client (observe-based) durability is not supported.")
+        fields["timeout_ms"] = args.get("timeout", 0)
+        fields["result_type"] = result_type
+        fields["extra"] = extra
+        return (kind, *self._keyspace, key), fields
+
+    def _store_req(self, kind: int, key: str, value: Any, args: Dict[str, Any],
+                   **fields: Any) -> Request:
+        transcoder = args.get("transcoder") or self._transcoder
+        data, flags = transcoder.encode_value(value)
+        return self._req(
+            kind, key, args, MutationResult, value=data, flags=flags,
+            datatype=1 if flags & FMT_COMMON_MASK == FMT_JSON else 0,
+            expiry=args.get("expiry", 0), durability=args.get("durability_level", 0), **fields)
+
+    def _get_req(self, key: str, args: Dict[str, Any]) -> Request:
+        return self._req(KV_GET, key, args, GetResult, args.get("transcoder") or self._transcoder,
+                         with_expiry=bool(args.get("with_expiry")))
+
+    def _exists_req(self, key: str, args: Dict[str, Any]) -> Request:
+        return self._req(KV_EXISTS, key, args, ExistsResult)
+
+    def _insert_req(self, key: str, value: Any, args: Dict[str, Any]) -> Request:
+        return self._store_req(KV_INSERT, key, value, args)
+
+    def _upsert_req(self, key: str, value: Any, args: Dict[str, Any]) -> Request:
+        return self._store_req(KV_UPSERT, key, value, args,
+                               preserve_expiry=bool(args.get("preserve_expiry")))
+
+    def _replace_req(self, key: str, value: Any, args: Dict[str, Any]) -> Request:
+        check_expiry_and_preserve(args)
+        return self._store_req(KV_REPLACE, key, value, args, cas=args.get("cas") or 0,
+                               preserve_expiry=bool(args.get("preserve_expiry")))
+
+    def _remove_req(self, key: str, args: Dict[str, Any]) -> Request:
+        return self._req(KV_REMOVE, key, args, MutationResult, cas=args.get("cas") or 0,
+                         durability=args.get("durability_level", 0))
+
+    def _touch_req(self, key: str, expiry: Any, args: Dict[str, Any]) -> Request:
+        return self._req(KV_TOUCH, key, args, MutationResult,
+                         expiry=timedelta_as_timestamp(expiry))
+
+    def _get_and_touch_req(self, key: str, expiry: Any, args: Dict[str, Any]) -> Request:
+        return self._req(KV_GET_AND_TOUCH, key, args, GetResult,
+                         args.get("transcoder") or self._transcoder,
+                         expiry=timedelta_as_timestamp(expiry))
+
+    def _get_and_lock_req(self, key: str, lock_time: Any, args: Dict[str, Any]) -> Request:
+        return self._req(KV_GET_AND_LOCK, key, args, GetResult,
+                         args.get("transcoder") or self._transcoder,
+                         lock_time=timedelta_as_seconds(lock_time))
+
+    def _unlock_req(self, key: str, cas: int, args: Dict[str, Any]) -> Request:
+        return self._req(KV_UNLOCK, key, args, no_result, cas=cas)
+
+    def _replica_reqs(self, key: str, args: Dict[str, Any]) -> List[Request]:
+        """The active copy's read and one per replica."""
+        if (args.get("read_preference") == ReadPreference.SELECTED_SERVER_GROUP.value
+                and not self._server_group):
+            raise DocumentUnretrievableException(
+                "read_preference SELECTED_SERVER_GROUP needs preferred_server_group")
+        transcoder = args.get("transcoder") or self._transcoder
+        reads = [self._req(KV_GET, key, args, GetReplicaResult, (transcoder, False))]
+        for index in range(1, REPLICAS + 1):
+            reads.append(self._req(KV_GET_REPLICA, key, args, GetReplicaResult,
+                                   (transcoder, True), replica_index=index))
+        return reads
+
+    # ---- single operations
+
+    def get(self, key: str, *opts: Any, **kwargs: Any) -> Any:
+        return self._run(self._get_req(key, forward_args(kwargs, *opts)))
+
+    def exists(self, key: str, *opts: Any, **kwargs: Any) -> Any:
+        return self._run(self._exists_req(key, forward_args(kwargs, *opts)))
+
+    def insert(self, key: str, value: Any, *opts: Any, **kwargs: Any) -> Any:
+        return self._run(self._insert_req(key, value, forward_args(kwargs, *opts)))
+
+    def upsert(self, key: str, value: Any, *opts: Any, **kwargs: Any) -> Any:
+        return self._run(self._upsert_req(key, value, forward_args(kwargs, *opts)))
+
+    def replace(self, key: str, value: Any, *opts: Any, **kwargs: Any) -> Any:
+        return self._run(self._replace_req(key, value, forward_args(kwargs, *opts)))
+
+    def remove(self, key: str, *opts: Any, **kwargs: Any) -> Any:
+        return self._run(self._remove_req(key, forward_args(kwargs, *opts)))
+
+    def touch(self, key: str, expiry: Any, *opts: Any, **kwargs: Any) -> Any:
+        return self._run(self._touch_req(key, expiry, forward_args(kwargs, *opts)))
+
+    def get_and_touch(self, key: str, expiry: Any, *opts: Any, **kwargs: Any) -> Any:
+        return self._run(self._get_and_touch_req(key, expiry, forward_args(kwargs, *opts)))
+
+    def get_and_lock(self, key: str, lock_time: Any, *opts: Any, **kwargs: Any) -> Any:
+        return self._run(self._get_and_lock_req(key, lock_time, forward_args(kwargs, *opts)))
+
+    def unlock(self, key: str, cas: int, *opts: Any, **kwargs: Any) -> Any:
+        return self._run(self._unlock_req(key, cas, forward_args(kwargs, *opts)))
+
+    def get_any_replica(self, key: str, *opts: Any, **kwargs: Any) -> Any:
+        """The first copy to answer, active or replica; DocumentUnretrievableException if none
+        can."""
+        return self._run_any(self._replica_reqs(key, forward_args(kwargs, *opts)), key)
+
+    def get_all_replicas(self, key: str, *opts: Any, **kwargs: Any) -> Any:
+        """Every copy that answers, the active one first, as an iterator (also in the async
+        front ends, as the official SDK gives); DocumentNotFoundException if none does."""
+        return self._run_all(self._replica_reqs(key, forward_args(kwargs, *opts)),
+                             partial(_all_copies, key))
+
+    def lookup_in(self, key: str, spec: Any, *opts: Any, **kwargs: Any) -> Any:
+        args = forward_args(kwargs, *opts)
+        specs = check_lookup_in_specs(spec)
+        transcoder = args.get("transcoder") or self._transcoder
+        wire = [tuple(s.to_wire(transcoder)) for s in specs]
+        return self._run(self._req(KV_LOOKUP_IN, key, args, LookupInResult,
+                                   (key, transcoder, tuple(w[0] for w in wire)), specs=wire,
+                                   access_deleted=bool(args.get("access_deleted"))))
+
+    def mutate_in(self, key: str, spec: Any, *opts: Any, **kwargs: Any) -> Any:
+        args = forward_args(kwargs, *opts)
+        check_expiry_and_preserve(args)
+        semantics = mutate_in_store_semantics(args)
+        specs = check_mutate_in_specs(spec, bool(args.get("preserve_expiry")))
+        transcoder = args.get("transcoder") or self._transcoder
+        wire = [tuple(s.to_wire(transcoder)) for s in specs]
+        return self._run(self._req(KV_MUTATE_IN, key, args, MutateInResult,
+                                   (key, transcoder, tuple(w[0] for w in wire)), specs=wire,
+                                   store_semantics=int(semantics), cas=args.get("cas") or 0,
+                                   expiry=args.get("expiry", 0),
+                                   durability=args.get("durability_level", 0),
+                                   preserve_expiry=bool(args.get("preserve_expiry")),
+                                   access_deleted=bool(args.get("access_deleted"))))
+
+    # ---- multi operations
+
+    def _multi(self, keys: Any, opts: Sequence[Any], kwargs: Dict[str, Any],
+               build: Callable[..., Any], result_class: Callable[..., Any],
+               reduce: Callable[[str, List[Any]], Any] = _only, with_values: bool = False,
+               forward: Callable[..., Dict[str, Any]] = forward_args) -> Any:
+        """One ``*_multi``: every key's request(s) built first (a bad argument raises before
+        anything is sent), all sent at once, ``reduce`` turning a key's outcomes into one."""
+        if with_values and not isinstance(keys, dict):
+            raise InvalidArgumentException("Expected keys_and_docs to be a dict.")
+        if not with_values and not isinstance(keys, list):
+            raise InvalidArgumentException("Expected keys to be a list.")
+        merged = merge_options(opts, kwargs)
+        per_key = merged.pop("per_key_options", None) or {}
+        return_exceptions = merged.pop("return_exceptions", True)
+        names: List[str] = list(keys)
+        reqs: List[Request] = []
+        bounds = [0]
+        for name in names:
+            args = forward({**merged, **per_key.get(name, {})})
+            got = build(name, keys[name], args) if with_values else build(name, args)
+            reqs.extend(got if isinstance(got, list) else [got])
+            bounds.append(len(reqs))
+
+        def combine(outcomes: List[Any]) -> Any:
+            return result_class({name: _outcome(reduce, name, outcomes[bounds[i]:bounds[i + 1]])
+                                 for i, name in enumerate(names)}, return_exceptions)
+
+        return self._run_all(reqs, combine)
+
+    def get_multi(self, keys: List[str], *opts: Any, **kwargs: Any) -> Any:
+        return self._multi(keys, opts, kwargs, self._get_req, MultiGetResult)
+
+    def exists_multi(self, keys: List[str], *opts: Any, **kwargs: Any) -> Any:
+        return self._multi(keys, opts, kwargs, self._exists_req, MultiExistsResult)
+
+    def insert_multi(self, keys_and_docs: Dict[str, Any], *opts: Any, **kwargs: Any) -> Any:
+        return self._multi(keys_and_docs, opts, kwargs, self._insert_req, MultiMutationResult,
+                           with_values=True)
+
+    def upsert_multi(self, keys_and_docs: Dict[str, Any], *opts: Any, **kwargs: Any) -> Any:
+        return self._multi(keys_and_docs, opts, kwargs, self._upsert_req, MultiMutationResult,
+                           with_values=True)
+
+    def replace_multi(self, keys_and_docs: Dict[str, Any], *opts: Any, **kwargs: Any) -> Any:
+        return self._multi(keys_and_docs, opts, kwargs, self._replace_req, MultiMutationResult,
+                           with_values=True)
+
+    def remove_multi(self, keys: List[str], *opts: Any, **kwargs: Any) -> Any:
+        return self._multi(keys, opts, kwargs, self._remove_req, MultiMutationResult)
+
+    def touch_multi(self, keys: List[str], expiry: Any, *opts: Any, **kwargs: Any) -> Any:
+        return self._multi(keys, opts, kwargs,
+                           lambda k, args: self._touch_req(k, expiry, args), MultiMutationResult)
+
+    def get_and_lock_multi(self, keys: List[str], lock_time: Any, *opts: Any,
+                           **kwargs: Any) -> Any:
+        return self._multi(keys, opts, kwargs,
+                           lambda k, args: self._get_and_lock_req(k, lock_time, args),
+                           MultiGetResult)
+
+    def lock_multi(self, keys: List[str], lock_time: Any, *opts: Any, **kwargs: Any) -> Any:
+        """Deprecated: get_and_lock_multi."""
+        return self.get_and_lock_multi(keys, lock_time, *opts, **kwargs)
+
+    def unlock_multi(self, keys: Any, *opts: Any, **kwargs: Any) -> Any:
+        """keys: {key: cas}, or the MultiGetResult of get_and_lock_multi (or a
+        MultiMutationResult); gives {key: None or the exception}."""
+        if isinstance(keys, MultiResult):
+            keys = {k: r.cas for k, r in keys.results.items()}
+        if not isinstance(keys, dict):
+            raise InvalidArgumentException(
+                "keys must be a dict of key to CAS, a MultiGetResult or a MultiMutationResult.")
+        return self._multi(keys, opts, kwargs, self._unlock_req, _unlocked, with_values=True)
+
+    def get_any_replica_multi(self, keys: List[str], *opts: Any, **kwargs: Any) -> Any:
+        return self._multi(keys, opts, kwargs, self._replica_reqs, MultiGetReplicaResult,
+                           reduce=_first_copy)
+
+    def get_all_replicas_multi(self, keys: List[str], *opts: Any, **kwargs: Any) -> Any:
+        return self._multi(keys, opts, kwargs, self._replica_reqs, MultiGetReplicaResult,
+                           reduce=_list_of_copies)
+
+
+class BinaryLogic:
+    """Counters and raw appends on a collection's documents (``collection.binary()``)."""
+
+    def __init__(self, collection: CollectionLogic) -> None:
+        self._collection = collection
+
+    def _counter_req(self, kind: int, key: str, args: Dict[str, Any]) -> Request:
+        initial = args.get("initial_value")
+        return self._collection._req(
+            kind, key, args, CounterResult, delta=args["delta"], initial=initial or 0,
+            has_initial=initial is not None, expiry=args.get("expiry", 0),
+            durability=args.get("durability_level", 0))
+
+    def _concat_req(self, kind: int, key: str, value: Any, args: Dict[str, Any]) -> Request:
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        elif not isinstance(value, (bytes, bytearray)):
+            raise InvalidArgumentException("The value must be str or bytes.")
+        return self._collection._req(
+            kind, key, args, MutationResult, value=bytes(value), cas=args.get("cas") or 0,
+            durability=args.get("durability_level", 0))
+
+    def increment(self, key: str, *opts: Any, **kwargs: Any) -> Any:
+        return self._collection._run(
+            self._counter_req(KV_INCREMENT, key, forward_counter_args(kwargs, *opts)))
+
+    def decrement(self, key: str, *opts: Any, **kwargs: Any) -> Any:
+        return self._collection._run(
+            self._counter_req(KV_DECREMENT, key, forward_counter_args(kwargs, *opts)))
+
+    def append(self, key: str, value: Any, *opts: Any, **kwargs: Any) -> Any:
+        return self._collection._run(
+            self._concat_req(KV_APPEND, key, value, forward_args(kwargs, *opts)))
+
+    def prepend(self, key: str, value: Any, *opts: Any, **kwargs: Any) -> Any:
+        return self._collection._run(
+            self._concat_req(KV_PREPEND, key, value, forward_args(kwargs, *opts)))
+
+    def increment_multi(self, keys: List[str], *opts: Any, **kwargs: Any) -> Any:
+        return self._collection._multi(keys, opts, kwargs,
+                                       partial(self._counter_req, KV_INCREMENT),
+                                       MultiCounterResult, forward=forward_counter_args)
+
+    def decrement_multi(self, keys: List[str], *opts: Any, **kwargs: Any) -> Any:
+        return self._collection._multi(keys, opts, kwargs,
+                                       partial(self._counter_req, KV_DECREMENT),
+                                       MultiCounterResult, forward=forward_counter_args)
+
+    def append_multi(self, keys_and_values: Dict[str, Any], *opts: Any, **kwargs: Any) -> Any:
+        return self._collection._multi(keys_and_values, opts, kwargs,
+                                       partial(self._concat_req, KV_APPEND),
+                                       MultiMutationResult, with_values=True)
+
+    def prepend_multi(self, keys_and_values: Dict[str, Any], *opts: Any, **kwargs: Any) -> Any:
+        return self._collection._multi(keys_and_values, opts, kwargs,
+                                       partial(self._concat_req, KV_PREPEND),
+                                       MultiMutationResult, with_values=True)
