@@ -32,7 +32,7 @@ demo: deps build
 # over the packages' annotations (the extension's types are python/couchbase/_core.pyi).
 pyunit:
 	PYTHONPATH=python .venv/bin/python -m pytest -q -p no:cacheprovider tests/python/unit
-	.venv/bin/python -m mypy --strict --no-incremental python/couchbase python/acouchbase python/divan
+	.venv/bin/python -m mypy --strict --no-incremental python/couchbase python/acouchbase python/txcouchbase python/divan
 
 # The asyncio suite against divan-servers it starts, on the standard loop and uvloop: on divan's SDK,
 # then on the official one (scripts/run-pysuite); then the extension's own tests (divan's only).

@@ -100,6 +100,9 @@ class AsyncCluster:
         return cluster
 
     async def on_connect(self) -> None:
+        await self._on_connect()
+
+    async def _on_connect(self) -> None:
         self._check_open()
         await self._connect
 
@@ -121,7 +124,7 @@ class AsyncCluster:
         return bucket
 
     async def _endpoints(self, buckets: Iterable[Optional[str]]) -> List[Endpoint]:
-        await self.on_connect()
+        await self._on_connect()
         got = await _gather(self._loop, [self._core.ping(b) for b in buckets])
         for report in got:
             if isinstance(report, BaseException):
@@ -131,6 +134,9 @@ class AsyncCluster:
     async def ping(self, *opts: PingOptions, **kwargs: Any) -> PingResult:
         """A NOOP on every KV connection: the cluster's own and those of its open buckets.
         divan reports KV endpoints only (the other services are not pinged)."""
+        return await self._ping(*opts, **kwargs)
+
+    async def _ping(self, *opts: PingOptions, **kwargs: Any) -> PingResult:
         args = forward_args(kwargs, *opts)
         endpoints: List[Endpoint] = []
         if pings_kv(args):
@@ -139,14 +145,22 @@ class AsyncCluster:
 
     async def diagnostics(self, *opts: DiagnosticsOptions, **kwargs: Any) -> DiagnosticsResult:
         """The state of every KV connection, without sending anything."""
+        return await self._diagnostics(*opts, **kwargs)
+
+    async def _diagnostics(self, *opts: DiagnosticsOptions,
+                           **kwargs: Any) -> DiagnosticsResult:
         args = forward_args(kwargs, *opts)
-        await self.on_connect()
+        await self._on_connect()
         return diagnostics_report(args.get("report_id"), await self._core.diagnostics())
 
     async def wait_until_ready(self, timeout: timedelta, *opts: WaitUntilReadyOptions,
                                **kwargs: Any) -> None:
         """Until diagnostics report ``desired_state`` (default Online), polling every 100 ms as
         the official SDK does; UnAmbiguousTimeoutException after ``timeout``."""
+        await self._wait_until_ready(timeout, *opts, **kwargs)
+
+    async def _wait_until_ready(self, timeout: timedelta, *opts: WaitUntilReadyOptions,
+                                **kwargs: Any) -> None:
         args = forward_args(kwargs, *opts)
         desired = args.get("desired_state") or ClusterState.Online
         pings_kv(args)
@@ -163,7 +177,7 @@ class AsyncCluster:
         if not self._connect.done():
             raise UnAmbiguousTimeoutException("Desired state not found.")
         while True:
-            if (await self.diagnostics()).state == desired:
+            if (await self._diagnostics()).state == desired:
                 return
             if self._loop.time() >= deadline:
                 raise UnAmbiguousTimeoutException("Desired state not found.")
@@ -172,6 +186,9 @@ class AsyncCluster:
     async def close(self) -> None:
         """Fail what is pending (RequestCanceledException) and close the connections. As in the
         official SDK, closing a cluster whose connection failed raises that failure again."""
+        await self._close()
+
+    async def _close(self) -> None:
         if self._closed:
             return
         failed = self._connect.done() and not self._connect.cancelled()
@@ -212,10 +229,13 @@ class AsyncBucket:
 
     async def ping(self, *opts: PingOptions, **kwargs: Any) -> PingResult:
         """A NOOP on each KV connection of this bucket."""
+        return await self._ping(*opts, **kwargs)
+
+    async def _ping(self, *opts: PingOptions, **kwargs: Any) -> PingResult:
         args = forward_args(kwargs, *opts)
         endpoints: List[Endpoint] = []
         if pings_kv(args):
-            await self.on_connect()
+            await self._open
             endpoints = await self._cluster._endpoints([self._name])
         return ping_report(args.get("report_id"), endpoints)
 
@@ -243,9 +263,9 @@ class AsyncScope:
         return self._collection_class(self, name)
 
 
-class AsyncCollection(CollectionLogic):
-    """KV, sub-document and ``*_multi`` operations on one collection; each returns an
-    ``asyncio.Future`` (``*_multi``: one Future of the MultiResult)."""
+class LoopCollection(CollectionLogic):
+    """A collection whose operations are the loop's futures (txcouchbase's makes them
+    Deferreds)."""
 
     def __init__(self, scope: "AsyncScope", name: str) -> None:
         self._scope = scope
@@ -304,6 +324,11 @@ class AsyncCollection(CollectionLogic):
             read.add_done_callback(settle)
         first.add_done_callback(cancel)
         return first
+
+
+class AsyncCollection(LoopCollection):
+    """KV, sub-document and ``*_multi`` operations on one collection; each returns an
+    ``asyncio.Future`` (``*_multi``: one Future of the MultiResult)."""
 
     def binary(self) -> "BinaryCollection":
         return BinaryCollection(self)

@@ -1,0 +1,273 @@
+"""The Twisted Cluster, Bucket, Scope, Collection and BinaryCollection (TxCluster, ... as the
+official SDK also names them; txcouchbase.bucket, .scope, .collection and .binary_collection
+re-export them from their official module paths).
+
+The asyncio front end's classes, run on the installed reactor through ``ReactorLoop``: every
+operation returns a ``Deferred`` (cancelling it cancels the operation). As in the official SDK
+there is no ``Cluster.connect``: construct, then wait for ``on_connect()``. Unlike it, the
+reactor need not be running yet when the Cluster is made.
+"""
+
+import asyncio
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Coroutine, Dict, Iterator, List, Union
+from weakref import WeakKeyDictionary
+
+from twisted.internet.defer import CancelledError, Deferred
+
+from acouchbase.cluster import AsyncBucket, AsyncCluster, AsyncScope, LoopCollection
+from couchbase._kv import BinaryLogic, Combine, Request
+from couchbase.options import DiagnosticsOptions, PingOptions, WaitUntilReadyOptions
+from couchbase.result import DiagnosticsResult, PingResult
+from txcouchbase._reactor import ReactorLoop
+
+if TYPE_CHECKING:
+    from couchbase.options import (AppendMultiOptions, AppendOptions, DecrementMultiOptions,
+                                   DecrementOptions, ExistsMultiOptions, ExistsOptions,
+                                   GetAllReplicasMultiOptions, GetAllReplicasOptions,
+                                   GetAndLockMultiOptions, GetAndLockOptions,
+                                   GetAndTouchOptions, GetAnyReplicaMultiOptions,
+                                   GetAnyReplicaOptions, GetMultiOptions, GetOptions,
+                                   IncrementMultiOptions, IncrementOptions, InsertMultiOptions,
+                                   InsertOptions, LookupInOptions, MutateInOptions,
+                                   PrependMultiOptions, PrependOptions, RemoveMultiOptions,
+                                   RemoveOptions, ReplaceMultiOptions, ReplaceOptions,
+                                   TouchMultiOptions, TouchOptions, UnlockMultiOptions,
+                                   UnlockOptions, UpsertMultiOptions, UpsertOptions)
+    from couchbase.result import (CounterResult, ExistsResult, GetReplicaResult, GetResult,
+                                  LookupInResult, MultiCounterResult, MultiExistsResult,
+                                  MultiGetReplicaResult, MultiGetResult, MultiMutationResult,
+                                  MutateInResult, MutationResult)
+
+_loops: "WeakKeyDictionary[Any, ReactorLoop]" = WeakKeyDictionary()
+
+
+def _reactor_loop() -> ReactorLoop:
+    """The loop of the installed reactor (one per reactor, shared by its clusters)."""
+    from twisted.internet import reactor
+    loop = _loops.get(reactor)
+    if loop is None:
+        loop = _loops[reactor] = ReactorLoop(reactor)
+    return loop
+
+
+def _deferred(future: "asyncio.Future[Any]") -> "Deferred[Any]":
+    """A Deferred of the future's outcome; cancelling it cancels the future (and so the
+    operation), and it then fails with twisted's CancelledError."""
+
+    def done(f: "asyncio.Future[Any]") -> None:
+        if d.called:
+            return
+        if f.cancelled():
+            d.errback(CancelledError())
+            return
+        exc = f.exception()
+        if exc is None:
+            d.callback(f.result())
+        else:
+            d.errback(exc)
+
+    def cancel(_: "Deferred[Any]") -> None:
+        future.cancel()
+
+    d: "Deferred[Any]" = Deferred(cancel)
+    future.add_done_callback(done)
+    return d
+
+
+class TxCluster(AsyncCluster):
+    """A cluster connection on the installed reactor; the constructor starts connecting and
+    ``on_connect()`` gives a Deferred of it."""
+
+    @staticmethod
+    def _default_loop() -> Any:
+        return _reactor_loop()
+
+    def _deferred(self, coro: Coroutine[Any, Any, Any]) -> "Deferred[Any]":
+        return _deferred(self._loop.create_task(coro))
+
+    def on_connect(self) -> "Deferred[None]":  # type: ignore[override]
+        return self._deferred(self._on_connect())
+
+    def bucket(self, bucket_name: str) -> "TxBucket":
+        bucket = super().bucket(bucket_name)
+        assert isinstance(bucket, TxBucket)
+        return bucket
+
+    def ping(self, *opts: PingOptions,  # type: ignore[override]
+             **kwargs: Any) -> "Deferred[PingResult]":
+        return self._deferred(self._ping(*opts, **kwargs))
+
+    def diagnostics(self, *opts: DiagnosticsOptions,  # type: ignore[override]
+                    **kwargs: Any) -> "Deferred[DiagnosticsResult]":
+        return self._deferred(self._diagnostics(*opts, **kwargs))
+
+    def wait_until_ready(self, timeout: timedelta,  # type: ignore[override]
+                         *opts: WaitUntilReadyOptions, **kwargs: Any) -> "Deferred[None]":
+        return self._deferred(self._wait_until_ready(timeout, *opts, **kwargs))
+
+    def close(self) -> "Deferred[None]":  # type: ignore[override]
+        return self._deferred(self._close())
+
+
+class TxBucket(AsyncBucket):
+    _cluster: TxCluster
+
+    def on_connect(self) -> "Deferred[None]":  # type: ignore[override]
+        return _deferred(self._open)
+
+    def ping(self, *opts: PingOptions,  # type: ignore[override]
+             **kwargs: Any) -> "Deferred[PingResult]":
+        return self._cluster._deferred(self._ping(*opts, **kwargs))
+
+    def default_scope(self) -> "TxScope":
+        return self.scope("_default")
+
+    def scope(self, name: str) -> "TxScope":
+        return TxScope(self, name)
+
+    def default_collection(self) -> "TxCollection":  # type: ignore[override]
+        return self.default_scope().collection("_default")
+
+    def collection(self, name: str) -> "TxCollection":  # type: ignore[override]
+        return self.default_scope().collection(name)
+
+
+class TxScope(AsyncScope):
+    def collection(self, name: str) -> "TxCollection":  # type: ignore[override]
+        return TxCollection(self, name)
+
+
+class TxCollection(LoopCollection):
+    """KV, sub-document and ``*_multi`` operations on one collection; each returns a
+    Deferred."""
+
+    def _run(self, req: Request) -> Any:
+        return _deferred(super()._run(req))
+
+    def _run_all(self, reqs: List[Request], combine: Combine) -> Any:
+        return _deferred(super()._run_all(reqs, combine))
+
+    def _run_any(self, reqs: List[Request], key: str) -> Any:
+        return _deferred(super()._run_any(reqs, key))
+
+    def binary(self) -> "BinaryCollection":
+        return BinaryCollection(self)
+
+    if TYPE_CHECKING:
+        def get(self, key: str, *opts: GetOptions,
+                **kwargs: Any) -> "Deferred[GetResult]": ...
+
+        def exists(self, key: str, *opts: ExistsOptions,
+                   **kwargs: Any) -> "Deferred[ExistsResult]": ...
+
+        def insert(self, key: str, value: Any, *opts: InsertOptions,
+                   **kwargs: Any) -> "Deferred[MutationResult]": ...
+
+        def upsert(self, key: str, value: Any, *opts: UpsertOptions,
+                   **kwargs: Any) -> "Deferred[MutationResult]": ...
+
+        def replace(self, key: str, value: Any, *opts: ReplaceOptions,
+                    **kwargs: Any) -> "Deferred[MutationResult]": ...
+
+        def remove(self, key: str, *opts: RemoveOptions,
+                   **kwargs: Any) -> "Deferred[MutationResult]": ...
+
+        def touch(self, key: str, expiry: timedelta, *opts: TouchOptions,
+                  **kwargs: Any) -> "Deferred[MutationResult]": ...
+
+        def get_and_touch(self, key: str, expiry: timedelta, *opts: GetAndTouchOptions,
+                          **kwargs: Any) -> "Deferred[GetResult]": ...
+
+        def get_and_lock(self, key: str, lock_time: timedelta, *opts: GetAndLockOptions,
+                         **kwargs: Any) -> "Deferred[GetResult]": ...
+
+        def unlock(self, key: str, cas: int, *opts: UnlockOptions,
+                   **kwargs: Any) -> "Deferred[None]": ...
+
+        def get_any_replica(self, key: str, *opts: GetAnyReplicaOptions,
+                            **kwargs: Any) -> "Deferred[GetReplicaResult]": ...
+
+        def get_all_replicas(self, key: str, *opts: GetAllReplicasOptions,
+                             **kwargs: Any) -> "Deferred[Iterator[GetReplicaResult]]": ...
+
+        def lookup_in(self, key: str, spec: Any, *opts: LookupInOptions,
+                      **kwargs: Any) -> "Deferred[LookupInResult]": ...
+
+        def mutate_in(self, key: str, spec: Any, *opts: MutateInOptions,
+                      **kwargs: Any) -> "Deferred[MutateInResult]": ...
+
+        def get_multi(self, keys: List[str], *opts: GetMultiOptions,
+                      **kwargs: Any) -> "Deferred[MultiGetResult]": ...
+
+        def exists_multi(self, keys: List[str], *opts: ExistsMultiOptions,
+                         **kwargs: Any) -> "Deferred[MultiExistsResult]": ...
+
+        def insert_multi(self, keys_and_docs: Dict[str, Any], *opts: InsertMultiOptions,
+                         **kwargs: Any) -> "Deferred[MultiMutationResult]": ...
+
+        def upsert_multi(self, keys_and_docs: Dict[str, Any], *opts: UpsertMultiOptions,
+                         **kwargs: Any) -> "Deferred[MultiMutationResult]": ...
+
+        def replace_multi(self, keys_and_docs: Dict[str, Any], *opts: ReplaceMultiOptions,
+                          **kwargs: Any) -> "Deferred[MultiMutationResult]": ...
+
+        def remove_multi(self, keys: List[str], *opts: RemoveMultiOptions,
+                         **kwargs: Any) -> "Deferred[MultiMutationResult]": ...
+
+        def touch_multi(self, keys: List[str], expiry: timedelta, *opts: TouchMultiOptions,
+                        **kwargs: Any) -> "Deferred[MultiMutationResult]": ...
+
+        def get_and_lock_multi(self, keys: List[str], lock_time: timedelta,
+                               *opts: GetAndLockMultiOptions,
+                               **kwargs: Any) -> "Deferred[MultiGetResult]": ...
+
+        def unlock_multi(self, keys: Any, *opts: UnlockMultiOptions,
+                         **kwargs: Any) -> "Deferred[Dict[str, Any]]": ...
+
+        def get_any_replica_multi(self, keys: List[str], *opts: GetAnyReplicaMultiOptions,
+                                  **kwargs: Any) -> "Deferred[MultiGetReplicaResult]": ...
+
+        def get_all_replicas_multi(self, keys: List[str], *opts: GetAllReplicasMultiOptions,
+                                   **kwargs: Any) -> "Deferred[MultiGetReplicaResult]": ...
+
+
+class BinaryCollection(BinaryLogic):
+    """Counters and raw appends on a collection's documents; each returns a Deferred."""
+
+    if TYPE_CHECKING:
+        def increment(self, key: str, *opts: IncrementOptions,
+                      **kwargs: Any) -> "Deferred[CounterResult]": ...
+
+        def decrement(self, key: str, *opts: DecrementOptions,
+                      **kwargs: Any) -> "Deferred[CounterResult]": ...
+
+        def append(self, key: str, value: Union[str, bytes], *opts: AppendOptions,
+                   **kwargs: Any) -> "Deferred[MutationResult]": ...
+
+        def prepend(self, key: str, value: Union[str, bytes], *opts: PrependOptions,
+                    **kwargs: Any) -> "Deferred[MutationResult]": ...
+
+        def increment_multi(self, keys: List[str], *opts: IncrementMultiOptions,
+                            **kwargs: Any) -> "Deferred[MultiCounterResult]": ...
+
+        def decrement_multi(self, keys: List[str], *opts: DecrementMultiOptions,
+                            **kwargs: Any) -> "Deferred[MultiCounterResult]": ...
+
+        def append_multi(self, keys_and_values: Dict[str, Any], *opts: AppendMultiOptions,
+                         **kwargs: Any) -> "Deferred[MultiMutationResult]": ...
+
+        def prepend_multi(self, keys_and_values: Dict[str, Any], *opts: PrependMultiOptions,
+                          **kwargs: Any) -> "Deferred[MultiMutationResult]": ...
+
+
+TxCluster._bucket_class = TxBucket
+
+# The official names: the short ones, with the Tx* aliases.
+Cluster = TxCluster
+Bucket = TxBucket
+Scope = TxScope
+Collection = TxCollection
+
+__all__ = ["TxCluster", "TxBucket", "TxScope", "TxCollection", "BinaryCollection", "Cluster",
+           "Bucket", "Scope", "Collection"]
