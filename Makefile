@@ -5,7 +5,7 @@ FUZZ_SECONDS ?= 10
 FUZZ_LONG    ?= 600
 JOBS         ?= $(shell nproc)
 
-.PHONY: all build deps demo test unit pyunit pyasync interop sanitize fuzz fuzz-smoke valgrind format clean
+.PHONY: all build deps demo test unit pyunit pysuites interop sanitize fuzz fuzz-smoke valgrind format clean
 
 all: build
 
@@ -34,10 +34,13 @@ pyunit:
 	PYTHONPATH=python .venv/bin/python -m pytest -q -p no:cacheprovider tests/python/unit
 	.venv/bin/python -m mypy --strict --no-incremental python/couchbase python/acouchbase python/txcouchbase python/divan
 
-# The asyncio suite against divan-servers it starts, on the standard loop and uvloop: on divan's SDK,
-# then on the official one (scripts/run-pysuite); then the extension's own tests (divan's only).
-pyasync: build
+# The behavioural suites against divan-servers they start, on divan's SDK, then on the official one
+# (scripts/run-pysuite): asyncio (standard loop and uvloop), then the three front ends (Twisted on
+# the default reactor; divan's also on the asyncio reactor); then the extension's own tests.
+pysuites: build
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/asyncio
+	BUILD=$(BUILD) scripts/run-pysuite both tests/python/frontends
+	DIVAN_REACTOR=asyncio BUILD=$(BUILD) scripts/run-pysuite divan tests/python/frontends -k twisted
 	BUILD=$(BUILD) scripts/run-pysuite divan tests/python/core
 
 # The official Node.js and Python SDKs against divan-server (scripts/install-interop installs them).
@@ -76,7 +79,7 @@ wheel:
 check-wheel: deps
 	scripts/check-wheel
 
-test: deps unit pyunit pyasync interop valgrind sanitize fuzz-smoke check-wheel
+test: deps unit pyunit pysuites interop valgrind sanitize fuzz-smoke check-wheel
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -4,51 +4,20 @@ The same modules run on divan's SDK and on the official one, each in its own int
     DIVAN_SDK=divan    PYTHONPATH=python:<build>/python .venv/bin/python -m pytest tests/python/asyncio
     DIVAN_SDK=official PYTHONPATH=<dir with only divan/> .venv-official/bin/python -m pytest ...
 (scripts/run-pysuite does both). DIVAN_SERVER names the server binary. Tests of what the official
-SDK lacks are marked ``divan_only`` and skipped on it; every test runs on the standard loop and on
-uvloop (the ``run`` fixture).
+SDK lacks are marked ``divan_only`` (tests/python/sdk_under_test.py); every test runs on the
+standard loop and on uvloop (the ``run`` fixture).
 """
 
 import asyncio
-import os
 
 import pytest
 import uvloop
 
-import couchbase
 from divan.server import DivanServer
 
-SDK = os.environ.get("DIVAN_SDK", "divan")
+pytest_plugins = ["sdk_under_test"]
+
 LOOPS = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
-
-
-def _check_sdk():
-    """The SDK under test is the one DIVAN_SDK names: a wrong path must not test the other one."""
-    try:
-        from couchbase import _core  # noqa: F401
-        found = "divan"
-    except ImportError:
-        found = "official"
-    if found != SDK:
-        raise pytest.UsageError("DIVAN_SDK=%s but %s imports the %s SDK"
-                                % (SDK, couchbase.__file__, found))
-
-
-_check_sdk()
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "divan_only(reason): tests a feature the official SDK lacks (skipped on it)")
-
-
-def pytest_collection_modifyitems(config, items):
-    if SDK != "official":
-        return
-    for item in items:
-        mark = item.get_closest_marker("divan_only")
-        if mark:
-            reason = mark.kwargs.get("reason") or (mark.args[0] if mark.args else "")
-            item.add_marker(pytest.mark.skip(reason="the official SDK lacks this: " + reason))
 
 
 @pytest.fixture(scope="module", params=sorted(LOOPS))

@@ -5,7 +5,6 @@ import asyncio
 import json
 import os
 import signal
-import time
 from datetime import timedelta
 
 import pytest
@@ -23,6 +22,7 @@ from couchbase.exceptions import (AmbiguousTimeoutException, BucketNotFoundExcep
 from couchbase.options import ClusterOptions
 from couchbase.transcoder import RawBinaryTranscoder, RawStringTranscoder
 from divan.server import DivanServer
+from sdk_under_test import stop_process
 
 SHORT = timedelta(milliseconds=500)
 
@@ -92,20 +92,6 @@ def test_unknown_bucket(server, run):
     run(main())
 
 
-def stop(pid):
-    """SIGSTOP pid and wait until every thread of it is stopped (the signal is asynchronous)."""
-    os.kill(pid, signal.SIGSTOP)
-    tasks = "/proc/%d/task" % pid
-    while True:
-        states = []
-        for tid in os.listdir(tasks):
-            with open(os.path.join(tasks, tid, "stat")) as f:
-                states.append(f.read().rsplit(")", 1)[1].split()[0])
-        if all(st in ("T", "t") for st in states):
-            return
-        time.sleep(0.001)  # polls a condition; the signal takes effect within microseconds
-
-
 def test_timeouts_of_a_hung_server(run):
     """A server that stops answering (SIGSTOP): a write's outcome is unknown, a read's is not."""
     with DivanServer() as server:
@@ -116,7 +102,7 @@ def test_timeouts_of_a_hung_server(run):
             await bucket.on_connect()
             coll = bucket.default_collection()
             await coll.upsert("hung", 0)
-            stop(server.pid)
+            stop_process(server.pid)
             try:
                 with pytest.raises(AmbiguousTimeoutException):
                     await coll.upsert("hung", 1, timeout=SHORT)

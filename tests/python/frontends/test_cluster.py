@@ -1,0 +1,77 @@
+"""Connecting, closing, ping/diagnostics and timeouts, the same on the three front ends."""
+
+import os
+import signal
+from datetime import timedelta
+
+import pytest
+from conftest import options
+
+from couchbase.diagnostics import ClusterState, PingState, ServiceType
+from couchbase.exceptions import (AmbiguousTimeoutException, AuthenticationException,
+                                  UnAmbiguousTimeoutException)
+from couchbase.result import DiagnosticsResult, PingResult
+from divan.server import DivanServer
+from sdk_under_test import stop_process
+
+SHORT = timedelta(milliseconds=500)
+
+
+def test_the_seed_example(fe, server):
+    """The README's example, in each front end's own words."""
+    cluster, bucket, coll = fe.open(server.connstr)
+    coll.upsert("doc1", dict(name="Ted", age=80))
+    assert coll.get("doc1").content_as[dict] == {"name": "Ted", "age": 80}
+    cluster.close()
+
+
+def test_wrong_password(fe, server):
+    with pytest.raises(AuthenticationException):
+        cluster = fe.cluster(server.connstr, options("wrong"))
+        fe.sync(cluster).close()  # not reached when the connect raised
+
+
+def test_closed_cluster(fe, server):
+    cluster, _, coll = fe.open(server.connstr)
+    cluster.close()
+    cluster.close()  # idempotent
+    with pytest.raises(RuntimeError, match="closed cluster"):
+        coll.get("doc1")
+
+
+def test_ping_and_diagnostics(kv, server):
+    cluster, bucket, _ = kv
+    ping = cluster.ping()
+    assert isinstance(ping, PingResult)
+    endpoints = ping.endpoints[ServiceType.KeyValue]
+    assert endpoints and all(e.state == PingState.OK for e in endpoints)
+    assert "127.0.0.1:%d" % server.kv_port in [e.remote for e in endpoints]
+    assert [e.state for e in bucket.ping().endpoints[ServiceType.KeyValue]] == [PingState.OK]
+    diag = cluster.diagnostics()
+    assert isinstance(diag, DiagnosticsResult) and diag.state == ClusterState.Online
+    assert cluster.wait_until_ready(timedelta(seconds=10)) is None
+
+
+def test_timeouts_of_a_hung_server(fe):
+    """A server that stops answering (SIGSTOP): a write's outcome is unknown, a read's is not;
+    the per-operation timeout is honoured."""
+    with DivanServer() as server:
+        cluster, _, coll = fe.open(server.connstr)
+        coll.upsert("hung", 0)
+        stop_process(server.pid)
+        try:
+            with pytest.raises(AmbiguousTimeoutException):
+                coll.upsert("hung", 1, timeout=SHORT)
+            with pytest.raises(UnAmbiguousTimeoutException):
+                coll.get("hung", timeout=SHORT)
+        finally:
+            os.kill(server.pid, signal.SIGCONT)
+        assert coll.get("hung").content_as[int] in (0, 1)  # it answers again: so does the client
+        cluster.close()
+
+
+def test_twisted_runs_on_the_chosen_reactor():
+    from twisted.internet import reactor
+    from conftest import REACTOR
+    expected = {"default": "EPollReactor", "asyncio": "AsyncioSelectorReactor"}[REACTOR]
+    assert type(reactor).__name__ == expected

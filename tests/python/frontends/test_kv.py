@@ -1,0 +1,154 @@
+"""KV, sub-document and binary operations, the same on the three front ends."""
+
+from datetime import timedelta
+
+import pytest
+
+import couchbase.subdocument as SD
+from couchbase.exceptions import (CasMismatchException, DocumentExistsException,
+                                  DocumentLockedException, DocumentNotFoundException,
+                                  DocumentUnretrievableException, InvalidArgumentException,
+                                  AmbiguousTimeoutException, PathNotFoundException)
+from couchbase.options import DeltaValue, GetOptions, SignedInt64, UpsertOptions
+from couchbase.result import (CounterResult, ExistsResult, GetReplicaResult, GetResult,
+                              LookupInResult, MutateInResult, MutationResult)
+from couchbase.transcoder import RawBinaryTranscoder
+
+
+def test_upsert_then_get(kv, key):
+    _, _, coll = kv
+    up = coll.upsert(key(), {"name": "Ted", "age": 80})
+    assert isinstance(up, MutationResult) and up.cas
+    got = coll.get(key())
+    assert isinstance(got, GetResult)
+    assert got.content_as[dict] == {"name": "Ted", "age": 80}
+    assert got.value == {"name": "Ted", "age": 80}
+    assert got.cas == up.cas
+
+
+@pytest.mark.divan_only(reason="GetResult.content (the 3.x API)")
+def test_content_of_the_3x_api(kv, key):
+    _, _, coll = kv
+    coll.upsert(key(), [1, 2])
+    assert coll.get(key()).content == [1, 2]
+
+
+def test_missing_and_existing_documents(kv, key):
+    _, _, coll = kv
+    with pytest.raises(DocumentNotFoundException):
+        coll.get(key())
+    with pytest.raises(DocumentNotFoundException):
+        coll.replace(key(), 1)
+    with pytest.raises(DocumentNotFoundException):
+        coll.remove(key())
+    coll.insert(key(), 1)
+    with pytest.raises(DocumentExistsException):
+        coll.insert(key(), 2)
+    assert coll.get(key()).content_as[int] == 1
+    coll.remove(key())
+    with pytest.raises(DocumentNotFoundException):
+        coll.get(key())
+
+
+def test_cas(kv, key):
+    _, _, coll = kv
+    first = coll.upsert(key(), "a")
+    second = coll.replace(key(), "b", cas=first.cas)
+    assert second.cas != first.cas
+    with pytest.raises(CasMismatchException):
+        coll.replace(key(), "c", cas=first.cas)
+    with pytest.raises(CasMismatchException):
+        coll.remove(key(), cas=first.cas)
+    assert coll.get(key()).content_as[str] == "b"
+
+
+def test_options_objects_and_kwargs(kv, key):
+    """The first options object is read, and kwargs override it."""
+    _, _, coll = kv
+    coll.upsert(key(), {"a": 1}, UpsertOptions(expiry=timedelta(seconds=100)))
+    got = coll.get(key(), GetOptions(with_expiry=False), with_expiry=True)
+    assert got.expiry_time is not None
+
+
+def test_exists(kv, key):
+    _, _, coll = kv
+    assert isinstance(coll.exists(key()), ExistsResult)
+    assert coll.exists(key()).exists is False
+    coll.upsert(key(), 1)
+    assert coll.exists(key()).exists is True
+
+
+def test_expiry(kv, key):
+    _, _, coll = kv
+    coll.upsert(key(), 1)
+    assert coll.get(key(), with_expiry=True).expiry_time is None
+    coll.touch(key(), timedelta(hours=1))
+    assert coll.get(key(), with_expiry=True).expiry_time is not None
+    got = coll.get_and_touch(key(), timedelta(hours=2))
+    assert got.content_as[int] == 1
+
+
+def test_lock_and_unlock(kv, key):
+    _, _, coll = kv
+    coll.upsert(key(), 1)
+    locked = coll.get_and_lock(key(), timedelta(seconds=10))
+    with pytest.raises((DocumentLockedException, AmbiguousTimeoutException)):
+        coll.upsert(key(), 2, timeout=timedelta(milliseconds=300))
+    with pytest.raises(CasMismatchException):
+        coll.unlock(key(), locked.cas + 1)
+    assert coll.unlock(key(), locked.cas) is None
+    coll.upsert(key(), 3)
+    assert coll.get(key()).content_as[int] == 3
+
+
+def test_sub_document(kv, key):
+    _, _, coll = kv
+    coll.upsert(key(), {"name": "Ted", "tags": ["a"]})
+    mutated = coll.mutate_in(key(), [SD.upsert("age", 80), SD.array_append("tags", "b")])
+    assert isinstance(mutated, MutateInResult) and mutated.cas
+    looked = coll.lookup_in(key(), [SD.get("name"), SD.exists("nope"), SD.get("tags")])
+    assert isinstance(looked, LookupInResult)
+    assert looked.content_as[str](0) == "Ted"
+    assert looked.exists(1) is False
+    assert looked.content_as[list](2) == ["a", "b"]
+    with pytest.raises(PathNotFoundException):
+        coll.mutate_in(key(), [SD.replace("nope", 1)])
+    assert coll.get(key()).content_as[dict] == {"name": "Ted", "tags": ["a", "b"], "age": 80}
+
+
+def test_binary(kv, key, fe):
+    _, _, coll = kv
+    binary = fe.sync(coll.binary())
+    counter = binary.increment(key("n"), delta=DeltaValue(5), initial=SignedInt64(10))
+    assert isinstance(counter, CounterResult) and counter.content == 10
+    assert binary.increment(key("n"), delta=DeltaValue(5)).content == 15
+    assert binary.decrement(key("n"), delta=DeltaValue(20)).content == 0
+    with pytest.raises(InvalidArgumentException):
+        binary.increment(key("n"), delta=5)
+    coll.upsert(key("s"), b"b", transcoder=RawBinaryTranscoder())
+    binary.append(key("s"), b"c")
+    binary.prepend(key("s"), "a")
+    assert coll.get(key("s"), transcoder=RawBinaryTranscoder()).value == b"abc"
+    with pytest.raises(DocumentNotFoundException):
+        binary.append(key("none"), b"x")
+
+
+def test_replica_reads(kv, key):
+    _, _, coll = kv
+    coll.upsert(key(), {"a": 1})
+    any_copy = coll.get_any_replica(key())
+    assert isinstance(any_copy, GetReplicaResult)
+    assert any_copy.content_as[dict] == {"a": 1} and any_copy.is_replica is False
+    copies = list(coll.get_all_replicas(key()))
+    assert [c.content_as[dict] for c in copies] == [{"a": 1}]
+    with pytest.raises(DocumentUnretrievableException):
+        coll.get_any_replica(key("none"))
+    with pytest.raises(DocumentNotFoundException):
+        list(coll.get_all_replicas(key("none")))
+
+
+def test_scopes_and_names(kv):
+    _, bucket, coll = kv
+    assert bucket.name == "default"
+    assert coll.name == "_default"
+    assert bucket.default_scope().name == "_default"
