@@ -16,17 +16,13 @@ official SDK, which never sees divan's packages. One upsert and one get count as
 import argparse
 import asyncio
 import json
-import os
-import platform
 import random
-import shutil
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from common import can_pin, check_sdk, divan_server, fmt, machine, median, ratio, run_child
+
 SCRIPT = str(Path(__file__).resolve())
 LOOPS = ("asyncio", "uvloop")
 TASKS = (1, 16, 64, 256)
@@ -106,14 +102,7 @@ async def sdk_main(args):
 
 def worker(args):
     if args.worker != "floor":  # the interpreter must hold the SDK the driver asked for
-        import couchbase
-        try:
-            from couchbase import _core  # noqa: F401  (divan's extension)
-            found = "ours"
-        except ImportError:
-            found = "official"
-        if found != args.worker:
-            sys.exit("asked for %s, imported %s from %s" % (args.worker, found, couchbase.__file__))
+        check_sdk(args.worker)
     if args.loop == "uvloop":
         import uvloop
         factory = uvloop.new_event_loop
@@ -128,78 +117,21 @@ def worker(args):
 # ---------------------------------------------------------------------------------------------
 # Driver: the server, the children, the table.
 
-def child_cmd(kind):
-    """(argv prefix, environment) for a child of this kind."""
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    if kind == "official":
-        return [str(REPO / ".venv-official/bin/python")], env
-    if kind == "ours":
-        env["PYTHONPATH"] = "%s:%s" % (REPO / "python", REPO / "build/python")
-    return [str(REPO / ".venv/bin/python")], env
-
-
-def probe(kind):
-    """Python and SDK versions of a child's interpreter."""
-    argv, env = child_cmd(kind)
-    code = ("import sys, couchbase; print('Python %s, couchbase %s (%s)' % (sys.version.split()[0],"
-            " couchbase.__version__, couchbase.__file__))")
-    try:
-        r = subprocess.run(argv + ["-c", code], env=env, capture_output=True, text=True)
-    except OSError as e:
-        return "error: %s" % e
-    return r.stdout.strip() if r.returncode == 0 else "error: " + r.stderr.strip()[-300:]
-
-
 def measure(kind, loop, tasks, connstr, args, pin):
-    """ops/s of one child, or None (its stderr printed) if it failed."""
-    argv, env = child_cmd(kind)
-    cmd = (["taskset", "-c", "1"] if pin else []) + argv + [
-        SCRIPT, "--worker", kind, "--loop", loop, "--tasks", str(tasks), "--connstr", connstr,
-        "--seconds", str(args.seconds), "--warmup", str(args.warmup)]
-    try:
-        r = subprocess.run(cmd, env=env, cwd=REPO / "bench", capture_output=True, text=True,
-                           timeout=args.seconds + args.warmup + 120)
-        if r.returncode == 0:
-            return json.loads(r.stdout.strip().splitlines()[-1])["ops"]
-        err = r.stderr
-    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError, KeyError) as e:
-        err = repr(e)
-    print("FAILED %s/%s/%d tasks:\n%s" % (kind, loop, tasks, err), file=sys.stderr)
-    return None
-
-
-def machine(pin):
-    model = "?"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    lines = ["- machine: %d CPUs (nproc), %s, %s" % (os.cpu_count(), model, platform.platform()),
-             "- ours: " + probe("ours"), "- official: " + probe("official"),
-             "- pinning: " + ("server on CPU 0 (--threads 1), client on CPU 1" if pin else "none")]
-    return "\n".join(lines)
+    """ops/s of one child, or None if it failed."""
+    got = run_child(kind, SCRIPT, ["--loop", loop, "--tasks", str(tasks), "--connstr", connstr,
+                                   "--seconds", str(args.seconds), "--warmup", str(args.warmup)],
+                    pin, args.seconds + args.warmup + 120)
+    return got["ops"] if got else None
 
 
 def driver(args):
-    sys.path.insert(0, str(REPO / "python"))  # divan.server only (no SDK in this process)
-    from divan.server import DivanServer
-
-    pin = args.pin and shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
-    binary = os.environ.get("DIVAN_SERVER") or str(REPO / "build/bin/divan-server")
+    pin = can_pin(args.pin)
     header = machine(pin)
     print(header, file=sys.stderr)
     results = {}  # (kind, loop, tasks) -> [ops/s, ...]; None marks a failed run
     began = time.monotonic()
-    server = DivanServer(binary=binary, args=["--threads", "1"] if pin else [])
-    server.start()
-    try:
-        if pin:
-            subprocess.run(["taskset", "-a", "-p", "-c", "0", str(server.pid)], check=True,
-                           stdout=subprocess.DEVNULL)
+    with divan_server(pin) as server:
         for rep in range(args.reps):  # repetitions interleaved across configurations
             for loop in LOOPS:
                 for tasks in TASKS:
@@ -210,15 +142,6 @@ def driver(args):
                               "error" if ops is None else "%.0f ops/s" % ops), file=sys.stderr)
             if not server.running():
                 raise RuntimeError("divan-server died")
-    finally:
-        server.stop()
-
-    def median(key):  # None if any repetition failed
-        runs = results.get(key, [None])
-        return None if None in runs else statistics.median(runs)
-
-    def fmt(x, ratio=False):
-        return "error" if x is None else ("%.2f" % x if ratio else "{:,.0f}".format(x))
 
     out = ["# divan asyncio KV benchmark", "", header,
            "- %d repetition(s) of %g s after %g s of warm-up, median; %d keys, %d-byte JSON "
@@ -229,11 +152,11 @@ def driver(args):
            "| ours/floor |", "|---|---:|---:|---:|---:|---:|---:|"]
     for loop in LOOPS:
         for tasks in TASKS:
-            ours, official, floor = (median((k, loop, tasks)) for k in ("ours", "official", "floor"))
+            ours, official, floor = (median(results.get((k, loop, tasks)))
+                                     for k in ("ours", "official", "floor"))
             out.append("| %s | %d | %s | %s | %s | %s | %s |" % (
-                loop, tasks, fmt(ours), fmt(official),
-                fmt(ours / official if ours and official else None, True), fmt(floor),
-                fmt(ours / floor if ours and floor else None, True)))
+                loop, tasks, fmt(ours), fmt(official), fmt(ratio(ours, official), True),
+                fmt(floor), fmt(ratio(ours, floor), True)))
     text = "\n".join(out) + "\n"
     sys.stdout.write(text)
     if args.out:

@@ -1,0 +1,156 @@
+"""Throughput of the blocking API (couchbase): divan's SDK against the official one.
+
+Three workloads against one divan-server, 10,000 keys of 100-byte JSON documents:
+- sequential: upsert a random key then get it back (2 ops), in a loop, on 1 thread and on 8
+  threads sharing one Cluster;
+- get_multi: get_multi of 1,000 distinct random keys, in a loop (keys/s and batches/s).
+
+    .venv/bin/python bench/blocking_kv.py            # 3 repetitions of 3 s, the median reported
+    .venv/bin/python bench/blocking_kv.py --quick    # smoke run: 1 repetition of 1 s
+
+As bench/asyncio_kv.py: each measurement is a child process on its SDK's interpreter, the server
+pinned to CPU 0 and the children to CPU 1 where there are two CPUs.
+"""
+
+import argparse
+import json
+import random
+import sys
+import threading
+import time
+from pathlib import Path
+
+from common import can_pin, check_sdk, divan_server, fmt, machine, median, ratio, run_child
+
+SCRIPT = str(Path(__file__).resolve())
+KINDS = ("ours", "official")
+WORKLOADS = (("sequential", 1), ("sequential", 8), ("get_multi", 1))
+NKEYS = 10_000
+BATCH = 1_000
+DOC = {"pad": "x" * (100 - len(json.dumps({"pad": ""})))}  # 100 bytes of JSON
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker: one measurement in this process, printed as one JSON line.
+
+def worker(args):
+    check_sdk(args.worker)
+    import couchbase.auth
+    import couchbase.cluster
+
+    cluster = couchbase.cluster.Cluster(args.connstr, couchbase.cluster.ClusterOptions(
+        couchbase.auth.PasswordAuthenticator("user", "password")))
+    coll = cluster.bucket("default").default_collection()
+    keys = ["bench-%05d" % i for i in range(NKEYS)]
+    for i in range(0, NKEYS, BATCH):
+        coll.upsert_multi({k: DOC for k in keys[i:i + BATCH]})
+
+    def sequential():
+        key = random.choice(keys)
+        coll.upsert(key, DOC)
+        coll.get(key).content_as[dict]
+        return 2
+
+    def get_multi():
+        got = coll.get_multi(random.sample(keys, BATCH))
+        if not got.all_ok:
+            raise RuntimeError("get_multi failed: %r" % list(got.exceptions.values())[:1])
+        return BATCH
+
+    op = sequential if args.workload == "sequential" else get_multi
+    count, counting, running, errors = [0] * args.threads, False, True, []
+
+    def loop(t):
+        try:
+            while running:
+                n = op()
+                if counting:
+                    count[t] += n
+        except Exception as e:  # reported by the driver
+            errors.append(e)
+
+    threads = [threading.Thread(target=loop, args=(t,)) for t in range(args.threads)]
+    for t in threads:
+        t.start()
+    time.sleep(args.warmup)  # the measurement's window, not a synchronisation
+    counting, start = True, time.perf_counter()
+    time.sleep(args.seconds)
+    counting = False
+    elapsed = time.perf_counter() - start
+    running = False
+    for t in threads:
+        t.join()
+    cluster.close()
+    if errors:
+        sys.exit("worker failed: %r" % errors[0])
+    print(json.dumps({"ops": sum(count) / elapsed}))
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver
+
+def driver(args):
+    pin = can_pin(args.pin)
+    header = machine(pin)
+    print(header, file=sys.stderr)
+    results = {}  # (kind, workload, threads) -> [ops/s, ...]
+    began = time.monotonic()
+    with divan_server(pin) as server:
+        for rep in range(args.reps):
+            for workload, threads in WORKLOADS:
+                for kind in KINDS:
+                    got = run_child(kind, SCRIPT, [
+                        "--workload", workload, "--threads", str(threads),
+                        "--connstr", server.connstr, "--seconds", str(args.seconds),
+                        "--warmup", str(args.warmup)], pin, args.seconds + args.warmup + 120)
+                    ops = got["ops"] if got else None
+                    results.setdefault((kind, workload, threads), []).append(ops)
+                    print("rep %d %-8s %-10s %d thread(s): %s" % (
+                        rep + 1, kind, workload, threads,
+                        "error" if ops is None else "%.0f ops/s" % ops), file=sys.stderr)
+            if not server.running():
+                raise RuntimeError("divan-server died")
+
+    out = ["# divan blocking KV benchmark", "", header,
+           "- %d repetition(s) of %g s after %g s of warm-up, median; %d keys, %d-byte JSON "
+           "documents; sequential: one upsert + one get = 2 ops; get_multi: %d keys per call, "
+           "each key one op" % (args.reps, args.seconds, args.warmup, NKEYS, len(json.dumps(DOC)),
+                                BATCH),
+           "- run time: %.0f s" % (time.monotonic() - began), "",
+           "| workload | threads | ours ops/s | official ops/s | ours/official |",
+           "|---|---:|---:|---:|---:|"]
+    for workload, threads in WORKLOADS:
+        ours, official = (median(results.get((k, workload, threads))) for k in KINDS)
+        out.append("| %s | %d | %s | %s | %s |" % (workload, threads, fmt(ours), fmt(official),
+                                                  fmt(ratio(ours, official), True)))
+    text = "\n".join(out) + "\n"
+    sys.stdout.write(text)
+    if args.out:
+        Path(args.out).write_text(text)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, default=3.0, help="measured time per run (3)")
+    p.add_argument("--warmup", type=float, default=0.5, help="unmeasured time before (0.5)")
+    p.add_argument("--reps", type=int, default=3, help="repetitions; the median is shown (3)")
+    p.add_argument("--quick", action="store_true", help="smoke run: 1 repetition of 1 s")
+    p.add_argument("--no-pin", dest="pin", action="store_false",
+                   help="do not pin the server to CPU 0 and the client to CPU 1")
+    p.add_argument("--out", help="also write the Markdown report to this file")
+    # worker mode (run by the driver)
+    p.add_argument("--worker", choices=KINDS, help=argparse.SUPPRESS)
+    p.add_argument("--workload", choices=("sequential", "get_multi"), help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument("--connstr", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.quick:
+        args.reps, args.seconds = 1, 1.0
+    if args.worker:
+        worker(args)
+    else:
+        driver(args)
+
+
+if __name__ == "__main__":
+    main()
