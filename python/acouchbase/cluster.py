@@ -9,7 +9,7 @@ Python callback.
 
 import asyncio
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Type, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Type
 
 from couchbase import _core
 from couchbase._kv import (BinaryLogic, ClusterSettings, CollectionLogic, Combine, Endpoint,
@@ -19,25 +19,11 @@ from couchbase.exceptions import (DocumentUnretrievableException, InvalidArgumen
                                   UnAmbiguousTimeoutException)
 from couchbase.options import (DiagnosticsOptions, PingOptions, WaitUntilReadyOptions,
                                forward_args)
-from couchbase.result import DiagnosticsResult, PingResult
+from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
+                              GetResult, LookupInResult, MultiCounterResult, MultiExistsResult,
+                              MultiGetReplicaResult, MultiGetResult, MultiMutationResult,
+                              MutateInResult, MutationResult, PingResult)
 
-if TYPE_CHECKING:
-    from couchbase.options import (AppendMultiOptions, AppendOptions, DecrementMultiOptions,
-                                   DecrementOptions, ExistsMultiOptions, ExistsOptions,
-                                   GetAllReplicasMultiOptions, GetAllReplicasOptions,
-                                   GetAndLockMultiOptions, GetAndLockOptions,
-                                   GetAndTouchOptions, GetAnyReplicaMultiOptions,
-                                   GetAnyReplicaOptions, GetMultiOptions, GetOptions,
-                                   IncrementMultiOptions, IncrementOptions, InsertMultiOptions,
-                                   InsertOptions, LookupInOptions, MutateInOptions,
-                                   PrependMultiOptions, PrependOptions, RemoveMultiOptions,
-                                   RemoveOptions, ReplaceMultiOptions, ReplaceOptions,
-                                   TouchMultiOptions, TouchOptions, UnlockMultiOptions,
-                                   UnlockOptions, UpsertMultiOptions, UpsertOptions)
-    from couchbase.result import (CounterResult, ExistsResult, GetReplicaResult, GetResult,
-                                  LookupInResult, MultiCounterResult, MultiExistsResult,
-                                  MultiGetReplicaResult, MultiGetResult, MultiMutationResult,
-                                  MutateInResult, MutationResult)
 
 def _retrieve(future: "asyncio.Future[Any]") -> None:
     """Mark an internal future's failure as seen: it is reported by on_connect() and by the
@@ -263,9 +249,11 @@ class AsyncScope:
         return self._collection_class(self, name)
 
 
-class LoopCollection(CollectionLogic):
-    """A collection whose operations are the loop's futures (txcouchbase's makes them
-    Deferreds)."""
+class LoopCollection:
+    """How a collection runs its requests on a loop: each becomes the loop's future
+    (txcouchbase's collection makes them Deferreds). Mixed into a CollectionLogic."""
+
+    _keyspace: Tuple[str, str, str]
 
     def __init__(self, scope: "AsyncScope", name: str) -> None:
         self._scope = scope
@@ -326,118 +314,25 @@ class LoopCollection(CollectionLogic):
         return first
 
 
-class AsyncCollection(LoopCollection):
+class AsyncCollection(LoopCollection, CollectionLogic[
+        "asyncio.Future[GetResult]", "asyncio.Future[ExistsResult]",
+        "asyncio.Future[MutationResult]", "asyncio.Future[None]",
+        "asyncio.Future[GetReplicaResult]", "asyncio.Future[Iterator[GetReplicaResult]]",
+        "asyncio.Future[LookupInResult]", "asyncio.Future[MutateInResult]",
+        "asyncio.Future[MultiGetResult]", "asyncio.Future[MultiExistsResult]",
+        "asyncio.Future[MultiMutationResult]", "asyncio.Future[Dict[str, Any]]",
+        "asyncio.Future[MultiGetReplicaResult]"]):
     """KV, sub-document and ``*_multi`` operations on one collection; each returns an
     ``asyncio.Future`` (``*_multi``: one Future of the MultiResult)."""
 
     def binary(self) -> "BinaryCollection":
         return BinaryCollection(self)
 
-    if TYPE_CHECKING:
-        def get(self, key: str, *opts: GetOptions,
-                **kwargs: Any) -> "asyncio.Future[GetResult]": ...
 
-        def exists(self, key: str, *opts: ExistsOptions,
-                   **kwargs: Any) -> "asyncio.Future[ExistsResult]": ...
-
-        def insert(self, key: str, value: Any, *opts: InsertOptions,
-                   **kwargs: Any) -> "asyncio.Future[MutationResult]": ...
-
-        def upsert(self, key: str, value: Any, *opts: UpsertOptions,
-                   **kwargs: Any) -> "asyncio.Future[MutationResult]": ...
-
-        def replace(self, key: str, value: Any, *opts: ReplaceOptions,
-                    **kwargs: Any) -> "asyncio.Future[MutationResult]": ...
-
-        def remove(self, key: str, *opts: RemoveOptions,
-                   **kwargs: Any) -> "asyncio.Future[MutationResult]": ...
-
-        def touch(self, key: str, expiry: timedelta, *opts: TouchOptions,
-                  **kwargs: Any) -> "asyncio.Future[MutationResult]": ...
-
-        def get_and_touch(self, key: str, expiry: timedelta, *opts: GetAndTouchOptions,
-                          **kwargs: Any) -> "asyncio.Future[GetResult]": ...
-
-        def get_and_lock(self, key: str, lock_time: timedelta, *opts: GetAndLockOptions,
-                         **kwargs: Any) -> "asyncio.Future[GetResult]": ...
-
-        def unlock(self, key: str, cas: int, *opts: UnlockOptions,
-                   **kwargs: Any) -> "asyncio.Future[None]": ...
-
-        def get_any_replica(self, key: str, *opts: GetAnyReplicaOptions,
-                            **kwargs: Any) -> "asyncio.Future[GetReplicaResult]": ...
-
-        def get_all_replicas(self, key: str, *opts: GetAllReplicasOptions,
-                             **kwargs: Any) -> "asyncio.Future[Iterator[GetReplicaResult]]": ...
-
-        def lookup_in(self, key: str, spec: Any, *opts: LookupInOptions,
-                      **kwargs: Any) -> "asyncio.Future[LookupInResult]": ...
-
-        def mutate_in(self, key: str, spec: Any, *opts: MutateInOptions,
-                      **kwargs: Any) -> "asyncio.Future[MutateInResult]": ...
-
-        def get_multi(self, keys: List[str], *opts: GetMultiOptions,
-                      **kwargs: Any) -> "asyncio.Future[MultiGetResult]": ...
-
-        def exists_multi(self, keys: List[str], *opts: ExistsMultiOptions,
-                         **kwargs: Any) -> "asyncio.Future[MultiExistsResult]": ...
-
-        def insert_multi(self, keys_and_docs: Dict[str, Any], *opts: InsertMultiOptions,
-                         **kwargs: Any) -> "asyncio.Future[MultiMutationResult]": ...
-
-        def upsert_multi(self, keys_and_docs: Dict[str, Any], *opts: UpsertMultiOptions,
-                         **kwargs: Any) -> "asyncio.Future[MultiMutationResult]": ...
-
-        def replace_multi(self, keys_and_docs: Dict[str, Any], *opts: ReplaceMultiOptions,
-                          **kwargs: Any) -> "asyncio.Future[MultiMutationResult]": ...
-
-        def remove_multi(self, keys: List[str], *opts: RemoveMultiOptions,
-                         **kwargs: Any) -> "asyncio.Future[MultiMutationResult]": ...
-
-        def touch_multi(self, keys: List[str], expiry: timedelta, *opts: TouchMultiOptions,
-                        **kwargs: Any) -> "asyncio.Future[MultiMutationResult]": ...
-
-        def get_and_lock_multi(self, keys: List[str], lock_time: timedelta,
-                               *opts: GetAndLockMultiOptions,
-                               **kwargs: Any) -> "asyncio.Future[MultiGetResult]": ...
-
-        def unlock_multi(self, keys: Any, *opts: UnlockMultiOptions,
-                         **kwargs: Any) -> "asyncio.Future[Dict[str, Any]]": ...
-
-        def get_any_replica_multi(self, keys: List[str], *opts: GetAnyReplicaMultiOptions,
-                                  **kwargs: Any) -> "asyncio.Future[MultiGetReplicaResult]": ...
-
-        def get_all_replicas_multi(self, keys: List[str], *opts: GetAllReplicasMultiOptions,
-                                   **kwargs: Any) -> "asyncio.Future[MultiGetReplicaResult]": ...
-
-
-class BinaryCollection(BinaryLogic):
+class BinaryCollection(BinaryLogic[
+        "asyncio.Future[CounterResult]", "asyncio.Future[MutationResult]",
+        "asyncio.Future[MultiCounterResult]", "asyncio.Future[MultiMutationResult]"]):
     """Counters and raw appends on a collection's documents."""
-
-    if TYPE_CHECKING:
-        def increment(self, key: str, *opts: IncrementOptions,
-                      **kwargs: Any) -> "asyncio.Future[CounterResult]": ...
-
-        def decrement(self, key: str, *opts: DecrementOptions,
-                      **kwargs: Any) -> "asyncio.Future[CounterResult]": ...
-
-        def append(self, key: str, value: Union[str, bytes], *opts: AppendOptions,
-                   **kwargs: Any) -> "asyncio.Future[MutationResult]": ...
-
-        def prepend(self, key: str, value: Union[str, bytes], *opts: PrependOptions,
-                    **kwargs: Any) -> "asyncio.Future[MutationResult]": ...
-
-        def increment_multi(self, keys: List[str], *opts: IncrementMultiOptions,
-                            **kwargs: Any) -> "asyncio.Future[MultiCounterResult]": ...
-
-        def decrement_multi(self, keys: List[str], *opts: DecrementMultiOptions,
-                            **kwargs: Any) -> "asyncio.Future[MultiCounterResult]": ...
-
-        def append_multi(self, keys_and_values: Dict[str, Any], *opts: AppendMultiOptions,
-                         **kwargs: Any) -> "asyncio.Future[MultiMutationResult]": ...
-
-        def prepend_multi(self, keys_and_values: Dict[str, Any], *opts: PrependMultiOptions,
-                          **kwargs: Any) -> "asyncio.Future[MultiMutationResult]": ...
 
 
 AsyncCluster._bucket_class = AsyncBucket

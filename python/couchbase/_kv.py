@@ -1,3 +1,4 @@
+# mypy: disable-error-code="no-any-return"
 """What the three front ends (couchbase, acouchbase, txcouchbase) share: the KV operations as
 requests for ``couchbase._core``, and the cluster options and reports.
 
@@ -10,7 +11,9 @@ outcomes (each a result or an exception) into one value.
 
 import uuid
 from functools import partial
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from datetime import timedelta
+from typing import (Any, Callable, Dict, Generic, Iterable, Iterator, List, Optional, Sequence,
+                    Tuple, TypeVar, Union)
 
 from couchbase._utils import (timedelta_as_milliseconds, timedelta_as_seconds,
                               timedelta_as_timestamp)
@@ -20,8 +23,20 @@ from couchbase.diagnostics import ServiceType
 from couchbase.exceptions import (DocumentNotFoundException, DocumentUnretrievableException,
                                   FeatureUnavailableException, InvalidArgumentException,
                                   error_message)
-from couchbase.options import (check_expiry_and_preserve, forward_args, forward_counter_args,
-                               merge_options, mutate_in_store_semantics)
+from couchbase.options import (AppendMultiOptions, AppendOptions, DecrementMultiOptions,
+                               DecrementOptions, ExistsMultiOptions, ExistsOptions,
+                               GetAllReplicasMultiOptions, GetAllReplicasOptions,
+                               GetAndLockMultiOptions, GetAndLockOptions, GetAndTouchOptions,
+                               GetAnyReplicaMultiOptions, GetAnyReplicaOptions, GetMultiOptions,
+                               GetOptions, IncrementMultiOptions, IncrementOptions,
+                               InsertMultiOptions, InsertOptions, LockMultiOptions,
+                               LookupInOptions, MutateInOptions, PrependMultiOptions,
+                               PrependOptions, RemoveMultiOptions, RemoveOptions,
+                               ReplaceMultiOptions, ReplaceOptions, TouchMultiOptions,
+                               TouchOptions, UnlockMultiOptions, UnlockOptions,
+                               UpsertMultiOptions, UpsertOptions, check_expiry_and_preserve,
+                               forward_args, forward_counter_args, merge_options,
+                               mutate_in_store_semantics)
 from couchbase.replica_reads import ReadPreference
 from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
                               GetResult, LookupInResult, MultiCounterResult, MultiExistsResult,
@@ -157,7 +172,31 @@ def _outcome(fn: Callable[[str, List[Any]], Any], key: str, outcomes: List[Any])
         return exc
 
 
-class CollectionLogic:
+# What the operations return, one type per kind of result: the result itself (blocking), its
+# Future (asyncio) or its Deferred (Twisted); each front end names them as CollectionLogic's and
+# BinaryLogic's type arguments, in this order.
+GetT = TypeVar("GetT")  # GetResult
+ExistsT = TypeVar("ExistsT")  # ExistsResult
+MutationT = TypeVar("MutationT")  # MutationResult
+UnlockT = TypeVar("UnlockT")  # None
+ReplicaT = TypeVar("ReplicaT")  # GetReplicaResult
+ReplicasT = TypeVar("ReplicasT")  # Iterator[GetReplicaResult]
+LookupInT = TypeVar("LookupInT")  # LookupInResult
+MutateInT = TypeVar("MutateInT")  # MutateInResult
+MultiGetT = TypeVar("MultiGetT")  # MultiGetResult
+MultiExistsT = TypeVar("MultiExistsT")  # MultiExistsResult
+MultiMutationT = TypeVar("MultiMutationT")  # MultiMutationResult
+MultiUnlockT = TypeVar("MultiUnlockT")  # Dict[str, Any]: None or the exception per key
+MultiReplicaT = TypeVar("MultiReplicaT")  # MultiGetReplicaResult
+CounterT = TypeVar("CounterT")  # CounterResult
+BinMutationT = TypeVar("BinMutationT")  # MutationResult
+MultiCounterT = TypeVar("MultiCounterT")  # MultiCounterResult
+BinMultiMutationT = TypeVar("BinMultiMutationT")  # MultiMutationResult
+
+
+class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, ReplicasT, LookupInT,
+                              MutateInT, MultiGetT, MultiExistsT, MultiMutationT, MultiUnlockT,
+                              MultiReplicaT]):
     """The KV, sub-document and ``*_multi`` operations of a collection, on any front end.
 
     A front end sets ``_core`` (its ``couchbase._core`` cluster), ``_keyspace``,
@@ -265,48 +304,50 @@ class CollectionLogic:
 
     # ---- single operations
 
-    def get(self, key: str, *opts: Any, **kwargs: Any) -> Any:
+    def get(self, key: str, *opts: GetOptions, **kwargs: Any) -> GetT:
         return self._run(self._get_req(key, forward_args(kwargs, *opts)))
 
-    def exists(self, key: str, *opts: Any, **kwargs: Any) -> Any:
+    def exists(self, key: str, *opts: ExistsOptions, **kwargs: Any) -> ExistsT:
         return self._run(self._exists_req(key, forward_args(kwargs, *opts)))
 
-    def insert(self, key: str, value: Any, *opts: Any, **kwargs: Any) -> Any:
+    def insert(self, key: str, value: Any, *opts: InsertOptions, **kwargs: Any) -> MutationT:
         return self._run(self._insert_req(key, value, forward_args(kwargs, *opts)))
 
-    def upsert(self, key: str, value: Any, *opts: Any, **kwargs: Any) -> Any:
+    def upsert(self, key: str, value: Any, *opts: UpsertOptions, **kwargs: Any) -> MutationT:
         return self._run(self._upsert_req(key, value, forward_args(kwargs, *opts)))
 
-    def replace(self, key: str, value: Any, *opts: Any, **kwargs: Any) -> Any:
+    def replace(self, key: str, value: Any, *opts: ReplaceOptions, **kwargs: Any) -> MutationT:
         return self._run(self._replace_req(key, value, forward_args(kwargs, *opts)))
 
-    def remove(self, key: str, *opts: Any, **kwargs: Any) -> Any:
+    def remove(self, key: str, *opts: RemoveOptions, **kwargs: Any) -> MutationT:
         return self._run(self._remove_req(key, forward_args(kwargs, *opts)))
 
-    def touch(self, key: str, expiry: Any, *opts: Any, **kwargs: Any) -> Any:
+    def touch(self, key: str, expiry: timedelta, *opts: TouchOptions, **kwargs: Any) -> MutationT:
         return self._run(self._touch_req(key, expiry, forward_args(kwargs, *opts)))
 
-    def get_and_touch(self, key: str, expiry: Any, *opts: Any, **kwargs: Any) -> Any:
+    def get_and_touch(self, key: str, expiry: timedelta, *opts: GetAndTouchOptions,
+                      **kwargs: Any) -> GetT:
         return self._run(self._get_and_touch_req(key, expiry, forward_args(kwargs, *opts)))
 
-    def get_and_lock(self, key: str, lock_time: Any, *opts: Any, **kwargs: Any) -> Any:
+    def get_and_lock(self, key: str, lock_time: timedelta, *opts: GetAndLockOptions,
+                     **kwargs: Any) -> GetT:
         return self._run(self._get_and_lock_req(key, lock_time, forward_args(kwargs, *opts)))
 
-    def unlock(self, key: str, cas: int, *opts: Any, **kwargs: Any) -> Any:
+    def unlock(self, key: str, cas: int, *opts: UnlockOptions, **kwargs: Any) -> UnlockT:
         return self._run(self._unlock_req(key, cas, forward_args(kwargs, *opts)))
 
-    def get_any_replica(self, key: str, *opts: Any, **kwargs: Any) -> Any:
+    def get_any_replica(self, key: str, *opts: GetAnyReplicaOptions, **kwargs: Any) -> ReplicaT:
         """The first copy to answer, active or replica; DocumentUnretrievableException if none
         can."""
         return self._run_any(self._replica_reqs(key, forward_args(kwargs, *opts)), key)
 
-    def get_all_replicas(self, key: str, *opts: Any, **kwargs: Any) -> Any:
+    def get_all_replicas(self, key: str, *opts: GetAllReplicasOptions, **kwargs: Any) -> ReplicasT:
         """Every copy that answers, the active one first, as an iterator (also in the async
         front ends, as the official SDK gives); DocumentNotFoundException if none does."""
         return self._run_all(self._replica_reqs(key, forward_args(kwargs, *opts)),
                              partial(_all_copies, key))
 
-    def lookup_in(self, key: str, spec: Any, *opts: Any, **kwargs: Any) -> Any:
+    def lookup_in(self, key: str, spec: Any, *opts: LookupInOptions, **kwargs: Any) -> LookupInT:
         args = forward_args(kwargs, *opts)
         specs = check_lookup_in_specs(spec)
         transcoder = args.get("transcoder") or self._transcoder
@@ -315,7 +356,7 @@ class CollectionLogic:
                                    (key, transcoder, tuple(w[0] for w in wire)), specs=wire,
                                    access_deleted=bool(args.get("access_deleted"))))
 
-    def mutate_in(self, key: str, spec: Any, *opts: Any, **kwargs: Any) -> Any:
+    def mutate_in(self, key: str, spec: Any, *opts: MutateInOptions, **kwargs: Any) -> MutateInT:
         args = forward_args(kwargs, *opts)
         check_expiry_and_preserve(args)
         semantics = mutate_in_store_semantics(args)
@@ -360,42 +401,50 @@ class CollectionLogic:
 
         return self._run_all(reqs, combine)
 
-    def get_multi(self, keys: List[str], *opts: Any, **kwargs: Any) -> Any:
+    def get_multi(self, keys: List[str], *opts: GetMultiOptions, **kwargs: Any) -> MultiGetT:
         return self._multi(keys, opts, kwargs, self._get_req, MultiGetResult)
 
-    def exists_multi(self, keys: List[str], *opts: Any, **kwargs: Any) -> Any:
+    def exists_multi(self, keys: List[str], *opts: ExistsMultiOptions,
+                     **kwargs: Any) -> MultiExistsT:
         return self._multi(keys, opts, kwargs, self._exists_req, MultiExistsResult)
 
-    def insert_multi(self, keys_and_docs: Dict[str, Any], *opts: Any, **kwargs: Any) -> Any:
+    def insert_multi(self, keys_and_docs: Dict[str, Any], *opts: InsertMultiOptions,
+                     **kwargs: Any) -> MultiMutationT:
         return self._multi(keys_and_docs, opts, kwargs, self._insert_req, MultiMutationResult,
                            with_values=True)
 
-    def upsert_multi(self, keys_and_docs: Dict[str, Any], *opts: Any, **kwargs: Any) -> Any:
+    def upsert_multi(self, keys_and_docs: Dict[str, Any], *opts: UpsertMultiOptions,
+                     **kwargs: Any) -> MultiMutationT:
         return self._multi(keys_and_docs, opts, kwargs, self._upsert_req, MultiMutationResult,
                            with_values=True)
 
-    def replace_multi(self, keys_and_docs: Dict[str, Any], *opts: Any, **kwargs: Any) -> Any:
+    def replace_multi(self, keys_and_docs: Dict[str, Any], *opts: ReplaceMultiOptions,
+                      **kwargs: Any) -> MultiMutationT:
         return self._multi(keys_and_docs, opts, kwargs, self._replace_req, MultiMutationResult,
                            with_values=True)
 
-    def remove_multi(self, keys: List[str], *opts: Any, **kwargs: Any) -> Any:
+    def remove_multi(self, keys: List[str], *opts: RemoveMultiOptions,
+                     **kwargs: Any) -> MultiMutationT:
         return self._multi(keys, opts, kwargs, self._remove_req, MultiMutationResult)
 
-    def touch_multi(self, keys: List[str], expiry: Any, *opts: Any, **kwargs: Any) -> Any:
+    def touch_multi(self, keys: List[str], expiry: timedelta, *opts: TouchMultiOptions,
+                    **kwargs: Any) -> MultiMutationT:
         return self._multi(keys, opts, kwargs,
                            lambda k, args: self._touch_req(k, expiry, args), MultiMutationResult)
 
-    def get_and_lock_multi(self, keys: List[str], lock_time: Any, *opts: Any,
-                           **kwargs: Any) -> Any:
+    def get_and_lock_multi(self, keys: List[str], lock_time: timedelta,
+                           *opts: GetAndLockMultiOptions,
+                           **kwargs: Any) -> MultiGetT:
         return self._multi(keys, opts, kwargs,
                            lambda k, args: self._get_and_lock_req(k, lock_time, args),
                            MultiGetResult)
 
-    def lock_multi(self, keys: List[str], lock_time: Any, *opts: Any, **kwargs: Any) -> Any:
+    def lock_multi(self, keys: List[str], lock_time: timedelta, *opts: LockMultiOptions,
+                   **kwargs: Any) -> MultiGetT:
         """Deprecated: get_and_lock_multi."""
         return self.get_and_lock_multi(keys, lock_time, *opts, **kwargs)
 
-    def unlock_multi(self, keys: Any, *opts: Any, **kwargs: Any) -> Any:
+    def unlock_multi(self, keys: Any, *opts: UnlockMultiOptions, **kwargs: Any) -> MultiUnlockT:
         """keys: {key: cas}, or the MultiGetResult of get_and_lock_multi (or a
         MultiMutationResult); gives {key: None or the exception}."""
         if isinstance(keys, MultiResult):
@@ -405,19 +454,22 @@ class CollectionLogic:
                 "keys must be a dict of key to CAS, a MultiGetResult or a MultiMutationResult.")
         return self._multi(keys, opts, kwargs, self._unlock_req, _unlocked, with_values=True)
 
-    def get_any_replica_multi(self, keys: List[str], *opts: Any, **kwargs: Any) -> Any:
+    def get_any_replica_multi(self, keys: List[str], *opts: GetAnyReplicaMultiOptions,
+                              **kwargs: Any) -> MultiReplicaT:
         return self._multi(keys, opts, kwargs, self._replica_reqs, MultiGetReplicaResult,
                            reduce=_first_copy)
 
-    def get_all_replicas_multi(self, keys: List[str], *opts: Any, **kwargs: Any) -> Any:
+    def get_all_replicas_multi(self, keys: List[str], *opts: GetAllReplicasMultiOptions,
+                               **kwargs: Any) -> MultiReplicaT:
         return self._multi(keys, opts, kwargs, self._replica_reqs, MultiGetReplicaResult,
                            reduce=_list_of_copies)
 
 
-class BinaryLogic:
+class BinaryLogic(Generic[CounterT, BinMutationT, MultiCounterT, BinMultiMutationT]):
     """Counters and raw appends on a collection's documents (``collection.binary()``)."""
 
-    def __init__(self, collection: CollectionLogic) -> None:
+    def __init__(self, collection: "CollectionLogic[Any, Any, Any, Any, Any, Any, Any, Any, Any, "
+                                   "Any, Any, Any, Any]") -> None:
         self._collection = collection
 
     def _counter_req(self, kind: int, key: str, args: Dict[str, Any]) -> Request:
@@ -436,38 +488,44 @@ class BinaryLogic:
             kind, key, args, MutationResult, value=bytes(value), cas=args.get("cas") or 0,
             durability=args.get("durability_level", 0))
 
-    def increment(self, key: str, *opts: Any, **kwargs: Any) -> Any:
+    def increment(self, key: str, *opts: IncrementOptions, **kwargs: Any) -> CounterT:
         return self._collection._run(
             self._counter_req(KV_INCREMENT, key, forward_counter_args(kwargs, *opts)))
 
-    def decrement(self, key: str, *opts: Any, **kwargs: Any) -> Any:
+    def decrement(self, key: str, *opts: DecrementOptions, **kwargs: Any) -> CounterT:
         return self._collection._run(
             self._counter_req(KV_DECREMENT, key, forward_counter_args(kwargs, *opts)))
 
-    def append(self, key: str, value: Any, *opts: Any, **kwargs: Any) -> Any:
+    def append(self, key: str, value: Union[str, bytes], *opts: AppendOptions,
+               **kwargs: Any) -> BinMutationT:
         return self._collection._run(
             self._concat_req(KV_APPEND, key, value, forward_args(kwargs, *opts)))
 
-    def prepend(self, key: str, value: Any, *opts: Any, **kwargs: Any) -> Any:
+    def prepend(self, key: str, value: Union[str, bytes], *opts: PrependOptions,
+                **kwargs: Any) -> BinMutationT:
         return self._collection._run(
             self._concat_req(KV_PREPEND, key, value, forward_args(kwargs, *opts)))
 
-    def increment_multi(self, keys: List[str], *opts: Any, **kwargs: Any) -> Any:
+    def increment_multi(self, keys: List[str], *opts: IncrementMultiOptions,
+                        **kwargs: Any) -> MultiCounterT:
         return self._collection._multi(keys, opts, kwargs,
                                        partial(self._counter_req, KV_INCREMENT),
                                        MultiCounterResult, forward=forward_counter_args)
 
-    def decrement_multi(self, keys: List[str], *opts: Any, **kwargs: Any) -> Any:
+    def decrement_multi(self, keys: List[str], *opts: DecrementMultiOptions,
+                        **kwargs: Any) -> MultiCounterT:
         return self._collection._multi(keys, opts, kwargs,
                                        partial(self._counter_req, KV_DECREMENT),
                                        MultiCounterResult, forward=forward_counter_args)
 
-    def append_multi(self, keys_and_values: Dict[str, Any], *opts: Any, **kwargs: Any) -> Any:
+    def append_multi(self, keys_and_values: Dict[str, Any], *opts: AppendMultiOptions,
+                     **kwargs: Any) -> BinMultiMutationT:
         return self._collection._multi(keys_and_values, opts, kwargs,
                                        partial(self._concat_req, KV_APPEND),
                                        MultiMutationResult, with_values=True)
 
-    def prepend_multi(self, keys_and_values: Dict[str, Any], *opts: Any, **kwargs: Any) -> Any:
+    def prepend_multi(self, keys_and_values: Dict[str, Any], *opts: PrependMultiOptions,
+                      **kwargs: Any) -> BinMultiMutationT:
         return self._collection._multi(keys_and_values, opts, kwargs,
                                        partial(self._concat_req, KV_PREPEND),
                                        MultiMutationResult, with_values=True)

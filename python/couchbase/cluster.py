@@ -8,7 +8,7 @@ Every call waits for its result with the GIL released, on libdivan's own driver 
 
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Union
+from typing import Any, Dict, Iterator, List
 
 from couchbase import _core
 from couchbase._kv import (BinaryLogic, ClusterSettings, CollectionLogic, Combine, Endpoint,
@@ -17,25 +17,10 @@ from couchbase.diagnostics import ClusterState
 from couchbase.exceptions import InvalidArgumentException, UnAmbiguousTimeoutException
 from couchbase.options import (ClusterOptions, ClusterTimeoutOptions, DiagnosticsOptions,
                                PingOptions, WaitUntilReadyOptions, forward_args)
-from couchbase.result import DiagnosticsResult, PingResult
-
-if TYPE_CHECKING:
-    from couchbase.options import (AppendMultiOptions, AppendOptions, DecrementMultiOptions,
-                                   DecrementOptions, ExistsMultiOptions, ExistsOptions,
-                                   GetAllReplicasMultiOptions, GetAllReplicasOptions,
-                                   GetAndLockMultiOptions, GetAndLockOptions,
-                                   GetAndTouchOptions, GetAnyReplicaMultiOptions,
-                                   GetAnyReplicaOptions, GetMultiOptions, GetOptions,
-                                   IncrementMultiOptions, IncrementOptions, InsertMultiOptions,
-                                   InsertOptions, LookupInOptions, MutateInOptions,
-                                   PrependMultiOptions, PrependOptions, RemoveMultiOptions,
-                                   RemoveOptions, ReplaceMultiOptions, ReplaceOptions,
-                                   TouchMultiOptions, TouchOptions, UnlockMultiOptions,
-                                   UnlockOptions, UpsertMultiOptions, UpsertOptions)
-    from couchbase.result import (CounterResult, ExistsResult, GetReplicaResult, GetResult,
-                                  LookupInResult, MultiCounterResult, MultiExistsResult,
-                                  MultiGetReplicaResult, MultiGetResult, MultiMutationResult,
-                                  MutateInResult, MutationResult)
+from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
+                              GetResult, LookupInResult, MultiCounterResult, MultiExistsResult,
+                              MultiGetReplicaResult, MultiGetResult, MultiMutationResult,
+                              MutateInResult, MutationResult, PingResult)
 
 
 class Cluster:
@@ -163,7 +148,10 @@ class Scope:
         return Collection(self, name)
 
 
-class Collection(CollectionLogic):
+class Collection(CollectionLogic[
+        GetResult, ExistsResult, MutationResult, None, GetReplicaResult,
+        Iterator[GetReplicaResult], LookupInResult, MutateInResult, MultiGetResult,
+        MultiExistsResult, MultiMutationResult, Dict[str, Any], MultiGetReplicaResult]):
     """KV, sub-document and ``*_multi`` operations on one collection; each waits for its
     result."""
 
@@ -185,107 +173,10 @@ class Collection(CollectionLogic):
     def binary(self) -> "BinaryCollection":
         return BinaryCollection(self)
 
-    if TYPE_CHECKING:
-        def get(self, key: str, *opts: GetOptions, **kwargs: Any) -> GetResult: ...
 
-        def exists(self, key: str, *opts: ExistsOptions, **kwargs: Any) -> ExistsResult: ...
-
-        def insert(self, key: str, value: Any, *opts: InsertOptions,
-                   **kwargs: Any) -> MutationResult: ...
-
-        def upsert(self, key: str, value: Any, *opts: UpsertOptions,
-                   **kwargs: Any) -> MutationResult: ...
-
-        def replace(self, key: str, value: Any, *opts: ReplaceOptions,
-                    **kwargs: Any) -> MutationResult: ...
-
-        def remove(self, key: str, *opts: RemoveOptions, **kwargs: Any) -> MutationResult: ...
-
-        def touch(self, key: str, expiry: timedelta, *opts: TouchOptions,
-                  **kwargs: Any) -> MutationResult: ...
-
-        def get_and_touch(self, key: str, expiry: timedelta, *opts: GetAndTouchOptions,
-                          **kwargs: Any) -> GetResult: ...
-
-        def get_and_lock(self, key: str, lock_time: timedelta, *opts: GetAndLockOptions,
-                         **kwargs: Any) -> GetResult: ...
-
-        def unlock(self, key: str, cas: int, *opts: UnlockOptions, **kwargs: Any) -> None: ...
-
-        def get_any_replica(self, key: str, *opts: GetAnyReplicaOptions,
-                            **kwargs: Any) -> GetReplicaResult: ...
-
-        def get_all_replicas(self, key: str, *opts: GetAllReplicasOptions,
-                             **kwargs: Any) -> Iterator[GetReplicaResult]: ...
-
-        def lookup_in(self, key: str, spec: Any, *opts: LookupInOptions,
-                      **kwargs: Any) -> LookupInResult: ...
-
-        def mutate_in(self, key: str, spec: Any, *opts: MutateInOptions,
-                      **kwargs: Any) -> MutateInResult: ...
-
-        def get_multi(self, keys: List[str], *opts: GetMultiOptions,
-                      **kwargs: Any) -> MultiGetResult: ...
-
-        def exists_multi(self, keys: List[str], *opts: ExistsMultiOptions,
-                         **kwargs: Any) -> MultiExistsResult: ...
-
-        def insert_multi(self, keys_and_docs: Dict[str, Any], *opts: InsertMultiOptions,
-                         **kwargs: Any) -> MultiMutationResult: ...
-
-        def upsert_multi(self, keys_and_docs: Dict[str, Any], *opts: UpsertMultiOptions,
-                         **kwargs: Any) -> MultiMutationResult: ...
-
-        def replace_multi(self, keys_and_docs: Dict[str, Any], *opts: ReplaceMultiOptions,
-                          **kwargs: Any) -> MultiMutationResult: ...
-
-        def remove_multi(self, keys: List[str], *opts: RemoveMultiOptions,
-                         **kwargs: Any) -> MultiMutationResult: ...
-
-        def touch_multi(self, keys: List[str], expiry: timedelta, *opts: TouchMultiOptions,
-                        **kwargs: Any) -> MultiMutationResult: ...
-
-        def get_and_lock_multi(self, keys: List[str], lock_time: timedelta,
-                               *opts: GetAndLockMultiOptions,
-                               **kwargs: Any) -> MultiGetResult: ...
-
-        def unlock_multi(self, keys: Any, *opts: UnlockMultiOptions,
-                         **kwargs: Any) -> Dict[str, Any]: ...
-
-        def get_any_replica_multi(self, keys: List[str], *opts: GetAnyReplicaMultiOptions,
-                                  **kwargs: Any) -> MultiGetReplicaResult: ...
-
-        def get_all_replicas_multi(self, keys: List[str], *opts: GetAllReplicasMultiOptions,
-                                   **kwargs: Any) -> MultiGetReplicaResult: ...
-
-
-class BinaryCollection(BinaryLogic):
+class BinaryCollection(BinaryLogic[CounterResult, MutationResult, MultiCounterResult,
+                                   MultiMutationResult]):
     """Counters and raw appends on a collection's documents."""
-
-    if TYPE_CHECKING:
-        def increment(self, key: str, *opts: IncrementOptions,
-                      **kwargs: Any) -> CounterResult: ...
-
-        def decrement(self, key: str, *opts: DecrementOptions,
-                      **kwargs: Any) -> CounterResult: ...
-
-        def append(self, key: str, value: Union[str, bytes], *opts: AppendOptions,
-                   **kwargs: Any) -> MutationResult: ...
-
-        def prepend(self, key: str, value: Union[str, bytes], *opts: PrependOptions,
-                    **kwargs: Any) -> MutationResult: ...
-
-        def increment_multi(self, keys: List[str], *opts: IncrementMultiOptions,
-                            **kwargs: Any) -> MultiCounterResult: ...
-
-        def decrement_multi(self, keys: List[str], *opts: DecrementMultiOptions,
-                            **kwargs: Any) -> MultiCounterResult: ...
-
-        def append_multi(self, keys_and_values: Dict[str, Any], *opts: AppendMultiOptions,
-                         **kwargs: Any) -> MultiMutationResult: ...
-
-        def prepend_multi(self, keys_and_values: Dict[str, Any], *opts: PrependMultiOptions,
-                          **kwargs: Any) -> MultiMutationResult: ...
 
 
 CBCollection = Collection  # the deprecated 3.x name

@@ -335,7 +335,7 @@ class GetAndLockMultiOptions(_MultiOptions):
     _VALID_OPTS = GetAndLockOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
 
 
-class LockMultiOptions(_MultiOptions):
+class LockMultiOptions(GetAndLockMultiOptions):  # the deprecated name
     _VALID_OPTS = GetAndLockOptions._VALID_OPTS | _MultiOptions._MULTI_OPTS
 
 

@@ -10,34 +10,20 @@ reactor need not be running yet when the Cluster is made.
 
 import asyncio
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Coroutine, Dict, Iterator, List, Union
+from typing import Any, Coroutine, Dict, Iterator, List
 from weakref import WeakKeyDictionary
 
 from twisted.internet.defer import CancelledError, Deferred
 
 from acouchbase.cluster import AsyncBucket, AsyncCluster, AsyncScope, LoopCollection
-from couchbase._kv import BinaryLogic, Combine, Request
+from couchbase._kv import BinaryLogic, CollectionLogic, Combine, Request
 from couchbase.options import DiagnosticsOptions, PingOptions, WaitUntilReadyOptions
-from couchbase.result import DiagnosticsResult, PingResult
+from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
+                              GetResult, LookupInResult, MultiCounterResult, MultiExistsResult,
+                              MultiGetReplicaResult, MultiGetResult, MultiMutationResult,
+                              MutateInResult, MutationResult, PingResult)
 from txcouchbase._reactor import ReactorLoop
 
-if TYPE_CHECKING:
-    from couchbase.options import (AppendMultiOptions, AppendOptions, DecrementMultiOptions,
-                                   DecrementOptions, ExistsMultiOptions, ExistsOptions,
-                                   GetAllReplicasMultiOptions, GetAllReplicasOptions,
-                                   GetAndLockMultiOptions, GetAndLockOptions,
-                                   GetAndTouchOptions, GetAnyReplicaMultiOptions,
-                                   GetAnyReplicaOptions, GetMultiOptions, GetOptions,
-                                   IncrementMultiOptions, IncrementOptions, InsertMultiOptions,
-                                   InsertOptions, LookupInOptions, MutateInOptions,
-                                   PrependMultiOptions, PrependOptions, RemoveMultiOptions,
-                                   RemoveOptions, ReplaceMultiOptions, ReplaceOptions,
-                                   TouchMultiOptions, TouchOptions, UnlockMultiOptions,
-                                   UnlockOptions, UpsertMultiOptions, UpsertOptions)
-    from couchbase.result import (CounterResult, ExistsResult, GetReplicaResult, GetResult,
-                                  LookupInResult, MultiCounterResult, MultiExistsResult,
-                                  MultiGetReplicaResult, MultiGetResult, MultiMutationResult,
-                                  MutateInResult, MutationResult)
 
 _loops: "WeakKeyDictionary[Any, ReactorLoop]" = WeakKeyDictionary()
 
@@ -138,7 +124,12 @@ class TxScope(AsyncScope):
         return TxCollection(self, name)
 
 
-class TxCollection(LoopCollection):
+class TxCollection(LoopCollection, CollectionLogic[
+        "Deferred[GetResult]", "Deferred[ExistsResult]", "Deferred[MutationResult]",
+        "Deferred[None]", "Deferred[GetReplicaResult]", "Deferred[Iterator[GetReplicaResult]]",
+        "Deferred[LookupInResult]", "Deferred[MutateInResult]", "Deferred[MultiGetResult]",
+        "Deferred[MultiExistsResult]", "Deferred[MultiMutationResult]",
+        "Deferred[Dict[str, Any]]", "Deferred[MultiGetReplicaResult]"]):
     """KV, sub-document and ``*_multi`` operations on one collection; each returns a
     Deferred."""
 
@@ -154,111 +145,11 @@ class TxCollection(LoopCollection):
     def binary(self) -> "BinaryCollection":
         return BinaryCollection(self)
 
-    if TYPE_CHECKING:
-        def get(self, key: str, *opts: GetOptions,
-                **kwargs: Any) -> "Deferred[GetResult]": ...
 
-        def exists(self, key: str, *opts: ExistsOptions,
-                   **kwargs: Any) -> "Deferred[ExistsResult]": ...
-
-        def insert(self, key: str, value: Any, *opts: InsertOptions,
-                   **kwargs: Any) -> "Deferred[MutationResult]": ...
-
-        def upsert(self, key: str, value: Any, *opts: UpsertOptions,
-                   **kwargs: Any) -> "Deferred[MutationResult]": ...
-
-        def replace(self, key: str, value: Any, *opts: ReplaceOptions,
-                    **kwargs: Any) -> "Deferred[MutationResult]": ...
-
-        def remove(self, key: str, *opts: RemoveOptions,
-                   **kwargs: Any) -> "Deferred[MutationResult]": ...
-
-        def touch(self, key: str, expiry: timedelta, *opts: TouchOptions,
-                  **kwargs: Any) -> "Deferred[MutationResult]": ...
-
-        def get_and_touch(self, key: str, expiry: timedelta, *opts: GetAndTouchOptions,
-                          **kwargs: Any) -> "Deferred[GetResult]": ...
-
-        def get_and_lock(self, key: str, lock_time: timedelta, *opts: GetAndLockOptions,
-                         **kwargs: Any) -> "Deferred[GetResult]": ...
-
-        def unlock(self, key: str, cas: int, *opts: UnlockOptions,
-                   **kwargs: Any) -> "Deferred[None]": ...
-
-        def get_any_replica(self, key: str, *opts: GetAnyReplicaOptions,
-                            **kwargs: Any) -> "Deferred[GetReplicaResult]": ...
-
-        def get_all_replicas(self, key: str, *opts: GetAllReplicasOptions,
-                             **kwargs: Any) -> "Deferred[Iterator[GetReplicaResult]]": ...
-
-        def lookup_in(self, key: str, spec: Any, *opts: LookupInOptions,
-                      **kwargs: Any) -> "Deferred[LookupInResult]": ...
-
-        def mutate_in(self, key: str, spec: Any, *opts: MutateInOptions,
-                      **kwargs: Any) -> "Deferred[MutateInResult]": ...
-
-        def get_multi(self, keys: List[str], *opts: GetMultiOptions,
-                      **kwargs: Any) -> "Deferred[MultiGetResult]": ...
-
-        def exists_multi(self, keys: List[str], *opts: ExistsMultiOptions,
-                         **kwargs: Any) -> "Deferred[MultiExistsResult]": ...
-
-        def insert_multi(self, keys_and_docs: Dict[str, Any], *opts: InsertMultiOptions,
-                         **kwargs: Any) -> "Deferred[MultiMutationResult]": ...
-
-        def upsert_multi(self, keys_and_docs: Dict[str, Any], *opts: UpsertMultiOptions,
-                         **kwargs: Any) -> "Deferred[MultiMutationResult]": ...
-
-        def replace_multi(self, keys_and_docs: Dict[str, Any], *opts: ReplaceMultiOptions,
-                          **kwargs: Any) -> "Deferred[MultiMutationResult]": ...
-
-        def remove_multi(self, keys: List[str], *opts: RemoveMultiOptions,
-                         **kwargs: Any) -> "Deferred[MultiMutationResult]": ...
-
-        def touch_multi(self, keys: List[str], expiry: timedelta, *opts: TouchMultiOptions,
-                        **kwargs: Any) -> "Deferred[MultiMutationResult]": ...
-
-        def get_and_lock_multi(self, keys: List[str], lock_time: timedelta,
-                               *opts: GetAndLockMultiOptions,
-                               **kwargs: Any) -> "Deferred[MultiGetResult]": ...
-
-        def unlock_multi(self, keys: Any, *opts: UnlockMultiOptions,
-                         **kwargs: Any) -> "Deferred[Dict[str, Any]]": ...
-
-        def get_any_replica_multi(self, keys: List[str], *opts: GetAnyReplicaMultiOptions,
-                                  **kwargs: Any) -> "Deferred[MultiGetReplicaResult]": ...
-
-        def get_all_replicas_multi(self, keys: List[str], *opts: GetAllReplicasMultiOptions,
-                                   **kwargs: Any) -> "Deferred[MultiGetReplicaResult]": ...
-
-
-class BinaryCollection(BinaryLogic):
+class BinaryCollection(BinaryLogic[
+        "Deferred[CounterResult]", "Deferred[MutationResult]", "Deferred[MultiCounterResult]",
+        "Deferred[MultiMutationResult]"]):
     """Counters and raw appends on a collection's documents; each returns a Deferred."""
-
-    if TYPE_CHECKING:
-        def increment(self, key: str, *opts: IncrementOptions,
-                      **kwargs: Any) -> "Deferred[CounterResult]": ...
-
-        def decrement(self, key: str, *opts: DecrementOptions,
-                      **kwargs: Any) -> "Deferred[CounterResult]": ...
-
-        def append(self, key: str, value: Union[str, bytes], *opts: AppendOptions,
-                   **kwargs: Any) -> "Deferred[MutationResult]": ...
-
-        def prepend(self, key: str, value: Union[str, bytes], *opts: PrependOptions,
-                    **kwargs: Any) -> "Deferred[MutationResult]": ...
-
-        def increment_multi(self, keys: List[str], *opts: IncrementMultiOptions,
-                            **kwargs: Any) -> "Deferred[MultiCounterResult]": ...
-
-        def decrement_multi(self, keys: List[str], *opts: DecrementMultiOptions,
-                            **kwargs: Any) -> "Deferred[MultiCounterResult]": ...
-
-        def append_multi(self, keys_and_values: Dict[str, Any], *opts: AppendMultiOptions,
-                         **kwargs: Any) -> "Deferred[MultiMutationResult]": ...
-
-        def prepend_multi(self, keys_and_values: Dict[str, Any], *opts: PrependMultiOptions,
-                          **kwargs: Any) -> "Deferred[MultiMutationResult]": ...
 
 
 TxCluster._bucket_class = TxBucket
