@@ -20,7 +20,8 @@ import threading
 import time
 from pathlib import Path
 
-from common import can_pin, check_sdk, divan_server, fmt, machine, median, ratio, run_child
+from common import (add_run_options, can_pin, check_sdk, divan_server, fmt, machine, median,
+                    ratio, run_child)
 
 SCRIPT = str(Path(__file__).resolve())
 KINDS = ("ours", "official")
@@ -131,18 +132,11 @@ def driver(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seconds", type=float, default=3.0, help="measured time per run (3)")
-    p.add_argument("--warmup", type=float, default=0.5, help="unmeasured time before (0.5)")
-    p.add_argument("--reps", type=int, default=3, help="repetitions; the median is shown (3)")
-    p.add_argument("--quick", action="store_true", help="smoke run: 1 repetition of 1 s")
-    p.add_argument("--no-pin", dest="pin", action="store_false",
-                   help="do not pin the server to CPU 0 and the client to CPU 1")
-    p.add_argument("--out", help="also write the Markdown report to this file")
+    add_run_options(p)
     # worker mode (run by the driver)
     p.add_argument("--worker", choices=KINDS, help=argparse.SUPPRESS)
     p.add_argument("--workload", choices=("sequential", "get_multi"), help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
-    p.add_argument("--connstr", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.quick:
         args.reps, args.seconds = 1, 1.0

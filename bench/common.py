@@ -2,6 +2,7 @@
 one, each in its own process), the pinned divan-server, the machine's description and the
 table's number formats."""
 
+import argparse
 import contextlib
 import json
 import os
@@ -103,6 +104,18 @@ def divan_server(pin):
         yield server
     finally:
         server.stop()
+
+
+def add_run_options(p):
+    """The driver's options both benchmarks take."""
+    p.add_argument("--seconds", type=float, default=3.0, help="measured time per run (3)")
+    p.add_argument("--warmup", type=float, default=0.5, help="unmeasured time before (0.5)")
+    p.add_argument("--reps", type=int, default=3, help="repetitions; the median is shown (3)")
+    p.add_argument("--quick", action="store_true", help="smoke run: 1 repetition of 1 s")
+    p.add_argument("--no-pin", dest="pin", action="store_false",
+                   help="do not pin the server to CPU 0 and the client to CPU 1")
+    p.add_argument("--out", help="also write the Markdown report to this file")
+    p.add_argument("--connstr", help=argparse.SUPPRESS)  # the worker's
 
 
 def median(runs):

@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Type
 
 from couchbase import _core
 from couchbase._kv import (BinaryLogic, ClusterSettings, CollectionLogic, Combine, Endpoint,
-                           Request, diagnostics_report, ping_report, pings_kv)
+                           Request, ScopeLogic, diagnostics_report, ping_report, pings_kv)
 from couchbase.diagnostics import ClusterState
 from couchbase.exceptions import (DocumentUnretrievableException, InvalidArgumentException,
                                   UnAmbiguousTimeoutException)
@@ -226,23 +226,8 @@ class AsyncBucket:
         return ping_report(args.get("report_id"), endpoints)
 
 
-class AsyncScope:
-    def __init__(self, bucket: "AsyncBucket", name: str) -> None:
-        self._bucket = bucket
-        self._name = name
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def bucket_name(self) -> str:
-        return self._bucket._name
-
-    @staticmethod
-    def default_name() -> str:
-        return "_default"
-
+class AsyncScope(ScopeLogic):
+    _bucket: "AsyncBucket"
     _collection_class: "Type[AsyncCollection]"
 
     def collection(self, name: str) -> "AsyncCollection":

@@ -131,7 +131,29 @@ def pings_kv(args: Dict[str, Any]) -> bool:
     return ServiceType.KeyValue in kinds
 
 
-# ---- collections ---------------------------------------------------------------------------
+# ---- scopes and collections ----------------------------------------------------------------
+
+
+class ScopeLogic:
+    """A scope of a bucket (``_bucket``: the front end's Bucket, which has ``_name``); each
+    front end adds ``collection(name)``."""
+
+    def __init__(self, bucket: Any, name: str) -> None:
+        self._bucket = bucket
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def bucket_name(self) -> str:
+        return str(self._bucket._name)
+
+    @staticmethod
+    def default_name() -> str:
+        return "_default"
+
 
 
 def _first_copy(key: str, outcomes: List[Any]) -> GetReplicaResult:

@@ -12,7 +12,7 @@ from typing import Any, Dict, Iterator, List
 
 from couchbase import _core
 from couchbase._kv import (BinaryLogic, ClusterSettings, CollectionLogic, Combine, Endpoint,
-                           Request, diagnostics_report, ping_report, pings_kv)
+                           Request, ScopeLogic, diagnostics_report, ping_report, pings_kv)
 from couchbase.diagnostics import ClusterState
 from couchbase.exceptions import InvalidArgumentException, UnAmbiguousTimeoutException
 from couchbase.options import (ClusterOptions, ClusterTimeoutOptions, DiagnosticsOptions,
@@ -127,22 +127,8 @@ class Bucket:
         return ping_report(args.get("report_id"), endpoints)
 
 
-class Scope:
-    def __init__(self, bucket: Bucket, name: str) -> None:
-        self._bucket = bucket
-        self._name = name
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def bucket_name(self) -> str:
-        return self._bucket._name
-
-    @staticmethod
-    def default_name() -> str:
-        return "_default"
+class Scope(ScopeLogic):
+    _bucket: Bucket
 
     def collection(self, name: str) -> "Collection":
         return Collection(self, name)

@@ -1,4 +1,5 @@
-"""couchbase._core.BlockingCluster: libdivan's driver shared by many Python threads."""
+"""couchbase._core.BlockingCluster on its own: results, errors, close (the public Cluster's
+threads test is tests/python/frontends/test_threads.py)."""
 
 import threading
 
@@ -33,41 +34,6 @@ def test_results_and_errors(divan_server):
     core.close()
     with pytest.raises(RuntimeError, match="closed cluster"):
         core.submit(GET, "default", None, None, "b1")
-    core.close()
-
-
-def test_eight_threads_share_one_cluster(divan_server):
-    core = connect(divan_server)
-    threads, per = 8, 10_000
-    errors, seen = [], [None] * threads
-
-    def work(t):
-        try:
-            cas = {}
-            for i in range(per):
-                key = "t%d-%d" % (t, i)
-                r = core.submit(UPSERT, "default", None, None, key, value=b"%d" % i, **JSON,
-                                result_type=MutationResult)
-                cas[key] = r.cas
-            got = {}
-            for key in cas:
-                g = core.submit(GET, "default", None, None, key, result_type=GetResult,
-                                extra=JSONTranscoder())
-                got[key] = (g.cas, g.content_as[int])
-            seen[t] = (cas, got)
-        except Exception as exc:  # reported below, with the thread's number
-            errors.append((t, exc))
-
-    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    assert errors == []
-    for t, (cas, got) in enumerate(seen):
-        # every write's result came back to its own caller: no result lost or swapped
-        assert len(got) == per
-        assert all(got["t%d-%d" % (t, i)] == (cas["t%d-%d" % (t, i)], i) for i in range(per))
     core.close()
 
 

@@ -74,7 +74,11 @@ class FrontEnd:
 
     def cluster(self, connstr, *opts, **kwargs):
         """A connected Cluster (raises what connecting raises)."""
-        raise NotImplementedError
+        async def connect():
+            cluster = self.module.Cluster(connstr, *opts, **kwargs)
+            await cluster.on_connect()
+            return cluster
+        return self.run(connect)
 
     def open(self, connstr, bucket="default"):
         """(cluster, bucket, default collection), connected, each wrapped by sync()."""
@@ -120,13 +124,6 @@ class AsyncioLoop(FrontEnd):
             return await result if inspect.isawaitable(result) else result
         return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout)
 
-    def cluster(self, connstr, *opts, **kwargs):
-        async def connect():
-            cluster = acouchbase.cluster.Cluster(connstr, *opts, **kwargs)
-            await cluster.on_connect()
-            return cluster
-        return self.run(connect)
-
     def stop(self):
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join()
@@ -156,13 +153,6 @@ class Reactor(FrontEnd):
             d.addCallbacks(out.set_result, lambda f: out.set_exception(f.value))
         reactor.callFromThread(call)
         return out.result(timeout)
-
-    def cluster(self, connstr, *opts, **kwargs):
-        async def connect():
-            cluster = txcouchbase.cluster.Cluster(connstr, *opts, **kwargs)
-            await cluster.on_connect()
-            return cluster
-        return self.run(connect)
 
     def stop(self):
         reactor.callFromThread(reactor.stop)
