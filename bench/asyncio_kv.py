@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from common import (add_run_options, can_pin, check_sdk, divan_server, fmt, machine, median,
-                    ratio, run_child)
+                    ratio, run_child, run_main)
 
 SCRIPT = str(Path(__file__).resolve())
 LOOPS = ("asyncio", "uvloop")
@@ -171,13 +171,7 @@ def main():
     p.add_argument("--worker", choices=KINDS, help=argparse.SUPPRESS)
     p.add_argument("--loop", choices=LOOPS, default="asyncio", help=argparse.SUPPRESS)
     p.add_argument("--tasks", type=int, default=1, help=argparse.SUPPRESS)
-    args = p.parse_args()
-    if args.quick:
-        args.reps, args.seconds = 1, 1.0
-    if args.worker:
-        worker(args)
-    else:
-        driver(args)
+    run_main(p, worker, driver)
 
 
 if __name__ == "__main__":

@@ -118,6 +118,14 @@ def add_run_options(p):
     p.add_argument("--connstr", help=argparse.SUPPRESS)  # the worker's
 
 
+def run_main(p, worker, driver):
+    """Parse p's arguments and run the worker (a child) or the driver."""
+    args = p.parse_args()
+    if args.quick:
+        args.reps, args.seconds = 1, 1.0
+    (worker if args.worker else driver)(args)
+
+
 def median(runs):
     """The median of a configuration's repetitions; None if any of them failed."""
     return None if not runs or None in runs else statistics.median(runs)

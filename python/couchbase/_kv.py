@@ -82,6 +82,13 @@ class ClusterSettings:
             "bootstrap_timeout_ms": _ms(opts, "bootstrap_timeout")}
 
 
+def check_open(closed: bool) -> None:
+    """What every front end raises once its Cluster is closed (the official message)."""
+    if closed:
+        raise RuntimeError("Cannot perform operations on a closed cluster. Create a new "
+                           "cluster instance to reconnect.")
+
+
 def _ms(options: Dict[str, Any], key: str) -> int:
     """A ClusterOptions timeout in ms for the engine (0: its default)."""
     value = options.get(key)

@@ -12,7 +12,8 @@ from typing import Any, Dict, Iterator, List
 
 from couchbase import _core
 from couchbase._kv import (BinaryLogic, ClusterSettings, CollectionLogic, Combine, Endpoint,
-                           Request, ScopeLogic, diagnostics_report, ping_report, pings_kv)
+                           Request, ScopeLogic, check_open, diagnostics_report, ping_report,
+                           pings_kv)
 from couchbase.diagnostics import ClusterState
 from couchbase.exceptions import InvalidArgumentException, UnAmbiguousTimeoutException
 from couchbase.options import (ClusterOptions, ClusterTimeoutOptions, DiagnosticsOptions,
@@ -44,9 +45,7 @@ class Cluster:
         return Cluster(connstr, *options, **kwargs)
 
     def _check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("Cannot perform operations on a closed cluster. Create a new "
-                               "cluster instance to reconnect.")
+        check_open(self._closed)
 
     @property
     def connected(self) -> bool:
