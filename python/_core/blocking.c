@@ -260,10 +260,10 @@ static PyObject *bc_submit(BlockingCluster *b, PyObject *args, PyObject *kw)
     return v;
 }
 
-/* submit_all([(args, kwargs), ...]): every request sent at once (each is encoded as it is
- * submitted), then one wait with the GIL released for all of them. A list of outcomes in the
- * same order: each a result or the exception object. Arguments that do not parse raise, once
- * what was already sent has completed. */
+/* submit_all([(args, kwargs), ...]): every request checked, then all sent at once (each is
+ * encoded as it is submitted), then one wait with the GIL released for all of them. A list of
+ * outcomes in the same order: each a result or the exception object. Arguments that do not
+ * parse raise before anything is sent. */
 static PyObject *bc_submit_all(BlockingCluster *b, PyObject *reqs)
 {
     PyObject *seq = PySequence_Fast(reqs, "submit_all takes a sequence of (args, kwargs)");
@@ -279,6 +279,16 @@ static PyObject *bc_submit_all(BlockingCluster *b, PyObject *reqs)
     if (!res || !slots || !rcs || !types || !extras) {
         PyErr_NoMemory();
         goto done;
+    }
+    /* Every request is checked before any is sent: a bad one sends nothing. */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i), *args, *kw, *keep = NULL, *t, *x;
+        dv_req q;
+        dv_subdoc_op ops[DV_MAX_SPECS];
+        if (!PyArg_ParseTuple(item, "O!O!", &PyTuple_Type, &args, &PyDict_Type, &kw) ||
+            dv_py_parse_request(args, kw, &q, ops, &keep, &t, &x) < 0)
+            goto done;
+        Py_XDECREF(keep);
     }
     waiter w;
     waiter_init(&w, un, res);

@@ -91,14 +91,15 @@ class AsyncCluster:
 
     async def _on_connect(self) -> None:
         self._check_open()
-        await self._connect
+        await asyncio.shield(self._connect)  # a cancelled wait leaves the connect going
 
     def _check_open(self) -> None:
         check_open(self._closed)
 
     @property
     def connected(self) -> bool:
-        return self._connect.done() and self._connect.exception() is None
+        return (self._connect.done() and not self._connect.cancelled()
+                and self._connect.exception() is None)
 
     _bucket_class: "Type[AsyncBucket]"
 
@@ -196,7 +197,7 @@ class AsyncBucket:
         return self._name
 
     async def on_connect(self) -> None:
-        await self._open
+        await asyncio.shield(self._open)
 
     _scope_class: "Type[AsyncScope]"
 
@@ -220,7 +221,7 @@ class AsyncBucket:
         args = forward_args(kwargs, *opts)
         endpoints: List[Endpoint] = []
         if pings_kv(args):
-            await self._open
+            await asyncio.shield(self._open)
             endpoints = await self._cluster._endpoints([self._name])
         return ping_report(args.get("report_id"), endpoints)
 

@@ -41,7 +41,7 @@ from couchbase.replica_reads import ReadPreference
 from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
                               GetResult, LookupInResult, MultiCounterResult, MultiExistsResult,
                               MultiGetReplicaResult, MultiGetResult, MultiMutationResult,
-                              MultiResult, MutateInResult, MutationResult, PingResult)
+                              MutateInResult, MutationResult, PingResult)
 from couchbase.subdocument import check_lookup_in_specs, check_mutate_in_specs
 from couchbase.transcoder import JSONTranscoder, Transcoder
 
@@ -253,7 +253,8 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
         raise NotImplementedError
 
     def _run_any(self, reqs: List[Request], key: str) -> Any:
-        """The first copy that answers (here: the first in order, once all have)."""
+        """The first copy that answers (here: the first in order, once all have answered or
+        timed out; the async front ends answer with the first)."""
         return self._run_all(reqs, partial(_first_copy, key))
 
     # ---- requests
@@ -406,8 +407,11 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
                build: Callable[..., Any], result_class: Callable[..., Any],
                reduce: Callable[[str, List[Any]], Any] = _only, with_values: bool = False,
                forward: Callable[..., Dict[str, Any]] = forward_args) -> Any:
-        """One ``*_multi``: every key's request(s) built first (a bad argument raises before
-        anything is sent), all sent at once, ``reduce`` turning a key's outcomes into one."""
+        """One ``*_multi``: every key's request(s) built and checked first (a bad argument
+        raises before anything is sent), all sent at once, ``reduce`` turning a key's outcomes
+        into one. A per-key option overrides the shared one (None leaves it); for counters a
+        per-key entry keeps the shared delta unless it sets its own (the official SDK resets it
+        to 1)."""
         if with_values and not isinstance(keys, dict):
             raise InvalidArgumentException("Expected keys_and_docs to be a dict.")
         if not with_values and not isinstance(keys, list):
@@ -419,7 +423,8 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
         reqs: List[Request] = []
         bounds = [0]
         for name in names:
-            args = forward({**merged, **per_key.get(name, {})})
+            override = {k: v for k, v in per_key.get(name, {}).items() if v is not None}
+            args = forward({**merged, **override})
             got = build(name, keys[name], args) if with_values else build(name, args)
             reqs.extend(got if isinstance(got, list) else [got])
             bounds.append(len(reqs))
@@ -476,9 +481,10 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
     def unlock_multi(self, keys: Any, *opts: UnlockMultiOptions, **kwargs: Any) -> MultiUnlockT:
         """keys: {key: cas}, or the MultiGetResult of get_and_lock_multi (or a
         MultiMutationResult); gives {key: None or the exception}."""
-        if isinstance(keys, MultiResult):
+        if isinstance(keys, (MultiGetResult, MultiMutationResult)):
             keys = {k: r.cas for k, r in keys.results.items()}
-        if not isinstance(keys, dict):
+        if not isinstance(keys, dict) or not all(
+                isinstance(k, str) and isinstance(c, int) for k, c in keys.items()):
             raise InvalidArgumentException(
                 "keys must be a dict of key to CAS, a MultiGetResult or a MultiMutationResult.")
         return self._multi(keys, opts, kwargs, self._unlock_req, _unlocked, with_values=True)

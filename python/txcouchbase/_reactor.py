@@ -81,17 +81,23 @@ class ReactorLoop:
     def _drain(self) -> None:
         """Run what was queued before this iteration (what these queue runs in the next)."""
         self._draining = None
-        for _ in range(len(self._ready)):
-            handle = self._ready.popleft()
-            if handle.cancelled:
-                continue
-            try:
-                if handle.context is not None:
-                    handle.context.run(handle.fn, *handle.args)
-                else:
-                    handle.fn(*handle.args)
-            except Exception:  # noqa: B902 - one callback's error must not stop the others
-                _log.failure("callback {fn!r} failed", fn=handle.fn)
+        try:
+            for _ in range(len(self._ready)):
+                handle = self._ready.popleft()
+                if handle.cancelled:
+                    continue
+                try:
+                    if handle.context is not None:
+                        handle.context.run(handle.fn, *handle.args)
+                    else:
+                        handle.fn(*handle.args)
+                except (SystemExit, KeyboardInterrupt):
+                    raise
+                except BaseException:  # noqa: B902 - one callback must not stop the others
+                    _log.failure("callback {fn!r} failed", fn=handle.fn)
+        finally:
+            if self._ready and self._draining is None:
+                self._draining = self._reactor.callLater(0, self._drain)
 
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any,
                    context: Optional[contextvars.Context] = None) -> _TimerHandle:

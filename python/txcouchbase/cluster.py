@@ -42,7 +42,9 @@ def _deferred(future: "asyncio.Future[Any]") -> "Deferred[Any]":
     operation), and it then fails with twisted's CancelledError."""
 
     def done(f: "asyncio.Future[Any]") -> None:
-        if d.called:
+        if d.called:  # cancelled: the outcome is nobody's
+            if not f.cancelled():
+                f.exception()
             return
         if f.cancelled():
             d.errback(CancelledError())
@@ -100,7 +102,7 @@ class TxBucket(AsyncBucket):
     _cluster: TxCluster
 
     def on_connect(self) -> "Deferred[None]":  # type: ignore[override]
-        return _deferred(self._open)
+        return _deferred(asyncio.shield(self._open))
 
     def ping(self, *opts: PingOptions,  # type: ignore[override]
              **kwargs: Any) -> "Deferred[PingResult]":

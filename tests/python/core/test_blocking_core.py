@@ -63,3 +63,17 @@ def test_close_cancels_waiting_threads(divan_server):
     # (or, if the close came first, refused as on a closed cluster)
     assert outcome and outcome[0] in (RequestCanceledException, DocumentLockedException,
                                       RuntimeError)
+
+
+def test_a_batch_with_a_bad_request_sends_nothing(divan_server):
+    core = connect(divan_server)
+    good = ((UPSERT, "default", None, None, "batch-good"), dict(value=b"1", **JSON))
+    bad = ((UPSERT, "default", None, None, "batch-bad"), dict(value=b"1", cas="not a cas"))
+    with pytest.raises(TypeError):
+        core.submit_all([good, bad])
+    with pytest.raises(DocumentNotFoundException):
+        core.submit(GET, "default", None, None, "batch-good")
+    assert core.submit_all([good]) == [None]  # no result_type: None
+    assert core.submit(GET, "default", None, None, "batch-good", result_type=GetResult,
+                       extra=JSONTranscoder()).content_as[int] == 1
+    core.close()

@@ -1,5 +1,7 @@
 """Connecting, closing, ping/diagnostics and timeouts, the same on the three front ends."""
 
+import asyncio
+import inspect
 import os
 import signal
 from datetime import timedelta
@@ -75,3 +77,27 @@ def test_twisted_runs_on_the_chosen_reactor():
     from conftest import REACTOR
     expected = {"default": "EPollReactor", "asyncio": "AsyncioSelectorReactor"}[REACTOR]
     assert type(reactor).__name__ == expected
+
+
+def test_a_cancelled_wait_leaves_the_connection(fe, server):
+    """Cancelling a wait for the connect or the bucket (a Deferred or a task) cancels the wait,
+    not the connection: waiting again works, and so do operations."""
+    if fe.name == "blocking":
+        pytest.skip("the blocking Cluster connects in its constructor")
+
+    def cancel_waits():
+        cluster = fe.module.Cluster(server.connstr, options())
+        bucket = cluster.bucket("default")
+        for wait in (cluster.on_connect(), bucket.on_connect()):
+            if inspect.iscoroutine(wait):
+                wait = asyncio.ensure_future(wait)
+            wait.cancel()
+        return cluster, bucket
+
+    cluster, bucket = fe.run(cancel_waits)
+    fe.run(cluster.on_connect)
+    fe.run(bucket.on_connect)
+    coll = fe.sync(bucket.default_collection())
+    coll.upsert("after-cancel", 1)
+    assert coll.get("after-cancel").content_as[int] == 1
+    fe.sync(cluster).close()

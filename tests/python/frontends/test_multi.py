@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from couchbase.exceptions import (DocumentExistsException, DocumentNotFoundException,
-                                  InvalidArgumentException)
+from couchbase.exceptions import (CasMismatchException, DocumentExistsException,
+                                  DocumentNotFoundException, InvalidArgumentException)
 from couchbase.options import (DeltaValue, GetMultiOptions, GetOptions, IncrementMultiOptions,
                                SignedInt64, UpsertMultiOptions)
 from couchbase.result import (MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
@@ -120,3 +120,14 @@ def test_bad_arguments(kv, key):
     with pytest.raises(InvalidArgumentException):
         coll.upsert_multi([key("a")])  # not a dict
     assert coll.get_multi([]).all_ok
+
+
+def test_a_bad_argument_sends_nothing(kv, key):
+    _, _, coll = kv
+    coll.upsert_multi({key("a"): 1, key("b"): 2})
+    locked = coll.get_and_lock(key("a"), timedelta(seconds=10))
+    with pytest.raises(InvalidArgumentException):
+        coll.unlock_multi({key("a"): locked.cas, key("b"): "not a cas"})
+    with pytest.raises(CasMismatchException):  # a is still locked: nothing was sent
+        coll.unlock(key("a"), locked.cas + 1)
+    coll.unlock(key("a"), locked.cas)
