@@ -51,9 +51,17 @@ interop: build
 $(SAN_BUILD)/build.ninja:
 	CC=clang cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDV_SANITIZE=ON -DDV_FUZZ=ON $(PYTHON_HINT)
 
-sanitize: $(SAN_BUILD)/build.ninja
+# The C tests, then divan's Python suites on the sanitized extension (the runtime preloaded into
+# the interpreter, CPython's own allocations not leak-checked) against the normal build's server
+# (the sanitized one links its own runtime, which the preloaded one would clash with).
+PY_SAN = ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$$(clang -print-file-name=libclang_rt.asan-x86_64.so) \
+	BUILD=$(SAN_BUILD) DIVAN_SERVER=$(CURDIR)/$(BUILD)/bin/divan-server
+sanitize: build $(SAN_BUILD)/build.ninja
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 	cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+	$(PY_SAN) scripts/run-pysuite divan tests/python/frontends
+	$(PY_SAN) scripts/run-pysuite divan tests/python/asyncio
+	$(PY_SAN) scripts/run-pysuite divan tests/python/core
 
 fuzz-smoke: $(SAN_BUILD)/build.ninja
 	cmake --build $(SAN_BUILD) -j $(JOBS)
