@@ -21,9 +21,10 @@ from couchbase.exceptions import (DocumentUnretrievableException, InvalidArgumen
 from couchbase.options import (DiagnosticsOptions, PingOptions, WaitUntilReadyOptions,
                                forward_args)
 from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
-                              GetResult, LookupInResult, MultiCounterResult, MultiExistsResult,
-                              MultiGetReplicaResult, MultiGetResult, MultiMutationResult,
-                              MutateInResult, MutationResult, PingResult)
+                              GetResult, LookupInReplicaResult, LookupInResult,
+                              MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
+                              MultiGetResult, MultiMutationResult, MutateInResult,
+                              MutationResult, PingResult)
 
 
 def _retrieve(future: "asyncio.Future[Any]") -> None:
@@ -306,7 +307,8 @@ class AsyncCollection(LoopCollection, CollectionLogic[
         "asyncio.Future[LookupInResult]", "asyncio.Future[MutateInResult]",
         "asyncio.Future[MultiGetResult]", "asyncio.Future[MultiExistsResult]",
         "asyncio.Future[MultiMutationResult]", "asyncio.Future[Dict[str, Any]]",
-        "asyncio.Future[MultiGetReplicaResult]"]):
+        "asyncio.Future[MultiGetReplicaResult]", "asyncio.Future[LookupInReplicaResult]",
+        "asyncio.Future[Iterator[LookupInReplicaResult]]"]):
     """KV, sub-document and ``*_multi`` operations on one collection; each returns an
     ``asyncio.Future`` (``*_multi``: one Future of the MultiResult)."""
 

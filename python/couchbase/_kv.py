@@ -30,6 +30,7 @@ from couchbase.options import (AppendMultiOptions, AppendOptions, DecrementMulti
                                GetAnyReplicaMultiOptions, GetAnyReplicaOptions, GetMultiOptions,
                                GetOptions, IncrementMultiOptions, IncrementOptions,
                                InsertMultiOptions, InsertOptions, LockMultiOptions,
+                               LookupInAllReplicasOptions, LookupInAnyReplicaOptions,
                                LookupInOptions, MutateInOptions, PrependMultiOptions,
                                PrependOptions, RemoveMultiOptions, RemoveOptions,
                                ReplaceMultiOptions, ReplaceOptions, TouchMultiOptions,
@@ -39,9 +40,10 @@ from couchbase.options import (AppendMultiOptions, AppendOptions, DecrementMulti
                                mutate_in_store_semantics)
 from couchbase.replica_reads import ReadPreference
 from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
-                              GetResult, LookupInResult, MultiCounterResult, MultiExistsResult,
-                              MultiGetReplicaResult, MultiGetResult, MultiMutationResult,
-                              MutateInResult, MutationResult, PingResult)
+                              GetResult, LookupInReplicaResult, LookupInResult,
+                              MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
+                              MultiGetResult, MultiMutationResult, MutateInResult,
+                              MutationResult, PingResult)
 from couchbase.subdocument import check_lookup_in_specs, check_mutate_in_specs
 from couchbase.transcoder import JSONTranscoder, Transcoder
 
@@ -163,21 +165,22 @@ class ScopeLogic:
 
 
 
-def _first_copy(key: str, outcomes: List[Any]) -> GetReplicaResult:
+def _first_copy(key: str, outcomes: List[Any]) -> Any:
+    """The first copy read (of the active and replica reads, in that order)."""
     for outcome in outcomes:
-        if isinstance(outcome, GetReplicaResult):
+        if not isinstance(outcome, BaseException):
             return outcome
     raise DocumentUnretrievableException("no copy of %r could be read" % key)
 
 
-def _all_copies(key: str, outcomes: List[Any]) -> Iterator[GetReplicaResult]:
-    found = [r for r in outcomes if isinstance(r, GetReplicaResult)]
+def _all_copies(key: str, outcomes: List[Any]) -> Iterator[Any]:
+    found = [r for r in outcomes if not isinstance(r, BaseException)]
     if not found:
         raise DocumentNotFoundException("no copy of %r was found" % key)
     return iter(found)
 
 
-def _list_of_copies(key: str, outcomes: List[Any]) -> List[GetReplicaResult]:
+def _list_of_copies(key: str, outcomes: List[Any]) -> List[Any]:
     return list(_all_copies(key, outcomes))
 
 
@@ -217,6 +220,8 @@ MultiExistsT = TypeVar("MultiExistsT")  # MultiExistsResult
 MultiMutationT = TypeVar("MultiMutationT")  # MultiMutationResult
 MultiUnlockT = TypeVar("MultiUnlockT")  # Dict[str, Any]: None or the exception per key
 MultiReplicaT = TypeVar("MultiReplicaT")  # MultiGetReplicaResult
+LookupInReplicaT = TypeVar("LookupInReplicaT")  # LookupInReplicaResult
+LookupInReplicasT = TypeVar("LookupInReplicasT")  # Iterator[LookupInReplicaResult]
 CounterT = TypeVar("CounterT")  # CounterResult
 BinMutationT = TypeVar("BinMutationT")  # MutationResult
 MultiCounterT = TypeVar("MultiCounterT")  # MultiCounterResult
@@ -225,7 +230,7 @@ BinMultiMutationT = TypeVar("BinMultiMutationT")  # MultiMutationResult
 
 class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, ReplicasT, LookupInT,
                               MutateInT, MultiGetT, MultiExistsT, MultiMutationT, MultiUnlockT,
-                              MultiReplicaT]):
+                              MultiReplicaT, LookupInReplicaT, LookupInReplicasT]):
     """The KV, sub-document and ``*_multi`` operations of a collection, on any front end.
 
     A front end sets ``_core`` (its ``couchbase._core`` cluster), ``_keyspace``,
@@ -319,18 +324,37 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
     def _unlock_req(self, key: str, cas: int, args: Dict[str, Any]) -> Request:
         return self._req(KV_UNLOCK, key, args, no_result, cas=cas)
 
-    def _replica_reqs(self, key: str, args: Dict[str, Any]) -> List[Request]:
-        """The active copy's read and one per replica."""
+    def _check_read_preference(self, args: Dict[str, Any]) -> None:
         if (args.get("read_preference") == ReadPreference.SELECTED_SERVER_GROUP.value
                 and not self._server_group):
             raise DocumentUnretrievableException(
                 "read_preference SELECTED_SERVER_GROUP needs preferred_server_group")
+
+    def _replica_reqs(self, key: str, args: Dict[str, Any]) -> List[Request]:
+        """The active copy's read and one per replica."""
+        self._check_read_preference(args)
         transcoder = args.get("transcoder") or self._transcoder
         reads = [self._req(KV_GET, key, args, GetReplicaResult, (transcoder, False))]
         for index in range(1, REPLICAS + 1):
             reads.append(self._req(KV_GET_REPLICA, key, args, GetReplicaResult,
                                    (transcoder, True), replica_index=index))
         return reads
+
+    def _lookup_wire(self, key: str, spec: Any,
+                     args: Dict[str, Any]) -> Tuple[List[Tuple[Any, ...]], Tuple[Any, ...]]:
+        """A lookup_in's specs as the core takes them, and its result's extra."""
+        specs = check_lookup_in_specs(spec)
+        transcoder = args.get("transcoder") or self._transcoder
+        wire = [tuple(s.to_wire(transcoder)) for s in specs]
+        return wire, (key, transcoder, tuple(w[0] for w in wire))
+
+    def _lookup_in_replica_reqs(self, key: str, spec: Any,
+                                args: Dict[str, Any]) -> List[Request]:
+        """The lookup on the active copy (replica index 0) and on each replica."""
+        self._check_read_preference(args)
+        wire, extra = self._lookup_wire(key, spec, args)
+        return [self._req(KV_LOOKUP_IN, key, args, LookupInReplicaResult, (*extra, index > 0),
+                          specs=wire, replica_index=index) for index in range(REPLICAS + 1)]
 
     # ---- single operations
 
@@ -379,12 +403,23 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
 
     def lookup_in(self, key: str, spec: Any, *opts: LookupInOptions, **kwargs: Any) -> LookupInT:
         args = forward_args(kwargs, *opts)
-        specs = check_lookup_in_specs(spec)
-        transcoder = args.get("transcoder") or self._transcoder
-        wire = [tuple(s.to_wire(transcoder)) for s in specs]
-        return self._run(self._req(KV_LOOKUP_IN, key, args, LookupInResult,
-                                   (key, transcoder, tuple(w[0] for w in wire)), specs=wire,
+        wire, extra = self._lookup_wire(key, spec, args)
+        return self._run(self._req(KV_LOOKUP_IN, key, args, LookupInResult, extra, specs=wire,
                                    access_deleted=bool(args.get("access_deleted"))))
+
+    def lookup_in_any_replica(self, key: str, spec: Any, *opts: LookupInAnyReplicaOptions,
+                              **kwargs: Any) -> LookupInReplicaT:
+        """lookup_in on the first copy to answer; DocumentUnretrievableException if none can."""
+        return self._run_any(
+            self._lookup_in_replica_reqs(key, spec, forward_args(kwargs, *opts)), key)
+
+    def lookup_in_all_replicas(self, key: str, spec: Any, *opts: LookupInAllReplicasOptions,
+                               **kwargs: Any) -> LookupInReplicasT:
+        """lookup_in on every copy that answers, the active one first, as an iterator;
+        DocumentNotFoundException if none does."""
+        return self._run_all(
+            self._lookup_in_replica_reqs(key, spec, forward_args(kwargs, *opts)),
+            partial(_all_copies, key))
 
     def mutate_in(self, key: str, spec: Any, *opts: MutateInOptions, **kwargs: Any) -> MutateInT:
         args = forward_args(kwargs, *opts)
@@ -500,11 +535,14 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
                            reduce=_list_of_copies)
 
 
+AnyCollection = CollectionLogic[Any, Any, Any, Any, Any, Any, Any, Any, Any, Any, Any, Any, Any,
+                                Any, Any]
+
+
 class BinaryLogic(Generic[CounterT, BinMutationT, MultiCounterT, BinMultiMutationT]):
     """Counters and raw appends on a collection's documents (``collection.binary()``)."""
 
-    def __init__(self, collection: "CollectionLogic[Any, Any, Any, Any, Any, Any, Any, Any, Any, "
-                                   "Any, Any, Any, Any]") -> None:
+    def __init__(self, collection: "AnyCollection") -> None:
         self._collection = collection
 
     def _counter_req(self, kind: int, key: str, args: Dict[str, Any]) -> Request:

@@ -19,9 +19,10 @@ from couchbase.exceptions import InvalidArgumentException, UnAmbiguousTimeoutExc
 from couchbase.options import (ClusterOptions, ClusterTimeoutOptions, DiagnosticsOptions,
                                PingOptions, WaitUntilReadyOptions, forward_args)
 from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
-                              GetResult, LookupInResult, MultiCounterResult, MultiExistsResult,
-                              MultiGetReplicaResult, MultiGetResult, MultiMutationResult,
-                              MutateInResult, MutationResult, PingResult)
+                              GetResult, LookupInReplicaResult, LookupInResult,
+                              MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
+                              MultiGetResult, MultiMutationResult, MutateInResult,
+                              MutationResult, PingResult)
 
 
 class Cluster:
@@ -136,7 +137,8 @@ class Scope(ScopeLogic):
 class Collection(CollectionLogic[
         GetResult, ExistsResult, MutationResult, None, GetReplicaResult,
         Iterator[GetReplicaResult], LookupInResult, MutateInResult, MultiGetResult,
-        MultiExistsResult, MultiMutationResult, Dict[str, Any], MultiGetReplicaResult]):
+        MultiExistsResult, MultiMutationResult, Dict[str, Any], MultiGetReplicaResult,
+        LookupInReplicaResult, Iterator[LookupInReplicaResult]]):
     """KV, sub-document and ``*_multi`` operations on one collection; each waits for its
     result."""
 

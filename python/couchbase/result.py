@@ -1,5 +1,5 @@
 """Results: of KV operations (GetResult, GetReplicaResult, ExistsResult, MutationResult with its
-MutationToken, CounterResult, LookupInResult, MutateInResult) and of ping and diagnostics
+MutationToken, CounterResult, LookupInResult, LookupInReplicaResult, MutateInResult) and of ping and diagnostics
 (PingResult, DiagnosticsResult).
 
 Each wraps the C ``couchbase._core.Result`` the engine produced; a document's content is decoded
@@ -272,6 +272,23 @@ class LookupInResult(_SubdocResult):
 
     def __repr__(self) -> str:
         return "LookupInResult(cas=%d)" % self.cas
+
+
+class LookupInReplicaResult(LookupInResult):
+    """A lookup_in from the active copy or a replica: ``is_replica`` says which."""
+
+    __slots__ = ("_replica",)
+
+    def __init__(self, core: Any, extra: Tuple[str, Transcoder, Tuple[int, ...], bool]) -> None:
+        super().__init__(core, extra[:3])
+        self._replica = extra[3]
+
+    @property
+    def is_replica(self) -> bool:
+        return self._replica
+
+    def __repr__(self) -> str:
+        return "LookupInReplicaResult(cas=%d, is_replica=%s)" % (self.cas, self._replica)
 
 
 class MutateInResult(_SubdocResult, MutationResult):

@@ -19,9 +19,10 @@ from acouchbase.cluster import AsyncBucket, AsyncCluster, AsyncScope, LoopCollec
 from couchbase._kv import BinaryLogic, CollectionLogic, Combine, Request
 from couchbase.options import DiagnosticsOptions, PingOptions, WaitUntilReadyOptions
 from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
-                              GetResult, LookupInResult, MultiCounterResult, MultiExistsResult,
-                              MultiGetReplicaResult, MultiGetResult, MultiMutationResult,
-                              MutateInResult, MutationResult, PingResult)
+                              GetResult, LookupInReplicaResult, LookupInResult,
+                              MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
+                              MultiGetResult, MultiMutationResult, MutateInResult,
+                              MutationResult, PingResult)
 from txcouchbase._reactor import ReactorLoop
 
 
@@ -130,8 +131,9 @@ class TxCollection(LoopCollection, CollectionLogic[
         "Deferred[GetResult]", "Deferred[ExistsResult]", "Deferred[MutationResult]",
         "Deferred[None]", "Deferred[GetReplicaResult]", "Deferred[Iterator[GetReplicaResult]]",
         "Deferred[LookupInResult]", "Deferred[MutateInResult]", "Deferred[MultiGetResult]",
-        "Deferred[MultiExistsResult]", "Deferred[MultiMutationResult]",
-        "Deferred[Dict[str, Any]]", "Deferred[MultiGetReplicaResult]"]):
+        "Deferred[MultiExistsResult]", "Deferred[MultiMutationResult]", "Deferred[Dict[str, Any]]",
+        "Deferred[MultiGetReplicaResult]", "Deferred[LookupInReplicaResult]",
+        "Deferred[Iterator[LookupInReplicaResult]]"]):
     """KV, sub-document and ``*_multi`` operations on one collection; each returns a
     Deferred."""
 

@@ -844,8 +844,11 @@ static dv_error config_base(const dv_cluster *c, dv_config *cfg)
     return DV_ERR_OK;
 }
 
+/* subdoc.ReplicaRead: lookups carry the REPLICA_READ doc flag to replica copies; with this one
+ * node holding only active copies, clients send them no such lookup. */
 static const char *const bucket_caps[] = {
-    "collections", "durableWrite", "tombstonedUserXAttrs", "xattr", "cccp", "nodesExt", "touch",
+    "collections", "durableWrite", "tombstonedUserXAttrs", "xattr", "cccp",
+    "nodesExt",    "touch",        "subdoc.ReplicaRead",
 };
 
 dv_error dv_cluster_bucket_config_json(dv_cluster *c, dv_bucket *b, dv_buf *out)

@@ -11,7 +11,8 @@ from couchbase.exceptions import (CasMismatchException, DocumentExistsException,
                                   AmbiguousTimeoutException, PathNotFoundException)
 from couchbase.options import DeltaValue, GetOptions, SignedInt64, UpsertOptions
 from couchbase.result import (CounterResult, ExistsResult, GetReplicaResult, GetResult,
-                              LookupInResult, MutateInResult, MutationResult)
+                              LookupInReplicaResult, LookupInResult, MutateInResult,
+                              MutationResult)
 from couchbase.transcoder import RawBinaryTranscoder
 
 
@@ -145,6 +146,20 @@ def test_replica_reads(kv, key):
         coll.get_any_replica(key("none"))
     with pytest.raises(DocumentNotFoundException):
         list(coll.get_all_replicas(key("none")))
+
+
+def test_lookup_in_replicas(kv, key):
+    _, _, coll = kv
+    coll.upsert(key(), {"a": 1, "b": [1, 2]})
+    any_copy = coll.lookup_in_any_replica(key(), [SD.get("a"), SD.count("b")])
+    assert isinstance(any_copy, LookupInReplicaResult) and any_copy.is_replica is False
+    assert any_copy.content_as[int](0) == 1 and any_copy.content_as[int](1) == 2
+    copies = list(coll.lookup_in_all_replicas(key(), [SD.exists("a"), SD.exists("c")]))
+    assert [(c.exists(0), c.exists(1)) for c in copies] == [(True, False)]
+    with pytest.raises(DocumentUnretrievableException):
+        coll.lookup_in_any_replica(key("none"), [SD.get("a")])
+    with pytest.raises(DocumentNotFoundException):
+        list(coll.lookup_in_all_replicas(key("none"), [SD.get("a")]))
 
 
 def test_scopes_and_names(kv):
