@@ -2,6 +2,7 @@
  *
  *   divan [options] COMMAND KEY [VALUE | SPEC...]   one operation; the result as one JSON object
  *   divan load [options]                            a load generator like cbc-pillowfight
+ *   divan load --memcached [options]                the same load on a plain memcached server
  *
  * Errors are one line on stderr and exit code 1; usage errors exit 2. */
 #include <errno.h>
@@ -9,17 +10,24 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "divan/client.h"
 #include "divan/divan.h"
+#include "mcbp/frame.h"
 #include "mcbp/opcode.h"
 
 #define FLAGS_JSON   0x02000000u /* common flags: the document is JSON */
@@ -85,6 +93,14 @@ static const char usage_text[] =
     "      --quiet             no progress line\n"
     "      --json              the summary as one JSON object on stdout\n"
     "      --allow-errors      exit 0 even if operations failed\n"
+    "      --memcached         drive a plain memcached server instead (the baseline to compare\n"
+    "                          with): the first host[:port] of --url (default port 11211), the\n"
+    "                          memcached binary protocol's GET and SET (flags 0) with no HELLO,\n"
+    "                          authentication or bucket; one thread and blocking socket per\n"
+    "                          connection, --in-flight requests pipelined on it; --timeout is\n"
+    "                          the wait for a response (default 10000 ms); the summary is the\n"
+    "                          same. --user, --password and --bucket are ignored; --collection\n"
+    "                          and --durability are refused.\n"
     "\n"
     "Errors: one line on stderr, exit 1 (usage errors: exit 2).\n";
 
@@ -107,7 +123,7 @@ typedef struct opts {
     uint64_t keys, ops;
     double duration;
     const char *prefix;
-    int no_populate, quiet, json, allow_errors;
+    int no_populate, quiet, json, allow_errors, memcached;
 } opts;
 
 static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -151,6 +167,7 @@ enum {
     O_QUIET,
     O_JSON,
     O_ALLOW_ERRORS,
+    O_MEMCACHED,
 };
 
 static const struct option long_opts[] = {
@@ -184,6 +201,7 @@ static const struct option long_opts[] = {
     {"quiet", no_argument, NULL, O_QUIET},
     {"json", no_argument, NULL, O_JSON},
     {"allow-errors", no_argument, NULL, O_ALLOW_ERRORS},
+    {"memcached", no_argument, NULL, O_MEMCACHED},
     {NULL, 0, NULL, 0},
 };
 
@@ -323,6 +341,9 @@ static int parse_opts(int argc, char **argv, opts *o)
             break;
         case O_ALLOW_ERRORS:
             o->allow_errors = 1;
+            break;
+        case O_MEMCACHED:
+            o->memcached = 1;
             break;
         default:
             fputs("(see divan --help)\n", stderr);
@@ -636,6 +657,7 @@ static int run_one(const opts *o, int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(commands[i].name, cmd)) ci = (int)i;
     if (ci < 0) die_usage("unknown command %s", cmd);
+    if (o->memcached) die_usage("--memcached: only with load");
     if (argc < 2) die_usage("%s: a KEY is needed", cmd);
     int nargs = commands[ci].nargs;
     if (nargs == 0 && argc != 2) die_usage("%s takes KEY only", cmd);
@@ -736,6 +758,13 @@ typedef struct lstats {
 
 typedef struct loader loader;
 
+/* --memcached: a request on the wire, awaiting its response. */
+typedef struct mc_req {
+    uint64_t t0;
+    uint32_t opaque;
+    int set;
+} mc_req;
+
 typedef struct lconn {
     loader *L;
     dv_client *c;
@@ -743,6 +772,14 @@ typedef struct lconn {
     lstats st;
     _Atomic uint64_t next_key; /* populate: the next key of this connection's share */
     _Atomic unsigned active;   /* slots not done yet */
+    /* --memcached: the connection's thread, socket, buffers and the requests on the wire (a ring
+     * of --in-flight entries: responses come back in order). */
+    pthread_t thread;
+    int fd;
+    dv_buf in, out;
+    mc_req *ring;
+    uint32_t opaque;
+    uint64_t rng;
 } lconn;
 
 typedef struct slot {
@@ -754,6 +791,7 @@ typedef struct slot {
 
 struct loader {
     const opts *o;
+    char host[256], port[32]; /* --memcached */
     lconn *conns;
     slot *slots;
     uint8_t *doc;
@@ -810,29 +848,57 @@ static void conn_done(lconn *lc)
     pthread_mutex_unlock(&L->mu);
 }
 
-/* Issue the slot's next operation; 0 if the slot is done. */
-static int issue(slot *s)
+/* The connection's next operation: its key in key[256] and whether it is a set; the key's length,
+ * or 0 when the phase is over for this connection. */
+static size_t next_op(lconn *lc, uint64_t *rng, char *key, int *set)
 {
-    lconn *lc = s->lc;
     loader *L = lc->L;
     const opts *o = L->o;
     uint64_t k;
-    int set;
     if (L->populating) {
         k = atomic_fetch_add(&lc->next_key, o->connections);
         if (k >= o->keys) return 0;
-        set = 1;
+        *set = 1;
     } else {
         if (o->ops) {
             if (atomic_fetch_add_explicit(&L->issued, 1, memory_order_relaxed) >= o->ops) return 0;
         } else if (now_ns() >= L->deadline_ns) {
             return 0;
         }
-        k = xorshift(&s->rng) % o->keys;
-        set = (unsigned)(xorshift(&s->rng) % 100) >= o->ratio;
+        k = xorshift(rng) % o->keys;
+        *set = (unsigned)(xorshift(rng) % 100) >= o->ratio;
     }
+    return (size_t)snprintf(key, 256, "%s%" PRIu64, o->prefix, k); /* run_load bounds the prefix */
+}
+
+/* One completed operation: counted in the connection's statistics (errors also while
+ * populating, the rest only under load). */
+static void record(lconn *lc, uint64_t t0, int set, dv_error err)
+{
+    if (!lc->L->populating) {
+        uint64_t us = (now_ns() - t0) / 1000;
+        lstats *st = &lc->st;
+        atomic_fetch_add_explicit(&st->ops, 1, memory_order_relaxed);
+        if (set)
+            st->sets++;
+        else
+            st->gets++;
+        st->hist[hist_index(us)]++;
+        if (us > st->max_us) st->max_us = us;
+    }
+    if (err != DV_ERR_OK) count_error(&lc->st, err);
+}
+
+/* Issue the slot's next operation; 0 if the slot is done. */
+static int issue(slot *s)
+{
+    lconn *lc = s->lc;
+    loader *L = lc->L;
+    const opts *o = L->o;
     char key[256];
-    int kl = snprintf(key, sizeof key, "%s%" PRIu64, o->prefix, k);
+    int set;
+    size_t kl = next_op(lc, &s->rng, key, &set);
+    if (!kl) return 0;
     dv_req q;
     memset(&q, 0, sizeof q);
     q.kind = set ? DV_KV_UPSERT : DV_KV_GET;
@@ -840,7 +906,7 @@ static int issue(slot *s)
     q.scope = o->scope;
     q.collection = o->collection;
     q.key = key;
-    q.key_len = (size_t)kl;
+    q.key_len = kl;
     q.timeout_ms = o->timeout_ms;
     q.durability = o->durability;
     q.expiry = o->expiry;
@@ -864,19 +930,192 @@ static void on_load(void *ud, const dv_res *r)
 {
     slot *s = ud;
     lconn *lc = s->lc;
-    uint64_t us = (now_ns() - s->t0) / 1000;
-    if (!lc->L->populating) {
-        lstats *st = &lc->st;
-        atomic_fetch_add_explicit(&st->ops, 1, memory_order_relaxed);
-        if (s->set)
-            st->sets++;
-        else
-            st->gets++;
-        st->hist[hist_index(us)]++;
-        if (us > st->max_us) st->max_us = us;
-    }
-    if (r->err != DV_ERR_OK) count_error(&lc->st, r->err);
+    record(lc, s->t0, s->set, r->err);
     if (!issue(s) && atomic_fetch_sub(&lc->active, 1) == 1) conn_done(lc);
+}
+
+/* ---- divan load --memcached: the same load on memcached's plain binary protocol, one thread
+ * and blocking socket per connection. Responses are decoded by the mcbp frame codec. */
+
+#define MC_TIMEOUT_MS 10000 /* the wait for a response without --timeout */
+
+/* A fatal error of a connection: one line, exit 1. */
+static void mc_die(const lconn *lc, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+static void mc_die(const lconn *lc, const char *fmt, ...)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&mu); /* one line, even if several connections fail at once */
+    va_list ap;
+    va_start(ap, fmt);
+    const char *h = lc->L->host;
+    int v6 = strchr(h, ':') != NULL;
+    fprintf(stderr, "divan: load: memcached %s%s%s:%s: ", v6 ? "[" : "", h, v6 ? "]" : "",
+            lc->L->port);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+/* The first host[:port] of a connection string ("memcached://h:p", "couchbase://[::1]:p,h2",
+ * "h"); the port defaults to 11211. */
+static void mc_parse_url(loader *L, const char *url)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    size_t n = strcspn(p, ",/?;");
+    const char *host = p, *port = NULL;
+    size_t hlen = n;
+    if (*p == '[') {
+        const char *rb = memchr(p, ']', n);
+        if (!rb) die_usage("--url: unterminated [ in %s", url);
+        host = p + 1;
+        hlen = (size_t)(rb - host);
+        if (rb + 1 < p + n) {
+            if (rb[1] != ':') die_usage("--url: bad host in %s", url);
+            port = rb + 2;
+        }
+    } else {
+        const char *colon = memchr(p, ':', n);
+        if (colon && !memchr(colon + 1, ':', (size_t)(p + n - colon - 1))) { /* not a bare IPv6 */
+            hlen = (size_t)(colon - p);
+            port = colon + 1;
+        }
+    }
+    size_t plen = port ? (size_t)(p + n - port) : 0;
+    if (!hlen || hlen >= sizeof L->host || (port && (!plen || plen >= sizeof L->port)))
+        die_usage("--url: bad host or port in %s", url);
+    memcpy(L->host, host, hlen);
+    L->host[hlen] = '\0';
+    snprintf(L->port, sizeof L->port, "%.*s", (int)plen, port ? port : "");
+    if (!port) strcpy(L->port, "11211");
+}
+
+static void mc_connect(lconn *lc)
+{
+    loader *L = lc->L;
+    struct addrinfo hints, *res, *ai;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    int rc = getaddrinfo(L->host, L->port, &hints, &res);
+    if (rc) mc_die(lc, "%s", gai_strerror(rc));
+    int err = 0;
+    lc->fd = -1;
+    for (ai = res; ai && lc->fd < 0; ai = ai->ai_next) {
+        lc->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (lc->fd >= 0 && connect(lc->fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+            err = errno;
+            close(lc->fd);
+            lc->fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (lc->fd < 0) mc_die(lc, "cannot connect: %s", strerror(err ? err : errno));
+    int nodelay = 1;
+    uint64_t ms = L->o->timeout_ms ? L->o->timeout_ms : MC_TIMEOUT_MS;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    if (setsockopt(lc->fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof nodelay) != 0 ||
+        setsockopt(lc->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
+        mc_die(lc, "setsockopt: %s", strerror(errno));
+}
+
+/* Append the connection's next request to its output; 0 when the phase is over for it. */
+static int mc_issue(lconn *lc, mc_req *r)
+{
+    loader *L = lc->L;
+    char key[256];
+    size_t kl = next_op(lc, &lc->rng, key, &r->set);
+    if (!kl) return 0;
+    uint8_t extras[8] = {0}; /* flags 0, then the expiry (big-endian) */
+    for (int i = 0; i < 4; i++) extras[4 + i] = (uint8_t)(L->o->expiry >> (24 - 8 * i));
+    dv_frame f;
+    memset(&f, 0, sizeof f); /* vbucket 0, datatype raw, CAS 0 */
+    f.magic = DV_MAGIC_REQ;
+    f.opcode = r->set ? DV_OP_SET : DV_OP_GET;
+    f.opaque = r->opaque = ++lc->opaque;
+    f.key = (const uint8_t *)key;
+    f.key_len = kl;
+    if (r->set) {
+        f.extras = extras;
+        f.extras_len = sizeof extras;
+        f.value = L->doc;
+        f.value_len = L->doclen;
+    }
+    if (dv_frame_encode(&lc->out, &f) != DV_MCBP_OK) mc_die(lc, "out of memory");
+    r->t0 = now_ns();
+    return 1;
+}
+
+/* Read what is available (blocking until something is), appending to lc->in. */
+static void mc_read(lconn *lc)
+{
+    uint8_t *p = dv_buf_reserve(&lc->in, 65536);
+    if (!p) mc_die(lc, "out of memory");
+    ssize_t n;
+    do n = read(lc->fd, p, 65536);
+    while (n < 0 && errno == EINTR);
+    if (n == 0) mc_die(lc, "connection closed by the server");
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        mc_die(lc, "no response within %" PRIu64 " ms",
+               lc->L->o->timeout_ms ? lc->L->o->timeout_ms : MC_TIMEOUT_MS);
+    if (n < 0) mc_die(lc, "read: %s", strerror(errno));
+    dv_buf_commit(&lc->in, (size_t)n);
+}
+
+/* Write all of lc->out. Responses are read meanwhile when the socket is full, so that a window
+ * larger than the socket buffers cannot deadlock with a server waiting for us to read. */
+static void mc_flush(lconn *lc)
+{
+    while (dv_buf_size(&lc->out) > 0) {
+        ssize_t n =
+            send(lc->fd, dv_buf_head(&lc->out), dv_buf_size(&lc->out), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            dv_buf_consume(&lc->out, (size_t)n);
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            struct pollfd p = {lc->fd, POLLIN | POLLOUT, 0};
+            if (poll(&p, 1, -1) > 0 && (p.revents & POLLIN)) mc_read(lc);
+        } else if (errno != EINTR) {
+            mc_die(lc, "write: %s", strerror(errno));
+        }
+    }
+}
+
+/* A connection's phase: keep --in-flight requests on the wire until the phase is over for it. */
+static void *mc_run(void *arg)
+{
+    lconn *lc = arg;
+    unsigned win = lc->L->o->in_flight, head = 0, n = 0; /* on the wire: ring[head..head+n) */
+    while (n < win && mc_issue(lc, &lc->ring[(head + n) % win])) n++;
+    while (n > 0) {
+        /* Every complete response answers the oldest request and makes room for one more. */
+        dv_frame f;
+        size_t used;
+        int rc = dv_frame_decode(dv_buf_head(&lc->in), dv_buf_size(&lc->in),
+                                 DV_FRAME_DEFAULT_MAX_BODY, &f, &used);
+        if (rc < 0) mc_die(lc, "bad response: %s", dv_mcbp_strerror(rc));
+        if (rc == DV_MCBP_NEED_MORE) {
+            mc_flush(lc); /* the requests issued since the last read, in one write */
+            mc_read(lc);
+            continue;
+        }
+        mc_req *r = &lc->ring[head];
+        if (f.magic != DV_MAGIC_RES) mc_die(lc, "response with magic 0x%02x", f.magic);
+        if (f.opaque != r->opaque || f.opcode != (r->set ? DV_OP_SET : DV_OP_GET))
+            mc_die(lc,
+                   "unexpected response (opcode 0x%02x, opaque %" PRIu32
+                   "; expected opaque %" PRIu32 ")",
+                   f.opcode, f.opaque, r->opaque);
+        record(lc, r->t0, r->set, f.status ? dv_mcbp_status_error(f.opcode, f.status) : DV_ERR_OK);
+        dv_buf_consume(&lc->in, used);
+        head = (head + 1) % win;
+        n--;
+        if (mc_issue(lc, &lc->ring[(head + n) % win])) n++;
+    }
+    if (dv_buf_size(&lc->in) > 0) mc_die(lc, "unexpected bytes after the last response");
+    conn_done(lc);
+    return NULL;
 }
 
 /* Start every slot of every connection and wait until all are done. */
@@ -886,9 +1125,14 @@ static void load_phase(loader *L, uint64_t start)
     unsigned nconn = o->connections, nslot = o->in_flight;
     L->active_conns = nconn;
     for (unsigned i = 0; i < nconn; i++) atomic_store(&L->conns[i].active, nslot);
+    if (o->memcached) {
+        for (unsigned i = 0; i < nconn; i++)
+            if (pthread_create(&L->conns[i].thread, NULL, mc_run, &L->conns[i]) != 0)
+                mc_die(&L->conns[i], "cannot start a thread");
+    }
     /* Completions may arrive on the driver threads while this thread is still starting slots:
      * whoever brings a connection's count of live slots to zero reports it done. */
-    for (unsigned i = 0; i < nconn; i++) {
+    for (unsigned i = 0; i < nconn && !o->memcached; i++) {
         lconn *lc = &L->conns[i];
         for (unsigned j = 0; j < nslot; j++)
             if (!issue(&L->slots[i * nslot + j]) && atomic_fetch_sub(&lc->active, 1) == 1)
@@ -918,6 +1162,7 @@ static void load_phase(loader *L, uint64_t start)
         }
     }
     pthread_mutex_unlock(&L->mu);
+    for (unsigned i = 0; i < nconn && o->memcached; i++) pthread_join(L->conns[i].thread, NULL);
     if (tty && !o->quiet && !L->populating) fputc('\n', stderr);
 }
 
@@ -929,6 +1174,9 @@ static int run_load(opts *o, int argc, char **argv)
     if (o->in_flight < 1 || o->in_flight > 100000) die_usage("--in-flight: 1 to 100000");
     if (o->ratio > 100) die_usage("--ratio: 0 to 100");
     if (o->keys < 1) die_usage("--keys: at least 1");
+    if (strlen(o->prefix) > 200) die_usage("--prefix: at most 200 bytes");
+    if (o->memcached && (o->scope || o->durability))
+        die_usage("--memcached: memcached has no collections or durability");
 
     loader L;
     memset(&L, 0, sizeof L);
@@ -947,14 +1195,25 @@ static int run_load(opts *o, int argc, char **argv)
     memcpy(L.doc, "{\"data\":\"", 9);
     memset(L.doc + 9, 'x', L.doclen - 11);
     memcpy(L.doc + L.doclen - 2, "\"}", 2);
+    if (o->memcached) mc_parse_url(&L, o->url);
 
     for (unsigned i = 0; i < o->connections; i++) {
         lconn *lc = &L.conns[i];
         lc->L = &L;
         lc->idx = i;
         atomic_store(&lc->next_key, i);
-        lc->c = connect_or_die(o, "load");
-        open_or_die(lc->c, o, "load");
+        lc->rng = 0x9e3779b97f4a7c15ull * ((uint64_t)i * o->in_flight + 1);
+        if (o->memcached) {
+            lc->ring = calloc(o->in_flight, sizeof *lc->ring);
+            if (!lc->ring) {
+                fprintf(stderr, "divan: load: out of memory\n");
+                return 1;
+            }
+            mc_connect(lc);
+        } else {
+            lc->c = connect_or_die(o, "load");
+            open_or_die(lc->c, o, "load");
+        }
         for (unsigned j = 0; j < o->in_flight; j++) {
             slot *s = &L.slots[(size_t)i * o->in_flight + j];
             s->lc = lc;
@@ -981,7 +1240,17 @@ static int run_load(opts *o, int argc, char **argv)
     load_phase(&L, start);
     uint64_t elapsed = now_ns() - start;
 
-    for (unsigned i = 0; i < o->connections; i++) dv_client_close(L.conns[i].c);
+    for (unsigned i = 0; i < o->connections; i++) {
+        lconn *lc = &L.conns[i];
+        if (o->memcached) {
+            close(lc->fd);
+            dv_buf_free(&lc->in);
+            dv_buf_free(&lc->out);
+            free(lc->ring);
+        } else {
+            dv_client_close(lc->c);
+        }
+    }
 
     /* Merge. */
     lstats *t = &L.conns[0].st;
