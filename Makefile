@@ -5,7 +5,7 @@ FUZZ_SECONDS ?= 10
 FUZZ_LONG    ?= 600
 JOBS         ?= $(shell nproc)
 
-.PHONY: all build deps demo test unit pyunit pysuites interop sanitize fuzz fuzz-smoke valgrind format clean
+.PHONY: all build deps demo test unit pyunit pysuites interop sanitize fuzz fuzz-smoke valgrind format clean bench
 
 all: build
 
@@ -76,6 +76,13 @@ valgrind: build
 	    echo "valgrind $$t"; \
 	    valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite $$t >/dev/null || exit 1; \
 	done
+
+# Every comparison in one run (bench/run.py): bench/results/latest.md and its plots. A quick run
+# by default; BENCH=full for 3 repetitions of longer runs. No pass or fail on speed.
+BENCH ?= quick
+bench: deps build
+	scripts/install-bench
+	cd bench && ../.venv/bin/python run.py $(if $(filter full,$(BENCH)),--full)
 
 # divan's wheel (pyproject.toml: scikit-build-core over this CMake) into dist/; check-wheel builds
 # one, installs it in a fresh venv and runs the shipped divan-server and the asyncio example.

@@ -21,8 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from common import (add_run_options, can_pin, check_sdk, divan_server, fmt, machine, median,
-                    ratio, run_child, run_main)
+from common import (add_run_options, can_pin, check_sdk, divan_server, fmt, median, ratio,
+                    run_child, run_main, standalone)
 
 SCRIPT = str(Path(__file__).resolve())
 LOOPS = ("asyncio", "uvloop")
@@ -118,7 +118,7 @@ def worker(args):
 # ---------------------------------------------------------------------------------------------
 # Driver: the server, the children, the table.
 
-def measure(kind, loop, tasks, connstr, args, pin):
+def measure_one(kind, loop, tasks, connstr, args, pin):
     """ops/s of one child, or None if it failed."""
     got = run_child(kind, SCRIPT, ["--loop", loop, "--tasks", str(tasks), "--connstr", connstr,
                                    "--seconds", str(args.seconds), "--warmup", str(args.warmup)],
@@ -126,29 +126,30 @@ def measure(kind, loop, tasks, connstr, args, pin):
     return got["ops"] if got else None
 
 
-def driver(args):
+def measure(args):
+    """{(kind, loop, tasks): [ops/s per repetition, None if it failed]}."""
     pin = can_pin(args.pin)
-    header = machine(pin)
-    print(header, file=sys.stderr)
-    results = {}  # (kind, loop, tasks) -> [ops/s, ...]; None marks a failed run
-    began = time.monotonic()
+    results = {}
     with divan_server(pin) as server:
         for rep in range(args.reps):  # repetitions interleaved across configurations
             for loop in LOOPS:
                 for tasks in TASKS:
                     for kind in KINDS:
-                        ops = measure(kind, loop, tasks, server.connstr, args, pin)
+                        ops = measure_one(kind, loop, tasks, server.connstr, args, pin)
                         results.setdefault((kind, loop, tasks), []).append(ops)
                         print("rep %d %-8s %-7s %3d tasks: %s" % (rep + 1, kind, loop, tasks,
                               "error" if ops is None else "%.0f ops/s" % ops), file=sys.stderr)
             if not server.running():
                 raise RuntimeError("divan-server died")
+    return results
 
-    out = ["# divan asyncio KV benchmark", "", header,
-           "- %d repetition(s) of %g s after %g s of warm-up, median; %d keys, %d-byte JSON "
-           "documents; one upsert + one get = 2 ops" % (args.reps, args.seconds, args.warmup,
-                                                      NKEYS, len(json.dumps(DOC))),
-           "- run time: %.0f s" % (time.monotonic() - began), "",
+
+def report(results, args):
+    out = ["## asyncio client (acouchbase)", "",
+           "%d repetition(s) of %g s after %g s of warm-up, median; %d keys, %d-byte JSON "
+           "documents; one upsert + one get = 2 ops; floor: the same loop with each operation a "
+           "future resolved by call_soon." % (args.reps, args.seconds, args.warmup, NKEYS,
+                                              len(json.dumps(DOC))), "",
            "| loop | tasks | ours ops/s | official ops/s | ours/official | floor ops/s "
            "| ours/floor |", "|---|---:|---:|---:|---:|---:|---:|"]
     for loop in LOOPS:
@@ -158,10 +159,11 @@ def driver(args):
             out.append("| %s | %d | %s | %s | %s | %s | %s |" % (
                 loop, tasks, fmt(ours), fmt(official), fmt(ratio(ours, official), True),
                 fmt(floor), fmt(ratio(ours, floor), True)))
-    text = "\n".join(out) + "\n"
-    sys.stdout.write(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    return "\n".join(out) + "\n"
+
+
+def driver(args):
+    standalone("divan asyncio KV benchmark", measure, report, args)
 
 
 def main():

@@ -20,8 +20,8 @@ import threading
 import time
 from pathlib import Path
 
-from common import (add_run_options, can_pin, check_sdk, divan_server, fmt, machine, median,
-                    ratio, run_child, run_main)
+from common import (add_run_options, can_pin, check_sdk, divan_server, fmt, median, ratio,
+                    run_child, run_main, standalone)
 
 SCRIPT = str(Path(__file__).resolve())
 KINDS = ("ours", "official")
@@ -90,12 +90,10 @@ def worker(args):
 # ---------------------------------------------------------------------------------------------
 # Driver
 
-def driver(args):
+def measure(args):
+    """{(kind, workload, threads): [ops/s per repetition, None if it failed]}."""
     pin = can_pin(args.pin)
-    header = machine(pin)
-    print(header, file=sys.stderr)
-    results = {}  # (kind, workload, threads) -> [ops/s, ...]
-    began = time.monotonic()
+    results = {}
     with divan_server(pin) as server:
         for rep in range(args.reps):
             for workload, threads in WORKLOADS:
@@ -111,23 +109,26 @@ def driver(args):
                         "error" if ops is None else "%.0f ops/s" % ops), file=sys.stderr)
             if not server.running():
                 raise RuntimeError("divan-server died")
+    return results
 
-    out = ["# divan blocking KV benchmark", "", header,
-           "- %d repetition(s) of %g s after %g s of warm-up, median; %d keys, %d-byte JSON "
+
+def report(results, args):
+    out = ["## Blocking client (couchbase.cluster.Cluster)", "",
+           "%d repetition(s) of %g s after %g s of warm-up, median; %d keys, %d-byte JSON "
            "documents; sequential: one upsert + one get = 2 ops; get_multi: %d keys per call, "
-           "each key one op" % (args.reps, args.seconds, args.warmup, NKEYS, len(json.dumps(DOC)),
-                                BATCH),
-           "- run time: %.0f s" % (time.monotonic() - began), "",
+           "each key one op." % (args.reps, args.seconds, args.warmup, NKEYS, len(json.dumps(DOC)),
+                                 BATCH), "",
            "| workload | threads | ours ops/s | official ops/s | ours/official |",
            "|---|---:|---:|---:|---:|"]
     for workload, threads in WORKLOADS:
         ours, official = (median(results.get((k, workload, threads))) for k in KINDS)
         out.append("| %s | %d | %s | %s | %s |" % (workload, threads, fmt(ours), fmt(official),
                                                   fmt(ratio(ours, official), True)))
-    text = "\n".join(out) + "\n"
-    sys.stdout.write(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    return "\n".join(out) + "\n"
+
+
+def driver(args):
+    standalone("divan blocking KV benchmark", measure, report, args)
 
 
 def main():

@@ -11,6 +11,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,6 +117,20 @@ def add_run_options(p):
                    help="do not pin the server to CPU 0 and the client to CPU 1")
     p.add_argument("--out", help="also write the Markdown report to this file")
     p.add_argument("--connstr", help=argparse.SUPPRESS)  # the worker's
+
+
+def standalone(title, measure, report, args):
+    """A benchmark run on its own: the machine, its measurements and its report, to stdout
+    and --out."""
+    header = machine(can_pin(args.pin))
+    print(header, file=sys.stderr)
+    began = time.monotonic()
+    results = measure(args)
+    text = "# %s\n\n%s\n- run time: %.0f s\n\n%s" % (title, header, time.monotonic() - began,
+                                                     report(results, args))
+    sys.stdout.write(text)
+    if args.out:
+        Path(args.out).write_text(text)
 
 
 def run_main(p, worker, driver):
