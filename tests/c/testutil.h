@@ -19,4 +19,20 @@ void tu_assert_hex(const void *p, size_t n, const char *hex);
 int tu_run(const char *name, const struct CMUnitTest *tests, size_t n);
 #define TU_RUN(tests) tu_run(__FILE__, tests, sizeof(tests) / sizeof((tests)[0]))
 
+/* Milliseconds of CLOCK_MONOTONIC. */
+uint64_t tu_mono_ms(void);
+
+/* Start argv[0] (a path) with stdin on /dev/null; its stdout and stderr on new pipes whose read
+ * ends go to *out_fd and *err_fd, or inherited where those are NULL. Fails the test if it cannot
+ * start. Returns its pid. */
+int tu_spawn(char *const argv[], int *out_fd, int *err_fd);
+
+/* A TCP connection to 127.0.0.1:port, or -1. */
+int tu_dial(int port);
+
+/* Run bin with args (NULL-terminated) to completion, within guard_ms (else it is killed and the
+ * test fails): its stdout and stderr as strings the caller frees, and its exit status (128 +
+ * the signal if one ended it). */
+int tu_capture(const char *bin, const char *const *args, int guard_ms, char **out, char **err);
+
 #endif

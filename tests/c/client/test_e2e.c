@@ -14,7 +14,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +26,6 @@
 
 #include "divan/client.h"
 #include "mcbp/protocol.h"
-
-extern char **environ;
 
 #define GUARD_MS 30000 /* no wait in this test is longer: a hang fails instead */
 
@@ -50,42 +47,13 @@ static void find_bins(void)
     if (!t) snprintf(tool_bin, sizeof tool_bin, "%s/../../bin/divan", dir);
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Spawn argv with stdout (and stderr if err_fd) on pipes. */
-static pid_t spawn(char *const argv[], int *out_fd, int *err_fd)
-{
-    int o[2], e[2] = {-1, -1};
-    assert_int_equal(pipe2(o, O_CLOEXEC), 0);
-    if (err_fd) assert_int_equal(pipe2(e, O_CLOEXEC), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, o[1], 1);
-    if (err_fd) posix_spawn_file_actions_adddup2(&fa, e[1], 2);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(o[1]);
-    if (err_fd) close(e[1]);
-    if (rc != 0) fail_msg("cannot run %s: %s", argv[0], strerror(rc));
-    *out_fd = o[0];
-    if (err_fd) *err_fd = e[0];
-    return pid;
-}
-
 /* Read one line (without the newline) within timeout_ms; 0, or -1 on EOF or timeout. */
 static int read_line(int fd, char *buf, size_t len, int timeout_ms)
 {
     size_t n = 0;
-    uint64_t end = mono_ms() + (uint64_t)timeout_ms;
+    uint64_t end = tu_mono_ms() + (uint64_t)timeout_ms;
     while (n + 1 < len) {
-        uint64_t now = mono_ms();
+        uint64_t now = tu_mono_ms();
         struct pollfd p = {fd, POLLIN, 0};
         if (now >= end || poll(&p, 1, (int)(end - now)) <= 0) break;
         char ch;
@@ -116,7 +84,7 @@ static void server_start(server *s, int kv, int http)
                     "--http-port", https,       "--threads",
                     "2",           "--user",    "Administrator:password:admin",
                     NULL};
-    s->pid = spawn(argv, &s->out, NULL);
+    s->pid = tu_spawn(argv, &s->out, NULL);
     char line[256];
     if (read_line(s->out, line, sizeof line, GUARD_MS) != 0 ||
         sscanf(line, "divan-server kv=%d http=%d", &s->kv, &s->http) != 2) {
@@ -136,60 +104,17 @@ static void server_kill(server *s)
     s->pid = 0;
 }
 
-/* Run the divan tool; its stdout and stderr (caller frees) and exit code. */
+/* Run divan with args; its stdout and stderr (caller frees) and exit code. */
 static int run_tool(char **out, char **err, const char *const *args)
 {
-    char *argv[64];
-    int n = 0;
-    argv[n++] = tool_bin;
-    for (; *args && n < 63; args++) argv[n++] = (char *)*args;
-    argv[n] = NULL;
-    int fo, fe;
-    pid_t pid = spawn(argv, &fo, &fe);
-    size_t cap[2] = {4096, 4096}, len[2] = {0, 0};
-    char *buf[2] = {malloc(cap[0]), malloc(cap[1])};
-    int fds[2] = {fo, fe}, open_ = 2;
-    uint64_t end = mono_ms() + GUARD_MS;
-    while (open_ > 0 && mono_ms() < end) {
-        struct pollfd p[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
-        if (poll(p, 2, (int)(end - mono_ms())) <= 0) break;
-        for (int i = 0; i < 2; i++) {
-            if (fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP))) continue;
-            if (len[i] + 1024 >= cap[i]) buf[i] = realloc(buf[i], cap[i] *= 2);
-            ssize_t r = read(fds[i], buf[i] + len[i], cap[i] - len[i] - 1);
-            if (r <= 0) {
-                close(fds[i]);
-                fds[i] = -1;
-                p[i].fd = -1;
-                open_--;
-            } else {
-                len[i] += (size_t)r;
-            }
-        }
-    }
-    if (open_ > 0) kill(pid, SIGKILL);
-    for (int i = 0; i < 2; i++) {
-        if (fds[i] >= 0) close(fds[i]);
-        buf[i][len[i]] = '\0';
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    *out = buf[0];
-    *err = buf[1];
-    if (open_ > 0) fail_msg("divan did not finish within %d ms", GUARD_MS);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return tu_capture(tool_bin, args, GUARD_MS, out, err);
 }
 
 /* A raw HTTP request with basic auth as Administrator; the status code. */
 static int http_post(int port, const char *path, const char *form)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = tu_dial(port);
     assert_true(fd >= 0);
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     char req[1024];
     int n = snprintf(req, sizeof req,
                      "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -968,11 +893,11 @@ static void test_close_cancels(void **state)
     set_value(&q, "2");
     q.timeout_ms = 20000; /* retried while locked: pending until closed */
     assert_int_equal(dv_client_submit(c, &q, box_done, &b), DV_ERR_OK);
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = tu_mono_ms();
     dv_client_close(c);
     assert_true(box_wait(&b, 0)); /* called back before close returned */
     assert_int_equal(b.r.err, DV_ERR_REQUEST_CANCELED);
-    assert_true(mono_ms() - t0 < 10000);
+    assert_true(tu_mono_ms() - t0 < 10000);
     result_free(&b.r);
 
     q = req(DV_KV_UNLOCK, "e2e-close");
@@ -1204,7 +1129,7 @@ static int pump_issue(pslot *s)
     dv_req q = req(s->n % 2 ? DV_KV_UPSERT : DV_KV_GET, key);
     if (q.kind == DV_KV_UPSERT) set_value(&q, "{\"p\":1}");
     q.timeout_ms = PUMP_TIMEOUT_MS;
-    s->t0_ms = mono_ms();
+    s->t0_ms = tu_mono_ms();
     if (dv_client_submit(s->p->c, &q, pump_cb, s) != DV_ERR_OK) return 0;
     s->p->inflight++;
     return 1;
@@ -1214,7 +1139,7 @@ static void pump_cb(void *ud, const dv_res *r)
 {
     pslot *s = ud;
     pump *p = s->p;
-    uint64_t took = mono_ms() - s->t0_ms;
+    uint64_t took = tu_mono_ms() - s->t0_ms;
     pthread_mutex_lock(&p->mu);
     if (p->inflight-- == 0) p->twice++; /* more completions than submissions */
     if (r->err == DV_ERR_OK || r->err == DV_ERR_DOCUMENT_NOT_FOUND) {
@@ -1238,8 +1163,8 @@ static void pump_cb(void *ud, const dv_res *r)
 /* Wait (with p->mu held) until pred holds or the guard expires. */
 #define PUMP_WAIT(p, pred)                                                                         \
     do {                                                                                           \
-        uint64_t end_ = mono_ms() + GUARD_MS;                                                      \
-        while (!(pred) && mono_ms() < end_) {                                                      \
+        uint64_t end_ = tu_mono_ms() + GUARD_MS;                                                   \
+        while (!(pred) && tu_mono_ms() < end_) {                                                   \
             struct timespec ts_;                                                                   \
             clock_gettime(CLOCK_REALTIME, &ts_);                                                   \
             ts_.tv_sec += 1;                                                                       \
@@ -1291,19 +1216,19 @@ static void test_restart(void **state)
     result x;
     dv_req q = req(DV_KV_GET, "e2e-pump-1");
     q.timeout_ms = 300;
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = tu_mono_ms();
     run_on(p.c, &q, &x);
     assert_true(x.err == DV_ERR_UNAMBIGUOUS_TIMEOUT || x.err == DV_ERR_AMBIGUOUS_TIMEOUT ||
                 x.err == DV_ERR_REQUEST_CANCELED);
-    assert_true(mono_ms() - t0 < 300 + 1500);
+    assert_true(tu_mono_ms() - t0 < 300 + 1500);
     result_free(&x);
 
     /* A new server on the same ports: the client reconnects by itself. */
     server_start(&s, kv, http);
     assert_int_equal(s.kv, kv);
     int reconnected = 0;
-    uint64_t end = mono_ms() + GUARD_MS;
-    while (!reconnected && mono_ms() < end) {
+    uint64_t end = tu_mono_ms() + GUARD_MS;
+    while (!reconnected && tu_mono_ms() < end) {
         q = req(DV_KV_UPSERT, "e2e-after");
         set_value(&q, "1");
         q.timeout_ms = 1000;
@@ -1349,7 +1274,7 @@ static void test_restart_load(void **state)
                     "--json",        "--prefix",
                     "e2e-rl-",       NULL};
     int fo, fe;
-    pid_t pid = spawn(argv, &fo, &fe);
+    pid_t pid = tu_spawn(argv, &fo, &fe);
     char line[512];
     /* The first progress line: operations are flowing. */
     assert_int_equal(read_line(fe, line, sizeof line, GUARD_MS), 0);

@@ -12,7 +12,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +26,6 @@
 #include "divan/base.h"
 #include "mcbp/frame.h"
 
-extern char **environ;
-
 #define GUARD_MS 30000 /* no wait in this test is longer: a hang fails instead */
 
 static char tool_bin[4096];
@@ -37,98 +34,10 @@ static pid_t mc_pid;
 static int mc_port;
 static char url[64];
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Spawn argv with stdin on /dev/null; stdout and stderr on pipes when fds are given, else on
- * /dev/null. */
-static pid_t spawn(char *const argv[], int *out_fd, int *err_fd)
-{
-    int o[2] = {-1, -1}, e[2] = {-1, -1};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (out_fd) {
-        assert_int_equal(pipe2(o, O_CLOEXEC), 0);
-        assert_int_equal(pipe2(e, O_CLOEXEC), 0);
-        posix_spawn_file_actions_adddup2(&fa, o[1], 1);
-        posix_spawn_file_actions_adddup2(&fa, e[1], 2);
-    } else {
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    }
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (out_fd) {
-        close(o[1]);
-        close(e[1]);
-        *out_fd = o[0];
-        *err_fd = e[0];
-    }
-    if (rc != 0) fail_msg("cannot run %s: %s", argv[0], strerror(rc));
-    return pid;
-}
-
 /* Run divan with args; its stdout and stderr (caller frees) and exit code. */
 static int run_tool(char **out, char **err, const char *const *args)
 {
-    char *argv[64];
-    int n = 0;
-    argv[n++] = tool_bin;
-    for (; *args && n < 63; args++) argv[n++] = (char *)*args;
-    argv[n] = NULL;
-    int fds[2];
-    pid_t pid = spawn(argv, &fds[0], &fds[1]);
-    size_t cap[2] = {4096, 4096}, len[2] = {0, 0};
-    char *buf[2] = {malloc(cap[0]), malloc(cap[1])};
-    int open_ = 2;
-    uint64_t end = mono_ms() + GUARD_MS;
-    while (open_ > 0 && mono_ms() < end) {
-        struct pollfd p[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
-        if (poll(p, 2, (int)(end - mono_ms())) <= 0) break;
-        for (int i = 0; i < 2; i++) {
-            if (fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP))) continue;
-            if (len[i] + 1024 >= cap[i]) buf[i] = realloc(buf[i], cap[i] *= 2);
-            ssize_t r = read(fds[i], buf[i] + len[i], cap[i] - len[i] - 1);
-            if (r <= 0) {
-                close(fds[i]);
-                fds[i] = -1;
-                open_--;
-            } else {
-                len[i] += (size_t)r;
-            }
-        }
-    }
-    if (open_ > 0) kill(pid, SIGKILL);
-    for (int i = 0; i < 2; i++) {
-        if (fds[i] >= 0) close(fds[i]);
-        buf[i][len[i]] = '\0';
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    *out = buf[0];
-    *err = buf[1];
-    if (open_ > 0) fail_msg("divan did not finish within %d ms", GUARD_MS);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* A TCP connection to 127.0.0.1:port, or -1. */
-static int dial(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) return fd;
-    close(fd);
-    return -1;
+    return tu_capture(tool_bin, args, GUARD_MS, out, err);
 }
 
 /* A port nobody listens on now (the kernel's choice for an ephemeral bind). */
@@ -173,10 +82,10 @@ static int setup(void **state)
         char *argv[] = {
             (char *)memcached_bin,        "-p",     port, "-U", "0", "-l", "127.0.0.1", "-m", "64",
             geteuid() == 0 ? "-u" : NULL, "nobody", NULL};
-        mc_pid = spawn(argv, NULL, NULL);
-        uint64_t end = mono_ms() + GUARD_MS;
-        while (mono_ms() < end) {
-            int fd = dial(mc_port);
+        mc_pid = tu_spawn(argv, NULL, NULL);
+        uint64_t end = tu_mono_ms() + GUARD_MS;
+        while (tu_mono_ms() < end) {
+            int fd = tu_dial(mc_port);
             if (fd >= 0) {
                 close(fd);
                 snprintf(url, sizeof url, "memcached://127.0.0.1:%d", mc_port);
@@ -185,7 +94,7 @@ static int setup(void **state)
             if (waitpid(mc_pid, NULL, WNOHANG) == mc_pid) break; /* it exited: another port */
             poll(NULL, 0, 10);                                   /* not listening yet */
         }
-        if (mono_ms() >= end) break;
+        if (tu_mono_ms() >= end) break;
     }
     if (mc_pid > 0 && waitpid(mc_pid, NULL, WNOHANG) == 0) {
         kill(mc_pid, SIGKILL);
@@ -281,7 +190,7 @@ static void test_documents_stored(void **state)
     free(out);
     free(err);
 
-    int fd = dial(mc_port);
+    int fd = tu_dial(mc_port);
     assert_true(fd >= 0);
     dv_buf b = DV_BUF_INIT;
     dv_frame q = {0};
@@ -296,8 +205,8 @@ static void test_documents_stored(void **state)
     dv_frame r;
     size_t used;
     int rc = DV_MCBP_NEED_MORE;
-    uint64_t end = mono_ms() + GUARD_MS;
-    while (rc == DV_MCBP_NEED_MORE && mono_ms() < end) {
+    uint64_t end = tu_mono_ms() + GUARD_MS;
+    while (rc == DV_MCBP_NEED_MORE && tu_mono_ms() < end) {
         struct pollfd p = {fd, POLLIN, 0};
         assert_int_equal(poll(&p, 1, GUARD_MS), 1);
         uint8_t *space = dv_buf_reserve(&b, 4096);
