@@ -78,7 +78,7 @@ valgrind: build
 	done
 
 # Every comparison in one run (bench/run.py): bench/results/latest.md and its plots. A quick run
-# by default; BENCH=full for 3 repetitions of longer runs. No pass or fail on speed.
+# (3 short repetitions) by default; BENCH=full for long runs. No pass or fail on speed.
 BENCH ?= quick
 bench: deps build
 	scripts/install-bench

@@ -1,7 +1,7 @@
 """``make bench``: every comparison in one run, with one report and its plots.
 
-    .venv/bin/python bench/run.py            # quick (BENCH=quick): a few minutes
-    .venv/bin/python bench/run.py --full     # BENCH=full: 3 repetitions of longer runs
+    .venv/bin/python bench/run.py            # quick (BENCH=quick): 3 short repetitions, ~5 min
+    .venv/bin/python bench/run.py --full     # BENCH=full: 3 repetitions of long runs, ~15 min
 
 1. asyncio client (asyncio_kv.py): ours, the official acouchbase and the loop's floor;
 2. blocking client (blocking_kv.py): sequential operations and get_multi, ours and official;
@@ -24,8 +24,8 @@ import server_load
 from common import can_pin, machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
-# (repetitions, seconds per client run, seconds per server run)
-PLANS = {"quick": (1, 1.0, 2.0), "full": (3, 3.0, 10.0)}
+# (repetitions, seconds per client run and its warm-up, seconds per server run)
+PLANS = {"quick": (3, 0.5, 0.25, 1.0), "full": (3, 3.0, 0.5, 10.0)}
 
 
 def main():
@@ -35,10 +35,10 @@ def main():
     p.add_argument("--out", default=str(RESULTS), help="the results directory")
     args = p.parse_args()
     plan = "full" if args.full else "quick"
-    reps, client_s, server_s = PLANS[plan]
+    reps, client_s, warmup, server_s = PLANS[plan]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    client = argparse.Namespace(reps=reps, seconds=client_s, warmup=0.5, pin=args.pin)
+    client = argparse.Namespace(reps=reps, seconds=client_s, warmup=warmup, pin=args.pin)
     server = argparse.Namespace(reps=reps, seconds=server_s, pin=args.pin)
 
     header = machine(can_pin(args.pin))
