@@ -1,6 +1,6 @@
 """``make bench``: every comparison in one run, with one report and its plots.
 
-    .venv/bin/python bench/run.py            # quick (BENCH=quick): 3 short repetitions, ~5 min
+    .venv/bin/python bench/run.py            # quick (BENCH=quick): 3 short repetitions, ~3 min
     .venv/bin/python bench/run.py --full     # BENCH=full: 3 repetitions of long runs, ~15 min
 
 1. asyncio client (asyncio_kv.py): ours, the official acouchbase and the loop's floor;
