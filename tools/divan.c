@@ -28,6 +28,7 @@
 #include "divan/client.h"
 #include "divan/divan.h"
 #include "mcbp/frame.h"
+#include "topology/connstr.h"
 #include "mcbp/opcode.h"
 
 #define FLAGS_JSON   0x02000000u /* common flags: the document is JSON */
@@ -958,38 +959,16 @@ static void mc_die(const lconn *lc, const char *fmt, ...)
     exit(1);
 }
 
-/* The first host[:port] of a connection string ("memcached://h:p", "couchbase://[::1]:p,h2",
- * "h"); the port defaults to 11211. */
+/* The first host of --url, by the connection string parser; its port, or memcached's 11211. */
 static void mc_parse_url(loader *L, const char *url)
 {
-    const char *p = strstr(url, "://");
-    p = p ? p + 3 : url;
-    size_t n = strcspn(p, ",/?;");
-    const char *host = p, *port = NULL;
-    size_t hlen = n;
-    if (*p == '[') {
-        const char *rb = memchr(p, ']', n);
-        if (!rb) die_usage("--url: unterminated [ in %s", url);
-        host = p + 1;
-        hlen = (size_t)(rb - host);
-        if (rb + 1 < p + n) {
-            if (rb[1] != ':') die_usage("--url: bad host in %s", url);
-            port = rb + 2;
-        }
-    } else {
-        const char *colon = memchr(p, ':', n);
-        if (colon && !memchr(colon + 1, ':', (size_t)(p + n - colon - 1))) { /* not a bare IPv6 */
-            hlen = (size_t)(colon - p);
-            port = colon + 1;
-        }
-    }
-    size_t plen = port ? (size_t)(p + n - port) : 0;
-    if (!hlen || hlen >= sizeof L->host || (port && (!plen || plen >= sizeof L->port)))
-        die_usage("--url: bad host or port in %s", url);
-    memcpy(L->host, host, hlen);
-    L->host[hlen] = '\0';
-    snprintf(L->port, sizeof L->port, "%.*s", (int)plen, port ? port : "");
-    if (!port) strcpy(L->port, "11211");
+    dv_connstr *cs;
+    char err[256];
+    if (dv_connstr_parse(url, strlen(url), &cs, err, sizeof err) != 0) die_usage("--url: %s", err);
+    const dv_connstr_host *h = &cs->hosts[0];
+    snprintf(L->host, sizeof L->host, "%s", h->host);
+    snprintf(L->port, sizeof L->port, "%u", h->port_given ? (unsigned)h->port : 11211u);
+    dv_connstr_free(cs);
 }
 
 static void mc_connect(lconn *lc)
