@@ -28,8 +28,8 @@
 #include "divan/client.h"
 #include "divan/divan.h"
 #include "mcbp/frame.h"
-#include "topology/connstr.h"
 #include "mcbp/opcode.h"
+#include "topology/connstr.h"
 
 #define FLAGS_JSON   0x02000000u /* common flags: the document is JSON */
 #define FLAGS_BINARY 0x03000000u

@@ -14,10 +14,9 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Type
 from couchbase import _core
 from couchbase._kv import (BinaryLogic, ClusterSettings, CollectionLogic, Combine, Endpoint,
                            Request, ScopeLogic, check_open, diagnostics_report, ping_report,
-                           pings_kv)
+                           pings_kv, unretrievable)
 from couchbase.diagnostics import ClusterState
-from couchbase.exceptions import (DocumentUnretrievableException, InvalidArgumentException,
-                                  UnAmbiguousTimeoutException)
+from couchbase.exceptions import InvalidArgumentException, UnAmbiguousTimeoutException
 from couchbase.options import (DiagnosticsOptions, PingOptions, WaitUntilReadyOptions,
                                forward_args)
 from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
@@ -285,8 +284,7 @@ class LoopCollection:
                         other.cancel()
                     return
             if all(r.done() for r in reads):
-                first.set_exception(DocumentUnretrievableException(
-                    "no copy of %r could be read" % key))
+                first.set_exception(unretrievable(key))
 
         def cancel(_: Any) -> None:
             if first.cancelled():

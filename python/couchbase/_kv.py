@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import (Any, Callable, Dict, Generic, Iterable, Iterator, List, Optional, Sequence,
                     Tuple, TypeVar, Union)
 
+from couchbase import __version__
 from couchbase._utils import (timedelta_as_milliseconds, timedelta_as_seconds,
                               timedelta_as_timestamp)
 from couchbase.auth import Authenticator
@@ -22,7 +23,7 @@ from couchbase.constants import FMT_COMMON_MASK, FMT_JSON
 from couchbase.diagnostics import ServiceType
 from couchbase.exceptions import (DocumentNotFoundException, DocumentUnretrievableException,
                                   FeatureUnavailableException, InvalidArgumentException,
-                                  error_message)
+                                  error_message, error_name)
 from couchbase.options import (AppendMultiOptions, AppendOptions, DecrementMultiOptions,
                                DecrementOptions, ExistsMultiOptions, ExistsOptions,
                                GetAllReplicasMultiOptions, GetAllReplicasOptions,
@@ -97,8 +98,7 @@ def _ms(options: Dict[str, Any], key: str) -> int:
     return 0 if value is None else timedelta_as_milliseconds(value)
 
 
-_SDK = "divan-python/0.1.0"
-_ERR_OK, _ERR_UNAMBIGUOUS_TIMEOUT = 0, 14  # couchbase._errors
+_SDK = "divan-python/" + __version__
 _ENDPOINT_STATES = ("disconnected", "connecting", "connected")
 Endpoint = Tuple[int, str, Optional[str], int, int, int, int]
 
@@ -112,12 +112,12 @@ def _report(report_id: Optional[str], kv: List[Dict[str, Any]]) -> Dict[str, Any
 def ping_report(report_id: Optional[str], endpoints: Iterable[Endpoint]) -> PingResult:
     services = []
     for ep_id, remote, bucket, _state, _last, err, latency in endpoints:
-        state = ("ok" if err == _ERR_OK else
-                 "timeout" if err == _ERR_UNAMBIGUOUS_TIMEOUT else "error")
+        state = ("ok" if not err else
+                 "timeout" if error_name(err) == "UNAMBIGUOUS_TIMEOUT" else "error")
         services.append({"type": ServiceType.KeyValue.value, "id": "0x%x" % ep_id,
                          "remote": remote, "bucket": bucket,
-                         "latency": latency if err == _ERR_OK else None, "state": state,
-                         "error": None if err == _ERR_OK else error_message(err)})
+                         "latency": None if err else latency, "state": state,
+                         "error": error_message(err) if err else None})
     return PingResult(_report(report_id, services))
 
 
@@ -164,13 +164,17 @@ class ScopeLogic:
         return "_default"
 
 
+def unretrievable(key: str) -> DocumentUnretrievableException:
+    """What a read of any copy raises when no copy could be read."""
+    return DocumentUnretrievableException("no copy of %r could be read" % key)
+
 
 def _first_copy(key: str, outcomes: List[Any]) -> Any:
     """The first copy read (of the active and replica reads, in that order)."""
     for outcome in outcomes:
         if not isinstance(outcome, BaseException):
             return outcome
-    raise DocumentUnretrievableException("no copy of %r could be read" % key)
+    raise unretrievable(key)
 
 
 def _all_copies(key: str, outcomes: List[Any]) -> Iterator[Any]:
@@ -340,10 +344,9 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
                                    (transcoder, True), replica_index=index))
         return reads
 
-    def _lookup_wire(self, key: str, spec: Any,
-                     args: Dict[str, Any]) -> Tuple[List[Tuple[Any, ...]], Tuple[Any, ...]]:
-        """A lookup_in's specs as the core takes them, and its result's extra."""
-        specs = check_lookup_in_specs(spec)
+    def _wire(self, key: str, specs: Any,
+              args: Dict[str, Any]) -> Tuple[List[Tuple[Any, ...]], Tuple[Any, ...]]:
+        """Checked sub-document specs as the core takes them, and the result's extra."""
         transcoder = args.get("transcoder") or self._transcoder
         wire = [tuple(s.to_wire(transcoder)) for s in specs]
         return wire, (key, transcoder, tuple(w[0] for w in wire))
@@ -352,7 +355,7 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
                                 args: Dict[str, Any]) -> List[Request]:
         """The lookup on the active copy (replica index 0) and on each replica."""
         self._check_read_preference(args)
-        wire, extra = self._lookup_wire(key, spec, args)
+        wire, extra = self._wire(key, check_lookup_in_specs(spec), args)
         return [self._req(KV_LOOKUP_IN, key, args, LookupInReplicaResult, (*extra, index > 0),
                           specs=wire, replica_index=index) for index in range(REPLICAS + 1)]
 
@@ -403,7 +406,7 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
 
     def lookup_in(self, key: str, spec: Any, *opts: LookupInOptions, **kwargs: Any) -> LookupInT:
         args = forward_args(kwargs, *opts)
-        wire, extra = self._lookup_wire(key, spec, args)
+        wire, extra = self._wire(key, check_lookup_in_specs(spec), args)
         return self._run(self._req(KV_LOOKUP_IN, key, args, LookupInResult, extra, specs=wire,
                                    access_deleted=bool(args.get("access_deleted"))))
 
@@ -425,11 +428,9 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
         args = forward_args(kwargs, *opts)
         check_expiry_and_preserve(args)
         semantics = mutate_in_store_semantics(args)
-        specs = check_mutate_in_specs(spec, bool(args.get("preserve_expiry")))
-        transcoder = args.get("transcoder") or self._transcoder
-        wire = [tuple(s.to_wire(transcoder)) for s in specs]
-        return self._run(self._req(KV_MUTATE_IN, key, args, MutateInResult,
-                                   (key, transcoder, tuple(w[0] for w in wire)), specs=wire,
+        wire, extra = self._wire(
+            key, check_mutate_in_specs(spec, bool(args.get("preserve_expiry"))), args)
+        return self._run(self._req(KV_MUTATE_IN, key, args, MutateInResult, extra, specs=wire,
                                    store_semantics=int(semantics), cas=args.get("cas") or 0,
                                    expiry=args.get("expiry", 0),
                                    durability=args.get("durability_level", 0),
