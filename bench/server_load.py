@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 
-from common import REPO, can_pin, fmt, median, ratio
+from common import REPO, can_pin, divan_server, fmt, median, ratio
 
 DIVAN = str(REPO / "build/bin/divan")
 SERVER = os.environ.get("DIVAN_SERVER") or str(REPO / "build/bin/divan-server")
@@ -73,14 +73,14 @@ def answered(port):
 @contextlib.contextmanager
 def started(kind, pin):
     """(pid, port) of a fresh server of this kind, stopped afterwards."""
-    port = free_port()
     if kind == "divan":
-        argv = [SERVER, "--kv-port", str(port), "--http-port", "0", "--threads", "1",
-                "--user", "user:password:admin"]
-    else:
-        argv = [MEMCACHED, "-p", str(port), "-U", "0", "-l", "127.0.0.1", "-t", "1", "-m", "2048"]
-        if os.geteuid() == 0:
-            argv += ["-u", "nobody"]  # memcached will not run as root
+        with divan_server(pin) as server:
+            yield server.pid, server.kv_port
+        return
+    port = free_port()
+    argv = [MEMCACHED, "-p", str(port), "-U", "0", "-l", "127.0.0.1", "-t", "1", "-m", "2048"]
+    if os.geteuid() == 0:
+        argv += ["-u", "nobody"]  # memcached will not run as root
     if pin:
         argv = ["taskset", "-c", "0"] + argv
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -88,7 +88,7 @@ def started(kind, pin):
         deadline = time.monotonic() + 20
         while not answered(port):  # polls until the server answers
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("%s did not start (%s)" % (kind, " ".join(argv)))
+                raise RuntimeError("memcached did not start (%s)" % " ".join(argv))
         yield proc.pid, port
     finally:
         proc.terminate()
