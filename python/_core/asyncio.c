@@ -267,13 +267,9 @@ static void op_complete(void *ud, const dv_res *res)
         }
         if (!v) {
             /* Hand the Python error (from the transcoder, say) to the caller instead. */
-            PyObject *t, *val, *tb;
-            PyErr_Fetch(&t, &val, &tb);
-            PyErr_NormalizeException(&t, &val, &tb);
+            PyObject *val = dv_py_take_error();
             if (val) r = PyObject_CallMethod(op->future, "set_exception", "O", val);
-            Py_XDECREF(t);
             Py_XDECREF(val);
-            Py_XDECREF(tb);
         }
         Py_XDECREF(v);
     }

@@ -127,13 +127,7 @@ static PyObject *outcome(dv_res *res, start_kind kind, PyObject *result_type, Py
     }
     dv_res_free(res);
     if (!v) { /* a Python error: it becomes the outcome */
-        PyObject *t, *val, *tb;
-        PyErr_Fetch(&t, &val, &tb);
-        PyErr_NormalizeException(&t, &val, &tb);
-        if (val && tb) PyException_SetTraceback(val, tb);
-        Py_XDECREF(t);
-        Py_XDECREF(tb);
-        v = val;
+        v = dv_py_take_error();
         *failed = 1;
     }
     return v;

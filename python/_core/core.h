@@ -17,6 +17,9 @@ PyObject *dv_py_endpoints_new(const dv_res *res);
 /* Raise the exception for rc (message: NULL for the table's); returns NULL. CLUSTER_CLOSED
  * raises RuntimeError, as the official SDK does on a closed cluster. */
 PyObject *dv_py_raise(dv_error rc, const char *message);
+/* The pending Python error as an exception object with its traceback (new reference; the error
+ * is cleared), or NULL if none is pending. */
+PyObject *dv_py_take_error(void);
 /* The exception dv_py_raise raises, as a new reference (NULL with a Python error). */
 PyObject *dv_py_error_new(dv_error rc, const char *message);
 /* The cluster's constructor arguments: [loop,] connstr, username, password and the timeouts in

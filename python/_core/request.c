@@ -62,6 +62,17 @@ PyObject *dv_py_error_new(dv_error rc, const char *message)
     return build ? PyObject_CallFunction(build, "iOz", (int)rc, Py_None, message) : NULL;
 }
 
+PyObject *dv_py_take_error(void)
+{
+    PyObject *t, *val, *tb;
+    PyErr_Fetch(&t, &val, &tb);
+    PyErr_NormalizeException(&t, &val, &tb);
+    if (val && tb) PyException_SetTraceback(val, tb);
+    Py_XDECREF(t);
+    Py_XDECREF(tb);
+    return val;
+}
+
 PyObject *dv_py_raise(dv_error rc, const char *message)
 {
     PyObject *exc = dv_py_error_new(rc, message);
