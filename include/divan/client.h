@@ -155,8 +155,8 @@ typedef struct dv_res {
     int exists;      /* DV_KV_EXISTS */
     int deleted;
     uint64_t counter; /* INCREMENT, DECREMENT */
-    int has_token;
-    dv_token token;             /* mutations, when the server sent one */
+    int has_token;              /* mutations: always (uuid and seqno 0 when not negotiated) */
+    dv_token token;             /* mutations */
     const dv_subdoc_res *specs; /* LOOKUP_IN (one per spec), MUTATE_IN (one per spec) */
     size_t nspecs;
     const dv_endpoint *endpoints; /* ping, diagnostics */

@@ -20,6 +20,8 @@ typedef struct {
     PyObject *specs; /* sub-document: tuple of (error, status, bytes or None), else None */
     char *raw;       /* the value until then (NULL: none) */
     size_t raw_len;
+    char *key; /* the operation's document key (NULL: none), a str on each access */
+    size_t key_len;
 } Result;
 
 static PyTypeObject ResultType;
@@ -40,6 +42,17 @@ PyObject *dv_py_result_new(const dv_res *res)
     r->raw_len = 0;
     r->token = NULL;
     r->specs = NULL;
+    r->key = NULL;
+    r->key_len = 0;
+    if (res->ctx && res->ctx->key && res->ctx->key_len) {
+        r->key = PyMem_Malloc(res->ctx->key_len);
+        if (!r->key) {
+            Py_DECREF(r);
+            return PyErr_NoMemory();
+        }
+        memcpy(r->key, res->ctx->key, res->ctx->key_len);
+        r->key_len = res->ctx->key_len;
+    }
     if (res->specs) {
         r->specs = PyTuple_New((Py_ssize_t)res->nspecs);
         for (size_t i = 0; r->specs && i < res->nspecs; i++) {
@@ -94,7 +107,15 @@ static void result_dealloc(Result *r)
     Py_XDECREF(r->specs);
     Py_XDECREF(r->value);
     PyMem_Free(r->raw);
+    PyMem_Free(r->key);
     PyObject_Free(r);
+}
+
+static PyObject *result_key(Result *r, void *closure)
+{
+    (void)closure;
+    if (!r->key) Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(r->key, (Py_ssize_t)r->key_len, "surrogateescape");
 }
 
 static PyObject *result_value(Result *r, void *closure)
@@ -140,6 +161,7 @@ static PyMemberDef result_members[] = {
 
 static PyGetSetDef result_getset[] = {
     {"value", (getter)result_value, NULL, "the document's bytes (None if none)", NULL},
+    {"key", (getter)result_key, NULL, "the operation's document key (None if none)", NULL},
     {"token", (getter)result_token, NULL,
      "(partition_uuid, sequence_number, partition_id, bucket_name) or None", NULL},
     {"specs", (getter)result_specs, NULL,

@@ -11,6 +11,9 @@ import asyncio
 from datetime import timedelta
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Type
 
+from acouchbase import get_event_loop  # noqa: F401 - the official import path
+from acouchbase.datastructures import (CouchbaseList, CouchbaseMap, CouchbaseQueue,
+                                       CouchbaseSet)
 from couchbase import _core
 from couchbase._kv import (BinaryLogic, ClusterSettings, CollectionLogic, Combine, Endpoint,
                            Request, ScopeLogic, check_open, diagnostics_report, ping_report,
@@ -58,8 +61,9 @@ def _gather(loop: Any, futures: List["asyncio.Future[Any]"]) -> "asyncio.Future[
 
 
 class AsyncCluster:
-    """A cluster connection on the running loop. The constructor starts connecting (so it needs a
-    running loop); ``await cluster.on_connect()`` waits for it. ``loop=`` names another loop.
+    """A cluster connection on the running loop (outside one: the current loop, as
+    ``get_event_loop()`` gives). The constructor starts connecting; ``await cluster.on_connect()``
+    waits for it. ``loop=`` names another loop.
 
     The coroutines here await only the loop's own futures, so the Twisted front end runs them
     on its reactor's loop unchanged."""
@@ -78,7 +82,9 @@ class AsyncCluster:
 
     @staticmethod
     def _default_loop() -> Any:
-        return asyncio.get_running_loop()
+        """The running loop, else (a constructor called outside a loop, as the official SDK
+        allows) the current one, made if there is none."""
+        return get_event_loop()
 
     @classmethod
     async def connect(cls, connstr: str, *options: Any, **kwargs: Any) -> "AsyncCluster":
@@ -312,6 +318,21 @@ class AsyncCollection(LoopCollection, CollectionLogic[
 
     def binary(self) -> "BinaryCollection":
         return BinaryCollection(self)
+
+    def _sleep(self, seconds: float) -> Any:
+        return _sleep(self._loop, seconds)
+
+    def couchbase_list(self, key: str) -> CouchbaseList:
+        return CouchbaseList(key, self)
+
+    def couchbase_map(self, key: str) -> CouchbaseMap:
+        return CouchbaseMap(key, self)
+
+    def couchbase_set(self, key: str) -> CouchbaseSet:
+        return CouchbaseSet(key, self)
+
+    def couchbase_queue(self, key: str) -> CouchbaseQueue:
+        return CouchbaseQueue(key, self)
 
 
 class BinaryCollection(BinaryLogic[

@@ -14,3 +14,33 @@ from pkgutil import extend_path as _extend_path
 
 __path__ = _extend_path(__path__, __name__)
 del _extend_path
+
+import json as _json  # noqa: E402
+import platform as _platform  # noqa: E402
+import ssl as _ssl  # noqa: E402
+from typing import Any as _Any, Dict as _Dict, List as _List, Optional as _Optional  # noqa: E402
+from typing import Tuple as _Tuple, Union as _Union  # noqa: E402
+
+PYCBC_VERSION = "python/" + __version__
+USER_AGENT_EXTRA = "python/" + _platform.python_version()
+
+
+def get_metadata(as_str: bool = False, detailed: bool = False) -> _Union[str, _Dict[str, _Any]]:
+    """The keys the official SDK gives by default: divan's version, and the OpenSSL of the
+    interpreter's ``ssl`` module with its default certificate paths (``detailed`` adds the
+    platform). A JSON string with ``as_str``."""
+    paths = _ssl.get_default_verify_paths()
+    meta: _Dict[str, _Any] = {"version": __version__,
+                              "openssl_default_cert_dir": paths.openssl_capath,
+                              "openssl_default_cert_file": paths.openssl_cafile,
+                              "openssl_headers": _ssl.OPENSSL_VERSION,
+                              "openssl_runtime": _ssl.OPENSSL_VERSION}
+    if detailed:
+        meta.update({"platform": _platform.platform(), "cpu": _platform.machine(),
+                     "semver": __version__, "name": "divan"})
+    return _json.dumps(meta) if as_str else meta
+
+
+def get_transactions_protocol() -> _Optional[_Tuple[_Optional[float], _Optional[_List[str]]]]:
+    """None: divan's SDK has no transactions."""
+    return None

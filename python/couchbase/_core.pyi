@@ -12,6 +12,7 @@ class Result:
     counter: int
     datatype: int
     value: Optional[bytes]
+    key: Optional[str]
     token: Optional[Tuple[int, int, int, Optional[str]]]
     specs: Optional[Tuple[Tuple[int, int, Optional[bytes]], ...]]
     exists: bool

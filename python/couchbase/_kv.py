@@ -77,12 +77,30 @@ class ClusterSettings:
             raise InvalidArgumentException("ClusterOptions need an authenticator.")
         self.transcoder: Transcoder = opts.get("transcoder") or JSONTranscoder()
         self.server_group: Optional[str] = opts.get("preferred_server_group")
-        self.core_args = (connstr, auth.get("username"), auth.get("password"))
+        self.core_args = (_with_options(connstr, opts), auth.get("username"),
+                          auth.get("password"))
         self.core_kwargs: Dict[str, Any] = {
             "kv_timeout_ms": _ms(opts, "kv_timeout"),
             "kv_durable_timeout_ms": _ms(opts, "kv_durable_timeout"),
             "connect_timeout_ms": _ms(opts, "connect_timeout"),
             "bootstrap_timeout_ms": _ms(opts, "bootstrap_timeout")}
+
+
+# ClusterOptions that libdivan reads from the connection string, where the official core takes
+# them too; an option given in ClusterOptions is appended (it wins over the string's).
+_CONNSTR_BOOLS = ("enable_mutation_tokens", "enable_unordered_execution",
+                  "enable_clustermap_notification", "enable_compression",
+                  "enable_tcp_keep_alive", "enable_dns_srv", "show_queries")
+
+
+def _with_options(connstr: str, opts: Dict[str, Any]) -> str:
+    extra = ["%s=%s" % (k, "true" if opts[k] else "false")
+             for k in _CONNSTR_BOOLS if opts.get(k) is not None]
+    if opts.get("network") is not None:
+        extra.append("network=%s" % opts["network"])
+    if not extra:
+        return connstr
+    return connstr + ("&" if "?" in connstr else "?") + "&".join(extra)
 
 
 def check_open(closed: bool) -> None:

@@ -1,5 +1,6 @@
 """Authenticators for ``ClusterOptions``; like the official ones they are dicts of settings."""
 
+from enum import IntEnum
 from typing import Any, Dict, Iterable, List, Optional, Union
 
 from couchbase.exceptions import FeatureUnavailableException, InvalidArgumentException
@@ -7,6 +8,13 @@ from couchbase.exceptions import FeatureUnavailableException, InvalidArgumentExc
 
 class Authenticator(Dict[str, Any]):
     """Base of divan's authenticators."""
+
+    def valid_keys(self) -> List[str]:
+        return []
+
+    def as_dict(self) -> Dict[str, Any]:
+        """The settings as the official SDK hands them to its core."""
+        return dict(self)
 
 
 def _check_str(value: Any, what: str, optional: bool = False) -> None:
@@ -47,7 +55,16 @@ class PasswordAuthenticator(Authenticator):
         return PasswordAuthenticator(username, password, allowed_sasl_mechanisms=["PLAIN"])
 
     def valid_keys(self) -> List[str]:
-        return ["username", "password", "cert_path", "allowed_sasl_mechanisms"]
+        return ["username", "password", "cert_path", "sasl_mech_force", "allowed_sasl_mechanisms"]
+
+    def as_dict(self) -> Dict[str, Any]:
+        """username, password, allowed_sasl_mechanisms (None: any), and cert_path as the
+        core's trust_store_path."""
+        d = {"username": self["username"], "password": self["password"],
+             "allowed_sasl_mechanisms": self.get("allowed_sasl_mechanisms")}
+        if "cert_path" in self:
+            d["trust_store_path"] = self["cert_path"]
+        return d
 
 
 class CertificateAuthenticator(Authenticator):
@@ -63,6 +80,15 @@ class CertificateAuthenticator(Authenticator):
                                              ("trust_store_path", trust_store_path))
                           if v is not None})
 
+    def valid_keys(self) -> List[str]:
+        return ["cert_path", "key_path", "trust_store_path"]
+
+    def as_dict(self) -> Dict[str, Any]:
+        d = {"cert_path": self.get("cert_path"), "key_path": self.get("key_path")}
+        if "trust_store_path" in self:
+            d["trust_store_path"] = self["trust_store_path"]
+        return d
+
     def check_supported(self) -> None:
         raise FeatureUnavailableException(
             "CertificateAuthenticator is not supported by divan yet (it needs TLS).")
@@ -75,5 +101,23 @@ class JwtAuthenticator(Authenticator):
         _check_str(token, "token")
         super().__init__(jwt_token=token)
 
+    def valid_keys(self) -> List[str]:
+        return ["jwt_token"]
+
     def check_supported(self) -> None:
         raise FeatureUnavailableException("JwtAuthenticator is not supported by divan yet.")
+
+
+class AuthDomain(IntEnum):
+    """Where a user is managed: Local (by the cluster) or External (LDAP, ...)."""
+
+    Local = 0
+    External = 1
+
+    @classmethod
+    def to_str(cls, value: "AuthDomain") -> str:
+        return "external" if value == cls.External else "local"
+
+    @classmethod
+    def from_str(cls, value: str) -> "AuthDomain":
+        return cls.External if value == "external" else cls.Local

@@ -11,12 +11,17 @@ from datetime import timedelta
 from typing import Any, Dict, Iterator, List
 
 from couchbase import _core
+from couchbase._datastructures import LegacyMethods
 from couchbase._kv import (BinaryLogic, ClusterSettings, CollectionLogic, Combine, Endpoint,
                            Request, ScopeLogic, check_open, diagnostics_report, ping_report,
                            pings_kv)
+from couchbase.datastructures import CouchbaseList, CouchbaseMap, CouchbaseQueue, CouchbaseSet
 from couchbase.diagnostics import ClusterState
 from couchbase.exceptions import InvalidArgumentException, UnAmbiguousTimeoutException
-from couchbase.options import (ClusterOptions, ClusterTimeoutOptions, DiagnosticsOptions,
+from couchbase.auth import (CertificateAuthenticator, JwtAuthenticator,  # noqa: F401 - 3.x paths
+                            PasswordAuthenticator)
+from couchbase.options import (ClusterOptions, ClusterTimeoutOptions,  # noqa: F401 - 3.x paths
+                               ClusterTracingOptions, Compression, DiagnosticsOptions,
                                PingOptions, WaitUntilReadyOptions, forward_args)
 from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
                               GetResult, LookupInReplicaResult, LookupInResult,
@@ -134,7 +139,7 @@ class Scope(ScopeLogic):
         return Collection(self, name)
 
 
-class Collection(CollectionLogic[
+class Collection(LegacyMethods, CollectionLogic[
         GetResult, ExistsResult, MutationResult, None, GetReplicaResult,
         Iterator[GetReplicaResult], LookupInResult, MutateInResult, MultiGetResult,
         MultiExistsResult, MultiMutationResult, Dict[str, Any], MultiGetReplicaResult,
@@ -160,6 +165,18 @@ class Collection(CollectionLogic[
     def binary(self) -> "BinaryCollection":
         return BinaryCollection(self)
 
+    def couchbase_list(self, key: str) -> CouchbaseList:
+        return CouchbaseList(key, self)
+
+    def couchbase_map(self, key: str) -> CouchbaseMap:
+        return CouchbaseMap(key, self)
+
+    def couchbase_set(self, key: str) -> CouchbaseSet:
+        return CouchbaseSet(key, self)
+
+    def couchbase_queue(self, key: str) -> CouchbaseQueue:
+        return CouchbaseQueue(key, self)
+
 
 class BinaryCollection(BinaryLogic[CounterResult, MutationResult, MultiCounterResult,
                                    MultiMutationResult]):
@@ -169,4 +186,6 @@ class BinaryCollection(BinaryLogic[CounterResult, MutationResult, MultiCounterRe
 CBCollection = Collection  # the deprecated 3.x name
 
 __all__ = ["Cluster", "Bucket", "Scope", "Collection", "CBCollection", "BinaryCollection",
-           "ClusterOptions", "ClusterTimeoutOptions"]
+           "ClusterOptions", "ClusterTimeoutOptions", "ClusterTracingOptions", "Compression",
+           "DiagnosticsOptions", "PasswordAuthenticator", "CertificateAuthenticator",
+           "JwtAuthenticator"]

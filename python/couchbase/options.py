@@ -7,8 +7,10 @@ engine takes: timeouts to milliseconds, expiry to the server's expiry (30-day ru
 seconds, durability to a level or a client-durability dict, read_preference to its value.
 """
 
+from abc import ABC, abstractmethod
 from datetime import timedelta
-from typing import Any, Dict, Iterable, List, Optional, Set
+from enum import Enum
+from typing import Any, Dict, Iterable, List, Optional, Set, Union
 
 from couchbase._utils import (timedelta_as_milliseconds, timedelta_as_seconds,
                               timedelta_as_timestamp)
@@ -573,21 +575,18 @@ class ClusterOptions(OptionsBase):
 
     @classmethod
     def create_options_with_profile(cls, authenticator: Authenticator,
-                                    profile: str) -> "ClusterOptions":
+                                    profile_name: "Union[KnownConfigProfiles, str]"
+                                    ) -> "ClusterOptions":
         opts = cls(authenticator)
-        opts.apply_profile(profile)
+        opts.apply_profile(profile_name)
         return opts
 
-    def apply_profile(self, profile: str) -> None:
-        """Apply a named set of settings; only ``'wan_development'`` exists."""
-        if profile != "wan_development":
-            raise InvalidArgumentException("Unknown configuration profile: %r." % (profile,))
-        for key in ("kv_timeout", "kv_durable_timeout", "connect_timeout", "dns_srv_timeout",
-                    "resolve_timeout"):
-            self[key] = timedelta(seconds=20)
-        for key in ("query_timeout", "analytics_timeout", "search_timeout", "management_timeout",
-                    "views_timeout", "bootstrap_timeout"):
-            self[key] = timedelta(seconds=120)
+    def apply_profile(self, profile_name: "Union[KnownConfigProfiles, str]") -> None:
+        """Apply a registered ConfigProfile (``KnownConfigProfiles.WanDevelopment`` or
+        ``'wan_development'``, or one registered in ``CONFIG_PROFILES``)."""
+        CONFIG_PROFILES.apply_profile(KnownConfigProfiles.to_str(profile_name)
+                                      if isinstance(profile_name, KnownConfigProfiles)
+                                      else profile_name, self)
 
     def timeouts(self) -> ClusterTimeoutOptions:
         """The timeout keys of these options, as a ClusterTimeoutOptions."""
@@ -597,3 +596,89 @@ class ClusterOptions(OptionsBase):
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
     "Any", "Dict", "Iterable", "List", "Optional", "Set", "timedelta",
     "timedelta_as_milliseconds", "timedelta_as_seconds", "timedelta_as_timestamp")]
+
+
+# --------------------------------------------------------------------------------------------
+# configuration profiles
+
+
+class KnownConfigProfiles(Enum):
+    """The profiles every SDK knows."""
+
+    WanDevelopment = "wan_development"
+
+    @classmethod
+    def from_str(cls, value: str) -> "KnownConfigProfiles":
+        for member in cls:
+            if member.value == value:
+                return member
+        raise InvalidArgumentException(
+            "%s is not a valid KnownConfigProfiles option. Excepted str representation of type "
+            "KnownConfigProfiles." % (value,))
+
+    @classmethod
+    def to_str(cls, value: "Union[KnownConfigProfiles, str]") -> str:
+        if isinstance(value, KnownConfigProfiles):
+            return value.value
+        if isinstance(value, str) and any(m.value == value for m in cls):
+            return value
+        raise InvalidArgumentException(
+            "%s is not a valid KnownConfigProfiles option. Expected KnownConfigProfiles or str "
+            "representation of KnownConfigProfiles." % (value,))
+
+
+class ConfigProfile(ABC):
+    """A named set of ClusterOptions settings; ``apply`` writes them into the options."""
+
+    @abstractmethod
+    def apply(self, options: ClusterOptions) -> None:
+        """Set this profile's options (overriding what was set before)."""
+
+
+class WanDevelopmentProfile(ConfigProfile):
+    """Long timeouts, for a cluster across a WAN from a developer's machine."""
+
+    def apply(self, options: ClusterOptions) -> None:
+        for key in ("kv_timeout", "kv_durable_timeout", "connect_timeout", "dns_srv_timeout",
+                    "resolve_timeout"):
+            options[key] = timedelta(seconds=20)
+        for key in ("query_timeout", "analytics_timeout", "search_timeout", "management_timeout",
+                    "views_timeout", "bootstrap_timeout"):
+            options[key] = timedelta(seconds=120)
+
+
+class ConfigProfiles:
+    """The registered profiles by name."""
+
+    def __init__(self) -> None:
+        self._profiles: Dict[str, ConfigProfile] = {}
+        self.register_profile(KnownConfigProfiles.WanDevelopment.value, WanDevelopmentProfile())
+
+    def apply_profile(self, profile_name: str, options: ClusterOptions) -> None:
+        if profile_name not in self._profiles:
+            raise InvalidArgumentException("%s is not a registered profile." % (profile_name,))
+        self._profiles[profile_name].apply(options)
+
+    def register_profile(self, profile_name: str, profile: ConfigProfile) -> None:
+        if not isinstance(profile, ConfigProfile):
+            raise InvalidArgumentException(
+                "A Configuration Profile must be derived from ConfigProfile")
+        self._profiles[profile_name] = profile
+
+    def unregister_profile(self, profile_name: str) -> Optional[ConfigProfile]:
+        return self._profiles.pop(profile_name, None)
+
+
+CONFIG_PROFILES = ConfigProfiles()
+
+
+class Compression(Enum):
+    """ClusterOptions ``compression`` values. divan's engine always negotiates snappy and
+    compresses the values it sends on its own rule, so the option is accepted and has no
+    effect."""
+
+    NONE = "off"
+    IN = "inflate_only"
+    OUT = "deflate_only"
+    INOUT = "on"
+    FORCE = "force"

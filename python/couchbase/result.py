@@ -66,9 +66,11 @@ class MutationToken:
 
 
 class Result:
-    """Common to every result: the document's CAS."""
+    """Common to every result: the document's CAS and key (``key`` is None in the results of
+    get_multi and exists_multi, as in the official SDK)."""
 
-    __slots__ = ("_core",)
+    __slots__ = ("_core", "_keyless")
+    _keyless: bool
 
     def __init__(self, core: "_CoreResult", _extra: Any = None) -> None:
         self._core = core
@@ -76,6 +78,10 @@ class Result:
     @property
     def cas(self) -> int:
         return self._core.cas
+
+    @property
+    def key(self) -> Optional[str]:
+        return None if getattr(self, "_keyless", False) else self._core.key
 
     @property
     def success(self) -> bool:
@@ -137,6 +143,11 @@ class GetResult(Result):
         """The expiry as a naive local datetime (only with ``with_expiry=True``), else None."""
         expiry = self._core.expiry
         return datetime.fromtimestamp(expiry) if expiry else None
+
+    @property
+    def expiryTime(self) -> Optional[datetime]:  # noqa: N802 - the deprecated official name
+        """Deprecated: ``expiry_time``."""
+        return self.expiry_time
 
     def __repr__(self) -> str:
         return "GetResult(cas=%d, flags=0x%x)" % (self.cas, self.flags)
@@ -359,6 +370,44 @@ class DiagnosticsResult(_Report):
         return ClusterState.Degraded if connected else ClusterState.Offline
 
 
+class OperationResult:
+    """What the deprecated datastructure methods of Collection return: CAS and token."""
+
+    def __init__(self, cas: Optional[int], mut_token: Optional[MutationToken]) -> None:
+        self._cas = cas
+        self._mutation_token = mut_token
+
+    @property
+    def cas(self) -> Optional[int]:
+        return self._cas
+
+    def mutation_token(self) -> Optional[MutationToken]:
+        return self._mutation_token
+
+    def __repr__(self) -> str:
+        return "OperationResult(mutation_token=%s, cas=%s)" % (self._mutation_token, self._cas)
+
+
+class ValueResult(OperationResult):
+    """An OperationResult with the value the operation read."""
+
+    def __init__(self, cas: Optional[int], mut_token: Optional[MutationToken],
+                 value: Any) -> None:
+        super().__init__(cas, mut_token)
+        self._value = value
+
+    @property
+    def value(self) -> Any:
+        return self._value
+
+
+def _keyless(outcomes: Dict[str, Any]) -> None:
+    """The official get_multi and exists_multi give results whose ``key`` is None."""
+    for value in outcomes.values():
+        if isinstance(value, Result):
+            value._keyless = True
+
+
 class MultiResult:
     """The outcome per key of a ``*_multi`` operation: ``results`` holds the keys that succeeded,
     ``exceptions`` those that failed; ``all_ok`` is True when none did. With
@@ -394,6 +443,10 @@ class MultiResult:
 class MultiGetResult(MultiResult):
     _kind = "MultiGetResult"
 
+    def __init__(self, outcomes: Dict[str, Any], return_exceptions: bool = True) -> None:
+        super().__init__(outcomes, return_exceptions)
+        _keyless(outcomes)
+
     @property
     def results(self) -> Dict[str, GetResult]:
         return super().results
@@ -412,6 +465,10 @@ class MultiGetReplicaResult(MultiResult):
 
 class MultiExistsResult(MultiResult):
     _kind = "MultiExistsResult"
+
+    def __init__(self, outcomes: Dict[str, Any], return_exceptions: bool = True) -> None:
+        super().__init__(outcomes, return_exceptions)
+        _keyless(outcomes)
 
     @property
     def results(self) -> Dict[str, ExistsResult]:

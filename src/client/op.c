@@ -589,10 +589,13 @@ static dv_error decode_mutation(const dv_op *op, uint16_t st, const uint8_t *v, 
     return DV_ERR_OK;
 }
 
+/* A mutation's token; without one in the reply (tokens not negotiated) the vbucket with uuid and
+ * seqno 0, as the official core gives. */
 static void decode_token(const dv_op *op, const dv_frame *f, dv_res *res)
 {
     dv_mutation_token t;
-    if (dv_extras_token_decode(f->extras, f->extras_len, &t) != DV_MCBP_OK) return;
+    if (dv_extras_token_decode(f->extras, f->extras_len, &t) != DV_MCBP_OK)
+        t = (dv_mutation_token){0, 0};
     res->has_token = 1;
     res->token.partition_uuid = t.vbucket_uuid;
     res->token.sequence_number = t.seqno;

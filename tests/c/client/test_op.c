@@ -628,12 +628,15 @@ static void decode_mutation_token(void **state)
     assert_int_equal(r.res.token.partition_id, 115);
     assert_string_equal(r.res.token.bucket_name, "default");
     reply_free(&r);
-    /* No MUTATION_SEQNO: no token. */
+    /* No MUTATION_SEQNO: the vbucket's token with uuid and seqno 0, as the official core. */
     s.extras = NULL;
     s.extras_len = 0;
     do_reply(op, &s, &r);
     assert_int_equal(r.res.err, DV_ERR_OK);
-    assert_int_equal(r.res.has_token, 0);
+    assert_int_equal(r.res.has_token, 1);
+    assert_int_equal(r.res.token.partition_uuid, 0);
+    assert_int_equal(r.res.token.sequence_number, 0);
+    assert_int_equal(r.res.token.partition_id, 115);
     reply_free(&r);
     dv_op_free(op);
     free(tok);

@@ -101,3 +101,20 @@ def test_a_cancelled_wait_leaves_the_connection(fe, server):
     coll.upsert("after-cancel", 1)
     assert coll.get("after-cancel").content_as[int] == 1
     fe.sync(cluster).close()
+
+
+@pytest.mark.parametrize("where", ["connstr", "options"])
+def test_mutation_tokens_disabled(fe, server, where):
+    """enable_mutation_tokens=False, in the connection string or ClusterOptions: the token has
+    the vbucket but uuid and sequence number 0, as the official SDK gives."""
+    if where == "connstr":
+        cluster = fe.cluster(server.connstr + "?enable_mutation_tokens=false", options())
+    else:
+        opts = options()
+        opts["enable_mutation_tokens"] = False
+        cluster = fe.cluster(server.connstr, opts)
+    bucket = fe.bucket(cluster, "default")
+    token = fe.sync(bucket.default_collection()).upsert("tokens-off", 1).mutation_token()
+    assert (token.partition_uuid, token.sequence_number) == (0, 0)
+    assert token.bucket_name == "default"
+    fe.sync(cluster).close()

@@ -167,3 +167,15 @@ def test_scopes_and_names(kv):
     assert bucket.name == "default"
     assert coll.name == "_default"
     assert bucket.default_scope().name == "_default"
+
+
+def test_result_keys_and_expiry_time(kv, key):
+    """``key`` of a result is the document's key; ``expiryTime`` is the deprecated name of
+    ``expiry_time``."""
+    _, _, coll = kv
+    assert coll.upsert(key(), 1, expiry=timedelta(hours=1)).key == key()
+    got = coll.get(key(), with_expiry=True)
+    assert got.key == key()
+    assert got.expiryTime == got.expiry_time and got.expiry_time is not None
+    assert coll.exists(key()).key == key()
+    assert coll.lookup_in(key(), [SD.exists("x")]).key == key()

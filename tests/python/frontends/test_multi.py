@@ -131,3 +131,12 @@ def test_a_bad_argument_sends_nothing(kv, key):
     with pytest.raises(CasMismatchException):  # a is still locked: nothing was sent
         coll.unlock(key("a"), locked.cas + 1)
     coll.unlock(key("a"), locked.cas)
+
+
+def test_result_keys(kv, key):
+    """As in the official SDK: the mutations of a *_multi know their keys, the reads do not."""
+    _, _, coll = kv
+    docs = {key("a"): 1, key("b"): 2}
+    assert {k: r.key for k, r in coll.upsert_multi(docs).results.items()} == {k: k for k in docs}
+    assert {r.key for r in coll.get_multi(list(docs)).results.values()} == {None}
+    assert {r.key for r in coll.exists_multi(list(docs)).results.values()} == {None}
