@@ -15,6 +15,7 @@ from acouchbase import get_event_loop  # noqa: F401 - the official import path
 from acouchbase.datastructures import (CouchbaseList, CouchbaseMap, CouchbaseQueue,
                                        CouchbaseSet)
 from couchbase import _core
+from couchbase._datastructures import StructureMethods
 from couchbase._kv import (BinaryLogic, ClusterSettings, CollectionLogic, Combine, Endpoint,
                            Request, ScopeLogic, check_open, diagnostics_report, ping_report,
                            pings_kv, unretrievable)
@@ -304,7 +305,7 @@ class LoopCollection:
         return first
 
 
-class AsyncCollection(LoopCollection, CollectionLogic[
+class AsyncCollection(LoopCollection, StructureMethods, CollectionLogic[
         "asyncio.Future[GetResult]", "asyncio.Future[ExistsResult]",
         "asyncio.Future[MutationResult]", "asyncio.Future[None]",
         "asyncio.Future[GetReplicaResult]", "asyncio.Future[Iterator[GetReplicaResult]]",
@@ -322,17 +323,7 @@ class AsyncCollection(LoopCollection, CollectionLogic[
     def _sleep(self, seconds: float) -> Any:
         return _sleep(self._loop, seconds)
 
-    def couchbase_list(self, key: str) -> CouchbaseList:
-        return CouchbaseList(key, self)
-
-    def couchbase_map(self, key: str) -> CouchbaseMap:
-        return CouchbaseMap(key, self)
-
-    def couchbase_set(self, key: str) -> CouchbaseSet:
-        return CouchbaseSet(key, self)
-
-    def couchbase_queue(self, key: str) -> CouchbaseQueue:
-        return CouchbaseQueue(key, self)
+    _structures = (CouchbaseList, CouchbaseMap, CouchbaseSet, CouchbaseQueue)
 
 
 class BinaryCollection(BinaryLogic[

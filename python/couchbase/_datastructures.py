@@ -26,42 +26,74 @@ Steps = Generator[Step, Any, Any]
 SLEEP = "sleep"
 
 
+class _Done(Exception):
+    """The steps finished with ``value``."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__()
+        self.value = value
+
+
+def _next(steps: Steps, value: Any, exc: Optional[BaseException]) -> Step:
+    """The next step, after handing the last one's outcome in; _Done at the end."""
+    try:
+        return steps.throw(exc) if exc is not None else steps.send(value)
+    except StopIteration as stop:
+        raise _Done(stop.value) from None
+
+
 def run_blocking(coll: Any, steps: Steps) -> Any:
     """The steps' value, each call made on coll and waited for."""
     value: Any = None
     exc: Optional[BaseException] = None
-    while True:
-        try:
-            method, args = steps.throw(exc) if exc is not None else steps.send(value)
-        except StopIteration as stop:
-            return stop.value
-        value, exc = None, None
-        try:
-            if method == SLEEP:
-                time.sleep(args[0])
-            else:
-                value = getattr(coll, method)(*args)
-        except Exception as e:  # noqa: B902 - thrown into the steps
-            exc = e
+    try:
+        while True:
+            method, args = _next(steps, value, exc)
+            value, exc = None, None
+            try:
+                if method == SLEEP:
+                    time.sleep(args[0])
+                else:
+                    value = getattr(coll, method)(*args)
+            except Exception as e:  # noqa: B902 - thrown into the steps
+                exc = e
+    except _Done as done:
+        return done.value
 
 
 async def run_async(coll: Any, steps: Steps, sleep: Callable[[float], Any]) -> Any:
     """The same with each call awaited; ``sleep(seconds)`` is the front end's awaitable."""
     value: Any = None
     exc: Optional[BaseException] = None
-    while True:
-        try:
-            method, args = steps.throw(exc) if exc is not None else steps.send(value)
-        except StopIteration as stop:
-            return stop.value
-        value, exc = None, None
-        try:
-            if method == SLEEP:
-                await sleep(args[0])
-            else:
-                value = await getattr(coll, method)(*args)
-        except Exception as e:  # noqa: B902 - thrown into the steps
-            exc = e
+    try:
+        while True:
+            method, args = _next(steps, value, exc)
+            value, exc = None, None
+            try:
+                value = await (sleep(args[0]) if method == SLEEP else getattr(coll, method)(*args))
+            except Exception as e:  # noqa: B902 - thrown into the steps
+                exc = e
+    except _Done as done:
+        return done.value
+
+
+class StructureMethods:
+    """``couchbase_list(key)`` and the others of a Collection; ``_structures`` names the front
+    end's four classes (list, map, set, queue)."""
+
+    _structures: Tuple[Any, Any, Any, Any]
+
+    def couchbase_list(self, key: str) -> Any:
+        return self._structures[0](key, self)
+
+    def couchbase_map(self, key: str) -> Any:
+        return self._structures[1](key, self)
+
+    def couchbase_set(self, key: str) -> Any:
+        return self._structures[2](key, self)
+
+    def couchbase_queue(self, key: str) -> Any:
+        return self._structures[3](key, self)
 
 
 def _field(result: Any) -> Any:

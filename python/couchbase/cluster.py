@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any, Dict, Iterator, List
 
 from couchbase import _core
-from couchbase._datastructures import LegacyMethods
+from couchbase._datastructures import LegacyMethods, StructureMethods
 from couchbase._kv import (BinaryLogic, ClusterSettings, CollectionLogic, Combine, Endpoint,
                            Request, ScopeLogic, check_open, diagnostics_report, ping_report,
                            pings_kv)
@@ -139,7 +139,7 @@ class Scope(ScopeLogic):
         return Collection(self, name)
 
 
-class Collection(LegacyMethods, CollectionLogic[
+class Collection(LegacyMethods, StructureMethods, CollectionLogic[
         GetResult, ExistsResult, MutationResult, None, GetReplicaResult,
         Iterator[GetReplicaResult], LookupInResult, MutateInResult, MultiGetResult,
         MultiExistsResult, MultiMutationResult, Dict[str, Any], MultiGetReplicaResult,
@@ -165,17 +165,7 @@ class Collection(LegacyMethods, CollectionLogic[
     def binary(self) -> "BinaryCollection":
         return BinaryCollection(self)
 
-    def couchbase_list(self, key: str) -> CouchbaseList:
-        return CouchbaseList(key, self)
-
-    def couchbase_map(self, key: str) -> CouchbaseMap:
-        return CouchbaseMap(key, self)
-
-    def couchbase_set(self, key: str) -> CouchbaseSet:
-        return CouchbaseSet(key, self)
-
-    def couchbase_queue(self, key: str) -> CouchbaseQueue:
-        return CouchbaseQueue(key, self)
+    _structures = (CouchbaseList, CouchbaseMap, CouchbaseSet, CouchbaseQueue)
 
 
 class BinaryCollection(BinaryLogic[CounterResult, MutationResult, MultiCounterResult,
