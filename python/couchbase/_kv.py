@@ -44,8 +44,10 @@ from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, Ge
                               GetResult, LookupInReplicaResult, LookupInResult,
                               MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
                               MultiGetResult, MultiMutationResult, MutateInResult,
-                              MutationResult, PingResult)
+                              MutationResult, PingResult, ProjectedGetResult)
 from couchbase.subdocument import check_lookup_in_specs, check_mutate_in_specs
+from couchbase.subdocument import get as sd_get
+from couchbase.subdocument import with_expiry as with_expiry_spec
 from couchbase.transcoder import JSONTranscoder, Transcoder
 
 # dv_op_kind of include/divan/client.h
@@ -56,6 +58,7 @@ from couchbase.transcoder import JSONTranscoder, Transcoder
 Request = Tuple[Tuple[Any, ...], Dict[str, Any]]
 Combine = Callable[[List[Any]], Any]
 
+MAX_LOOKUP_SPECS = 16  # the paths one lookup_in takes
 REPLICAS = 3  # the most a bucket can have; the engine fails an index not in the map at once
 
 
@@ -307,8 +310,22 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
             expiry=args.get("expiry", 0), durability=args.get("durability_level", 0), **fields)
 
     def _get_req(self, key: str, args: Dict[str, Any]) -> Request:
-        return self._req(KV_GET, key, args, GetResult, args.get("transcoder") or self._transcoder,
-                         with_expiry=bool(args.get("with_expiry")))
+        transcoder = args.get("transcoder") or self._transcoder
+        with_expiry = bool(args.get("with_expiry"))
+        paths = args.get("project")
+        if paths is None:
+            return self._req(KV_GET, key, args, GetResult, transcoder, with_expiry=with_expiry)
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise InvalidArgumentException("Project must be a list of strings.")
+        paths = [p for p in paths if p]
+        if not paths or len(paths) + with_expiry > MAX_LOOKUP_SPECS:
+            return self._req(KV_GET, key, args, ProjectedGetResult,
+                             (key, transcoder, paths, False, with_expiry),
+                             with_expiry=with_expiry)
+        specs = ([with_expiry_spec()] if with_expiry else []) + [sd_get(p) for p in paths]
+        wire = [tuple(s.to_wire(transcoder)) for s in specs]
+        return self._req(KV_LOOKUP_IN, key, args, ProjectedGetResult,
+                         (key, transcoder, paths, True, with_expiry), specs=wire)
 
     def _exists_req(self, key: str, args: Dict[str, Any]) -> Request:
         return self._req(KV_EXISTS, key, args, ExistsResult)

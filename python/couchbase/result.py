@@ -489,3 +489,124 @@ class MultiCounterResult(MultiResult):
     @property
     def results(self) -> Dict[str, CounterResult]:
         return super().results
+
+
+def _path_segments(path: str) -> List[Any]:
+    """A sub-document path as keys (str) and array indexes (int): ``a.b[2].`c.d` `` gives
+    ``['a', 'b', 2, 'c.d']``."""
+    segs: List[Any] = []
+    i, n, cur = 0, len(path), ""
+    while i < n:
+        ch = path[i]
+        if ch == "`":
+            end = path.find("`", i + 1)
+            end = n if end < 0 else end
+            cur += path[i + 1:end]
+            i = end + 1
+        elif ch == ".":
+            segs.append(cur)
+            cur = ""
+            i += 1
+        elif ch == "[":
+            if cur:
+                segs.append(cur)
+                cur = ""
+            end = path.find("]", i)
+            end = n if end < 0 else end
+            segs.append(int(path[i + 1:end]))
+            i = end + 1
+            if i < n and path[i] == ".":
+                i += 1
+        else:
+            cur += ch
+            i += 1
+    if cur:
+        segs.append(cur)
+    return segs
+
+
+def project_into(out: Dict[str, Any], path: str, value: Any) -> None:
+    """Put one projected path's value into the projection, as the official SDK builds it: keys
+    make objects, an array index appends to an array (``tags[1]`` gives ``{"tags": [...]}``)."""
+    segs = _path_segments(path)
+    node: Any = out
+    for i, seg in enumerate(segs):
+        last = i == len(segs) - 1
+        child: Any = value if last else ([] if isinstance(segs[i + 1], int) else {})
+        if isinstance(node, list):
+            node.append(child)
+            node = child
+        elif last:
+            node[seg] = value
+        else:
+            node = node.setdefault(seg, child)
+
+
+def project_document(doc: Any, paths: List[str]) -> Dict[str, Any]:
+    """The projection of a whole document (more paths than one lookup_in takes); a path that
+    is missing, or goes through a value of another type, is left out."""
+    out: Dict[str, Any] = {}
+    for path in paths:
+        node, found = doc, True
+        for seg in _path_segments(path):
+            if isinstance(seg, int) and isinstance(node, list) and -len(node) <= seg < len(node):
+                node = node[seg]
+            elif isinstance(seg, str) and isinstance(node, dict) and seg in node:
+                node = node[seg]
+            else:
+                found = False
+                break
+        if found:
+            project_into(out, path, node)
+    return out
+
+
+class ProjectedGetResult(GetResult):
+    """get(project=[...]): the document cut to the projected paths. Up to 16 paths (15 with
+    with_expiry) are one lookup_in, each path's value put into the projection (missing paths
+    left out, other path errors raised); more are a full read projected here."""
+
+    __slots__ = ("_paths", "_lookup", "_key_name", "_with_expiry")
+
+    def __init__(self, core: Any, extra: Tuple[str, Transcoder, List[str], bool, bool]) -> None:
+        self._key_name, transcoder, self._paths, self._lookup, with_expiry = extra
+        super().__init__(core, transcoder)
+        self._with_expiry = with_expiry
+
+    @property
+    def value(self) -> Any:
+        if self._has_value:
+            return self._decoded
+        if not self._lookup:
+            self._decoded = project_document(super().value, self._paths)
+            return self._decoded
+        specs = self._core.specs or ()
+        first = 1 if self._with_expiry else 0
+        out: Dict[str, Any] = {}
+        for path, (err, status, raw) in zip(self._paths, specs[first:]):
+            if err == _PATH_NOT_FOUND:
+                continue
+            if err:
+                raise build_exception(err, {"key": self._key_name, "status_code": status,
+                                            "context_type": "KeyValueErrorContext"})
+            if raw is not None:
+                project_into(out, path, self._transcoder.decode_value(raw, FMT_JSON))
+        self._decoded = out
+        self._has_value = True
+        return out
+
+    content = value
+
+    @property
+    def flags(self) -> int:
+        return FMT_JSON if self._lookup else self._core.flags
+
+    @property
+    def expiry_time(self) -> Optional[datetime]:
+        if not self._lookup:
+            return super().expiry_time
+        specs = self._core.specs or ()
+        if not self._with_expiry or not specs or specs[0][2] is None:
+            return None
+        seconds = int(specs[0][2] or b"0")
+        return datetime.fromtimestamp(seconds) if seconds else None

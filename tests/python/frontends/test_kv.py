@@ -8,7 +8,8 @@ import couchbase.subdocument as SD
 from couchbase.exceptions import (CasMismatchException, DocumentExistsException,
                                   DocumentLockedException, DocumentNotFoundException,
                                   DocumentUnretrievableException, InvalidArgumentException,
-                                  AmbiguousTimeoutException, PathNotFoundException)
+                                  AmbiguousTimeoutException, PathMismatchException,
+                                  PathNotFoundException)
 from couchbase.options import DeltaValue, GetOptions, SignedInt64, UpsertOptions
 from couchbase.result import (CounterResult, ExistsResult, GetReplicaResult, GetResult,
                               LookupInReplicaResult, LookupInResult, MutateInResult,
@@ -179,3 +180,44 @@ def test_result_keys_and_expiry_time(kv, key):
     assert got.expiryTime == got.expiry_time and got.expiry_time is not None
     assert coll.exists(key()).key == key()
     assert coll.lookup_in(key(), [SD.exists("x")]).key == key()
+
+
+PROJECTED = {"name": "Ted", "age": 80, "addr": {"city": "X", "geo": {"lat": 1, "lon": 2}},
+             "tags": ["a", "b", {"t": 3}]}
+
+
+@pytest.mark.parametrize("paths,expected", [
+    (["name"], {"name": "Ted"}),
+    (["name", "age", "missing"], {"name": "Ted", "age": 80}),
+    (["addr.geo.lat", "name"], {"addr": {"geo": {"lat": 1}}, "name": "Ted"}),
+    (["addr.geo", "addr.geo.lat"], {"addr": {"geo": {"lat": 1, "lon": 2}}}),
+    (["tags[1]"], {"tags": ["b"]}),
+    (["tags[0]", "tags[2].t"], {"tags": ["a", {"t": 3}]}),
+    ([], {}),
+])
+def test_projection(kv, key, paths, expected):
+    _, _, coll = kv
+    coll.upsert(key(), PROJECTED)
+    got = coll.get(key(), GetOptions(project=paths))
+    assert got.content_as[dict] == expected
+    assert got.cas
+
+
+def test_projection_of_many_paths_and_bad_ones(kv, key):
+    """More than 16 paths read the whole document and project it; a path of the wrong shape
+    raises its sub-document exception; project must be a list of str."""
+    _, _, coll = kv
+    doc = {"f%d" % i: {"v": i} for i in range(20)}
+    coll.upsert(key(), doc)
+    paths = ["f%d.v" % i for i in range(18)] + ["nope"]
+    assert coll.get(key(), project=paths).content_as[dict] == {
+        "f%d" % i: {"v": i} for i in range(18)}
+    got = coll.get(key(), project=["f1", "f2"], with_expiry=True)
+    assert got.content_as[dict] == {"f1": {"v": 1}, "f2": {"v": 2}}
+    assert got.expiry_time is None
+    with pytest.raises(PathMismatchException):
+        coll.get(key(), project=["f1.v.x"]).content_as[dict]
+    with pytest.raises(InvalidArgumentException):
+        coll.get(key(), project="f1")
+    with pytest.raises(DocumentNotFoundException):
+        coll.get(key("missing"), project=["f1"])
