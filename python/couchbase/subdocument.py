@@ -143,14 +143,15 @@ class Spec(Tuple[Any, ...]):
 
     def encoded_value(self, transcoder: Optional[Transcoder] = None) -> bytes:
         """The value bytes: array multi-values as JSON without the outer brackets (``8, 9``),
-        macros as their JSON string, anything else through ``transcoder`` (JSON by default)."""
+        macros (also among array values) as their JSON string, anything else through ``transcoder`` (JSON by default)."""
         if not self.has_value:
             return b""
         value = self.value
         if isinstance(value, MutationMacro):
             return json.dumps(value.value).encode("utf-8")
         if self.op in _ARRAY_MULTI_OPS and isinstance(value, ArrayValues):
-            return json.dumps(list(value), ensure_ascii=False)[1:-1].encode("utf-8")
+            items = [v.value if isinstance(v, MutationMacro) else v for v in value]
+            return json.dumps(items, ensure_ascii=False)[1:-1].encode("utf-8")
         encoded, _flags = (transcoder or _DEFAULT_TRANSCODER).encode_value(value)
         return encoded
 

@@ -221,3 +221,17 @@ def test_projection_of_many_paths_and_bad_ones(kv, key):
         coll.get(key(), project="f1")
     with pytest.raises(DocumentNotFoundException):
         coll.get(key("missing"), project=["f1"])
+
+
+def test_mutation_macros_in_array_operations(kv, key):
+    """A macro among array values is expanded in an xattr array (the CAS the write got)."""
+    _, _, coll = kv
+    coll.upsert(key(), {"a": 1})
+    res = coll.mutate_in(key(), [SD.array_append("log", SD.MutationMacro.cas(), xattr=True,
+                                                 create_parents=True)])
+    coll.mutate_in(key(), [SD.array_prepend("seq", SD.MutationMacro.seq_no(), xattr=True,
+                                            create_parents=True)])
+    got = coll.lookup_in(key(), [SD.get("log", xattr=True), SD.get("seq", xattr=True)])
+    (cas_macro,) = got.content_as[list](0)
+    assert SD.convert_macro_cas_to_cas(cas_macro) == res.cas
+    assert len(got.content_as[list](1)) == 1
