@@ -302,6 +302,8 @@ class LoopCollection:
             read.add_done_callback(_retrieve)
             read.add_done_callback(settle)
         first.add_done_callback(cancel)
+        if not reads:  # no copy could be asked (the read preference)
+            first.set_exception(unretrievable(key))
         return first
 
 

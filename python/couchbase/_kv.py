@@ -199,6 +199,8 @@ def _first_copy(key: str, outcomes: List[Any]) -> Any:
 
 
 def _all_copies(key: str, outcomes: List[Any]) -> Iterator[Any]:
+    if not outcomes:  # no copy could be asked (the read preference)
+        raise unretrievable(key)
     found = [r for r in outcomes if not isinstance(r, BaseException)]
     if not found:
         raise DocumentNotFoundException("no copy of %r was found" % key)
@@ -363,15 +365,17 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
     def _unlock_req(self, key: str, cas: int, args: Dict[str, Any]) -> Request:
         return self._req(KV_UNLOCK, key, args, no_result, cas=cas)
 
-    def _check_read_preference(self, args: Dict[str, Any]) -> None:
-        if (args.get("read_preference") == ReadPreference.SELECTED_SERVER_GROUP.value
-                and not self._server_group):
-            raise DocumentUnretrievableException(
-                "read_preference SELECTED_SERVER_GROUP needs preferred_server_group")
+    def _unreadable(self, args: Dict[str, Any]) -> bool:
+        """Whether the read preference excludes every copy (SELECTED_SERVER_GROUP without a
+        preferred_server_group): then no copy is asked, and the read (each key's, in a
+        ``*_multi``) fails with DocumentUnretrievableException."""
+        return (args.get("read_preference") == ReadPreference.SELECTED_SERVER_GROUP.value
+                and not self._server_group)
 
     def _replica_reqs(self, key: str, args: Dict[str, Any]) -> List[Request]:
         """The active copy's read and one per replica."""
-        self._check_read_preference(args)
+        if self._unreadable(args):
+            return []
         transcoder = args.get("transcoder") or self._transcoder
         reads = [self._req(KV_GET, key, args, GetReplicaResult, (transcoder, False))]
         for index in range(1, REPLICAS + 1):
@@ -389,8 +393,9 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
     def _lookup_in_replica_reqs(self, key: str, spec: Any,
                                 args: Dict[str, Any]) -> List[Request]:
         """The lookup on the active copy (replica index 0) and on each replica."""
-        self._check_read_preference(args)
         wire, extra = self._wire(key, check_lookup_in_specs(spec), args)
+        if self._unreadable(args):
+            return []
         return [self._req(KV_LOOKUP_IN, key, args, LookupInReplicaResult, (*extra, index > 0),
                           specs=wire, replica_index=index) for index in range(REPLICAS + 1)]
 

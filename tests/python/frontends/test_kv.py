@@ -235,3 +235,14 @@ def test_mutation_macros_in_array_operations(kv, key):
     (cas_macro,) = got.content_as[list](0)
     assert SD.convert_macro_cas_to_cas(cas_macro) == res.cas
     assert len(got.content_as[list](1)) == 1
+
+
+def test_unreadable_read_preference(kv, key):
+    from couchbase.replica_reads import ReadPreference
+    _, _, coll = kv
+    coll.upsert(key(), 1)
+    pref = ReadPreference.SELECTED_SERVER_GROUP
+    with pytest.raises(DocumentUnretrievableException):
+        coll.get_any_replica(key(), read_preference=pref)
+    with pytest.raises(DocumentUnretrievableException):
+        coll.lookup_in_any_replica(key(), [SD.exists("a")], read_preference=pref)

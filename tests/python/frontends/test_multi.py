@@ -140,3 +140,20 @@ def test_result_keys(kv, key):
     assert {k: r.key for k, r in coll.upsert_multi(docs).results.items()} == {k: k for k in docs}
     assert {r.key for r in coll.get_multi(list(docs)).results.values()} == {None}
     assert {r.key for r in coll.exists_multi(list(docs)).results.values()} == {None}
+
+
+@pytest.mark.parametrize("method", ["get_any_replica_multi", "get_all_replicas_multi"])
+def test_unreadable_read_preference_is_each_keys_outcome(kv, key, method):
+    """SELECTED_SERVER_GROUP without a preferred group reads no copy: each key's outcome is
+    DocumentUnretrievableException, returned (return_exceptions) or raised."""
+    from couchbase.exceptions import DocumentUnretrievableException
+    from couchbase.replica_reads import ReadPreference
+    _, _, coll = kv
+    coll.upsert(key(), 1)
+    keys = [key(), key("missing")]
+    pref = ReadPreference.SELECTED_SERVER_GROUP
+    res = getattr(coll, method)(keys, read_preference=pref)
+    assert not res.all_ok and res.results == {}
+    assert all(isinstance(e, DocumentUnretrievableException) for e in res.exceptions.values())
+    with pytest.raises(DocumentUnretrievableException):
+        getattr(coll, method)(keys, read_preference=pref, return_exceptions=False)
