@@ -93,8 +93,12 @@ typedef struct dv_req {
     size_t nspecs;
     dv_store_semantics store_semantics; /* DV_KV_MUTATE_IN */
     int access_deleted;
-    uint64_t timeout_ms; /* 0: the cluster's default (KV or durable KV) */
+    uint64_t timeout_ms; /* 0: the cluster's default (KV or durable KV); DV_TIMEOUT_EXPIRED */
 } dv_req;
+
+/* timeout_ms of an operation whose time is up before it starts (the official SDK's timeout
+ * below a millisecond): it completes with UNAMBIGUOUS_TIMEOUT and nothing is sent. */
+#define DV_TIMEOUT_EXPIRED UINT64_MAX
 
 typedef struct dv_token {
     uint64_t partition_uuid;

@@ -59,6 +59,7 @@ Request = Tuple[Tuple[Any, ...], Dict[str, Any]]
 Combine = Callable[[List[Any]], Any]
 
 MAX_LOOKUP_SPECS = 16  # the paths one lookup_in takes
+TIMEOUT_EXPIRED = 2 ** 64 - 1  # DV_TIMEOUT_EXPIRED of include/divan/client.h
 REPLICAS = 3  # the most a bucket can have; the engine fails an index not in the map at once
 
 
@@ -297,7 +298,10 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
             raise InvalidArgumentException("The document key must be a str.")
         if "replicate_to" in args or "persist_to" in args:
             raise FeatureUnavailableException("Client (observe-based) durability is not supported.")
-        fields["timeout_ms"] = args.get("timeout", 0)
+        timeout = args.get("timeout")
+        # a given timeout under 1 ms has run out already (the official SDK's rule); absent: 0,
+        # the cluster's default
+        fields["timeout_ms"] = 0 if timeout is None else timeout or TIMEOUT_EXPIRED
         fields["result_type"] = result_type
         fields["extra"] = extra
         return (kind, *self._keyspace, key), fields

@@ -842,14 +842,17 @@ dv_error dv_engine_submit(dv_engine *e, const dv_req *req, dv_res_cb cb, void *u
     op->ud = ud;
     op->submitted_ns = now;
     op->last_status = 0xffff;
-    uint64_t t = req->timeout_ms   ? req->timeout_ms * DV_NS_PER_MS
-                 : req->durability ? e->durable_timeout_ns
-                                   : e->kv_timeout_ns;
+    uint64_t t = req->timeout_ms == DV_TIMEOUT_EXPIRED ? 0
+                 : req->timeout_ms                 ? req->timeout_ms * DV_NS_PER_MS
+                 : req->durability                 ? e->durable_timeout_ns
+                                                   : e->kv_timeout_ns;
     op->deadline_ns = now + t;
     list_push(&e->pending, op);
     if (id) *id = op->id;
     eng_arm(e, op->deadline_ns);
-    if (b->state == B_FAILED) {
+    if (req->timeout_ms == DV_TIMEOUT_EXPIRED) {
+        op_complete(e, op, DV_ERR_UNAMBIGUOUS_TIMEOUT, NULL, "the timeout was below 1 ms");
+    } else if (b->state == B_FAILED) {
         bucket_boot_start(e, b); /* try to open it again; the op waits for it */
     } else {
         rc = op_dispatch(e, op);

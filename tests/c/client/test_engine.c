@@ -1086,6 +1086,30 @@ static void node_stops_answering(void **state)
     teardown_cluster();
 }
 
+/* A timeout that is up before the operation starts (the official SDK's timeout below 1 ms):
+ * the operation completes at once with UNAMBIGUOUS_TIMEOUT, and nothing is sent. */
+static void expired_timeout(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node1.test", "password");
+    open_ok();
+    unsigned before = H.nodes[0].data_ops;
+    rec set = {0};
+    dv_req r = kv(DV_KV_UPSERT, "k", "1");
+    r.timeout_ms = DV_TIMEOUT_EXPIRED;
+    submit(r, &set);
+    assert_int_equal(set.calls, 1);
+    assert_int_equal(set.err, DV_ERR_UNAMBIGUOUS_TIMEOUT);
+    advance_to(100 * MS);
+    assert_int_equal(set.calls, 1);
+    assert_int_equal(H.nodes[0].data_ops, before);
+    rec get = {0};
+    submit(kv(DV_KV_GET, "k", NULL), &get);
+    advance_to(200 * MS);
+    assert_int_equal(get.err, DV_ERR_DOCUMENT_NOT_FOUND); /* the write was never sent */
+    teardown_cluster();
+}
+
 static void etmpfail_then_success(void **state)
 {
     (void)state;
@@ -1842,6 +1866,7 @@ int main(void)
         cmocka_unit_test(not_my_vbucket),
         cmocka_unit_test(config_push_adds_node),
         cmocka_unit_test(node_stops_answering),
+        cmocka_unit_test(expired_timeout),
         cmocka_unit_test(etmpfail_then_success),
         cmocka_unit_test(locked_until_timeout),
         cmocka_unit_test(unknown_collection),
