@@ -139,6 +139,7 @@ typedef enum dv_endpoint_state {
 typedef struct dv_endpoint {
     uint32_t id;        /* the engine's connection id, 0 if none */
     const char *remote; /* "host:port" */
+    char local[64];     /* "ip:port" of this end of the connection, "" if not known */
     const char *bucket; /* NULL: the cluster-level connection */
     dv_endpoint_state state;
     uint64_t last_activity_us; /* diagnostics: since the last bytes in or out (0: none yet) */

@@ -16,6 +16,7 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -642,6 +643,27 @@ static void conn_lost(Conn *k, dv_error err)
     Py_XDECREF(same);
 }
 
+/* The transport's own end ("sockname": (host, port, ...)) as "ip:port" for ping and diagnostics;
+ * nothing when the transport does not say. */
+static void report_local_address(Cluster *c, Conn *k, PyObject *transport)
+{
+    PyObject *name = PyObject_CallMethod(transport, "get_extra_info", "s", "sockname");
+    const char *host = NULL;
+    int port = -1;
+    if (name && PyTuple_Check(name) && PyTuple_GET_SIZE(name) >= 2) {
+        host = PyUnicode_Check(PyTuple_GET_ITEM(name, 0)) ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(name, 0))
+                                                         : NULL;
+        port = (int)PyLong_AsLong(PyTuple_GET_ITEM(name, 1));
+    }
+    if (host && port >= 0) {
+        char addr[64];
+        snprintf(addr, sizeof addr, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+        dv_engine_local_address(c->e, k->id, addr);
+    }
+    Py_XDECREF(name);
+    PyErr_Clear();
+}
+
 static PyObject *conn_connection_made(Conn *k, PyObject *transport)
 {
     Cluster *c = k->cluster;
@@ -655,6 +677,7 @@ static PyObject *conn_connection_made(Conn *k, PyObject *transport)
     Py_XSETREF(k->transport, transport);
     k->connected = 1;
     Py_INCREF(c);
+    report_local_address(c, k, transport);
     dv_engine_connected(c->e, k->id);
     cluster_schedule_flush(c);
     Py_DECREF(c);

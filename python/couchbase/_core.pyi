@@ -2,7 +2,7 @@
 import asyncio
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-Endpoint = Tuple[int, str, Optional[str], int, int, int, int]
+Endpoint = Tuple[int, str, Optional[str], int, int, int, int, Optional[str]]
 Spec = Tuple[int, int, str, bytes]
 
 class Result:

@@ -122,7 +122,7 @@ def _ms(options: Dict[str, Any], key: str) -> int:
 
 _SDK = "divan-python/" + __version__
 _ENDPOINT_STATES = ("disconnected", "connecting", "connected")
-Endpoint = Tuple[int, str, Optional[str], int, int, int, int]
+Endpoint = Tuple[int, str, Optional[str], int, int, int, int, Optional[str]]
 
 
 def _report(report_id: Optional[str], kv: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -133,11 +133,11 @@ def _report(report_id: Optional[str], kv: List[Dict[str, Any]]) -> Dict[str, Any
 
 def ping_report(report_id: Optional[str], endpoints: Iterable[Endpoint]) -> PingResult:
     services = []
-    for ep_id, remote, bucket, _state, _last, err, latency in endpoints:
+    for ep_id, remote, bucket, _state, _last, err, latency, local in endpoints:
         state = ("ok" if not err else
                  "timeout" if error_name(err) == "UNAMBIGUOUS_TIMEOUT" else "error")
         services.append({"type": ServiceType.KeyValue.value, "id": "0x%x" % ep_id,
-                         "remote": remote, "bucket": bucket,
+                         "remote": remote, "local": local, "bucket": bucket,
                          "latency": None if err else latency, "state": state,
                          "error": error_message(err) if err else None})
     return PingResult(_report(report_id, services))
@@ -146,9 +146,9 @@ def ping_report(report_id: Optional[str], endpoints: Iterable[Endpoint]) -> Ping
 def diagnostics_report(report_id: Optional[str],
                        endpoints: Iterable[Endpoint]) -> DiagnosticsResult:
     services = [{"type": ServiceType.KeyValue.value, "id": "0x%x" % ep_id, "remote": remote,
-                 "bucket": bucket,
+                 "local": local, "bucket": bucket,
                  "last_activity": last or None, "state": _ENDPOINT_STATES[state]}
-                for ep_id, remote, bucket, state, last, _err, _latency in endpoints]
+                for ep_id, remote, bucket, state, last, _err, _latency, local in endpoints]
     return DiagnosticsResult(_report(report_id, services))
 
 

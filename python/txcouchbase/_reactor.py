@@ -134,11 +134,19 @@ class ReactorLoop:
 class _Transport:
     """The asyncio transport calls the engine's connection makes."""
 
-    __slots__ = ("write", "close")
+    __slots__ = ("write", "close", "_transport")
 
     def __init__(self, transport: Any) -> None:
         self.write = transport.write
         self.close = transport.loseConnection
+        self._transport = transport
+
+    def get_extra_info(self, name: str) -> Any:
+        """``sockname``: (host, port) of this end, as asyncio's transports give it."""
+        if name != "sockname":
+            return None
+        host = self._transport.getHost()
+        return (host.host, host.port)
 
 
 class _Protocol(Protocol):

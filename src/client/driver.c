@@ -176,6 +176,25 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
 }
 
+/* "ip:port" ("[ip]:port" for IPv6) of the socket's own end; 0 if unknown. */
+static int local_address(uv_tcp_t *tcp, char *out, size_t n)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    char ip[INET6_ADDRSTRLEN];
+    if (uv_tcp_getsockname(tcp, (struct sockaddr *)&ss, &len) < 0) return 0;
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        if (uv_ip6_name(a, ip, sizeof ip) < 0) return 0;
+        snprintf(out, n, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+    } else {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        if (uv_ip4_name(a, ip, sizeof ip) < 0) return 0;
+        snprintf(out, n, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
+    }
+    return 1;
+}
+
 static void on_connect(uv_connect_t *req, int status)
 {
     conn *k = req->data;
@@ -192,7 +211,10 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     k->connected = 1;
-    if (k->c->e) dv_engine_connected(k->c->e, k->id);
+    if (!k->c->e) return;
+    char local[64];
+    if (local_address(&k->tcp, local, sizeof local)) dv_engine_local_address(k->c->e, k->id, local);
+    dv_engine_connected(k->c->e, k->id);
 }
 
 static int conn_start(conn *k, const struct sockaddr *sa)

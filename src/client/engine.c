@@ -934,6 +934,7 @@ dv_error dv_engine_ping(dv_engine *e, const char *bname, dv_res_cb cb, void *ud)
         ep->bucket = p->bucket;
         ep->state = conn_ep_state(s->c);
         ep->id = s->c ? s->c->id : 0;
+        if (s->c) memcpy(ep->local, s->c->local, sizeof ep->local);
         if (!ep->remote) {
             ping_settle(p, k, DV_ERR_NO_MEMORY, 0);
         } else if (ep->state != DV_ENDPOINT_CONNECTED) {
@@ -983,6 +984,7 @@ dv_error dv_engine_diagnostics(dv_engine *e, dv_res_cb cb, void *ud)
             ep[k].bucket = b->cluster ? NULL : b->name;
             ep[k].id = c ? c->id : 0;
             ep[k].state = conn_ep_state(c);
+            if (c) memcpy(ep[k].local, c->local, sizeof ep[k].local);
             if (c && c->last_activity && now >= c->last_activity)
                 ep[k].last_activity_us = (now - c->last_activity) / 1000;
             k++;

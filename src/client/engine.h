@@ -105,6 +105,9 @@ dv_error dv_engine_submit(dv_engine *e, const dv_req *req, dv_res_cb cb, void *u
 int dv_engine_cancel(dv_engine *e, uint64_t id);
 
 void dv_engine_connected(dv_engine *e, uint32_t id);
+/* The local "ip:port" of connection id, for ping and diagnostics (optional, before or after
+ * dv_engine_connected). */
+void dv_engine_local_address(dv_engine *e, uint32_t id, const char *addr);
 void dv_engine_data(dv_engine *e, uint32_t id, const uint8_t *p, size_t n);
 /* err: DV_ERR_OK for an orderly close by the peer, else why it failed. */
 void dv_engine_closed(dv_engine *e, uint32_t id, dv_error err);

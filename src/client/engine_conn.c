@@ -927,6 +927,12 @@ void dv_engine_connected(dv_engine *e, uint32_t id)
     eng_leave(e);
 }
 
+void dv_engine_local_address(dv_engine *e, uint32_t id, const char *addr)
+{
+    conn *c = conn_live(e, id);
+    if (c && addr) snprintf(c->local, sizeof c->local, "%s", addr);
+}
+
 void dv_engine_data(dv_engine *e, uint32_t id, const uint8_t *p, size_t n)
 {
     conn *c = conn_live(e, id);

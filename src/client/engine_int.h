@@ -79,6 +79,7 @@ typedef struct conn {
     uint64_t ready_deadline;   /* CONNECTING/HANDSHAKE: bootstrap_timeout */
     unsigned refs;             /* operations whose op->conn is this id */
     uint64_t last_activity;    /* last bytes in or out (ns), for diagnostics */
+    char local[64];            /* our end's "ip:port", as the driver reported it */
     /* An HTTP bootstrap connection (GET /pools/default/b/<bucket> on a management port)
      * instead of a KV one: it only ever reads one response, then closes. */
     int http;

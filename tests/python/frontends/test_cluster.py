@@ -2,6 +2,7 @@
 
 import asyncio
 import inspect
+import json
 import os
 import signal
 from datetime import timedelta
@@ -52,6 +53,13 @@ def test_ping_and_diagnostics(kv, server):
     diag = cluster.diagnostics()
     assert isinstance(diag, DiagnosticsResult) and diag.state == ClusterState.Online
     assert cluster.wait_until_ready(timedelta(seconds=10)) is None
+    # each endpoint says which local address its connection has, in the objects and the JSON
+    for report in (ping, diag):
+        kv_eps = report.endpoints[ServiceType.KeyValue]
+        assert all(e.local and e.local.startswith("127.0.0.1:") for e in kv_eps)
+        raw = json.loads(report.as_json())
+        assert all(e["local"].startswith("127.0.0.1:") for e in raw["services"]["key_value"])
+        assert isinstance(raw["id"], str) and raw["version"] == 2 and raw["sdk"]
 
 
 def test_timeouts_of_a_hung_server(fe):
