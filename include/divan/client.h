@@ -210,6 +210,10 @@ DV_API dv_error dv_client_connect(dv_client *c, dv_res_cb cb, void *ud);
 DV_API dv_error dv_client_ping(dv_client *c, const char *bucket, dv_res_cb cb, void *ud);
 /* The state of every KV connection (res->endpoints: remote, bucket, state, last_activity_us). */
 DV_API dv_error dv_client_diagnostics(dv_client *c, dv_res_cb cb, void *ud);
+/* New credentials for the connections opened from now on; open connections keep theirs (as the
+ * official SDK's set_authenticator). From any thread. */
+DV_API dv_error dv_client_set_credentials(dv_client *c, const char *username,
+                                          const char *password);
 /* Submit an operation from any thread; cb runs on the driver thread. */
 DV_API dv_error dv_client_submit(dv_client *c, const dv_req *req, dv_res_cb cb, void *ud);
 /* Blocking: submit and wait; cb runs on the driver thread before this returns. */

@@ -507,6 +507,17 @@ static PyObject *cluster_open_bucket(Cluster *c, PyObject *args)
     return op_started(c, op, dv_engine_open_bucket(c->e, name, op_complete, op));
 }
 
+/* set_credentials(username, password): for the connections opened from now on. */
+static PyObject *cluster_set_credentials(Cluster *c, PyObject *args)
+{
+    const char *user, *pass;
+    if (!PyArg_ParseTuple(args, "ss", &user, &pass)) return NULL;
+    if (cluster_check(c)) return NULL;
+    dv_error rc = dv_engine_set_credentials(c->e, user, pass);
+    if (rc != DV_ERR_OK) return dv_py_raise(rc, NULL);
+    Py_RETURN_NONE;
+}
+
 /* ping(bucket=None) -> Future[tuple of endpoints]: a NOOP on each KV connection of the bucket
  * (None: the cluster-level connection). */
 static PyObject *cluster_ping(Cluster *c, PyObject *args)
@@ -567,6 +578,8 @@ static PyMethodDef cluster_methods[] = {
      "connect() -> Future: the cluster-level connection."},
     {"open_bucket", (PyCFunction)(void (*)(void))cluster_open_bucket, METH_VARARGS,
      "open_bucket(name) -> Future: resolved once the bucket has a config."},
+    {"set_credentials", (PyCFunction)(void (*)(void))cluster_set_credentials, METH_VARARGS,
+     "set_credentials(username, password): for the connections opened from now on."},
     {"ping", (PyCFunction)(void (*)(void))cluster_ping, METH_VARARGS,
      "ping(bucket=None) -> Future: (id, remote, bucket, state, last_activity_us, error, "
      "latency_us) per KV endpoint."},

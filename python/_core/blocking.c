@@ -243,6 +243,16 @@ static PyObject *bc_diagnostics(BlockingCluster *b, PyObject *unused)
     return run_one(b, START_DIAGNOSTICS, NULL, NULL, Py_None, Py_None);
 }
 
+/* set_credentials(username, password): for the connections opened from now on. */
+static PyObject *bc_set_credentials(BlockingCluster *b, PyObject *args)
+{
+    const char *user, *pass;
+    if (!PyArg_ParseTuple(args, "ss", &user, &pass)) return NULL;
+    dv_error rc = b->c ? dv_client_set_credentials(b->c, user, pass) : DV_ERR_CLUSTER_CLOSED;
+    if (rc != DV_ERR_OK) return dv_py_raise(rc, NULL);
+    Py_RETURN_NONE;
+}
+
 static PyObject *bc_submit(BlockingCluster *b, PyObject *args, PyObject *kw)
 {
     dv_req q;
@@ -351,6 +361,8 @@ static PyMethodDef bc_methods[] = {
      "connect(): waits for the cluster-level connection."},
     {"open_bucket", (PyCFunction)(void (*)(void))bc_open_bucket, METH_VARARGS,
      "open_bucket(name): waits until the bucket has a config."},
+    {"set_credentials", (PyCFunction)(void (*)(void))bc_set_credentials, METH_VARARGS,
+     "set_credentials(username, password): for the connections opened from now on."},
     {"submit", (PyCFunction)(void (*)(void))bc_submit, METH_VARARGS | METH_KEYWORDS,
      "submit(kind, bucket, scope, collection, key, ...) -> result_type(Result, extra)."},
     {"submit_all", (PyCFunction)(void (*)(void))bc_submit_all, METH_O,

@@ -17,8 +17,9 @@ from acouchbase.datastructures import (CouchbaseList, CouchbaseMap, CouchbaseQue
 from couchbase import _core
 from couchbase._datastructures import StructureMethods
 from couchbase._kv import (BinaryLogic, ClusterSettings, CollectionLogic, Combine, Endpoint,
-                           Request, ScopeLogic, check_open, diagnostics_report, ping_report,
-                           pings_kv, unretrievable)
+                           Request, ScopeLogic, check_open, diagnostics_report, new_credentials,
+                           ping_report, pings_kv, unretrievable)
+from couchbase.auth import Authenticator
 from couchbase.diagnostics import ClusterState
 from couchbase.exceptions import InvalidArgumentException, UnAmbiguousTimeoutException
 from couchbase.options import (DiagnosticsOptions, PingOptions, WaitUntilReadyOptions,
@@ -73,6 +74,7 @@ class AsyncCluster:
         loop = kwargs.pop("loop", None)
         settings = ClusterSettings(connstr, options, kwargs)
         self._loop: Any = loop or self._default_loop()
+        self._authenticator = settings.authenticator
         self._transcoder = settings.transcoder
         self._server_group = settings.server_group
         self._core = _core.AsyncCluster(self._loop, *settings.core_args, **settings.core_kwargs)
@@ -109,6 +111,13 @@ class AsyncCluster:
                 and self._connect.exception() is None)
 
     _bucket_class: "Type[AsyncBucket]"
+
+    def set_authenticator(self, authenticator: Authenticator) -> None:
+        """Credentials for the connections opened from now on (open ones keep theirs); the
+        same kind of authenticator as before."""
+        self._check_open()
+        self._core.set_credentials(*new_credentials(self._authenticator, authenticator))
+        self._authenticator = authenticator
 
     def bucket(self, bucket_name: str) -> "AsyncBucket":
         self._check_open()

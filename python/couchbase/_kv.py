@@ -79,6 +79,7 @@ class ClusterSettings:
         auth = opts.get("authenticator")
         if not isinstance(auth, Authenticator):
             raise InvalidArgumentException("ClusterOptions need an authenticator.")
+        self.authenticator = auth
         self.transcoder: Transcoder = opts.get("transcoder") or JSONTranscoder()
         self.server_group: Optional[str] = opts.get("preferred_server_group")
         self.core_args = (_with_options(connstr, opts), auth.get("username"),
@@ -105,6 +106,17 @@ def _with_options(connstr: str, opts: Dict[str, Any]) -> str:
     if not extra:
         return connstr
     return connstr + ("&" if "?" in connstr else "?") + "&".join(extra)
+
+
+def new_credentials(current: Authenticator, new: Any) -> Tuple[str, str]:
+    """set_authenticator's check: the same kind of authenticator as the cluster's (the official
+    rule); its user name and password for the engine."""
+    if not isinstance(new, Authenticator):
+        raise InvalidArgumentException("The authenticator must be one of couchbase.auth's.")
+    if type(new) is not type(current):
+        raise InvalidArgumentException(
+            "Cannot change authenticator type when updating credentials")
+    return str(new.get("username")), str(new.get("password"))
 
 
 def check_open(closed: bool) -> None:

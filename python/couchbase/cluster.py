@@ -13,8 +13,9 @@ from typing import Any, Dict, Iterator, List
 from couchbase import _core
 from couchbase._datastructures import LegacyMethods, StructureMethods
 from couchbase._kv import (BinaryLogic, ClusterSettings, CollectionLogic, Combine, Endpoint,
-                           Request, ScopeLogic, check_open, diagnostics_report, ping_report,
-                           pings_kv)
+                           Request, ScopeLogic, check_open, diagnostics_report, new_credentials,
+                           ping_report, pings_kv)
+from couchbase.auth import Authenticator
 from couchbase.datastructures import CouchbaseList, CouchbaseMap, CouchbaseQueue, CouchbaseSet
 from couchbase.diagnostics import ClusterState
 from couchbase.exceptions import InvalidArgumentException, UnAmbiguousTimeoutException
@@ -35,6 +36,7 @@ class Cluster:
 
     def __init__(self, connstr: str, *options: Any, **kwargs: Any) -> None:
         settings = ClusterSettings(connstr, options, kwargs)
+        self._authenticator = settings.authenticator
         self._transcoder = settings.transcoder
         self._server_group = settings.server_group
         self._buckets: Dict[str, "Bucket"] = {}
@@ -56,6 +58,13 @@ class Cluster:
     @property
     def connected(self) -> bool:
         return not self._closed
+
+    def set_authenticator(self, authenticator: Authenticator) -> None:
+        """Credentials for the connections opened from now on (open ones keep theirs); the
+        same kind of authenticator as before."""
+        self._check_open()
+        self._core.set_credentials(*new_credentials(self._authenticator, authenticator))
+        self._authenticator = authenticator
 
     def bucket(self, bucket_name: str) -> "Bucket":
         """The bucket, opened (this waits until it has a configuration)."""

@@ -26,12 +26,13 @@
 typedef struct conn conn;
 
 /* A queued request from another thread. */
-typedef enum cmd_kind { CMD_SUBMIT, CMD_OPEN, CMD_CONNECT, CMD_PING, CMD_DIAG } cmd_kind;
+typedef enum cmd_kind { CMD_SUBMIT, CMD_OPEN, CMD_CONNECT, CMD_PING, CMD_DIAG, CMD_CREDS } cmd_kind;
 
 typedef struct cmd {
     cmd_kind kind;
     dv_op *op;    /* a submit: the request, checked and copied */
-    char *bucket; /* an open-bucket, a ping (NULL: the cluster connection) */
+    char *bucket; /* an open-bucket, a ping (NULL: the cluster connection); CREDS: the user */
+    char *password; /* CREDS */
     dv_res_cb cb;
     void *ud;
     struct cmd *next;
@@ -407,6 +408,7 @@ static dv_error engine_cmd(dv_engine *e, cmd_kind kind, const char *bucket, dv_r
     case CMD_DIAG:
         return dv_engine_diagnostics(e, cb, ud);
     case CMD_SUBMIT:
+    case CMD_CREDS:
         break;
     }
     return DV_ERR_INVALID_ARGUMENT;
@@ -419,6 +421,10 @@ static void run_cmd(dv_client *c, cmd *m)
                            : DV_ERR_REQUEST_CANCELED;
         if (rc != DV_ERR_OK) fail_now(m->cb, m->ud, rc, &m->op->req, m->op->opcode);
         dv_op_free(m->op);
+    } else if (m->kind == CMD_CREDS) {
+        if (c->e) dv_engine_set_credentials(c->e, m->bucket, m->password);
+        dv_free(m->bucket);
+        dv_free(m->password);
     } else {
         dv_error rc =
             c->e ? engine_cmd(c->e, m->kind, m->bucket, m->cb, m->ud) : DV_ERR_REQUEST_CANCELED;
@@ -601,6 +607,30 @@ dv_error dv_client_diagnostics(dv_client *c, dv_res_cb cb, void *ud)
 {
     if (!c || !cb) return DV_ERR_INVALID_ARGUMENT;
     return client_cmd(c, CMD_DIAG, NULL, cb, ud);
+}
+
+dv_error dv_client_set_credentials(dv_client *c, const char *username, const char *password)
+{
+    if (!c || !username || !*username) return DV_ERR_INVALID_ARGUMENT;
+    if (loop_client == c) {
+        if (c->shutting || !c->e) return DV_ERR_CLUSTER_CLOSED;
+        return dv_engine_set_credentials(c->e, username, password);
+    }
+    cmd *m = dv_calloc(1, sizeof *m);
+    if (!m || !(m->bucket = dv_strdup(username)) ||
+        !(m->password = dv_strdup(password ? password : ""))) {
+        if (m) dv_free(m->bucket);
+        dv_free(m);
+        return DV_ERR_NO_MEMORY;
+    }
+    m->kind = CMD_CREDS;
+    dv_error rc = enqueue(c, m);
+    if (rc != DV_ERR_OK) {
+        dv_free(m->bucket);
+        dv_free(m->password);
+        dv_free(m);
+    }
+    return rc;
 }
 
 dv_error dv_client_submit(dv_client *c, const dv_req *req, dv_res_cb cb, void *ud)

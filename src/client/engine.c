@@ -889,6 +889,22 @@ size_t dv_engine_pending(const dv_engine *e)
     return n;
 }
 
+dv_error dv_engine_set_credentials(dv_engine *e, const char *username, const char *password)
+{
+    if (!username || !*username) return DV_ERR_INVALID_ARGUMENT;
+    char *user = dv_strdup(username), *pass = dv_strdup(password ? password : "");
+    if (!user || !pass) {
+        dv_free(user);
+        dv_free(pass);
+        return DV_ERR_NO_MEMORY;
+    }
+    dv_free(e->user);
+    dv_free(e->pass);
+    e->user = user;
+    e->pass = pass;
+    return DV_ERR_OK;
+}
+
 dv_error dv_engine_connect(dv_engine *e, dv_res_cb cb, void *ud)
 {
     if (!cb) return DV_ERR_INVALID_ARGUMENT;

@@ -82,6 +82,8 @@ dv_error dv_engine_open_bucket(dv_engine *e, const char *bucket, dv_res_cb cb, v
  * returns. The connection is kept (reconnected if lost); its config takes pushes without a
  * bucket name only (§10.2). Buckets opened later share nothing with it but the credentials. */
 dv_error dv_engine_connect(dv_engine *e, dv_res_cb cb, void *ud);
+/* New credentials for the connections opened from now on (open ones keep theirs). */
+dv_error dv_engine_set_credentials(dv_engine *e, const char *username, const char *password);
 /* NOOP on every KV connection of the bucket (NULL: the cluster connection); cb once, with
  * res->endpoints (one per KV node: remote, state, err OK / UNAMBIGUOUS_TIMEOUT after kv_timeout /
  * REQUEST_CANCELED when the connection is lost / SERVICE_NOT_AVAILABLE when not connected, and

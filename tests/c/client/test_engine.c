@@ -901,6 +901,23 @@ static void wrong_password(void **state)
     teardown_cluster();
 }
 
+/* New credentials serve the connections opened afterwards: the right password set after a
+ * wrong one opens the bucket; the wrong one set again fails the next open. */
+static void set_credentials(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node1.test", "not-the-password");
+    assert_int_equal(dv_engine_set_credentials(H.e, "", "x"), DV_ERR_INVALID_ARGUMENT);
+    assert_int_equal(dv_engine_set_credentials(H.e, USER, "password"), DV_ERR_OK);
+    open_ok();
+    rec set = {0};
+    assert_int_equal(dv_engine_set_credentials(H.e, USER, "wrong"), DV_ERR_OK);
+    submit(kv(DV_KV_UPSERT, "k", "1"), &set); /* the open connection keeps its credentials */
+    pump();
+    assert_int_equal(set.err, DV_ERR_OK);
+    teardown_cluster();
+}
+
 static void unknown_bucket(void **state)
 {
     (void)state;
@@ -1861,6 +1878,7 @@ int main(void)
         cmocka_unit_test(bootstrap_next_host),
         cmocka_unit_test(three_nodes_route),
         cmocka_unit_test(wrong_password),
+        cmocka_unit_test(set_credentials),
         cmocka_unit_test(unknown_bucket),
         cmocka_unit_test(dropped_connection),
         cmocka_unit_test(not_my_vbucket),

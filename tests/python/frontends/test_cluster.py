@@ -15,7 +15,7 @@ from couchbase.exceptions import (AmbiguousTimeoutException, AuthenticationExcep
                                   UnAmbiguousTimeoutException)
 from couchbase.result import DiagnosticsResult, PingResult
 from divan.server import DivanServer
-from sdk_under_test import stop_process
+from sdk_under_test import SDK, stop_process
 
 SHORT = timedelta(milliseconds=500)
 
@@ -126,3 +126,24 @@ def test_mutation_tokens_disabled(fe, server, where):
     assert (token.partition_uuid, token.sequence_number) == (0, 0)
     assert token.bucket_name == "default"
     fe.sync(cluster).close()
+
+
+def test_set_authenticator(fe):
+    """New credentials serve the connections opened afterwards (a bucket opened now fails with a
+    wrong password); open ones keep theirs; the kind of authenticator cannot change."""
+    from couchbase.auth import JwtAuthenticator, PasswordAuthenticator
+    from couchbase.exceptions import InvalidArgumentException
+    if SDK == "official" and fe.name == "twisted":
+        pytest.skip("the official txcouchbase has no set_authenticator")
+    with DivanServer(args=["--bucket", "default", "--bucket", "other"]) as server:
+        cluster = fe.cluster(server.connstr, options())
+        coll = fe.sync(fe.bucket(cluster, "default").default_collection())
+        with pytest.raises(InvalidArgumentException):
+            cluster.set_authenticator(JwtAuthenticator("token"))
+        cluster.set_authenticator(PasswordAuthenticator("user", "wrong"))
+        assert coll.upsert("set-auth", 1).cas  # the open connection keeps its credentials
+        with pytest.raises(AuthenticationException):
+            fe.bucket(cluster, "other")  # a new connection, with the new password
+        cluster.set_authenticator(PasswordAuthenticator("user", "password"))
+        assert fe.sync(fe.bucket(cluster, "other").default_collection()).upsert("k", 1).cas
+        fe.sync(cluster).close()
