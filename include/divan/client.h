@@ -46,6 +46,8 @@ typedef enum dv_op_kind {
     DV_KV_LOOKUP_IN,     /* specs (lookup opcodes), access_deleted */
     DV_KV_MUTATE_IN,     /* specs (mutation opcodes), store semantics, cas, expiry, ... */
     DV_KV_NOOP,          /* ping one KV node (the one vbucket 0 lives on) */
+    DV_KV_OBSERVE_SEQNO, /* the seqnos of key's vbucket (vbucket_uuid) on its active copy or a
+                            replica (replica_index 1..3): res persisted_seqno, current_seqno */
     DV_KV_OP_KIND_COUNT
 } dv_op_kind;
 
@@ -83,6 +85,13 @@ typedef struct dv_req {
     int preserve_expiry;
     uint64_t cas;       /* 0: no compare */
     uint8_t durability; /* 0 none, 1 majority, 2 majority + persist active, 3 persist majority */
+    /* Client (observe-based) durability instead: once the mutation succeeded, OBSERVE_SEQNO
+     * polls its vbucket until persist_to nodes have it on disk and replicate_to replicas have
+     * it (the official core's rules and its 5 s limit: then AMBIGUOUS_TIMEOUT; more than the
+     * bucket's replicas: DURABILITY_IMPOSSIBLE, the mutation made). */
+    uint8_t persist_to;     /* 0 none, 1 the active, 2..5 one to four nodes */
+    uint8_t replicate_to;   /* 0..3 replicas */
+    uint64_t vbucket_uuid;  /* DV_KV_OBSERVE_SEQNO */
     uint64_t delta;
     uint64_t initial;
     int has_initial;       /* 0: a missing counter is DOCUMENT_NOT_FOUND */
@@ -166,6 +175,7 @@ typedef struct dv_res {
     size_t nspecs;
     const dv_endpoint *endpoints; /* ping, diagnostics */
     size_t nendpoints;
+    uint64_t persisted_seqno, current_seqno; /* DV_KV_OBSERVE_SEQNO */
 } dv_res;
 
 typedef void (*dv_res_cb)(void *ud, const dv_res *res);

@@ -149,7 +149,7 @@ int dv_py_parse_request(PyObject *args, PyObject *kw, dv_req *out, dv_subdoc_op 
         "kind", "bucket", "scope", "collection", "key", "value", "flags", "datatype", "expiry",
         "cas", "durability", "timeout_ms", "with_expiry", "preserve_expiry", "delta", "initial",
         "has_initial", "lock_time", "result_type", "extra", "specs", "store_semantics",
-        "access_deleted", "replica_index", NULL};
+        "access_deleted", "replica_index", "persist_to", "replicate_to", NULL};
     /* clang-format on */
     dv_req q = {0};
     int kind;
@@ -160,13 +160,13 @@ int dv_py_parse_request(PyObject *args, PyObject *kw, dv_req *out, dv_subdoc_op 
     unsigned int flags = 0, expiry = 0, lock_time = 0;
     PyObject *result_type = Py_None, *extra = Py_None, *specs = Py_None;
     int store_semantics = 0, access_deleted = 0;
-    unsigned char replica_index = 0;
+    unsigned char replica_index = 0, persist_to = 0, replicate_to = 0;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kw, "iszzs#|z#IbIKbKppKKpIOOOipb", kwlist, &kind, &q.bucket, &q.scope,
+            args, kw, "iszzs#|z#IbIKbKppKKpIOOOipbbb", kwlist, &kind, &q.bucket, &q.scope,
             &q.collection, (const char **)&q.key, &key_len, (const char **)&q.value, &value_len,
             &flags, &datatype, &expiry, &cas, &durability, &timeout, &with_expiry, &preserve,
             &delta, &initial, &has_initial, &lock_time, &result_type, &extra, &specs,
-            &store_semantics, &access_deleted, &replica_index))
+            &store_semantics, &access_deleted, &replica_index, &persist_to, &replicate_to))
         return -1;
     if (kind < 0 || kind >= DV_KV_OP_KIND_COUNT) {
         PyErr_SetString(PyExc_ValueError, "unsupported operation kind");
@@ -185,6 +185,8 @@ int dv_py_parse_request(PyObject *args, PyObject *kw, dv_req *out, dv_subdoc_op 
     q.store_semantics = (dv_store_semantics)store_semantics;
     q.access_deleted = access_deleted;
     q.replica_index = replica_index;
+    q.persist_to = persist_to;
+    q.replicate_to = replicate_to;
     q.kind = (dv_op_kind)kind;
     q.key_len = (size_t)key_len;
     q.value_len = (size_t)value_len;

@@ -22,7 +22,7 @@ from couchbase.auth import Authenticator
 from couchbase.constants import FMT_COMMON_MASK, FMT_JSON
 from couchbase.diagnostics import ServiceType
 from couchbase.exceptions import (DocumentNotFoundException, DocumentUnretrievableException,
-                                  FeatureUnavailableException, InvalidArgumentException,
+                                  InvalidArgumentException,
                                   error_message, error_name)
 from couchbase.options import (AppendMultiOptions, AppendOptions, DecrementMultiOptions,
                                DecrementOptions, ExistsMultiOptions, ExistsOptions,
@@ -308,8 +308,9 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
              extra: Any = None, **fields: Any) -> Request:
         if not isinstance(key, str):
             raise InvalidArgumentException("The document key must be a str.")
-        if "replicate_to" in args or "persist_to" in args:
-            raise FeatureUnavailableException("Client (observe-based) durability is not supported.")
+        if "replicate_to" in args or "persist_to" in args:  # ClientDurability
+            fields["persist_to"] = int(args["persist_to"])
+            fields["replicate_to"] = int(args["replicate_to"])
         timeout = args.get("timeout")
         # a given timeout under 1 ms has run out already (the official SDK's rule); absent: 0,
         # the cluster's default

@@ -231,9 +231,12 @@ static void set_conn(dv_engine *e, dv_op *op, conn *c)
     c->refs++;
 }
 
+static void dur_detach(dv_op *op);
+
 /* Take op out of everything and call its callback once. res may be NULL (an error only). */
 static void op_complete(dv_engine *e, dv_op *op, dv_error err, dv_res *res, const char *msg)
 {
+    if (op->dw) dur_detach(op); /* a durable wait ended otherwise (timeout, cancel, close) */
     list_unlink(&e->pending, op);
     inflight_remove(e, op);
     dv_res local;
@@ -321,7 +324,7 @@ static dv_error coll_resolve(dv_engine *e, bucket *b, conn *c, const dv_op *op)
  * waiting. An error means it cannot be sent at all (the caller completes it). */
 static dv_error op_dispatch(dv_engine *e, dv_op *op)
 {
-    if (op_inflight(e, op)) return DV_ERR_OK;
+    if (op_inflight(e, op) || op->dw) return DV_ERR_OK; /* sent, or done and polled */
     if (op->retry_at_ns) {
         if (op->retry_at_ns > eng_now(e)) return DV_ERR_OK;
         op->retry_at_ns = 0;
@@ -330,10 +333,12 @@ static dv_error op_dispatch(dv_engine *e, dv_op *op)
     if (!b || b->state != B_READY || !b->cfg) return DV_ERR_OK;
     uint16_t vb = 0;
     int node;
-    /* Only these two read from replicas; the field is ignored elsewhere. */
-    unsigned replica = op->req.kind == DV_KV_GET_REPLICA || op->req.kind == DV_KV_LOOKUP_IN
-                           ? op->req.replica_index
-                           : 0;
+    /* Only these read from replicas; the field is ignored elsewhere. */
+    dv_op_kind kind = op->req.kind;
+    unsigned replica =
+        kind == DV_KV_GET_REPLICA || kind == DV_KV_LOOKUP_IN || kind == DV_KV_OBSERVE_SEQNO
+            ? op->req.replica_index
+            : 0;
     if (op->req.kind == DV_KV_NOOP)
         node = dv_vbmap_get(&b->cfg->vbmap, 0, 0);
     else
@@ -344,7 +349,7 @@ static dv_error op_dispatch(dv_engine *e, dv_op *op)
     conn *c = b->slots[node].c;
     if (!c || c->state != CONN_READY) return DV_ERR_OK; /* (re)connecting */
     if (!op->cid_known) {
-        if (is_default_collection(op)) {
+        if (is_default_collection(op) || kind == DV_KV_OBSERVE_SEQNO) { /* no key is sent */
             op->cid = 0;
             op->cid_known = 1;
         } else {
@@ -483,6 +488,8 @@ void eng_cid_failed(dv_engine *e, bucket *b, coll *k, uint16_t status)
 }
 
 /* A reply to op arrived on c. */
+static void dur_start(dv_engine *e, dv_op *op, const dv_res *res);
+
 void eng_op_reply(dv_engine *e, conn *c, dv_op *op, const dv_frame *f)
 {
     inflight_remove(e, op);
@@ -493,6 +500,10 @@ void eng_op_reply(dv_engine *e, conn *c, dv_op *op, const dv_frame *f)
     dv_buf_reset(&e->scratch);
     switch (dv_op_decode(op, f, &res, &e->scratch, &why)) {
     case DV_OP_DONE: {
+        if (res.err == DV_ERR_OK && (op->req.persist_to || op->req.replicate_to)) {
+            dur_start(e, op, &res);
+            return;
+        }
         char msg[256];
         dv_op_error_message(f, msg, sizeof msg);
         op_complete(e, op, res.err, &res, msg);
@@ -822,20 +833,16 @@ static dv_error open_bucket(dv_engine *e, const char *name, dv_res_cb cb, void *
     return DV_ERR_OK;
 }
 
-dv_error dv_engine_submit(dv_engine *e, const dv_req *req, dv_res_cb cb, void *ud, uint64_t *id)
+/* Take an accepted op: pending, timed, sent when it can be (not before delay_ns). */
+static dv_error op_start(dv_engine *e, dv_op *op, dv_res_cb cb, void *ud, uint64_t delay_ns,
+                         uint64_t *id)
 {
-    if (!req || !cb || !req->bucket || !*req->bucket) return DV_ERR_INVALID_ARGUMENT;
-    if (e->closing) return DV_ERR_REQUEST_CANCELED;
-    dv_op *op = NULL;
-    char msg[128];
-    dv_error rc = dv_op_new(req, &op, msg, sizeof msg);
-    if (rc != DV_ERR_OK) return rc;
+    const dv_req *req = &op->req;
     bucket *b = eng_bucket(e, req->bucket, 1);
     if (!b) {
         dv_op_free(op);
         return DV_ERR_NO_MEMORY;
     }
-    eng_enter(e);
     uint64_t now = eng_now(e);
     op->id = ++e->next_op_id;
     op->cb = cb;
@@ -846,7 +853,11 @@ dv_error dv_engine_submit(dv_engine *e, const dv_req *req, dv_res_cb cb, void *u
                  : req->timeout_ms                 ? req->timeout_ms * DV_NS_PER_MS
                  : req->durability                 ? e->durable_timeout_ns
                                                    : e->kv_timeout_ns;
-    op->deadline_ns = now + t;
+    op->deadline_ns = now + delay_ns + t;
+    if (delay_ns) {
+        op->retry_at_ns = now + delay_ns;
+        eng_arm(e, op->retry_at_ns);
+    }
     list_push(&e->pending, op);
     if (id) *id = op->id;
     eng_arm(e, op->deadline_ns);
@@ -855,11 +866,202 @@ dv_error dv_engine_submit(dv_engine *e, const dv_req *req, dv_res_cb cb, void *u
     } else if (b->state == B_FAILED) {
         bucket_boot_start(e, b); /* try to open it again; the op waits for it */
     } else {
-        rc = op_dispatch(e, op);
+        dv_error rc = op_dispatch(e, op);
         if (rc != DV_ERR_OK) op_complete(e, op, rc, NULL, "");
     }
-    eng_leave(e);
     return DV_ERR_OK;
+}
+
+/* ---- client (observe-based) durability ----------------------------------------------------
+ *
+ * The official core's rules: once a mutation with persist_to/replicate_to succeeded, each round
+ * sends OBSERVE_SEQNO for its vbucket to the active copy (when persist_to asks anything) and to
+ * every replica (when a replica is needed); a node counts as persisted when its last persisted
+ * seqno reached the mutation's, a replica as replicated when its current seqno did. The wait
+ * ends as soon as both counts suffice, otherwise the next round starts 500 ms after the last
+ * answer; 5 s after the mutation it ends with AMBIGUOUS_TIMEOUT. Asking more replicas than the
+ * bucket has is DURABILITY_IMPOSSIBLE (after the mutation, as the official core). The mutation
+ * op stays pending meanwhile (so that timeouts, cancellation and close end it as any other). */
+
+#define DUR_POLL_NS     (500 * DV_NS_PER_MS)
+#define DUR_DEADLINE_NS (5000 * DV_NS_PER_MS)
+
+typedef struct durwait {
+    dv_engine *e;
+    dv_op *op;   /* the mutation; NULL once it completed */
+    dv_res *res; /* its result, handed over when durable */
+    uint64_t seqno, uuid;
+    unsigned replicas;    /* replicas to observe */
+    unsigned outstanding; /* observe ops not answered yet (the durwait lives until 0) */
+    unsigned left;        /* answers missing in this round */
+    unsigned persisted, replicated;
+    int persisted_active;
+    int in_round; /* dur_round is sending: answers that come at once wait for its end */
+} durwait;
+
+/* Replica nodes that persist_to (1 active, 2..5 one..four nodes) needs. */
+static unsigned persist_replicas(uint8_t p)
+{
+    return p >= 2 ? (p == 5 ? 3u : (unsigned)p - 1u) : 0u;
+}
+
+static int dur_touches_replica(const dv_req *r)
+{
+    return r->replicate_to > 0 || r->persist_to >= 2;
+}
+
+static int dur_met(const durwait *dw)
+{
+    const dv_req *r = &dw->op->req;
+    int persisted = (r->persist_to == 1 && dw->persisted_active) ||
+                    (r->persist_to != 1 && dw->persisted >= persist_replicas(r->persist_to));
+    return persisted && dw->replicated >= r->replicate_to;
+}
+
+static void dur_free_if_done(durwait *dw)
+{
+    if (!dw->op && !dw->outstanding) dv_free(dw);
+}
+
+static void dur_detach(dv_op *op)
+{
+    durwait *dw = op->dw;
+    op->dw = NULL;
+    dw->op = NULL;
+    dv_res_free(dw->res);
+    dw->res = NULL;
+    dur_free_if_done(dw);
+}
+
+static void dur_round(durwait *dw, uint64_t delay_ns);
+
+/* After an answer or a round: complete the mutation if it is durable, else poll again once
+ * every answer of the round is in. */
+static void dur_settle(durwait *dw)
+{
+    if (dur_met(dw)) {
+        dv_op *op = dw->op;
+        dv_res *done = dw->res;
+        dw->res = NULL;
+        op->dw = NULL;
+        dw->op = NULL;
+        op_complete(dw->e, op, DV_ERR_OK, done, "");
+        dv_res_free(done);
+        dur_free_if_done(dw);
+    } else if (dw->left == 0) {
+        dur_round(dw, DUR_POLL_NS);
+    }
+}
+
+static void dur_answer(durwait *dw, const dv_res *res, int active)
+{
+    dw->outstanding--;
+    if (!dw->op) {
+        dur_free_if_done(dw);
+        return;
+    }
+    dw->left--;
+    if (res->err == DV_ERR_OK) {
+        int persisted = res->persisted_seqno >= dw->seqno;
+        dw->persisted += persisted ? 1u : 0u;
+        dw->replicated += (!active && res->current_seqno >= dw->seqno) ? 1u : 0u;
+        dw->persisted_active |= active && persisted;
+    }
+    if (!dw->in_round) dur_settle(dw);
+}
+
+static void dur_active(void *ud, const dv_res *res)
+{
+    dur_answer(ud, res, 1);
+}
+
+static void dur_replica(void *ud, const dv_res *res)
+{
+    dur_answer(ud, res, 0);
+}
+
+/* One OBSERVE_SEQNO of the mutation's vbucket on copy index (0: the active). */
+static void dur_observe(durwait *dw, uint8_t index, uint64_t delay_ns)
+{
+    const dv_req *m = &dw->op->req;
+    dv_req q = {.kind = DV_KV_OBSERVE_SEQNO,
+                .bucket = m->bucket,
+                .scope = m->scope,
+                .collection = m->collection,
+                .key = m->key,
+                .key_len = m->key_len,
+                .replica_index = index,
+                .vbucket_uuid = dw->uuid};
+    dv_op *op = NULL;
+    char msg[128];
+    dv_res failed = {.err = DV_ERR_NO_MEMORY};
+    dw->outstanding++;
+    if (dv_op_new(&q, &op, msg, sizeof msg) != DV_ERR_OK ||
+        op_start(dw->e, op, index ? dur_replica : dur_active, dw, delay_ns, NULL) != DV_ERR_OK)
+        dur_answer(dw, &failed, index == 0); /* counts as an answer that says nothing */
+}
+
+/* A round of observes, after delay_ns. */
+static void dur_round(durwait *dw, uint64_t delay_ns)
+{
+    const dv_req *r = &dw->op->req;
+    dw->persisted = dw->replicated = 0;
+    dw->persisted_active = 0;
+    dw->left = (r->persist_to ? 1u : 0u) + dw->replicas;
+    dw->in_round = 1;
+    if (r->persist_to) dur_observe(dw, 0, delay_ns);
+    for (unsigned i = 1; i <= dw->replicas; i++) dur_observe(dw, (uint8_t)i, delay_ns);
+    dw->in_round = 0;
+    if (dw->left == 0 || dur_met(dw)) dur_settle(dw);
+}
+
+/* The mutation op succeeded with res: wait for its durability (or fail it as impossible). */
+static void dur_start(dv_engine *e, dv_op *op, const dv_res *res)
+{
+    bucket *b = eng_bucket(e, op->req.bucket, 0);
+    unsigned replicas = b && b->cfg ? b->cfg->num_replicas : 0;
+    const dv_req *r = &op->req;
+    if (dur_touches_replica(r) &&
+        (persist_replicas(r->persist_to) > replicas || r->replicate_to > replicas)) {
+        op_complete(e, op, DV_ERR_DURABILITY_IMPOSSIBLE, NULL,
+                    "more replicas asked for than the bucket has");
+        return;
+    }
+    durwait *dw = dv_calloc(1, sizeof *dw);
+    dv_error_context ctx = {
+        .status = 0xffff, .bucket = "", .node = "", .retry_reasons = "", .message = ""};
+    dv_res keep = *res;
+    keep.ctx = &ctx; /* op_complete gives the real one */
+    dv_res *copy = dw ? dv_res_dup(&keep) : NULL;
+    if (!copy) {
+        dv_free(dw);
+        op_complete(e, op, DV_ERR_NO_MEMORY, NULL, "");
+        return;
+    }
+    dw->e = e;
+    dw->op = op;
+    dw->res = copy;
+    dw->seqno = res->token.sequence_number;
+    dw->uuid = res->token.partition_uuid;
+    dw->replicas = dur_touches_replica(r) ? replicas : 0;
+    op->dw = dw;
+    op->deadline_ns = eng_now(e) + DUR_DEADLINE_NS;
+    eng_arm(e, op->deadline_ns);
+    dur_round(dw, 0);
+}
+
+dv_error dv_engine_submit(dv_engine *e, const dv_req *req, dv_res_cb cb, void *ud, uint64_t *id)
+{
+    if (!req || !cb || !req->bucket || !*req->bucket) return DV_ERR_INVALID_ARGUMENT;
+    if (e->closing) return DV_ERR_REQUEST_CANCELED;
+    dv_op *op = NULL;
+    char msg[128];
+    dv_error rc = dv_op_new(req, &op, msg, sizeof msg);
+    if (rc != DV_ERR_OK) return rc;
+    eng_enter(e);
+    rc = op_start(e, op, cb, ud, 0, id);
+    eng_leave(e);
+    return rc;
 }
 
 int dv_engine_cancel(dv_engine *e, uint64_t id)

@@ -43,12 +43,14 @@ static const uint8_t kind_opcode[DV_KV_OP_KIND_COUNT] = {
     [DV_KV_LOOKUP_IN] = DV_OP_SUBDOC_MULTI_LOOKUP,
     [DV_KV_MUTATE_IN] = DV_OP_SUBDOC_MULTI_MUTATION,
     [DV_KV_NOOP] = DV_OP_NOOP,
+    [DV_KV_OBSERVE_SEQNO] = DV_OP_OBSERVE_SEQNO,
 };
 
 static const char *const kind_name[DV_KV_OP_KIND_COUNT] = {
     "get",     "get_and_touch", "get_and_lock", "get_replica", "exists",    "insert",
     "upsert",  "replace",       "remove",       "touch",       "unlock",    "append",
     "prepend", "increment",     "decrement",    "lookup_in",   "mutate_in", "noop",
+    "observe_seqno",
 };
 
 static int takes_value(dv_op_kind k)
@@ -162,6 +164,18 @@ static dv_error check_req(const dv_req *r, char *err, size_t errlen)
     if (r->durability && !takes_durability(k))
         return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
                          "%s does not take a durability level", name);
+    if (r->persist_to > 5 || r->replicate_to > 3)
+        return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
+                         "%s: persist_to %u is not 0..5 or replicate_to %u not 0..3", name,
+                         r->persist_to, r->replicate_to);
+    if ((r->persist_to || r->replicate_to) && (!takes_durability(k) || r->durability))
+        return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
+                         r->durability ? "%s: client durability cannot go with a durability level"
+                                       : "%s does not take client durability",
+                         name);
+    if (k == DV_KV_OBSERVE_SEQNO && r->replica_index > 3)
+        return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
+                         "observe_seqno: replica index %u is not 0..3", r->replica_index);
     if (r->preserve_expiry) {
         if (k != DV_KV_UPSERT && k != DV_KV_REPLACE && k != DV_KV_MUTATE_IN)
             return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
@@ -355,10 +369,11 @@ dv_error dv_op_encode(const dv_op *op, const dv_op_route *route, dv_buf *out)
     f.framing = fe_len ? fe : NULL;
     f.framing_len = fe_len;
 
-    /* Key: the LEB128 collection id, then the user key. */
+    /* Key: the LEB128 collection id, then the user key (OBSERVE_SEQNO: none, the key only
+     * chose the vbucket). */
     uint8_t key[DV_LEB128_MAX + DV_MAX_KEY_LEN];
     size_t key_len = 0;
-    if (k != DV_KV_NOOP) {
+    if (k != DV_KV_NOOP && k != DV_KV_OBSERVE_SEQNO) {
         if (collections) key_len = dv_leb128_encode(route->cid, key);
         memcpy(key + key_len, r->key, r->key_len);
         key_len += r->key_len;
@@ -450,6 +465,10 @@ dv_error dv_op_encode(const dv_op *op, const dv_op_route *route, dv_buf *out)
         }
         rc = k == DV_KV_MUTATE_IN ? dv_subdoc_mutation_encode(out, wire, n)
                                   : dv_subdoc_lookup_encode(out, wire, n);
+    } else if (k == DV_KV_OBSERVE_SEQNO) {
+        uint8_t uuid[8];
+        dv_value_u64_encode(uuid, r->vbucket_uuid);
+        if (dv_buf_append(out, uuid, sizeof uuid)) rc = DV_ERR_NO_MEMORY;
     } else if (r->value_len) {
         int compressed = 0;
         if ((k == DV_KV_INSERT || k == DV_KV_UPSERT || k == DV_KV_REPLACE) &&
@@ -722,6 +741,16 @@ dv_op_verdict dv_op_decode(const dv_op *op, const dv_frame *f, dv_res *res, dv_b
         res->value = vlen ? v : NULL;
         res->value_len = vlen;
         res->datatype = dt;
+        return DV_OP_DONE;
+    }
+    if (k == DV_KV_OBSERVE_SEQNO) {
+        dv_observe_seqno o;
+        if (dv_observe_seqno_decode(v, vlen, &o) != DV_MCBP_OK) {
+            res->err = DV_ERR_PROTOCOL_ERROR;
+            return DV_OP_DONE;
+        }
+        res->persisted_seqno = o.last_persisted_seqno;
+        res->current_seqno = o.current_seqno;
         return DV_OP_DONE;
     }
     if (is_counter(k) && dv_value_u64_decode(v, vlen, &res->counter) != DV_MCBP_OK) {

@@ -36,6 +36,7 @@ typedef struct dv_op {
     uint16_t last_status;
     dv_res_cb cb;
     void *ud;
+    struct durwait *dw; /* client durability: polled once the mutation succeeded */
     struct dv_op *next, *prev;
 } dv_op;
 

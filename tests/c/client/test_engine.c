@@ -22,6 +22,7 @@
 #include "client/engine_int.h" /* the cluster connection's config */
 #include "divan/client.h"
 #include "mcbp/errmap.h"
+#include "mcbp/extras.h"
 #include "mcbp/frame.h"
 #include "mcbp/hello.h"
 #include "mcbp/leb128.h"
@@ -62,6 +63,9 @@ typedef struct fnode {
     uint16_t mgmt_port;
     unsigned http_requests;
     unsigned data_ops, nmvb_sent;
+    unsigned observes;     /* OBSERVE_SEQNO requests answered */
+    unsigned observe_lag;  /* answer this many OBSERVE_SEQNO with seqnos 0 (not there yet) */
+    int never_persist;     /* OBSERVE_SEQNO: the last persisted seqno stays 0 */
     item items[512];
     size_t nitems;
 } fnode;
@@ -102,6 +106,8 @@ typedef struct harness {
     size_t nconns;
     unsigned connects;
     int named; /* give even a one-node config host names */
+    uint32_t replicas;     /* numReplicas of the config (and replica chains of the map) */
+    uint64_t high_seqno;   /* of every vbucket: bumped by each SET */
 } harness;
 
 static harness H;
@@ -424,7 +430,28 @@ static int serve(fconn *fc, const dv_frame *rq, dv_buf *out)
         it->vlen = rq->value_len;
         it->flags = rq->extras_len >= 4 ? dv_load_be32(rq->extras) : 0;
         it->cas = (uint64_t)n->data_ops << 16 | 0x42;
-        reply(out, rq, 0, it->cas, NULL, 0, NULL, 0, 0);
+        uint8_t token[16]; /* vbucket uuid, seqno */
+        dv_store_be64(token, 0xabc);
+        dv_store_be64(token + 8, ++H.high_seqno);
+        reply(out, rq, 0, it->cas, token, sizeof token, NULL, 0, 0);
+        return 0;
+    }
+    case DV_OP_OBSERVE_SEQNO: {
+        uint64_t uuid = 0;
+        assert_int_equal(rq->key_len, 0);
+        assert_int_equal(dv_value_u64_decode(rq->value, rq->value_len, &uuid), DV_MCBP_OK);
+        assert_int_equal(uuid, 0xabc);
+        n->observes++;
+        uint64_t seen = n->observe_lag ? 0 : H.high_seqno;
+        if (n->observe_lag) n->observe_lag--;
+        dv_observe_seqno o = {.vbucket = rq->vbucket,
+                              .vbucket_uuid = uuid,
+                              .last_persisted_seqno = n->never_persist ? 0 : seen,
+                              .current_seqno = seen};
+        dv_buf v = DV_BUF_INIT;
+        assert_int_equal(dv_observe_seqno_encode(&v, &o), DV_MCBP_OK);
+        reply(out, rq, 0, 0, NULL, 0, dv_buf_head(&v), dv_buf_size(&v), 0);
+        dv_buf_free(&v);
         return 0;
     }
     default:
@@ -598,7 +625,8 @@ static void make_config(int nnodes, int64_t rev, int rotate)
         n->ports[DV_SVC_KV] = H.nodes[i].port;
         n->ports[DV_SVC_MGMT] = 8091;
     }
-    assert_int_equal(dv_vbmap_spread(&cfg->vbmap, NVB, (uint32_t)nnodes, 0), DV_ERR_OK);
+    assert_int_equal(dv_vbmap_spread(&cfg->vbmap, NVB, (uint32_t)nnodes, H.replicas), DV_ERR_OK);
+    cfg->num_replicas = H.replicas;
     if (rotate) /* every vbucket moves to the next node */
         for (uint32_t vb = 0; vb < NVB; vb++)
             dv_vbmap_set(&cfg->vbmap, vb, 0, (int16_t)((vb + 1) % (uint32_t)nnodes));
@@ -1125,6 +1153,107 @@ static void expired_timeout(void **state)
     advance_to(200 * MS);
     assert_int_equal(get.err, DV_ERR_DOCUMENT_NOT_FOUND); /* the write was never sent */
     teardown_cluster();
+}
+
+/* Client durability: persist_to=1 (the active) on a bucket without replicas asks the active
+ * copy once it answers with the mutation's seqno persisted. */
+static void client_durability_active(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node1.test", "password");
+    open_ok();
+    rec set = {0};
+    dv_req r = kv(DV_KV_UPSERT, "k", "1");
+    r.persist_to = 1;
+    H.nodes[0].observe_lag = 2; /* persisted only at the third poll */
+    submit(r, &set);
+    advance_to(1999 * MS);
+    assert_int_equal(set.calls, 0);
+    advance_to(2100 * MS); /* polls at 1000, 1500 and 2000 ms */
+    assert_int_equal(set.calls, 1);
+    assert_int_equal(set.err, DV_ERR_OK);
+    assert_int_equal(H.nodes[0].observes, 3);
+    teardown_cluster();
+}
+
+/* More replicas asked than the bucket has: DURABILITY_IMPOSSIBLE, after the mutation. */
+static void client_durability_impossible(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node1.test", "password");
+    open_ok();
+    rec set = {0}, ok = {0};
+    dv_req r = kv(DV_KV_UPSERT, "k", "1");
+    r.replicate_to = 1;
+    submit(r, &set);
+    dv_req p = kv(DV_KV_UPSERT, "k", "2");
+    p.persist_to = 2; /* one node: a replica could be the one */
+    submit(p, &ok);
+    pump();
+    assert_int_equal(set.err, DV_ERR_DURABILITY_IMPOSSIBLE);
+    assert_int_equal(ok.err, DV_ERR_DURABILITY_IMPOSSIBLE);
+    assert_int_equal(H.nodes[0].data_ops, 2); /* both written all the same */
+    assert_int_equal(H.nodes[0].observes, 0);
+    dv_req bad = kv(DV_KV_UPSERT, "k", "3");
+    bad.persist_to = 1;
+    bad.durability = 1;
+    rec never = {0};
+    assert_int_equal(dv_engine_submit(H.e, &bad, on_res, &never, NULL), DV_ERR_INVALID_ARGUMENT);
+    teardown_cluster();
+}
+
+/* Two nodes, one replica: persist_to=2 (one node) and replicate_to=1 observe both copies
+ * (persist_to=3, "two", needs two replicas by the official rule); nodes that never persist end
+ * the wait with AMBIGUOUS_TIMEOUT 5 s after the mutation. */
+static void client_durability_replicas(void **state)
+{
+    (void)state;
+    setup_cluster(2, "couchbase://node1.test", "password");
+    H.replicas = 1;
+    make_config(2, 2, 0);
+    open_ok();
+    rec set = {0};
+    dv_req r = kv(DV_KV_UPSERT, "k", "1");
+    r.persist_to = 3;
+    rec impossible = {0};
+    submit(r, &impossible);
+    pump();
+    assert_int_equal(impossible.err, DV_ERR_DURABILITY_IMPOSSIBLE);
+    r.persist_to = 2;
+    r.replicate_to = 1;
+    submit(r, &set);
+    pump();
+    assert_int_equal(set.calls, 1);
+    assert_int_equal(set.err, DV_ERR_OK);
+    assert_int_equal(H.nodes[0].observes + H.nodes[1].observes, 2);
+    H.nodes[0].never_persist = H.nodes[1].never_persist = 1;
+    rec slow = {0};
+    submit(r, &slow);
+    advance_to(H.now + 4900 * MS);
+    assert_int_equal(slow.calls, 0);
+    advance_to(H.now + 200 * MS);
+    assert_int_equal(slow.calls, 1);
+    assert_int_equal(slow.err, DV_ERR_AMBIGUOUS_TIMEOUT);
+    teardown_cluster();
+    H.replicas = 0;
+}
+
+/* Closing while a durable wait polls fails it once and frees everything. */
+static void client_durability_close(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node1.test", "password");
+    open_ok();
+    H.nodes[0].never_persist = 1;
+    rec set = {0};
+    dv_req r = kv(DV_KV_UPSERT, "k", "1");
+    r.persist_to = 1;
+    submit(r, &set);
+    advance_to(H.now + 700 * MS); /* a second round is waiting */
+    assert_int_equal(set.calls, 0);
+    teardown_cluster();
+    assert_int_equal(set.calls, 1);
+    assert_int_equal(set.err, DV_ERR_REQUEST_CANCELED);
 }
 
 static void etmpfail_then_success(void **state)
@@ -1885,6 +2014,10 @@ int main(void)
         cmocka_unit_test(config_push_adds_node),
         cmocka_unit_test(node_stops_answering),
         cmocka_unit_test(expired_timeout),
+        cmocka_unit_test(client_durability_active),
+        cmocka_unit_test(client_durability_impossible),
+        cmocka_unit_test(client_durability_replicas),
+        cmocka_unit_test(client_durability_close),
         cmocka_unit_test(etmpfail_then_success),
         cmocka_unit_test(locked_until_timeout),
         cmocka_unit_test(unknown_collection),

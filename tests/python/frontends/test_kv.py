@@ -273,3 +273,27 @@ def test_expired_write_is_not_sent(kv, key):
         coll.get(key(), GetOptions(timeout=timedelta(0)))
     with pytest.raises(DocumentNotFoundException):
         coll.get(key())
+
+
+def test_client_durability(kv, key):
+    """ClientDurability polls OBSERVE_SEQNO: persisting on the active copy is met at once on
+    divan-server; asking for a replica the bucket lacks is DurabilityImpossibleException (after
+    the write, as the official SDK)."""
+    from couchbase.durability import ClientDurability, PersistTo, PersistToExtended, ReplicateTo
+    from couchbase.exceptions import DurabilityImpossibleException
+    from couchbase.options import RemoveOptions
+    _, _, coll = kv
+    active = ClientDurability(persist_to=PersistToExtended.ACTIVE)
+    assert coll.upsert(key(), 1, UpsertOptions(durability=active)).cas
+    assert coll.replace(key(), 2, durability=active).cas
+    assert coll.mutate_in(key("sd"), [SD.upsert("a", 1)], durability=active,
+                          store_semantics=SD.StoreSemantics.UPSERT).cas
+    for impossible in (ClientDurability(replicate_to=ReplicateTo.ONE),
+                       ClientDurability(persist_to=PersistTo.ONE),
+                       ClientDurability(persist_to=PersistToExtended.FOUR)):
+        with pytest.raises(DurabilityImpossibleException):
+            coll.upsert(key(), 3, durability=impossible)
+    assert coll.get(key()).content_as[int] == 3  # the write was made
+    coll.remove(key(), RemoveOptions(durability=active))
+    with pytest.raises(DocumentNotFoundException):
+        coll.get(key())

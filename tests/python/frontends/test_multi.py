@@ -157,3 +157,15 @@ def test_unreadable_read_preference_is_each_keys_outcome(kv, key, method):
     assert all(isinstance(e, DocumentUnretrievableException) for e in res.exceptions.values())
     with pytest.raises(DocumentUnretrievableException):
         getattr(coll, method)(keys, read_preference=pref, return_exceptions=False)
+
+
+def test_client_durability_of_many(kv, key):
+    from couchbase.durability import ClientDurability, PersistToExtended, ReplicateTo
+    from couchbase.exceptions import DurabilityImpossibleException
+    _, _, coll = kv
+    docs = {key(str(i)): i for i in range(20)}
+    durable = UpsertMultiOptions(durability=ClientDurability(persist_to=PersistToExtended.ACTIVE))
+    assert coll.upsert_multi(docs, durable).all_ok
+    res = coll.upsert_multi(docs, durability=ClientDurability(replicate_to=ReplicateTo.ONE))
+    assert not res.all_ok
+    assert all(isinstance(e, DurabilityImpossibleException) for e in res.exceptions.values())
