@@ -33,7 +33,7 @@ static const dv_features implemented =
 struct dv_session_ctx {
     dv_cluster *cluster;
     dv_users *users;
-    dv_buf errmap; /* the GET_ERROR_MAP answer, built once */
+    dv_buf errmap[DV_ERRMAP_VERSION]; /* the GET_ERROR_MAP answers, version 1 up, built once */
     uint32_t fixed_now;
 };
 
@@ -62,10 +62,12 @@ dv_session_ctx *dv_session_ctx_new(dv_cluster *cluster, dv_users *users)
     if (!ctx) return NULL;
     ctx->cluster = cluster;
     ctx->users = users;
-    dv_buf_init(&ctx->errmap);
-    if (dv_errmap_build(&ctx->errmap, 1) != DV_ERR_OK) {
-        dv_session_ctx_free(ctx);
-        return NULL;
+    for (unsigned v = 1; v <= DV_ERRMAP_VERSION; v++) {
+        dv_buf_init(&ctx->errmap[v - 1]);
+        if (dv_errmap_build(&ctx->errmap[v - 1], v, 1) != DV_ERR_OK) {
+            dv_session_ctx_free(ctx);
+            return NULL;
+        }
     }
     return ctx;
 }
@@ -73,7 +75,7 @@ dv_session_ctx *dv_session_ctx_new(dv_cluster *cluster, dv_users *users)
 void dv_session_ctx_free(dv_session_ctx *ctx)
 {
     if (!ctx) return;
-    dv_buf_free(&ctx->errmap);
+    for (unsigned v = 0; v < DV_ERRMAP_VERSION; v++) dv_buf_free(&ctx->errmap[v]);
     dv_free(ctx);
 }
 
@@ -317,9 +319,13 @@ static int do_error_map(dv_session *s, const dv_frame *f, dv_buf *out)
 {
     if (f->value_len != 2 || dv_load_be16(f->value) == 0)
         return send_error(s, out, f, DV_STATUS_EINVAL, "expected a u16 version above 0", 0, 0);
+    /* kv_engine's rule: the highest version it has that is no higher than the one asked for
+     * (libcouchbase 3.x asks for 1 and refuses anything higher). */
+    unsigned v = dv_load_be16(f->value);
+    const dv_buf *map = &s->ctx->errmap[(v < DV_ERRMAP_VERSION ? v : DV_ERRMAP_VERSION) - 1];
     reply r = {.req = f, .status = DV_STATUS_SUCCESS, .datatype = DV_DATATYPE_JSON};
-    r.value = dv_buf_head(&s->ctx->errmap);
-    r.value_len = dv_buf_size(&s->ctx->errmap);
+    r.value = dv_buf_head(map);
+    r.value_len = dv_buf_size(map);
     return send_reply(s, out, &r);
 }
 

@@ -312,7 +312,7 @@ static int serve(fconn *fc, const dv_frame *rq, dv_buf *out)
     }
     case DV_OP_GET_ERROR_MAP: {
         dv_buf v = DV_BUF_INIT;
-        assert_int_equal(dv_errmap_build(&v, 1), DV_ERR_OK);
+        assert_int_equal(dv_errmap_build(&v, DV_ERRMAP_VERSION, 1), DV_ERR_OK);
         reply(out, rq, 0, 0, NULL, 0, dv_buf_head(&v), dv_buf_size(&v), DV_DATATYPE_JSON);
         dv_buf_free(&v);
         return 0;

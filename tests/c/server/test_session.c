@@ -8,6 +8,7 @@
 #include "base/buf.h"
 #include "base/endian.h"
 #include "mcbp/compress.h"
+#include "mcbp/errmap.h"
 #include "mcbp/extras.h"
 #include "mcbp/frame.h"
 #include "mcbp/hello.h"
@@ -291,6 +292,41 @@ static void bootstrap_like_the_official_core(void **state)
     dv_config_free(cfg);
     assert_false(pending(&c));
     dv_buf_free(&v);
+    client_close(&c);
+}
+
+/* GET_ERROR_MAP answers the highest version it has no higher than the one asked for. */
+static void error_map_versions(void **state)
+{
+    (void)state;
+    client c;
+    connect_as(&c, "Administrator", "password", NULL);
+    static const struct {
+        uint16_t ask, got;
+    } cases[] = {{1, 1}, {2, 2}, {3, 2}, {0xffff, 2}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t v[2];
+        dv_store_be16(v, cases[i].ask);
+        dv_frame r =
+            call(&c, (dv_frame){.opcode = DV_OP_GET_ERROR_MAP, .value = v, .value_len = 2});
+        assert_int_equal(r.status, DV_STATUS_SUCCESS);
+        assert_int_equal(r.datatype, DV_DATATYPE_JSON);
+        dv_errmap m;
+        char why[128];
+        assert_int_equal(dv_errmap_parse(r.value, r.value_len, &m, why, sizeof why), DV_ERR_OK);
+        assert_int_equal(m.version, cases[i].got);
+        assert_non_null(dv_errmap_find(&m, DV_STATUS_ETMPFAIL));
+        /* The rate-limit statuses carry a version-2 attribute. */
+        if (cases[i].got == 1)
+            assert_null(dv_errmap_find(&m, DV_STATUS_RATE_LIMITED_NETWORK_INGRESS));
+        else
+            assert_non_null(dv_errmap_find(&m, DV_STATUS_RATE_LIMITED_NETWORK_INGRESS));
+        dv_errmap_free(&m);
+    }
+    uint8_t zero[2] = {0, 0};
+    assert_int_equal(
+        call(&c, (dv_frame){.opcode = DV_OP_GET_ERROR_MAP, .value = zero, .value_len = 2}).status,
+        DV_STATUS_EINVAL);
     client_close(&c);
 }
 
@@ -668,6 +704,7 @@ int main(void)
     dv_buf_init(&pkey);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bootstrap_like_the_official_core),
+        cmocka_unit_test(error_map_versions),
         cmocka_unit_test(nothing_before_authentication),
         cmocka_unit_test(buckets_and_roles),
         cmocka_unit_test(documents_on_the_wire),
