@@ -1101,7 +1101,8 @@ static void delete_bucket(ctx *x)
         return;
     }
     if (dv_cluster_delete_bucket(x->r->cluster, name) != DV_ERR_OK) {
-        reply_text(x, 404, "text/plain", "The bucket to be deleted was not found.\r\n");
+        /* ns_server since MB-60487: the bucket routes answer a missing bucket alike. */
+        reply_not_found(x);
         return;
     }
     reply_empty(x, 200);
