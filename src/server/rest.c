@@ -1443,6 +1443,19 @@ static int is_admin(ctx *x, const char *perm)
     return 0;
 }
 
+/* The start of an administrator's form: the permission (else 403), the form (else 400) and an
+ * empty error collection; NULL when a reply was made (f is then empty). */
+static json_t *admin_form(ctx *x, const char *perm, dv_form *f)
+{
+    if (!is_admin(x, perm) || read_form(x, f) != 0) return NULL;
+    json_t *errs = json_object();
+    if (!errs) {
+        dv_form_clear(f);
+        reply_oom(x);
+    }
+    return errs;
+}
+
 /* The sum of the buckets' RAM quotas, MiB. */
 static uint64_t buckets_quota(dv_cluster *c)
 {
@@ -1473,15 +1486,9 @@ static uint64_t node_quota_max(void)
  * this node runs; the others are recorded and shown, as divan serves only the Data service. */
 static void update_pool(ctx *x)
 {
-    if (!is_admin(x, "cluster.pools!write")) return;
     dv_form f;
-    if (read_form(x, &f) != 0) return;
-    json_t *errs = json_object();
-    if (!errs) {
-        dv_form_clear(&f);
-        reply_oom(x);
-        return;
-    }
+    json_t *errs = admin_form(x, "cluster.pools!write", &f);
+    if (!errs) return;
     if (f.n == 0) add_error(errs, "_", "Request should have parameters");
     long long q[DV_REST_QUOTAS];
     int given[DV_REST_QUOTAS];
@@ -1564,15 +1571,9 @@ static void serve_settings_web(ctx *x)
  * role replaced) and the port, which must stay the one divan-server listens on. */
 static void update_settings_web(ctx *x)
 {
-    if (!is_admin(x, "cluster.admin.settings!write")) return;
     dv_form f;
-    if (read_form(x, &f) != 0) return;
-    json_t *errs = json_object();
-    if (!errs) {
-        dv_form_clear(&f);
-        reply_oom(x);
-        return;
-    }
+    json_t *errs = admin_form(x, "cluster.admin.settings!write", &f);
+    if (!errs) return;
     static const char *const need[] = {"port", "username", "password"};
     for (size_t i = 0; i < 3; i++)
         if (!dv_form_get(&f, need[i])) add_error(errs, need[i], "The value must be supplied");
@@ -1686,15 +1687,9 @@ static void serve_index_settings(ctx *x)
 
 static void update_index_settings(ctx *x)
 {
-    if (!is_admin(x, "cluster.settings.indexes!write")) return;
     dv_form f;
-    if (read_form(x, &f) != 0) return;
-    json_t *errs = json_object();
-    if (!errs) {
-        dv_form_clear(&f);
-        reply_oom(x);
-        return;
-    }
+    json_t *errs = admin_form(x, "cluster.settings.indexes!write", &f);
+    if (!errs) return;
     index_settings n;
     pthread_mutex_lock(&x->r->set_mu);
     n = x->r->set.index;
