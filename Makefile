@@ -43,7 +43,7 @@ pysuites: build
 	DIVAN_REACTOR=asyncio BUILD=$(BUILD) scripts/run-pysuite divan tests/python/frontends -k twisted
 	BUILD=$(BUILD) scripts/run-pysuite divan tests/python/core
 
-# The official Node.js, Python and Go SDKs against divan-server (scripts/install-interop installs them).
+# The official Node.js, Python, Go and Java SDKs against divan-server (scripts/install-interop installs them).
 interop: build
 	scripts/run-interop
 

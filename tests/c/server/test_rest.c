@@ -695,6 +695,21 @@ static void buckets(void **state)
     assert_string_equal(jstr(jget(r->json, "evictionPolicy", NULL)), "noEviction");
     assert_null(jget(r->json, "storageBackend", NULL));
     resp_free(r);
+    /* SDKs tell ephemeral buckets by the absence of "couchapi" from the config. */
+    static const struct {
+        const char *path;
+        int couchapi;
+    } caps[] = {{"/pools/default/b/eph", 0}, {"/pools/default/b/default", 1}};
+    for (size_t i = 0; i < 2; i++) {
+        r = http(f, "GET", caps[i].path, ADMIN, NULL);
+        expect(r, 200);
+        json_t *list = jget(r->json, "bucketCapabilities", NULL), *cap;
+        size_t k;
+        int has = 0;
+        json_array_foreach(list, k, cap) has |= strcmp(json_string_value(cap), "couchapi") == 0;
+        assert_int_equal(has, caps[i].couchapi);
+        resp_free(r);
+    }
 
     r = http(f, "GET", "/pools/default/buckets", ADMIN, NULL);
     expect(r, 200);
