@@ -1,11 +1,12 @@
 /* The engine's connections and buckets (kv-protocol.md §10.1, §10.2, §10.5, §10.6):
  *
  *  - a bucket bootstraps on the hosts of the connection string in turn (in the order written);
- *    out of hosts, it starts again after 500 ms, until bootstrap_timeout. With more than one
- *    host to try, an attempt gets a share of the time left (the time left over the hosts left
- *    in the round, plus one share for another round), so that a seed that accepts the
- *    connection and never answers costs a slice, not the whole timeout, and is tried again in
- *    the next round; what each attempt came to is kept for the error of a failed open;
+ *    out of hosts, it starts again after 500 ms, until bootstrap_timeout. An attempt gets a
+ *    share of the time left (the time left over the hosts left in the round, plus one share for
+ *    another round; at least 1 s), so that a seed that accepts the connection and never
+ *    answers costs a slice, not the whole timeout, and is tried again in the next round (a
+ *    single seed too, on a fresh connection); what each attempt came to is kept for the error
+ *    of a failed open;
  *  - every connection does the whole handshake: HELLO + SASL_LIST_MECHS + SASL_AUTH in one
  *    flush, SASL_STEP, then GET_ERROR_MAP (if XERROR was acked) + SELECT_BUCKET +
  *    GET_CLUSTER_CONFIG in one flush; the config reply makes it ready;
@@ -305,16 +306,14 @@ static void boot_retry_later(dv_engine *e, bucket *b)
     eng_arm(e, b->boot_retry_at);
 }
 
-/* The hosts of the connection string the current round tries: all of them, and from the
- * current one on. */
-static void boot_round_hosts(const dv_engine *e, const bucket *b, size_t *all, size_t *left)
+/* How many hosts of the connection string the current round has still to try, the current
+ * one included. */
+static size_t boot_hosts_left(const dv_engine *e, const bucket *b)
 {
-    *all = *left = 0;
-    for (size_t i = 0; i < e->cs->nhosts; i++) {
-        if (!host_allowed(e, &e->cs->hosts[i], b->boot_http)) continue;
-        ++*all;
-        if (i >= b->boot_host) ++*left;
-    }
+    size_t left = 0;
+    for (size_t i = b->boot_host; i < e->cs->nhosts; i++)
+        if (host_allowed(e, &e->cs->hosts[i], b->boot_http)) left++;
+    return left;
 }
 
 /* Connect to the host boot_find chose, over KV or HTTP, for its share of the time left. */
@@ -330,10 +329,9 @@ static void boot_connect(dv_engine *e, bucket *b)
         boot_retry_later(e, b);
         return;
     }
-    size_t all, left;
-    boot_round_hosts(e, b, &all, &left);
+    size_t left = boot_hosts_left(e, b);
     uint64_t now = eng_now(e);
-    if (all > 1 && left > 0 && b->boot_deadline > now) {
+    if (left > 0 && b->boot_deadline > now) {
         uint64_t rest = b->boot_deadline - now, share = rest / (left + 1);
         uint64_t floor = BOOT_MIN_SHARE_MS * DV_NS_PER_MS;
         if (share < floor) share = rest < floor ? rest : floor;

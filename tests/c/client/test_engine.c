@@ -30,9 +30,10 @@
 #include "topology/config.h"
 #include "topology/vbucket.h"
 
-#define MS   DV_NS_PER_MS
-#define NVB  64
-#define USER "Administrator"
+#define MS                  DV_NS_PER_MS
+#define NVB                 64
+#define USER                "Administrator"
+#define BOOT_RETRY_SLACK_MS 1000 /* the 500 ms pause between rounds, and then some */
 
 /* ---- the simulated cluster ---------------------------------------------------------------- */
 
@@ -880,6 +881,28 @@ static void silent_seed_retried(void **state)
     assert_int_equal(opened.calls, 1);
     assert_int_equal(opened.err, DV_ERR_OK);
     assert_true(opened.at < 11000 * MS);
+    teardown_cluster();
+}
+
+/* One seed that accepts and stays silent is dropped after its share and tried again on a fresh
+ * connection, within the timeout. */
+static void single_silent_seed_retried(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node1.test", "password");
+    H.nodes[0].mute = 1;
+    rec opened = {0};
+    assert_int_equal(dv_engine_open_bucket(H.e, H.bucket, on_res, &opened), DV_ERR_OK);
+    pump();
+    unsigned first = H.connects;
+    advance_to(1000 * MS + 4000 * MS);
+    assert_int_equal(opened.calls, 0);
+    H.nodes[0].mute = 0; /* its first connection stays silent; a new one is answered */
+    advance_to(30000 * MS);
+    assert_int_equal(opened.calls, 1);
+    assert_int_equal(opened.err, DV_ERR_OK);
+    assert_true(opened.at <= 1000 * MS + 10000 * MS / 2 + BOOT_RETRY_SLACK_MS * MS);
+    assert_true(H.connects > first);
     teardown_cluster();
 }
 
@@ -1909,6 +1932,7 @@ int main(void)
         cmocka_unit_test(bootstrap_next_host),
         cmocka_unit_test(silent_first_seed),
         cmocka_unit_test(silent_seed_retried),
+        cmocka_unit_test(single_silent_seed_retried),
         cmocka_unit_test(all_seeds_fail_report),
         cmocka_unit_test(three_nodes_route),
         cmocka_unit_test(wrong_password),
