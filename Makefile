@@ -45,7 +45,7 @@ pysuites: build
 	BUILD=$(BUILD) scripts/run-pysuite divan tests/python/core
 	BUILD=$(BUILD) scripts/public-names --check
 
-# The official Node.js and Python SDKs against divan-server (scripts/install-interop installs them).
+# The official Node.js, Python, Go and Java SDKs against divan-server (scripts/install-interop installs them).
 interop: build
 	scripts/run-interop
 

@@ -386,6 +386,15 @@ typedef enum batch_act {
     ACT_CID,      /* its collection id lookup failed with status */
 } batch_act;
 
+/* For an operation that was never sent: why its bucket has no config yet (the seeds the
+ * bootstrap tried and what each came to), else "". */
+static const char *boot_message(dv_engine *e, const dv_op *op)
+{
+    bucket *b = op->opaque ? NULL : eng_bucket(e, op->req.bucket, 0);
+    const char *m = b ? bucket_boot_report(e, b) : NULL;
+    return m ? m : "";
+}
+
 /* Process the batch (started with batch_begin), one operation at a time: each goes back to
  * pending first, so that whatever its callback does sees consistent lists. */
 static void drain(dv_engine *e, batch *bt, batch_act act, dv_error err, uint16_t status)
@@ -401,10 +410,10 @@ static void drain(dv_engine *e, batch *bt, batch_act act, dv_error err, uint16_t
             break;
         }
         case ACT_TIMEOUT:
-            op_complete(e, op, op_timeout_error(op), NULL, "");
+            op_complete(e, op, op_timeout_error(op), NULL, boot_message(e, op));
             break;
         case ACT_FAIL:
-            op_complete(e, op, err, NULL, "");
+            op_complete(e, op, err, NULL, boot_message(e, op));
             break;
         case ACT_LOST:
             /* The official core: reads are retried, writes fail (their outcome is unknown). */

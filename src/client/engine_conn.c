@@ -1,7 +1,12 @@
 /* The engine's connections and buckets (kv-protocol.md §10.1, §10.2, §10.5, §10.6):
  *
  *  - a bucket bootstraps on the hosts of the connection string in turn (in the order written);
- *    out of hosts, it starts again after 500 ms, until bootstrap_timeout;
+ *    out of hosts, it starts again after 500 ms, until bootstrap_timeout. An attempt gets a
+ *    share of the time left (the time left over the hosts left in the round, plus one share for
+ *    another round; at least 1 s), so that a seed that accepts the connection and never
+ *    answers costs a slice, not the whole timeout, and is tried again in the next round (a
+ *    single seed too, on a fresh connection); what each attempt came to is kept for the error
+ *    of a failed open;
  *  - every connection does the whole handshake: HELLO + SASL_LIST_MECHS + SASL_AUTH in one
  *    flush, SASL_STEP, then GET_ERROR_MAP (if XERROR was acked) + SELECT_BUCKET +
  *    GET_CLUSTER_CONFIG in one flush; the config reply makes it ready;
@@ -19,6 +24,7 @@
  *  - the cluster-level connection (dv_engine_connect) is the bucket "" (b->cluster): the same
  *    bootstrap without SELECT_BUCKET and without the HTTP round; its config needs no map
  *    (NO_BUCKET / KEY_ENOENT: fabricated), and it keeps its one connection (no per-node ones). */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,11 +32,13 @@
 #include "base/clock.h"
 #include "base/endian.h"
 #include "client/engine_int.h"
+#include "divan/error.h"
 #include "mcbp/hello.h"
 #include "mcbp/opcode.h"
 
-#define BOOT_RESTART_MS 500
-#define HTTP_MGMT_PORT  8091
+#define BOOT_RESTART_MS   500
+#define BOOT_MIN_SHARE_MS 1000 /* an attempt gets at least this (or what is left) */
+#define HTTP_MGMT_PORT    8091
 
 static const char AGENT[] = "{\"a\":\"divan/0.1.0\"}";
 
@@ -59,6 +67,7 @@ static conn *conn_new(dv_engine *e, bucket *b, const char *host, uint16_t port, 
     c->http = http;
     dv_http_resp_init(&c->resp);
     uint64_t now = eng_now(e);
+    c->opened_at = now;
     c->connect_deadline = now + e->connect_timeout_ns;
     c->ready_deadline = now + e->bootstrap_timeout_ns;
     c->next = e->conns;
@@ -160,6 +169,7 @@ void conn_poll(dv_engine *e, conn *c)
 }
 
 static void boot_failed(dv_engine *e, bucket *b, dv_error err);
+static void boot_note(dv_engine *e, bucket *b, const conn *c, dv_error err, int connected, int cut);
 
 static slot *slot_of(bucket *b, const conn *c)
 {
@@ -181,7 +191,7 @@ static void slot_connect(dv_engine *e, bucket *b, slot *s)
 void conn_down(dv_engine *e, conn *c, dv_error err, int we_close)
 {
     if (c->state == CONN_DEAD) return;
-    int was_ready = c->state == CONN_READY;
+    int was_ready = c->state == CONN_READY, was_connected = c->state != CONN_CONNECTING;
     if (we_close) e->h.close(e->h.ud, c->id);
     c->state = CONN_DEAD;
     dv_sasl_client_free(c->sasl);
@@ -200,6 +210,7 @@ void conn_down(dv_engine *e, conn *c, dv_error err, int we_close)
     eng_conn_lost(e, c);
     if (b->boot == c) {
         b->boot = NULL;
+        boot_note(e, b, c, err, was_connected, 0);
         boot_failed(e, b, err);
         return;
     }
@@ -295,7 +306,17 @@ static void boot_retry_later(dv_engine *e, bucket *b)
     eng_arm(e, b->boot_retry_at);
 }
 
-/* Connect to the host boot_find chose, over KV or HTTP. */
+/* How many hosts of the connection string the current round has still to try, the current
+ * one included. */
+static size_t boot_hosts_left(const dv_engine *e, const bucket *b)
+{
+    size_t left = 0;
+    for (size_t i = b->boot_host; i < e->cs->nhosts; i++)
+        if (host_allowed(e, &e->cs->hosts[i], b->boot_http)) left++;
+    return left;
+}
+
+/* Connect to the host boot_find chose, over KV or HTTP, for its share of the time left. */
 static void boot_connect(dv_engine *e, bucket *b)
 {
     const dv_connstr_host *h = &e->cs->hosts[b->boot_host];
@@ -304,7 +325,77 @@ static void boot_connect(dv_engine *e, bucket *b)
                            h->mode == DV_MODE_HTTP && h->port_given ? h->port : HTTP_MGMT_PORT, 1);
     else
         b->boot = conn_new(e, b, h->host, h->port, 0);
-    if (!b->boot) boot_retry_later(e, b);
+    if (!b->boot) {
+        boot_retry_later(e, b);
+        return;
+    }
+    size_t left = boot_hosts_left(e, b);
+    uint64_t now = eng_now(e);
+    if (left > 0 && b->boot_deadline > now) {
+        uint64_t rest = b->boot_deadline - now, share = rest / (left + 1);
+        uint64_t floor = BOOT_MIN_SHARE_MS * DV_NS_PER_MS;
+        if (share < floor) share = rest < floor ? rest : floor;
+        uint64_t until = now + share;
+        conn *c = b->boot;
+        if (until < c->ready_deadline) c->ready_deadline = until;
+        if (until < c->connect_deadline) c->connect_deadline = until;
+        eng_arm(e, conn_next(c));
+    }
+}
+
+/* Record what a bootstrap attempt on c came to; cut: ended by the bootstrap timeout itself,
+ * which says something only about a host that had no earlier attempt. */
+static void boot_note(dv_engine *e, bucket *b, const conn *c, dv_error err, int connected, int cut)
+{
+    if (!b->tries || b->boot_host >= e->cs->nhosts) return;
+    struct boot_try *t = &b->tries[2 * b->boot_host + (b->boot_http ? 1 : 0)];
+    if (cut && t->attempts++) return;
+    if (!cut) t->attempts++;
+    unsigned long long ms = (eng_now(e) - c->opened_at) / DV_NS_PER_MS;
+    if (err == DV_ERR_UNAMBIGUOUS_TIMEOUT) {
+        if (ms < t->waited_ms) return; /* a shorter wait says less than the one kept */
+        t->waited_ms = ms;
+    }
+    if (err == DV_ERR_UNAMBIGUOUS_TIMEOUT && connected)
+        snprintf(t->why, sizeof t->why, "connected, but no answer to the %s within %llu ms",
+                 c->http ? "HTTP request" : "handshake", ms);
+    else if (err == DV_ERR_UNAMBIGUOUS_TIMEOUT)
+        snprintf(t->why, sizeof t->why, "no connection within %llu ms", ms);
+    else
+        snprintf(t->why, sizeof t->why, "%s (%s)", dv_strerror(err), dv_error_name(err));
+}
+
+const char *bucket_boot_report(dv_engine *e, bucket *b)
+{
+    if (b->state == B_READY) return NULL;
+    dv_buf_reset(&b->boot_msg);
+    int any = 0;
+    /* The attempt in progress, if any, is the one at (boot_host, boot_http). */
+    size_t current = b->boot ? 2 * b->boot_host + (b->boot_http ? 1 : 0) : SIZE_MAX;
+    for (size_t i = 0; b->tries && i < 2 * e->cs->nhosts; i++) {
+        const struct boot_try *t = &b->tries[i];
+        if (!t->attempts && i != current) continue;
+        const dv_connstr_host *h = &e->cs->hosts[i / 2];
+        int v6 = strchr(h->host, ':') != NULL;
+        uint16_t port =
+            i % 2 ? (h->mode == DV_MODE_HTTP && h->port_given ? h->port : HTTP_MGMT_PORT) : h->port;
+        int rc = dv_buf_printf(
+            &b->boot_msg, "%s%s%s%s:%u over %s: ", any ? "; " : "bootstrap tried ", v6 ? "[" : "",
+            h->host, v6 ? "]" : "", (unsigned)port, i % 2 ? "HTTP" : "KV");
+        if (!rc && t->attempts)
+            rc = dv_buf_printf(&b->boot_msg, "%s (%u attempt%s)%s", t->why, t->attempts,
+                               t->attempts == 1 ? "" : "s", i == current ? ", and " : "");
+        if (!rc && i == current)
+            rc = dv_buf_printf(
+                &b->boot_msg, "%s for %llu ms now",
+                b->boot->state == CONN_CONNECTING ? "connecting"
+                                                  : "connected, waiting for an answer",
+                (unsigned long long)((eng_now(e) - b->boot->opened_at) / DV_NS_PER_MS));
+        if (rc) break;
+        any = 1;
+    }
+    if (dv_buf_append_u8(&b->boot_msg, 0)) return "";
+    return (const char *)dv_buf_head(&b->boot_msg);
 }
 
 void bucket_boot_start(dv_engine *e, bucket *b)
@@ -316,6 +407,8 @@ void bucket_boot_start(dv_engine *e, bucket *b)
     b->boot_err = DV_ERR_OK;
     b->boot_retry_at = 0;
     b->boot_deadline = eng_now(e) + e->bootstrap_timeout_ns;
+    dv_free(b->tries);
+    b->tries = e->cs->nhosts ? dv_calloc(2 * e->cs->nhosts, sizeof *b->tries) : NULL;
     eng_arm(e, b->boot_deadline);
     if (boot_find(e, b))
         boot_connect(e, b);
@@ -323,14 +416,14 @@ void bucket_boot_start(dv_engine *e, bucket *b)
         boot_retry_later(e, b); /* no host can be tried: until bootstrap_timeout */
 }
 
-static void call_waiters(bucket *b, dv_error err)
+static void call_waiters(bucket *b, dv_error err, const char *msg)
 {
     waiter *w = b->waiters;
     b->waiters = NULL;
     while (w) {
         waiter *nx = w->next;
         dv_error_context ctx = {
-            .status = 0xffff, .bucket = b->name, .node = "", .retry_reasons = "", .message = ""};
+            .status = 0xffff, .bucket = b->name, .node = "", .retry_reasons = "", .message = msg};
         dv_res res = {.err = err, .ctx = &ctx};
         w->cb(w->ud, &res);
         dv_free(w);
@@ -345,7 +438,8 @@ static void bucket_fail(dv_engine *e, bucket *b, dv_error err)
     b->state = B_FAILED;
     b->err = err;
     b->boot_retry_at = 0;
-    call_waiters(b, err);
+    const char *why = bucket_boot_report(e, b);
+    call_waiters(b, err, why ? why : "");
     if (err != DV_ERR_UNAMBIGUOUS_TIMEOUT) eng_fail_bucket_ops(e, b, err);
 }
 
@@ -482,6 +576,7 @@ void bucket_tick(dv_engine *e, bucket *b, uint64_t now)
         if (now >= b->boot_deadline) {
             conn *c = b->boot;
             b->boot = NULL;
+            if (c) boot_note(e, b, c, DV_ERR_UNAMBIGUOUS_TIMEOUT, c->state != CONN_CONNECTING, 1);
             if (c) conn_down(e, c, DV_ERR_UNAMBIGUOUS_TIMEOUT, 1);
             bucket_fail(e, b, DV_ERR_UNAMBIGUOUS_TIMEOUT);
         } else if (b->boot_retry_at && b->boot_retry_at <= now && !b->boot) {
@@ -558,6 +653,8 @@ void bucket_free(dv_engine *e, bucket *b)
         dv_free(w);
     }
     dv_config_free(b->cfg);
+    dv_free(b->tries);
+    dv_buf_free(&b->boot_msg);
     dv_free(b->name);
     dv_free(b);
 }
@@ -657,7 +754,7 @@ static void conn_ready(dv_engine *e, conn *c, dv_config *cfg)
             boot_failed(e, b, DV_ERR_PROTOCOL_ERROR);
             return;
         }
-        call_waiters(b, DV_ERR_OK);
+        call_waiters(b, DV_ERR_OK, "");
         return;
     }
     slot *s = slot_of(b, c);
@@ -900,7 +997,7 @@ static void http_done(dv_engine *e, conn *c, int we_close)
         boot_failed(e, b, DV_ERR_PROTOCOL_ERROR);
         return;
     }
-    call_waiters(b, DV_ERR_OK);
+    call_waiters(b, DV_ERR_OK, "");
 }
 
 static void http_data(dv_engine *e, conn *c, const uint8_t *p, size_t n)

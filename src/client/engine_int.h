@@ -80,6 +80,7 @@ typedef struct conn {
     unsigned refs;             /* operations whose op->conn is this id */
     uint64_t last_activity;    /* last bytes in or out (ns), for diagnostics */
     char local[64];            /* our end's "ip:port", as the driver reported it */
+    uint64_t opened_at;        /* when hooks.connect was asked */
     /* An HTTP bootstrap connection (GET /pools/default/b/<bucket> on a management port)
      * instead of a KV one: it only ever reads one response, then closes. */
     int http;
@@ -137,6 +138,14 @@ typedef struct bucket {
     int boot_http; /* the HTTP round; still 1 once ready: the config came over HTTP */
     uint64_t boot_deadline, boot_retry_at;
     dv_error boot_err; /* the last non-transient failure (authentication, handshake) */
+    /* What each bootstrap attempt came to, per host of the connection string and round (index
+     * 2 * host + http), for the error of a failed open; boot_msg holds the text made of it. */
+    struct boot_try {
+        unsigned attempts;
+        uint64_t waited_ms; /* the longest wait for an answer that did not come */
+        char why[112];
+    } *tries;
+    dv_buf boot_msg;
     uint64_t poll_at;
     size_t poll_rr;
     coll *colls;
@@ -222,6 +231,9 @@ void ping_conn_lost(dv_engine *e, conn *c);
 
 /* ---- engine_conn.c ---- */
 void bucket_boot_start(dv_engine *e, bucket *b);
+/* While b has no config: which seeds its bootstrap tried and why each failed ("" before any
+ * failure); NULL once it has one. Valid until the next engine call. */
+const char *bucket_boot_report(dv_engine *e, bucket *b);
 /* Timed work of a bucket / a connection due at now, and when the next is due (0: none). */
 void bucket_tick(dv_engine *e, bucket *b, uint64_t now);
 uint64_t bucket_next(const bucket *b, uint64_t kv_timeout_ns);

@@ -147,7 +147,13 @@ done:
 /* ---- attributes ---- */
 
 static const char *const attr_names[] = {
-#define DV_X_(name, str) str,
+#define DV_X_(name, str, v) str,
+    DV_ERRMAP_ATTRS(DV_X_)
+#undef DV_X_
+};
+
+static const unsigned char attr_versions[] = {
+#define DV_X_(name, str, v) v,
     DV_ERRMAP_ATTRS(DV_X_)
 #undef DV_X_
 };
@@ -179,6 +185,20 @@ static const status_row status_rows[] = {
 #undef DV_X_
 };
 
+/* 1 if every attribute of a row (comma-separated) belongs to the given map version. */
+static int row_in_version(const status_row *r, unsigned version)
+{
+    for (const char *a = r->attrs; *a;) {
+        const char *end = strchr(a, ',');
+        size_t n = end ? (size_t)(end - a) : strlen(a);
+        uint32_t bit = dv_errmap_attr_from_name(a, n);
+        for (size_t i = 0; i < DV_ERRMAP_ATTR_COUNT; i++)
+            if (bit == 1u << i && attr_versions[i] > version) return 0;
+        a += n + (end ? 1 : 0);
+    }
+    return 1;
+}
+
 /* {"name":..,"desc":..,"attrs":[..]} for one row; attrs is comma-separated. */
 static json_t *build_entry(const status_row *r)
 {
@@ -203,21 +223,23 @@ fail:
     return NULL;
 }
 
-dv_error dv_errmap_build(dv_buf *out, uint16_t revision)
+dv_error dv_errmap_build(dv_buf *out, unsigned version, uint16_t revision)
 {
+    if (version < 1 || version > DV_ERRMAP_VERSION) return DV_ERR_INVALID_ARGUMENT;
     dv_error rc = DV_ERR_NO_MEMORY;
     json_t *root = json_object(), *errors = json_object();
     if (!root || !errors) {
         json_decref(errors);
         goto done;
     }
-    if (json_object_set_new(root, "version", json_integer(DV_ERRMAP_VERSION)) != 0 ||
+    if (json_object_set_new(root, "version", json_integer(version)) != 0 ||
         json_object_set_new(root, "revision", json_integer(revision)) != 0 ||
         json_object_set_new(root, "errors", errors) != 0)
         goto done;
     for (size_t i = 0; i < sizeof status_rows / sizeof status_rows[0]; i++) {
         const status_row *r = &status_rows[i];
         if (!r->attrs[0]) continue; /* known to clients but not served */
+        if (!row_in_version(r, version)) continue;
         char key[8];
         snprintf(key, sizeof key, "%x", (unsigned)r->code);
         if (json_object_set_new(errors, key, build_entry(r)) != 0) goto done;

@@ -37,33 +37,36 @@ dv_error dv_xerror_build(dv_buf *out, const char *context, const char *ref, int 
 
 /* ---- error map ---- */
 
+/* The highest version divan builds; GET_ERROR_MAP answers min(asked, this) (kv_engine's rule). */
 #define DV_ERRMAP_VERSION 2
 
-/* X(NAME, "attribute"): the attributes of error map version 2. */
+/* X(NAME, "attribute", version): the attributes of the error map and the map version that
+ * introduced each. A version-1 map carries only version-1 attributes: libcouchbase 3.x refuses a
+ * map with an attribute it does not know, and one above version 1. */
 #define DV_ERRMAP_ATTRS(X)                                                                         \
-    X(SUCCESS, "success")                                                                          \
-    X(ITEM_ONLY, "item-only")                                                                      \
-    X(INVALID_INPUT, "invalid-input")                                                              \
-    X(FETCH_CONFIG, "fetch-config")                                                                \
-    X(CONN_STATE_INVALIDATED, "conn-state-invalidated")                                            \
-    X(AUTH, "auth")                                                                                \
-    X(SPECIAL_HANDLING, "special-handling")                                                        \
-    X(SUPPORT, "support")                                                                          \
-    X(TEMP, "temp")                                                                                \
-    X(INTERNAL, "internal")                                                                        \
-    X(RETRY_NOW, "retry-now")                                                                      \
-    X(RETRY_LATER, "retry-later")                                                                  \
-    X(SUBDOC, "subdoc")                                                                            \
-    X(DCP, "dcp")                                                                                  \
-    X(AUTO_RETRY, "auto-retry")                                                                    \
-    X(ITEM_LOCKED, "item-locked")                                                                  \
-    X(ITEM_DELETED, "item-deleted")                                                                \
-    X(RATE_LIMIT, "rate-limit")                                                                    \
-    X(NO_RETRY, "no-retry")                                                                        \
-    X(SYSTEM_CONSTRAINT, "system-constraint")
+    X(SUCCESS, "success", 1)                                                                       \
+    X(ITEM_ONLY, "item-only", 1)                                                                   \
+    X(INVALID_INPUT, "invalid-input", 1)                                                           \
+    X(FETCH_CONFIG, "fetch-config", 1)                                                             \
+    X(CONN_STATE_INVALIDATED, "conn-state-invalidated", 1)                                         \
+    X(AUTH, "auth", 1)                                                                             \
+    X(SPECIAL_HANDLING, "special-handling", 1)                                                     \
+    X(SUPPORT, "support", 1)                                                                       \
+    X(TEMP, "temp", 1)                                                                             \
+    X(INTERNAL, "internal", 1)                                                                     \
+    X(RETRY_NOW, "retry-now", 1)                                                                   \
+    X(RETRY_LATER, "retry-later", 1)                                                               \
+    X(SUBDOC, "subdoc", 1)                                                                         \
+    X(DCP, "dcp", 1)                                                                               \
+    X(AUTO_RETRY, "auto-retry", 1)                                                                 \
+    X(ITEM_LOCKED, "item-locked", 1)                                                               \
+    X(ITEM_DELETED, "item-deleted", 1)                                                             \
+    X(RATE_LIMIT, "rate-limit", 2)                                                                 \
+    X(NO_RETRY, "no-retry", 2)                                                                     \
+    X(SYSTEM_CONSTRAINT, "system-constraint", 2)
 
 enum {
-#define DV_X_(name, str) DV_ERRMAP_BIT_##name,
+#define DV_X_(name, str, v) DV_ERRMAP_BIT_##name,
     DV_ERRMAP_ATTRS(DV_X_)
 #undef DV_X_
         DV_ERRMAP_ATTR_COUNT
@@ -71,7 +74,7 @@ enum {
 
 /* Attribute bits. */
 typedef enum dv_errmap_attr {
-#define DV_X_(name, str) DV_ERRMAP_ATTR_##name = 1u << DV_ERRMAP_BIT_##name,
+#define DV_X_(name, str, v) DV_ERRMAP_ATTR_##name = 1u << DV_ERRMAP_BIT_##name,
     DV_ERRMAP_ATTRS(DV_X_)
 #undef DV_X_
 } dv_errmap_attr;
@@ -110,8 +113,9 @@ int dv_errmap_retryable(const dv_errmap *m, uint16_t status);
 /* The entry's name, or NULL. */
 const char *dv_errmap_name(const dv_errmap *m, uint16_t status);
 
-/* The server's map: version 2, the given revision, one entry for every row of DV_STATUSES
- * whose attribute list is not empty. */
-dv_error dv_errmap_build(dv_buf *out, uint16_t revision);
+/* The server's map of the given version (1..DV_ERRMAP_VERSION, else DV_ERR_INVALID_ARGUMENT) and
+ * revision: one entry for every row of DV_STATUSES whose attribute list is not empty and, for a
+ * version-1 map, names only version-1 attributes (the others are not known to its readers). */
+dv_error dv_errmap_build(dv_buf *out, unsigned version, uint16_t revision);
 
 #endif

@@ -1,5 +1,7 @@
 #include "mcbp/extras.h"
 
+#include <string.h>
+
 #include "base/endian.h"
 #include "mcbp/frame.h"
 
@@ -159,6 +161,39 @@ int dv_observe_seqno_decode(const uint8_t *p, size_t n, dv_observe_seqno *o)
     o->current_seqno = dv_load_be64(p + 19);
     o->old_vbucket_uuid = o->format ? dv_load_be64(p + 27) : 0;
     o->last_received_seqno = o->format ? dv_load_be64(p + 35) : 0;
+    return DV_MCBP_OK;
+}
+
+int dv_observe_next(const uint8_t *p, size_t n, int response, size_t *pos, dv_observe_key *out)
+{
+    size_t at = *pos;
+    if (at >= n) return 0;
+    if (n - at < 4) return DV_MCBP_EVALUE;
+    uint16_t vb = dv_load_be16(p + at), klen = dv_load_be16(p + at + 2);
+    size_t need = 4 + (size_t)klen + (response ? 9 : 0);
+    if (n - at < need || (!response && klen == 0)) return DV_MCBP_EVALUE;
+    out->vbucket = vb;
+    out->key_len = klen;
+    out->key = p + at + 4;
+    out->state = response ? p[at + 4 + klen] : 0;
+    out->cas = response ? dv_load_be64(p + at + 5 + klen) : 0;
+    *pos = at + need;
+    return 1;
+}
+
+int dv_observe_append(dv_buf *b, int response, const dv_observe_key *k)
+{
+    size_t n = 4 + (size_t)k->key_len + (response ? 9 : 0);
+    uint8_t *p = dv_buf_reserve(b, n);
+    if (!p) return DV_MCBP_ENOMEM;
+    dv_store_be16(p, k->vbucket);
+    dv_store_be16(p + 2, k->key_len);
+    if (k->key_len) memcpy(p + 4, k->key, k->key_len);
+    if (response) {
+        p[4 + k->key_len] = k->state;
+        dv_store_be64(p + 5 + k->key_len, k->cas);
+    }
+    dv_buf_commit(b, n);
     return DV_MCBP_OK;
 }
 

@@ -93,6 +93,32 @@ typedef struct dv_observe_seqno {
 int dv_observe_seqno_encode(dv_buf *b, const dv_observe_seqno *o);
 int dv_observe_seqno_decode(const uint8_t *p, size_t n, dv_observe_seqno *o);
 
+/* OBSERVE (0x92), the legacy per-key observe. The request value repeats u16 vbucket | u16 key
+ * length | key; the response value repeats the same with u8 key state | u64 CAS after each key.
+ * The key is the protocol key (with its collection-id prefix when collections were negotiated).
+ * The response header's CAS carries u32 persist time | u32 replicate time (ms estimates). */
+typedef enum dv_observe_state {
+    DV_OBSERVE_FOUND_NOT_PERSISTED = 0x00,
+    DV_OBSERVE_FOUND_PERSISTED = 0x01,
+    DV_OBSERVE_NOT_FOUND = 0x80,   /* absent, or deleted and persisted */
+    DV_OBSERVE_LOGICAL_DEL = 0x81, /* deleted, not yet persisted */
+} dv_observe_state;
+
+typedef struct dv_observe_key {
+    uint16_t vbucket;
+    const uint8_t *key; /* borrowed from the value */
+    uint16_t key_len;
+    uint8_t state; /* response entries */
+    uint64_t cas;  /* response entries */
+} dv_observe_key;
+
+/* The next entry at *pos of a request value (response = 0) or a response value (response = 1):
+ * 1 with *out filled and *pos advanced, 0 at the end, DV_MCBP_EVALUE when an entry is cut
+ * short or a request key is empty. */
+int dv_observe_next(const uint8_t *p, size_t n, int response, size_t *pos, dv_observe_key *out);
+/* Append one entry (response = 1 adds state and CAS): DV_MCBP_OK or DV_MCBP_ENOMEM. */
+int dv_observe_append(dv_buf *b, int response, const dv_observe_key *k);
+
 /* An 8-byte big-endian u64 value: INCREMENT/DECREMENT response, OBSERVE_SEQNO request. */
 void dv_value_u64_encode(uint8_t out[8], uint64_t v);
 int dv_value_u64_decode(const uint8_t *p, size_t n, uint64_t *v);

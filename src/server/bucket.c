@@ -863,12 +863,17 @@ dv_error dv_cluster_bucket_config_json(dv_cluster *c, dv_bucket *b, dv_buf *out)
     cfg->has_manifest_uid = 1;
     cfg->manifest_uid = b->manifest->uid;
     cfg->num_replicas = b->settings.num_replicas;
+    int ephemeral = b->settings.type == DV_BUCKET_EPHEMERAL;
     pthread_rwlock_unlock(&b->lock);
     cfg->locator = DV_LOCATOR_VBUCKET;
     if (rc == DV_ERR_OK) rc = dv_config_set_string(&cfg->name, b->name);
     if (rc == DV_ERR_OK) rc = dv_config_set_string(&cfg->uuid, b->uuid);
     for (size_t i = 0; i < NELEM(bucket_caps) && rc == DV_ERR_OK; i++)
         rc = dv_config_add_bucket_cap(cfg, bucket_caps[i]);
+    /* Couchbase lists "couchapi" for its couchbase buckets and not for ephemeral ones, and SDKs
+     * tell the two apart by it (the Java SDK refuses PersistTo on a bucket without it); divan
+     * serves no views, which is all the capability would offer beyond that. */
+    if (rc == DV_ERR_OK && !ephemeral) rc = dv_config_add_bucket_cap(cfg, "couchapi");
     if (rc == DV_ERR_OK) rc = dv_vbmap_spread(&cfg->vbmap, DV_BUCKET_NVB, 1, cfg->num_replicas);
     if (rc == DV_ERR_OK) rc = dv_config_write_json(cfg, 0, out);
     dv_config_free(cfg);

@@ -4,6 +4,7 @@
 
 #include "base/alloc.h"
 #include "base/endian.h"
+#include "mcbp/extras.h"
 #include "mcbp/protocol.h"
 
 uint32_t dv_kv_expiry_abs(uint32_t expiry, uint32_t now)
@@ -329,4 +330,20 @@ void dv_kv_execute(dv_store *store, const dv_kv_req *req, dv_kv_res *res)
         res->status = DV_STATUS_UNKNOWN_COMMAND;
     }
     dv_vbucket_unlock(vb);
+}
+
+uint8_t dv_kv_observe(dv_store *store, uint16_t vb, uint32_t cid, const void *key, size_t nkey,
+                      uint32_t now, uint64_t *cas)
+{
+    dv_vbucket *v = dv_store_lock(store, vb);
+    *cas = 0;
+    if (!v) return DV_OBSERVE_NOT_FOUND;
+    const dv_item *it = dv_vbucket_find(v, cid, key, nkey, now);
+    uint8_t state = DV_OBSERVE_NOT_FOUND;
+    if (it && !it->deleted) {
+        state = DV_OBSERVE_FOUND_PERSISTED;
+        *cas = it->cas;
+    }
+    dv_vbucket_unlock(v);
+    return state;
 }

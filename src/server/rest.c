@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -61,6 +62,38 @@ typedef struct auth_slot {
 
 typedef struct stream stream;
 
+/* The index service's settings as /settings/indexes takes them (ns_server's defaults). */
+typedef struct index_settings {
+    int redistribute, page_bloom_filter;
+    uint32_t num_replica, indexer_threads, max_rollback_points;
+    uint64_t memory_snapshot_interval, stable_snapshot_interval;
+    char log_level[16];
+    char storage_mode[24]; /* "" until set */
+} index_settings;
+
+#define DV_REST_QUOTAS 6
+
+/* What the cluster-initialisation calls set. */
+typedef struct cluster_settings {
+    uint32_t quota[DV_REST_QUOTAS]; /* MiB, in the order of quota_defs */
+    char cluster_name[256];         /* "" = the server's own */
+    char admin[DV_USER_MAX_NAME + 1];
+    index_settings index;
+} cluster_settings;
+
+/* The memory quotas of POST /pools/default, in MiB, by the names ns_server gives them. */
+static const struct quota_def {
+    const char *field, *service;
+    unsigned min;
+} quota_defs[DV_REST_QUOTAS] = {
+    {"memoryQuota", "Data", 256},
+    {"indexMemoryQuota", "Index", 256},
+    {"ftsMemoryQuota", "Search", 256},
+    {"cbasMemoryQuota", "Analytics", 1024},
+    {"eventingMemoryQuota", "Eventing", 256},
+    {"queryMemoryQuota", "Query", 0},
+};
+
 struct dv_rest {
     dv_cluster *cluster;
     dv_users *users;
@@ -79,6 +112,9 @@ struct dv_rest {
     auth_slot auth[AUTH_SLOTS];
     unsigned auth_next;
     unsigned char auth_secret[32];
+
+    pthread_mutex_t set_mu; /* guards set */
+    cluster_settings set;
 };
 
 /* A streaming response: the connection thread sleeps in poll() on wake[0] and the client's
@@ -129,6 +165,10 @@ typedef enum route {
     R_SCOPE,
     R_COLLECTIONS,
     R_COLLECTION,
+    R_WHOAMI,
+    R_SETTINGS_WEB,
+    R_SETTINGS_INDEXES,
+    R_SETUP_SERVICES,
 } route;
 
 /* Path positions of the names: /pools/default/buckets/B/scopes/S/collections/C. */
@@ -618,12 +658,23 @@ static void serve_pool(ctx *x, const char *name)
     char buckets[96], services[96];
     snprintf(buckets, sizeof buckets, "/pools/default/buckets?uuid=%s", uuid);
     snprintf(services, sizeof services, "/pools/default/nodeServices?uuid=%s", uuid);
-    reply_json(x, 200,
-               json_pack("{s:s,s:s,s:[o],s:o,s:{s:s,s:s,s:s},s:s,s:b,s:s}", "name", name,
-                         "clusterName", dv_cluster_name(c), "nodes", node_json(x), "bucketNames",
-                         names, "buckets", "uri", buckets, "terseBucketsBase", "/pools/default/b/",
-                         "terseStreamingBucketsBase", "/pools/default/bs/", "nodeServicesUri",
-                         services, "balanced", 1, "rebalanceStatus", "none"));
+    cluster_settings set;
+    pthread_mutex_lock(&x->r->set_mu);
+    set = x->r->set;
+    pthread_mutex_unlock(&x->r->set_mu);
+    json_t *o =
+        json_pack("{s:s,s:s,s:[o],s:o,s:{s:s,s:s,s:s},s:s,s:b,s:s}", "name", name, "clusterName",
+                  set.cluster_name[0] ? set.cluster_name : dv_cluster_name(c), "nodes",
+                  node_json(x), "bucketNames", names, "buckets", "uri", buckets, "terseBucketsBase",
+                  "/pools/default/b/", "terseStreamingBucketsBase", "/pools/default/bs/",
+                  "nodeServicesUri", services, "balanced", 1, "rebalanceStatus", "none");
+    for (size_t i = 0; o && i < DV_REST_QUOTAS; i++) {
+        if (json_object_set_new(o, quota_defs[i].field, json_integer(set.quota[i])) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    reply_json(x, 200, o);
 }
 
 static void reply_config(ctx *x, dv_error rc, dv_buf *cfg)
@@ -871,12 +922,15 @@ static void apply_bucket_form(const dv_form *f, dv_bucket_settings *s, int creat
             s->type = t;
         }
     }
-    if ((v = dv_form_get(f, "ramQuotaMB"))) {
+    /* ns_server reads "ramQuota" (MiB) first and "ramQuotaMB" for backward compatibility,
+     * and reports either under "ramQuota". */
+    const char *quota_field = dv_form_get(f, "ramQuota") ? "ramQuota" : "ramQuotaMB";
+    if ((v = dv_form_get(f, quota_field))) {
         if (form_u32(v, 0, UINT32_MAX, &u) != 0)
-            add_error(errs, "ramQuotaMB",
+            add_error(errs, "ramQuota",
                       "The RAM Quota must be specified and must be a positive integer.");
         else if (u < 100)
-            add_error(errs, "ramQuotaMB", "RAM quota cannot be less than 100 MiB");
+            add_error(errs, "ramQuota", "RAM quota cannot be less than 100 MiB");
         else
             s->ram_quota_mb = u;
     }
@@ -1047,7 +1101,8 @@ static void delete_bucket(ctx *x)
         return;
     }
     if (dv_cluster_delete_bucket(x->r->cluster, name) != DV_ERR_OK) {
-        reply_text(x, 404, "text/plain", "The bucket to be deleted was not found.\r\n");
+        /* ns_server since MB-60487: the bucket routes answer a missing bucket alike. */
+        reply_not_found(x);
         return;
     }
     reply_empty(x, 200);
@@ -1265,6 +1320,423 @@ static void drop_collection(ctx *x)
     dv_bucket_release(b);
 }
 
+/* ---- who am I, and the cluster-initialisation calls ------------------------------------------ */
+
+/* GET /whoami: the authenticated user as ns_server describes one. A user holding exactly the
+ * admin role is reported in the "admin" domain (Couchbase's built-in administrator), any other
+ * in "local". */
+static void serve_whoami(ctx *x)
+{
+    const dv_roles *rs = dv_user_roles(x->user);
+    json_t *roles = json_array();
+    for (size_t i = 0; roles && i < rs->n; i++) {
+        const dv_role *r = &rs->v[i];
+        json_t *o = json_pack("{s:s}", "role", dv_role_name(r->kind));
+        if (!o || (r->bucket && json_object_set_new(o, "bucket_name", json_string(r->bucket))) ||
+            (r->scope && json_object_set_new(o, "scope_name", json_string(r->scope))) ||
+            (r->collection &&
+             json_object_set_new(o, "collection_name", json_string(r->collection))) ||
+            json_array_append_new(roles, o) != 0) {
+            json_decref(roles);
+            roles = NULL;
+        }
+    }
+    int admin = rs->n == 1 && rs->v[0].kind == DV_ROLE_ADMIN;
+    reply_json(x, 200,
+               json_pack("{s:s,s:s,s:o,s:s}", "id", dv_user_name(x->user), "domain",
+                         admin ? "admin" : "local", "roles", roles, "name", ""));
+}
+
+/* Validation as ns_server's validator does it: every problem is collected by field and answered
+ * together as {"errors":{field:msg}} with 400. */
+static void add_errorf(json_t *errs, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void add_errorf(json_t *errs, const char *field, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    add_error(errs, field, msg);
+}
+
+/* A decimal integer (optional '-') of at most 18 digits; -1 if it is not one. */
+static int form_int(const dv_form_field *v, long long *out)
+{
+    size_t i = v->value_len && v->value[0] == '-' ? 1 : 0;
+    if (v->value_len == i || v->value_len - i > 18) return -1;
+    long long n = 0;
+    for (; i < v->value_len; i++) {
+        if (v->value[i] < '0' || v->value[i] > '9') return -1;
+        n = n * 10 + (v->value[i] - '0');
+    }
+    *out = v->value[0] == '-' ? -n : n;
+    return 0;
+}
+
+/* validator:integer(Name, Min, Max): 1 with *out set when the field is there and valid. */
+static int check_int(const dv_form *f, const char *name, long long lo, long long hi,
+                     const char *hi_text, json_t *errs, long long *out)
+{
+    const dv_form_field *v = dv_form_get(f, name);
+    if (!v) return 0;
+    if (form_int(v, out) != 0) {
+        add_error(errs, name, "The value must be an integer");
+        return 0;
+    }
+    if (*out < lo || *out > hi) {
+        add_errorf(errs, name, "The value must be in range from %lld to %s", lo, hi_text);
+        return 0;
+    }
+    return 1;
+}
+
+/* validator:one_of with a comma-separated list of the values. */
+static int check_one_of(const dv_form *f, const char *name, const char *list, json_t *errs,
+                        const dv_form_field **out)
+{
+    const dv_form_field *v = dv_form_get(f, name);
+    if (!v) return 0;
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == v->value_len && memcmp(p, v->value, n) == 0) {
+            *out = v;
+            return 1;
+        }
+        p += n + (end ? 1 : 0);
+    }
+    add_errorf(errs, name, "The value must be one of the following: [%s]", list);
+    return 0;
+}
+
+/* validator:unsupported: every field not in known (NULL-ended). */
+static void check_unsupported(const dv_form *f, const char *const *known, json_t *errs)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        const dv_form_field *v = &f->v[i];
+        int ok = 0;
+        for (size_t k = 0; known[k] && !ok; k++)
+            ok = strlen(known[k]) == v->name_len && memcmp(known[k], v->name, v->name_len) == 0;
+        char safe[128];
+        if (!ok)
+            add_error(errs, printable(v->name, v->name_len, safe, sizeof safe), "Unsupported key");
+    }
+}
+
+/* Answer errs (taking it) if it holds any: 1 answered, 0 nothing to say. */
+static int reply_errors(ctx *x, json_t *errs)
+{
+    if (json_object_size(errs) == 0) {
+        json_decref(errs);
+        return 0;
+    }
+    reply_json(x, 400, json_pack("{s:o}", "errors", errs));
+    return 1;
+}
+
+static int is_admin(ctx *x, const char *perm)
+{
+    if (dv_user_allow(x->user, DV_PERM_CLUSTER_ADMIN, NULL, NULL, NULL)) return 1;
+    reply_forbidden(x, "%s", perm);
+    return 0;
+}
+
+/* The start of an administrator's form: the permission (else 403), the form (else 400) and an
+ * empty error collection; NULL when a reply was made (f is then empty). */
+static json_t *admin_form(ctx *x, const char *perm, dv_form *f)
+{
+    if (!is_admin(x, perm) || read_form(x, f) != 0) return NULL;
+    json_t *errs = json_object();
+    if (!errs) {
+        dv_form_clear(f);
+        reply_oom(x);
+    }
+    return errs;
+}
+
+/* The sum of the buckets' RAM quotas, MiB. */
+static uint64_t buckets_quota(dv_cluster *c)
+{
+    dv_bucket **list = NULL;
+    size_t n = 0;
+    uint64_t sum = 0;
+    if (dv_cluster_list_buckets(c, &list, &n) != DV_ERR_OK) return 0;
+    for (size_t i = 0; i < n; i++) {
+        dv_bucket_settings s;
+        dv_bucket_settings_get(list[i], &s);
+        sum += s.ram_quota_mb;
+    }
+    dv_cluster_list_free(list, n);
+    return sum;
+}
+
+/* The quota this node allows for its services: 80% of its memory, or all but 1 GiB if more. */
+static uint64_t node_quota_max(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || size <= 0) return UINT64_MAX;
+    uint64_t mb = (uint64_t)pages * (uint64_t)size >> 20;
+    uint64_t a = mb * 4 / 5, b = mb > 1024 ? mb - 1024 : 0;
+    return a > b ? a : b;
+}
+
+/* POST /pools/default: the cluster's name and memory quotas. Only the Data quota bounds what
+ * this node runs; the others are recorded and shown, as divan serves only the Data service. */
+static void update_pool(ctx *x)
+{
+    dv_form f;
+    json_t *errs = admin_form(x, "cluster.pools!write", &f);
+    if (!errs) return;
+    if (f.n == 0) add_error(errs, "_", "Request should have parameters");
+    long long q[DV_REST_QUOTAS];
+    int given[DV_REST_QUOTAS];
+    for (size_t i = 0; i < DV_REST_QUOTAS; i++)
+        given[i] = check_int(&f, quota_defs[i].field, LLONG_MIN, LLONG_MAX, "", errs, &q[i]);
+    uint64_t kv_min = buckets_quota(x->r->cluster);
+    if (kv_min < 256) kv_min = 256;
+    for (size_t i = 0; i < DV_REST_QUOTAS; i++) {
+        unsigned long long min = i == 0 ? kv_min : quota_defs[i].min;
+        if (given[i] && q[i] < (long long)min) {
+            add_errorf(errs, quota_defs[i].field,
+                       "The %s service quota (%lldMB) cannot be less than %lluMB%s.",
+                       quota_defs[i].service, q[i], min,
+                       i == 0 ? " (current total buckets quota, or at least 256MB)" : "");
+            given[i] = 0;
+        }
+    }
+    if (given[0] && (uint64_t)q[0] > node_quota_max())
+        add_errorf(errs, "_",
+                   "Total quota (%lldMB) exceeds the maximum allowed quota (%lluMB) on node "
+                   "'ns_1@%s'",
+                   q[0], (unsigned long long)node_quota_max(), x->host_bare);
+    const dv_form_field *name = dv_form_get(&f, "clusterName");
+    static const char *const known[] = {
+        "memoryQuota",         "indexMemoryQuota", "ftsMemoryQuota", "cbasMemoryQuota",
+        "eventingMemoryQuota", "queryMemoryQuota", "clusterName",    NULL};
+    check_unsupported(&f, known, errs);
+    if (reply_errors(x, errs)) {
+        dv_form_clear(&f);
+        return;
+    }
+    pthread_mutex_lock(&x->r->set_mu);
+    for (size_t i = 0; i < DV_REST_QUOTAS; i++)
+        if (given[i]) x->r->set.quota[i] = (uint32_t)q[i];
+    if (name)
+        snprintf(x->r->set.cluster_name, sizeof x->r->set.cluster_name, "%.*s",
+                 (int)name->value_len, name->value);
+    pthread_mutex_unlock(&x->r->set_mu);
+    dv_form_clear(&f);
+    reply_empty(x, 200);
+}
+
+/* ns_server's rules for a username and a password (menelaus_web_rbac). */
+static const char *cred_problem(const dv_form_field *v, int password)
+{
+    if (password) {
+        if (v->value_len < 6) return "The password must be at least 6 characters long.";
+        for (size_t i = 0; i < v->value_len; i++)
+            if ((unsigned char)v->value[i] < 32 || v->value[i] == 127)
+                return "The password must not contain control characters";
+        return NULL;
+    }
+    if (v->value_len == 0) return "Username must not be empty";
+    if (v->value_len > 128) return "Username may not exceed 128 characters";
+    if (v->value[0] == '@') return "Username cannot start with '@'";
+    for (size_t i = 0; i < v->value_len; i++) {
+        unsigned char c = (unsigned char)v->value[i];
+        if (c <= 32 || c == 127 || strchr("()<>,;:\\\"/[]?={}", c))
+            return "Username must not contain spaces, control or any of ()<>,;:\\\"/[]?={} "
+                   "characters and must be valid utf8";
+    }
+    return NULL;
+}
+
+/* GET /settings/web: the REST port and the administrator's name. */
+static void serve_settings_web(ctx *x)
+{
+    uint16_t kv, mgmt;
+    dv_cluster_ports(x->r->cluster, &kv, &mgmt);
+    char admin[DV_USER_MAX_NAME + 1];
+    pthread_mutex_lock(&x->r->set_mu);
+    snprintf(admin, sizeof admin, "%s", x->r->set.admin);
+    pthread_mutex_unlock(&x->r->set_mu);
+    if (!admin[0] && dv_user_allow(x->user, DV_PERM_CLUSTER_ADMIN, NULL, NULL, NULL))
+        snprintf(admin, sizeof admin, "%s", dv_user_name(x->user));
+    reply_json(x, 200, json_pack("{s:i,s:s}", "port", (int)mgmt, "username", admin));
+}
+
+/* POST /settings/web: the administrator's credentials (the user is created or its password and
+ * role replaced) and the port, which must stay the one divan-server listens on. */
+static void update_settings_web(ctx *x)
+{
+    dv_form f;
+    json_t *errs = admin_form(x, "cluster.admin.settings!write", &f);
+    if (!errs) return;
+    static const char *const need[] = {"port", "username", "password"};
+    for (size_t i = 0; i < 3; i++)
+        if (!dv_form_get(&f, need[i])) add_error(errs, need[i], "The value must be supplied");
+    uint16_t kv, mgmt;
+    dv_cluster_ports(x->r->cluster, &kv, &mgmt);
+    const dv_form_field *port = dv_form_get(&f, "port"), *user = dv_form_get(&f, "username"),
+                        *pw = dv_form_get(&f, "password");
+    uint32_t p = mgmt;
+    if (port && !value_is(port, "SAME")) {
+        if (form_u32(port, 1024, 65535, &p) != 0)
+            add_error(errs, "port",
+                      "The port number must be greater than 1023 and less than 65536.");
+        else if (p == kv)
+            add_error(errs, "port", "Port is already in use");
+        else if (p != mgmt)
+            add_errorf(errs, "port",
+                       "divan-server cannot move its REST port while running (it listens on %u; "
+                       "use --http-port)",
+                       (unsigned)mgmt);
+    }
+    const char *why;
+    if (user && (why = cred_problem(user, 0))) add_error(errs, "username", why);
+    if (pw && (why = cred_problem(pw, 1))) add_error(errs, "password", why);
+    if (reply_errors(x, errs)) {
+        dv_form_clear(&f);
+        return;
+    }
+    dv_roles roles;
+    char err[256];
+    if (dv_roles_parse(&roles, "admin", 5, err, sizeof err) != DV_ERR_OK ||
+        dv_users_set(x->r->users, user->value, user->value_len, pw->value, pw->value_len, &roles,
+                     err, sizeof err) != DV_ERR_OK) {
+        dv_roles_clear(&roles);
+        dv_form_clear(&f);
+        reply_error(x, 400, "_", err);
+        return;
+    }
+    dv_roles_clear(&roles);
+    pthread_mutex_lock(&x->r->set_mu);
+    snprintf(x->r->set.admin, sizeof x->r->set.admin, "%.*s", (int)user->value_len, user->value);
+    pthread_mutex_unlock(&x->r->set_mu);
+    dv_form_clear(&f);
+    char uri[DV_REST_HOST_MAX + 32];
+    snprintf(uri, sizeof uri, "http://%s:%u/", x->host, (unsigned)p);
+    reply_json(x, 200, json_pack("{s:s}", "newBaseUri", uri));
+}
+
+/* POST /node/controller/setupServices: divan-server is one node with the Data service, so the
+ * only list it takes is "kv"; errors are a JSON list of messages, as ns_server answers here. */
+static void setup_services(ctx *x)
+{
+    if (!is_admin(x, "cluster.admin.setup!write")) return;
+    dv_form f;
+    if (read_form(x, &f) != 0) return;
+    const dv_form_field *v = dv_form_get(&f, "services"),
+                        *d = dv_form_get(&f, "setDefaultMemQuotas");
+    static const char *const known[] = {"kv", "n1ql", "index", "fts", "cbas", "eventing", "backup"};
+    const char *problem = NULL;
+    char msg[512];
+    int kv = 0, other = 0;
+    const char *s = v ? v->value : "", *end = s + (v ? v->value_len : 0);
+    if (s == end) problem = "At least one service has to be selected";
+    while (!problem && s < end) {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        size_t n = comma ? (size_t)(comma - s) : (size_t)(end - s);
+        size_t k = 0;
+        while (k < 7 && !(strlen(known[k]) == n && memcmp(known[k], s, n) == 0)) k++;
+        if (k == 7) {
+            char safe[128];
+            snprintf(msg, sizeof msg, "Unknown services: [\"%s\"]",
+                     printable(s, n, safe, sizeof safe));
+            problem = msg;
+        }
+        kv |= k == 0;
+        other |= k > 0 && k < 7;
+        s += n + 1;
+    }
+    if (!problem && !kv) problem = "cannot setup first cluster node without kv service";
+    if (!problem && other)
+        problem = "divan-server serves only the kv service; other services cannot be set up";
+    if (!problem && d && !value_is(d, "true") && !value_is(d, "false"))
+        problem = "setDefaultMemQuotas must be true or false";
+    dv_form_clear(&f);
+    if (problem) {
+        reply_json(x, 400, json_pack("[s]", problem));
+        return;
+    }
+    reply_empty(x, 200);
+}
+
+/* GET /settings/indexes: the index settings (recorded: divan-server runs no index service). */
+static json_t *index_settings_json(dv_rest *r)
+{
+    pthread_mutex_lock(&r->set_mu);
+    const index_settings *s = &r->set.index;
+    json_t *j =
+        json_pack("{s:b,s:i,s:i,s:I,s:I,s:i,s:s,s:b,s:s}", "redistributeIndexes", s->redistribute,
+                  "numReplica", (int)s->num_replica, "indexerThreads", (int)s->indexer_threads,
+                  "memorySnapshotInterval", (json_int_t)s->memory_snapshot_interval,
+                  "stableSnapshotInterval", (json_int_t)s->stable_snapshot_interval,
+                  "maxRollbackPoints", (int)s->max_rollback_points, "logLevel", s->log_level,
+                  "enablePageBloomFilter", s->page_bloom_filter, "storageMode", s->storage_mode);
+    pthread_mutex_unlock(&r->set_mu);
+    return j;
+}
+
+static void serve_index_settings(ctx *x)
+{
+    reply_json(x, 200, index_settings_json(x->r));
+}
+
+static void update_index_settings(ctx *x)
+{
+    dv_form f;
+    json_t *errs = admin_form(x, "cluster.settings.indexes!write", &f);
+    if (!errs) return;
+    index_settings n;
+    pthread_mutex_lock(&x->r->set_mu);
+    n = x->r->set.index;
+    pthread_mutex_unlock(&x->r->set_mu);
+    long long v;
+    const long long inf = 1LL << 62;
+    if (check_int(&f, "indexerThreads", 0, 1024, "1024", errs, &v)) n.indexer_threads = (uint32_t)v;
+    if (check_int(&f, "memorySnapshotInterval", 1, inf, "infinity", errs, &v))
+        n.memory_snapshot_interval = (uint64_t)v;
+    if (check_int(&f, "stableSnapshotInterval", 1, inf, "infinity", errs, &v))
+        n.stable_snapshot_interval = (uint64_t)v;
+    if (check_int(&f, "maxRollbackPoints", 1, inf, "infinity", errs, &v))
+        n.max_rollback_points = (uint32_t)(v > UINT32_MAX ? UINT32_MAX : v);
+    if (check_int(&f, "numReplica", 0, 16, "16", errs, &v)) n.num_replica = (uint32_t)v;
+    const dv_form_field *fv;
+    if (check_one_of(&f, "redistributeIndexes", "true,false", errs, &fv))
+        n.redistribute = value_is(fv, "true");
+    if (check_one_of(&f, "enablePageBloomFilter", "true,false", errs, &fv))
+        n.page_bloom_filter = value_is(fv, "true");
+    if (check_one_of(&f, "logLevel", "silent,fatal,error,warn,info,verbose,timing,debug,trace",
+                     errs, &fv))
+        snprintf(n.log_level, sizeof n.log_level, "%.*s", (int)fv->value_len, fv->value);
+    if ((fv = dv_form_get(&f, "storageMode")) && value_is(fv, "forestdb"))
+        add_error(errs, "storageMode",
+                  "Storage mode cannot be set to 'forestdb' in 5.0 enterprise edition.");
+    else if (check_one_of(&f, "storageMode", "plasma,memory_optimized", errs, &fv))
+        snprintf(n.storage_mode, sizeof n.storage_mode, "%.*s", (int)fv->value_len, fv->value);
+    if (f.n == 0) add_error(errs, "_", "Request should have parameters");
+    static const char *const known[] = {"indexerThreads",
+                                        "memorySnapshotInterval",
+                                        "stableSnapshotInterval",
+                                        "maxRollbackPoints",
+                                        "numReplica",
+                                        "redistributeIndexes",
+                                        "enablePageBloomFilter",
+                                        "logLevel",
+                                        "storageMode",
+                                        NULL};
+    check_unsupported(&f, known, errs);
+    dv_form_clear(&f);
+    if (reply_errors(x, errs)) return;
+    pthread_mutex_lock(&x->r->set_mu);
+    x->r->set.index = n;
+    pthread_mutex_unlock(&x->r->set_mu);
+    reply_json(x, 200, index_settings_json(x->r));
+}
+
 /* ---- routing --------------------------------------------------------------------------------- */
 
 static unsigned method_of(const char *m)
@@ -1332,18 +1804,32 @@ static route match(const ctx *x, unsigned *allowed)
     size_t n = x->nseg;
     *allowed = get;
     if (n == 0) return R_ROOT;
+    if (n == 1 && seg_is(x, 0, "whoami")) return R_WHOAMI;
+    if (n == 2 && seg_is(x, 0, "settings") && (seg_is(x, 1, "web") || seg_is(x, 1, "indexes"))) {
+        *allowed = get | M_POST;
+        return seg_is(x, 1, "web") ? R_SETTINGS_WEB : R_SETTINGS_INDEXES;
+    }
+    if (n == 3 && seg_is(x, 0, "node") && seg_is(x, 1, "controller") &&
+        seg_is(x, 2, "setupServices")) {
+        *allowed = M_POST;
+        return R_SETUP_SERVICES;
+    }
     if (!seg_is(x, 0, "pools")) return R_NONE;
     if (n == 1) return R_POOLS;
     if (n == 2 && seg_is(x, 1, "nodes")) return R_POOL_NODES;
     if (!seg_is(x, 1, "default")) return R_NONE;
-    if (n == 2) return R_POOL_DEFAULT;
+    if (n == 2) {
+        *allowed = get | M_POST;
+        return R_POOL_DEFAULT;
+    }
     if (n == 3 && seg_is(x, 2, "nodeServices")) return R_NODE_SERVICES;
     if (n == 3 && seg_is(x, 2, "nodeServicesStreaming")) {
         *allowed = M_GET;
         return R_NODE_SERVICES_STREAM;
     }
     if (n == 4 && seg_is(x, 2, "b")) return R_TERSE;
-    if (n == 4 && seg_is(x, 2, "bs")) {
+    /* The bucket's streamingUri: the same stream of its config as /bs/. */
+    if (n == 4 && (seg_is(x, 2, "bs") || seg_is(x, 2, "bucketsStreaming"))) {
         *allowed = M_GET;
         return R_TERSE_STREAM;
     }
@@ -1390,7 +1876,28 @@ static void dispatch(ctx *x, route rt)
         serve_pools(x);
         break;
     case R_POOL_DEFAULT:
-        serve_pool(x, "default");
+        if (post)
+            update_pool(x);
+        else
+            serve_pool(x, "default");
+        break;
+    case R_WHOAMI:
+        serve_whoami(x);
+        break;
+    case R_SETTINGS_WEB:
+        if (post)
+            update_settings_web(x);
+        else
+            serve_settings_web(x);
+        break;
+    case R_SETTINGS_INDEXES:
+        if (post)
+            update_index_settings(x);
+        else
+            serve_index_settings(x);
+        break;
+    case R_SETUP_SERVICES:
+        setup_services(x);
         break;
     case R_POOL_NODES:
         serve_pool(x, "nodes");
@@ -1696,6 +2203,13 @@ dv_rest *dv_rest_start(dv_cluster *c, dv_users *users, const dv_rest_options *o,
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&r->mu, NULL);
     pthread_mutex_init(&r->auth_mu, NULL);
+    pthread_mutex_init(&r->set_mu, NULL);
+    static const uint32_t quotas[DV_REST_QUOTAS] = {1024, 512, 512, 1024, 256, 0};
+    memcpy(r->set.quota, quotas, sizeof quotas);
+    r->set.index.max_rollback_points = 2;
+    r->set.index.memory_snapshot_interval = 200;
+    r->set.index.stable_snapshot_interval = 5000;
+    snprintf(r->set.index.log_level, sizeof r->set.index.log_level, "info");
     int family = AF_INET;
     int fd = listen_on(o->host, o->port, &family, err, errlen);
     if (fd < 0) goto fail;
@@ -1718,6 +2232,7 @@ fail:
     pthread_cond_destroy(&r->drained);
     pthread_mutex_destroy(&r->mu);
     pthread_mutex_destroy(&r->auth_mu);
+    pthread_mutex_destroy(&r->set_mu);
     dv_free(r);
     return NULL;
 }
@@ -1751,5 +2266,6 @@ void dv_rest_stop(dv_rest *r)
     pthread_cond_destroy(&r->drained);
     pthread_mutex_destroy(&r->mu);
     pthread_mutex_destroy(&r->auth_mu);
+    pthread_mutex_destroy(&r->set_mu);
     dv_free(r);
 }

@@ -13,9 +13,11 @@
 #include "mcbp/extras.h"
 #include "mcbp/frame.h"
 #include "mcbp/hello.h"
+#include "mcbp/leb128.h"
 #include "mcbp/opcode.h"
 #include "sasl/sasl.h"
 #include "server/kv.h"
+#include "server/stat.h"
 #include "server/subdoc.h"
 
 #define SERVER_VERSION "7.6.2"
@@ -33,8 +35,9 @@ static const dv_features implemented =
 struct dv_session_ctx {
     dv_cluster *cluster;
     dv_users *users;
-    dv_buf errmap; /* the GET_ERROR_MAP answer, built once */
+    dv_buf errmap[DV_ERRMAP_VERSION]; /* the GET_ERROR_MAP answers, version 1 up, built once */
     uint32_t fixed_now;
+    uint64_t started_ns; /* for STAT's uptime */
 };
 
 struct dv_session {
@@ -62,10 +65,12 @@ dv_session_ctx *dv_session_ctx_new(dv_cluster *cluster, dv_users *users)
     if (!ctx) return NULL;
     ctx->cluster = cluster;
     ctx->users = users;
-    dv_buf_init(&ctx->errmap);
-    if (dv_errmap_build(&ctx->errmap, 1) != DV_ERR_OK) {
-        dv_session_ctx_free(ctx);
-        return NULL;
+    for (unsigned v = 1; v <= DV_ERRMAP_VERSION; v++) {
+        dv_buf_init(&ctx->errmap[v - 1]);
+        if (dv_errmap_build(&ctx->errmap[v - 1], v, 1) != DV_ERR_OK) {
+            dv_session_ctx_free(ctx);
+            return NULL;
+        }
     }
     return ctx;
 }
@@ -73,7 +78,7 @@ dv_session_ctx *dv_session_ctx_new(dv_cluster *cluster, dv_users *users)
 void dv_session_ctx_free(dv_session_ctx *ctx)
 {
     if (!ctx) return;
-    dv_buf_free(&ctx->errmap);
+    for (unsigned v = 0; v < DV_ERRMAP_VERSION; v++) dv_buf_free(&ctx->errmap[v]);
     dv_free(ctx);
 }
 
@@ -317,9 +322,13 @@ static int do_error_map(dv_session *s, const dv_frame *f, dv_buf *out)
 {
     if (f->value_len != 2 || dv_load_be16(f->value) == 0)
         return send_error(s, out, f, DV_STATUS_EINVAL, "expected a u16 version above 0", 0, 0);
+    /* kv_engine's rule: the highest version it has that is no higher than the one asked for
+     * (libcouchbase 3.x asks for 1 and refuses anything higher). */
+    unsigned v = dv_load_be16(f->value);
+    const dv_buf *map = &s->ctx->errmap[(v < DV_ERRMAP_VERSION ? v : DV_ERRMAP_VERSION) - 1];
     reply r = {.req = f, .status = DV_STATUS_SUCCESS, .datatype = DV_DATATYPE_JSON};
-    r.value = dv_buf_head(&s->ctx->errmap);
-    r.value_len = dv_buf_size(&s->ctx->errmap);
+    r.value = dv_buf_head(map);
+    r.value_len = dv_buf_size(map);
     return send_reply(s, out, &r);
 }
 
@@ -448,6 +457,84 @@ static int do_observe_seqno(dv_session *s, const dv_frame *f, dv_buf *out)
     r.value = dv_buf_head(&s->scratch);
     r.value_len = dv_buf_size(&s->scratch);
     return send_reply(s, out, &r);
+}
+
+/* Legacy OBSERVE: the state and CAS of each key of the request, in one response. Every key's
+ * vbucket, collection and read permission are checked first; the first failure answers for all,
+ * as kv_engine does. */
+static int do_observe(dv_session *s, const dv_frame *f, dv_buf *out)
+{
+    dv_store *store = dv_bucket_store(s->bucket);
+    int collections = has(s, DV_FEATURE_COLLECTIONS);
+    int full = (bucket_perms(s) & DV_PERM_READ) == DV_PERM_READ;
+    uint32_t now = now_s(s);
+    dv_buf_reset(&s->scratch);
+    dv_observe_key k;
+    size_t pos = 0;
+    int rc;
+    while ((rc = dv_observe_next(f->value, f->value_len, 0, &pos, &k)) == 1) {
+        if (k.vbucket >= dv_store_nvb(store))
+            return send_status(s, out, f, DV_STATUS_NOT_MY_VBUCKET);
+        uint32_t cid = 0;
+        const uint8_t *key = k.key;
+        size_t nkey = k.key_len;
+        if (collections && dv_key_split(k.key, k.key_len, &cid, &key, &nkey) != DV_MCBP_OK)
+            return send_error(s, out, f, DV_STATUS_EINVAL, "bad collection id in a key", 0, 0);
+        if (nkey == 0 || nkey > DV_MAX_KEY_LEN)
+            return send_error(s, out, f, DV_STATUS_EINVAL, "bad key length", 0, 0);
+        char scope[DV_MANIFEST_NAME_MAX + 1], coll[DV_MANIFEST_NAME_MAX + 1];
+        int32_t ttl;
+        if (dv_bucket_collection_find(s->bucket, cid, &ttl, full ? NULL : scope,
+                                      full ? NULL : coll) != DV_ERR_OK) {
+            uint64_t uid = dv_bucket_manifest_uid(s->bucket);
+            return send_error(s, out, f, DV_STATUS_UNKNOWN_COLLECTION, NULL, 1, uid);
+        }
+        if (!full && !dv_user_allow(s->user, DV_PERM_READ, dv_bucket_name(s->bucket), scope, coll))
+            return send_error(s, out, f, DV_STATUS_EACCESS, "no access to this collection", 0, 0);
+        k.state = dv_kv_observe(store, k.vbucket, cid, key, nkey, now, &k.cas);
+        if (dv_observe_append(&s->scratch, 1, &k) != DV_MCBP_OK)
+            return send_status(s, out, f, DV_STATUS_ENOMEM);
+    }
+    if (rc < 0 || f->value_len == 0)
+        return send_error(s, out, f, DV_STATUS_EINVAL, "expected vbucket, key length, key", 0, 0);
+    /* The CAS field would carry persist and replicate time estimates: both 0. */
+    reply r = {.req = f, .status = DV_STATUS_SUCCESS};
+    r.value = dv_buf_head(&s->scratch);
+    r.value_len = dv_buf_size(&s->scratch);
+    return send_reply(s, out, &r);
+}
+
+/* STAT: one response per statistic, then an empty one (the terminator clients wait for). */
+typedef struct stat_out {
+    dv_session *s;
+    dv_buf *out;
+    const dv_frame *req;
+} stat_out;
+
+static int stat_emit(void *ud, const char *name, const char *value)
+{
+    stat_out *so = ud;
+    reply r = {.req = so->req, .status = DV_STATUS_SUCCESS};
+    r.key = name;
+    r.key_len = strlen(name);
+    r.value = value;
+    r.value_len = strlen(value);
+    return send_reply(so->s, so->out, &r);
+}
+
+static int do_stat(dv_session *s, const dv_frame *f, dv_buf *out)
+{
+    size_t mark = dv_buf_size(out);
+    dv_stat_process p = {SERVER_VERSION, (dv_clock_now_ns() - s->ctx->started_ns) / 1000000000u,
+                         now_s(s)};
+    stat_out so = {s, out, f};
+    int st = dv_stat_group(s->bucket, (const char *)f->key, f->key_len, &p, stat_emit, &so);
+    if (st < 0) {
+        out->len = out->off + mark; /* drop the partial answer */
+        return send_status(s, out, f, DV_STATUS_ENOMEM);
+    }
+    if (st != DV_STATUS_SUCCESS) return send_status(s, out, f, (uint16_t)st);
+    return send_status(s, out, f, DV_STATUS_SUCCESS);
 }
 
 /* ---- Data commands ----------------------------------------------------------------------- */
@@ -871,6 +958,10 @@ static int dispatch(dv_session *s, const dv_frame *f, dv_buf *out)
         if (f->vbucket >= dv_store_nvb(dv_bucket_store(s->bucket)))
             return send_status(s, out, f, DV_STATUS_NOT_MY_VBUCKET);
         return do_observe_seqno(s, f, out);
+    case DV_OP_OBSERVE:
+        return do_observe(s, f, out);
+    case DV_OP_STAT:
+        return do_stat(s, f, out);
     case DV_OP_GET_REPLICA:
         /* This node holds no replicas: the replica rows of its configs are -1. */
         return send_status(s, out, f, DV_STATUS_NOT_MY_VBUCKET);

@@ -31,9 +31,10 @@
 #include "topology/config.h"
 #include "topology/vbucket.h"
 
-#define MS   DV_NS_PER_MS
-#define NVB  64
-#define USER "Administrator"
+#define MS                  DV_NS_PER_MS
+#define NVB                 64
+#define USER                "Administrator"
+#define BOOT_RETRY_SLACK_MS 1000 /* the 500 ms pause between rounds, and then some */
 
 /* ---- the simulated cluster ---------------------------------------------------------------- */
 
@@ -318,7 +319,7 @@ static int serve(fconn *fc, const dv_frame *rq, dv_buf *out)
     }
     case DV_OP_GET_ERROR_MAP: {
         dv_buf v = DV_BUF_INIT;
-        assert_int_equal(dv_errmap_build(&v, 1), DV_ERR_OK);
+        assert_int_equal(dv_errmap_build(&v, DV_ERRMAP_VERSION, 1), DV_ERR_OK);
         reply(out, rq, 0, 0, NULL, 0, dv_buf_head(&v), dv_buf_size(&v), DV_DATATYPE_JSON);
         dv_buf_free(&v);
         return 0;
@@ -646,6 +647,7 @@ typedef struct rec {
     uint16_t status;
     uint8_t opcode;
     uint64_t cas;
+    char message[512];
 } rec;
 
 static void on_res(void *ud, const dv_res *res)
@@ -664,6 +666,7 @@ static void on_res(void *ud, const dv_res *res)
     r->status = res->ctx->status;
     r->opcode = res->ctx->opcode;
     r->cas = res->cas;
+    snprintf(r->message, sizeof r->message, "%s", res->ctx->message ? res->ctx->message : "");
 }
 
 static dv_engine *new_engine(const char *connstr, const char *password)
@@ -862,6 +865,98 @@ static void bootstrap_next_host(void **state)
     submit(kv(DV_KV_GET, "k", NULL), &get);
     pump();
     assert_int_equal(get.err, DV_ERR_DOCUMENT_NOT_FOUND);
+    teardown_cluster();
+}
+
+/* A first seed that accepts the connection and never answers costs a share of the bootstrap
+ * timeout, not all of it: the second seed is tried well within the timeout. */
+static void silent_first_seed(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node4.test,node1.test", "password");
+    H.nodes[3].mute = 1; /* connects, swallows the handshake */
+    rec opened = {0};
+    assert_int_equal(dv_engine_open_bucket(H.e, H.bucket, on_res, &opened), DV_ERR_OK);
+    advance_to(30000 * MS);
+    assert_int_equal(opened.calls, 1);
+    assert_int_equal(opened.err, DV_ERR_OK);
+    /* Started at 1000 ms with a 10 s timeout and two seeds: a third of it on the silent one. */
+    assert_true(opened.at <= 1000 * MS + 10000 * MS / 2);
+    assert_true(opened.at >= 1000 * MS + 3000 * MS);
+    rec get = {0};
+    submit(kv(DV_KV_GET, "k", NULL), &get);
+    pump();
+    assert_int_equal(get.err, DV_ERR_DOCUMENT_NOT_FOUND);
+    teardown_cluster();
+}
+
+/* A silent seed is tried again in the next round, and gets through once it answers. */
+static void silent_seed_retried(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node1.test,node4.test", "password");
+    H.nodes[0].mute = 1;
+    H.nodes[3].refuse = 1;
+    rec opened = {0};
+    assert_int_equal(dv_engine_open_bucket(H.e, H.bucket, on_res, &opened), DV_ERR_OK);
+    pump();
+    unsigned first = H.connects;
+    advance_to(1000 * MS + 3400 * MS); /* node1's share is over; node4 refused */
+    assert_int_equal(opened.calls, 0);
+    assert_true(H.connects >= first + 1);
+    H.nodes[0].mute = 0; /* node1 recovers: the next round reaches it */
+    advance_to(30000 * MS);
+    assert_int_equal(opened.calls, 1);
+    assert_int_equal(opened.err, DV_ERR_OK);
+    assert_true(opened.at < 11000 * MS);
+    teardown_cluster();
+}
+
+/* One seed that accepts and stays silent is dropped after its share and tried again on a fresh
+ * connection, within the timeout. */
+static void single_silent_seed_retried(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node1.test", "password");
+    H.nodes[0].mute = 1;
+    rec opened = {0};
+    assert_int_equal(dv_engine_open_bucket(H.e, H.bucket, on_res, &opened), DV_ERR_OK);
+    pump();
+    unsigned first = H.connects;
+    advance_to(1000 * MS + 4000 * MS);
+    assert_int_equal(opened.calls, 0);
+    H.nodes[0].mute = 0; /* its first connection stays silent; a new one is answered */
+    advance_to(30000 * MS);
+    assert_int_equal(opened.calls, 1);
+    assert_int_equal(opened.err, DV_ERR_OK);
+    assert_true(opened.at <= 1000 * MS + 10000 * MS / 2 + BOOT_RETRY_SLACK_MS * MS);
+    assert_true(H.connects > first);
+    teardown_cluster();
+}
+
+/* When no seed gives a config, the error says which were tried and what each came to. */
+static void all_seeds_fail_report(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node4.test,node1.test", "password");
+    H.nodes[3].mute = 1;
+    H.nodes[0].refuse = 1;
+    rec opened = {0}, get = {0};
+    assert_int_equal(dv_engine_open_bucket(H.e, H.bucket, on_res, &opened), DV_ERR_OK);
+    submit(kv(DV_KV_GET, "k", NULL), &get);
+    advance_to(30000 * MS);
+    assert_int_equal(opened.err, DV_ERR_UNAMBIGUOUS_TIMEOUT);
+    assert_int_equal(opened.at, 11000 * MS);
+    if (!strstr(opened.message, "node4.test:11210 over KV: connected, but no answer to the "
+                                "handshake within 3333 ms") ||
+        !strstr(opened.message, "node1.test:11210 over KV: no endpoints left") ||
+        !strstr(opened.message, "attempts"))
+        fail_msg("report: %s", opened.message);
+    /* The operation that timed out waiting for the bucket says where the bootstrap stands. */
+    assert_int_equal(get.err, DV_ERR_UNAMBIGUOUS_TIMEOUT);
+    if (!strstr(get.message,
+                "bootstrap tried node4.test:11210 over KV: connected, waiting for an answer"))
+        fail_msg("op: %s", get.message);
     teardown_cluster();
 }
 
@@ -2005,6 +2100,10 @@ int main(void)
         cmocka_unit_test(tls_not_supported),
         cmocka_unit_test(happy_bootstrap_get_set),
         cmocka_unit_test(bootstrap_next_host),
+        cmocka_unit_test(silent_first_seed),
+        cmocka_unit_test(silent_seed_retried),
+        cmocka_unit_test(single_silent_seed_retried),
+        cmocka_unit_test(all_seeds_fail_report),
         cmocka_unit_test(three_nodes_route),
         cmocka_unit_test(wrong_password),
         cmocka_unit_test(set_credentials),

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "base/buf.h"
 #include "mcbp/errmap.h"
 #include "mcbp/protocol.h"
@@ -150,7 +152,7 @@ static void errmap_roundtrip(void **state)
 {
     (void)state;
     dv_buf b = DV_BUF_INIT;
-    assert_int_equal(dv_errmap_build(&b, 7), DV_ERR_OK);
+    assert_int_equal(dv_errmap_build(&b, 2, 7), DV_ERR_OK);
     dv_errmap m;
     char why[200];
     assert_int_equal(dv_errmap_parse(dv_buf_head(&b), dv_buf_size(&b), &m, why, sizeof why),
@@ -337,13 +339,111 @@ static void errmap_rejects(void **state)
     }
 }
 
+/* The attributes libcouchbase 3.x knows (its errmap.h); a map naming any other is refused as
+ * an unknown version, as is a "version" above 1. */
+static const char *const lcb_attrs[] = {
+    "temp",
+    "subdoc",
+    "retry-now",
+    "retry-later",
+    "invalid-input",
+    "support",
+    "auth",
+    "conn-state-invalidated",
+    "item-only",
+    "internal",
+    "dcp",
+    "fetch-config",
+    "special-handling",
+    "auto-retry",
+    "success",
+    "item-locked",
+    "item-deleted",
+};
+
+static int lcb_knows(const char *a)
+{
+    for (size_t i = 0; i < sizeof lcb_attrs / sizeof lcb_attrs[0]; i++)
+        if (strcmp(lcb_attrs[i], a) == 0) return 1;
+    return 0;
+}
+
+/* A version-1 map read as libcouchbase reads one: numeric version no higher than 1, numeric
+ * revision, an object of hex keys, each with name, desc and an array of attributes it knows;
+ * auto-retry would need a retry specification, so none carries it. */
+static void errmap_version1_as_libcouchbase_reads_it(void **state)
+{
+    (void)state;
+    dv_buf b = DV_BUF_INIT;
+    assert_int_equal(dv_errmap_build(&b, 1, 3), DV_ERR_OK);
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)dv_buf_head(&b), dv_buf_size(&b), 0, &jerr);
+    assert_non_null(root);
+    assert_true(json_is_integer(json_object_get(root, "version")));
+    assert_int_equal(json_integer_value(json_object_get(root, "version")), 1);
+    assert_int_equal(json_integer_value(json_object_get(root, "revision")), 3);
+    json_t *errors = json_object_get(root, "errors");
+    assert_true(json_is_object(errors));
+    const char *key;
+    json_t *e;
+    size_t n = 0;
+    json_object_foreach(errors, key, e)
+    {
+        unsigned code;
+        char end;
+        assert_int_equal(sscanf(key, "%x%c", &code, &end), 1);
+        assert_true(json_is_string(json_object_get(e, "name")));
+        assert_true(json_is_string(json_object_get(e, "desc")));
+        json_t *attrs = json_object_get(e, "attrs");
+        assert_true(json_is_array(attrs));
+        size_t i;
+        json_t *a;
+        json_array_foreach(attrs, i, a)
+        {
+            assert_true(json_is_string(a));
+            if (!lcb_knows(json_string_value(a)))
+                fail_msg("status %s: attribute %s unknown to libcouchbase", key,
+                         json_string_value(a));
+            assert_string_not_equal(json_string_value(a), "auto-retry");
+        }
+        n++;
+    }
+    /* The statuses a client acts on are all there; the rate limits (version 2) are not. */
+    static const char *const must[] = {"0", "1", "7", "9", "1f", "20", "86", "a0", "c0", "cc"};
+    for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
+        if (!json_object_get(errors, must[i])) fail_msg("status %s missing", must[i]);
+    assert_null(json_object_get(errors, "30"));
+    assert_null(json_object_get(errors, "35"));
+    assert_true(n > 60);
+    json_decref(root);
+
+    /* divan's own parser takes it too. */
+    dv_errmap m;
+    assert_int_equal(dv_errmap_parse(dv_buf_head(&b), dv_buf_size(&b), &m, NULL, 0), DV_ERR_OK);
+    assert_int_equal(m.version, 1);
+    assert_true(dv_errmap_retryable(&m, DV_STATUS_ETMPFAIL));
+    assert_null(dv_errmap_find(&m, DV_STATUS_RATE_LIMITED_MAX_COMMANDS));
+    dv_errmap_free(&m);
+    dv_buf_free(&b);
+
+    /* Versions outside 1..2 are not built. */
+    assert_int_equal(dv_errmap_build(&b, 0, 1), DV_ERR_INVALID_ARGUMENT);
+    assert_int_equal(dv_errmap_build(&b, DV_ERRMAP_VERSION + 1, 1), DV_ERR_INVALID_ARGUMENT);
+    assert_int_equal(dv_buf_size(&b), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(xerror_parse_full),     cmocka_unit_test(xerror_parse_partial),
-        cmocka_unit_test(xerror_parse_failures), cmocka_unit_test(xerror_build),
-        cmocka_unit_test(errmap_roundtrip),      cmocka_unit_test(errmap_doc_example),
-        cmocka_unit_test(errmap_attributes),     cmocka_unit_test(errmap_rejects),
+        cmocka_unit_test(xerror_parse_full),
+        cmocka_unit_test(xerror_parse_partial),
+        cmocka_unit_test(xerror_parse_failures),
+        cmocka_unit_test(xerror_build),
+        cmocka_unit_test(errmap_roundtrip),
+        cmocka_unit_test(errmap_doc_example),
+        cmocka_unit_test(errmap_attributes),
+        cmocka_unit_test(errmap_rejects),
+        cmocka_unit_test(errmap_version1_as_libcouchbase_reads_it),
     };
     return TU_RUN(tests);
 }

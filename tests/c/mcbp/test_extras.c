@@ -168,13 +168,63 @@ static void observe_seqno(void **state)
     dv_buf_free(&b);
 }
 
+/* Legacy OBSERVE values: request entries (vbucket, key length, key) and response entries (the
+ * same with state and CAS), byte for byte. */
+static void observe_keys(void **state)
+{
+    (void)state;
+    dv_buf b = DV_BUF_INIT;
+    dv_observe_key k = {.vbucket = 5, .key = (const uint8_t *)"abc", .key_len = 3};
+    assert_int_equal(dv_observe_append(&b, 0, &k), DV_MCBP_OK);
+    k = (dv_observe_key){.vbucket = 0x102, .key = (const uint8_t *)"k", .key_len = 1};
+    assert_int_equal(dv_observe_append(&b, 0, &k), DV_MCBP_OK);
+    static const uint8_t req[] = {0, 5, 0, 3, 'a', 'b', 'c', 1, 2, 0, 1, 'k'};
+    assert_int_equal(dv_buf_size(&b), sizeof req);
+    assert_memory_equal(dv_buf_head(&b), req, sizeof req);
+    size_t pos = 0;
+    dv_observe_key got;
+    assert_int_equal(dv_observe_next(req, sizeof req, 0, &pos, &got), 1);
+    assert_int_equal(got.vbucket, 5);
+    assert_int_equal(got.key_len, 3);
+    assert_memory_equal(got.key, "abc", 3);
+    assert_int_equal(dv_observe_next(req, sizeof req, 0, &pos, &got), 1);
+    assert_int_equal(got.vbucket, 0x102);
+    assert_int_equal(dv_observe_next(req, sizeof req, 0, &pos, &got), 0);
+    /* Cut short, or an empty key in a request. */
+    for (size_t n = 1; n < 7; n++) {
+        pos = 0;
+        assert_int_equal(dv_observe_next(req, n, 0, &pos, &got), DV_MCBP_EVALUE);
+    }
+    static const uint8_t empty[] = {0, 1, 0, 0};
+    pos = 0;
+    assert_int_equal(dv_observe_next(empty, sizeof empty, 0, &pos, &got), DV_MCBP_EVALUE);
+
+    dv_buf_reset(&b);
+    k = (dv_observe_key){.vbucket = 5,
+                         .key = (const uint8_t *)"abc",
+                         .key_len = 3,
+                         .state = DV_OBSERVE_FOUND_PERSISTED,
+                         .cas = 0x0102030405060708ull};
+    assert_int_equal(dv_observe_append(&b, 1, &k), DV_MCBP_OK);
+    static const uint8_t res[] = {0, 5, 0, 3, 'a', 'b', 'c', 1, 1, 2, 3, 4, 5, 6, 7, 8};
+    assert_int_equal(dv_buf_size(&b), sizeof res);
+    assert_memory_equal(dv_buf_head(&b), res, sizeof res);
+    pos = 0;
+    assert_int_equal(dv_observe_next(res, sizeof res, 1, &pos, &got), 1);
+    assert_int_equal(got.state, DV_OBSERVE_FOUND_PERSISTED);
+    assert_true(got.cas == 0x0102030405060708ull);
+    pos = 0;
+    assert_int_equal(dv_observe_next(res, sizeof res - 1, 1, &pos, &got), DV_MCBP_EVALUE);
+    dv_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(store_and_u32),   cmocka_unit_test(counter),
         cmocka_unit_test(token),           cmocka_unit_test(get_meta),
         cmocka_unit_test(config_versions), cmocka_unit_test(collection_id),
-        cmocka_unit_test(observe_seqno),
+        cmocka_unit_test(observe_seqno),   cmocka_unit_test(observe_keys),
     };
     return TU_RUN(tests);
 }

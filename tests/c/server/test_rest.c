@@ -653,8 +653,8 @@ static void buckets(void **state)
     static const struct {
         const char *body, *field;
     } bad[] = {
-        {"name=b9&ramQuotaMB=50", "ramQuotaMB"},
-        {"name=b9&ramQuotaMB=lots", "ramQuotaMB"},
+        {"name=b9&ramQuotaMB=50", "ramQuota"},
+        {"name=b9&ramQuotaMB=lots", "ramQuota"},
         {"name=b9&bucketType=memcached", "bucketType"},
         {"name=b9&bucketType=weird", "bucketType"},
         {"name=.b9", "name"},
@@ -695,6 +695,21 @@ static void buckets(void **state)
     assert_string_equal(jstr(jget(r->json, "evictionPolicy", NULL)), "noEviction");
     assert_null(jget(r->json, "storageBackend", NULL));
     resp_free(r);
+    /* SDKs tell ephemeral buckets by the absence of "couchapi" from the config. */
+    static const struct {
+        const char *path;
+        int couchapi;
+    } caps[] = {{"/pools/default/b/eph", 0}, {"/pools/default/b/default", 1}};
+    for (size_t i = 0; i < 2; i++) {
+        r = http(f, "GET", caps[i].path, ADMIN, NULL);
+        expect(r, 200);
+        json_t *list = jget(r->json, "bucketCapabilities", NULL), *cap;
+        size_t k;
+        int has = 0;
+        json_array_foreach(list, k, cap) has |= strcmp(json_string_value(cap), "couchapi") == 0;
+        assert_int_equal(has, caps[i].couchapi);
+        resp_free(r);
+    }
 
     r = http(f, "GET", "/pools/default/buckets", ADMIN, NULL);
     expect(r, 200);
@@ -1122,6 +1137,184 @@ static void streaming(void **state)
     resp_free(hc);
 }
 
+/* ---- who am I, cluster initialisation -------------------------------------------------------- */
+
+static void expect_error(fixture *f, const char *path, const char *body, const char *field,
+                         const char *msg)
+{
+    resp *r = http(f, "POST", path, ADMIN, body);
+    expect(r, 400);
+    json_t *e = jget(r->json, "errors", field, NULL);
+    if (!e || !strstr(jstr(e), msg))
+        fail_msg("%s %s: no error \"%s\" for %s: %s", path, body, msg, field, r->body);
+    resp_free(r);
+}
+
+static void whoami_and_streaming_uri(void **state)
+{
+    fixture *f = *state;
+    resp *r = http(f, "GET", "/whoami", ADMIN, NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "id", NULL)), "Administrator");
+    assert_string_equal(jstr(jget(r->json, "domain", NULL)), "admin");
+    assert_string_equal(jstr(jget(r->json, "roles", "0", "role", NULL)), "admin");
+    resp_free(r);
+    r = http(f, "GET", "/whoami", "reader:pw", NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "domain", NULL)), "local");
+    assert_string_equal(jstr(jget(r->json, "roles", "0", "role", NULL)), "data_reader");
+    assert_string_equal(jstr(jget(r->json, "roles", "0", "bucket_name", NULL)), "default");
+    resp_free(r);
+    r = http(f, "GET", "/whoami", NULL, NULL);
+    expect(r, 401);
+    resp_free(r);
+
+    /* The streamingUri a bucket advertises streams its config, then each change. */
+    r = http(f, "GET", "/pools/default/buckets/default", ADMIN, NULL);
+    expect(r, 200);
+    char uri[256];
+    snprintf(uri, sizeof uri, "%s", jstr(jget(r->json, "streamingUri", NULL)));
+    resp_free(r);
+    *strchr(uri, '?') = '\0';
+    assert_string_equal(uri, "/pools/default/bucketsStreaming/default");
+    resp *h;
+    conn *c = open_stream(f, uri, &h);
+    json_t *j = next_config(c, h);
+    assert_string_equal(jstr(jget(j, "name", NULL)), "default");
+    assert_non_null(jget(j, "vBucketServerMap", NULL));
+    json_decref(j);
+    r = scopes(f, "POST", "", ADMIN, "name=s9");
+    expect(r, 200);
+    resp_free(r);
+    j = next_config(c, h);
+    assert_string_equal(jstr(jget(j, "collectionsManifestUid", NULL)), "1");
+    json_decref(j);
+    conn_close(c);
+    resp_free(h);
+    r = http(f, "GET", "/pools/default/bucketsStreaming/nope", ADMIN, NULL);
+    expect(r, 404);
+    resp_free(r);
+}
+
+static void cluster_initialisation(void **state)
+{
+    fixture *f = *state;
+    /* /settings/web: what it has, then the administrator as container images set it. */
+    resp *r = http(f, "GET", "/settings/web", ADMIN, NULL);
+    expect(r, 200);
+    assert_int_equal(json_integer_value(jget(r->json, "port", NULL)), f->port);
+    assert_string_equal(jstr(jget(r->json, "username", NULL)), "Administrator");
+    resp_free(r);
+    const char *web = "/settings/web";
+    expect_error(f, web, "username=a&password=secret1", "port", "The value must be supplied");
+    expect_error(f, web, "port=SAME&password=secret1", "username", "The value must be supplied");
+    expect_error(f, web, "port=SAME&username=Admin2&password=short", "password",
+                 "at least 6 characters");
+    expect_error(f, web, "port=SAME&username=a%3Ab&password=secret1", "username",
+                 "must not contain");
+    expect_error(f, web, "port=80&username=Admin2&password=secret1", "port", "greater than 1023");
+    expect_error(f, web, "port=11210&username=Admin2&password=secret1", "port", "already in use");
+    expect_error(f, web, "port=9000&username=Admin2&password=secret1", "port", "cannot move");
+    r = http(f, "POST", web, "reader:pw", "port=SAME&username=Admin2&password=secret1");
+    expect(r, 403);
+    resp_free(r);
+    char body[128];
+    snprintf(body, sizeof body, "port=%d&username=Admin2&password=secret1", f->port);
+    r = http(f, "POST", web, ADMIN, body);
+    expect(r, 200);
+    char want[64];
+    snprintf(want, sizeof want, "http://127.0.0.1:%d/", f->port);
+    assert_string_equal(jstr(jget(r->json, "newBaseUri", NULL)), want);
+    resp_free(r);
+    r = http(f, "GET", "/whoami", "Admin2:secret1", NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "roles", "0", "role", NULL)), "admin");
+    resp_free(r);
+    r = http(f, "GET", web, ADMIN, NULL);
+    assert_string_equal(jstr(jget(r->json, "username", NULL)), "Admin2");
+    resp_free(r);
+
+    /* Services: the data service, and nothing divan-server does not run. */
+    const char *svc = "/node/controller/setupServices";
+    r = http(f, "POST", svc, ADMIN, "services=kv&setDefaultMemQuotas=true");
+    expect(r, 200);
+    resp_free(r);
+    static const struct {
+        const char *body, *msg;
+    } bad_svc[] = {{"services=index", "without kv service"},
+                   {"services=kv%2Cn1ql", "only the kv service"},
+                   {"services=kv%2Cwarp", "Unknown services: [\"warp\"]"},
+                   {"services=", "At least one service"}};
+    for (size_t i = 0; i < sizeof bad_svc / sizeof bad_svc[0]; i++) {
+        r = http(f, "POST", svc, ADMIN, bad_svc[i].body);
+        expect(r, 400);
+        assert_true(json_is_array(r->json));
+        if (!strstr(jstr(jget(r->json, "0", NULL)), bad_svc[i].msg))
+            fail_msg("%s: %s", bad_svc[i].body, r->body);
+        resp_free(r);
+    }
+
+    /* Memory quotas and the cluster name on /pools/default. */
+    r = http(f, "POST", "/pools/default", ADMIN,
+             "memoryQuota=512&indexMemoryQuota=300&clusterName=dev");
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", "/pools/default", ADMIN, NULL);
+    assert_int_equal(json_integer_value(jget(r->json, "memoryQuota", NULL)), 512);
+    assert_int_equal(json_integer_value(jget(r->json, "indexMemoryQuota", NULL)), 300);
+    assert_string_equal(jstr(jget(r->json, "clusterName", NULL)), "dev");
+    resp_free(r);
+    const char *pool = "/pools/default";
+    expect_error(f, pool, "memoryQuota=100", "memoryQuota",
+                 "The Data service quota (100MB) cannot be less than 256MB");
+    expect_error(f, pool, "memoryQuota=lots", "memoryQuota", "The value must be an integer");
+    expect_error(f, pool, "cbasMemoryQuota=512", "cbasMemoryQuota", "cannot be less than 1024MB");
+    expect_error(f, pool, "memoryQuota=999999999", "_", "exceeds the maximum allowed quota");
+    expect_error(f, pool, "memoryQuota=512&warp=9", "warp", "Unsupported key");
+    expect_error(f, pool, "", "_", "Request should have parameters");
+
+    /* Index settings: recorded and answered in full. */
+    r = http(f, "GET", "/settings/indexes", ADMIN, NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "storageMode", NULL)), "");
+    resp_free(r);
+    r = http(f, "POST", "/settings/indexes", ADMIN, "storageMode=plasma&indexerThreads=4");
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "storageMode", NULL)), "plasma");
+    assert_int_equal(json_integer_value(jget(r->json, "indexerThreads", NULL)), 4);
+    assert_string_equal(jstr(jget(r->json, "logLevel", NULL)), "info");
+    resp_free(r);
+    const char *idx = "/settings/indexes";
+    expect_error(f, idx, "storageMode=forestdb", "storageMode", "forestdb");
+    expect_error(f, idx, "storageMode=disk", "storageMode", "must be one of the following");
+    expect_error(f, idx, "indexerThreads=2000", "indexerThreads",
+                 "The value must be in range from 0 to 1024");
+    expect_error(f, idx, "logLevel=loud", "logLevel", "must be one of the following");
+    expect_error(f, idx, "warp=1", "warp", "Unsupported key");
+    r = http(f, "POST", idx, "reader:pw", "indexerThreads=1");
+    expect(r, 403);
+    resp_free(r);
+    r = http(f, "GET", idx, ADMIN, NULL);
+    assert_int_equal(json_integer_value(jget(r->json, "indexerThreads", NULL)), 4);
+    resp_free(r);
+
+    /* A bucket's RAM quota as Couchbase's docs write it: ramQuota, in MiB. */
+    r = http(f, "POST", "/pools/default/buckets", ADMIN, "name=rq&ramQuota=256");
+    expect(r, 202);
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets/rq", ADMIN, NULL);
+    assert_int_equal(json_integer_value(jget(r->json, "quota", "ram", NULL)), 256ll << 20);
+    resp_free(r);
+    expect_error(f, "/pools/default/buckets", "name=rq2&ramQuota=50", "ramQuota",
+                 "cannot be less than 100");
+    r = http(f, "POST", "/pools/default/buckets/rq", ADMIN, "ramQuota=300");
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets/rq", ADMIN, NULL);
+    assert_int_equal(json_integer_value(jget(r->json, "quota", "ram", NULL)), 300ll << 20);
+    resp_free(r);
+}
+
 static int teardown_stopped(void **state)
 {
     fixture *f = *state;
@@ -1212,6 +1405,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(streaming, setup, teardown_stopped),
         cmocka_unit_test_setup_teardown(concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(whoami_and_streaming_uri, setup, teardown),
+        cmocka_unit_test_setup_teardown(cluster_initialisation, setup, teardown),
         cmocka_unit_test_setup_teardown(start_errors, setup, teardown),
     };
     return TU_RUN(tests);

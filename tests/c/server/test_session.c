@@ -2,12 +2,14 @@
  * access rules, document commands on the wire, pushes and bad input. */
 #include "testutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
 #include "base/endian.h"
 #include "mcbp/compress.h"
+#include "mcbp/errmap.h"
 #include "mcbp/extras.h"
 #include "mcbp/frame.h"
 #include "mcbp/hello.h"
@@ -291,6 +293,193 @@ static void bootstrap_like_the_official_core(void **state)
     dv_config_free(cfg);
     assert_false(pending(&c));
     dv_buf_free(&v);
+    client_close(&c);
+}
+
+/* GET_ERROR_MAP answers the highest version it has no higher than the one asked for. */
+static void error_map_versions(void **state)
+{
+    (void)state;
+    client c;
+    connect_as(&c, "Administrator", "password", NULL);
+    static const struct {
+        uint16_t ask, got;
+    } cases[] = {{1, 1}, {2, 2}, {3, 2}, {0xffff, 2}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t v[2];
+        dv_store_be16(v, cases[i].ask);
+        dv_frame r =
+            call(&c, (dv_frame){.opcode = DV_OP_GET_ERROR_MAP, .value = v, .value_len = 2});
+        assert_int_equal(r.status, DV_STATUS_SUCCESS);
+        assert_int_equal(r.datatype, DV_DATATYPE_JSON);
+        dv_errmap m;
+        char why[128];
+        assert_int_equal(dv_errmap_parse(r.value, r.value_len, &m, why, sizeof why), DV_ERR_OK);
+        assert_int_equal(m.version, cases[i].got);
+        assert_non_null(dv_errmap_find(&m, DV_STATUS_ETMPFAIL));
+        /* The rate-limit statuses carry a version-2 attribute. */
+        if (cases[i].got == 1)
+            assert_null(dv_errmap_find(&m, DV_STATUS_RATE_LIMITED_NETWORK_INGRESS));
+        else
+            assert_non_null(dv_errmap_find(&m, DV_STATUS_RATE_LIMITED_NETWORK_INGRESS));
+        dv_errmap_free(&m);
+    }
+    uint8_t zero[2] = {0, 0};
+    assert_int_equal(
+        call(&c, (dv_frame){.opcode = DV_OP_GET_ERROR_MAP, .value = zero, .value_len = 2}).status,
+        DV_STATUS_EINVAL);
+    client_close(&c);
+}
+
+/* One OBSERVE entry of a request: vbucket, key length, key (with its collection prefix). */
+static void observe_entry(dv_buf *v, uint32_t cid, const char *key)
+{
+    size_t n;
+    const uint8_t *k = key_of(cid, key, &n);
+    uint8_t hdr[4];
+    dv_store_be16(hdr, dv_vbucket_of(key, strlen(key), 1024));
+    dv_store_be16(hdr + 2, (uint16_t)n);
+    assert_int_equal(dv_buf_append(v, hdr, 4), 0);
+    assert_int_equal(dv_buf_append(v, k, n), 0);
+}
+
+/* Legacy OBSERVE read as libcouchbase reads it: the header CAS split into persist and replicate
+ * times, then per key u16 vbucket, u16 key length, the key (collection prefix first), u8 state
+ * and u64 CAS, in the order asked. */
+static void observe_legacy(void **state)
+{
+    (void)state;
+    client c;
+    connect_as(&c, "reader", "pw", "default");
+    client w;
+    connect_as(&w, "Administrator", "password", "default");
+    uint64_t cas = call(&w, set_req("obs-live", "{}", 0, 0)).cas;
+    assert_int_equal(call(&w, set_req("obs-gone", "{}", 0, 0)).status, DV_STATUS_SUCCESS);
+    assert_int_equal(call(&w, doc_req(DV_OP_DELETE, "obs-gone", NULL)).status, DV_STATUS_SUCCESS);
+
+    dv_buf v;
+    dv_buf_init(&v);
+    static const char *const keys[] = {"obs-live", "obs-missing", "obs-gone"};
+    for (size_t i = 0; i < 3; i++) observe_entry(&v, 0, keys[i]);
+    dv_frame r = call(&c, (dv_frame){.opcode = DV_OP_OBSERVE,
+                                     .value = dv_buf_head(&v),
+                                     .value_len = dv_buf_size(&v)});
+    assert_int_equal(r.status, DV_STATUS_SUCCESS);
+    assert_int_equal(r.cas >> 32, 0);         /* time to persist */
+    assert_int_equal(r.cas & 0xffffffffu, 0); /* time to replicate */
+    const uint8_t *p = r.value, *end = r.value + r.value_len;
+    static const uint8_t want_state[] = {0x01, 0x80, 0x80}; /* persisted, not found, not found */
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(end - p >= 4);
+        uint16_t vb = dv_load_be16(p), nkey = dv_load_be16(p + 2);
+        p += 4;
+        assert_true(end - p >= nkey + 9);
+        assert_int_equal(vb, dv_vbucket_of(keys[i], strlen(keys[i]), 1024));
+        assert_int_equal(p[0], 0x00); /* leb128 collection id 0 */
+        assert_int_equal(nkey - 1, strlen(keys[i]));
+        assert_memory_equal(p + 1, keys[i], nkey - 1);
+        p += nkey;
+        assert_int_equal(p[0], want_state[i]);
+        assert_int_equal(dv_load_be64(p + 1), i == 0 ? cas : 0);
+        p += 9;
+    }
+    assert_ptr_equal(p, end);
+
+    /* A vbucket out of range, an unknown collection, a cut entry, an empty request. */
+    dv_buf_reset(&v);
+    observe_entry(&v, 0, "obs-live");
+    uint8_t *raw = (uint8_t *)dv_buf_head(&v);
+    dv_store_be16(raw, 4000);
+    r = call(&c, (dv_frame){.opcode = DV_OP_OBSERVE, .value = raw, .value_len = dv_buf_size(&v)});
+    assert_int_equal(r.status, DV_STATUS_NOT_MY_VBUCKET);
+    dv_buf_reset(&v);
+    observe_entry(&v, 0, "obs-live");
+    observe_entry(&v, 77, "obs-live");
+    r = call(&c, (dv_frame){.opcode = DV_OP_OBSERVE,
+                            .value = dv_buf_head(&v),
+                            .value_len = dv_buf_size(&v)});
+    assert_int_equal(r.status, DV_STATUS_UNKNOWN_COLLECTION);
+    r = call(&c, (dv_frame){.opcode = DV_OP_OBSERVE,
+                            .value = dv_buf_head(&v),
+                            .value_len = dv_buf_size(&v) - 1});
+    assert_int_equal(r.status, DV_STATUS_EINVAL);
+    assert_int_equal(call(&c, (dv_frame){.opcode = DV_OP_OBSERVE}).status, DV_STATUS_EINVAL);
+    dv_buf_free(&v);
+    client_close(&w);
+    client_close(&c);
+}
+
+/* Read a STAT answer as libcouchbase does: responses with the request's opaque, one statistic
+ * each (key = name), until one with an empty key. Returns the count; value of `name` in want. */
+static size_t read_stats(client *c, const char *name, char *want, size_t want_len)
+{
+    size_t n = 0;
+    for (;;) {
+        dv_frame r = next(c);
+        assert_int_equal(r.opcode, DV_OP_STAT);
+        assert_int_equal(r.opaque, c->opaque);
+        assert_int_equal(r.status, DV_STATUS_SUCCESS);
+        if (r.key_len == 0) {
+            assert_int_equal(r.value_len, 0);
+            break;
+        }
+        if (name && r.key_len == strlen(name) && memcmp(r.key, name, r.key_len) == 0)
+            snprintf(want, want_len, "%.*s", (int)r.value_len, (const char *)r.value);
+        n++;
+    }
+    assert_false(pending(c));
+    return n;
+}
+
+static void stat_groups(void **state)
+{
+    (void)state;
+    client c;
+    connect_as(&c, "Administrator", "password", "default");
+    assert_int_equal(call(&c, set_req("stat-doc", "{}", 0, 0)).status, DV_STATUS_SUCCESS);
+    char val[64] = "";
+
+    queue(&c, (dv_frame){.opcode = DV_OP_STAT});
+    flush(&c);
+    assert_true(read_stats(&c, "version", val, sizeof val) > 10);
+    assert_string_equal(val, "7.6.2");
+    queue(&c, (dv_frame){.opcode = DV_OP_STAT});
+    flush(&c);
+    read_stats(&c, "curr_items", val, sizeof val);
+    assert_true(atoi(val) >= 1);
+
+    const char *g = "vbucket-details";
+    queue(&c, (dv_frame){.opcode = DV_OP_STAT, .key = (const uint8_t *)g, .key_len = strlen(g)});
+    flush(&c);
+    assert_int_equal(read_stats(&c, "vb_1023", val, sizeof val), 1024 * 4);
+    assert_string_equal(val, "active");
+
+    uint16_t vb = dv_vbucket_of("stat-doc", 8, 1024);
+    char one[40], hs[40];
+    snprintf(one, sizeof one, "vbucket-details %u", (unsigned)vb);
+    snprintf(hs, sizeof hs, "vb_%u:high_seqno", (unsigned)vb);
+    queue(&c,
+          (dv_frame){.opcode = DV_OP_STAT, .key = (const uint8_t *)one, .key_len = strlen(one)});
+    flush(&c);
+    assert_int_equal(read_stats(&c, hs, val, sizeof val), 4);
+    assert_true(atoi(val) >= 1);
+
+    g = "vbucket";
+    queue(&c, (dv_frame){.opcode = DV_OP_STAT, .key = (const uint8_t *)g, .key_len = strlen(g)});
+    flush(&c);
+    assert_int_equal(read_stats(&c, NULL, NULL, 0), 1024);
+
+    static const char *const refused[] = {"nosuch", "vbucket-seqno", "vbucket-details x",
+                                          "vbucket-details 4000"};
+    static const uint16_t why[] = {DV_STATUS_KEY_ENOENT, DV_STATUS_KEY_ENOENT, DV_STATUS_EINVAL,
+                                   DV_STATUS_NOT_MY_VBUCKET};
+    for (size_t i = 0; i < 4; i++) {
+        dv_frame r = call(&c, (dv_frame){.opcode = DV_OP_STAT,
+                                         .key = (const uint8_t *)refused[i],
+                                         .key_len = strlen(refused[i])});
+        assert_int_equal(r.status, why[i]);
+        assert_false(pending(&c));
+    }
     client_close(&c);
 }
 
@@ -668,6 +857,9 @@ int main(void)
     dv_buf_init(&pkey);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bootstrap_like_the_official_core),
+        cmocka_unit_test(error_map_versions),
+        cmocka_unit_test(observe_legacy),
+        cmocka_unit_test(stat_groups),
         cmocka_unit_test(nothing_before_authentication),
         cmocka_unit_test(buckets_and_roles),
         cmocka_unit_test(documents_on_the_wire),
