@@ -220,6 +220,9 @@ DV_API dv_error dv_client_connect(dv_client *c, dv_res_cb cb, void *ud);
 DV_API dv_error dv_client_ping(dv_client *c, const char *bucket, dv_res_cb cb, void *ud);
 /* The state of every KV connection (res->endpoints: remote, bucket, state, last_activity_us). */
 DV_API dv_error dv_client_diagnostics(dv_client *c, dv_res_cb cb, void *ud);
+/* Close the bucket's connections; its pending operations fail with REQUEST_CANCELED; a later
+ * operation or open on it opens it again. From any thread. */
+DV_API dv_error dv_client_close_bucket(dv_client *c, const char *bucket);
 /* New credentials for the connections opened from now on; open connections keep theirs (as the
  * official SDK's set_authenticator). From any thread. */
 DV_API dv_error dv_client_set_credentials(dv_client *c, const char *username,

@@ -507,6 +507,18 @@ static PyObject *cluster_open_bucket(Cluster *c, PyObject *args)
     return op_started(c, op, dv_engine_open_bucket(c->e, name, op_complete, op));
 }
 
+/* close_bucket(name): its connections close; a later use opens it again. */
+static PyObject *cluster_close_bucket(Cluster *c, PyObject *args)
+{
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+    if (cluster_check(c)) return NULL;
+    dv_error rc = dv_engine_close_bucket(c->e, name);
+    cluster_schedule_flush(c);
+    if (rc != DV_ERR_OK) return dv_py_raise(rc, NULL);
+    Py_RETURN_NONE;
+}
+
 /* set_credentials(username, password): for the connections opened from now on. */
 static PyObject *cluster_set_credentials(Cluster *c, PyObject *args)
 {
@@ -578,6 +590,8 @@ static PyMethodDef cluster_methods[] = {
      "connect() -> Future: the cluster-level connection."},
     {"open_bucket", (PyCFunction)(void (*)(void))cluster_open_bucket, METH_VARARGS,
      "open_bucket(name) -> Future: resolved once the bucket has a config."},
+    {"close_bucket", (PyCFunction)(void (*)(void))cluster_close_bucket, METH_VARARGS,
+     "close_bucket(name): its connections close; a later use opens it again."},
     {"set_credentials", (PyCFunction)(void (*)(void))cluster_set_credentials, METH_VARARGS,
      "set_credentials(username, password): for the connections opened from now on."},
     {"ping", (PyCFunction)(void (*)(void))cluster_ping, METH_VARARGS,

@@ -253,6 +253,16 @@ static PyObject *bc_set_credentials(BlockingCluster *b, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* close_bucket(name): its connections close; a later use opens it again. */
+static PyObject *bc_close_bucket(BlockingCluster *b, PyObject *args)
+{
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+    dv_error rc = b->c ? dv_client_close_bucket(b->c, name) : DV_ERR_CLUSTER_CLOSED;
+    if (rc != DV_ERR_OK) return dv_py_raise(rc, NULL);
+    Py_RETURN_NONE;
+}
+
 static PyObject *bc_submit(BlockingCluster *b, PyObject *args, PyObject *kw)
 {
     dv_req q;
@@ -361,6 +371,8 @@ static PyMethodDef bc_methods[] = {
      "connect(): waits for the cluster-level connection."},
     {"open_bucket", (PyCFunction)(void (*)(void))bc_open_bucket, METH_VARARGS,
      "open_bucket(name): waits until the bucket has a config."},
+    {"close_bucket", (PyCFunction)(void (*)(void))bc_close_bucket, METH_VARARGS,
+     "close_bucket(name): its connections close; a later use opens it again."},
     {"set_credentials", (PyCFunction)(void (*)(void))bc_set_credentials, METH_VARARGS,
      "set_credentials(username, password): for the connections opened from now on."},
     {"submit", (PyCFunction)(void (*)(void))bc_submit, METH_VARARGS | METH_KEYWORDS,

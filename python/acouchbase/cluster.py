@@ -215,6 +215,17 @@ class AsyncBucket:
     async def on_connect(self) -> None:
         await asyncio.shield(self._open)
 
+    async def close(self) -> None:
+        """Close this bucket's connections (its pending operations raise
+        RequestCanceledException); a later operation on it opens it again, as in the official
+        SDK."""
+        self._close()
+
+    def _close(self) -> None:
+        self._cluster._check_open()
+        self._cluster._core.close_bucket(self._name)
+        self._cluster._buckets.pop(self._name, None)
+
     _scope_class: "Type[AsyncScope]"
 
     def default_scope(self) -> "AsyncScope":

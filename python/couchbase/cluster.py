@@ -122,6 +122,14 @@ class Bucket:
     def name(self) -> str:
         return self._name
 
+    def close(self) -> None:
+        """Close this bucket's connections (its pending operations raise
+        RequestCanceledException); a later operation on it opens it again, as in the official
+        SDK."""
+        self._cluster._check_open()
+        self._cluster._core.close_bucket(self._name)
+        self._cluster._buckets.pop(self._name, None)
+
     def default_scope(self) -> "Scope":
         return Scope(self, "_default")
 

@@ -105,6 +105,9 @@ class TxBucket(AsyncBucket):
     def on_connect(self) -> "Deferred[None]":  # type: ignore[override]
         return _deferred(asyncio.shield(self._open))
 
+    def close(self) -> "Deferred[None]":  # type: ignore[override]
+        return self._cluster._deferred(AsyncBucket.close(self))
+
     def ping(self, *opts: PingOptions,  # type: ignore[override]
              **kwargs: Any) -> "Deferred[PingResult]":
         return self._cluster._deferred(self._ping(*opts, **kwargs))

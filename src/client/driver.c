@@ -26,7 +26,15 @@
 typedef struct conn conn;
 
 /* A queued request from another thread. */
-typedef enum cmd_kind { CMD_SUBMIT, CMD_OPEN, CMD_CONNECT, CMD_PING, CMD_DIAG, CMD_CREDS } cmd_kind;
+typedef enum cmd_kind {
+    CMD_SUBMIT,
+    CMD_OPEN,
+    CMD_CONNECT,
+    CMD_PING,
+    CMD_DIAG,
+    CMD_CREDS,
+    CMD_CLOSE_BUCKET
+} cmd_kind;
 
 typedef struct cmd {
     cmd_kind kind;
@@ -409,6 +417,7 @@ static dv_error engine_cmd(dv_engine *e, cmd_kind kind, const char *bucket, dv_r
         return dv_engine_diagnostics(e, cb, ud);
     case CMD_SUBMIT:
     case CMD_CREDS:
+    case CMD_CLOSE_BUCKET:
         break;
     }
     return DV_ERR_INVALID_ARGUMENT;
@@ -421,8 +430,9 @@ static void run_cmd(dv_client *c, cmd *m)
                            : DV_ERR_REQUEST_CANCELED;
         if (rc != DV_ERR_OK) fail_now(m->cb, m->ud, rc, &m->op->req, m->op->opcode);
         dv_op_free(m->op);
-    } else if (m->kind == CMD_CREDS) {
-        if (c->e) dv_engine_set_credentials(c->e, m->bucket, m->password);
+    } else if (m->kind == CMD_CREDS || m->kind == CMD_CLOSE_BUCKET) {
+        if (c->e && m->kind == CMD_CREDS) dv_engine_set_credentials(c->e, m->bucket, m->password);
+        if (c->e && m->kind == CMD_CLOSE_BUCKET) dv_engine_close_bucket(c->e, m->bucket);
         dv_free(m->bucket);
         dv_free(m->password);
     } else {
@@ -609,21 +619,22 @@ dv_error dv_client_diagnostics(dv_client *c, dv_res_cb cb, void *ud)
     return client_cmd(c, CMD_DIAG, NULL, cb, ud);
 }
 
-dv_error dv_client_set_credentials(dv_client *c, const char *username, const char *password)
+/* A command without a callback (credentials, close a bucket): to the engine from the loop
+ * thread, else queued with copies of its two strings. */
+static dv_error client_set(dv_client *c, cmd_kind kind, const char *s1, const char *s2)
 {
-    if (!c || !username || !*username) return DV_ERR_INVALID_ARGUMENT;
     if (loop_client == c) {
         if (c->shutting || !c->e) return DV_ERR_CLUSTER_CLOSED;
-        return dv_engine_set_credentials(c->e, username, password);
+        return kind == CMD_CREDS ? dv_engine_set_credentials(c->e, s1, s2)
+                                 : dv_engine_close_bucket(c->e, s1);
     }
     cmd *m = dv_calloc(1, sizeof *m);
-    if (!m || !(m->bucket = dv_strdup(username)) ||
-        !(m->password = dv_strdup(password ? password : ""))) {
+    if (!m || !(m->bucket = dv_strdup(s1)) || (s2 && !(m->password = dv_strdup(s2)))) {
         if (m) dv_free(m->bucket);
         dv_free(m);
         return DV_ERR_NO_MEMORY;
     }
-    m->kind = CMD_CREDS;
+    m->kind = kind;
     dv_error rc = enqueue(c, m);
     if (rc != DV_ERR_OK) {
         dv_free(m->bucket);
@@ -631,6 +642,18 @@ dv_error dv_client_set_credentials(dv_client *c, const char *username, const cha
         dv_free(m);
     }
     return rc;
+}
+
+dv_error dv_client_set_credentials(dv_client *c, const char *username, const char *password)
+{
+    if (!c || !username || !*username) return DV_ERR_INVALID_ARGUMENT;
+    return client_set(c, CMD_CREDS, username, password ? password : "");
+}
+
+dv_error dv_client_close_bucket(dv_client *c, const char *bucket)
+{
+    if (!c || !bucket || !*bucket) return DV_ERR_INVALID_ARGUMENT;
+    return client_set(c, CMD_CLOSE_BUCKET, bucket, NULL);
 }
 
 dv_error dv_client_submit(dv_client *c, const dv_req *req, dv_res_cb cb, void *ud)

@@ -72,6 +72,9 @@ void dv_engine_free(dv_engine *e);
  * UNAMBIGUOUS_TIMEOUT (bootstrap_timeout), ... For a bucket already open, cb runs before this
  * returns. After a failure, opening it again (or submitting to it) starts a new bootstrap. */
 dv_error dv_engine_open_bucket(dv_engine *e, const char *bucket, dv_res_cb cb, void *ud);
+/* Close the bucket's connections; what is pending on it fails with REQUEST_CANCELED. A later
+ * operation or open on it opens it again (as the official SDK's Bucket.close). */
+dv_error dv_engine_close_bucket(dv_engine *e, const char *bucket);
 /* The cluster-level connection (kv-protocol.md §10.1, "GCCCP"), which Python's Cluster opens in
  * its constructor: one bucket-less connection to the first host that completes HELLO, SASL,
  * GET_ERROR_MAP and GET_CLUSTER_CONFIG (without SELECT_BUCKET), hosts in turn as for a bucket

@@ -431,6 +431,36 @@ static void call_waiters(bucket *b, dv_error err, const char *msg)
     }
 }
 
+dv_error dv_engine_close_bucket(dv_engine *e, const char *name)
+{
+    if (!name || !*name) return DV_ERR_INVALID_ARGUMENT;
+    bucket *b = eng_bucket(e, name, 0);
+    if (!b) return DV_ERR_OK;
+    eng_enter(e);
+    /* Its connections close without reconnecting (taken out of their slots first)... */
+    conn *boot = b->boot;
+    b->boot = NULL;
+    if (boot) conn_down(e, boot, DV_ERR_REQUEST_CANCELED, 1);
+    for (size_t i = 0; i < b->nslots; i++) {
+        conn *c = b->slots[i].c;
+        b->slots[i].c = NULL;
+        if (c) conn_down(e, c, DV_ERR_REQUEST_CANCELED, 1);
+    }
+    /* ... what waits for it fails, and the bucket is forgotten: the next use opens it anew. */
+    call_waiters(b, DV_ERR_REQUEST_CANCELED, "the bucket was closed");
+    eng_fail_bucket_ops(e, b, DV_ERR_REQUEST_CANCELED);
+    for (bucket **pp = &e->buckets; *pp; pp = &(*pp)->next)
+        if (*pp == b) {
+            *pp = b->next;
+            break;
+        }
+    for (conn *c = e->conns; c; c = c->next)
+        if (c->b == b) c->b = NULL; /* dead now, reaped once no operation names them */
+    bucket_free(e, b);
+    eng_leave(e);
+    return DV_ERR_OK;
+}
+
 /* The open failed for good: tell the waiters; operations waiting for the bucket fail with the
  * same error, except on a timeout (they time out at their own deadlines). */
 static void bucket_fail(dv_engine *e, bucket *b, dv_error err)

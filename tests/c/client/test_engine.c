@@ -1041,6 +1041,32 @@ static void set_credentials(void **state)
     teardown_cluster();
 }
 
+/* Closing a bucket fails what is pending on it, closes its connections and forgets it; the next
+ * operation opens it again. */
+static void close_bucket(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node1.test", "password");
+    open_ok();
+    H.nodes[0].mute = 1;
+    rec pending = {0};
+    submit(kv(DV_KV_GET, "k", NULL), &pending);
+    unsigned connects = H.connects;
+    assert_int_equal(dv_engine_close_bucket(H.e, H.bucket), DV_ERR_OK);
+    assert_int_equal(pending.calls, 1);
+    assert_int_equal(pending.err, DV_ERR_REQUEST_CANCELED);
+    assert_int_equal(dv_engine_close_bucket(H.e, H.bucket), DV_ERR_OK); /* twice: nothing */
+    advance_to(H.now + 1000 * MS);
+    assert_int_equal(H.connects, connects); /* no reconnect */
+    H.nodes[0].mute = 0;
+    rec set = {0};
+    submit(kv(DV_KV_UPSERT, "k", "1"), &set);
+    pump();
+    assert_int_equal(set.err, DV_ERR_OK);
+    assert_true(H.connects > connects);
+    teardown_cluster();
+}
+
 static void unknown_bucket(void **state)
 {
     (void)state;
@@ -2107,6 +2133,7 @@ int main(void)
         cmocka_unit_test(three_nodes_route),
         cmocka_unit_test(wrong_password),
         cmocka_unit_test(set_credentials),
+        cmocka_unit_test(close_bucket),
         cmocka_unit_test(unknown_bucket),
         cmocka_unit_test(dropped_connection),
         cmocka_unit_test(not_my_vbucket),

@@ -147,3 +147,18 @@ def test_set_authenticator(fe):
         cluster.set_authenticator(PasswordAuthenticator("user", "password"))
         assert fe.sync(fe.bucket(cluster, "other").default_collection()).upsert("k", 1).cas
         fe.sync(cluster).close()
+
+
+def test_bucket_close(fe, server):
+    """Bucket.close closes the bucket's connections (diagnostics no longer list them); a later
+    operation opens it again, as in the official SDK; closing twice is fine."""
+    cluster, bucket, coll = fe.open(server.connstr)
+    coll.upsert("bucket-close", 1)
+    def kv_buckets():
+        return [e.namespace for e in cluster.diagnostics().endpoints.get(ServiceType.KeyValue, [])]
+    assert "default" in kv_buckets()
+    bucket.close()
+    assert "default" not in kv_buckets()
+    bucket.close()
+    assert coll.get("bucket-close").content_as[int] == 1  # opened again
+    cluster.close()
