@@ -6,9 +6,12 @@
  * the connection negotiated: HELLO features, the authenticated user, the selected bucket and
  * the last config revision it has seen or was pushed.
  *
- * Dispatch follows kv-protocol.md §13.1: before SASL succeeds only HELLO, SASL and the error
- * map are served (else EACCESS); data commands need a bucket (else NO_BUCKET) and the user's
- * roles on the bucket, scope or collection (else EACCESS). Statuses are the extended ones; a
+ * Dispatch follows kv-protocol.md §13.1 and the privilege column of the opcode table
+ * (dv_opcode_privilege), checked in one place before any handler: an opcode outside the table
+ * gets UNKNOWN_COMMAND, one without a privilege EACCESS; before SASL succeeds only HELLO, SASL,
+ * the error map and QUIT are served (else EACCESS); data commands need a bucket (else
+ * NO_BUCKET) and the user's roles on the bucket, scope or collection (else EACCESS), and
+ * sub-document xattr paths the xattr permissions. Statuses are the extended ones; a
  * client that did not negotiate XERROR gets the lock statuses remapped as kv_engine does. */
 #ifndef DV_SERVER_SESSION_H
 #define DV_SERVER_SESSION_H
