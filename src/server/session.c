@@ -35,6 +35,7 @@ struct dv_session_ctx {
     dv_users *users;
     dv_buf errmap; /* the GET_ERROR_MAP answer, built once */
     uint32_t fixed_now;
+    dv_session_limits limits;
 };
 
 struct dv_session {
@@ -52,6 +53,7 @@ struct dv_session {
     int64_t seen_bucket_rev, seen_cluster_rev; /* configs the client has */
     dv_buf scratch;                            /* decompressed values, config bodies */
     dv_sd_res sd;
+    unsigned auth_failures; /* failed SASL attempts on this connection */
 };
 
 /* ---- Context ---------------------------------------------------------------------------- */
@@ -62,6 +64,7 @@ dv_session_ctx *dv_session_ctx_new(dv_cluster *cluster, dv_users *users)
     if (!ctx) return NULL;
     ctx->cluster = cluster;
     ctx->users = users;
+    dv_session_ctx_set_limits(ctx, NULL);
     dv_buf_init(&ctx->errmap);
     if (dv_errmap_build(&ctx->errmap, 1) != DV_ERR_OK) {
         dv_session_ctx_free(ctx);
@@ -75,6 +78,15 @@ void dv_session_ctx_free(dv_session_ctx *ctx)
     if (!ctx) return;
     dv_buf_free(&ctx->errmap);
     dv_free(ctx);
+}
+
+void dv_session_ctx_set_limits(dv_session_ctx *ctx, const dv_session_limits *l)
+{
+    dv_session_limits d = {0};
+    if (l) d = *l;
+    if (!d.preauth_max_body) d.preauth_max_body = DV_SESSION_DEFAULT_PREAUTH_MAX_BODY;
+    if (!d.max_auth_failures) d.max_auth_failures = DV_SESSION_DEFAULT_MAX_AUTH_FAILURES;
+    ctx->limits = d;
 }
 
 void dv_session_ctx_set_now(dv_session_ctx *ctx, uint32_t now)
@@ -303,14 +315,21 @@ static int do_sasl(dv_session *s, const dv_frame *f, dv_buf *out)
     /* A failed attempt leaves the connection unauthenticated. The reason stays in the log: it
      * tells unknown users from wrong passwords. */
     int err = s->sasl ? dv_sasl_server_error(s->sasl) : DV_ERR_AUTHENTICATION_FAILURE;
-    dv_log(DV_LOG_INFO, "session", "%s: authentication failed (%s)", s->peer,
-           s->sasl ? dv_sasl_server_reason(s->sasl) : "user removed");
+    /* kv_engine answers AUTH_ERROR, counts and audits the failure and keeps the connection;
+     * divan logs it (WARN, its audit trail) and closes the connection after
+     * max_auth_failures of them, so that guessing costs a new connection each time. */
+    s->auth_failures++;
+    int last = s->auth_failures >= s->ctx->limits.max_auth_failures;
+    dv_log(DV_LOG_WARN, "session", "%s: authentication failed (%s)%s", s->peer,
+           s->sasl ? dv_sasl_server_reason(s->sasl) : "user removed",
+           last ? "; closing the connection: too many failures" : "");
     sasl_reset(s);
     dv_user_release(s->user);
     s->user = NULL;
     drop_bucket(s);
-    return send_status(s, out, f,
-                       err == DV_ERR_NO_MEMORY ? DV_STATUS_ENOMEM : DV_STATUS_AUTH_ERROR);
+    int rc = send_status(s, out, f,
+                         err == DV_ERR_NO_MEMORY ? DV_STATUS_ENOMEM : DV_STATUS_AUTH_ERROR);
+    return last ? -1 : rc;
 }
 
 static int do_error_map(dv_session *s, const dv_frame *f, dv_buf *out)
@@ -956,16 +975,26 @@ static int dispatch(dv_session *s, const dv_frame *f, dv_buf *out)
     }
 }
 
-long dv_session_data(dv_session *s, const uint8_t *p, size_t n, dv_buf *out)
+int dv_session_authenticated(const dv_session *s)
+{
+    return s->user != NULL;
+}
+
+long dv_session_data(dv_session *s, const uint8_t *p, size_t n, dv_buf *out, size_t limit)
 {
     size_t pos = 0;
     for (;;) {
+        if (limit && dv_buf_size(out) >= limit) return (long)pos;
         dv_frame f;
         size_t used;
-        int rc = dv_frame_decode(p + pos, n - pos, DV_FRAME_DEFAULT_MAX_BODY, &f, &used);
+        /* Until SASL succeeds only small frames: HELLO, SASL and the error map fit. */
+        size_t max = s->user ? DV_FRAME_DEFAULT_MAX_BODY : s->ctx->limits.preauth_max_body;
+        int rc = dv_frame_decode(p + pos, n - pos, max, &f, &used);
         if (rc == DV_MCBP_NEED_MORE) return (long)pos;
         if (rc != DV_MCBP_OK) {
-            dv_log(DV_LOG_INFO, "session", "%s: closing: %s", s->peer, dv_mcbp_strerror(rc));
+            dv_log(DV_LOG_WARN, "session", "%s: closing the connection: %s%s", s->peer,
+                   dv_mcbp_strerror(rc),
+                   rc == DV_MCBP_ETOOBIG && !s->user ? " (before authentication)" : "");
             return -1;
         }
         pos += used;

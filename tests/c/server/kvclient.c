@@ -19,9 +19,14 @@ static void *on_open(void *ud, const char *peer, const char *local_ip)
     return dv_session_new(ud, peer);
 }
 
-static long on_data(void *s, const uint8_t *p, size_t n, dv_buf *out)
+static long on_data(void *s, const uint8_t *p, size_t n, dv_buf *out, size_t limit)
 {
-    return dv_session_data(s, p, n, out);
+    return dv_session_data(s, p, n, out, limit);
+}
+
+static int on_authenticated(void *s)
+{
+    return dv_session_authenticated(s);
 }
 
 static void on_notify(void *s, dv_buf *out)
@@ -40,7 +45,7 @@ void kv_server_start(kv_server *srv, dv_cluster *cluster, dv_users *users,
     char err[256];
     srv->ctx = dv_session_ctx_new(cluster, users);
     assert_non_null(srv->ctx);
-    dv_net_handlers h = {on_open, on_data, on_notify, on_close};
+    dv_net_handlers h = {on_open, on_data, on_notify, on_close, on_authenticated};
     srv->net = dv_net_start(opt, &h, srv->ctx, err, sizeof err);
     assert_non_null(srv->net);
 }

@@ -32,7 +32,7 @@ static int setup(void **state)
     cluster = dv_cluster_new("divan", 0, 0);
     assert_int_equal(dv_users_add_default(users, err, sizeof err), 0);
     assert_int_equal(dv_cluster_create_default_bucket(cluster), 0);
-    dv_net_options o = {"127.0.0.1", 0, 1, 256 * 1024};
+    dv_net_options o = {.host = "127.0.0.1", .threads = 1, .max_pending_out = 256 * 1024};
     kv_server_start(&srv, cluster, users, &o);
     return 0;
 }

@@ -54,7 +54,7 @@ static int setup(void **state)
     dv_bucket_settings bs;
     dv_bucket_settings_default(&bs, "other");
     assert_int_equal(dv_cluster_create_bucket(cluster, &bs, NULL, err, sizeof err), 0);
-    dv_net_options o = {"127.0.0.1", 0, 1, 1 << 20};
+    dv_net_options o = {.host = "127.0.0.1", .threads = 1};
     kv_server_start(&srv, cluster, users, &o);
     port = dv_net_port(srv.net);
     return 0;

@@ -91,7 +91,7 @@ static void queue(client *c, dv_frame f)
 /* Hand everything queued to the session in one read. */
 static void flush(client *c)
 {
-    long used = dv_session_data(c->s, dv_buf_head(&c->in), dv_buf_size(&c->in), &c->out);
+    long used = dv_session_data(c->s, dv_buf_head(&c->in), dv_buf_size(&c->in), &c->out, 0);
     if (used < 0) {
         c->closed = 1;
     } else {
@@ -626,7 +626,7 @@ static void bad_input(void **state)
     f.magic = DV_MAGIC_REQ;
     dv_buf_reset(&c.in);
     assert_int_equal(dv_frame_encode(&c.in, &f), 0);
-    long used = dv_session_data(c.s, dv_buf_head(&c.in), dv_buf_size(&c.in) - 1, &c.out);
+    long used = dv_session_data(c.s, dv_buf_head(&c.in), dv_buf_size(&c.in) - 1, &c.out, 0);
     assert_int_equal(used, 0);
     dv_buf_reset(&c.in);
     /* Bad extras length: EINVAL, the connection goes on. */
@@ -638,20 +638,20 @@ static void bad_input(void **state)
     assert_int_equal(call(&c, (dv_frame){.opcode = DV_OP_NOOP}).status, 0);
     /* A body length above the maximum: closed. */
     uint8_t hdr[24] = {0x80, 0x01, 0, 1, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff};
-    assert_int_equal(dv_session_data(c.s, hdr, sizeof hdr, &c.out), -1);
+    assert_int_equal(dv_session_data(c.s, hdr, sizeof hdr, &c.out, 0), -1);
     client_close(&c);
 
     /* Lengths that contradict each other: closed. */
     connect_as(&c, "Administrator", "password", "default");
     uint8_t lie[24] = {0x80, 0x00, 0, 200, 0, 0, 0, 0, 0, 0, 0, 10};
-    assert_int_equal(dv_session_data(c.s, lie, sizeof lie, &c.out), -1);
+    assert_int_equal(dv_session_data(c.s, lie, sizeof lie, &c.out, 0), -1);
     client_close(&c);
 
     /* Random bytes: closed without a crash. */
     client_open(&c);
     uint8_t junk[64];
     for (size_t i = 0; i < sizeof junk; i++) junk[i] = (uint8_t)(i * 37 + 11);
-    assert_int_equal(dv_session_data(c.s, junk, sizeof junk, &c.out), -1);
+    assert_int_equal(dv_session_data(c.s, junk, sizeof junk, &c.out, 0), -1);
     client_close(&c);
 
     /* QUIT answers, then closes. */
