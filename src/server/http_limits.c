@@ -61,8 +61,10 @@ static void *guard_main(void *arg)
              * (removing the entry under this lock) before closing it. */
             shutdown(w->fd, SHUT_RDWR);
             w->cut = 1;
-            dv_log(DV_LOG_WARN, "http", "%s: %s: closing the connection: request headers not "
-                   "received within %u ms", g->name, w->peer, (unsigned)g->l.header_timeout_ms);
+            dv_log(DV_LOG_WARN, "http",
+                   "%s: %s: closing the connection: request headers not "
+                   "received within %u ms",
+                   g->name, w->peer, (unsigned)g->l.header_timeout_ms);
         }
     }
     pthread_mutex_unlock(&g->mu);

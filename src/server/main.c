@@ -21,9 +21,9 @@
 #include "server/session.h"
 #include "server/users.h"
 
-#define MAX_FLAGS          64
-#define PAGER_SECONDS      5
-#define TOMBSTONE_SECONDS  3600
+#define MAX_FLAGS         64
+#define PAGER_SECONDS     5
+#define TOMBSTONE_SECONDS 3600
 
 static const char usage[] =
     "usage: divan-server [options]\n"

@@ -17,6 +17,9 @@
 #include "base/log.h"
 
 #define READ_CHUNK (64 * 1024)
+/* A written buffer larger than this is freed rather than kept for the next write, so that an
+ * idle connection does not hold the memory of its largest reply. */
+#define KEEP_WBUF (256 * 1024)
 
 typedef struct worker worker;
 
@@ -208,7 +211,10 @@ static void on_write(uv_write_t *req, int status)
 {
     conn *c = req->data;
     c->writing = 0;
-    dv_buf_reset(&c->wbuf);
+    if (c->wbuf.cap > KEEP_WBUF)
+        dv_buf_free(&c->wbuf);
+    else
+        dv_buf_reset(&c->wbuf);
     account(c);
     if (status < 0) {
         if (status != UV_EPIPE && status != UV_ECONNRESET)
@@ -451,8 +457,8 @@ dv_net *dv_net_start(const dv_net_options *opt, const dv_net_handlers *h, void *
         opt->frame_timeout_ms ? opt->frame_timeout_ms : DV_NET_DEFAULT_FRAME_TIMEOUT_MS;
     unsigned max_preauth = opt->max_preauth ? opt->max_preauth : DV_NET_DEFAULT_MAX_PREAUTH;
     /* The sweep runs often enough that a timeout is late by at most a quarter of itself. */
-    uint32_t tick = n->preauth_timeout_ms < n->frame_timeout_ms ? n->preauth_timeout_ms
-                                                                : n->frame_timeout_ms;
+    uint32_t tick =
+        n->preauth_timeout_ms < n->frame_timeout_ms ? n->preauth_timeout_ms : n->frame_timeout_ms;
     tick = tick / 4 < 10 ? 10 : tick / 4 > 1000 ? 1000 : tick / 4;
     n->listen_fd = listen_on(opt->host, opt->port, &n->port, err, errlen);
     if (n->listen_fd < 0) {

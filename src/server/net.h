@@ -42,12 +42,12 @@ typedef struct dv_net_handlers {
 } dv_net_handlers;
 
 typedef struct dv_net_options {
-    const char *host;       /* address to bind, e.g. "127.0.0.1" or "0.0.0.0" */
-    int port;               /* 0 picks a free port */
-    int threads;            /* worker threads, >= 1 */
-    size_t max_pending_out;   /* per connection (default DV_NET_DEFAULT_MAX_PENDING_OUT) */
-    size_t max_pending_total; /* server-wide (default DV_NET_DEFAULT_MAX_PENDING_TOTAL) */
-    unsigned max_preauth;     /* connections awaiting authentication (DV_NET_DEFAULT_...) */
+    const char *host;            /* address to bind, e.g. "127.0.0.1" or "0.0.0.0" */
+    int port;                    /* 0 picks a free port */
+    int threads;                 /* worker threads, >= 1 */
+    size_t max_pending_out;      /* per connection (default DV_NET_DEFAULT_MAX_PENDING_OUT) */
+    size_t max_pending_total;    /* server-wide (default DV_NET_DEFAULT_MAX_PENDING_TOTAL) */
+    unsigned max_preauth;        /* connections awaiting authentication (DV_NET_DEFAULT_...) */
     uint32_t preauth_timeout_ms; /* default DV_NET_DEFAULT_PREAUTH_TIMEOUT_MS */
     uint32_t frame_timeout_ms;   /* default DV_NET_DEFAULT_FRAME_TIMEOUT_MS */
 } dv_net_options;

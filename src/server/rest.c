@@ -1717,8 +1717,7 @@ dv_rest *dv_rest_start(dv_cluster *c, dv_users *users, const dv_rest_options *o,
     r->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, r, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, r,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, r,
-        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_ARRAY, limits,
-        MHD_OPTION_END);
+        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_ARRAY, limits, MHD_OPTION_END);
     if (!r->mhd) {
         close(fd);
         dv_errmsg(err, errlen, 0, "cannot start the REST server (libmicrohttpd)");

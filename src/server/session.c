@@ -327,8 +327,8 @@ static int do_sasl(dv_session *s, const dv_frame *f, dv_buf *out)
     dv_user_release(s->user);
     s->user = NULL;
     drop_bucket(s);
-    int rc = send_status(s, out, f,
-                         err == DV_ERR_NO_MEMORY ? DV_STATUS_ENOMEM : DV_STATUS_AUTH_ERROR);
+    int rc =
+        send_status(s, out, f, err == DV_ERR_NO_MEMORY ? DV_STATUS_ENOMEM : DV_STATUS_AUTH_ERROR);
     return last ? -1 : rc;
 }
 

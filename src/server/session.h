@@ -37,8 +37,8 @@ typedef struct dv_session_limits {
     unsigned max_auth_failures; /* failed SASL attempts before the connection is closed */
 } dv_session_limits;
 
-#define DV_SESSION_DEFAULT_PREAUTH_MAX_BODY   (16u * 1024u)
-#define DV_SESSION_DEFAULT_MAX_AUTH_FAILURES  3u
+#define DV_SESSION_DEFAULT_PREAUTH_MAX_BODY  (16u * 1024u)
+#define DV_SESSION_DEFAULT_MAX_AUTH_FAILURES 3u
 
 /* Set before sessions exist; NULL restores the defaults. */
 void dv_session_ctx_set_limits(dv_session_ctx *ctx, const dv_session_limits *l);

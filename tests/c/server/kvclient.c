@@ -131,7 +131,7 @@ int kv_closed_by_server(int fd)
     uint8_t junk[4096];
     for (;;) {
         ssize_t r = recv(fd, junk, sizeof junk, 0);
-        if (r == 0) return 1;
+        if (r == 0 || (r < 0 && errno == ECONNRESET)) return 1;
         if (r < 0) return 0;
     }
 }

@@ -39,7 +39,8 @@ void kv_send_frame(int fd, dv_frame f);
 dv_frame kv_recv_frame(int fd, kv_rx *x);
 /* The next frame into *f: 1, or 0 if the server closed the connection first. */
 int kv_try_recv_frame(int fd, kv_rx *x, dv_frame *f);
-/* 1 if the server closed the connection (after any replies), 0 on the guard timeout. */
+/* 1 if the server closed (or reset) the connection, after any replies; 0 on the guard
+ * timeout. */
 int kv_closed_by_server(int fd);
 /* HELLO (XATTR, XERROR, JSON, DUPLEX, clustermap pushes, COLLECTIONS: keys carry their
  * collection prefix, 0x00 for the default collection), PLAIN as user unless NULL, then
