@@ -228,7 +228,7 @@ static int buf_eq(const dv_buf *a, const dv_buf *b)
 
 static int contains(const dv_buf *b, const char *s)
 {
-    return memmem(dv_buf_head(b), dv_buf_size(b), s, strlen(s)) != NULL;
+    return dv_buf_size(b) && memmem(dv_buf_head(b), dv_buf_size(b), s, strlen(s)) != NULL;
 }
 
 /* ---- Crafted requests ------------------------------------------------------------------------ */
