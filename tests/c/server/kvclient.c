@@ -64,7 +64,7 @@ void kv_rx_free(kv_rx *x)
     x->last = 0;
 }
 
-int kv_dial(int port)
+int kv_dial_from(int port, const char *src)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
@@ -73,10 +73,19 @@ int kv_dial(int port)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     struct sockaddr_in a = {0};
     a.sin_family = AF_INET;
+    if (src) {
+        a.sin_addr.s_addr = inet_addr(src);
+        assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    }
     a.sin_port = htons((uint16_t)port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     return fd;
+}
+
+int kv_dial(int port)
+{
+    return kv_dial_from(port, NULL);
 }
 
 void kv_send_all(int fd, const void *p, size_t n)

@@ -32,6 +32,8 @@ void kv_rx_free(kv_rx *x);
 
 /* A connection to 127.0.0.1:port with a 10 s receive guard. */
 int kv_dial(int port);
+/* The same from the local address src ("127.0.0.2": another loopback client); NULL: any. */
+int kv_dial_from(int port, const char *src);
 void kv_send_all(int fd, const void *p, size_t n);
 /* Encode and send f (magic 0x80 unless set). */
 void kv_send_frame(int fd, dv_frame f);

@@ -222,24 +222,6 @@ static void stalled_readers_stay_within_the_budgets(void **state)
 
 #define SQUATTERS 24
 
-static int dial_from(int port, const char *src)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    if (src) {
-        a.sin_addr.s_addr = inet_addr(src);
-        assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    }
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    return fd;
-}
-
 static void preauth_squatters_are_refused_and_closed(void **state)
 {
     (void)state;
@@ -338,7 +320,7 @@ static void preauth_squatters_are_refused_and_closed(void **state)
 
 static int http_get_ok(int port)
 {
-    int fd = dial_from(port, NULL);
+    int fd = kv_dial_from(port, NULL);
     static const char req[] = "GET /pools HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                               "Authorization: Basic QWRtaW5pc3RyYXRvcjpwYXNzd29yZA==\r\n"
                               "Connection: close\r\n\r\n";
@@ -361,7 +343,7 @@ static void rest_slowloris_leaves_room_for_others(void **state)
     int lor[LORIS];
     uint64_t opened = tu_mono_ms();
     for (int i = 0; i < LORIS; i++) {
-        lor[i] = dial_from(s.http, "127.0.0.2");
+        lor[i] = kv_dial_from(s.http, "127.0.0.2");
         send_some(lor[i], "GET /pools HTTP/1.1\r\nHost: x\r\nX-a: ", 34);
     }
     int served = 0;
