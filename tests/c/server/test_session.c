@@ -663,6 +663,38 @@ static void bad_input(void **state)
     client_close(&c);
 }
 
+/* A session stops before the next request once its output reaches the limit the network
+ * layer gives it, and before authentication takes only small frames. */
+static void output_limit_and_preauth_frames(void **state)
+{
+    (void)state;
+    client c;
+    connect_as(&c, "Administrator", "password", "default");
+    dv_buf_reset(&c.in);
+    for (int i = 0; i < 3; i++) queue(&c, (dv_frame){.opcode = DV_OP_NOOP});
+    size_t one = dv_buf_size(&c.in) / 3;
+    /* The limit counts what out holds already. */
+    size_t before = dv_buf_size(&c.out);
+    long used = dv_session_data(c.s, dv_buf_head(&c.in), dv_buf_size(&c.in), &c.out, before);
+    assert_int_equal(used, 0);
+    used = dv_session_data(c.s, dv_buf_head(&c.in), dv_buf_size(&c.in), &c.out, before + 1);
+    assert_int_equal(used, (long)one);
+    size_t first = dv_buf_size(&c.out);
+    used = dv_session_data(c.s, dv_buf_head(&c.in) + one, 2 * one, &c.out, first + 1);
+    assert_int_equal(used, (long)one);
+    dv_buf_reset(&c.in);
+    client_close(&c);
+
+    /* 16 KiB + 1 before SASL: closed at the header; the same after SASL is served. */
+    uint8_t hdr[24] = {0x80, DV_OP_NOOP, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x01};
+    client_open(&c);
+    assert_int_equal(dv_session_data(c.s, hdr, sizeof hdr, &c.out, 0), -1);
+    client_close(&c);
+    connect_as(&c, "Administrator", "password", NULL);
+    assert_int_equal(dv_session_data(c.s, hdr, sizeof hdr, &c.out, 0), 0);
+    client_close(&c);
+}
+
 int main(void)
 {
     dv_buf_init(&pkey);
@@ -676,6 +708,7 @@ int main(void)
         cmocka_unit_test(durability),
         cmocka_unit_test(collections_and_pushes),
         cmocka_unit_test(bad_input),
+        cmocka_unit_test(output_limit_and_preauth_frames),
     };
     int failed =
         _cmocka_run_group_tests("session", tests, sizeof tests / sizeof tests[0], setup, teardown);
