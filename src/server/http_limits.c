@@ -15,6 +15,8 @@
 typedef struct watched {
     struct watched *prev, *next;
     int fd;
+    uint8_t addr[16]; /* the client's address, for the per-address count */
+    uint8_t addr_len;
     int done; /* the first request's headers arrived */
     int cut;  /* shut down by the guard */
     uint64_t start_ms;
@@ -29,6 +31,7 @@ struct dv_http_guard {
     pthread_t thread;
     int stop;
     watched *conns;
+    uint64_t refused, refused_logged_ms; /* per-address refusals since the last log line */
 };
 
 static uint64_t mono_ms(void)
@@ -36,6 +39,21 @@ static uint64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The address bytes of sa (4 or 16), or 0. */
+static size_t addr_key(const struct sockaddr *sa, uint8_t out[16])
+{
+    if (!sa) return 0;
+    if (sa->sa_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        return 4;
+    }
+    if (sa->sa_family == AF_INET6) {
+        memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        return 16;
+    }
+    return 0;
 }
 
 static void *guard_main(void *arg)
@@ -55,16 +73,25 @@ static void *guard_main(void *arg)
         }
         pthread_cond_timedwait(&g->cv, &g->mu, &until);
         uint64_t now = mono_ms();
+        unsigned cut = 0;
+        char last[INET6_ADDRSTRLEN] = "";
         for (watched *w = g->conns; w; w = w->next) {
             if (w->done || w->cut || now - w->start_ms < g->l.header_timeout_ms) continue;
             /* The fd stays open until libmicrohttpd closes the connection, which it reports
              * (removing the entry under this lock) before closing it. */
             shutdown(w->fd, SHUT_RDWR);
             w->cut = 1;
+            cut++;
+            memcpy(last, w->peer, sizeof last);
+        }
+        if (cut) {
+            /* Logged without the lock: a slow log must not hold up accepting. */
+            pthread_mutex_unlock(&g->mu);
             dv_log(DV_LOG_WARN, "http",
-                   "%s: %s: closing the connection: request headers not "
-                   "received within %u ms",
-                   g->name, w->peer, (unsigned)g->l.header_timeout_ms);
+                   "%s: closing %u connection(s): request headers not received within %u ms "
+                   "(the last from %s)",
+                   g->name, cut, (unsigned)g->l.header_timeout_ms, last);
+            pthread_mutex_lock(&g->mu);
         }
     }
     pthread_mutex_unlock(&g->mu);
@@ -87,6 +114,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         }
         w->fd = fi->connect_fd;
         w->start_ms = mono_ms();
+        w->addr_len = (uint8_t)addr_key(ai ? ai->client_addr : NULL, w->addr);
         snprintf(w->peer, sizeof w->peer, "?");
         if (ai && ai->client_addr) {
             const struct sockaddr *sa = ai->client_addr;
@@ -146,10 +174,44 @@ dv_http_guard *dv_http_guard_new(const dv_http_limits *l, const char *name)
 void dv_http_guard_options(dv_http_guard *g, struct MHD_OptionItem opts[DV_HTTP_GUARD_OPTIONS])
 {
     opts[0] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, g->l.max_connections, NULL};
-    opts[1] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, g->l.max_per_ip, NULL};
-    opts[2] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, g->l.idle_timeout_s, NULL};
-    opts[3] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, g};
-    opts[4] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    opts[1] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, g->l.idle_timeout_s, NULL};
+    opts[2] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, g};
+    opts[3] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+}
+
+enum MHD_Result dv_http_guard_accept(void *guard, const struct sockaddr *addr, socklen_t len)
+{
+    (void)len;
+    dv_http_guard *g = guard;
+    uint8_t key[16];
+    size_t kl = addr_key(addr, key);
+    if (!kl) return MHD_YES;
+    unsigned n = 0;
+    pthread_mutex_lock(&g->mu);
+    for (watched *w = g->conns; w; w = w->next)
+        if (w->addr_len == kl && memcmp(w->addr, key, kl) == 0) n++;
+    if (n < g->l.max_per_ip) {
+        pthread_mutex_unlock(&g->mu);
+        return MHD_YES;
+    }
+    /* One log line a second at most: a flood of refused connections must not become a flood
+     * of log writes. */
+    g->refused++;
+    uint64_t now = mono_ms(), refused = 0;
+    if (now - g->refused_logged_ms >= 1000) {
+        refused = g->refused;
+        g->refused = 0;
+        g->refused_logged_ms = now;
+    }
+    pthread_mutex_unlock(&g->mu);
+    if (refused) {
+        char text[INET6_ADDRSTRLEN] = "?";
+        inet_ntop(kl == 4 ? AF_INET : AF_INET6, key, text, sizeof text);
+        dv_log(DV_LOG_WARN, "http",
+               "%s: refused %llu connection(s) from addresses with %u open (the last from %s)",
+               g->name, (unsigned long long)refused, g->l.max_per_ip, text);
+    }
+    return MHD_NO;
 }
 
 void dv_http_guard_headers_done(dv_http_guard *g, struct MHD_Connection *c)

@@ -3,16 +3,21 @@
  * per client address, idle time, memory for a request's head, and the time a client has to
  * send its first request's headers.
  *
- * libmicrohttpd (0.9.75 in Debian 12) has options for all but the last: its timeout counts
- * from the last byte received, so a client trickling one header byte at a time never meets
- * it (slowloris). A guard thread therefore cuts (shutdown()) a connection whose first request
- * has not delivered all its headers within header_timeout_ms; libmicrohttpd then closes it.
- * Later requests on a kept-alive connection fall under the idle timeout only. */
+ * libmicrohttpd (0.9.75 in Debian 12) has options for the total and the idle timeout. Its
+ * timeout counts from the last byte received, so a client trickling one header byte at a time
+ * never meets it (slowloris): a guard thread therefore cuts (shutdown()) a connection whose
+ * first request has not delivered all its headers within header_timeout_ms, and libmicrohttpd
+ * closes it. Later requests on a kept-alive connection fall under the idle timeout only. The
+ * per-address limit is the guard's accept policy rather than libmicrohttpd's option, which logs
+ * every connection it refuses: under a connection flood those log writes, made on the
+ * listening thread, would stall accepting once the log cannot keep up. The guard logs refusals
+ * at most once a second and cut connections once per sweep. */
 #ifndef DV_SERVER_HTTP_LIMITS_H
 #define DV_SERVER_HTTP_LIMITS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <microhttpd.h>
 
@@ -36,8 +41,11 @@ dv_http_guard *dv_http_guard_new(const dv_http_limits *l, const char *name);
 /* The daemon options that apply the limits, for MHD_OPTION_ARRAY: fills opts (room for
  * DV_HTTP_GUARD_OPTIONS entries, the last MHD_OPTION_END). The daemon must not set
  * MHD_OPTION_NOTIFY_CONNECTION itself. */
-#define DV_HTTP_GUARD_OPTIONS 5
+#define DV_HTTP_GUARD_OPTIONS 4
 void dv_http_guard_options(dv_http_guard *g, struct MHD_OptionItem opts[DV_HTTP_GUARD_OPTIONS]);
+/* The accept policy to give MHD_start_daemon (apc, with the guard as apc_cls): refuses a
+ * connection from an address that has max_per_ip open, and logs it. */
+enum MHD_Result dv_http_guard_accept(void *guard, const struct sockaddr *addr, socklen_t len);
 /* From the access handler's first call for a request: its headers are in. */
 void dv_http_guard_headers_done(dv_http_guard *g, struct MHD_Connection *c);
 /* Stop the guard; after MHD_stop_daemon. NULL is fine. */

@@ -3,6 +3,9 @@
  * on one line and serves until SIGINT or SIGTERM. */
 #include <errno.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -50,7 +53,7 @@ static const char usage[] =
     "  --max-pending-out BYTES      unsent replies per connection before it is no longer\n"
     "                               served until they drain (default 64M; K, M, G suffixes)\n"
     "  --max-pending-total BYTES    unsent replies of all connections before only clients\n"
-    "                               that read are served (default 1G)\n"
+    "                               that read are served (default 256M)\n"
     "  --preauth-max-frame BYTES    largest request body before authentication (default 16K)\n"
     "  --preauth-timeout SECONDS    time to authenticate (default 30)\n"
     "  --max-preauth-connections N  connections awaiting authentication (default 1000)\n"
@@ -311,6 +314,12 @@ int main(int argc, char **argv)
 {
     options o = {0};
     parse_args(argc, argv, &o);
+#ifdef __GLIBC__
+    /* Replies and request buffers of 128 KiB and more are mapped and unmapped on their own:
+     * glibc's default raises the threshold after large frees and keeps freed reply buffers in
+     * its arenas, so the memory the reply limits bound would stay resident after it drained. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
     dv_set_log_hook(log_stderr, NULL, o.verbose ? DV_LOG_INFO : DV_LOG_WARN);
     if (o.data_dir)
         fprintf(stderr, "divan-server: --data-dir: persistence is not implemented yet; data "

@@ -149,8 +149,11 @@ static size_t room(const conn *c)
     const dv_net *n = c->w->net;
     size_t pending = dv_buf_size(&c->out) + dv_buf_size(&c->wbuf);
     if (pending >= n->max_out || (c->paused && pending > n->max_out / 2)) return 0;
-    if (atomic_load(&n->pending_total) >= n->max_total) return pending ? 0 : 1;
-    return n->max_out - pending;
+    size_t total = atomic_load(&n->pending_total);
+    if (total >= n->max_total) return pending ? 0 : 1;
+    /* Within the budget too: a batch stops where either limit is reached. */
+    size_t own = n->max_out - pending, all = n->max_total - total;
+    return own < all ? own : all;
 }
 
 /* Serve the complete requests buffered, as far as the limits allow, write, and read on only

@@ -54,7 +54,7 @@ typedef struct dv_net_options {
 
 /* Defaults for the options left 0. */
 #define DV_NET_DEFAULT_MAX_PENDING_OUT    (64u << 20)
-#define DV_NET_DEFAULT_MAX_PENDING_TOTAL  (1024u << 20)
+#define DV_NET_DEFAULT_MAX_PENDING_TOTAL  (256u << 20)
 #define DV_NET_DEFAULT_MAX_PREAUTH        1000u
 #define DV_NET_DEFAULT_PREAUTH_TIMEOUT_MS 30000u
 #define DV_NET_DEFAULT_FRAME_TIMEOUT_MS   60000u

@@ -1715,8 +1715,8 @@ dv_rest *dv_rest_start(dv_cluster *c, dv_users *users, const dv_rest_options *o,
                      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (family == AF_INET6) flags |= MHD_USE_IPv6;
     r->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, r, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, r,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, r,
+        flags, 0, dv_http_guard_accept, r->guard, on_request, r, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, r, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, r,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_ARRAY, limits, MHD_OPTION_END);
     if (!r->mhd) {
         close(fd);
