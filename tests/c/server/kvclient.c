@@ -39,23 +39,30 @@ static void on_close(void *s)
     dv_session_free(s);
 }
 
-void kv_server_start(kv_server *srv, dv_cluster *cluster, dv_users *users,
-                     const dv_net_options *opt)
+void kv_server_start(kv_server *srv, const dv_net_options *opt)
 {
     char err[256];
-    srv->ctx = dv_session_ctx_new(cluster, users);
+    srv->users = dv_users_new(0);
+    srv->cluster = dv_cluster_new("divan", 0, 0);
+    assert_non_null(srv->users);
+    assert_non_null(srv->cluster);
+    assert_int_equal(dv_users_add_default(srv->users, err, sizeof err), 0);
+    assert_int_equal(dv_cluster_create_default_bucket(srv->cluster), 0);
+    srv->ctx = dv_session_ctx_new(srv->cluster, srv->users);
     assert_non_null(srv->ctx);
     dv_net_handlers h = {on_open, on_data, on_notify, on_close, on_authenticated};
     srv->net = dv_net_start(opt, &h, srv->ctx, err, sizeof err);
     assert_non_null(srv->net);
+    srv->port = dv_net_port(srv->net);
 }
 
 void kv_server_stop(kv_server *srv)
 {
     dv_net_stop(srv->net);
     dv_session_ctx_free(srv->ctx);
-    srv->net = NULL;
-    srv->ctx = NULL;
+    dv_cluster_free(srv->cluster);
+    dv_users_free(srv->users);
+    memset(srv, 0, sizeof *srv);
 }
 
 void kv_rx_free(kv_rx *x)

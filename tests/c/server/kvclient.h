@@ -12,14 +12,18 @@
 #include "server/net.h"
 #include "server/session.h"
 
-/* An in-process server over users and cluster the caller owns. */
+/* An in-process server with its own users (Administrator:password, admin) and cluster (the
+ * default bucket); a test may add users and buckets before or while it runs. */
 typedef struct kv_server {
+    dv_users *users;
+    dv_cluster *cluster;
     dv_session_ctx *ctx;
     dv_net *net;
+    int port;
 } kv_server;
 
-void kv_server_start(kv_server *srv, dv_cluster *cluster, dv_users *users,
-                     const dv_net_options *opt);
+void kv_server_start(kv_server *srv, const dv_net_options *opt);
+/* Stop it and free its users and cluster. */
 void kv_server_stop(kv_server *srv);
 
 /* Received bytes per socket: frames are read one at a time, and a read may hold several. */

@@ -19,21 +19,13 @@
 
 #include "kvclient.h"
 
-static dv_users *users;
-static dv_cluster *cluster;
 static kv_server srv;
-#define net (srv.net)
 
 static int setup(void **state)
 {
     (void)state;
-    char err[256];
-    users = dv_users_new(0);
-    cluster = dv_cluster_new("divan", 0, 0);
-    assert_int_equal(dv_users_add_default(users, err, sizeof err), 0);
-    assert_int_equal(dv_cluster_create_default_bucket(cluster), 0);
     dv_net_options o = {.host = "127.0.0.1", .threads = 1, .max_pending_out = 256 * 1024};
-    kv_server_start(&srv, cluster, users, &o);
+    kv_server_start(&srv, &o);
     return 0;
 }
 
@@ -41,14 +33,12 @@ static int teardown(void **state)
 {
     (void)state;
     kv_server_stop(&srv);
-    dv_cluster_free(cluster);
-    dv_users_free(users);
     return 0;
 }
 
 static int login(void)
 {
-    return kv_login(dv_net_port(net), "Administrator", "password", "default");
+    return kv_login(srv.port, "Administrator", "password", "default");
 }
 
 static const uint8_t doc_key[] = {0x00, 'd', 'o', 'c'};
@@ -127,7 +117,7 @@ static void flooding_client_does_not_block_others(void **state)
 static void garbage_closes_only_that_connection(void **state)
 {
     (void)state;
-    int fd = kv_dial(dv_net_port(net));
+    int fd = kv_dial(srv.port);
     static const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     kv_send_all(fd, junk, sizeof junk - 1);
     assert_true(kv_closed_by_server(fd));
@@ -148,11 +138,11 @@ static void broadcast_pushes_new_configs(void **state)
     kv_rx b = {0};
     kv_send_frame(fd, (dv_frame){.opcode = DV_OP_GET_CLUSTER_CONFIG});
     assert_int_equal(kv_recv_frame(fd, &b).status, DV_STATUS_SUCCESS);
-    dv_bucket *bk = dv_cluster_get_bucket(cluster, "default", 7);
+    dv_bucket *bk = dv_cluster_get_bucket(srv.cluster, "default", 7);
     assert_int_equal(dv_bucket_create_scope(bk, "pushed", NULL), 0);
     int64_t rev = dv_bucket_rev(bk);
     dv_bucket_release(bk);
-    dv_net_broadcast(net);
+    dv_net_broadcast(srv.net);
     dv_frame r = kv_recv_frame(fd, &b);
     assert_int_equal(r.magic, DV_MAGIC_SERVER_REQ);
     dv_config_version v;

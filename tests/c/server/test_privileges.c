@@ -22,8 +22,6 @@
 
 #include "kvclient.h"
 
-static dv_users *users;
-static dv_cluster *cluster;
 static kv_server srv;
 static int port;
 
@@ -38,25 +36,19 @@ static int setup(void **state)
 {
     (void)state;
     char err[256];
-    users = dv_users_new(0);
-    cluster = dv_cluster_new("divan", 0, 0);
-    assert_int_equal(dv_users_add_default(users, err, sizeof err), 0);
-    assert_int_equal(
-        dv_users_add_flag(users, "reader:password:data_reader[default]", err, sizeof err), 0);
-    assert_int_equal(
-        dv_users_add_flag(users, "writer:password:data_writer[default]", err, sizeof err), 0);
-    assert_int_equal(dv_users_add_flag(users,
-                                       "other:password:bucket_admin[other],"
-                                       "bucket_full_access[other]",
-                                       err, sizeof err),
-                     0);
-    assert_int_equal(dv_cluster_create_default_bucket(cluster), 0);
+    dv_net_options o = {.host = "127.0.0.1", .threads = 1};
+    kv_server_start(&srv, &o);
+    port = srv.port;
+    static const char *const extra[] = {
+        "reader:password:data_reader[default]",
+        "writer:password:data_writer[default]",
+        "other:password:bucket_admin[other],bucket_full_access[other]",
+    };
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
+        assert_int_equal(dv_users_add_flag(srv.users, extra[i], err, sizeof err), 0);
     dv_bucket_settings bs;
     dv_bucket_settings_default(&bs, "other");
-    assert_int_equal(dv_cluster_create_bucket(cluster, &bs, NULL, err, sizeof err), 0);
-    dv_net_options o = {.host = "127.0.0.1", .threads = 1};
-    kv_server_start(&srv, cluster, users, &o);
-    port = dv_net_port(srv.net);
+    assert_int_equal(dv_cluster_create_bucket(srv.cluster, &bs, NULL, err, sizeof err), 0);
     return 0;
 }
 
@@ -64,8 +56,6 @@ static int teardown(void **state)
 {
     (void)state;
     kv_server_stop(&srv);
-    dv_cluster_free(cluster);
-    dv_users_free(users);
     return 0;
 }
 
