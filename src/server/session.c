@@ -557,6 +557,20 @@ static int specs_allowed(dv_session *s, const grant *g, const dv_subdoc_spec *sp
     return !need || allowed(s, g, need);
 }
 
+/* What $XTOC may list for this user: user xattr names with xattr read, system ones with
+ * system-xattr read (kv_engine's XTOC semantics). */
+static uint8_t xtoc_hide(dv_session *s, const grant *g, const dv_subdoc_spec *specs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!(specs[i].flags & DV_SUBDOC_PATH_XATTR) || specs[i].path_len < 5 ||
+            memcmp(specs[i].path, "$XTOC", 5) != 0)
+            continue;
+        return (uint8_t)((allowed(s, g, DV_PERM_XATTR_READ) ? 0 : DV_SD_XTOC_HIDE_USER) |
+                         (allowed(s, g, DV_PERM_SXATTR_READ) ? 0 : DV_SD_XTOC_HIDE_SYSTEM));
+    }
+    return 0;
+}
+
 /* ---- Data commands ----------------------------------------------------------------------- */
 
 /* The memcached opcode a quiet variant stands for, and whether its reply is suppressed on
@@ -839,6 +853,7 @@ static int do_subdoc(dv_session *s, const dv_frame *f, const dv_request_info *ri
         q.nspecs = n;
         q.now = now;
         q.single = single;
+        q.xtoc_hide = xtoc_hide(s, g, specs, n);
         dv_sd_lookup(dv_bucket_store(s->bucket), &q, res);
     } else {
         dv_sd_mutate_req q = {0};

@@ -526,10 +526,37 @@ static void reader_cannot_replace_body_with_xattr(void **state)
     close(admin);
 }
 
+/* $XTOC names the xattrs the user may read: a reader its user xattrs, not the system ones. */
+static void xtoc_lists_what_the_user_may_read(void **state)
+{
+    (void)state;
+    int admin = kv_login(port, "Administrator", "password", "default");
+    restore(admin, 0);
+    dv_subdoc_spec look = {DV_OP_SUBDOC_GET, DV_SUBDOC_PATH_XATTR, "$XTOC", 5, NULL, 0};
+    dv_buf v, seen;
+    dv_buf_init(&v);
+    dv_buf_init(&seen);
+    assert_int_equal(dv_subdoc_lookup_encode(&v, &look, 1), 0);
+    dv_frame ml = doc_frame(DV_OP_SUBDOC_MULTI_LOOKUP, KEY("doc"));
+    ml.value = dv_buf_head(&v);
+    ml.value_len = dv_buf_size(&v);
+    assert_int_equal(admin_call(admin, ml, &seen, NULL), DV_STATUS_SUCCESS);
+    assert_true(contains(&seen, "\"ux\"") && contains(&seen, "\"_sx\""));
+    int fd = connect_as(READER);
+    dv_buf_reset(&seen);
+    assert_int_equal(admin_call(fd, ml, &seen, NULL), DV_STATUS_SUCCESS);
+    assert_true(contains(&seen, "\"ux\"") && !contains(&seen, "_sx"));
+    dv_buf_free(&v);
+    dv_buf_free(&seen);
+    close(fd);
+    close(admin);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reader_cannot_replace_body_with_xattr),
+        cmocka_unit_test(xtoc_lists_what_the_user_may_read),
         cmocka_unit_test(every_opcode_as_nobody),
         cmocka_unit_test(every_opcode_as_reader),
         cmocka_unit_test(every_opcode_as_writer),
