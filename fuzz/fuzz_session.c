@@ -48,7 +48,7 @@ static void feed(dv_session *s, dv_buf *in, const uint8_t *p, size_t n, dv_buf *
 {
     if (*closed) return;
     check(dv_buf_append(in, p, n) == 0);
-    long used = dv_session_data(s, dv_buf_head(in), dv_buf_size(in), out);
+    long used = dv_session_data(s, dv_buf_head(in), dv_buf_size(in), out, 0);
     if (used < 0) {
         *closed = 1;
         return;
@@ -73,7 +73,7 @@ static void prelude(dv_session *s, dv_buf *out)
     sel.key_len = 7;
     check(dv_frame_encode(&in, &sel) == 0);
     dv_session_authenticate(s, admin);
-    check(dv_session_data(s, dv_buf_head(&in), dv_buf_size(&in), out) == (long)dv_buf_size(&in));
+    check(dv_session_data(s, dv_buf_head(&in), dv_buf_size(&in), out, 0) == (long)dv_buf_size(&in));
     dv_buf_free(&v);
     dv_buf_free(&in);
 }

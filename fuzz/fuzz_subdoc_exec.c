@@ -117,7 +117,8 @@ static void run(const uint8_t sel, const uint8_t *body, size_t nbody, const dv_b
     if (dv_subdoc_lookup_decode(specs_bytes, nspecs_bytes, specs, &n, NULL) == DV_STATUS_SUCCESS &&
         (!single || n == 1)) {
         uint8_t df = (sel & 0x04) ? DV_SUBDOC_DOC_ACCESS_DELETED : 0;
-        dv_sd_lookup_req q = {0, 0, "k", 1, df, specs, n, single, NOW};
+        /* sel bits 3-4: the $XTOC names a user may not see. */
+        dv_sd_lookup_req q = {0, 0, "k", 1, df, specs, n, single, NOW, (uint8_t)((sel >> 3) & 3)};
         dv_sd_lookup(s, &q, &res);
         dv_subdoc_result r[DV_SUBDOC_MAX_SPECS];
         size_t nr;

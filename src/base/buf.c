@@ -38,10 +38,15 @@ uint8_t *dv_buf_reserve(dv_buf *b, size_t n)
         }
         cap *= 2;
     }
-    uint8_t *p = dv_malloc(cap);
-    if (!p) return NULL;
-    if (used) memcpy(p, b->data + b->off, used);
-    dv_free(b->data);
+    /* Grow in place where the allocator can (a large block is remapped, not copied), so
+     * that growing a buffer does not hold its old and new copies at once. */
+    if (b->off) memmove(b->data, b->data + b->off, used);
+    uint8_t *p = dv_realloc(b->data, cap);
+    if (!p) {
+        b->off = 0;
+        b->len = used;
+        return NULL;
+    }
     b->data = p;
     b->off = 0;
     b->len = used;

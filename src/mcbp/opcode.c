@@ -66,80 +66,82 @@ const char *dv_server_opcode_name(uint8_t opcode)
 #define SD_MUTATION (L(3) | L(4) | L(7) | L(8) | L(11) | L(12))
 
 /* One SHAPE_<opcode> per row of DV_OPCODES (a missing one fails the build): request extras,
- * success-response extras, DV_OPF_* flags, fixed value length. */
+ * success-response extras, DV_OPF_* flags, fixed value length, privilege (kv_engine's
+ * mcbp_privileges; P(UNSET) refuses the opcode to everyone, as FLUSH is refused over KV). */
+#define P(x) DV_PRIV_##x
 
-#define SHAPE_GET             L(0), L(4), DOC | DV_OPF_NO_VALUE, 0
-#define SHAPE_SET             L(8), TOKEN, MUT, 0
-#define SHAPE_ADD             L(8), TOKEN, MUT, 0
-#define SHAPE_REPLACE         L(8), TOKEN, MUT, 0
-#define SHAPE_DELETE          L(0), TOKEN, MUT, 0
-#define SHAPE_INCREMENT       L(20), TOKEN, MUT | DV_OPF_NO_VALUE, 0
-#define SHAPE_DECREMENT       L(20), TOKEN, MUT | DV_OPF_NO_VALUE, 0
-#define SHAPE_QUIT            L(0), L(0), BARE, 0
-#define SHAPE_FLUSH           L(0) | L(4), L(0), BARE, 0
-#define SHAPE_GETQ            L(0), L(4), DOC | DV_OPF_NO_VALUE | DV_OPF_QUIET, 0
-#define SHAPE_NOOP            L(0), L(0), BARE, 0
-#define SHAPE_VERSION         L(0), L(0), BARE, 0
-#define SHAPE_GETK            L(0), L(4), DOC | DV_OPF_NO_VALUE, 0
-#define SHAPE_GETKQ           L(0), L(4), DOC | DV_OPF_NO_VALUE | DV_OPF_QUIET, 0
-#define SHAPE_APPEND          L(0), TOKEN, MUT, 0
-#define SHAPE_PREPEND         L(0), TOKEN, MUT, 0
-#define SHAPE_STAT            L(0), L(0), DV_OPF_NO_VALUE, 0
-#define SHAPE_SETQ            L(8), TOKEN, MUT | DV_OPF_QUIET, 0
-#define SHAPE_ADDQ            L(8), TOKEN, MUT | DV_OPF_QUIET, 0
-#define SHAPE_REPLACEQ        L(8), TOKEN, MUT | DV_OPF_QUIET, 0
-#define SHAPE_DELETEQ         L(0), TOKEN, MUT | DV_OPF_QUIET, 0
-#define SHAPE_INCREMENTQ      L(20), TOKEN, MUT | DV_OPF_NO_VALUE | DV_OPF_QUIET, 0
-#define SHAPE_DECREMENTQ      L(20), TOKEN, MUT | DV_OPF_NO_VALUE | DV_OPF_QUIET, 0
-#define SHAPE_QUITQ           L(0), L(0), BARE | DV_OPF_QUIET, 0
-#define SHAPE_FLUSHQ          L(0) | L(4), L(0), BARE | DV_OPF_QUIET, 0
-#define SHAPE_APPENDQ         L(0), TOKEN, MUT | DV_OPF_QUIET, 0
-#define SHAPE_PREPENDQ        L(0), TOKEN, MUT | DV_OPF_QUIET, 0
-#define SHAPE_VERBOSITY       L(4), L(0), BARE, 0
-#define SHAPE_TOUCH           L(4), L(0), DOC | DV_OPF_NO_VALUE, 0
-#define SHAPE_GAT             L(4), L(4), DOC | DV_OPF_NO_VALUE, 0
-#define SHAPE_GATQ            L(4), L(4), DOC | DV_OPF_NO_VALUE | DV_OPF_QUIET, 0
-#define SHAPE_HELLO           L(0), L(0), 0, 0
-#define SHAPE_SASL_LIST_MECHS L(0), L(0), BARE, 0
-#define SHAPE_SASL_AUTH       L(0), L(0), DV_OPF_KEY, 0
-#define SHAPE_SASL_STEP       L(0), L(0), DV_OPF_KEY, 0
-#define SHAPE_GET_REPLICA     L(0), L(4), DOC | DV_OPF_NO_VALUE, 0
-#define SHAPE_SELECT_BUCKET   L(0), L(0), DV_OPF_KEY | DV_OPF_NO_VALUE, 0
-#define SHAPE_OBSERVE_SEQNO   L(0), L(0), DV_OPF_NO_KEY | DV_OPF_VALUE_FIXED, 8
-#define SHAPE_OBSERVE         L(0), L(0), DV_OPF_NO_KEY, 0
-#define SHAPE_EVICT_KEY       L(0), L(0), DOC | DV_OPF_NO_VALUE, 0
-#define SHAPE_GET_LOCKED      L(0) | L(4), L(4), DOC | DV_OPF_NO_VALUE, 0
-#define SHAPE_UNLOCK_KEY      L(0), L(0), DOC | DV_OPF_NO_VALUE, 0
+#define SHAPE_GET             L(0), L(4), DOC | DV_OPF_NO_VALUE, 0, P(READ)
+#define SHAPE_SET             L(8), TOKEN, MUT, 0, P(WRITE)
+#define SHAPE_ADD             L(8), TOKEN, MUT, 0, P(WRITE)
+#define SHAPE_REPLACE         L(8), TOKEN, MUT, 0, P(WRITE)
+#define SHAPE_DELETE          L(0), TOKEN, MUT, 0, P(WRITE)
+#define SHAPE_INCREMENT       L(20), TOKEN, MUT | DV_OPF_NO_VALUE, 0, P(READ_WRITE)
+#define SHAPE_DECREMENT       L(20), TOKEN, MUT | DV_OPF_NO_VALUE, 0, P(READ_WRITE)
+#define SHAPE_QUIT            L(0), L(0), BARE, 0, P(NONE)
+#define SHAPE_FLUSH           L(0) | L(4), L(0), BARE, 0, P(UNSET)
+#define SHAPE_GETQ            L(0), L(4), DOC | DV_OPF_NO_VALUE | DV_OPF_QUIET, 0, P(READ)
+#define SHAPE_NOOP            L(0), L(0), BARE, 0, P(CONNECTION)
+#define SHAPE_VERSION         L(0), L(0), BARE, 0, P(CONNECTION)
+#define SHAPE_GETK            L(0), L(4), DOC | DV_OPF_NO_VALUE, 0, P(READ)
+#define SHAPE_GETKQ           L(0), L(4), DOC | DV_OPF_NO_VALUE | DV_OPF_QUIET, 0, P(READ)
+#define SHAPE_APPEND          L(0), TOKEN, MUT, 0, P(WRITE)
+#define SHAPE_PREPEND         L(0), TOKEN, MUT, 0, P(WRITE)
+#define SHAPE_STAT            L(0), L(0), DV_OPF_NO_VALUE, 0, P(BUCKET)
+#define SHAPE_SETQ            L(8), TOKEN, MUT | DV_OPF_QUIET, 0, P(WRITE)
+#define SHAPE_ADDQ            L(8), TOKEN, MUT | DV_OPF_QUIET, 0, P(WRITE)
+#define SHAPE_REPLACEQ        L(8), TOKEN, MUT | DV_OPF_QUIET, 0, P(WRITE)
+#define SHAPE_DELETEQ         L(0), TOKEN, MUT | DV_OPF_QUIET, 0, P(WRITE)
+#define SHAPE_INCREMENTQ      L(20), TOKEN, MUT | DV_OPF_NO_VALUE | DV_OPF_QUIET, 0, P(READ_WRITE)
+#define SHAPE_DECREMENTQ      L(20), TOKEN, MUT | DV_OPF_NO_VALUE | DV_OPF_QUIET, 0, P(READ_WRITE)
+#define SHAPE_QUITQ           L(0), L(0), BARE | DV_OPF_QUIET, 0, P(NONE)
+#define SHAPE_FLUSHQ          L(0) | L(4), L(0), BARE | DV_OPF_QUIET, 0, P(UNSET)
+#define SHAPE_APPENDQ         L(0), TOKEN, MUT | DV_OPF_QUIET, 0, P(WRITE)
+#define SHAPE_PREPENDQ        L(0), TOKEN, MUT | DV_OPF_QUIET, 0, P(WRITE)
+#define SHAPE_VERBOSITY       L(4), L(0), BARE, 0, P(ADMIN)
+#define SHAPE_TOUCH           L(4), L(0), DOC | DV_OPF_NO_VALUE, 0, P(WRITE)
+#define SHAPE_GAT             L(4), L(4), DOC | DV_OPF_NO_VALUE, 0, P(READ_WRITE)
+#define SHAPE_GATQ            L(4), L(4), DOC | DV_OPF_NO_VALUE | DV_OPF_QUIET, 0, P(READ_WRITE)
+#define SHAPE_HELLO           L(0), L(0), 0, 0, P(NONE)
+#define SHAPE_SASL_LIST_MECHS L(0), L(0), BARE, 0, P(NONE)
+#define SHAPE_SASL_AUTH       L(0), L(0), DV_OPF_KEY, 0, P(NONE)
+#define SHAPE_SASL_STEP       L(0), L(0), DV_OPF_KEY, 0, P(NONE)
+#define SHAPE_GET_REPLICA     L(0), L(4), DOC | DV_OPF_NO_VALUE, 0, P(READ)
+#define SHAPE_SELECT_BUCKET   L(0), L(0), DV_OPF_KEY | DV_OPF_NO_VALUE, 0, P(CONNECTION)
+#define SHAPE_OBSERVE_SEQNO   L(0), L(0), DV_OPF_NO_KEY | DV_OPF_VALUE_FIXED, 8, P(READ_ANY)
+#define SHAPE_OBSERVE         L(0), L(0), DV_OPF_NO_KEY, 0, P(READ_ANY)
+#define SHAPE_EVICT_KEY       L(0), L(0), DOC | DV_OPF_NO_VALUE, 0, P(ADMIN)
+#define SHAPE_GET_LOCKED      L(0) | L(4), L(4), DOC | DV_OPF_NO_VALUE, 0, P(READ)
+#define SHAPE_UNLOCK_KEY      L(0), L(0), DOC | DV_OPF_NO_VALUE, 0, P(READ)
 /* GET_META: version byte optional; response v1 (20 bytes) or v2 (21, with datatype). */
-#define SHAPE_GET_META                 L(0) | L(1), L(20) | L(21), DOC | DV_OPF_NO_VALUE, 0
-#define SHAPE_GET_CLUSTER_CONFIG       L(0) | L(16), L(0), BARE, 0
-#define SHAPE_GET_RANDOM_KEY           L(0) | L(4), L(4), BARE, 0
-#define SHAPE_COLLECTIONS_SET_MANIFEST L(0), L(0), DV_OPF_NO_KEY, 0
-#define SHAPE_GET_COLLECTIONS_MANIFEST L(0), L(0), BARE, 0
+#define SHAPE_GET_META                 L(0) | L(1), L(20) | L(21), DOC | DV_OPF_NO_VALUE, 0, P(READ)
+#define SHAPE_GET_CLUSTER_CONFIG       L(0) | L(16), L(0), BARE, 0, P(CONNECTION)
+#define SHAPE_GET_RANDOM_KEY           L(0) | L(4), L(4), BARE, 0, P(READ_ANY)
+#define SHAPE_COLLECTIONS_SET_MANIFEST L(0), L(0), DV_OPF_NO_KEY, 0, P(ADMIN)
+#define SHAPE_GET_COLLECTIONS_MANIFEST L(0), L(0), BARE, 0, P(BUCKET)
 /* The path travels in the value; older clients put it in the key, kv_engine takes both. */
-#define SHAPE_GET_COLLECTION_ID              L(0), L(12), 0, 0
-#define SHAPE_GET_SCOPE_ID                   L(0), L(12), 0, 0
-#define SHAPE_SUBDOC_GET                     SD_LOOKUP, L(0), DOC, 0
-#define SHAPE_SUBDOC_EXISTS                  SD_LOOKUP, L(0), DOC, 0
-#define SHAPE_SUBDOC_DICT_ADD                SD_MUTATION, TOKEN, MUT, 0
-#define SHAPE_SUBDOC_DICT_UPSERT             SD_MUTATION, TOKEN, MUT, 0
-#define SHAPE_SUBDOC_DELETE                  SD_MUTATION, TOKEN, MUT, 0
-#define SHAPE_SUBDOC_REPLACE                 SD_MUTATION, TOKEN, MUT, 0
-#define SHAPE_SUBDOC_ARRAY_PUSH_LAST         SD_MUTATION, TOKEN, MUT, 0
-#define SHAPE_SUBDOC_ARRAY_PUSH_FIRST        SD_MUTATION, TOKEN, MUT, 0
-#define SHAPE_SUBDOC_ARRAY_INSERT            SD_MUTATION, TOKEN, MUT, 0
-#define SHAPE_SUBDOC_ARRAY_ADD_UNIQUE        SD_MUTATION, TOKEN, MUT, 0
-#define SHAPE_SUBDOC_COUNTER                 SD_MUTATION, TOKEN, MUT, 0
-#define SHAPE_SUBDOC_MULTI_LOOKUP            L(0) | L(1), L(0), DOC, 0
-#define SHAPE_SUBDOC_MULTI_MUTATION          L(0) | L(1) | L(4) | L(5) | L(8) | L(9), TOKEN, MUT, 0
-#define SHAPE_SUBDOC_GET_COUNT               SD_LOOKUP, L(0), DOC, 0
-#define SHAPE_SUBDOC_REPLACE_BODY_WITH_XATTR SD_MUTATION, TOKEN, MUT, 0
+#define SHAPE_GET_COLLECTION_ID              L(0), L(12), 0, 0, P(BUCKET)
+#define SHAPE_GET_SCOPE_ID                   L(0), L(12), 0, 0, P(BUCKET)
+#define SHAPE_SUBDOC_GET                     SD_LOOKUP, L(0), DOC, 0, P(READ)
+#define SHAPE_SUBDOC_EXISTS                  SD_LOOKUP, L(0), DOC, 0, P(READ)
+#define SHAPE_SUBDOC_DICT_ADD                SD_MUTATION, TOKEN, MUT, 0, P(WRITE)
+#define SHAPE_SUBDOC_DICT_UPSERT             SD_MUTATION, TOKEN, MUT, 0, P(WRITE)
+#define SHAPE_SUBDOC_DELETE                  SD_MUTATION, TOKEN, MUT, 0, P(WRITE)
+#define SHAPE_SUBDOC_REPLACE                 SD_MUTATION, TOKEN, MUT, 0, P(WRITE)
+#define SHAPE_SUBDOC_ARRAY_PUSH_LAST         SD_MUTATION, TOKEN, MUT, 0, P(WRITE)
+#define SHAPE_SUBDOC_ARRAY_PUSH_FIRST        SD_MUTATION, TOKEN, MUT, 0, P(WRITE)
+#define SHAPE_SUBDOC_ARRAY_INSERT            SD_MUTATION, TOKEN, MUT, 0, P(WRITE)
+#define SHAPE_SUBDOC_ARRAY_ADD_UNIQUE        SD_MUTATION, TOKEN, MUT, 0, P(WRITE)
+#define SHAPE_SUBDOC_COUNTER                 SD_MUTATION, TOKEN, MUT, 0, P(READ_WRITE)
+#define SHAPE_SUBDOC_MULTI_LOOKUP            L(0) | L(1), L(0), DOC, 0, P(READ)
+#define SHAPE_SUBDOC_MULTI_MUTATION          L(0) | L(1) | L(4) | L(5) | L(8) | L(9), TOKEN, MUT, 0, P(WRITE)
+#define SHAPE_SUBDOC_GET_COUNT               SD_LOOKUP, L(0), DOC, 0, P(READ)
+#define SHAPE_SUBDOC_REPLACE_BODY_WITH_XATTR SD_MUTATION, TOKEN, MUT, 0, P(WRITE)
 /* Range scans: create carries its collection in the JSON value; continue = 16-byte scan id
  * and three u32 limits; cancel = scan id. Responses are not checked. */
-#define SHAPE_RANGE_SCAN_CREATE   L(0), 0, DV_OPF_NO_KEY, 0
-#define SHAPE_RANGE_SCAN_CONTINUE L(28), 0, BARE, 0
-#define SHAPE_RANGE_SCAN_CANCEL   L(16), 0, BARE, 0
-#define SHAPE_GET_ERROR_MAP       L(0), L(0), DV_OPF_NO_KEY | DV_OPF_VALUE_FIXED, 2
+#define SHAPE_RANGE_SCAN_CREATE   L(0), 0, DV_OPF_NO_KEY, 0, P(READ_ANY)
+#define SHAPE_RANGE_SCAN_CONTINUE L(28), 0, BARE, 0, P(READ_ANY)
+#define SHAPE_RANGE_SCAN_CANCEL   L(16), 0, BARE, 0, P(READ_ANY)
+#define SHAPE_GET_ERROR_MAP       L(0), L(0), DV_OPF_NO_KEY | DV_OPF_VALUE_FIXED, 2, P(NONE)
 
 static const dv_opcode_info table[256] = {
 #define DV_X_(name, code) [code] = {#name, SHAPE_##name},
@@ -148,10 +150,16 @@ static const dv_opcode_info table[256] = {
 };
 
 #undef L
+#undef P
 
 const dv_opcode_info *dv_opcode_info_get(uint8_t opcode)
 {
     return table[opcode].name ? &table[opcode] : NULL;
+}
+
+dv_privilege dv_opcode_privilege(uint8_t opcode)
+{
+    return (dv_privilege)table[opcode].privilege;
 }
 
 int dv_request_extras_ok(uint8_t opcode, size_t len)

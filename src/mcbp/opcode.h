@@ -32,13 +32,33 @@ enum {
     DV_OPF_VALUE_FIXED = 0x40 /* the value must be exactly value_len bytes */
 };
 
+/* The privilege a request needs, after kv_engine's per-opcode rules (mcbp_privileges). A server
+ * refuses an opcode whose row has none (DV_PRIV_UNSET) with EACCESS, as kv_engine does with an
+ * empty privilege chain. Document privileges apply to the collection the key names; a server
+ * adds what sub-document paths need (xattr privileges) once it has decoded them. */
+typedef enum dv_privilege {
+    DV_PRIV_UNSET = 0,      /* no entry: refused for everyone */
+    DV_PRIV_NONE = 1,       /* served before authentication (HELLO, SASL, error map, QUIT) */
+    DV_PRIV_CONNECTION = 2, /* any authenticated user, no bucket needed */
+    DV_PRIV_BUCKET = 3,     /* any authenticated user with a bucket selected */
+    DV_PRIV_READ = 4,       /* Read on the document's collection */
+    DV_PRIV_WRITE = 5,      /* Upsert/Insert/Delete on the document's collection */
+    DV_PRIV_READ_WRITE = 6, /* both (counters, GAT, SUBDOC_COUNTER) */
+    DV_PRIV_READ_ANY = 7,   /* Read on at least one collection of the bucket (OBSERVE_SEQNO) */
+    DV_PRIV_ADMIN = 8,      /* node administration (full admin only) */
+} dv_privilege;
+
 typedef struct dv_opcode_info {
     const char *name;
     uint32_t req_extras; /* DV_EXTRAS_LEN mask of valid request extras lengths */
     uint32_t res_extras; /* valid extras lengths of a successful response; 0 = not checked */
     uint8_t flags;       /* DV_OPF_* */
     uint8_t value_len;   /* with DV_OPF_VALUE_FIXED */
+    uint8_t privilege;   /* dv_privilege */
 } dv_opcode_info;
+
+/* The privilege of a client opcode; DV_PRIV_UNSET for one not in the table or without one. */
+dv_privilege dv_opcode_privilege(uint8_t opcode);
 
 /* The row of a client opcode (magic 0x80/0x08); NULL for an opcode not in DV_OPCODES. */
 const dv_opcode_info *dv_opcode_info_get(uint8_t opcode);

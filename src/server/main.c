@@ -3,6 +3,9 @@
  * on one line and serves until SIGINT or SIGTERM. */
 #include <errno.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,15 +18,15 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "server/bucket.h"
+#include "server/http_limits.h"
 #include "server/net.h"
 #include "server/rest.h"
 #include "server/session.h"
 #include "server/users.h"
 
-#define MAX_FLAGS          64
-#define PAGER_SECONDS      5
-#define TOMBSTONE_SECONDS  3600
-#define MAX_PENDING_OUTPUT (64u * 1024 * 1024)
+#define MAX_FLAGS         64
+#define PAGER_SECONDS     5
+#define TOMBSTONE_SECONDS 3600
 
 static const char usage[] =
     "usage: divan-server [options]\n"
@@ -45,6 +48,21 @@ static const char usage[] =
     "                       admin). Repeatable. Default: Administrator:password:admin.\n"
     "  --data-dir DIR       reserved for persistence (not implemented yet: data lives in\n"
     "                       memory only)\n"
+    "\n"
+    "Limits (docs/server.md says what a client sees at each):\n"
+    "  --max-pending-out BYTES      unsent replies per connection before it is no longer\n"
+    "                               served until they drain (default 64M; K, M, G suffixes)\n"
+    "  --max-pending-total BYTES    unsent replies of all connections before only clients\n"
+    "                               that read are served (default 256M)\n"
+    "  --preauth-max-frame BYTES    largest request body before authentication (default 16K)\n"
+    "  --preauth-timeout SECONDS    time to authenticate (default 30)\n"
+    "  --max-preauth-connections N  connections awaiting authentication (default 1000)\n"
+    "  --frame-timeout SECONDS      time to send the rest of a started request (default 60)\n"
+    "  --max-auth-failures N        failed SASL attempts before a connection is closed\n"
+    "                               (default 3)\n"
+    "  --rest-max-per-ip N          REST connections per client address (default 64)\n"
+    "  --rest-header-timeout SECONDS  time to send a REST request's headers (default 10)\n"
+    "\n"
     "  --verbose            log connections and authentication failures to stderr\n"
     "  --help               this text\n"
     "\n"
@@ -59,6 +77,9 @@ typedef struct options {
     const char *users[MAX_FLAGS];
     int nusers;
     const char *data_dir;
+    dv_net_options net;
+    dv_session_limits session;
+    dv_http_limits rest;
 } options;
 
 static void die_usage(const char *fmt, const char *arg)
@@ -80,6 +101,39 @@ static int parse_int(const char *flag, const char *v, int lo, int hi)
         exit(2);
     }
     return (int)n;
+}
+
+/* A byte count with an optional K, M or G suffix (powers of 1024). */
+static size_t parse_size(const char *flag, const char *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k') shift = 10;
+    if (*end == 'M' || *end == 'm') shift = 20;
+    if (*end == 'G' || *end == 'g') shift = 30;
+    if (shift) end++;
+    if (errno || end == v || *end || v[0] == '-' || n == 0 || n > (SIZE_MAX >> 31)) {
+        fprintf(stderr, "divan-server: %s wants a byte count such as 65536 or 64M, not \"%s\"\n",
+                flag, v);
+        exit(2);
+    }
+    return (size_t)n << shift;
+}
+
+/* Seconds (fractions allowed) as milliseconds, at least 1 ms, at most a day. */
+static uint32_t parse_seconds_ms(const char *flag, const char *v)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !(d >= 0.001 && d <= 86400)) {
+        fprintf(stderr, "divan-server: %s wants seconds from 0.001 to 86400, not \"%s\"\n", flag,
+                v);
+        exit(2);
+    }
+    return (uint32_t)(d * 1000 + 0.5);
 }
 
 static void parse_args(int argc, char **argv, options *o)
@@ -126,6 +180,24 @@ static void parse_args(int argc, char **argv, options *o)
             o->buckets[o->nbuckets++] = v;
         else if (!strcmp(name, "--user") && o->nusers < MAX_FLAGS)
             o->users[o->nusers++] = v;
+        else if (!strcmp(name, "--max-pending-out"))
+            o->net.max_pending_out = parse_size(name, v);
+        else if (!strcmp(name, "--max-pending-total"))
+            o->net.max_pending_total = parse_size(name, v);
+        else if (!strcmp(name, "--preauth-max-frame"))
+            o->session.preauth_max_body = parse_size(name, v);
+        else if (!strcmp(name, "--preauth-timeout"))
+            o->net.preauth_timeout_ms = parse_seconds_ms(name, v);
+        else if (!strcmp(name, "--max-preauth-connections"))
+            o->net.max_preauth = (unsigned)parse_int(name, v, 1, 1000000);
+        else if (!strcmp(name, "--frame-timeout"))
+            o->net.frame_timeout_ms = parse_seconds_ms(name, v);
+        else if (!strcmp(name, "--max-auth-failures"))
+            o->session.max_auth_failures = (unsigned)parse_int(name, v, 1, 1000000);
+        else if (!strcmp(name, "--rest-max-per-ip"))
+            o->rest.max_per_ip = (unsigned)parse_int(name, v, 1, 1000000);
+        else if (!strcmp(name, "--rest-header-timeout"))
+            o->rest.header_timeout_ms = parse_seconds_ms(name, v);
         else
             die_usage("unknown option %s", a);
     }
@@ -200,9 +272,14 @@ static void *on_open(void *ud, const char *peer, const char *local_ip)
     return dv_session_new(ud, peer);
 }
 
-static long on_data(void *session, const uint8_t *p, size_t n, dv_buf *out)
+static long on_data(void *session, const uint8_t *p, size_t n, dv_buf *out, size_t limit)
 {
-    return dv_session_data(session, p, n, out);
+    return dv_session_data(session, p, n, out, limit);
+}
+
+static int on_authenticated(void *session)
+{
+    return dv_session_authenticated(session);
 }
 
 static void on_notify(void *session, dv_buf *out)
@@ -237,6 +314,12 @@ int main(int argc, char **argv)
 {
     options o = {0};
     parse_args(argc, argv, &o);
+#ifdef __GLIBC__
+    /* Replies and request buffers of 128 KiB and more are mapped and unmapped on their own:
+     * glibc's default raises the threshold after large frees and keeps freed reply buffers in
+     * its arenas, so the memory the reply limits bound would stay resident after it drained. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
     dv_set_log_hook(log_stderr, NULL, o.verbose ? DV_LOG_INFO : DV_LOG_WARN);
     if (o.data_dir)
         fprintf(stderr, "divan-server: --data-dir: persistence is not implemented yet; data "
@@ -272,8 +355,12 @@ int main(int argc, char **argv)
 
     dv_session_ctx *ctx = dv_session_ctx_new(cluster, users);
     if (!ctx) return fail("start-up", "out of memory");
-    dv_net_options no = {o.host, o.kv_port, o.threads, MAX_PENDING_OUTPUT};
-    dv_net_handlers h = {on_open, on_data, on_notify, on_close};
+    dv_session_ctx_set_limits(ctx, &o.session);
+    dv_net_options no = o.net;
+    no.host = o.host;
+    no.port = o.kv_port;
+    no.threads = o.threads;
+    dv_net_handlers h = {on_open, on_data, on_notify, on_close, on_authenticated};
     dv_net *net = dv_net_start(&no, &h, ctx, err, sizeof err);
     if (!net) return fail("KV listener", err);
     dv_rest_options ro = {0};
@@ -281,6 +368,7 @@ int main(int argc, char **argv)
     ro.port = o.http_port;
     ro.changed = on_rest_change;
     ro.ud = net;
+    ro.limits = o.rest;
     dv_rest *rest = dv_rest_start(cluster, users, &ro, err, sizeof err);
     if (!rest) {
         dv_net_stop(net);

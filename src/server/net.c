@@ -17,6 +17,9 @@
 #include "base/log.h"
 
 #define READ_CHUNK (64 * 1024)
+/* A written buffer larger than this is freed rather than kept for the next write, so that an
+ * idle connection does not hold the memory of its largest reply. */
+#define KEEP_WBUF (256 * 1024)
 
 typedef struct worker worker;
 
@@ -24,9 +27,15 @@ typedef struct conn {
     uv_tcp_t tcp;
     worker *w;
     void *session;
+    char peer[INET6_ADDRSTRLEN];
     dv_buf in, out, wbuf; /* wbuf: the bytes of the write in flight */
     uv_write_t wreq;
     int writing, closing, reading;
+    int paused;          /* not served: its unsent replies are over a limit */
+    int preauth;         /* counted in the worker's connections awaiting authentication */
+    size_t accounted;    /* out + wbuf as last added to the server-wide total */
+    uint64_t opened_ms;  /* loop time of the accept */
+    uint64_t partial_ms; /* loop time since which `in` holds an incomplete request; 0: none */
     struct conn *prev, *next;
 } conn;
 
@@ -35,6 +44,7 @@ struct worker {
     uv_thread_t thread;
     uv_loop_t loop;
     uv_async_t wake;
+    uv_timer_t sweep; /* closes connections past their timeouts */
     pthread_mutex_t mu;
     int *fds; /* accepted sockets waiting to be adopted */
     size_t nfds, capfds;
@@ -42,6 +52,7 @@ struct worker {
     unsigned seen_gen;
     atomic_int stop;
     conn *conns;
+    unsigned npreauth, max_preauth;
 };
 
 struct dv_net {
@@ -52,11 +63,32 @@ struct dv_net {
     int nworkers, next;
     dv_net_handlers h;
     void *ud;
-    size_t max_out;
+    size_t max_out, max_total;
+    uint32_t preauth_timeout_ms, frame_timeout_ms;
+    atomic_size_t pending_total; /* every connection's unsent reply bytes */
     atomic_int stopping;
 };
 
 static void flush(conn *c);
+static void process(conn *c);
+
+/* Keep the server-wide total in step with this connection's unsent bytes. */
+static void account(conn *c)
+{
+    size_t now = dv_buf_size(&c->out) + dv_buf_size(&c->wbuf);
+    if (now >= c->accounted)
+        atomic_fetch_add(&c->w->net->pending_total, now - c->accounted);
+    else
+        atomic_fetch_sub(&c->w->net->pending_total, c->accounted - now);
+    c->accounted = now;
+}
+
+static void preauth_done(conn *c)
+{
+    if (!c->preauth) return;
+    c->preauth = 0;
+    c->w->npreauth--;
+}
 
 static void on_close(uv_handle_t *h)
 {
@@ -68,9 +100,11 @@ static void on_close(uv_handle_t *h)
     else
         w->conns = c->next;
     if (c->next) c->next->prev = c->prev;
+    preauth_done(c);
     dv_buf_free(&c->in);
     dv_buf_free(&c->out);
     dv_buf_free(&c->wbuf);
+    account(c);
     dv_free(c);
 }
 
@@ -78,6 +112,14 @@ static void conn_close(conn *c)
 {
     if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
     uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+/* Close a connection for a reason the client did not ask for, and say so. */
+static void conn_drop(conn *c, const char *why)
+{
+    dv_log(DV_LOG_WARN, "net", "%s: closing the connection: %s", c->peer, why);
+    c->closing = 1;
+    conn_close(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -88,23 +130,62 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init((char *)p, p ? READ_CHUNK : 0);
 }
 
-static void backpressure(conn *c)
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void set_reading(conn *c, int on)
 {
-    size_t pending = dv_buf_size(&c->out) + dv_buf_size(&c->wbuf);
-    if (c->reading && pending > c->w->net->max_out) {
+    if (on && !c->reading && !c->closing) {
+        c->reading = 1;
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    } else if (!on && c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
     }
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
-
-static void resume_reading(conn *c)
+/* How many more reply bytes the connection may produce now; 0: it is not served. */
+static size_t room(const conn *c)
 {
-    if (!c->reading && !c->closing) {
-        c->reading = 1;
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    const dv_net *n = c->w->net;
+    size_t pending = dv_buf_size(&c->out) + dv_buf_size(&c->wbuf);
+    if (pending >= n->max_out || (c->paused && pending > n->max_out / 2)) return 0;
+    size_t total = atomic_load(&n->pending_total);
+    if (total >= n->max_total) return pending ? 0 : 1;
+    /* Within the budget too: a batch stops where either limit is reached. */
+    size_t own = n->max_out - pending, all = n->max_total - total;
+    return own < all ? own : all;
+}
+
+/* Serve the complete requests buffered, as far as the limits allow, write, and read on only
+ * while the connection may be served. */
+static void process(conn *c)
+{
+    if (c->closing) return;
+    dv_net *n = c->w->net;
+    size_t r = room(c);
+    if (r && dv_buf_size(&c->in)) {
+        size_t limit = dv_buf_size(&c->out) + r;
+        long used = n->h.data(c->session, dv_buf_head(&c->in), dv_buf_size(&c->in), &c->out, limit);
+        if (used < 0) {
+            c->closing = 1;
+            set_reading(c, 0);
+            dv_buf_reset(&c->in);
+        } else {
+            dv_buf_consume(&c->in, (size_t)used);
+        }
+        if (c->preauth && n->h.authenticated && n->h.authenticated(c->session)) preauth_done(c);
     }
+    account(c);
+    flush(c);
+    if (c->closing) return;
+    r = room(c);
+    c->paused = r == 0;
+    /* Unserved requests wait in `in`; a partial one starts the frame timeout. */
+    if (!dv_buf_size(&c->in))
+        c->partial_ms = 0;
+    else if (!c->partial_ms && !c->paused)
+        c->partial_ms = uv_now(&c->w->loop);
+    set_reading(c, !c->paused);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -113,6 +194,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     conn *c = s->data;
     if (nread < 0) {
         /* EOF, a socket error, or no memory for the read (UV_ENOBUFS): drop the connection. */
+        if (nread != UV_EOF && nread != UV_ECONNRESET)
+            dv_log(DV_LOG_WARN, "net", "%s: closing the connection: read: %s", c->peer,
+                   uv_strerror((int)nread));
         c->closing = 1;
         conn_close(c);
         return;
@@ -123,25 +207,22 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         dv_buf_reset(&c->in);
         return;
     }
-    long used = c->w->net->h.data(c->session, dv_buf_head(&c->in), dv_buf_size(&c->in), &c->out);
-    if (used < 0) {
-        c->closing = 1;
-        uv_read_stop(s);
-        c->reading = 0;
-        dv_buf_reset(&c->in);
-    } else {
-        dv_buf_consume(&c->in, (size_t)used);
-    }
-    flush(c);
-    backpressure(c);
+    process(c);
 }
 
 static void on_write(uv_write_t *req, int status)
 {
     conn *c = req->data;
     c->writing = 0;
-    dv_buf_reset(&c->wbuf);
+    if (c->wbuf.cap > KEEP_WBUF)
+        dv_buf_free(&c->wbuf);
+    else
+        dv_buf_reset(&c->wbuf);
+    account(c);
     if (status < 0) {
+        if (status != UV_EPIPE && status != UV_ECONNRESET)
+            dv_log(DV_LOG_WARN, "net", "%s: closing the connection: write: %s", c->peer,
+                   uv_strerror(status));
         conn_close(c);
         return;
     }
@@ -150,7 +231,7 @@ static void on_write(uv_write_t *req, int status)
         conn_close(c);
         return;
     }
-    if (dv_buf_size(&c->out) + dv_buf_size(&c->wbuf) <= c->w->net->max_out / 2) resume_reading(c);
+    process(c);
 }
 
 static void flush(conn *c)
@@ -166,10 +247,36 @@ static void flush(conn *c)
     uv_buf_t b = uv_buf_init((char *)dv_buf_head(&c->wbuf), (unsigned)dv_buf_size(&c->wbuf));
     c->wreq.data = c;
     if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
-        conn_close(c);
+        conn_drop(c, "write failed");
         return;
     }
     c->writing = 1;
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    worker *w = t->data;
+    const dv_net *n = w->net;
+    uint64_t now = uv_now(&w->loop);
+    for (conn *c = w->conns; c; c = c->next) {
+        if (uv_is_closing((uv_handle_t *)&c->tcp)) continue;
+        if (c->preauth && now - c->opened_ms >= n->preauth_timeout_ms)
+            conn_drop(c, "not authenticated in time");
+        else if (c->partial_ms && !c->paused && now - c->partial_ms >= n->frame_timeout_ms)
+            conn_drop(c, "an incomplete request held too long");
+    }
+}
+
+/* Make room for one more connection awaiting authentication: close the oldest. */
+static void preauth_evict(worker *w)
+{
+    conn *oldest = NULL;
+    for (conn *c = w->conns; c; c = c->next)
+        if (c->preauth && !uv_is_closing((uv_handle_t *)&c->tcp)) oldest = c;
+    if (oldest) {
+        conn_drop(oldest, "too many connections awaiting authentication");
+        preauth_done(oldest);
+    }
 }
 
 static void addr_text(const struct sockaddr_storage *ss, char *out, size_t n)
@@ -203,12 +310,19 @@ static void adopt(worker *w, int fd)
     char ptxt[INET6_ADDRSTRLEN] = "?", ltxt[INET6_ADDRSTRLEN] = "?";
     if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0) addr_text(&peer, ptxt, sizeof ptxt);
     if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0) addr_text(&local, ltxt, sizeof ltxt);
+    snprintf(c->peer, sizeof c->peer, "%s", ptxt);
+    c->opened_ms = uv_now(&w->loop);
     c->session = w->net->h.open(w->net->ud, ptxt, ltxt);
     if (!c->session) {
         conn_close(c);
         return;
     }
-    resume_reading(c);
+    if (w->net->h.authenticated) {
+        if (w->npreauth >= w->max_preauth) preauth_evict(w);
+        c->preauth = 1;
+        w->npreauth++;
+    }
+    set_reading(c, 1);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -243,6 +357,7 @@ static void on_wake(uv_async_t *a)
         for (conn *c = w->conns; c; c = c->next) {
             if (c->closing) continue;
             w->net->h.notify(c->session, &c->out);
+            account(c);
             flush(c);
         }
     }
@@ -336,7 +451,18 @@ dv_net *dv_net_start(const dv_net_options *opt, const dv_net_handlers *h, void *
     }
     n->h = *h;
     n->ud = ud;
-    n->max_out = opt->max_pending_out ? opt->max_pending_out : 64u << 20;
+    n->max_out = opt->max_pending_out ? opt->max_pending_out : DV_NET_DEFAULT_MAX_PENDING_OUT;
+    n->max_total =
+        opt->max_pending_total ? opt->max_pending_total : DV_NET_DEFAULT_MAX_PENDING_TOTAL;
+    n->preauth_timeout_ms =
+        opt->preauth_timeout_ms ? opt->preauth_timeout_ms : DV_NET_DEFAULT_PREAUTH_TIMEOUT_MS;
+    n->frame_timeout_ms =
+        opt->frame_timeout_ms ? opt->frame_timeout_ms : DV_NET_DEFAULT_FRAME_TIMEOUT_MS;
+    unsigned max_preauth = opt->max_preauth ? opt->max_preauth : DV_NET_DEFAULT_MAX_PREAUTH;
+    /* The sweep runs often enough that a timeout is late by at most a quarter of itself. */
+    uint32_t tick =
+        n->preauth_timeout_ms < n->frame_timeout_ms ? n->preauth_timeout_ms : n->frame_timeout_ms;
+    tick = tick / 4 < 10 ? 10 : tick / 4 > 1000 ? 1000 : tick / 4;
     n->listen_fd = listen_on(opt->host, opt->port, &n->port, err, errlen);
     if (n->listen_fd < 0) {
         dv_free(n);
@@ -357,6 +483,10 @@ dv_net *dv_net_start(const dv_net_options *opt, const dv_net_handlers *h, void *
         uv_loop_init(&w->loop);
         uv_async_init(&w->loop, &w->wake, on_wake);
         w->wake.data = w;
+        w->max_preauth = (max_preauth + (unsigned)threads - 1) / (unsigned)threads;
+        uv_timer_init(&w->loop, &w->sweep);
+        w->sweep.data = w;
+        uv_timer_start(&w->sweep, on_sweep, tick, tick);
         uv_thread_create(&w->thread, worker_main, w);
     }
     pthread_create(&n->acceptor, NULL, acceptor_main, n);

@@ -7,6 +7,8 @@
  * thread until the client leaves or the server stops. */
 #include "server/rest.h"
 
+#include "server/http_limits.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -100,6 +102,7 @@ struct dv_rest {
     void (*changed)(void *ud);
     void *ud;
     struct MHD_Daemon *mhd;
+    dv_http_guard *guard; /* connection limits and the header timeout */
     int port;
     char os[80];
 
@@ -2046,6 +2049,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     request *q = *con_cls;
     if (!q) {
+        dv_http_guard_headers_done(((dv_rest *)cls)->guard, conn);
         /* Headers are in: refuse a declared oversized body before reading it. */
         q = dv_calloc(1, sizeof *q);
         if (!q) return MHD_NO;
@@ -2163,7 +2167,7 @@ static int bound_port(int fd)
 dv_rest *dv_rest_start(dv_cluster *c, dv_users *users, const dv_rest_options *o, char *err,
                        size_t errlen)
 {
-    static const dv_rest_options defaults = {NULL, 0, NULL, NULL};
+    static const dv_rest_options defaults = {.host = NULL};
     if (!o) o = &defaults;
     if (o->port < 0 || o->port > 65535) {
         dv_errmsg(err, errlen, 0, "REST port %d out of range", o->port);
@@ -2210,18 +2214,24 @@ dv_rest *dv_rest_start(dv_cluster *c, dv_users *users, const dv_rest_options *o,
     r->set.index.memory_snapshot_interval = 200;
     r->set.index.stable_snapshot_interval = 5000;
     snprintf(r->set.index.log_level, sizeof r->set.index.log_level, "info");
+    r->guard = dv_http_guard_new(&o->limits, "REST");
+    if (!r->guard) {
+        dv_errmsg(err, errlen, 0, "cannot start the REST connection guard");
+        goto fail;
+    }
     int family = AF_INET;
     int fd = listen_on(o->host, o->port, &family, err, errlen);
     if (fd < 0) goto fail;
     r->port = bound_port(fd);
+    struct MHD_OptionItem limits[DV_HTTP_GUARD_OPTIONS];
+    dv_http_guard_options(r->guard, limits);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (family == AF_INET6) flags |= MHD_USE_IPv6;
     r->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, r, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, r,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, r,
-        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-        MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_END);
+        flags, 0, dv_http_guard_accept, r->guard, on_request, r, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, r, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, r,
+        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_ARRAY, limits, MHD_OPTION_END);
     if (!r->mhd) {
         close(fd);
         dv_errmsg(err, errlen, 0, "cannot start the REST server (libmicrohttpd)");
@@ -2229,6 +2239,7 @@ dv_rest *dv_rest_start(dv_cluster *c, dv_users *users, const dv_rest_options *o,
     }
     return r;
 fail:
+    dv_http_guard_free(r->guard);
     pthread_cond_destroy(&r->drained);
     pthread_mutex_destroy(&r->mu);
     pthread_mutex_destroy(&r->auth_mu);
@@ -2261,6 +2272,7 @@ void dv_rest_stop(dv_rest *r)
     MHD_socket fd = MHD_quiesce_daemon(r->mhd);
     MHD_stop_daemon(r->mhd);
     if (fd != MHD_INVALID_SOCKET) close(fd);
+    dv_http_guard_free(r->guard);
     for (size_t i = 0; i < AUTH_SLOTS; i++) dv_user_release(r->auth[i].user);
     OPENSSL_cleanse(r->auth, sizeof r->auth);
     pthread_cond_destroy(&r->drained);

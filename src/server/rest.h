@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "server/bucket.h"
+#include "server/http_limits.h"
 #include "server/users.h"
 
 /* The version string nodes report, in Couchbase's form. */
@@ -39,6 +40,7 @@ typedef struct dv_rest_options {
      * May be NULL. */
     void (*changed)(void *ud);
     void *ud;
+    dv_http_limits limits; /* connections, per-address connections, timeouts (0: defaults) */
 } dv_rest_options;
 
 /* Bind and start serving (o NULL: the wildcard address, a free port, no callback). c and users

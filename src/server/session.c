@@ -38,6 +38,7 @@ struct dv_session_ctx {
     dv_buf errmap[DV_ERRMAP_VERSION]; /* the GET_ERROR_MAP answers, version 1 up, built once */
     uint32_t fixed_now;
     uint64_t started_ns; /* for STAT's uptime */
+    dv_session_limits limits;
 };
 
 struct dv_session {
@@ -55,6 +56,7 @@ struct dv_session {
     int64_t seen_bucket_rev, seen_cluster_rev; /* configs the client has */
     dv_buf scratch;                            /* decompressed values, config bodies */
     dv_sd_res sd;
+    unsigned auth_failures; /* failed SASL attempts on this connection */
 };
 
 /* ---- Context ---------------------------------------------------------------------------- */
@@ -65,6 +67,8 @@ dv_session_ctx *dv_session_ctx_new(dv_cluster *cluster, dv_users *users)
     if (!ctx) return NULL;
     ctx->cluster = cluster;
     ctx->users = users;
+    ctx->started_ns = dv_clock_now_ns();
+    dv_session_ctx_set_limits(ctx, NULL);
     for (unsigned v = 1; v <= DV_ERRMAP_VERSION; v++) {
         dv_buf_init(&ctx->errmap[v - 1]);
         if (dv_errmap_build(&ctx->errmap[v - 1], v, 1) != DV_ERR_OK) {
@@ -80,6 +84,15 @@ void dv_session_ctx_free(dv_session_ctx *ctx)
     if (!ctx) return;
     for (unsigned v = 0; v < DV_ERRMAP_VERSION; v++) dv_buf_free(&ctx->errmap[v]);
     dv_free(ctx);
+}
+
+void dv_session_ctx_set_limits(dv_session_ctx *ctx, const dv_session_limits *l)
+{
+    dv_session_limits d = {0};
+    if (l) d = *l;
+    if (!d.preauth_max_body) d.preauth_max_body = DV_SESSION_DEFAULT_PREAUTH_MAX_BODY;
+    if (!d.max_auth_failures) d.max_auth_failures = DV_SESSION_DEFAULT_MAX_AUTH_FAILURES;
+    ctx->limits = d;
 }
 
 void dv_session_ctx_set_now(dv_session_ctx *ctx, uint32_t now)
@@ -308,14 +321,21 @@ static int do_sasl(dv_session *s, const dv_frame *f, dv_buf *out)
     /* A failed attempt leaves the connection unauthenticated. The reason stays in the log: it
      * tells unknown users from wrong passwords. */
     int err = s->sasl ? dv_sasl_server_error(s->sasl) : DV_ERR_AUTHENTICATION_FAILURE;
-    dv_log(DV_LOG_INFO, "session", "%s: authentication failed (%s)", s->peer,
-           s->sasl ? dv_sasl_server_reason(s->sasl) : "user removed");
+    /* kv_engine answers AUTH_ERROR, counts and audits the failure and keeps the connection;
+     * divan logs it (WARN, its audit trail) and closes the connection after
+     * max_auth_failures of them, so that guessing costs a new connection each time. */
+    s->auth_failures++;
+    int last = s->auth_failures >= s->ctx->limits.max_auth_failures;
+    dv_log(DV_LOG_WARN, "session", "%s: authentication failed (%s)%s", s->peer,
+           s->sasl ? dv_sasl_server_reason(s->sasl) : "user removed",
+           last ? "; closing the connection: too many failures" : "");
     sasl_reset(s);
     dv_user_release(s->user);
     s->user = NULL;
     drop_bucket(s);
-    return send_status(s, out, f,
-                       err == DV_ERR_NO_MEMORY ? DV_STATUS_ENOMEM : DV_STATUS_AUTH_ERROR);
+    int rc =
+        send_status(s, out, f, err == DV_ERR_NO_MEMORY ? DV_STATUS_ENOMEM : DV_STATUS_AUTH_ERROR);
+    return last ? -1 : rc;
 }
 
 static int do_error_map(dv_session *s, const dv_frame *f, dv_buf *out)
@@ -344,8 +364,9 @@ static unsigned bucket_perms(dv_session *s)
         s->perms_gen = gen;
         s->bucket_perms = 0;
         if (u && s->bucket) {
-            static const unsigned each[] = {DV_PERM_SELECT, DV_PERM_READ, DV_PERM_WRITE,
-                                            DV_PERM_MANAGE};
+            static const unsigned each[] = {
+                DV_PERM_SELECT,     DV_PERM_READ,        DV_PERM_WRITE,       DV_PERM_MANAGE,
+                DV_PERM_XATTR_READ, DV_PERM_XATTR_WRITE, DV_PERM_SXATTR_READ, DV_PERM_SXATTR_WRITE};
             for (size_t i = 0; i < sizeof each / sizeof each[0]; i++) {
                 if (dv_user_allow(u, each[i], dv_bucket_name(s->bucket), NULL, NULL))
                     s->bucket_perms |= each[i];
@@ -537,6 +558,107 @@ static int do_stat(dv_session *s, const dv_frame *f, dv_buf *out)
     return send_status(s, out, f, DV_STATUS_SUCCESS);
 }
 
+/* ---- Privileges -------------------------------------------------------------------------- */
+
+/* What the privilege check learned about a document request's target. */
+typedef struct grant {
+    char scope[DV_MANIFEST_NAME_MAX + 1], coll[DV_MANIFEST_NAME_MAX + 1];
+    int32_t coll_ttl; /* the collection's maxTTL */
+} grant;
+
+/* perms (DV_PERM_*) on the request's collection: bucket-wide, or through a scoped role. */
+static int allowed(dv_session *s, const grant *g, unsigned perms)
+{
+    return (bucket_perms(s) & perms) == perms ||
+           (s->user && dv_user_allow(s->user, perms, dv_bucket_name(s->bucket), g->scope, g->coll));
+}
+
+/* The opcode table's privilege column, checked before any handler runs (kv_engine's order: a
+ * request the user may not make gets EACCESS whatever its target's state). Returns 0 to
+ * dispatch, 1 when a reply was sent, -1 to close the connection. */
+static int authorize(dv_session *s, const dv_frame *f, const dv_request_info *ri, grant *g,
+                     dv_buf *out)
+{
+    dv_privilege p = dv_opcode_privilege(f->opcode);
+    if (p == DV_PRIV_NONE) return 0;
+    if (p == DV_PRIV_UNSET || !s->user) return send_status(s, out, f, DV_STATUS_EACCESS) ? -1 : 1;
+    if (p == DV_PRIV_CONNECTION) return 0;
+    if (!s->bucket) return send_status(s, out, f, DV_STATUS_NO_BUCKET) ? -1 : 1;
+    /* kv_engine disconnects the clients of a deleted bucket. */
+    if (dv_bucket_deleted(s->bucket)) return -1;
+    unsigned need = 0;
+    switch (p) {
+    case DV_PRIV_BUCKET:
+        return 0;
+    case DV_PRIV_ADMIN:
+        /* Node administration: only the full admin holds both cluster and user admin. */
+        if (dv_user_allow(s->user, DV_PERM_CLUSTER_ADMIN | DV_PERM_USER_ADMIN, NULL, NULL, NULL))
+            return 0;
+        return send_status(s, out, f, DV_STATUS_EACCESS) ? -1 : 1;
+    case DV_PRIV_READ_ANY:
+        if ((bucket_perms(s) & DV_PERM_READ) ||
+            (s->user && dv_roles_allow_somewhere(dv_user_roles(s->user), DV_PERM_READ,
+                                                 dv_bucket_name(s->bucket))))
+            return 0;
+        return send_status(s, out, f, DV_STATUS_EACCESS) ? -1 : 1;
+    case DV_PRIV_READ:
+        need = DV_PERM_READ;
+        break;
+    case DV_PRIV_WRITE:
+        need = DV_PERM_WRITE;
+        break;
+    default:
+        need = DV_PERM_READ | DV_PERM_WRITE;
+        break;
+    }
+    int full = (bucket_perms(s) & need) == need;
+    if (!s->user) return send_status(s, out, f, DV_STATUS_EACCESS) ? -1 : 1;
+    if (dv_bucket_collection_find(s->bucket, ri->cid, &g->coll_ttl, g->scope, g->coll) !=
+        DV_ERR_OK) {
+        uint64_t uid = dv_bucket_manifest_uid(s->bucket);
+        return send_error(s, out, f, DV_STATUS_UNKNOWN_COLLECTION, NULL, 1, uid) ? -1 : 1;
+    }
+    if (!full && !allowed(s, g, need))
+        return send_error(s, out, f, DV_STATUS_EACCESS, "no access to this collection", 0, 0) ? -1
+                                                                                              : 1;
+    return 0;
+}
+
+/* What sub-document specs need on top of the command's privilege: user xattr paths
+ * XATTR_READ/WRITE, system ones ('_' first) SXATTR_READ/WRITE, by whether the command reads or
+ * mutates (kv_engine's rule); virtual xattrs ('$') none. A COUNTER spec in a multi-mutation
+ * needs Read as SUBDOC_COUNTER does, since its result returns the value (kv_engine asks only
+ * Upsert there; divan is stricter). */
+static int specs_allowed(dv_session *s, const grant *g, const dv_subdoc_spec *specs, size_t n,
+                         int lookup)
+{
+    unsigned need = 0;
+    for (size_t i = 0; i < n; i++) {
+        const dv_subdoc_spec *sp = &specs[i];
+        if (sp->opcode == DV_OP_SUBDOC_COUNTER) need |= DV_PERM_READ;
+        if (!(sp->flags & DV_SUBDOC_PATH_XATTR) || !sp->path_len || sp->path[0] == '$') continue;
+        if (sp->path[0] == '_')
+            need |= lookup ? DV_PERM_SXATTR_READ : DV_PERM_SXATTR_WRITE;
+        else
+            need |= lookup ? DV_PERM_XATTR_READ : DV_PERM_XATTR_WRITE;
+    }
+    return !need || allowed(s, g, need);
+}
+
+/* What $XTOC may list for this user: user xattr names with xattr read, system ones with
+ * system-xattr read (kv_engine's XTOC semantics). */
+static uint8_t xtoc_hide(dv_session *s, const grant *g, const dv_subdoc_spec *specs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!(specs[i].flags & DV_SUBDOC_PATH_XATTR) || specs[i].path_len < 5 ||
+            memcmp(specs[i].path, "$XTOC", 5) != 0)
+            continue;
+        return (uint8_t)((allowed(s, g, DV_PERM_XATTR_READ) ? 0 : DV_SD_XTOC_HIDE_USER) |
+                         (allowed(s, g, DV_PERM_SXATTR_READ) ? 0 : DV_SD_XTOC_HIDE_SYSTEM));
+    }
+    return 0;
+}
+
 /* ---- Data commands ----------------------------------------------------------------------- */
 
 /* The memcached opcode a quiet variant stands for, and whether its reply is suppressed on
@@ -571,27 +693,6 @@ static uint8_t base_opcode(uint8_t op)
     }
 }
 
-static int is_mutation(uint8_t op)
-{
-    switch (op) {
-    case DV_OP_SET:
-    case DV_OP_ADD:
-    case DV_OP_REPLACE:
-    case DV_OP_DELETE:
-    case DV_OP_APPEND:
-    case DV_OP_PREPEND:
-    case DV_OP_INCREMENT:
-    case DV_OP_DECREMENT:
-    case DV_OP_TOUCH:
-    case DV_OP_GAT:
-    case DV_OP_UNLOCK_KEY:
-    case DV_OP_SUBDOC_MULTI_MUTATION:
-        return 1;
-    default:
-        return op >= DV_OP_SUBDOC_DICT_ADD && op <= DV_OP_SUBDOC_COUNTER;
-    }
-}
-
 /* The bucket's or the collection's maxTTL applied to an expiry as on the wire (kv_engine: a
  * collection's maxTTL wins over the bucket's; -1 disables it). */
 static uint32_t cap_expiry(const dv_session *s, int32_t coll_ttl, uint32_t expiry, uint32_t now)
@@ -603,10 +704,9 @@ static uint32_t cap_expiry(const dv_session *s, int32_t coll_ttl, uint32_t expir
     return abs == 0 || abs > limit ? limit : expiry;
 }
 
-/* The checks every document command shares. Returns 0 to go on (with the collection's maxTTL
- * in *coll_ttl), 1 when a reply was sent, -1 on no memory. */
-static int doc_checks(dv_session *s, const dv_frame *f, const dv_request_info *ri, uint8_t op,
-                      int32_t *coll_ttl, dv_buf *out)
+/* The checks every document command shares once its privilege held. Returns 0 to go on, 1 when
+ * a reply was sent, -1 on no memory. */
+static int doc_checks(dv_session *s, const dv_frame *f, const dv_request_info *ri, dv_buf *out)
 {
     if (f->vbucket >= dv_store_nvb(dv_bucket_store(s->bucket))) {
         int64_t rev;
@@ -616,19 +716,8 @@ static int doc_checks(dv_session *s, const dv_frame *f, const dv_request_info *r
         r.value_len = dv_buf_size(&s->scratch);
         return send_reply(s, out, &r) ? -1 : 1;
     }
-    unsigned need = is_mutation(op) ? DV_PERM_WRITE : DV_PERM_READ;
-    char scope[DV_MANIFEST_NAME_MAX + 1], coll[DV_MANIFEST_NAME_MAX + 1];
-    int full = (bucket_perms(s) & need) == need;
-    if (!s->user) return send_status(s, out, f, DV_STATUS_EACCESS) ? -1 : 1;
-    if (dv_bucket_collection_find(s->bucket, ri->cid, coll_ttl, full ? NULL : scope,
-                                  full ? NULL : coll) != DV_ERR_OK) {
-        uint64_t uid = dv_bucket_manifest_uid(s->bucket);
-        return send_error(s, out, f, DV_STATUS_UNKNOWN_COLLECTION, NULL, 1, uid) ? -1 : 1;
-    }
-    if (!full && !dv_user_allow(s->user, need, dv_bucket_name(s->bucket), scope, coll))
-        return send_error(s, out, f, DV_STATUS_EACCESS, "no access to this collection", 0, 0) ? -1
-                                                                                              : 1;
-    if (is_mutation(op)) {
+    dv_privilege p = dv_opcode_privilege(f->opcode);
+    if (p == DV_PRIV_WRITE || p == DV_PRIV_READ_WRITE) {
         refresh_settings(s);
         if (ri->fr.durability_level || s->set.durability_min_level) {
             dv_durability_level eff;
@@ -678,12 +767,13 @@ static int request_value(dv_session *s, const dv_frame *f, const uint8_t **v, si
     return 0;
 }
 
-static int do_kv(dv_session *s, const dv_frame *f, const dv_request_info *ri, dv_buf *out)
+static int do_kv(dv_session *s, const dv_frame *f, const dv_request_info *ri, const grant *g,
+                 dv_buf *out)
 {
     uint8_t op = base_opcode(f->opcode);
     int quiet = (dv_opcode_info_get(f->opcode)->flags & DV_OPF_QUIET) != 0;
-    int32_t coll_ttl = 0;
-    int rc = doc_checks(s, f, ri, op, &coll_ttl, out);
+    int32_t coll_ttl = g->coll_ttl;
+    int rc = doc_checks(s, f, ri, out);
     if (rc) return rc < 0 ? -1 : 0;
 
     dv_kv_req req = {0};
@@ -796,10 +886,11 @@ static int do_kv(dv_session *s, const dv_frame *f, const dv_request_info *ri, dv
 }
 
 /* Sub-document commands: multi-path (0xd0, 0xd1) and single-path (0xc5..0xcf, 0xd2, 0xd3). */
-static int do_subdoc(dv_session *s, const dv_frame *f, const dv_request_info *ri, dv_buf *out)
+static int do_subdoc(dv_session *s, const dv_frame *f, const dv_request_info *ri, const grant *g,
+                     dv_buf *out)
 {
-    int32_t coll_ttl = 0;
-    int rc = doc_checks(s, f, ri, f->opcode, &coll_ttl, out);
+    int32_t coll_ttl = g->coll_ttl;
+    int rc = doc_checks(s, f, ri, out);
     if (rc) return rc < 0 ? -1 : 0;
     dv_subdoc_spec specs[DV_SUBDOC_MAX_SPECS];
     size_t n = 0;
@@ -830,6 +921,8 @@ static int do_subdoc(dv_session *s, const dv_frame *f, const dv_request_info *ri
             st = dv_subdoc_mutation_decode(f->value, f->value_len, specs, &n, &why);
     }
     if (st != DV_STATUS_SUCCESS) return send_error(s, out, f, st, why, 0, 0);
+    if (!specs_allowed(s, g, specs, n, lookup))
+        return send_error(s, out, f, DV_STATUS_EACCESS, "no access to these paths", 0, 0);
 
     dv_sd_res *res = &s->sd;
     dv_buf_reset(&res->body);
@@ -848,6 +941,7 @@ static int do_subdoc(dv_session *s, const dv_frame *f, const dv_request_info *ri
         q.nspecs = n;
         q.now = now;
         q.single = single;
+        q.xtoc_hide = xtoc_hide(s, g, specs, n);
         dv_sd_lookup(dv_bucket_store(s->bucket), &q, res);
     } else {
         dv_sd_mutate_req q = {0};
@@ -884,41 +978,16 @@ static int do_subdoc(dv_session *s, const dv_frame *f, const dv_request_info *ri
 
 /* ---- Dispatch ---------------------------------------------------------------------------- */
 
-static int needs_bucket(uint8_t op)
-{
-    switch (op) {
-    case DV_OP_HELLO:
-    case DV_OP_SASL_LIST_MECHS:
-    case DV_OP_SASL_AUTH:
-    case DV_OP_SASL_STEP:
-    case DV_OP_GET_ERROR_MAP:
-    case DV_OP_SELECT_BUCKET:
-    case DV_OP_GET_CLUSTER_CONFIG:
-    case DV_OP_NOOP:
-    case DV_OP_VERSION:
-    case DV_OP_QUIT:
-    case DV_OP_QUITQ:
-        return 0;
-    default:
-        return 1;
-    }
-}
-
 /* Handle one request; 0 to go on, -1 to close the connection. */
 static int dispatch(dv_session *s, const dv_frame *f, dv_buf *out)
 {
     dv_request_info ri;
     dv_status st = dv_request_check(f, has(s, DV_FEATURE_COLLECTIONS), &ri);
     if (st != DV_STATUS_SUCCESS) return send_status(s, out, f, st);
+    grant g = {{0}, {0}, 0};
+    int rc = authorize(s, f, &ri, &g, out);
+    if (rc) return rc < 0 ? -1 : 0;
     uint8_t op = f->opcode;
-    if (!s->user && op != DV_OP_HELLO && op != DV_OP_SASL_LIST_MECHS && op != DV_OP_SASL_AUTH &&
-        op != DV_OP_SASL_STEP && op != DV_OP_GET_ERROR_MAP && op != DV_OP_QUIT && op != DV_OP_QUITQ)
-        return send_status(s, out, f, DV_STATUS_EACCESS);
-    if (needs_bucket(op)) {
-        if (!s->bucket) return send_status(s, out, f, DV_STATUS_NO_BUCKET);
-        /* kv_engine disconnects the clients of a deleted bucket. */
-        if (dv_bucket_deleted(s->bucket)) return -1;
-    }
     switch (op) {
     case DV_OP_HELLO:
         return do_hello(s, f, out);
@@ -991,7 +1060,7 @@ static int dispatch(dv_session *s, const dv_frame *f, dv_buf *out)
     case DV_OP_GET_LOCKED:
     case DV_OP_UNLOCK_KEY:
     case DV_OP_GET_META:
-        return do_kv(s, f, &ri, out);
+        return do_kv(s, f, &ri, &g, out);
     case DV_OP_SUBDOC_MULTI_LOOKUP:
     case DV_OP_SUBDOC_MULTI_MUTATION:
     case DV_OP_SUBDOC_GET:
@@ -1007,22 +1076,32 @@ static int dispatch(dv_session *s, const dv_frame *f, dv_buf *out)
     case DV_OP_SUBDOC_COUNTER:
     case DV_OP_SUBDOC_GET_COUNT:
     case DV_OP_SUBDOC_REPLACE_BODY_WITH_XATTR:
-        return do_subdoc(s, f, &ri, out);
+        return do_subdoc(s, f, &ri, &g, out);
     default:
         return send_status(s, out, f, DV_STATUS_UNKNOWN_COMMAND);
     }
 }
 
-long dv_session_data(dv_session *s, const uint8_t *p, size_t n, dv_buf *out)
+int dv_session_authenticated(const dv_session *s)
+{
+    return s->user != NULL;
+}
+
+long dv_session_data(dv_session *s, const uint8_t *p, size_t n, dv_buf *out, size_t limit)
 {
     size_t pos = 0;
     for (;;) {
+        if (limit && dv_buf_size(out) >= limit) return (long)pos;
         dv_frame f;
         size_t used;
-        int rc = dv_frame_decode(p + pos, n - pos, DV_FRAME_DEFAULT_MAX_BODY, &f, &used);
+        /* Until SASL succeeds only small frames: HELLO, SASL and the error map fit. */
+        size_t max = s->user ? DV_FRAME_DEFAULT_MAX_BODY : s->ctx->limits.preauth_max_body;
+        int rc = dv_frame_decode(p + pos, n - pos, max, &f, &used);
         if (rc == DV_MCBP_NEED_MORE) return (long)pos;
         if (rc != DV_MCBP_OK) {
-            dv_log(DV_LOG_INFO, "session", "%s: closing: %s", s->peer, dv_mcbp_strerror(rc));
+            dv_log(DV_LOG_WARN, "session", "%s: closing the connection: %s%s", s->peer,
+                   dv_mcbp_strerror(rc),
+                   rc == DV_MCBP_ETOOBIG && !s->user ? " (before authentication)" : "");
             return -1;
         }
         pos += used;

@@ -189,6 +189,7 @@ typedef struct sd_ctx {
     dv_buf owned[DV_SUBDOC_MAX_SPECS]; /* values made for a spec (binary, virtual macros) */
     char num[DV_SUBDOC_MAX_SPECS][24];
     int nomem;
+    uint8_t xtoc_hide; /* DV_SD_XTOC_HIDE_* */
 } sd_ctx;
 
 static void text_borrow(sd_text *t, const char *p, size_t n)
@@ -381,8 +382,12 @@ static uint16_t vattr_text(sd_ctx *ctx, const dv_subdoc_spec *s, const char **p,
             const char *blob = item_blob(ctx->in, &nb);
             xa_pair pr;
             put(&w, LIT("{\"$XTOC\":["));
-            for (int first = 1; xa_next(blob, nb, &off, &pr); first = 0) {
+            for (int first = 1; xa_next(blob, nb, &off, &pr);) {
+                int sys = pr.nkey && pr.key[0] == '_';
+                if (ctx->xtoc_hide & (sys ? DV_SD_XTOC_HIDE_SYSTEM : DV_SD_XTOC_HIDE_USER))
+                    continue;
                 if (!first) put(&w, ",", 1);
+                first = 0;
                 put(&w, "\"", 1);
                 put(&w, pr.key, pr.nkey);
                 put(&w, "\"", 1);
@@ -878,6 +883,7 @@ void dv_sd_lookup(dv_store *s, const dv_sd_lookup_req *req, dv_sd_res *res)
         return;
     }
     ctx_init(ctx, req->specs, n, req->doc_flags, 0);
+    ctx->xtoc_hide = req->xtoc_hide;
     ctx->in = it;
     ctx->vb_uuid = uuid;
     ctx->now = req->now;

@@ -61,9 +61,12 @@ typedef struct dv_sd_lookup_req {
     uint8_t doc_flags;           /* DV_SUBDOC_DOC_* of the decoded extras */
     const dv_subdoc_spec *specs; /* decoded and validated (1..16) */
     size_t nspecs;
-    uint8_t single; /* a single-path command: nspecs is 1, answer as described above */
-    uint32_t now;   /* Unix seconds */
+    uint8_t single;    /* a single-path command: nspecs is 1, answer as described above */
+    uint32_t now;      /* Unix seconds */
+    uint8_t xtoc_hide; /* DV_SD_XTOC_HIDE_*: xattr names $XTOC leaves out (the reader's rights) */
 } dv_sd_lookup_req;
+
+enum { DV_SD_XTOC_HIDE_USER = 1, DV_SD_XTOC_HIDE_SYSTEM = 2 };
 
 void dv_sd_lookup(dv_store *s, const dv_sd_lookup_req *req, dv_sd_res *res);
 

@@ -19,11 +19,16 @@
 /* Parameters a role takes: none, a bucket, up to a scope, up to a collection. */
 enum { P_NONE = 0, P_BUCKET = 1, P_SCOPE = 2, P_COLLECTION = 3 };
 
-#define BUCKET_PERMS (DV_PERM_SELECT | DV_PERM_READ | DV_PERM_WRITE | DV_PERM_MANAGE)
+#define XATTR_PERMS                                                                                \
+    (DV_PERM_XATTR_READ | DV_PERM_XATTR_WRITE | DV_PERM_SXATTR_READ | DV_PERM_SXATTR_WRITE)
+#define DATA_PERMS   (DV_PERM_SELECT | DV_PERM_READ | DV_PERM_WRITE | XATTR_PERMS)
+#define BUCKET_PERMS (DATA_PERMS | DV_PERM_MANAGE)
 #define ALL_PERMS    (BUCKET_PERMS | DV_PERM_CLUSTER_READ | DV_PERM_CLUSTER_ADMIN | DV_PERM_USER_ADMIN)
 
 /* What each role grants, after Couchbase's role definitions: roles without parameters grant
- * their bucket permissions on every bucket. */
+ * their bucket permissions on every bucket. As in ns_server, data_reader reads user xattrs and
+ * data_writer writes them; system xattrs belong to the roles with all data access
+ * (bucket_full_access, data_backup, mobile_sync_gateway, replication_target, admin). */
 static const struct role_def {
     const char *name;
     uint8_t params;
@@ -49,14 +54,14 @@ static const struct role_def {
     [DV_ROLE_VIEWS_READER] = {"views_reader", P_BUCKET, DV_PERM_SELECT | DV_PERM_READ},
     [DV_ROLE_DATA_BACKUP] = {"data_backup", P_BUCKET, BUCKET_PERMS},
     [DV_ROLE_FTS_ADMIN] = {"fts_admin", P_BUCKET, DV_PERM_SELECT},
-    [DV_ROLE_MOBILE_SYNC_GATEWAY] = {"mobile_sync_gateway", P_BUCKET,
-                                     DV_PERM_SELECT | DV_PERM_READ | DV_PERM_WRITE},
-    [DV_ROLE_REPLICATION_TARGET] = {"replication_target", P_BUCKET,
-                                    DV_PERM_SELECT | DV_PERM_READ | DV_PERM_WRITE},
+    [DV_ROLE_MOBILE_SYNC_GATEWAY] = {"mobile_sync_gateway", P_BUCKET, DATA_PERMS},
+    [DV_ROLE_REPLICATION_TARGET] = {"replication_target", P_BUCKET, DATA_PERMS},
     [DV_ROLE_ANALYTICS_MANAGER] = {"analytics_manager", P_BUCKET, DV_PERM_SELECT},
     [DV_ROLE_SCOPE_ADMIN] = {"scope_admin", P_SCOPE, DV_PERM_SELECT | DV_PERM_MANAGE},
-    [DV_ROLE_DATA_READER] = {"data_reader", P_COLLECTION, DV_PERM_SELECT | DV_PERM_READ},
-    [DV_ROLE_DATA_WRITER] = {"data_writer", P_COLLECTION, DV_PERM_SELECT | DV_PERM_WRITE},
+    [DV_ROLE_DATA_READER] = {"data_reader", P_COLLECTION,
+                             DV_PERM_SELECT | DV_PERM_READ | DV_PERM_XATTR_READ},
+    [DV_ROLE_DATA_WRITER] = {"data_writer", P_COLLECTION,
+                             DV_PERM_SELECT | DV_PERM_WRITE | DV_PERM_XATTR_WRITE},
     [DV_ROLE_DATA_DM_WRITER] = {"data_dm_writer", P_COLLECTION, DV_PERM_SELECT | DV_PERM_WRITE},
     [DV_ROLE_DATA_MONITORING] = {"data_monitoring", P_COLLECTION, DV_PERM_SELECT},
     [DV_ROLE_FTS_SEARCHER] = {"fts_searcher", P_COLLECTION, DV_PERM_SELECT},
@@ -331,6 +336,18 @@ int dv_roles_allow(const dv_roles *r, unsigned perms, const char *bucket, const 
 {
     unsigned granted = 0;
     for (size_t i = 0; i < r->n; i++) granted |= role_grants(&r->v[i], bucket, scope, collection);
+    return (granted & perms) == perms;
+}
+
+int dv_roles_allow_somewhere(const dv_roles *r, unsigned perms, const char *bucket)
+{
+    unsigned granted = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        const dv_role *role = &r->v[i];
+        /* The role's own scope and collection are a target it grants on ("*" is never kept
+         * there). */
+        granted |= role_grants(role, bucket, role->scope, role->collection);
+    }
     return (granted & perms) == perms;
 }
 

@@ -14,6 +14,10 @@
  *   DV_PERM_CLUSTER_READ    read cluster settings, list buckets
  *   DV_PERM_CLUSTER_ADMIN   create and drop buckets, change cluster settings
  *   DV_PERM_USER_ADMIN      create, change and remove users
+ *   DV_PERM_XATTR_READ      read a document's user extended attributes (sub-document)
+ *   DV_PERM_XATTR_WRITE     write them
+ *   DV_PERM_SXATTR_READ     read system extended attributes (names starting with '_')
+ *   DV_PERM_SXATTR_WRITE    write them
  * A role with a bucket parameter grants on that bucket (`*`: every bucket); a scoped role
  * (`[b:s]`, `[b:s:c]`) grants on that scope or collection only, except DV_PERM_SELECT, which any
  * role on a bucket grants (as Couchbase lets such a user select the bucket). `admin` grants
@@ -75,6 +79,10 @@ enum {
     DV_PERM_CLUSTER_READ = 1u << 4,
     DV_PERM_CLUSTER_ADMIN = 1u << 5,
     DV_PERM_USER_ADMIN = 1u << 6,
+    DV_PERM_XATTR_READ = 1u << 7,
+    DV_PERM_XATTR_WRITE = 1u << 8,
+    DV_PERM_SXATTR_READ = 1u << 9,
+    DV_PERM_SXATTR_WRITE = 1u << 10,
 };
 
 /* One role. bucket, scope and collection are NULL when absent (cluster roles have none; a
@@ -115,6 +123,9 @@ size_t dv_roles_format(const dv_roles *r, char *buf, size_t len);
  * scope), except DV_PERM_SELECT. */
 int dv_roles_allow(const dv_roles *r, unsigned perms, const char *bucket, const char *scope,
                    const char *collection);
+/* 1 if the roles grant every permission in perms on at least one scope or collection of the
+ * bucket (kv_engine's "privilege in at least one collection", for OBSERVE_SEQNO). */
+int dv_roles_allow_somewhere(const dv_roles *r, unsigned perms, const char *bucket);
 
 /* ---- Users ------------------------------------------------------------------------------------
  */

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -154,4 +155,38 @@ int tu_dial(int port)
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) return fd;
     close(fd);
     return -1;
+}
+
+int tu_read_line(int fd, char *buf, size_t len, int timeout_ms)
+{
+    size_t n = 0;
+    uint64_t end = tu_mono_ms() + (uint64_t)timeout_ms;
+    while (n + 1 < len) {
+        uint64_t now = tu_mono_ms();
+        struct pollfd p = {fd, POLLIN, 0};
+        if (now >= end || poll(&p, 1, (int)(end - now)) <= 0) break;
+        char ch;
+        if (read(fd, &ch, 1) != 1) break;
+        if (ch == '\n') {
+            buf[n] = '\0';
+            return 0;
+        }
+        buf[n++] = ch;
+    }
+    buf[n] = '\0';
+    return -1;
+}
+
+void tu_program(const char *name, const char *env, char *out, size_t len)
+{
+    const char *e = env ? getenv(env) : NULL;
+    if (e) {
+        snprintf(out, len, "%s", e);
+        return;
+    }
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    snprintf(out, len, "%s/../../bin/%s", dirname(self), name);
 }

@@ -35,4 +35,11 @@ int tu_dial(int port);
  * the signal if one ended it). */
 int tu_capture(const char *bin, const char *const *args, int guard_ms, char **out, char **err);
 
+/* Read one line (without the newline) within timeout_ms; 0, or -1 on EOF or timeout. */
+int tu_read_line(int fd, char *buf, size_t len, int timeout_ms);
+
+/* The path of one of the build's programs: $env if set, else bin/<name> of the build tree the
+ * test binary lives in. */
+void tu_program(const char *name, const char *env, char *out, size_t len);
+
 #endif

@@ -35,37 +35,8 @@ static char server_bin[4096], tool_bin[4096];
 
 static void find_bins(void)
 {
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    assert_true(n > 0);
-    self[n] = '\0';
-    char *dir = dirname(self);
-    const char *s = getenv("DIVAN_SERVER"), *t = getenv("DIVAN_TOOL");
-    snprintf(server_bin, sizeof server_bin, "%s", s ? s : "");
-    snprintf(tool_bin, sizeof tool_bin, "%s", t ? t : "");
-    if (!s) snprintf(server_bin, sizeof server_bin, "%s/../../bin/divan-server", dir);
-    if (!t) snprintf(tool_bin, sizeof tool_bin, "%s/../../bin/divan", dir);
-}
-
-/* Read one line (without the newline) within timeout_ms; 0, or -1 on EOF or timeout. */
-static int read_line(int fd, char *buf, size_t len, int timeout_ms)
-{
-    size_t n = 0;
-    uint64_t end = tu_mono_ms() + (uint64_t)timeout_ms;
-    while (n + 1 < len) {
-        uint64_t now = tu_mono_ms();
-        struct pollfd p = {fd, POLLIN, 0};
-        if (now >= end || poll(&p, 1, (int)(end - now)) <= 0) break;
-        char ch;
-        if (read(fd, &ch, 1) != 1) break;
-        if (ch == '\n') {
-            buf[n] = '\0';
-            return 0;
-        }
-        buf[n++] = ch;
-    }
-    buf[n] = '\0';
-    return -1;
+    tu_program("divan-server", "DIVAN_SERVER", server_bin, sizeof server_bin);
+    tu_program("divan", "DIVAN_TOOL", tool_bin, sizeof tool_bin);
 }
 
 typedef struct server {
@@ -86,7 +57,7 @@ static void server_start(server *s, int kv, int http)
                     NULL};
     s->pid = tu_spawn(argv, &s->out, NULL);
     char line[256];
-    if (read_line(s->out, line, sizeof line, GUARD_MS) != 0 ||
+    if (tu_read_line(s->out, line, sizeof line, GUARD_MS) != 0 ||
         sscanf(line, "divan-server kv=%d http=%d", &s->kv, &s->http) != 2) {
         kill(s->pid, SIGKILL);
         waitpid(s->pid, NULL, 0);
@@ -124,7 +95,7 @@ static int http_post(int port, const char *path, const char *form)
                      path, strlen(form), form);
     assert_int_equal(write(fd, req, (size_t)n), n);
     char line[256];
-    assert_int_equal(read_line(fd, line, sizeof line, GUARD_MS), 0);
+    assert_int_equal(tu_read_line(fd, line, sizeof line, GUARD_MS), 0);
     close(fd);
     int status = 0;
     assert_int_equal(sscanf(line, "HTTP/1.%*d %d", &status), 1);
@@ -1277,15 +1248,15 @@ static void test_restart_load(void **state)
     pid_t pid = tu_spawn(argv, &fo, &fe);
     char line[512];
     /* The first progress line: operations are flowing. */
-    assert_int_equal(read_line(fe, line, sizeof line, GUARD_MS), 0);
+    assert_int_equal(tu_read_line(fe, line, sizeof line, GUARD_MS), 0);
     kill(s.pid, SIGKILL);
     waitpid(s.pid, NULL, 0);
     close(s.out);
     server_start(&s, kv, http);
     /* The load ends by itself, and says so on stdout. */
     char summary[2048] = "";
-    int got = read_line(fo, summary, sizeof summary, GUARD_MS);
-    while (read_line(fe, line, sizeof line, GUARD_MS) == 0) {
+    int got = tu_read_line(fo, summary, sizeof summary, GUARD_MS);
+    while (tu_read_line(fe, line, sizeof line, GUARD_MS) == 0) {
     }
     int status;
     waitpid(pid, &status, 0);

@@ -93,7 +93,7 @@ static void queue(client *c, dv_frame f)
 /* Hand everything queued to the session in one read. */
 static void flush(client *c)
 {
-    long used = dv_session_data(c->s, dv_buf_head(&c->in), dv_buf_size(&c->in), &c->out);
+    long used = dv_session_data(c->s, dv_buf_head(&c->in), dv_buf_size(&c->in), &c->out, 0);
     if (used < 0) {
         c->closed = 1;
     } else {
@@ -815,7 +815,7 @@ static void bad_input(void **state)
     f.magic = DV_MAGIC_REQ;
     dv_buf_reset(&c.in);
     assert_int_equal(dv_frame_encode(&c.in, &f), 0);
-    long used = dv_session_data(c.s, dv_buf_head(&c.in), dv_buf_size(&c.in) - 1, &c.out);
+    long used = dv_session_data(c.s, dv_buf_head(&c.in), dv_buf_size(&c.in) - 1, &c.out, 0);
     assert_int_equal(used, 0);
     dv_buf_reset(&c.in);
     /* Bad extras length: EINVAL, the connection goes on. */
@@ -827,20 +827,20 @@ static void bad_input(void **state)
     assert_int_equal(call(&c, (dv_frame){.opcode = DV_OP_NOOP}).status, 0);
     /* A body length above the maximum: closed. */
     uint8_t hdr[24] = {0x80, 0x01, 0, 1, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff};
-    assert_int_equal(dv_session_data(c.s, hdr, sizeof hdr, &c.out), -1);
+    assert_int_equal(dv_session_data(c.s, hdr, sizeof hdr, &c.out, 0), -1);
     client_close(&c);
 
     /* Lengths that contradict each other: closed. */
     connect_as(&c, "Administrator", "password", "default");
     uint8_t lie[24] = {0x80, 0x00, 0, 200, 0, 0, 0, 0, 0, 0, 0, 10};
-    assert_int_equal(dv_session_data(c.s, lie, sizeof lie, &c.out), -1);
+    assert_int_equal(dv_session_data(c.s, lie, sizeof lie, &c.out, 0), -1);
     client_close(&c);
 
     /* Random bytes: closed without a crash. */
     client_open(&c);
     uint8_t junk[64];
     for (size_t i = 0; i < sizeof junk; i++) junk[i] = (uint8_t)(i * 37 + 11);
-    assert_int_equal(dv_session_data(c.s, junk, sizeof junk, &c.out), -1);
+    assert_int_equal(dv_session_data(c.s, junk, sizeof junk, &c.out, 0), -1);
     client_close(&c);
 
     /* QUIT answers, then closes. */
@@ -849,6 +849,38 @@ static void bad_input(void **state)
     flush(&c);
     assert_true(c.closed);
     assert_int_equal(next(&c).opcode, DV_OP_QUIT);
+    client_close(&c);
+}
+
+/* A session stops before the next request once its output reaches the limit the network
+ * layer gives it, and before authentication takes only small frames. */
+static void output_limit_and_preauth_frames(void **state)
+{
+    (void)state;
+    client c;
+    connect_as(&c, "Administrator", "password", "default");
+    dv_buf_reset(&c.in);
+    for (int i = 0; i < 3; i++) queue(&c, (dv_frame){.opcode = DV_OP_NOOP});
+    size_t one = dv_buf_size(&c.in) / 3;
+    /* The limit counts what out holds already. */
+    size_t before = dv_buf_size(&c.out);
+    long used = dv_session_data(c.s, dv_buf_head(&c.in), dv_buf_size(&c.in), &c.out, before);
+    assert_int_equal(used, 0);
+    used = dv_session_data(c.s, dv_buf_head(&c.in), dv_buf_size(&c.in), &c.out, before + 1);
+    assert_int_equal(used, (long)one);
+    size_t first = dv_buf_size(&c.out);
+    used = dv_session_data(c.s, dv_buf_head(&c.in) + one, 2 * one, &c.out, first + 1);
+    assert_int_equal(used, (long)one);
+    dv_buf_reset(&c.in);
+    client_close(&c);
+
+    /* 16 KiB + 1 before SASL: closed at the header; the same after SASL is served. */
+    uint8_t hdr[24] = {0x80, DV_OP_NOOP, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x01};
+    client_open(&c);
+    assert_int_equal(dv_session_data(c.s, hdr, sizeof hdr, &c.out, 0), -1);
+    client_close(&c);
+    connect_as(&c, "Administrator", "password", NULL);
+    assert_int_equal(dv_session_data(c.s, hdr, sizeof hdr, &c.out, 0), 0);
     client_close(&c);
 }
 
@@ -868,6 +900,7 @@ int main(void)
         cmocka_unit_test(durability),
         cmocka_unit_test(collections_and_pushes),
         cmocka_unit_test(bad_input),
+        cmocka_unit_test(output_limit_and_preauth_frames),
     };
     int failed =
         _cmocka_run_group_tests("session", tests, sizeof tests / sizeof tests[0], setup, teardown);

@@ -140,7 +140,7 @@ static void decode(int mutation)
 
 static uint16_t lookup_f(const char *key, uint8_t doc_flags, const dv_subdoc_spec *specs, size_t n)
 {
-    dv_sd_lookup_req q = {VB, 0, key, strlen(key), doc_flags, specs, n, 0, NOW};
+    dv_sd_lookup_req q = {VB, 0, key, strlen(key), doc_flags, specs, n, 0, NOW, 0};
     dv_buf_reset(&R.body);
     dv_sd_lookup(store, &q, &R);
     decode(0);
@@ -286,7 +286,7 @@ static void lookups(void **state)
     /* Missing documents, other vbuckets. */
     assert_int_equal(lookup_f("nodoc", 0, specs, 1), DV_STATUS_KEY_ENOENT);
     assert_true(R.cas == 0);
-    dv_sd_lookup_req q = {16, 0, "l", 1, 0, specs, 1, 0, NOW};
+    dv_sd_lookup_req q = {16, 0, "l", 1, 0, specs, 1, 0, NOW, 0};
     dv_sd_lookup(store, &q, &R);
     assert_int_equal(R.status, DV_STATUS_NOT_MY_VBUCKET);
 
@@ -304,7 +304,7 @@ static void single_path_lookups(void **state)
     (void)state;
     uint64_t cas = set_doc("sp", "{\"a\":{\"b\":[1,2]}}");
     dv_subdoc_spec s = sp(DV_OP_SUBDOC_GET, 0, "a.b", NULL);
-    dv_sd_lookup_req q = {VB, 0, "sp", 2, 0, &s, 1, 1, NOW};
+    dv_sd_lookup_req q = {VB, 0, "sp", 2, 0, &s, 1, 1, NOW, 0};
     dv_buf_reset(&R.body);
     dv_sd_lookup(store, &q, &R);
     assert_int_equal(R.status, DV_STATUS_SUCCESS);
