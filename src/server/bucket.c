@@ -207,6 +207,7 @@ void dv_bucket_settings_default(dv_bucket_settings *s, const char *name)
     s->durability_min_level = DV_DURABILITY_NONE;
     s->eviction_policy = DV_EVICTION_VALUE_ONLY;
     s->compression_mode = DV_COMPRESSION_PASSIVE;
+    s->history_default = 1;
 }
 
 dv_error dv_bucket_settings_validate(const dv_bucket_settings *s, char *errbuf, size_t errlen)
@@ -566,6 +567,30 @@ dv_error dv_bucket_create_collection(dv_bucket *b, const char *scope, const char
     return rc;
 }
 
+dv_error dv_bucket_update_collection(dv_bucket *b, const char *scope, const char *collection,
+                                     const dv_collection_spec *spec, uint64_t *uid)
+{
+    if (spec->has_max_ttl && spec->max_ttl < -1) return DV_ERR_INVALID_ARGUMENT;
+    pthread_rwlock_wrlock(&b->lock);
+    dv_scope *s = find_scope(b->manifest, scope);
+    dv_collection *c = s ? find_collection(s, collection) : NULL;
+    if (!c) {
+        pthread_rwlock_unlock(&b->lock);
+        return s ? DV_ERR_COLLECTION_NOT_FOUND : DV_ERR_SCOPE_NOT_FOUND;
+    }
+    if (spec->has_max_ttl) {
+        c->has_max_ttl = 1;
+        c->max_ttl = spec->max_ttl;
+    }
+    if (spec->has_history) {
+        c->has_history = 1;
+        c->history = !!spec->history;
+    }
+    bump(b, uid);
+    pthread_rwlock_unlock(&b->lock);
+    return DV_ERR_OK;
+}
+
 dv_error dv_bucket_drop_collection(dv_bucket *b, const char *scope, const char *collection,
                                    uint64_t *uid)
 {
@@ -874,6 +899,9 @@ dv_error dv_cluster_bucket_config_json(dv_cluster *c, dv_bucket *b, dv_buf *out)
      * tell the two apart by it (the Java SDK refuses PersistTo on a bucket without it); divan
      * serves no views, which is all the capability would offer beyond that. */
     if (rc == DV_ERR_OK && !ephemeral) rc = dv_config_add_bucket_cap(cfg, "couchapi");
+    /* Couchbase Server 7.2+ lists nonDedupedHistory for its couchbase buckets; the official
+     * core asks for it before a collection update or a collection with history. */
+    if (rc == DV_ERR_OK && !ephemeral) rc = dv_config_add_bucket_cap(cfg, "nonDedupedHistory");
     if (rc == DV_ERR_OK) rc = dv_vbmap_spread(&cfg->vbmap, DV_BUCKET_NVB, 1, cfg->num_replicas);
     if (rc == DV_ERR_OK) rc = dv_config_write_json(cfg, 0, out);
     dv_config_free(cfg);

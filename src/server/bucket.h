@@ -63,6 +63,12 @@ typedef struct dv_bucket_settings {
     dv_durability_level durability_min_level;
     dv_eviction_policy eviction_policy;
     dv_compression_mode compression_mode;
+    /* storageBackend=magma: a label (divan's store is the same for both), which allows the
+     * history retention settings, as Couchbase Server 7.2+ allows them on magma only. */
+    int magma;
+    int history_default;      /* historyRetentionCollectionDefault (magma; default true) */
+    uint64_t history_bytes;   /* historyRetentionBytes (recorded, not enforced) */
+    uint32_t history_seconds; /* historyRetentionSeconds (recorded, not enforced) */
 } dv_bucket_settings;
 
 /* Names and values as the REST API and the --bucket flag spell them. The parsers take len bytes
@@ -161,6 +167,10 @@ dv_error dv_bucket_create_collection(dv_bucket *b, const char *scope, const char
                                      const dv_collection_spec *spec, uint64_t *uid);
 dv_error dv_bucket_drop_collection(dv_bucket *b, const char *scope, const char *collection,
                                    uint64_t *uid);
+/* Change a collection's maxTTL and history (what spec has); a new manifest uid. Errors as
+ * dv_bucket_drop_collection, DV_ERR_INVALID_ARGUMENT for a maxTTL below -1. */
+dv_error dv_bucket_update_collection(dv_bucket *b, const char *scope, const char *collection,
+                                     const dv_collection_spec *spec, uint64_t *uid);
 
 /* Resolve "scope.collection" (len bytes) as GET_COLLECTION_ID does (dv_manifest_lookup): the
  * id in *cid and the manifest uid it was found in in *manifest_uid (may be NULL). */

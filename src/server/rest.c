@@ -607,8 +607,10 @@ static json_t *node_json(ctx *x)
     char hostname[DV_REST_HOST_MAX + 8], otp[DV_REST_HOST_MAX + 8];
     snprintf(hostname, sizeof hostname, "%s:%u", x->host, (unsigned)mgmt);
     snprintf(otp, sizeof otp, "ns_1@%s", x->host_bare);
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:[s],s:{s:i}}", "hostname", hostname,
-                     "otpNode", otp, "version", DV_REST_VERSION, "os", x->r->os, "status",
+    /* configuredHostname: the address the node was set up with (official tooling reads it). */
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:[s],s:{s:i}}", "hostname",
+                     hostname, "configuredHostname", hostname, "otpNode", otp, "version",
+                     DV_REST_VERSION, "os", x->r->os, "status",
                      "healthy", "clusterMembership", "active", "recoveryType", "none", "thisNode",
                      1, "nodeUUID", dv_cluster_node_uuid(c), "services", "kv", "ports", "direct",
                      (int)kv);
@@ -782,7 +784,13 @@ static json_t *bucket_json(ctx *x, dv_bucket *b)
         "diskFetches", 0, "itemCount", (json_int_t)st.items, "diskUsed", 0, "dataUsed",
         (json_int_t)st.bytes, "memUsed", (json_int_t)st.bytes);
     if (o && s.type == DV_BUCKET_COUCHBASE &&
-        json_object_set_new(o, "storageBackend", json_string("couchstore")) != 0) {
+        (json_object_set_new(o, "storageBackend", json_string(s.magma ? "magma" : "couchstore")) ||
+         (s.magma && (json_object_set_new(o, "historyRetentionCollectionDefault",
+                                          json_boolean(s.history_default)) ||
+                      json_object_set_new(o, "historyRetentionBytes",
+                                          json_integer((json_int_t)s.history_bytes)) ||
+                      json_object_set_new(o, "historyRetentionSeconds",
+                                          json_integer((json_int_t)s.history_seconds)))))) {
         json_decref(o);
         o = NULL;
     }
@@ -988,22 +996,39 @@ static void apply_bucket_form(const dv_form *f, dv_bucket_settings *s, int creat
                       "Conflict resolution type must be 'seqno', 'lww' or 'custom'");
     }
     if ((v = dv_form_get(f, "storageBackend"))) {
-        if (value_is(v, "magma"))
-            add_error(errs, "storageBackend",
-                      "divan-server supports only the couchstore storage backend");
-        else if (!value_is(v, "couchstore"))
+        if (value_is(v, "magma") || value_is(v, "couchstore"))
+            s->magma = value_is(v, "magma");
+        else
             add_error(errs, "storageBackend", "storageBackend must be couchstore or magma");
     }
     if ((v = dv_form_get(f, "numVBuckets")) &&
         (form_u32(v, 0, UINT32_MAX, &u) != 0 || u != DV_BUCKET_NVB))
         add_error(errs, "numVBuckets", "divan-server buckets have 1024 vbuckets");
-    if ((v = dv_form_get(f, "historyRetentionCollectionDefault")) && form_flag(v, &flag) != 0)
-        add_error(errs, "historyRetentionCollectionDefault",
-                  "historyRetentionCollectionDefault must be true or false");
+    /* History retention (Couchbase Server 7.2+): magma buckets only; on couchstore only the
+     * values that change nothing are taken. */
+    int magma = s->magma && s->type == DV_BUCKET_COUCHBASE;
+    if ((v = dv_form_get(f, "historyRetentionCollectionDefault"))) {
+        if (!value_is(v, "true") && !value_is(v, "false"))
+            add_error(errs, "historyRetentionCollectionDefault",
+                      "historyRetentionCollectionDefault must be true or false");
+        else if (!magma && value_is(v, "true"))
+            add_error(errs, "historyRetentionCollectionDefault",
+                      "History retention is supported only on magma buckets");
+        else
+            s->history_default = value_is(v, "true");
+    }
     static const char *const history[] = {"historyRetentionBytes", "historyRetentionSeconds"};
-    for (size_t i = 0; i < 2; i++)
-        if ((v = dv_form_get(f, history[i])) && (form_u32(v, 0, UINT32_MAX, &u) != 0 || u != 0))
+    for (size_t i = 0; i < 2; i++) {
+        if (!(v = dv_form_get(f, history[i]))) continue;
+        if (form_u32(v, 0, UINT32_MAX, &u) != 0)
+            add_error(errs, history[i], "The value must be a non-negative integer");
+        else if (!magma && u != 0)
             add_error(errs, history[i], "History retention is supported only on magma buckets");
+        else if (i == 0)
+            s->history_bytes = u;
+        else
+            s->history_seconds = u;
+    }
     if (creating && type_ok && s->type == DV_BUCKET_EPHEMERAL && !eviction_given)
         s->eviction_policy = DV_EVICTION_NO;
     /* The cross-field rules, under the field a user would change. */
@@ -1173,10 +1198,17 @@ static const char *name_problem(const dv_form_field *v, char *buf, size_t cap)
     return NULL;
 }
 
-/* Check the form against the fields a collections request takes: the name (required) and, for
- * collections, maxTTL and history. Fills spec; answers 400 and returns -1 on any problem. */
-static int collections_form(ctx *x, const dv_form *f, int collection, dv_collection_spec *spec)
+/* What a collections request is: a new scope, a new collection, or a collection's update. */
+enum { FORM_SCOPE, FORM_COLLECTION, FORM_UPDATE };
+
+/* Check the form against the fields a collections request takes: the name (required, except in
+ * an update, whose name is the path's) and, for collections, maxTTL and history (history=true
+ * only on a magma bucket, as Couchbase Server 7.2+). Fills spec; answers 400 and returns -1 on
+ * any problem. */
+static int collections_form(ctx *x, dv_bucket *b, const dv_form *f, int kind,
+                            dv_collection_spec *spec)
 {
+    int collection = kind != FORM_SCOPE;
     json_t *errs = json_object();
     if (!errs) {
         reply_oom(x);
@@ -1184,12 +1216,17 @@ static int collections_form(ctx *x, const dv_form *f, int collection, dv_collect
     }
     char buf[128];
     const dv_form_field *v = dv_form_get(f, "name");
-    const char *problem = v ? name_problem(v, buf, sizeof buf) : "The value must be supplied";
-    if (problem) add_error(errs, "name", problem);
+    if (kind != FORM_UPDATE) {
+        const char *problem = v ? name_problem(v, buf, sizeof buf) : "The value must be supplied";
+        if (problem) add_error(errs, "name", problem);
+    }
     memset(spec, 0, sizeof *spec);
+    dv_bucket_settings bs;
+    dv_bucket_settings_get(b, &bs);
+    int magma = bs.magma && bs.type == DV_BUCKET_COUCHBASE;
     for (size_t i = 0; i < f->n; i++) {
         const dv_form_field *fl = &f->v[i];
-        if (strcmp(fl->name, "name") == 0 && fl->name_len == 4) continue;
+        if (kind != FORM_UPDATE && strcmp(fl->name, "name") == 0 && fl->name_len == 4) continue;
         if (collection && fl->name_len == 6 && strcmp(fl->name, "maxTTL") == 0) {
             char *end = NULL;
             errno = 0;
@@ -1203,7 +1240,9 @@ static int collections_form(ctx *x, const dv_form *f, int collection, dv_collect
             spec->has_max_ttl = 1;
             spec->max_ttl = (int32_t)(t < -1 || t > DV_BUCKET_MAX_TTL ? 0 : t);
         } else if (collection && fl->name_len == 7 && strcmp(fl->name, "history") == 0) {
-            if (value_is(fl, "true") || value_is(fl, "false")) {
+            if (!magma && value_is(fl, "true")) {
+                add_error(errs, "history", "History retention is supported only on magma buckets");
+            } else if (value_is(fl, "true") || value_is(fl, "false")) {
                 spec->has_history = 1;
                 spec->history = value_is(fl, "true");
             } else {
@@ -1215,6 +1254,11 @@ static int collections_form(ctx *x, const dv_form *f, int collection, dv_collect
     }
     if (json_object_size(errs) == 0) {
         json_decref(errs);
+        /* A new collection of a magma bucket takes the bucket's history default. */
+        if (kind == FORM_COLLECTION && magma && !spec->has_history) {
+            spec->has_history = 1;
+            spec->history = bs.history_default;
+        }
         return 0;
     }
     reply_json(x, 400, json_pack("{s:o}", "errors", errs));
@@ -1241,7 +1285,7 @@ static void create_scope(ctx *x)
     dv_form f;
     dv_collection_spec spec;
     if (read_form(x, &f) == 0) {
-        if (collections_form(x, &f, 0, &spec) == 0) {
+        if (collections_form(x, b, &f, FORM_SCOPE, &spec) == 0) {
             const char *name = dv_form_get(&f, "name")->value;
             uint64_t uid = 0;
             dv_error rc = dv_bucket_create_scope(b, name, &uid);
@@ -1295,10 +1339,31 @@ static void create_collection(ctx *x)
     dv_form f;
     dv_collection_spec spec;
     if (read_form(x, &f) == 0) {
-        if (collections_form(x, &f, 1, &spec) == 0) {
+        if (collections_form(x, b, &f, FORM_COLLECTION, &spec) == 0) {
             const char *name = dv_form_get(&f, "name")->value;
             uint64_t uid = 0;
             dv_error rc = dv_bucket_create_collection(b, scope, name, &spec, &uid);
+            if (rc == DV_ERR_OK)
+                reply_uid(x, uid);
+            else
+                reply_manifest_error(x, rc, scope, name);
+        }
+        dv_form_clear(&f);
+    }
+    dv_bucket_release(b);
+}
+
+static void update_collection(ctx *x)
+{
+    dv_bucket *b = bucket_for_scope(x);
+    if (!b) return;
+    const char *scope = x->seg[SEG_SCOPE], *name = x->seg[SEG_COLLECTION];
+    dv_form f;
+    dv_collection_spec spec;
+    if (read_form(x, &f) == 0) {
+        if (collections_form(x, b, &f, FORM_UPDATE, &spec) == 0) {
+            uint64_t uid = 0;
+            dv_error rc = dv_bucket_update_collection(b, scope, name, &spec, &uid);
             if (rc == DV_ERR_OK)
                 reply_uid(x, uid);
             else
@@ -1758,6 +1823,7 @@ static void allow_header(ctx *x, unsigned allowed)
 {
     static const char *const names[] = {
         "GET, HEAD", "GET, HEAD, POST", "GET, HEAD, POST, DELETE", "POST", "DELETE", "GET",
+        "DELETE, PATCH",
     };
     static const unsigned masks[] = {
         M_GET | M_HEAD,
@@ -1766,6 +1832,7 @@ static void allow_header(ctx *x, unsigned allowed)
         M_POST,
         M_DELETE,
         M_GET,
+        M_DELETE | M_PATCH,
     };
     for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++)
         if (masks[i] == allowed) x->allow = names[i];
@@ -1864,8 +1931,7 @@ static route match(const ctx *x, unsigned *allowed)
         return R_COLLECTIONS;
     }
     if (n == 8) {
-        /* PATCH (maxTTL, history) waits for a collection update in bucket.h. */
-        *allowed = M_DELETE;
+        *allowed = M_DELETE | M_PATCH; /* PATCH: maxTTL, history */
         return R_COLLECTION;
     }
     return R_NONE;
@@ -1947,7 +2013,10 @@ static void dispatch(ctx *x, route rt)
         create_collection(x);
         break;
     case R_COLLECTION:
-        drop_collection(x);
+        if (x->method == M_PATCH)
+            update_collection(x);
+        else
+            drop_collection(x);
         break;
     case R_ROOT: /* answered before authentication */
     case R_NONE:

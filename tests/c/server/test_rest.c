@@ -542,6 +542,7 @@ static void pools_default(void **state)
     expect(r, 200);
     snprintf(want, sizeof want, "[::1]:%d", f->port);
     assert_string_equal(jstr(jget(r->json, "nodes", "0", "hostname", NULL)), want);
+    assert_string_equal(jstr(jget(r->json, "nodes", "0", "configuredHostname", NULL)), want);
     assert_string_equal(jstr(jget(r->json, "nodes", "0", "otpNode", NULL)), "ns_1@::1");
     resp_free(r);
 
@@ -668,9 +669,10 @@ static void buckets(void **state)
         {"name=b9&compressionMode=max", "compressionMode"},
         {"name=b9&durabilityMinLevel=all", "durabilityMinLevel"},
         {"name=b9&conflictResolutionType=lww", "conflictResolutionType"},
-        {"name=b9&storageBackend=magma", "storageBackend"},
+        {"name=b9&storageBackend=rocks", "storageBackend"},
         {"name=b9&numVBuckets=128", "numVBuckets"},
         {"name=b9&historyRetentionBytes=10", "historyRetentionBytes"},
+        {"name=b9&historyRetentionCollectionDefault=true", "historyRetentionCollectionDefault"},
         {"name=b9&name=b10", "name"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -694,6 +696,40 @@ static void buckets(void **state)
     assert_string_equal(jstr(jget(r->json, "bucketType", NULL)), "ephemeral");
     assert_string_equal(jstr(jget(r->json, "evictionPolicy", NULL)), "noEviction");
     assert_null(jget(r->json, "storageBackend", NULL));
+    resp_free(r);
+
+    /* Magma buckets (a label) take the history retention settings and show them. */
+    r = http(f, "POST", "/pools/default/buckets", ADMIN,
+             "name=mag&storageBackend=magma&historyRetentionBytes=1000000"
+             "&historyRetentionSeconds=600");
+    expect(r, 202);
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets/mag", ADMIN, NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "storageBackend", NULL)), "magma");
+    assert_true(json_is_true(jget(r->json, "historyRetentionCollectionDefault", NULL)));
+    assert_int_equal(json_integer_value(jget(r->json, "historyRetentionBytes", NULL)), 1000000);
+    assert_int_equal(json_integer_value(jget(r->json, "historyRetentionSeconds", NULL)), 600);
+    resp_free(r);
+    /* Its collections take the bucket's history default; an update changes it. */
+    r = http(f, "POST", "/pools/default/buckets/mag/scopes/_default/collections", ADMIN,
+             "name=h1");
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "PATCH", "/pools/default/buckets/mag/scopes/_default/collections/_default", ADMIN,
+             "history=true&maxTTL=7");
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets/mag/scopes", ADMIN, NULL);
+    json_t *h1 = jget(r->json, "scopes", "0", "collections", "1", NULL);
+    assert_string_equal(jstr(jget(h1, "name", NULL)), "h1");
+    assert_true(json_is_true(jget(h1, "history", NULL)));
+    json_t *def = jget(r->json, "scopes", "0", "collections", "0", NULL);
+    assert_true(json_is_true(jget(def, "history", NULL)));
+    assert_int_equal(json_integer_value(jget(def, "maxTTL", NULL)), 7);
+    resp_free(r);
+    r = http(f, "DELETE", "/pools/default/buckets/mag", ADMIN, NULL);
+    expect(r, 200);
     resp_free(r);
     /* SDKs tell ephemeral buckets by the absence of "couchapi" from the config. */
     static const struct {
@@ -927,10 +963,31 @@ static void scopes_and_collections(void **state)
     r = scopes(f, "DELETE", "/nope/collections/c1", ADMIN, NULL);
     expect_body(r, 404, "is not found");
     resp_free(r);
+    /* Updates: maxTTL, and history only on a magma bucket. */
     r = scopes(f, "PATCH", "/s1/collections/c2", ADMIN, "maxTTL=5");
+    expect(r, 200);
+    resp_free(r);
+    r = scopes(f, "GET", "", ADMIN, NULL);
+    json_t *c2 = jget(r->json, "scopes", "1", "collections", "0", NULL);
+    assert_string_equal(jstr(jget(c2, "name", NULL)), "c2");
+    assert_int_equal(json_integer_value(jget(c2, "maxTTL", NULL)), 5);
+    resp_free(r);
+    r = scopes(f, "PATCH", "/s1/collections/c2", ADMIN, "history=true");
+    expect_body(r, 400, "History retention is supported only on magma buckets");
+    resp_free(r);
+    r = scopes(f, "POST", "/s1/collections", ADMIN, "name=c4&history=true");
+    expect_body(r, 400, "History retention is supported only on magma buckets");
+    resp_free(r);
+    r = scopes(f, "PATCH", "/s1/collections/nope", ADMIN, "maxTTL=5");
+    expect_body(r, 404, "is not found");
+    resp_free(r);
+    r = scopes(f, "PATCH", "/s1/collections/c2", ADMIN, "name=x");
+    expect(r, 400);
+    resp_free(r);
+    r = scopes(f, "PUT", "/s1/collections/c2", ADMIN, "maxTTL=5");
     expect(r, 405);
     char v[64];
-    assert_string_equal(header(r, "Allow", v, sizeof v), "DELETE");
+    assert_string_equal(header(r, "Allow", v, sizeof v), "DELETE, PATCH");
     resp_free(r);
     r = scopes(f, "DELETE", "/_default", ADMIN, NULL);
     expect_body(r, 400, "Deleting _default scope is not allowed");
