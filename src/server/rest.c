@@ -1049,6 +1049,7 @@ static void create_bucket(ctx *x)
     if (read_form(x, &f) != 0) return;
     dv_bucket_settings s;
     dv_bucket_settings_default(&s, "");
+    s.num_replicas = 1; /* ns_server's default when replicaNumber is not given */
     json_t *errs = json_object();
     if (!errs) {
         dv_form_clear(&f);

@@ -696,6 +696,9 @@ static void buckets(void **state)
     assert_string_equal(jstr(jget(r->json, "bucketType", NULL)), "ephemeral");
     assert_string_equal(jstr(jget(r->json, "evictionPolicy", NULL)), "noEviction");
     assert_null(jget(r->json, "storageBackend", NULL));
+    /* Without replicaNumber: one replica, as ns_server (on one node: durable writes answer
+     * DURABILITY_IMPOSSIBLE, as a single-node Couchbase Server does). */
+    assert_int_equal(json_integer_value(jget(r->json, "replicaNumber", NULL)), 1);
     resp_free(r);
 
     /* Magma buckets (a label) take the history retention settings and show them. */
