@@ -1,0 +1,222 @@
+/* The query catalog: index definitions (system:indexes) and prepared statements. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "query/catalog.h"
+
+struct dv_query_catalog {
+    pthread_mutex_t mu;
+    q_index *v;
+    size_t n, cap;
+    json_t *prepared; /* name -> {text, query_context} */
+    unsigned long next_id;
+};
+
+#define MAX_PREPARED 16384
+
+dv_query_catalog *dv_query_catalog_new(void)
+{
+    dv_query_catalog *c = dv_calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->prepared = json_object();
+    if (!c->prepared) {
+        dv_free(c);
+        return NULL;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+static void index_clear(q_index *ix)
+{
+    dv_free(ix->id);
+    dv_free(ix->name);
+    dv_free(ix->bucket);
+    dv_free(ix->scope);
+    dv_free(ix->collection);
+    dv_free(ix->condition);
+    dv_free(ix->partition);
+    json_decref(ix->keys);
+    json_decref(ix->with);
+}
+
+void dv_query_catalog_free(dv_query_catalog *c)
+{
+    if (!c) return;
+    for (size_t i = 0; i < c->n; i++) index_clear(&c->v[i]);
+    dv_free(c->v);
+    json_decref(c->prepared);
+    pthread_mutex_destroy(&c->mu);
+    dv_free(c);
+}
+
+static int same_ks(const q_index *ix, const char *b, const char *s, const char *k)
+{
+    return !strcmp(ix->bucket, b) && !strcmp(ix->scope, s) && !strcmp(ix->collection, k);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? dv_strdup(s) : NULL;
+}
+
+int q_catalog_add(dv_query_catalog *c, const q_index *ix)
+{
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->n; i++)
+        if (same_ks(&c->v[i], ix->bucket, ix->scope, ix->collection) &&
+            !strcmp(c->v[i].name, ix->name)) {
+            pthread_mutex_unlock(&c->mu);
+            return 1;
+        }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 8;
+        q_index *nv = dv_realloc(c->v, cap * sizeof *nv);
+        if (!nv) {
+            pthread_mutex_unlock(&c->mu);
+            return -1;
+        }
+        c->v = nv;
+        c->cap = cap;
+    }
+    q_index *d = &c->v[c->n];
+    memset(d, 0, sizeof *d);
+    char id[32];
+    snprintf(id, sizeof id, "%016lx", 0x5eed0000ul + ++c->next_id);
+    d->id = dv_strdup(id);
+    d->name = dv_strdup(ix->name);
+    d->bucket = dv_strdup(ix->bucket);
+    d->scope = dv_strdup(ix->scope);
+    d->collection = dv_strdup(ix->collection);
+    d->condition = dup_or_null(ix->condition);
+    d->partition = dup_or_null(ix->partition);
+    d->primary = ix->primary;
+    d->legacy = ix->legacy;
+    d->keys = ix->keys ? json_deep_copy(ix->keys) : json_array();
+    d->with = ix->with ? json_deep_copy(ix->with) : NULL;
+    snprintf(d->state, sizeof d->state, "%s", ix->state);
+    if (!d->id || !d->name || !d->bucket || !d->scope || !d->collection || !d->keys ||
+        (ix->condition && !d->condition) || (ix->partition && !d->partition)) {
+        index_clear(d);
+        pthread_mutex_unlock(&c->mu);
+        return -1;
+    }
+    c->n++;
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+int q_catalog_drop(dv_query_catalog *c, const char *bucket, const char *scope,
+                   const char *collection, const char *name)
+{
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->n; i++)
+        if (same_ks(&c->v[i], bucket, scope, collection) && !strcmp(c->v[i].name, name)) {
+            index_clear(&c->v[i]);
+            memmove(&c->v[i], &c->v[i + 1], (c->n - i - 1) * sizeof c->v[0]);
+            c->n--;
+            pthread_mutex_unlock(&c->mu);
+            return 0;
+        }
+    pthread_mutex_unlock(&c->mu);
+    return 1;
+}
+
+void dv_query_catalog_drop_bucket(dv_query_catalog *c, const char *bucket)
+{
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->n;) {
+        if (!strcmp(c->v[i].bucket, bucket)) {
+            index_clear(&c->v[i]);
+            memmove(&c->v[i], &c->v[i + 1], (c->n - i - 1) * sizeof c->v[0]);
+            c->n--;
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+int q_catalog_set_state(dv_query_catalog *c, const char *bucket, const char *scope,
+                        const char *collection, const char *name, const char *state)
+{
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->n; i++)
+        if (same_ks(&c->v[i], bucket, scope, collection) && !strcmp(c->v[i].name, name)) {
+            snprintf(c->v[i].state, sizeof c->v[i].state, "%s", state);
+            pthread_mutex_unlock(&c->mu);
+            return 0;
+        }
+    pthread_mutex_unlock(&c->mu);
+    return 1;
+}
+
+static json_t *index_row(const q_index *ix, const dv_query_source *src)
+{
+    json_t *r = json_object();
+    if (!r) return NULL;
+    json_object_set_new(r, "id", json_string(ix->id));
+    json_object_set_new(r, "name", json_string(ix->name));
+    json_object_set_new(r, "namespace_id", json_string("default"));
+    json_object_set_new(r, "namespace", json_string("default"));
+    json_object_set_new(r, "datastore_id",
+                        json_string(src && src->datastore ? src->datastore : "http://127.0.0.1:8091"));
+    if (ix->legacy) {
+        json_object_set_new(r, "keyspace_id", json_string(ix->bucket));
+    } else {
+        json_object_set_new(r, "bucket_id", json_string(ix->bucket));
+        json_object_set_new(r, "scope_id", json_string(ix->scope));
+        json_object_set_new(r, "keyspace_id", json_string(ix->collection));
+    }
+    json_object_set(r, "index_key", ix->keys);
+    if (ix->condition) json_object_set_new(r, "condition", json_string(ix->condition));
+    if (ix->partition) json_object_set_new(r, "partition", json_string(ix->partition));
+    if (ix->primary) json_object_set_new(r, "is_primary", json_true());
+    json_object_set_new(r, "using", json_string("gsi"));
+    json_object_set_new(r, "state", json_string(ix->state));
+    if (ix->with) json_object_set(r, "with", ix->with);
+    return r;
+}
+
+json_t *q_catalog_rows(dv_query_catalog *c, const dv_query_source *src, const char *bucket,
+                       const char *scope, const char *collection)
+{
+    json_t *out = json_array();
+    if (!out) return NULL;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->n; i++) {
+        if (bucket && !same_ks(&c->v[i], bucket, scope, collection)) continue;
+        json_t *r = index_row(&c->v[i], src);
+        if (!r || json_array_append_new(out, r) < 0) {
+            json_decref(out);
+            out = NULL;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return out;
+}
+
+int q_catalog_prepare(dv_query_catalog *c, const char *name, const char *text,
+                      const char *query_context)
+{
+    json_t *e = json_pack("{s:s,s:s}", "text", text, "query_context",
+                          query_context ? query_context : "");
+    if (!e) return -1;
+    pthread_mutex_lock(&c->mu);
+    if (json_object_size(c->prepared) >= MAX_PREPARED) json_object_clear(c->prepared);
+    int rc = json_object_set_new(c->prepared, name, e);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+json_t *q_catalog_prepared(dv_query_catalog *c, const char *name)
+{
+    pthread_mutex_lock(&c->mu);
+    json_t *e = json_object_get(c->prepared, name);
+    if (e) json_incref(e);
+    pthread_mutex_unlock(&c->mu);
+    return e;
+}
