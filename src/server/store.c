@@ -127,6 +127,18 @@ void dv_store_free(dv_store *s)
     dv_free(s);
 }
 
+int dv_vbucket_each(dv_vbucket *vb, uint32_t cid, uint32_t now,
+                    int (*fn)(void *ud, dv_item *it), void *ud)
+{
+    for (size_t j = 0; j <= vb->mask; j++)
+        for (dv_item *it = vb->table[j]; it; it = it->next) {
+            if (it->cid != cid || it->deleted || (it->exptime && it->exptime <= now)) continue;
+            int rc = fn(ud, it);
+            if (rc) return rc;
+        }
+    return 0;
+}
+
 unsigned dv_store_nvb(const dv_store *s)
 {
     return s->nvb;

@@ -95,6 +95,11 @@ dv_item *dv_vbucket_find(dv_vbucket *vb, uint32_t cid, const void *key, size_t n
 uint64_t dv_vbucket_install(dv_vbucket *vb, dv_item *it, int keep_cas);
 /* Under the lock. Drop the item for (cid, key) entirely (no tombstone). */
 void dv_vbucket_purge(dv_vbucket *vb, uint32_t cid, const void *key, size_t nkey);
+/* Under the lock. Call fn for every live item of collection cid (not deleted, not expired at
+ * now), in no particular order, until fn returns non-zero; returns that value or 0. The items
+ * are borrowed until the unlock (fn may take references). */
+int dv_vbucket_each(dv_vbucket *vb, uint32_t cid, uint32_t now,
+                    int (*fn)(void *ud, dv_item *it), void *ud);
 uint64_t dv_vbucket_uuid(const dv_vbucket *vb);
 uint64_t dv_vbucket_high_seqno(const dv_vbucket *vb);
 uint16_t dv_vbucket_id(const dv_vbucket *vb);

@@ -14,6 +14,7 @@
  *   DV_PERM_CLUSTER_READ    read cluster settings, list buckets
  *   DV_PERM_CLUSTER_ADMIN   create and drop buckets, change cluster settings
  *   DV_PERM_USER_ADMIN      create, change and remove users
+ *   DV_PERM_QUERY_*         SQL++ SELECT, INSERT, UPDATE, DELETE and index management
  * A role with a bucket parameter grants on that bucket (`*`: every bucket); a scoped role
  * (`[b:s]`, `[b:s:c]`) grants on that scope or collection only, except DV_PERM_SELECT, which any
  * role on a bucket grants (as Couchbase lets such a user select the bucket). `admin` grants
@@ -75,6 +76,11 @@ enum {
     DV_PERM_CLUSTER_READ = 1u << 4,
     DV_PERM_CLUSTER_ADMIN = 1u << 5,
     DV_PERM_USER_ADMIN = 1u << 6,
+    DV_PERM_QUERY_SELECT = 1u << 7, /* SQL++ SELECT on a keyspace (query_select) */
+    DV_PERM_QUERY_INSERT = 1u << 8,
+    DV_PERM_QUERY_UPDATE = 1u << 9,
+    DV_PERM_QUERY_DELETE = 1u << 10,
+    DV_PERM_QUERY_INDEX = 1u << 11, /* CREATE/DROP/BUILD INDEX (query_manage_index) */
 };
 
 /* One role. bucket, scope and collection are NULL when absent (cluster roles have none; a

@@ -34,8 +34,8 @@ static void test_statements_parse(void **s)
         "SELECT 1=1",
         "SELECT * FROM `b` LIMIT 2",
         "SELECT * FROM default:`b`.`s`.`c` WHERE META().id IN $1 ORDER BY META().id ASC",
-        "SELECT `idx`.* FROM system:indexes AS idx WHERE (bucket_id = $bucket_name OR (bucket_id IS "
-        "MISSING AND keyspace_id = $bucket_name)) AND `using` = \"gsi\" ORDER BY is_primary DESC, name ASC",
+        ("SELECT `idx`.* FROM system:indexes AS idx WHERE (bucket_id = $bucket_name OR (bucket_id IS "
+         "MISSING AND keyspace_id = $bucket_name)) AND `using` = \"gsi\" ORDER BY is_primary DESC, name ASC"),
         "SELECT RAW name FROM system:indexes WHERE state = \"deferred\"",
         "SELECT COUNT (1) AS c FROM ARRAY_RANGE(0,110) AS d1, ARRAY_RANGE(0,110) AS d2",
         "select distinct raw a.b from b a use keys ['k1','k2'] where a.x like 'y%' escape '!'",

@@ -26,7 +26,7 @@ const T = { timeout: 30000 } // upper bound for one test
 
 // Spawns divan-server and resolves once it has printed `divan-server kv=<port> http=<port>`.
 function startServer(args) {
-  const child = spawn(SERVER, ['--kv-port', '0', '--http-port', '0', ...args], {
+  const child = spawn(SERVER, ['--kv-port', '0', '--http-port', '0', '--query-port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   // Whatever happens to the test, no server outlives this process.
@@ -46,11 +46,11 @@ function startServer(args) {
     child.stdout.setEncoding('utf8')
     child.stdout.on('data', (chunk) => {
       out += chunk
-      const m = /^divan-server kv=(\d+) http=(\d+)\r?\n/m.exec(out)
+      const m = /^divan-server kv=(\d+) http=(\d+)(?: query=(\d+))?\r?\n/m.exec(out)
       if (m) {
         clearTimeout(timer)
         child.removeAllListeners('exit')
-        resolve({ child, kv: Number(m[1]), http: Number(m[2]) })
+        resolve({ child, kv: Number(m[1]), http: Number(m[2]), query: Number(m[3] || 0) })
       }
     })
   })
