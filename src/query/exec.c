@@ -386,6 +386,34 @@ static int scan_first(q_ctx *c, const q_stmt *s, const q_env *outer, q_rows *out
         json_decref(arr);
         return c->code ? -1 : 0;
     }
+    /* a path that starts with an enclosing query's alias is an expression (a correlated
+     * subquery's FROM o.lines) */
+    if (!f->path.ns && outer) {
+        int found = 0;
+        q_expr parts[3];
+        memset(parts, 0, sizeof parts);
+        parts[0].kind = E_IDENT;
+        parts[0].name = f->path.parts[0];
+        for (const q_env *e = outer; e && !found; e = e->outer) {
+            for (const q_var *v = e->vars; v && !found; v = v->next) found = !strcmp(v->name, parts[0].name);
+            if (e->row && json_object_get(e->row, parts[0].name)) found = 1;
+        }
+        if (found) {
+            for (int i = 1; i < f->path.nparts; i++) {
+                parts[i].kind = E_FIELD;
+                parts[i].a = &parts[i - 1];
+                parts[i].name = f->path.parts[i];
+            }
+            q_from ef = *f;
+            ef.is_path = 0;
+            ef.expr = &parts[f->path.nparts - 1];
+            ef.use_keys = NULL;
+            q_stmt one = *s;
+            one.from = &ef;
+            one.nfrom = 1;
+            return scan_first(c, &one, outer, out, ks, limit_hint);
+        }
+    }
     if (ks_open(c, &f->path, ks, DV_QUERY_PRIV_SELECT) < 0) return -1;
     char index[256];
     q_scan scan = plan_scan(c, f, ks, s->where, index, sizeof index);
