@@ -539,7 +539,7 @@ static json_t *element(json_t *base, json_t *idx)
     if (json_is_array(base)) {
         if (!json_is_number(idx)) return NULL;
         double d = json_number_value(idx);
-        if (d != floor(d)) return NULL;
+        if (d != floor(d) || fabs(d) > 1e15) return NULL;
         json_int_t i = (json_int_t)d, n = (json_int_t)json_array_size(base);
         if (i < 0) i += n;
         if (i < 0 || i >= n) return NULL;

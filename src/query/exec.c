@@ -1,5 +1,6 @@
 /* The SQL++ planner and executor: keyspaces, scans, joins, grouping, projection, ordering,
  * DML, index DDL, EXPLAIN, PREPARE/EXECUTE; and dv_query_run, which shapes the result. */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -628,15 +629,15 @@ static int eval_count(q_ctx *c, const q_expr *e, const char *what, size_t *out)
         *out = SIZE_MAX;
         return 0;
     }
-    if (!json_is_number(v) || json_number_value(v) < 0 ||
-        json_number_value(v) != (double)(json_int_t)json_number_value(v)) {
+    double d = json_is_number(v) ? json_number_value(v) : -1;
+    if (d < 0 || d != floor(d)) {
         char *t = json_dumps(v, JSON_ENCODE_ANY);
         q_fail(c, 5030, "Invalid %s value %s", what, t ? t : "");
         free(t);
         json_decref(v);
         return -1;
     }
-    *out = (size_t)json_number_value(v);
+    *out = d >= 1e18 ? SIZE_MAX - 1 : (size_t)d;
     json_decref(v);
     return 0;
 }

@@ -108,7 +108,7 @@ static json_t *substr(json_t **v, size_t n, int base)
     if (!json_is_string(v[0]) || !all_numbers(v + 1, n - 1)) return json_null();
     json_int_t len = (json_int_t)SLEN(v[0]);
     double pd = NUM(v[1]);
-    if (pd != floor(pd)) return json_null();
+    if (pd != floor(pd) || fabs(pd) > 1e15) return json_null();
     json_int_t pos = (json_int_t)pd - base;
     if (base && pd == 0) pos = 0;
     if (pos < 0) pos += len + (base ? 1 - 1 : 0);
@@ -117,6 +117,7 @@ static json_t *substr(json_t **v, size_t n, int base)
     if (n > 2) {
         double ld = NUM(v[2]);
         if (ld < 0 || ld != floor(ld)) return json_null();
+        if (ld > 1e15) ld = 1e15;
         if ((json_int_t)ld < cnt) cnt = (json_int_t)ld;
     }
     return str_n(STR(v[0]) + pos, (size_t)cnt);
@@ -284,6 +285,7 @@ static json_t *f_repeat(q_ctx *c, json_t **v, size_t n)
     if (!json_is_string(v[0]) || !json_is_integer(v[1]) || json_integer_value(v[1]) < 0)
         return json_null();
     size_t len = SLEN(v[0]), k = (size_t)json_integer_value(v[1]);
+    if (len == 0) return json_string("");
     if (len && k > (16u << 20) / len) return q_fail(c, 5500, "Request has exceeded memory quota");
     char *o = malloc(len * k + 1);
     if (!o) return NULL;
@@ -450,7 +452,9 @@ static json_t *f_log(q_ctx *c, json_t **v, size_t n)
 static json_t *round_to(json_t **v, size_t n, int truncate)
 {
     if (!all_numbers(v, n)) return json_null();
-    int digits = n > 1 ? (int)NUM(v[1]) : 0;
+    double dd = n > 1 ? NUM(v[1]) : 0;
+    if (dd > 300 || dd < -300) return json_null();
+    int digits = (int)dd;
     if (digits == 0 && json_is_integer(v[0])) return json_incref(v[0]);
     double m = pow(10, digits), x = NUM(v[0]) * m;
     /* round half to even, as the real service does */
@@ -1049,7 +1053,7 @@ static json_t *f_str_to_millis(q_ctx *c, json_t **v, size_t n)
 static json_t *f_millis_to_str(q_ctx *c, json_t **v, size_t n)
 {
     (void)c;
-    if (!json_is_number(v[0])) return json_null();
+    if (!json_is_number(v[0]) || fabs(NUM(v[0])) > 1e17) return json_null();
     return format_date((int64_t)NUM(v[0]), fmt_date_only(v, n, 1));
 }
 static json_t *f_str_to_utc(q_ctx *c, json_t **v, size_t n)
@@ -1092,6 +1096,8 @@ static json_t *f_date_add_str(q_ctx *c, json_t **v, size_t n)
         parse_date(STR(v[0]), &ms, &d) < 0)
         return json_null();
     int64_t k = json_integer_value(v[1]);
+    if (k > 1000000000 || k < -1000000000 || (p > 5 && (k > 100000 || k < -100000)))
+        return json_null();
     static const int64_t months[] = {0, 0, 0, 0, 0, 0, 1, 3, 12, 120, 1200, 12000};
     if (p <= 5)
         ms += k * part_ms[p];

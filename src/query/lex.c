@@ -96,16 +96,16 @@ static int lex_fail(q_lexer *lx, const char *at, const char *what)
             col++;
         }
     }
-    q_syntax_error(lx->err, lx->text, at, line, col, what);
+    q_syntax_error(lx->err, lx->text, lx->len, at, line, col, what);
     return -1;
 }
 
-void q_syntax_error(q_error *err, const char *text, const char *at, int line, int col,
-                    const char *what)
+void q_syntax_error(q_error *err, const char *text, size_t len, const char *at, int line,
+                    int col, const char *what)
 {
-    const char *from = at - text > 30 ? at - 30 : text;
+    const char *from = at - text > 30 ? at - 30 : text, *end = text + len;
     int near = (int)(at - from), atn = 0;
-    while (at[atn] && atn < 30 && at[atn] != '\n') atn++;
+    while (at + atn < end && at[atn] && atn < 30 && at[atn] != '\n') atn++;
     err->code = 3000;
     err->line = line;
     err->col = col;

@@ -53,7 +53,7 @@ static q_token *peek(parser *p, size_t k)
 
 static _Noreturn void fail_at(parser *p, q_token *t, const char *what)
 {
-    q_syntax_error(p->err, p->lx.text, t->start, t->line, t->col, what);
+    q_syntax_error(p->err, p->lx.text, p->lx.len, t->start, t->line, t->col, what);
     longjmp(p->fail, 1);
 }
 
