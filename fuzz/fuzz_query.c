@@ -19,6 +19,8 @@ static json_t *docs(void)
                      "b.s.c", "c1", "value", "fk", "k1");
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 4096) return 0;
@@ -29,10 +31,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         q_arena_free(&a);
         return 0;
     }
-    dv_query_memsource m = {docs(), 1, 0};
+    dv_query_memsource m = {docs(), 1, 0, NULL};
     dv_query_source src;
     dv_query_memsource_init(&src, &m);
     dv_query_catalog *cat = dv_query_catalog_new();
+    m.cat = cat;
     dv_query_result res;
     static const char *const setup[] = {"CREATE PRIMARY INDEX ON b", "CREATE INDEX ix ON b(name)",
                                         "CREATE PRIMARY INDEX ON b.s.c"};

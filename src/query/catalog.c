@@ -1,16 +1,20 @@
 /* The query catalog: index definitions (system:indexes) and prepared statements. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/alloc.h"
+#include "query/ast.h"
 #include "query/catalog.h"
+#include "query/eval.h"
 
 struct dv_query_catalog {
     pthread_mutex_t mu;
     q_index *v;
     size_t n, cap;
     json_t *prepared; /* name -> {text, query_context} */
+    atomic_uint nbuilt; /* built secondary indexes: writes are ignored while there are none */
     unsigned long next_id;
 };
 
@@ -31,6 +35,12 @@ dv_query_catalog *dv_query_catalog_new(void)
 
 static void index_clear(q_index *ix)
 {
+    if (ix->arena) {
+        q_arena_free(ix->arena);
+        dv_free(ix->arena);
+    }
+    json_decref(ix->fwd);
+    json_decref(ix->rev);
     dv_free(ix->id);
     dv_free(ix->name);
     dv_free(ix->bucket);
@@ -97,6 +107,23 @@ int q_catalog_add(dv_query_catalog *c, const q_index *ix)
     d->keys = ix->keys ? json_deep_copy(ix->keys) : json_array();
     d->with = ix->with ? json_deep_copy(ix->with) : NULL;
     snprintf(d->state, sizeof d->state, "%s", ix->state);
+    if (!ix->primary && json_array_size(d->keys)) {
+        /* the leading key and the condition, parsed back from their canonical texts */
+        d->arena = dv_calloc(1, sizeof(q_arena));
+        if (d->arena) {
+            q_error err;
+            char text[1200];
+            snprintf(text, sizeof text, "SELECT RAW %s", json_string_value(json_array_get(d->keys, 0)));
+            q_stmt *st = q_parse(d->arena, text, strlen(text), &err);
+            if (st) d->kx = st->projs[0].e;
+            if (d->condition) {
+                snprintf(text, sizeof text, "SELECT RAW %s", d->condition);
+                st = q_parse(d->arena, text, strlen(text), &err);
+                d->cx = st ? st->projs[0].e : NULL;
+                if (!d->cx) d->kx = NULL; /* an unparsable condition: never maintained */
+            }
+        }
+    }
     if (!d->id || !d->name || !d->bucket || !d->scope || !d->collection || !d->keys ||
         (ix->condition && !d->condition) || (ix->partition && !d->partition)) {
         index_clear(d);
@@ -114,6 +141,7 @@ int q_catalog_drop(dv_query_catalog *c, const char *bucket, const char *scope,
     pthread_mutex_lock(&c->mu);
     for (size_t i = 0; i < c->n; i++)
         if (same_ks(&c->v[i], bucket, scope, collection) && !strcmp(c->v[i].name, name)) {
+            if (c->v[i].built) atomic_fetch_sub(&c->nbuilt, 1);
             index_clear(&c->v[i]);
             memmove(&c->v[i], &c->v[i + 1], (c->n - i - 1) * sizeof c->v[0]);
             c->n--;
@@ -129,6 +157,7 @@ void dv_query_catalog_drop_bucket(dv_query_catalog *c, const char *bucket)
     pthread_mutex_lock(&c->mu);
     for (size_t i = 0; i < c->n;) {
         if (!strcmp(c->v[i].bucket, bucket)) {
+            if (c->v[i].built) atomic_fetch_sub(&c->nbuilt, 1);
             index_clear(&c->v[i]);
             memmove(&c->v[i], &c->v[i + 1], (c->n - i - 1) * sizeof c->v[0]);
             c->n--;
@@ -219,4 +248,175 @@ json_t *q_catalog_prepared(dv_query_catalog *c, const char *name)
     if (e) json_incref(e);
     pthread_mutex_unlock(&c->mu);
     return e;
+}
+
+/* ---- Maintenance -------------------------------------------------------------------------- */
+
+/* The encoded leading-key value of doc for ix (a new string), or NULL when the document is not
+ * indexed (the key is MISSING or the condition does not hold). */
+static char *index_value(const q_index *ix, json_t *doc)
+{
+    if (!ix->kx || !doc) return NULL;
+    static const dv_query_request none;
+    q_ctx c;
+    memset(&c, 0, sizeof c);
+    c.rq = &none;
+    c.max_values = 100000;
+    json_t *row = json_object();
+    json_object_set(row, "$doc", doc);
+    q_env env = {0};
+    env.row = row;
+    env.dflt = "$doc";
+    char *out = NULL;
+    if (ix->cx) {
+        json_t *t = q_eval(&c, ix->cx, &env);
+        int ok = q_truthy(t) && !c.code;
+        json_decref(t);
+        if (!ok) {
+            json_decref(row);
+            return NULL;
+        }
+    }
+    json_t *v = q_eval(&c, ix->kx, &env);
+    if (v && !c.code) {
+        if (json_is_real(v) && json_real_value(v) == (double)(json_int_t)json_real_value(v) &&
+            json_real_value(v) < 9e15 && json_real_value(v) > -9e15) {
+            json_t *i = json_integer((json_int_t)json_real_value(v));
+            json_decref(v);
+            v = i;
+        }
+        out = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+    }
+    json_decref(v);
+    json_decref(row);
+    return out;
+}
+
+static void index_remove(q_index *ix, const char *key)
+{
+    json_t *old = json_object_get(ix->rev, key);
+    if (!old) return;
+    json_t *set = json_object_get(ix->fwd, json_string_value(old));
+    json_object_del(set, key);
+    if (set && json_object_size(set) == 0) json_object_del(ix->fwd, json_string_value(old));
+    json_object_del(ix->rev, key);
+}
+
+static void index_put(q_index *ix, const char *key, json_t *doc)
+{
+    index_remove(ix, key);
+    char *enc = index_value(ix, doc);
+    if (!enc) return;
+    json_t *set = json_object_get(ix->fwd, enc);
+    if (!set) {
+        set = json_object();
+        json_object_set_new(ix->fwd, enc, set);
+    }
+    json_object_set_new(set, key, json_true());
+    json_object_set_new(ix->rev, key, json_string(enc));
+    free(enc);
+}
+
+int dv_query_catalog_watches(dv_query_catalog *c, const char *bucket, uint32_t ks_id)
+{
+    if (atomic_load(&c->nbuilt) == 0) return 0;
+    pthread_mutex_lock(&c->mu);
+    int w = 0;
+    for (size_t i = 0; i < c->n && !w; i++)
+        w = c->v[i].built && c->v[i].ks_id == ks_id && !strcmp(c->v[i].bucket, bucket);
+    pthread_mutex_unlock(&c->mu);
+    return w;
+}
+
+void dv_query_catalog_index_doc(dv_query_catalog *c, const char *bucket, uint32_t ks_id,
+                                const char *key, json_t *doc, int removed)
+{
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->n; i++) {
+        q_index *ix = &c->v[i];
+        if (!ix->built || ix->ks_id != ks_id || strcmp(ix->bucket, bucket)) continue;
+        if (removed)
+            index_remove(ix, key);
+        else
+            index_put(ix, key, doc);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+int q_catalog_build(dv_query_catalog *c, const char *bucket, const char *scope,
+                    const char *collection, const char *name, uint32_t ks_id,
+                    const dv_query_doc *docs, size_t n)
+{
+    pthread_mutex_lock(&c->mu);
+    q_index *ix = NULL;
+    for (size_t i = 0; i < c->n && !ix; i++)
+        if (same_ks(&c->v[i], bucket, scope, collection) && !strcmp(c->v[i].name, name))
+            ix = &c->v[i];
+    if (!ix) {
+        pthread_mutex_unlock(&c->mu);
+        return 1;
+    }
+    if (ix->primary || !ix->kx) {
+        pthread_mutex_unlock(&c->mu);
+        return 0;
+    }
+    if (!ix->fwd) ix->fwd = json_object();
+    if (!ix->rev) ix->rev = json_object();
+    if (!ix->fwd || !ix->rev) {
+        pthread_mutex_unlock(&c->mu);
+        return -1;
+    }
+    ix->ks_id = ks_id;
+    if (!ix->built) atomic_fetch_add(&c->nbuilt, 1);
+    ix->built = 1;
+    /* writes reported while the caller scanned are newer than its copies: they win */
+    for (size_t i = 0; i < n; i++)
+        if (!json_object_get(ix->rev, docs[i].key)) index_put(ix, docs[i].key, docs[i].value);
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+json_t *q_catalog_lookup(dv_query_catalog *c, const char *bucket, const char *scope,
+                         const char *collection, const char *name, json_t *value)
+{
+    json_t *out = NULL;
+    json_t *v = value;
+    if (json_is_real(v) && json_real_value(v) == (double)(json_int_t)json_real_value(v) &&
+        json_real_value(v) < 9e15 && json_real_value(v) > -9e15)
+        v = json_integer((json_int_t)json_real_value(value));
+    else
+        json_incref(v);
+    char *enc = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+    json_decref(v);
+    if (!enc) return NULL;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->n; i++) {
+        q_index *ix = &c->v[i];
+        if (!same_ks(ix, bucket, scope, collection) || strcmp(ix->name, name) || !ix->built) continue;
+        json_t *set = json_object_get(ix->fwd, enc);
+        size_t m = json_object_size(set), k = 0;
+        const char **keys = dv_malloc((m + 1) * sizeof *keys);
+        out = json_array();
+        if (!keys || !out) {
+            dv_free(keys);
+            json_decref(out);
+            out = NULL;
+            break;
+        }
+        const char *key;
+        json_t *t;
+        json_object_foreach(set, key, t) keys[k++] = key;
+        qsort(keys, m, sizeof *keys, cmp_str);
+        for (k = 0; k < m; k++) json_array_append_new(out, json_string(keys[k]));
+        dv_free(keys);
+        break;
+    }
+    pthread_mutex_unlock(&c->mu);
+    free(enc);
+    return out;
 }

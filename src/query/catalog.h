@@ -15,6 +15,12 @@ typedef struct q_index {
     char *partition; /* "HASH(`f`)" or NULL */
     char state[16];  /* "online", "deferred" */
     json_t *with;    /* the WITH object or NULL */
+    /* maintenance (built secondary indexes) */
+    int built;
+    uint32_t ks_id;
+    void *arena;           /* the parsed key and condition */
+    const void *kx, *cx;   /* q_expr */
+    json_t *fwd, *rev;     /* encoded key value -> {doc key: true}; doc key -> encoded value */
 } q_index;
 
 /* 0 added; 1 exists already; -1 out of memory. Takes over nothing: copies everything. */
@@ -30,6 +36,16 @@ int q_catalog_set_state(dv_query_catalog *c, const char *bucket, const char *sco
  * "$keys" for the planner. */
 json_t *q_catalog_rows(dv_query_catalog *c, const dv_query_source *src, const char *bucket,
                        const char *scope, const char *collection);
+
+/* Build the named secondary index of the keyspace from docs (every document of it) and keep it
+ * up to date from then on (writes of keyspace ks_id). 0, 1 not found, -1 out of memory. */
+int q_catalog_build(dv_query_catalog *c, const char *bucket, const char *scope,
+                    const char *collection, const char *name, uint32_t ks_id,
+                    const dv_query_doc *docs, size_t n);
+/* The document keys whose indexed value equals value (sorted), as a new array; NULL when the
+ * index is not built (the caller scans instead). */
+json_t *q_catalog_lookup(dv_query_catalog *c, const char *bucket, const char *scope,
+                         const char *collection, const char *name, json_t *value);
 
 /* Prepared statements: name -> {text, query_context}. */
 int q_catalog_prepare(dv_query_catalog *c, const char *name, const char *text,

@@ -222,10 +222,21 @@ static int sargable(const q_expr *w, const char *key, const char *alias)
 }
 
 /* The scan for the first FROM term; *index names the index used. */
+static q_scan plan_scan_key(q_ctx *c, const q_from *f, const q_ks *ks, const q_expr *where,
+                            char *index, size_t nindex, char *key, size_t nkey);
+
 static q_scan plan_scan(q_ctx *c, const q_from *f, const q_ks *ks, const q_expr *where,
                         char *index, size_t nindex)
 {
+    char key[512];
+    return plan_scan_key(c, f, ks, where, index, nindex, key, sizeof key);
+}
+
+static q_scan plan_scan_key(q_ctx *c, const q_from *f, const q_ks *ks, const q_expr *where,
+                            char *index, size_t nindex, char *key, size_t nkey)
+{
     index[0] = '\0';
+    key[0] = '\0';
     if (!f) return P_DUMMY;
     if (!f->is_path) return P_EXPR;
     if (ks->system) return P_SYSTEM;
@@ -267,6 +278,7 @@ static q_scan plan_scan(q_ctx *c, const q_from *f, const q_ks *ks, const q_expr 
         }
         best = P_INDEX;
         snprintf(index, nindex, "%s", name);
+        snprintf(key, nkey, "%s", json_string_value(key0));
         break;
     }
     json_decref(rows);
@@ -277,6 +289,110 @@ static q_scan plan_scan(q_ctx *c, const q_from *f, const q_ks *ks, const q_expr 
                "online.",
                ks->path, ks->path);
     return best;
+}
+
+/* An expression that does not depend on the row (literals, parameters, operators on them). */
+static int is_constant(const q_expr *e)
+{
+    if (!e) return 1;
+    switch (e->kind) {
+    case E_IDENT:
+    case E_SUBQ:
+    case E_ANY:
+    case E_EVERY:
+    case E_ANYEVERY:
+    case E_ARRAYFOR:
+    case E_FIRSTFOR:
+    case E_OBJFOR: return 0;
+    case E_FUNC:
+        if (e->agg || !strcasecmp(e->name, "META") || !strcasecmp(e->name, "RANDOM") ||
+            !strcasecmp(e->name, "UUID"))
+            return 0;
+        break;
+    default: break;
+    }
+    if (!is_constant(e->a) || !is_constant(e->b) || !is_constant(e->c)) return 0;
+    for (size_t i = 0; i < e->nargs; i++)
+        if (!is_constant(e->args[i])) return 0;
+    return 1;
+}
+
+/* The keys an index lookup gives for the first conjunct of where that is key = constant or
+ * key IN constant; NULL when there is none or the index is not built (then: scan). */
+static json_t *index_lookup(q_ctx *c, const q_from *f, const q_ks *ks, const q_expr *where,
+                            const char *index, const char *key)
+{
+    if (!where) return NULL;
+    if (where->kind == E_AND) {
+        for (size_t i = 0; i < where->nargs; i++) {
+            json_t *r = index_lookup(c, f, ks, where->args[i], index, key);
+            if (r || c->code) return r;
+        }
+        return NULL;
+    }
+    const q_expr *side = NULL, *other = NULL;
+    int in = 0;
+    if (where->kind == E_BIN && !strcmp(where->op, "=")) {
+        side = where->a;
+        other = where->b;
+    } else if (where->kind == E_IN && !where->neg) {
+        side = where->a;
+        other = where->b;
+        in = 1;
+    } else {
+        return NULL;
+    }
+    q_expr tmp;
+    char text[512];
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) {
+            if (in) return NULL;
+            const q_expr *t = side;
+            side = other;
+            other = t;
+        }
+        if (!is_constant(other)) continue;
+        if (format_text(unalias(side, f->alias, &tmp), text, sizeof text) < 0 || strcmp(text, key))
+            continue;
+        q_env env = {0};
+        json_t *v = q_eval(c, other, &env);
+        if (c->code || !v) {
+            json_decref(v);
+            return NULL;
+        }
+        json_t *vals = v;
+        if (!in) {
+            vals = json_array();
+            json_array_append_new(vals, v);
+        } else if (!json_is_array(v)) {
+            json_decref(v);
+            return json_array(); /* IN a non-array: nothing matches */
+        }
+        json_t *keys = json_array(), *seen = json_object();
+        size_t i;
+        json_t *x;
+        json_array_foreach(vals, i, x) {
+            json_t *k = q_catalog_lookup(c->cat, ks->bucket, ks->scope, ks->collection, index, x);
+            if (!k) {
+                json_decref(keys);
+                json_decref(seen);
+                json_decref(vals);
+                return NULL;
+            }
+            size_t j;
+            json_t *y;
+            json_array_foreach(k, j, y) {
+                if (json_object_get(seen, json_string_value(y))) continue;
+                json_object_set_new(seen, json_string_value(y), json_true());
+                json_array_append(keys, y);
+            }
+            json_decref(k);
+        }
+        json_decref(seen);
+        json_decref(vals);
+        return keys;
+    }
+    return NULL;
 }
 
 /* ---- Reading keyspaces -------------------------------------------------------------------- */
@@ -416,9 +532,18 @@ static int scan_first(q_ctx *c, const q_stmt *s, const q_env *outer, q_rows *out
         }
     }
     if (ks_open(c, &f->path, ks, DV_QUERY_PRIV_SELECT) < 0) return -1;
-    char index[256];
-    q_scan scan = plan_scan(c, f, ks, s->where, index, sizeof index);
+    char index[256], key[512];
+    q_scan scan = plan_scan_key(c, f, ks, s->where, index, sizeof index, key, sizeof key);
     if (c->code) return -1;
+    if (scan == P_INDEX) {
+        json_t *keys = index_lookup(c, f, ks, s->where, index, key);
+        if (c->code) return -1;
+        if (keys) { /* the index answers: fetch only its documents (WHERE still applies) */
+            int rc = fetch_keys(c, ks, keys, f->alias, out, NULL, NULL);
+            json_decref(keys);
+            return rc;
+        }
+    }
     if (scan == P_SYSTEM) {
         json_t *rows = system_rows(c, ks);
         size_t i;
@@ -1222,11 +1347,32 @@ static char *format_dup(const q_expr *e)
     return s;
 }
 
+/* Fill a secondary index from a scan of its open keyspace; it is kept up to date from then on
+ * (a source without keyspace ids keeps definitions only). */
+static int build_from_scan(q_ctx *c, q_ks *ks, const char *name)
+{
+    if (!c->src->keyspace_id || ks->system) return 0;
+    uint32_t id = c->src->keyspace_id(c->src->ud, ks->h);
+    /* mark it built first so that writes during the scan are reported to it */
+    if (q_catalog_build(c->cat, ks->bucket, ks->scope, ks->collection, name, id, NULL, 0) != 0)
+        return 0;
+    dv_query_doc *docs = NULL;
+    size_t n = 0;
+    if (c->src->scan(c->src->ud, ks->h, &docs, &n) < 0) {
+        q_fail(c, 5000, "out of memory building index %s", name);
+        return -1;
+    }
+    int rc = q_catalog_build(c->cat, ks->bucket, ks->scope, ks->collection, name, id, docs, n);
+    for (size_t i = 0; i < n; i++) dv_query_doc_clear(&docs[i]);
+    dv_free(docs);
+    if (rc < 0) q_fail(c, 5000, "out of memory building index %s", name);
+    return rc < 0 ? -1 : 0;
+}
+
 static json_t *create_index(q_ctx *c, const q_stmt *s)
 {
     q_ks ks;
     if (ks_open(c, &s->from[0].path, &ks, DV_QUERY_PRIV_MANAGE_INDEX) < 0) return NULL;
-    ks_close(c, &ks);
     if (ks.system) return q_fail(c, 5000, "indexes cannot be created on system keyspaces");
     q_index ix = {0};
     ix.name = (char *)(s->index_name ? s->index_name : "#primary");
@@ -1269,6 +1415,9 @@ static json_t *create_index(q_ctx *c, const q_stmt *s)
     json_decref(ix.with);
     dv_free(ix.condition);
     dv_free(ix.partition);
+    if (rc == 0 && !s->primary && !strcmp(ix.state, "online")) build_from_scan(c, &ks, ix.name);
+    ks_close(c, &ks);
+    if (c->code) return NULL;
     if (rc < 0) return q_fail(c, 5000, "out of memory");
     if (rc == 1 && !s->if_not_exists)
         return q_fail(c, 4300, "The index %s already exists.", ix.name);
@@ -1304,14 +1453,13 @@ static int build_one(q_ctx *c, const q_ks *ks, json_t *name)
                json_string_value(name));
         return -1;
     }
-    return 0;
+    return build_from_scan(c, (q_ks *)ks, json_string_value(name));
 }
 
 static json_t *build_index(q_ctx *c, const q_stmt *s)
 {
     q_ks ks;
     if (ks_open(c, &s->from[0].path, &ks, DV_QUERY_PRIV_MANAGE_INDEX) < 0) return NULL;
-    ks_close(c, &ks);
     for (size_t i = 0; i < s->nindex_keys && !c->code; i++) {
         const q_expr *e = s->index_keys[i];
         json_t *name;
@@ -1324,6 +1472,7 @@ static json_t *build_index(q_ctx *c, const q_stmt *s)
         build_one(c, &ks, name);
         json_decref(name);
     }
+    ks_close(c, &ks);
     return c->code ? NULL : json_array();
 }
 

@@ -6,6 +6,12 @@
 #include "base/alloc.h"
 #include "query/query.h"
 
+typedef struct mks {
+    json_t *docs;
+    char bucket[256];
+    uint32_t id;
+} mks;
+
 static int m_open(void *ud, const char *bucket, const char *scope, const char *collection,
                   void **ks, char *msg, size_t msglen)
 {
@@ -35,13 +41,30 @@ static int m_open(void *ud, const char *bucket, const char *scope, const char *c
                      scope, collection);
         return 12003;
     }
-    *ks = k;
+    mks *h = dv_calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(msg, msglen, "out of memory");
+        return 5000;
+    }
+    h->docs = k;
+    snprintf(h->bucket, sizeof h->bucket, "%s", bucket);
+    uint32_t id = 2166136261u;
+    for (const char *p = name; *p; p++) id = (id ^ (uint8_t)*p) * 16777619u;
+    h->id = id;
+    *ks = h;
     return 0;
 }
 
 static void m_close(void *ud, void *ks)
 {
-    (void)ud, (void)ks;
+    (void)ud;
+    dv_free(ks);
+}
+
+static uint32_t m_keyspace_id(void *ud, void *ks)
+{
+    (void)ud;
+    return ((mks *)ks)->id;
 }
 
 static int cmp_key(const void *a, const void *b)
@@ -59,9 +82,10 @@ static void fill(dv_query_doc *d, const char *key, json_t *v)
     d->exptime = (uint32_t)json_integer_value(json_object_get(v, "exptime"));
 }
 
-static int m_scan(void *ud, void *ks, dv_query_doc **docs, size_t *n)
+static int m_scan(void *ud, void *h, dv_query_doc **docs, size_t *n)
 {
     (void)ud;
+    json_t *ks = ((mks *)h)->docs;
     size_t cnt = json_object_size(ks), i = 0;
     *docs = dv_calloc(cnt + 1, sizeof **docs);
     if (!*docs) return -1;
@@ -73,20 +97,23 @@ static int m_scan(void *ud, void *ks, dv_query_doc **docs, size_t *n)
     return 0;
 }
 
-static int m_get(void *ud, void *ks, const char *key, dv_query_doc *doc)
+static int m_get(void *ud, void *h, const char *key, dv_query_doc *doc)
 {
     (void)ud;
+    json_t *ks = ((mks *)h)->docs;
     json_t *v = json_object_get(ks, key);
     if (!v) return 0;
     fill(doc, key, v);
     return 1;
 }
 
-static int m_write(void *ud, void *ks, dv_query_write_op op, const char *key, json_t *value,
+static int m_write(void *ud, void *h, dv_query_write_op op, const char *key, json_t *value,
                    uint64_t cas, uint32_t expiry, int preserve_expiry, uint64_t *cas_out,
                    char *msg, size_t msglen)
 {
     dv_query_memsource *m = ud;
+    mks *mh = h;
+    json_t *ks = mh->docs;
     json_t *cur = json_object_get(ks, key);
     if (op == DV_QUERY_INSERT && cur) {
         snprintf(msg, msglen, "Duplicate Key: %s", key);
@@ -103,6 +130,7 @@ static int m_write(void *ud, void *ks, dv_query_write_op op, const char *key, js
     if (op == DV_QUERY_DELETE) {
         json_object_del(ks, key);
         *cas_out = ++m->next_cas;
+        if (m->cat) dv_query_catalog_index_doc(m->cat, mh->bucket, mh->id, key, NULL, 1);
         return 0;
     }
     json_int_t exp = preserve_expiry && cur ? json_integer_value(json_object_get(cur, "exptime"))
@@ -111,6 +139,7 @@ static int m_write(void *ud, void *ks, dv_query_write_op op, const char *key, js
     json_object_set_new(ks, key,
                         json_pack("{s:O,s:I,s:I}", "value", value, "cas", (json_int_t)*cas_out,
                                   "exptime", exp));
+    if (m->cat) dv_query_catalog_index_doc(m->cat, mh->bucket, mh->id, key, value, 0);
     return 0;
 }
 
@@ -148,5 +177,6 @@ void dv_query_memsource_init(dv_query_source *src, dv_query_memsource *m)
     src->write = m_write;
     src->allow = m_allow;
     src->keyspaces = m_keyspaces;
+    src->keyspace_id = m_keyspace_id;
     src->datastore = "http://127.0.0.1:8091";
 }

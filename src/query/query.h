@@ -73,6 +73,10 @@ typedef struct dv_query_source {
     /* 1 if the request's user holds priv on the keyspace. */
     int (*allow)(void *ud, dv_query_priv priv, const char *bucket, const char *scope,
                  const char *collection);
+    /* A number naming the open keyspace within its bucket (the server's collection id), under
+     * which dv_query_catalog_index_doc reports writes. NULL: secondary indexes of this source
+     * are definitions only and queries that use them scan the keyspace. */
+    uint32_t (*keyspace_id)(void *ud, void *ks);
     /* Every keyspace the user may see, for system:keyspaces: a new array of
      * {"bucket", "scope", "collection", "bucket_uuid"} objects. May be NULL. */
     json_t *(*keyspaces)(void *ud);
@@ -86,6 +90,14 @@ dv_query_catalog *dv_query_catalog_new(void);
 void dv_query_catalog_free(dv_query_catalog *c);
 /* Drop every index of a bucket (the bucket was deleted). */
 void dv_query_catalog_drop_bucket(dv_query_catalog *c, const char *bucket);
+
+/* Secondary index maintenance (thread-safe): a document of keyspace ks_id of bucket was
+ * written (doc: its value; NULL for a binary document) or removed (removed set). Updates every
+ * built index on that keyspace. dv_query_catalog_watches tells whether any index would care,
+ * so that a caller can skip decoding the document. */
+void dv_query_catalog_index_doc(dv_query_catalog *c, const char *bucket, uint32_t ks_id,
+                                const char *key, json_t *doc, int removed);
+int dv_query_catalog_watches(dv_query_catalog *c, const char *bucket, uint32_t ks_id);
 
 typedef struct dv_query_request {
     const char *statement; /* may be NULL when prepared is set */
@@ -136,6 +148,7 @@ typedef struct dv_query_memsource {
     json_t *data;
     uint64_t next_cas;
     unsigned deny;
+    dv_query_catalog *cat; /* when set, writes maintain its indexes (as the server's hook does) */
 } dv_query_memsource;
 
 /* Fill src with callbacks over m (borrowed for src's life). */

@@ -259,7 +259,10 @@ int dv_qsvc_params_parse(json_t *params, int from_strings, dv_qsvc_params *p, ch
 typedef struct qsrc {
     dv_cluster *cluster;
     dv_user *user;
+    dv_qsvc *svc; /* installs the index-maintenance hook on the stores it opens; may be NULL */
 } qsrc;
+
+static void ensure_hook(dv_qsvc *q, dv_bucket *b);
 
 typedef struct qks {
     dv_bucket *b;
@@ -313,7 +316,14 @@ static int s_open(void *ud, const char *bucket, const char *scope, const char *c
     k->b = b;
     k->cid = cid;
     *ks = k;
+    if (q->svc) ensure_hook(q->svc, b);
     return 0;
+}
+
+static uint32_t s_keyspace_id(void *ud, void *ks)
+{
+    (void)ud;
+    return ((qks *)ks)->cid;
 }
 
 static void s_close(void *ud, void *ks)
@@ -509,11 +519,12 @@ static json_t *s_keyspaces(void *ud)
 }
 
 void dv_qsvc_source(dv_query_source *src, void *ctx_storage, dv_cluster *c, dv_user *u,
-                    const char *datastore)
+                    const char *datastore, dv_qsvc *svc)
 {
     qsrc *q = ctx_storage;
     q->cluster = c;
     q->user = u;
+    q->svc = svc;
     memset(src, 0, sizeof *src);
     src->ud = q;
     src->open = s_open;
@@ -523,10 +534,20 @@ void dv_qsvc_source(dv_query_source *src, void *ctx_storage, dv_cluster *c, dv_u
     src->write = s_write;
     src->allow = s_allow;
     src->keyspaces = s_keyspaces;
+    src->keyspace_id = svc ? s_keyspace_id : NULL;
     src->datastore = datastore;
 }
 
 /* ---- The service -------------------------------------------------------------------------- */
+
+/* The write hook of one bucket's store: reports its writes to the index catalog. It holds a
+ * reference to the bucket, so the store outlives the hook. */
+typedef struct bucket_hook {
+    dv_store_hook h;
+    dv_qsvc *q;
+    dv_bucket *b;
+    struct bucket_hook *next;
+} bucket_hook;
 
 typedef struct auth_entry {
     char *header;
@@ -544,7 +565,45 @@ struct dv_qsvc {
     pthread_mutex_t auth_mu;
     auth_entry auth[AUTH_CACHE];
     unsigned auth_next;
+    pthread_mutex_t hook_mu;
+    bucket_hook *hooks;
 };
+
+static void on_store_write(void *ud, const dv_item *it)
+{
+    bucket_hook *bh = ud;
+    const char *bucket = dv_bucket_name(bh->b);
+    if (!dv_query_catalog_watches(bh->q->catalog, bucket, it->cid)) return;
+    char key[512];
+    if (it->nkey >= sizeof key) return;
+    memcpy(key, dv_item_key(it), it->nkey);
+    key[it->nkey] = '\0';
+    json_t *doc = NULL;
+    if (!it->deleted && (it->datatype & DV_DATATYPE_JSON))
+        doc = json_loadb(dv_item_value(it), it->nvalue, JSON_DECODE_ANY, NULL);
+    dv_query_catalog_index_doc(bh->q->catalog, bucket, it->cid, key, doc, it->deleted);
+    json_decref(doc);
+}
+
+static void ensure_hook(dv_qsvc *q, dv_bucket *b)
+{
+    dv_store *st = dv_bucket_store(b);
+    if (dv_store_get_hook(st)) return;
+    pthread_mutex_lock(&q->hook_mu);
+    if (!dv_store_get_hook(st)) {
+        bucket_hook *bh = dv_calloc(1, sizeof *bh);
+        if (bh) {
+            bh->h.fn = on_store_write;
+            bh->h.ud = bh;
+            bh->q = q;
+            bh->b = dv_bucket_ref(b);
+            bh->next = q->hooks;
+            q->hooks = bh;
+            dv_store_set_hook(st, &bh->h);
+        }
+    }
+    pthread_mutex_unlock(&q->hook_mu);
+}
 
 typedef struct req {
     dv_buf body;
@@ -809,7 +868,7 @@ static enum MHD_Result serve(dv_qsvc *q, struct MHD_Connection *conn, const char
     char storage[64];
     _Static_assert(sizeof(qsrc) <= 64, "qsrc storage");
     dv_query_source src;
-    dv_qsvc_source(&src, storage, q->cluster, u, q->datastore);
+    dv_qsvc_source(&src, storage, q->cluster, u, q->datastore, q);
     dv_query_result res;
     dv_query_run(&p.rq, &src, q->catalog, &res);
     status = respond(&out, rid, &p, &res, t0, dv_clock_now_ns());
@@ -922,6 +981,7 @@ dv_qsvc *dv_qsvc_start(dv_cluster *c, dv_users *users, const dv_qsvc_options *o,
     q->users = users;
     q->catalog = dv_query_catalog_new();
     pthread_mutex_init(&q->auth_mu, NULL);
+    pthread_mutex_init(&q->hook_mu, NULL);
     int family = AF_INET;
     int fd = q->catalog ? listen_fd(o ? o->host : NULL, o ? o->port : 0, &family, err, errlen) : -1;
     if (fd < 0) {
@@ -969,6 +1029,13 @@ void dv_qsvc_stop(dv_qsvc *q)
     MHD_socket fd = MHD_quiesce_daemon(q->mhd);
     MHD_stop_daemon(q->mhd);
     if (fd != MHD_INVALID_SOCKET) close(fd);
+    for (bucket_hook *bh = q->hooks, *next; bh; bh = next) {
+        next = bh->next;
+        dv_store_set_hook(dv_bucket_store(bh->b), NULL);
+        dv_bucket_release(bh->b);
+        dv_free(bh);
+    }
+    pthread_mutex_destroy(&q->hook_mu);
     for (int i = 0; i < AUTH_CACHE; i++) {
         dv_free(q->auth[i].header);
         dv_user_release(q->auth[i].user);

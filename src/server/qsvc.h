@@ -58,9 +58,11 @@ void dv_qsvc_params_clear(dv_qsvc_params *p);
 /* A Go duration ("74500ms", "1.5s", "1m30s", "" = 0) in nanoseconds; -1 if malformed. */
 int64_t dv_qsvc_duration(const char *s);
 
-/* The query source over the cluster's stores for one user (NULL: every privilege). */
+/* The query source over the cluster's stores for one user (NULL: every privilege). With svc,
+ * the stores it opens report their writes to svc's index catalog (secondary indexes are kept
+ * up to date by every KV write); without, secondary indexes are definitions only. */
 void dv_qsvc_source(dv_query_source *src, void *ctx_storage, dv_cluster *c, dv_user *u,
-                    const char *datastore);
+                    const char *datastore, dv_qsvc *svc);
 /* Bytes of ctx_storage dv_qsvc_source needs. */
 size_t dv_qsvc_source_size(void);
 

@@ -19,6 +19,7 @@ struct dv_vbucket {
 };
 
 struct dv_store {
+    _Atomic(const dv_store_hook *) hook;
     unsigned nvb;
     atomic_uint_fast64_t items, tombstones, bytes, reclaimed;
     dv_vbucket vbs[];
@@ -125,6 +126,21 @@ void dv_store_free(dv_store *s)
         pthread_mutex_destroy(&vb->mu);
     }
     dv_free(s);
+}
+
+void dv_store_set_hook(dv_store *s, const dv_store_hook *h)
+{
+    atomic_store(&s->hook, h);
+    if (!h)
+        for (unsigned i = 0; i < s->nvb; i++) {
+            pthread_mutex_lock(&s->vbs[i].mu);
+            pthread_mutex_unlock(&s->vbs[i].mu);
+        }
+}
+
+const dv_store_hook *dv_store_get_hook(dv_store *s)
+{
+    return atomic_load(&s->hook);
 }
 
 int dv_vbucket_each(dv_vbucket *vb, uint32_t cid, uint32_t now,
@@ -240,6 +256,8 @@ uint64_t dv_vbucket_install(dv_vbucket *vb, dv_item *it, int keep_cas)
     *pp = it;
     account(vb->store, it, 1);
     if (vb->count > vb->mask + 1) grow(vb);
+    const dv_store_hook *h = atomic_load(&vb->store->hook);
+    if (h) h->fn(h->ud, it);
     return it->cas;
 }
 

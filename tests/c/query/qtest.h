@@ -33,6 +33,7 @@ static inline void qt_init(qt *t)
     t->mem.next_cas = 100;
     dv_query_memsource_init(&t->src, &t->mem);
     t->cat = dv_query_catalog_new();
+    t->mem.cat = t->cat;
     assert_non_null(t->mem.data);
     assert_non_null(t->cat);
 }

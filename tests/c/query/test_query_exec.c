@@ -215,6 +215,55 @@ static void test_explain_prepare(void **s)
     dv_query_result_clear(&res);
 }
 
+static int (*real_scan)(void *ud, void *ks, dv_query_doc **docs, size_t *n);
+static int scans;
+static int counting_scan(void *ud, void *ks, dv_query_doc **docs, size_t *n)
+{
+    scans++;
+    return real_scan(ud, ks, docs, n);
+}
+
+/* A built secondary index answers equality and IN on its key without scanning the keyspace,
+ * and follows every write. */
+static void test_secondary_index_is_real(void **s)
+{
+    (void)s;
+    real_scan = T.src.scan;
+    T.src.scan = counting_scan;
+    QT_EQ(&T, "CREATE INDEX ix_name ON travel(name)", "[]");
+    assert_int_equal(scans, 1); /* the build */
+    QT_EQ(&T, "SELECT RAW META().id FROM travel WHERE name = 'bob'", "[\"u2\"]");
+    QT_EQ(&T, "SELECT RAW META().id FROM travel t WHERE t.name IN ['ann', 'dee', 'ann'] ORDER BY META().id",
+          "[\"u1\",\"u4\"]");
+    T.named = json_pack("{s:s}", "v", "cid");
+    QT_EQ(&T, "SELECT RAW age FROM travel WHERE name = $v", "[null]");
+    assert_int_equal(scans, 1);
+    /* writes keep it current */
+    QT_EQ(&T, "UPDATE travel USE KEYS 'u2' SET name = 'rob'", "[]");
+    QT_EQ(&T, "SELECT RAW META().id FROM travel WHERE name = 'bob'", "[]");
+    QT_EQ(&T, "SELECT RAW META().id FROM travel WHERE name = 'rob'", "[\"u2\"]");
+    QT_EQ(&T, "INSERT INTO travel VALUES ('u9', {'name': 'rob'})", "[]");
+    QT_EQ(&T, "SELECT RAW META().id FROM travel WHERE name = 'rob'", "[\"u2\",\"u9\"]");
+    QT_EQ(&T, "DELETE FROM travel USE KEYS 'u2'", "[]");
+    QT_EQ(&T, "SELECT RAW META().id FROM travel WHERE name = 'rob' AND 1 = 1", "[\"u9\"]");
+    assert_int_equal(scans, 1);
+    /* a predicate the index cannot look up (a range) still answers, by scanning */
+    QT_EQ(&T, "SELECT RAW META().id FROM travel WHERE name > 'd' ORDER BY name", "[\"u4\",\"u9\"]");
+    assert_int_equal(scans, 2);
+    /* a deferred index is built by BUILD INDEX */
+    QT_EQ(&T, "CREATE INDEX ix_age ON travel(age) WITH {'defer_build': true}", "[]");
+    assert_int_equal(scans, 2);
+    QT_EQ(&T, "BUILD INDEX ON travel(ix_age)", "[]");
+    assert_int_equal(scans, 3);
+    QT_EQ(&T, "SELECT RAW name FROM travel WHERE age = 31", "[\"ann\"]");
+    QT_EQ(&T, "SELECT RAW name FROM travel WHERE age = 31.0", "[\"ann\"]");
+    assert_int_equal(scans, 3);
+    /* a partial index holds only the documents its condition admits */
+    QT_EQ(&T, "CREATE INDEX ix_old ON travel(name) WHERE age > 30", "[]");
+    QT_EQ(&T, "SELECT RAW name FROM travel WHERE name = 'ann' AND age > 30", "[\"ann\"]");
+    T.src.scan = real_scan;
+}
+
 static void test_unsupported(void **s)
 {
     (void)s;
@@ -234,6 +283,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dml, setup, teardown),
         cmocka_unit_test_setup_teardown(test_privileges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_explain_prepare, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secondary_index_is_real, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsupported, setup, teardown),
     };
     return TU_RUN(tests);

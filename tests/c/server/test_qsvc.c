@@ -278,6 +278,24 @@ static void test_store_and_privileges(void **s)
     assert_memory_equal(dv_item_value(res.item), "{\"name\":\"ann\",\"n\":2}", res.item->nvalue);
     dv_item_release(res.item);
     dv_bucket_release(b);
+    /* a secondary index follows KV writes (the store's hook) */
+    r = post("admin:pw", "{\"statement\":\"CREATE INDEX ix_name ON `default`(name)\"}", &st);
+    assert_int_equal(st, 200);
+    json_decref(r);
+    kv_set("k2", "{\"name\":\"bo\"}");
+    kv_set("k1", "{\"name\":\"bo\"}");
+    r = post("admin:pw", "{\"statement\":\"SELECT RAW META().id FROM `default` WHERE name = 'bo'\"}", &st);
+    assert_int_equal(json_array_size(json_object_get(r, "results")), 2);
+    json_decref(r);
+    r = post("admin:pw", "{\"statement\":\"SELECT RAW META().id FROM `default` WHERE name = 'ann'\"}", &st);
+    assert_int_equal(json_array_size(json_object_get(r, "results")), 0);
+    json_decref(r);
+    r = post("admin:pw", "{\"statement\":\"EXPLAIN SELECT * FROM `default` WHERE name = 'bo'\"}", &st);
+    char *plan = json_dumps(r, 0);
+    assert_non_null(strstr(plan, "IndexScan3"));
+    free(plan);
+    json_decref(r);
+    kv_set("k1", "{\"name\":\"ann\",\"n\":2}");
     /* data_reader alone may not query; query_select may select but not update */
     r = post("reader:pw", "{\"statement\":\"SELECT * FROM `default` USE KEYS 'k1'\"}", &st);
     assert_int_equal(st, 401);
