@@ -42,7 +42,7 @@ static void rows_free(q_rows *r)
 /* Append (taking over the references). */
 static int rows_push(q_ctx *c, q_rows *r, json_t *row, json_t *metas)
 {
-    if (!row || !metas || q_charge(c, 1) < 0 || q_tick(c) < 0) {
+    if (!row || !metas || q_charge(c, 1 + json_object_size(row)) < 0 || q_tick(c) < 0) {
         json_decref(row);
         json_decref(metas);
         if (!c->code) q_fail(c, 5000, "out of memory");

@@ -129,7 +129,7 @@ typedef struct dv_query_result {
  * significant digits (so that 19.99 stays 19.99). */
 #define DV_QUERY_JSON_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS | JSON_REAL_PRECISION(15))
 
-#define DV_QUERY_DEFAULT_MAX_VALUES 4000000u
+#define DV_QUERY_DEFAULT_MAX_VALUES 2000000u
 
 /* Run one request. Always fills *res (clear it with dv_query_result_clear). */
 void dv_query_run(const dv_query_request *rq, const dv_query_source *src, dv_query_catalog *cat,

@@ -16,6 +16,7 @@ typedef struct qt {
     const char *query_context;
     int readonly, auto_execute, preserve_expiry;
     size_t max_values;
+    uint64_t deadline_ns;
     dv_query_result last;
 } qt;
 
@@ -65,6 +66,8 @@ static inline const char *qt_run(qt *t, const char *stmt)
     rq.auto_execute = t->auto_execute;
     rq.preserve_expiry = t->preserve_expiry;
     rq.max_values = t->max_values;
+    rq.deadline_ns = t->deadline_ns;
+    rq.timeout_text = "1ms";
     dv_query_run(&rq, &t->src, t->cat, &t->last);
     if (t->last.errors) {
         json_t *e = json_array_get(t->last.errors, 0);

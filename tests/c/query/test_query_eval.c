@@ -334,6 +334,19 @@ static void test_memory_bound(void **s)
     T.max_values = 0;
 }
 
+/* A request past its deadline stops with the real service's timeout error. */
+static void test_timeout(void **s)
+{
+    (void)s;
+    T.deadline_ns = 1; /* long past */
+    QT_ERR(&T, "SELECT COUNT(*) FROM ARRAY_RANGE(0,300) AS a, ARRAY_RANGE(0,300) AS b",
+           "ERR 1080 Timeout 1ms exceeded");
+    assert_string_equal(T.last.status, "timeout");
+    T.deadline_ns = 0;
+    QT_EQ(&T, "SELECT COUNT(*) AS n FROM ARRAY_RANGE(0,300) AS a, ARRAY_RANGE(0,300) AS b",
+          "[{\"n\":90000}]");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +364,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_parameters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_select_shapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
     };
     return TU_RUN(tests);
 }
