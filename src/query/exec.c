@@ -477,6 +477,19 @@ static json_t *system_rows(q_ctx *c, const q_ks *ks)
     return out;
 }
 
+/* One row per element of arr (borrowed), binding it to alias. */
+static int push_values(q_ctx *c, q_rows *out, const char *alias, json_t *arr)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(arr, i, x) {
+        json_t *row = json_object();
+        if (row) json_object_set(row, alias, x);
+        if (rows_push(c, out, row, json_object()) < 0) break;
+    }
+    return c->code ? -1 : 0;
+}
+
 /* The rows of the first FROM term. */
 static int scan_first(q_ctx *c, const q_stmt *s, const q_env *outer, q_rows *out, q_ks *ks,
                       size_t limit_hint)
@@ -493,15 +506,9 @@ static int scan_first(q_ctx *c, const q_stmt *s, const q_env *outer, q_rows *out
             arr = json_array();
             json_array_append_new(arr, v);
         }
-        size_t i;
-        json_t *x;
-        json_array_foreach(arr, i, x) {
-            json_t *row = json_object();
-            json_object_set(row, f->alias, x);
-            if (rows_push(c, out, row, json_object()) < 0) break;
-        }
+        int rc = push_values(c, out, f->alias, arr);
         json_decref(arr);
-        return c->code ? -1 : 0;
+        return rc;
     }
     /* a path that starts with an enclosing query's alias is an expression (a correlated
      * subquery's FROM o.lines) */
@@ -546,15 +553,10 @@ static int scan_first(q_ctx *c, const q_stmt *s, const q_env *outer, q_rows *out
     }
     if (scan == P_SYSTEM) {
         json_t *rows = system_rows(c, ks);
-        size_t i;
-        json_t *x;
-        json_array_foreach(rows, i, x) {
-            json_t *row = json_object();
-            json_object_set(row, f->alias, x);
-            if (rows_push(c, out, row, json_object()) < 0) break;
-        }
+        int rc = rows ? push_values(c, out, f->alias, rows) : -1;
         json_decref(rows);
-        return c->code ? -1 : 0;
+        if (!rows) q_fail(c, 5000, "out of memory");
+        return rc;
     }
     if (scan == P_KEYS) {
         json_t *keys = keys_of(c, f->use_keys, &env);
@@ -577,6 +579,17 @@ static int scan_first(q_ctx *c, const q_stmt *s, const q_env *outer, q_rows *out
     }
     dv_free(docs);
     return rc;
+}
+
+/* The environment of one row in flight. */
+static q_env item_env(const q_item *it, const char *dflt, const q_env *outer)
+{
+    q_env env = {0};
+    env.row = it->row;
+    env.metas = it->metas;
+    env.dflt = dflt;
+    env.outer = outer;
+    return env;
 }
 
 /* Joins, nests, unnests and comma terms after the first. */
@@ -606,11 +619,7 @@ static int join_terms(q_ctx *c, const q_stmt *s, const q_env *outer, q_rows *row
             rows_free(&right);
         } else if (f->join == J_UNNEST) {
             for (size_t i = 0; i < rows->n && !c->code; i++) {
-                q_env env = {0};
-                env.row = rows->v[i].row;
-                env.metas = rows->v[i].metas;
-                env.dflt = s->from[0].alias;
-                env.outer = outer;
+                q_env env = item_env(&rows->v[i], s->from[0].alias, outer);
                 json_t *arr = q_eval(c, f->expr, &env);
                 size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
                 for (size_t k = 0; k < n && !c->code; k++) {
@@ -634,11 +643,7 @@ static int join_terms(q_ctx *c, const q_stmt *s, const q_env *outer, q_rows *row
                 return -1;
             }
             for (size_t i = 0; i < rows->n && !c->code; i++) {
-                q_env env = {0};
-                env.row = rows->v[i].row;
-                env.metas = rows->v[i].metas;
-                env.dflt = s->from[0].alias;
-                env.outer = outer;
+                q_env env = item_env(&rows->v[i], s->from[0].alias, outer);
                 json_t *keys = keys_of(c, f->on_keys, &env);
                 if (c->code) break;
                 q_rows found = {0};

@@ -25,6 +25,7 @@
 #include "base/log.h"
 #include "mcbp/protocol.h"
 #include "server/kv.h"
+#include "server/listen.h"
 #include "server/rest_form.h"
 #include "topology/manifest.h"
 #include "topology/vbucket.h"
@@ -931,44 +932,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     dv_log(DV_LOG_WARN, "query", "%s", line);
 }
 
-static int listen_fd(const char *host, int port, int *family, char *err, size_t errlen)
-{
-    char service[16];
-    snprintf(service, sizeof service, "%d", port);
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int gai = getaddrinfo(host, service, &hints, &res);
-    if (gai) {
-        dv_errmsg(err, errlen, 0, "query address %s: %s", host ? host : "*", gai_strerror(gai));
-        return -1;
-    }
-    int fd = -1, saved = 0;
-    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0) {
-            saved = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) || listen(fd, 128)) {
-            saved = errno;
-            close(fd);
-            fd = -1;
-            continue;
-        }
-        *family = a->ai_family;
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        dv_errmsg(err, errlen, 0, "query listen on %s:%d: %s", host ? host : "*", port,
-                  strerror(saved));
-    return fd;
-}
-
 dv_qsvc *dv_qsvc_start(dv_cluster *c, dv_users *users, const dv_qsvc_options *o, char *err,
                        size_t errlen)
 {
@@ -983,7 +946,7 @@ dv_qsvc *dv_qsvc_start(dv_cluster *c, dv_users *users, const dv_qsvc_options *o,
     pthread_mutex_init(&q->auth_mu, NULL);
     pthread_mutex_init(&q->hook_mu, NULL);
     int family = AF_INET;
-    int fd = q->catalog ? listen_fd(o ? o->host : NULL, o ? o->port : 0, &family, err, errlen) : -1;
+    int fd = q->catalog ? dv_listen_tcp("query", o ? o->host : NULL, o ? o->port : 0, &family, err, errlen) : -1;
     if (fd < 0) {
         if (!q->catalog) dv_errmsg(err, errlen, 0, "out of memory");
         dv_query_catalog_free(q->catalog);
@@ -991,11 +954,7 @@ dv_qsvc *dv_qsvc_start(dv_cluster *c, dv_users *users, const dv_qsvc_options *o,
         dv_free(q);
         return NULL;
     }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    q->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                       : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    q->port = dv_listen_port(fd);
     uint16_t mgmt;
     dv_cluster_ports(c, NULL, &mgmt);
     snprintf(q->datastore, sizeof q->datastore, "http://127.0.0.1:%u", mgmt ? mgmt : 8091);

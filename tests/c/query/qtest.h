@@ -81,6 +81,22 @@ static inline const char *qt_run(qt *t, const char *stmt)
     return out;
 }
 
+/* The test's fixture: one qt per test, through cmocka's setup and teardown. */
+static qt T;
+static inline int qt_setup(void **s)
+{
+    (void)s;
+    qt_init(&T);
+    return 0;
+}
+static inline int qt_teardown(void **s)
+{
+    (void)s;
+    qt_free(&T);
+    return 0;
+}
+#define QT_TEST(fn) cmocka_unit_test_setup_teardown(fn, qt_setup, qt_teardown)
+
 #define QT_EQ(t, stmt, expect) assert_string_equal(qt_run(t, stmt), expect)
 /* The error's code and the start of its message. */
 #define QT_ERR(t, stmt, prefix)                                                               \

@@ -2,20 +2,6 @@
  * query-service.md 10.1 and 10.4, through FROM-less SELECTs. */
 #include "qtest.h"
 
-static qt T;
-
-static int setup(void **s)
-{
-    (void)s;
-    qt_init(&T);
-    return 0;
-}
-static int teardown(void **s)
-{
-    (void)s;
-    qt_free(&T);
-    return 0;
-}
 
 typedef struct kase {
     const char *stmt, *expect;
@@ -350,21 +336,21 @@ static void test_timeout(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_logic_tables, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_comparisons, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_arithmetic_and_paths, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_collation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_string_functions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_number_functions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_array_functions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_object_and_type_functions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_conditional_functions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_date_and_misc_functions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_aggregates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parameters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_select_shapes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_memory_bound, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+        QT_TEST(test_logic_tables),
+        QT_TEST(test_comparisons),
+        QT_TEST(test_arithmetic_and_paths),
+        QT_TEST(test_collation),
+        QT_TEST(test_string_functions),
+        QT_TEST(test_number_functions),
+        QT_TEST(test_array_functions),
+        QT_TEST(test_object_and_type_functions),
+        QT_TEST(test_conditional_functions),
+        QT_TEST(test_date_and_misc_functions),
+        QT_TEST(test_aggregates),
+        QT_TEST(test_parameters),
+        QT_TEST(test_select_shapes),
+        QT_TEST(test_memory_bound),
+        QT_TEST(test_timeout),
     };
     return TU_RUN(tests);
 }

@@ -3,20 +3,6 @@
  * PREPARE/EXECUTE, read-only requests and privileges. */
 #include "qtest.h"
 
-static qt T;
-
-static int setup(void **s)
-{
-    (void)s;
-    qt_init(&T);
-    return 0;
-}
-static int teardown(void **s)
-{
-    (void)s;
-    qt_free(&T);
-    return 0;
-}
 
 static void test_needs_an_index(void **s)
 {
@@ -275,16 +261,16 @@ static void test_unsupported(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_needs_an_index, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_keyspaces_and_context, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_system_catalogs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_joins, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dml, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_privileges, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_explain_prepare, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_secondary_index_is_real, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unsupported, setup, teardown),
+        QT_TEST(test_needs_an_index),
+        QT_TEST(test_meta),
+        QT_TEST(test_keyspaces_and_context),
+        QT_TEST(test_system_catalogs),
+        QT_TEST(test_joins),
+        QT_TEST(test_dml),
+        QT_TEST(test_privileges),
+        QT_TEST(test_explain_prepare),
+        QT_TEST(test_secondary_index_is_real),
+        QT_TEST(test_unsupported),
     };
     return TU_RUN(tests);
 }

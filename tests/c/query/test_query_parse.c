@@ -128,18 +128,16 @@ static void test_limits(void **s)
 static void test_canonical_text(void **s)
 {
     (void)s;
-    qt t;
-    qt_init(&t);
-    QT_EQ(&t, "CREATE INDEX ix1 ON travel(fld1, a.b, LOWER(name)) WHERE fld1 = 1 AND fld2 = 2", "[]");
-    QT_EQ(&t, "CREATE INDEX ix2 ON travel(`fld1`) WHERE ((`fld1` = 1) and (`fld2` = 2))", "[]");
-    QT_EQ(&t, "CREATE INDEX idx_fld1 ON travel(fld1) PARTITION BY HASH(fld1)", "[]");
-    QT_EQ(&t, "SELECT RAW [index_key, `condition`] FROM system:indexes WHERE name = 'ix1'",
+    qt *t = &T;
+    QT_EQ(t, "CREATE INDEX ix1 ON travel(fld1, a.b, LOWER(name)) WHERE fld1 = 1 AND fld2 = 2", "[]");
+    QT_EQ(t, "CREATE INDEX ix2 ON travel(`fld1`) WHERE ((`fld1` = 1) and (`fld2` = 2))", "[]");
+    QT_EQ(t, "CREATE INDEX idx_fld1 ON travel(fld1) PARTITION BY HASH(fld1)", "[]");
+    QT_EQ(t, "SELECT RAW [index_key, `condition`] FROM system:indexes WHERE name = 'ix1'",
           "[[[\"`fld1`\",\"(`a`.`b`)\",\"lower(`name`)\"],\"((`fld1` = 1) and (`fld2` = 2))\"]]");
-    QT_EQ(&t, "SELECT RAW `condition` FROM system:indexes WHERE name = 'ix2'",
+    QT_EQ(t, "SELECT RAW `condition` FROM system:indexes WHERE name = 'ix2'",
           "[\"((`fld1` = 1) and (`fld2` = 2))\"]");
-    QT_EQ(&t, "SELECT RAW `partition` FROM system:indexes WHERE name = 'idx_fld1'",
+    QT_EQ(t, "SELECT RAW `partition` FROM system:indexes WHERE name = 'idx_fld1'",
           "[\"HASH(`fld1`)\"]");
-    qt_free(&t);
 }
 
 int main(void)
@@ -148,7 +146,7 @@ int main(void)
         cmocka_unit_test(test_statements_parse),
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_canonical_text),
+        QT_TEST(test_canonical_text),
     };
     return TU_RUN(tests);
 }

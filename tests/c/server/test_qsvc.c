@@ -180,22 +180,29 @@ static int first_code(json_t *r)
     return (int)json_integer_value(json_object_get(json_array_get(json_object_get(r, "errors"), 0), "code"));
 }
 
-static void kv_set(const char *key, const char *value)
+/* One KV command on bucket default, as a session would run it. */
+static dv_kv_res kv(uint8_t op, const char *key, const char *value)
 {
     dv_bucket *b = dv_cluster_get_bucket(cluster, "default", 7);
     dv_kv_req rq = {0};
-    rq.opcode = DV_OP_SET;
+    rq.opcode = op;
     rq.key = key;
     rq.nkey = strlen(key);
     rq.vbucket = dv_vbucket_of(key, rq.nkey, DV_BUCKET_NVB);
     rq.value = value;
-    rq.nvalue = strlen(value);
-    rq.datatype = DV_DATATYPE_JSON;
+    rq.nvalue = value ? strlen(value) : 0;
+    rq.datatype = value ? DV_DATATYPE_JSON : 0;
     rq.now = 1800000000u;
     dv_kv_res res = {0};
     dv_kv_execute(dv_bucket_store(b), &rq, &res);
     assert_int_equal(res.status, DV_STATUS_SUCCESS);
     dv_bucket_release(b);
+    return res;
+}
+
+static void kv_set(const char *key, const char *value)
+{
+    kv(DV_OP_SET, key, value);
 }
 
 static void test_service(void **s)
@@ -265,19 +272,9 @@ static void test_store_and_privileges(void **s)
     assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "metrics"), "mutationCount")), 1);
     json_decref(r);
     /* the update went through the store: KV sees it */
-    dv_bucket *b = dv_cluster_get_bucket(cluster, "default", 7);
-    dv_kv_req rq = {0};
-    rq.opcode = DV_OP_GET;
-    rq.key = "k1";
-    rq.nkey = 2;
-    rq.vbucket = dv_vbucket_of("k1", 2, DV_BUCKET_NVB);
-    rq.now = 1800000000u;
-    dv_kv_res res = {0};
-    dv_kv_execute(dv_bucket_store(b), &rq, &res);
-    assert_int_equal(res.status, DV_STATUS_SUCCESS);
+    dv_kv_res res = kv(DV_OP_GET, "k1", NULL);
     assert_memory_equal(dv_item_value(res.item), "{\"name\":\"ann\",\"n\":2}", res.item->nvalue);
     dv_item_release(res.item);
-    dv_bucket_release(b);
     /* a secondary index follows KV writes (the store's hook) */
     r = post("admin:pw", "{\"statement\":\"CREATE INDEX ix_name ON `default`(name)\"}", &st);
     assert_int_equal(st, 200);
