@@ -9,6 +9,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -550,8 +552,10 @@ typedef struct bucket_hook {
     struct bucket_hook *next;
 } bucket_hook;
 
+/* A recent successful Authorization header, kept as a keyed hash (never the password). */
 typedef struct auth_entry {
-    char *header;
+    unsigned char mac[32];
+    int used;
     uint64_t gen;
     dv_user *user;
 } auth_entry;
@@ -566,6 +570,7 @@ struct dv_qsvc {
     pthread_mutex_t auth_mu;
     auth_entry auth[AUTH_CACHE];
     unsigned auth_next;
+    unsigned char auth_key[32];
     pthread_mutex_t hook_mu;
     bucket_hook *hooks;
 };
@@ -617,12 +622,17 @@ static dv_user *auth_user(dv_qsvc *q, struct MHD_Connection *conn)
     if (!h) return NULL;
     size_t hl = strlen(h);
     if (hl >= AUTH_MAX) return NULL;
+    unsigned char mac[32];
+    unsigned int maclen = 0;
+    if (!HMAC(EVP_sha256(), q->auth_key, sizeof q->auth_key, (const unsigned char *)h, hl, mac,
+              &maclen) ||
+        maclen != sizeof mac)
+        return NULL;
     uint64_t gen = dv_users_generation(q->users);
     pthread_mutex_lock(&q->auth_mu);
     for (int i = 0; i < AUTH_CACHE; i++) {
         auth_entry *a = &q->auth[i];
-        if (a->header && a->gen == gen && strlen(a->header) == hl &&
-            CRYPTO_memcmp(a->header, h, hl) == 0) {
+        if (a->used && a->gen == gen && CRYPTO_memcmp(a->mac, mac, sizeof mac) == 0) {
             dv_user *u = dv_user_ref(a->user);
             pthread_mutex_unlock(&q->auth_mu);
             return u;
@@ -637,16 +647,15 @@ static dv_user *auth_user(dv_qsvc *q, struct MHD_Connection *conn)
         u = dv_users_check_password(q->users, user, ulen, pw, plen);
     OPENSSL_cleanse(buf, sizeof buf);
     if (u) {
-        char *copy = dv_strdup(h);
         pthread_mutex_lock(&q->auth_mu);
         auth_entry *a = &q->auth[q->auth_next++ % AUTH_CACHE];
-        dv_free(a->header);
-        dv_user_release(a->user);
-        a->header = copy;
+        dv_user *old = a->used ? a->user : NULL;
+        memcpy(a->mac, mac, sizeof mac);
+        a->used = 1;
         a->gen = gen;
-        a->user = copy ? dv_user_ref(u) : NULL;
-        if (!copy) a->header = NULL;
+        a->user = dv_user_ref(u);
         pthread_mutex_unlock(&q->auth_mu);
+        dv_user_release(old);
     }
     return u;
 }
@@ -945,6 +954,11 @@ dv_qsvc *dv_qsvc_start(dv_cluster *c, dv_users *users, const dv_qsvc_options *o,
     q->catalog = dv_query_catalog_new();
     pthread_mutex_init(&q->auth_mu, NULL);
     pthread_mutex_init(&q->hook_mu, NULL);
+    if (RAND_bytes(q->auth_key, sizeof q->auth_key) != 1) {
+        dv_errmsg(err, errlen, 0, "no randomness for the query auth cache");
+        dv_query_catalog_free(q->catalog);
+        q->catalog = NULL;
+    }
     int family = AF_INET;
     int fd = q->catalog ? dv_listen_tcp("query", o ? o->host : NULL, o ? o->port : 0, &family, err, errlen) : -1;
     if (fd < 0) {
@@ -995,10 +1009,8 @@ void dv_qsvc_stop(dv_qsvc *q)
         dv_free(bh);
     }
     pthread_mutex_destroy(&q->hook_mu);
-    for (int i = 0; i < AUTH_CACHE; i++) {
-        dv_free(q->auth[i].header);
-        dv_user_release(q->auth[i].user);
-    }
+    for (int i = 0; i < AUTH_CACHE; i++)
+        if (q->auth[i].used) dv_user_release(q->auth[i].user);
     dv_query_catalog_free(q->catalog);
     pthread_mutex_destroy(&q->auth_mu);
     dv_free(q);
