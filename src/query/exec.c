@@ -477,6 +477,20 @@ static json_t *system_rows(q_ctx *c, const q_ks *ks)
     return out;
 }
 
+/* Does e call META() (or hold a subquery, which might)? */
+static int uses_meta(const q_expr *e)
+{
+    if (!e) return 0;
+    if (e->kind == E_SUBQ) return 1;
+    if (e->kind == E_FUNC && !strcasecmp(e->name, "META")) return 1;
+    if (uses_meta(e->a) || uses_meta(e->b) || uses_meta(e->c)) return 1;
+    for (size_t i = 0; i < e->nargs; i++)
+        if (uses_meta(e->args[i])) return 1;
+    for (size_t i = 0; i < e->nbinds; i++)
+        if (uses_meta(e->binds[i].e)) return 1;
+    return 0;
+}
+
 /* One row per element of arr (borrowed), binding it to alias. */
 static int push_values(q_ctx *c, q_rows *out, const char *alias, json_t *arr)
 {
@@ -572,11 +586,29 @@ static int scan_first(q_ctx *c, const q_stmt *s, const q_env *outer, q_rows *out
         return -1;
     }
     int rc = 0;
+    /* A single-keyspace WHERE that reads no META() is tried on each document before its row is
+     * built (rows that pass are checked again by the caller). */
+    int prefilter = s->where && s->nfrom == 1 && !s->nlet && !uses_meta(s->where);
+    q_env env1 = {0};
+    env1.outer = outer;
+    env1.dflt = f->alias;
+    json_t *probe = prefilter ? json_object() : NULL;
     for (size_t i = 0; i < n; i++) {
-        if (!rc && (!limit_hint || out->n < limit_hint))
+        int keep = 1;
+        if (!rc && probe) {
+            json_object_set(probe, f->alias, docs[i].value ? docs[i].value : json_null());
+            env1.row = probe;
+            json_t *w = q_eval(c, s->where, &env1);
+            keep = q_truthy(w);
+            json_decref(w);
+            if (c->code) rc = -1;
+            if (q_tick(c) < 0) rc = -1;
+        }
+        if (!rc && keep && (!limit_hint || out->n < limit_hint))
             rc = add_doc(c, out, f->alias, &docs[i], ks->collection, NULL, NULL);
         dv_query_doc_clear(&docs[i]);
     }
+    json_decref(probe);
     dv_free(docs);
     return rc;
 }
