@@ -29,7 +29,15 @@ typedef struct q_env {
     const q_item *group; /* the group's rows, for aggregates */
     size_t ngroup;
     const struct q_env *outer; /* enclosing query, for correlated subqueries */
+    const struct q_aggval *aggs; /* aggregates computed while streaming (exec.c) */
+    size_t naggs;
 } q_env;
+
+/* The value of one aggregate node, computed without materialising its group. */
+typedef struct q_aggval {
+    const q_expr *e;
+    json_t *v;
+} q_aggval;
 
 typedef struct q_ctx {
     const dv_query_request *rq;

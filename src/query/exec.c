@@ -925,9 +925,236 @@ static int group_rows(q_ctx *c, const q_stmt *s, const q_env *outer, q_rows *row
     return c->code ? -1 : 0;
 }
 
+
+/* ---- Streaming aggregates over cross products ----------------------------------------------
+ * SELECT COUNT(1) FROM ARRAY_RANGE(0,110) AS a, ARRAY_RANGE(0,110) AS b, ...: the product is
+ * never built; each combination is checked against WHERE and folded into the aggregates. */
+
+#define MAX_STREAM_AGGS 16
+
+static int has_agg_expr(const q_expr *e)
+{
+    if (!e || e->kind == E_SUBQ) return 0;
+    if (e->kind == E_FUNC && e->agg) return 1;
+    if (has_agg_expr(e->a) || has_agg_expr(e->b) || has_agg_expr(e->c)) return 1;
+    for (size_t i = 0; i < e->nargs; i++)
+        if (has_agg_expr(e->args[i])) return 1;
+    return 0;
+}
+
+typedef struct acc {
+    const q_expr *e;
+    size_t count;
+    double sum;
+    json_int_t isum;
+    int all_int, overflow;
+    json_t *best;
+} acc;
+
+static int collect_aggs(const q_expr *e, acc *a, size_t *n)
+{
+    if (!e) return 0;
+    if (e->kind == E_SUBQ) return 0;
+    if (e->kind == E_FUNC && e->agg) {
+        static const char *const ok[] = {"COUNT", "SUM", "AVG", "MIN", "MAX", NULL};
+        int known = 0;
+        for (int i = 0; ok[i]; i++) known |= !strcasecmp(e->name, ok[i]);
+        if (!known || e->distinct || (!e->star && e->nargs != 1) || *n >= MAX_STREAM_AGGS ||
+            (e->nargs && (has_agg_expr(e->args[0]))))
+            return -1;
+        memset(&a[*n], 0, sizeof a[*n]);
+        a[*n].e = e;
+        a[*n].all_int = 1;
+        (*n)++;
+        return 0;
+    }
+    if (collect_aggs(e->a, a, n) < 0 || collect_aggs(e->b, a, n) < 0 || collect_aggs(e->c, a, n) < 0)
+        return -1;
+    for (size_t i = 0; i < e->nargs; i++)
+        if (collect_aggs(e->args[i], a, n) < 0) return -1;
+    return 0;
+}
+
+static void fold(q_ctx *c, acc *a, const q_env *env)
+{
+    if (a->e->star) {
+        a->count++;
+        return;
+    }
+    json_t *v = q_eval(c, a->e->args[0], env);
+    if (!v || json_is_null(v)) {
+        json_decref(v);
+        return;
+    }
+    const char *name = a->e->name;
+    if (!strcasecmp(name, "MIN") || !strcasecmp(name, "MAX")) {
+        int r = a->best ? q_collate(v, a->best) : 0;
+        if (!a->best || (!strcasecmp(name, "MIN") ? r < 0 : r > 0)) {
+            json_decref(a->best);
+            a->best = v;
+            return;
+        }
+    } else if (!strcasecmp(name, "COUNT")) {
+        a->count++;
+    } else if (json_is_number(v)) {
+        a->count++;
+        a->sum += json_number_value(v);
+        if (json_is_integer(v)) {
+            if (__builtin_add_overflow(a->isum, json_integer_value(v), &a->isum)) a->overflow = 1;
+        } else {
+            a->all_int = 0;
+        }
+    }
+    json_decref(v);
+}
+
+static json_t *acc_value(const acc *a)
+{
+    const char *name = a->e->name;
+    if (!strcasecmp(name, "COUNT")) return json_integer((json_int_t)a->count);
+    if (!strcasecmp(name, "MIN") || !strcasecmp(name, "MAX"))
+        return a->best ? json_incref(a->best) : json_null();
+    if (!a->count) return json_null();
+    if (!strcasecmp(name, "SUM"))
+        return a->all_int && !a->overflow ? json_integer(a->isum) : q_number(a->sum);
+    return q_number(a->sum / (double)a->count);
+}
+
+typedef struct stream {
+    const q_stmt *s;
+    q_rows *terms;
+    json_t *row, *metas;
+    acc *accs;
+    size_t naccs;
+    json_t *first_row, *first_metas;
+    q_env base;
+} stream;
+
+static void stream_level(q_ctx *c, stream *st, size_t t)
+{
+    if (t == st->s->nfrom) {
+        q_env env = st->base;
+        env.row = st->row;
+        env.metas = st->metas;
+        if (q_tick(c) < 0) return;
+        if (st->s->where) {
+            json_t *w = q_eval(c, st->s->where, &env);
+            int keep = q_truthy(w);
+            json_decref(w);
+            if (!keep || c->code) return;
+        }
+        if (!st->first_row) {
+            st->first_row = json_deep_copy(st->row);
+            st->first_metas = json_deep_copy(st->metas);
+        }
+        for (size_t i = 0; i < st->naccs && !c->code; i++) fold(c, &st->accs[i], &env);
+        return;
+    }
+    const q_rows *r = &st->terms[t];
+    const char *alias = st->s->from[t].alias;
+    for (size_t i = 0; i < r->n && !c->code; i++) {
+        json_object_set(st->row, alias, json_object_get(r->v[i].row, alias));
+        json_t *m = json_object_get(r->v[i].metas, alias);
+        if (m)
+            json_object_set(st->metas, alias, m);
+        else
+            json_object_del(st->metas, alias);
+        stream_level(c, st, t + 1);
+    }
+}
+
+/* 1 and *out (the one result row) when s was answered by streaming; 0 when s does not qualify;
+ * -1 on error. */
+static int stream_aggregate(q_ctx *c, const q_stmt *s, const q_env *outer, json_t **out)
+{
+    if (!s->has_agg || s->ngroup || s->nfrom < 2 || s->nlet || s->nletting || s->distinct ||
+        s->raw > 1)
+        return 0;
+    for (size_t t = 0; t < s->nfrom; t++)
+        if (s->from[t].join != J_NONE) return 0;
+    acc accs[MAX_STREAM_AGGS];
+    size_t naccs = 0;
+    for (size_t i = 0; i < s->nprojs; i++)
+        if (collect_aggs(s->projs[i].e, accs, &naccs) < 0) return 0;
+    if (collect_aggs(s->having, accs, &naccs) < 0) return 0;
+    for (size_t i = 0; i < s->norder; i++)
+        if (collect_aggs(s->order[i].e, accs, &naccs) < 0) return 0;
+    stream st = {0};
+    st.s = s;
+    st.accs = accs;
+    st.naccs = naccs;
+    st.base.outer = outer;
+    st.base.vars = outer ? outer->vars : NULL;
+    st.base.dflt = s->from[0].alias;
+    st.terms = dv_calloc(s->nfrom, sizeof *st.terms);
+    st.row = json_object();
+    st.metas = json_object();
+    int rc = st.terms && st.row && st.metas ? 1 : -1;
+    if (rc < 0) q_fail(c, 5000, "out of memory");
+    for (size_t t = 0; rc > 0 && t < s->nfrom; t++) {
+        q_stmt one = *s;
+        one.from = (q_from *)&s->from[t];
+        one.nfrom = 1;
+        one.where = NULL;
+        q_ks ks;
+        memset(&ks, 0, sizeof ks);
+        if (scan_first(c, &one, outer, &st.terms[t], &ks, 0) < 0) rc = -1;
+        ks_close(c, &ks);
+    }
+    if (rc > 0) stream_level(c, &st, 0);
+    if (c->code) rc = -1;
+    if (rc > 0) {
+        q_aggval vals[MAX_STREAM_AGGS];
+        for (size_t i = 0; i < naccs; i++) vals[i] = (q_aggval){accs[i].e, acc_value(&accs[i])};
+        q_env env = st.base;
+        env.aggs = vals;
+        env.naggs = naccs;
+        env.row = st.first_row ? st.first_row : st.row;
+        env.metas = st.first_metas ? st.first_metas : st.metas;
+        static const q_item none = {NULL, NULL};
+        env.group = &none;
+        int keep = 1;
+        if (s->having) {
+            json_t *h = q_eval(c, s->having, &env);
+            keep = q_truthy(h);
+            json_decref(h);
+        }
+        json_t *arr = json_array();
+        if (keep && !c->code) {
+            json_t *o = project(c, s, s->projs, s->nprojs, s->raw, &env);
+            size_t limit = SIZE_MAX, offset = 0;
+            if (s->limit) eval_count(c, s->limit, "LIMIT", &limit);
+            if (s->offset) eval_count(c, s->offset, "OFFSET", &offset);
+            if (!c->code && offset == 0 && limit > 0) json_array_append(arr, o ? o : json_null());
+            json_decref(o);
+        }
+        for (size_t i = 0; i < naccs; i++) json_decref(vals[i].v);
+        if (c->code) {
+            json_decref(arr);
+            rc = -1;
+        } else {
+            *out = arr;
+        }
+    }
+    for (size_t i = 0; i < naccs; i++) json_decref(accs[i].best);
+    for (size_t t = 0; st.terms && t < s->nfrom; t++) rows_free(&st.terms[t]);
+    dv_free(st.terms);
+    json_decref(st.row);
+    json_decref(st.metas);
+    json_decref(st.first_row);
+    json_decref(st.first_metas);
+    return rc;
+}
+
 json_t *q_select(q_ctx *c, const q_stmt *s, const q_env *outer)
 {
     if (c->code) return NULL;
+    {
+        json_t *streamed = NULL;
+        int sr = stream_aggregate(c, s, outer, &streamed);
+        if (sr < 0) return NULL;
+        if (sr > 0) return streamed;
+    }
     q_rows rows = {0};
     q_ks ks;
     memset(&ks, 0, sizeof ks);

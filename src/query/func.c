@@ -1403,6 +1403,8 @@ int q_func_known(const char *name)
 
 static json_t *aggregate(q_ctx *c, const q_expr *e, const q_env *env)
 {
+    for (size_t i = 0; i < env->naggs; i++)
+        if (env->aggs[i].e == e) return env->aggs[i].v ? json_incref(env->aggs[i].v) : NULL;
     if (!env->group) return q_fail(c, 4000, "Aggregate %s() used outside a group", e->name);
     const char *name = e->name;
     if (e->star) {

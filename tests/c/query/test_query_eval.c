@@ -315,8 +315,16 @@ static void test_memory_bound(void **s)
 {
     (void)s;
     T.max_values = 1000;
-    QT_ERR(&T, "SELECT COUNT(*) FROM ARRAY_RANGE(0,100) AS a, ARRAY_RANGE(0,100) AS b",
+    QT_ERR(&T, "SELECT a, b FROM ARRAY_RANGE(0,100) AS a, ARRAY_RANGE(0,100) AS b",
            "ERR 5500 Request has exceeded memory quota");
+    /* aggregates over a cross product stream: the product is never held */
+    QT_EQ(&T, "SELECT COUNT(*) AS n, SUM(a) AS s, MIN(b) AS mi, MAX(a + b) AS ma, AVG(a) AS av, "
+              "COUNT(NULL) AS z FROM ARRAY_RANGE(0,100) AS a, ARRAY_RANGE(0,100) AS b WHERE a < b",
+          "[{\"av\":32.6666666666667,\"ma\":197,\"mi\":1,\"n\":4950,\"s\":161700,\"z\":0}]");
+    QT_EQ(&T, "SELECT RAW COUNT(1) FROM ARRAY_RANGE(0,10) AS a, ARRAY_RANGE(0,10) AS b, "
+              "ARRAY_RANGE(0,10) AS c",
+          "[1000]");
+    QT_EQ(&T, "SELECT RAW COUNT(1) FROM [1] AS a, [] AS b", "[0]");
     T.max_values = 0;
 }
 

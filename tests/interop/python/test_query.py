@@ -120,6 +120,12 @@ def test_fromless_and_parameters(qc):
     assert len(rows(raw)) == 2
 
 
+def test_cross_product_count(qc):
+    # the statement of the SDK's test_query_timeout: a 1.3 M-row cross product, counted
+    q = "SELECT COUNT (1) AS c FROM ARRAY_RANGE(0,110) AS d1, ARRAY_RANGE(0,110) AS d2, ARRAY_RANGE(0,110) AS d3"
+    assert rows(qc.query(q)) == [{"c": 1331000}]
+
+
 def test_where_order_group(qc):
     got = rows(qc.query("SELECT RAW id FROM travel WHERE batch LIKE $1 AND id BETWEEN 1 AND 3 ORDER BY id DESC",
                         BATCH + "%"))
