@@ -135,6 +135,7 @@ typedef struct q_from {
     const char *alias;
     q_expr *use_keys;
     q_expr *on_keys; /* JOIN/NEST ON KEYS */
+    q_expr *on;      /* ANSI JOIN/NEST ... ON condition */
 } q_from;
 
 typedef struct q_proj {

@@ -624,6 +624,124 @@ static q_env item_env(const q_item *it, const char *dflt, const q_env *outer)
     return env;
 }
 
+/* Does e mention alias (as an identifier or through META(alias))? */
+static int mentions(const q_expr *e, const char *alias)
+{
+    if (!e) return 0;
+    if (e->kind == E_IDENT && !strcmp(e->name, alias)) return 1;
+    if (e->kind == E_SUBQ) return 1;
+    if (mentions(e->a, alias) || mentions(e->b, alias) || mentions(e->c, alias)) return 1;
+    for (size_t i = 0; i < e->nargs; i++)
+        if (mentions(e->args[i], alias)) return 1;
+    return 0;
+}
+
+/* The right-side candidates of an ANSI join for one left row, in found (rows binding only the
+ * right alias), already filtered by the ON condition evaluated over left and right together.
+ * An online secondary index on the right answers "right.key = <expr of the left>"; else the
+ * primary index lets the right keyspace be read once (into *right) and joined by nested loop;
+ * else the real service's "No index available". */
+static int ansi_candidates(q_ctx *c, const q_from *f, q_ks *ks, const q_env *left,
+                           q_rows *right, int *right_loaded, q_rows *found)
+{
+    const q_expr *on = f->on;
+    const q_expr *const *conj = &on;
+    size_t nconj = 1;
+    if (on->kind == E_AND) {
+        conj = (const q_expr *const *)on->args;
+        nconj = on->nargs;
+    }
+    json_t *rows = q_catalog_rows(c->cat, c->src, ks->bucket, ks->scope, ks->collection);
+    json_t *keys = NULL;
+    int have_primary = 0;
+    size_t ri;
+    json_t *r;
+    json_array_foreach(rows, ri, r) {
+        if (strcmp(json_string_value(json_object_get(r, "state")), "online")) continue;
+        if (json_is_true(json_object_get(r, "is_primary"))) {
+            have_primary = 1;
+            continue;
+        }
+        const char *key0 = json_string_value(json_array_get(json_object_get(r, "index_key"), 0));
+        if (!key0 || keys) continue;
+        for (size_t i = 0; i < nconj && !keys; i++) {
+            const q_expr *w = conj[i];
+            if (w->kind != E_BIN || strcmp(w->op, "=")) continue;
+            for (int side = 0; side < 2 && !keys; side++) {
+                const q_expr *mine = side ? w->b : w->a, *theirs = side ? w->a : w->b;
+                q_expr tmp;
+                char text[512];
+                if (mentions(theirs, f->alias)) continue;
+                if (format_text(unalias(mine, f->alias, &tmp), text, sizeof text) < 0 ||
+                    strcmp(text, key0) || mine == unalias(mine, f->alias, &tmp))
+                    continue;
+                json_t *v = q_eval(c, theirs, left);
+                if (v) {
+                    keys = q_catalog_lookup(c->cat, ks->bucket, ks->scope, ks->collection,
+                                            json_string_value(json_object_get(r, "name")), v);
+                } else if (!c->code) {
+                    keys = json_array(); /* MISSING matches nothing */
+                }
+                json_decref(v);
+            }
+        }
+    }
+    json_decref(rows);
+    if (c->code) {
+        json_decref(keys);
+        return -1;
+    }
+    q_rows cand = {0};
+    const q_rows *pool;
+    if (keys) {
+        fetch_keys(c, ks, keys, f->alias, &cand, NULL, NULL);
+        json_decref(keys);
+        pool = &cand;
+    } else if (have_primary) {
+        if (!*right_loaded) {
+            q_stmt one = {0};
+            q_from rf = *f;
+            rf.join = J_NONE;
+            rf.on = NULL;
+            one.kind = S_SELECT;
+            one.from = &rf;
+            one.nfrom = 1;
+            q_ks tmpks;
+            memset(&tmpks, 0, sizeof tmpks);
+            if (scan_first(c, &one, NULL, right, &tmpks, 0) < 0) {
+                ks_close(c, &tmpks);
+                return -1;
+            }
+            ks_close(c, &tmpks);
+            *right_loaded = 1;
+        }
+        pool = right;
+    } else {
+        q_fail(c, 4000,
+               "No index available for ANSI join term %s on keyspace %s. Create an index on "
+               "the join condition's field of %s, or CREATE PRIMARY INDEX ON %s.",
+               f->alias, ks->path, ks->path, ks->path);
+        return -1;
+    }
+    for (size_t i = 0; i < pool->n && !c->code; i++) {
+        json_t *row = json_copy(left->row), *m = json_copy(left->metas);
+        json_object_update(row, pool->v[i].row);
+        json_object_update(m, pool->v[i].metas);
+        q_env env = *left;
+        env.row = row;
+        env.metas = m;
+        json_t *t = q_eval(c, on, &env);
+        int keep = q_truthy(t);
+        json_decref(t);
+        json_decref(row);
+        json_decref(m);
+        if (keep) rows_push(c, found, json_incref(pool->v[i].row), json_incref(pool->v[i].metas));
+        if (q_tick(c) < 0) break;
+    }
+    rows_free(&cand);
+    return c->code ? -1 : 0;
+}
+
 /* Joins, nests, unnests and comma terms after the first. */
 static int join_terms(q_ctx *c, const q_stmt *s, const q_env *outer, q_rows *rows)
 {
@@ -674,13 +792,19 @@ static int join_terms(q_ctx *c, const q_stmt *s, const q_env *outer, q_rows *row
                 rows_free(&next);
                 return -1;
             }
+            q_rows right = {0}; /* ANSI joins without a usable index: the right side, once */
+            int right_loaded = 0;
             for (size_t i = 0; i < rows->n && !c->code; i++) {
                 q_env env = item_env(&rows->v[i], s->from[0].alias, outer);
-                json_t *keys = keys_of(c, f->on_keys, &env);
-                if (c->code) break;
                 q_rows found = {0};
-                if (keys) fetch_keys(c, &ks, keys, f->alias, &found, NULL, NULL);
-                json_decref(keys);
+                if (f->on) {
+                    if (ansi_candidates(c, f, &ks, &env, &right, &right_loaded, &found) < 0) break;
+                } else {
+                    json_t *keys = keys_of(c, f->on_keys, &env);
+                    if (c->code) break;
+                    if (keys) fetch_keys(c, &ks, keys, f->alias, &found, NULL, NULL);
+                    json_decref(keys);
+                }
                 if (f->join == J_JOIN) {
                     for (size_t k = 0; k < found.n && !c->code; k++) {
                         json_t *row = json_copy(rows->v[i].row), *m = json_copy(rows->v[i].metas);
@@ -704,6 +828,7 @@ static int join_terms(q_ctx *c, const q_stmt *s, const q_env *outer, q_rows *row
                 }
                 rows_free(&found);
             }
+            rows_free(&right);
             ks_close(c, &ks);
         }
         rows_free(rows);

@@ -788,11 +788,14 @@ static q_stmt *select_stmt(parser *p)
             if (!f->alias) f->alias = f->path.parts[f->path.nparts - 1];
             use_clause(p, f);
             expect_kw(p, "ON");
-            if (accept_kw(p, "PRIMARY")) expect_kw(p, "KEYS");
-            else if (!accept_kw(p, "KEYS"))
-                fail(p, "divan supports lookup joins (ON KEYS) only; ANSI JOIN ... ON is not "
-                        "supported");
-            f->on_keys = expr(p);
+            if (accept_kw(p, "PRIMARY")) {
+                expect_kw(p, "KEYS");
+                f->on_keys = expr(p);
+            } else if (accept_kw(p, "KEYS")) {
+                f->on_keys = expr(p);
+            } else {
+                f->on = expr(p); /* ANSI: JOIN ks b ON a.x = b.y */
+            }
         }
         s->from = v.v;
         s->nfrom = v.n;
