@@ -244,6 +244,10 @@ def test_joins_unnest(qc):
     assert got == [{"sku": "a", "q": 2}, {"sku": "b", "q": 1}]
     got = rows(qc.query("SELECT RAW (SELECT RAW SUM(l.q) FROM o.lines AS l)[0] FROM travel o USE KEYS 'order-1'"))
     assert got == [3]
+    # an ANSI join, answered through the primary index of the right side
+    got = rows(qc.query("SELECT o.`user`, u.batch FROM travel o USE KEYS 'order-1' "
+                        "JOIN travel u ON u.id = 1 AND META(u).id = o.`user`"))
+    assert got == [{"user": "doc-1", "batch": BATCH + "-1"}]
 
 
 def test_index_manager(qc):
