@@ -1026,6 +1026,12 @@ static int group_rows(q_ctx *c, const q_stmt *s, const q_env *outer, q_rows *row
         keys[i].idx = i;
         for (size_t g = 0; g < s->ngroup; g++) keys[i].k[g] = q_eval(c, s->group[g], &env);
     }
+    if (c->code) {
+        for (size_t i = 0; i < n * s->ngroup; i++) json_decref(vals[i]);
+        dv_free(vals);
+        dv_free(keys);
+        return -1;
+    }
     pthread_mutex_lock(&sort_mu);
     g_ngroup = s->ngroup;
     qsort(keys, n, sizeof *keys, cmp_group);
