@@ -316,3 +316,25 @@ def test_privileges(qserver):
         assert e.value.context.first_error_code == 13014
     finally:
         c.close()
+
+
+def test_acouchbase_query(qserver, qc):
+    """The asyncio front end: AsyncCluster.query is a plain method; rows arrive by async for."""
+    import asyncio
+
+    from acouchbase.cluster import Cluster as AsyncCluster
+
+    async def run():
+        opts = ClusterOptions(PasswordAuthenticator(*ADMIN), timeout_options=TIMEOUTS)
+        c = await AsyncCluster.connect(qserver.connstr, opts)
+        try:
+            result = c.query("SELECT RAW id FROM travel WHERE batch LIKE $1 ORDER BY id LIMIT 3", BATCH + "%")
+            got = [r async for r in result]
+            assert got == [0, 1, 2]
+            assert result.metadata().status() == QueryStatus.SUCCESS
+            with pytest.raises(ParsingFailedException):
+                await c.query("SELEC 1").execute()
+        finally:
+            await c.close()
+
+    asyncio.run(run())
