@@ -75,8 +75,10 @@ def main():
                                     lambda: ["d%d" % rnd.randrange(a.docs)]),
             "indexed equality (1 row)": ("SELECT d.* FROM `default` d WHERE i = $1",
                                          lambda: [rnd.randrange(a.docs)]),
-            "filtered full scan": ("SELECT RAW META().id FROM `default` WHERE g = 7 AND i < 1000",
+            "filtered full scan": ("SELECT COUNT(*) AS n FROM `default` WHERE g = 7",
                                    lambda: None),
+            "indexed range (100 rows)": ("SELECT RAW META().id FROM `default` WHERE i >= $1 AND i < $1 + 100",
+                                         lambda: [rnd.randrange(a.docs - 100)]),
         }
         assert len(h.query(stmts["indexed equality (1 row)"][0], [5])) == 1
         rows = []

@@ -252,9 +252,26 @@ json_t *q_catalog_prepared(dv_query_catalog *c, const char *name)
 
 /* ---- Maintenance -------------------------------------------------------------------------- */
 
-/* The encoded leading-key value of doc for ix (a new string), or NULL when the document is not
+/* A value as the index keys it: integral reals as integers, so that 1 and 1.0 meet. */
+static json_t *normalise(json_t *v)
+{
+    if (json_is_real(v) && json_real_value(v) == (double)(json_int_t)json_real_value(v) &&
+        json_real_value(v) < 9e15 && json_real_value(v) > -9e15) {
+        json_t *i = json_integer((json_int_t)json_real_value(v));
+        json_decref(v);
+        return i;
+    }
+    return v;
+}
+
+static char *encode(json_t *v)
+{
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+}
+
+/* The leading-key value of doc for ix (a new reference), or NULL when the document is not
  * indexed (the key is MISSING or the condition does not hold). */
-static char *index_value(const q_index *ix, json_t *doc)
+static json_t *index_value(const q_index *ix, json_t *doc)
 {
     if (!ix->kx || !doc) return NULL;
     static const dv_query_request none;
@@ -267,54 +284,52 @@ static char *index_value(const q_index *ix, json_t *doc)
     q_env env = {0};
     env.row = row;
     env.dflt = "$doc";
-    char *out = NULL;
+    json_t *v = NULL;
+    int ok = 1;
     if (ix->cx) {
         json_t *t = q_eval(&c, ix->cx, &env);
-        int ok = q_truthy(t) && !c.code;
+        ok = q_truthy(t) && !c.code;
         json_decref(t);
-        if (!ok) {
-            json_decref(row);
-            return NULL;
-        }
     }
-    json_t *v = q_eval(&c, ix->kx, &env);
-    if (v && !c.code) {
-        if (json_is_real(v) && json_real_value(v) == (double)(json_int_t)json_real_value(v) &&
-            json_real_value(v) < 9e15 && json_real_value(v) > -9e15) {
-            json_t *i = json_integer((json_int_t)json_real_value(v));
-            json_decref(v);
-            v = i;
-        }
-        out = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+    if (ok) v = q_eval(&c, ix->kx, &env);
+    if (c.code) {
+        json_decref(v);
+        v = NULL;
     }
-    json_decref(v);
     json_decref(row);
-    return out;
+    return v ? normalise(v) : NULL;
 }
 
+/* fwd: encoded value -> {"v": value, "k": {doc key: true}}; rev: doc key -> encoded value. */
 static void index_remove(q_index *ix, const char *key)
 {
     json_t *old = json_object_get(ix->rev, key);
     if (!old) return;
-    json_t *set = json_object_get(ix->fwd, json_string_value(old));
+    json_t *e = json_object_get(ix->fwd, json_string_value(old));
+    json_t *set = json_object_get(e, "k");
     json_object_del(set, key);
-    if (set && json_object_size(set) == 0) json_object_del(ix->fwd, json_string_value(old));
+    if (e && json_object_size(set) == 0) json_object_del(ix->fwd, json_string_value(old));
     json_object_del(ix->rev, key);
 }
 
 static void index_put(q_index *ix, const char *key, json_t *doc)
 {
     index_remove(ix, key);
-    char *enc = index_value(ix, doc);
-    if (!enc) return;
-    json_t *set = json_object_get(ix->fwd, enc);
-    if (!set) {
-        set = json_object();
-        json_object_set_new(ix->fwd, enc, set);
+    json_t *v = index_value(ix, doc);
+    char *enc = v ? encode(v) : NULL;
+    if (!enc) {
+        json_decref(v);
+        return;
     }
-    json_object_set_new(set, key, json_true());
+    json_t *e = json_object_get(ix->fwd, enc);
+    if (!e) {
+        e = json_pack("{s:O,s:{}}", "v", v, "k");
+        json_object_set_new(ix->fwd, enc, e);
+    }
+    json_object_set_new(json_object_get(e, "k"), key, json_true());
     json_object_set_new(ix->rev, key, json_string(enc));
     free(enc);
+    json_decref(v);
 }
 
 int dv_query_catalog_watches(dv_query_catalog *c, const char *bucket, uint32_t ks_id)
@@ -381,42 +396,98 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* The doc keys of the entries (of ix's fwd, or the one entry `only`) accepted by want, sorted,
+ * as a new array. */
+static json_t *keys_where(json_t *entries, int (*want)(json_t *v, void *ud), void *ud)
+{
+    size_t cap = 64, m = 0;
+    const char **keys = dv_malloc(cap * sizeof *keys);
+    if (!keys) return NULL;
+    const char *enc, *key;
+    json_t *e, *t;
+    json_object_foreach(entries, enc, e) {
+        if (!want(json_object_get(e, "v"), ud)) continue;
+        json_object_foreach(json_object_get(e, "k"), key, t) {
+            if (m == cap) {
+                const char **nk = dv_realloc(keys, (cap *= 2) * sizeof *keys);
+                if (!nk) {
+                    dv_free(keys);
+                    return NULL;
+                }
+                keys = nk;
+            }
+            keys[m++] = key;
+        }
+    }
+    qsort(keys, m, sizeof *keys, cmp_str);
+    json_t *out = json_array();
+    for (size_t k = 0; out && k < m; k++) json_array_append_new(out, json_string(keys[k]));
+    dv_free(keys);
+    return out;
+}
+
+static q_index *built_index(dv_query_catalog *c, const char *bucket, const char *scope,
+                            const char *collection, const char *name)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (same_ks(&c->v[i], bucket, scope, collection) && !strcmp(c->v[i].name, name) &&
+            c->v[i].built)
+            return &c->v[i];
+    return NULL;
+}
+
+typedef struct range {
+    json_t *lo, *hi;
+    int lo_incl, hi_incl;
+} range;
+
+static int in_range(json_t *v, void *ud)
+{
+    range *r = ud;
+    if (r->lo) {
+        int c = q_collate(v, r->lo);
+        if (c < 0 || (c == 0 && !r->lo_incl)) return 0;
+    }
+    if (r->hi) {
+        int c = q_collate(v, r->hi);
+        if (c > 0 || (c == 0 && !r->hi_incl)) return 0;
+    }
+    return 1;
+}
+
+json_t *q_catalog_range(dv_query_catalog *c, const char *bucket, const char *scope,
+                        const char *collection, const char *name, json_t *lo, int lo_incl,
+                        json_t *hi, int hi_incl)
+{
+    range r = {lo, hi, lo_incl, hi_incl};
+    pthread_mutex_lock(&c->mu);
+    q_index *ix = built_index(c, bucket, scope, collection, name);
+    json_t *out = ix ? keys_where(ix->fwd, in_range, &r) : NULL;
+    pthread_mutex_unlock(&c->mu);
+    return out;
+}
+
+static int equal_to(json_t *v, void *ud)
+{
+    return q_collate(v, ud) == 0;
+}
+
 json_t *q_catalog_lookup(dv_query_catalog *c, const char *bucket, const char *scope,
                          const char *collection, const char *name, json_t *value)
 {
+    json_t *v = normalise(json_incref(value));
+    char *enc = encode(v);
     json_t *out = NULL;
-    json_t *v = value;
-    if (json_is_real(v) && json_real_value(v) == (double)(json_int_t)json_real_value(v) &&
-        json_real_value(v) < 9e15 && json_real_value(v) > -9e15)
-        v = json_integer((json_int_t)json_real_value(value));
-    else
-        json_incref(v);
-    char *enc = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
-    json_decref(v);
-    if (!enc) return NULL;
     pthread_mutex_lock(&c->mu);
-    for (size_t i = 0; i < c->n; i++) {
-        q_index *ix = &c->v[i];
-        if (!same_ks(ix, bucket, scope, collection) || strcmp(ix->name, name) || !ix->built) continue;
-        json_t *set = json_object_get(ix->fwd, enc);
-        size_t m = json_object_size(set), k = 0;
-        const char **keys = dv_malloc((m + 1) * sizeof *keys);
-        out = json_array();
-        if (!keys || !out) {
-            dv_free(keys);
-            json_decref(out);
-            out = NULL;
-            break;
-        }
-        const char *key;
-        json_t *t;
-        json_object_foreach(set, key, t) keys[k++] = key;
-        qsort(keys, m, sizeof *keys, cmp_str);
-        for (k = 0; k < m; k++) json_array_append_new(out, json_string(keys[k]));
-        dv_free(keys);
-        break;
+    q_index *ix = built_index(c, bucket, scope, collection, name);
+    if (ix && enc) {
+        json_t *e = json_object_get(ix->fwd, enc), *one = json_object();
+        if (e && one) json_object_set(one, enc, e);
+        out = one ? keys_where(one, equal_to, v) : NULL;
+        json_decref(one);
     }
     pthread_mutex_unlock(&c->mu);
     free(enc);
+    json_decref(v);
     return out;
 }

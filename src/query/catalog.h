@@ -47,6 +47,12 @@ int q_catalog_build(dv_query_catalog *c, const char *bucket, const char *scope,
 json_t *q_catalog_lookup(dv_query_catalog *c, const char *bucket, const char *scope,
                          const char *collection, const char *name, json_t *value);
 
+/* The document keys whose indexed value lies between lo and hi (by the collation; either may
+ * be NULL for no bound), sorted; NULL when the index is not built. */
+json_t *q_catalog_range(dv_query_catalog *c, const char *bucket, const char *scope,
+                        const char *collection, const char *name, json_t *lo, int lo_incl,
+                        json_t *hi, int hi_incl);
+
 /* Prepared statements: name -> {text, query_context}. */
 int q_catalog_prepare(dv_query_catalog *c, const char *name, const char *text,
                       const char *query_context);

@@ -319,13 +319,13 @@ static int is_constant(const q_expr *e)
 
 /* The keys an index lookup gives for the first conjunct of where that is key = constant or
  * key IN constant; NULL when there is none or the index is not built (then: scan). */
-static json_t *index_lookup(q_ctx *c, const q_from *f, const q_ks *ks, const q_expr *where,
-                            const char *index, const char *key)
+static json_t *index_lookup_eq(q_ctx *c, const q_from *f, const q_ks *ks, const q_expr *where,
+                               const char *index, const char *key)
 {
     if (!where) return NULL;
     if (where->kind == E_AND) {
         for (size_t i = 0; i < where->nargs; i++) {
-            json_t *r = index_lookup(c, f, ks, where->args[i], index, key);
+            json_t *r = index_lookup_eq(c, f, ks, where->args[i], index, key);
             if (r || c->code) return r;
         }
         return NULL;
@@ -393,6 +393,98 @@ static json_t *index_lookup(q_ctx *c, const q_from *f, const q_ks *ks, const q_e
         return keys;
     }
     return NULL;
+}
+
+
+/* Is e (after its alias) the index key text? */
+static int is_key(const q_expr *e, const char *alias, const char *key)
+{
+    q_expr tmp;
+    char text[512];
+    return format_text(unalias(e, alias, &tmp), text, sizeof text) == 0 && !strcmp(text, key);
+}
+
+typedef struct bounds {
+    json_t *lo, *hi;
+    int lo_incl, hi_incl;
+} bounds;
+
+/* Tighten b with bound v (taken over): lower when lower is set, else upper. */
+static void tighten(bounds *b, int lower, json_t *v, int incl)
+{
+    json_t **cur = lower ? &b->lo : &b->hi;
+    int *ci = lower ? &b->lo_incl : &b->hi_incl;
+    int r = *cur ? q_collate(v, *cur) : 0;
+    if (!*cur || (lower ? r > 0 : r < 0) || (r == 0 && !incl)) {
+        json_decref(*cur);
+        *cur = v;
+        *ci = incl;
+    } else {
+        json_decref(v);
+    }
+}
+
+/* The range of the key that the conjuncts of where (comparisons with constants, BETWEEN)
+ * allow; 0 when none constrains it. */
+static int key_range(q_ctx *c, const q_from *f, const q_expr *where, const char *key, bounds *b)
+{
+    const q_expr *const *conj = &where;
+    size_t n = 1, found = 0;
+    if (where->kind == E_AND) {
+        conj = (const q_expr *const *)where->args;
+        n = where->nargs;
+    }
+    q_env env = {0};
+    for (size_t i = 0; i < n && !c->code; i++) {
+        const q_expr *w = conj[i];
+        if (w->kind == E_BETWEEN && !w->neg && is_key(w->a, f->alias, key) && is_constant(w->b) &&
+            is_constant(w->c)) {
+            json_t *lo = q_eval(c, w->b, &env), *hi = q_eval(c, w->c, &env);
+            if (lo && hi) {
+                tighten(b, 1, lo, 1);
+                tighten(b, 0, hi, 1);
+                found = 1;
+            } else {
+                json_decref(lo);
+                json_decref(hi);
+            }
+            continue;
+        }
+        if (w->kind != E_BIN || (w->op[0] != '<' && w->op[0] != '>')) continue;
+        int lower = w->op[0] == '>', incl = w->op[1] == '=';
+        const q_expr *other;
+        if (is_key(w->a, f->alias, key))
+            other = w->b;
+        else if (is_key(w->b, f->alias, key)) {
+            other = w->a;
+            lower = !lower; /* c < key: a lower bound */
+        } else
+            continue;
+        if (!is_constant(other)) continue;
+        json_t *v = q_eval(c, other, &env);
+        if (!v || json_is_null(v)) {
+            json_decref(v);
+            continue;
+        }
+        tighten(b, lower, v, incl);
+        found = 1;
+    }
+    return (int)found;
+}
+
+static json_t *index_lookup(q_ctx *c, const q_from *f, const q_ks *ks, const q_expr *where,
+                            const char *index, const char *key)
+{
+    if (!where) return NULL;
+    json_t *r = index_lookup_eq(c, f, ks, where, index, key);
+    if (r || c->code) return r;
+    bounds b = {0};
+    if (key_range(c, f, where, key, &b) && !c->code)
+        r = q_catalog_range(c->cat, ks->bucket, ks->scope, ks->collection, index, b.lo, b.lo_incl,
+                            b.hi, b.hi_incl);
+    json_decref(b.lo);
+    json_decref(b.hi);
+    return r;
 }
 
 /* ---- Reading keyspaces -------------------------------------------------------------------- */

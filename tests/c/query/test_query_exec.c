@@ -257,8 +257,16 @@ static void test_secondary_index_is_real(void **s)
     QT_EQ(&T, "DELETE FROM travel USE KEYS 'u2'", "[]");
     QT_EQ(&T, "SELECT RAW META().id FROM travel WHERE name = 'rob' AND 1 = 1", "[\"u9\"]");
     assert_int_equal(scans, 1);
-    /* a predicate the index cannot look up (a range) still answers, by scanning */
+    /* ranges (and BETWEEN) on the key are index lookups too, bounds combined */
     QT_EQ(&T, "SELECT RAW META().id FROM travel WHERE name > 'd' ORDER BY name", "[\"u4\",\"u9\"]");
+    QT_EQ(&T, "SELECT RAW name FROM travel WHERE name >= 'ann' AND name < 'dee' ORDER BY name",
+          "[\"ann\",\"cid\"]");
+    QT_EQ(&T, "SELECT RAW name FROM travel WHERE 'cid' <= name AND name <= 'dee' ORDER BY name",
+          "[\"cid\",\"dee\"]");
+    QT_EQ(&T, "SELECT RAW name FROM travel WHERE name BETWEEN 'b' AND 'd' ORDER BY name", "[\"cid\"]");
+    assert_int_equal(scans, 1);
+    /* a predicate the index cannot look up (LIKE) still answers, by scanning */
+    QT_EQ(&T, "SELECT RAW META().id FROM travel WHERE name LIKE 'd%'", "[\"u4\"]");
     assert_int_equal(scans, 2);
     /* a deferred index is built by BUILD INDEX */
     QT_EQ(&T, "CREATE INDEX ix_age ON travel(age) WITH {'defer_build': true}", "[]");
