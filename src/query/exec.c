@@ -938,6 +938,15 @@ static const char *implicit_name(const q_expr *e)
     return NULL;
 }
 
+/* The output name of projection i: its alias, a path's last name, else "$<i+1>" (in tmp). */
+static const char *proj_name(const q_proj *p, size_t i, char *tmp, size_t ntmp)
+{
+    const char *name = p->alias ? p->alias : implicit_name(p->e);
+    if (name) return name;
+    snprintf(tmp, ntmp, "$%zu", i + 1);
+    return tmp;
+}
+
 /* The projection of one row (a new reference; MISSING for a RAW row that is missing). */
 static json_t *project(q_ctx *c, const q_stmt *s, const q_proj *projs, size_t nprojs, int raw,
                        const q_env *env)
@@ -960,12 +969,8 @@ static json_t *project(q_ctx *c, const q_stmt *s, const q_proj *projs, size_t np
             json_decref(v);
             continue;
         }
-        const char *name = p->alias ? p->alias : implicit_name(p->e);
         char tmp[24];
-        if (!name) {
-            snprintf(tmp, sizeof tmp, "$%zu", i + 1);
-            name = tmp;
-        }
+        const char *name = proj_name(p, i, tmp, sizeof tmp);
         if (v) json_object_set_new(out, name, v);
     }
     return out;
@@ -981,12 +986,8 @@ static json_t *signature(const q_proj *projs, size_t n, int raw)
             json_object_set_new(sig, "*", json_string("*"));
             continue;
         }
-        const char *name = p->alias ? p->alias : implicit_name(p->e);
         char tmp[24];
-        if (!name) {
-            snprintf(tmp, sizeof tmp, "$%zu", i + 1);
-            name = tmp;
-        }
+        const char *name = proj_name(p, i, tmp, sizeof tmp);
         const char *type = "json";
         if (p->e->kind == E_BIN && strchr("=<>!", p->e->op[0])) type = "boolean";
         else if (p->e->kind == E_AND || p->e->kind == E_OR || p->e->kind == E_NOT ||
