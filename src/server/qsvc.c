@@ -591,6 +591,26 @@ static void on_store_write(void *ud, const dv_item *it)
     json_decref(doc);
 }
 
+/* Buckets deleted since the last request take their indexes with them (as in Couchbase): the
+ * catalog forgets them and their stores lose the hook. */
+static void prune_deleted(dv_qsvc *q)
+{
+    pthread_mutex_lock(&q->hook_mu);
+    for (bucket_hook **pp = &q->hooks; *pp;) {
+        bucket_hook *bh = *pp;
+        if (!dv_bucket_deleted(bh->b)) {
+            pp = &bh->next;
+            continue;
+        }
+        *pp = bh->next;
+        dv_store_set_hook(dv_bucket_store(bh->b), NULL);
+        dv_query_catalog_drop_bucket(q->catalog, dv_bucket_name(bh->b));
+        dv_bucket_release(bh->b);
+        dv_free(bh);
+    }
+    pthread_mutex_unlock(&q->hook_mu);
+}
+
 static void ensure_hook(dv_qsvc *q, dv_bucket *b)
 {
     dv_store *st = dv_bucket_store(b);
@@ -875,6 +895,7 @@ static enum MHD_Result serve(dv_qsvc *q, struct MHD_Connection *conn, const char
         }
         p.rq.readonly = 1;
     }
+    prune_deleted(q);
     char storage[64];
     _Static_assert(sizeof(qsrc) <= 64, "qsrc storage");
     dv_query_source src;

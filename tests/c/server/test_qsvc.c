@@ -318,6 +318,25 @@ static void test_store_and_privileges(void **s)
     json_decref(r);
 }
 
+/* A deleted bucket's indexes go with it: a new bucket of the same name starts without any. */
+static void test_indexes_go_with_the_bucket(void **s)
+{
+    (void)s;
+    int st;
+    json_t *r = post("admin:pw", "{\"statement\":\"CREATE PRIMARY INDEX ON `default`\"}", &st);
+    assert_int_equal(st, 200);
+    json_decref(r);
+    assert_int_equal(dv_cluster_delete_bucket(cluster, "default"), DV_ERR_OK);
+    assert_int_equal(dv_cluster_create_default_bucket(cluster), DV_ERR_OK);
+    kv_set("k1", "{\"a\":1}");
+    r = post("admin:pw", "{\"statement\":\"SELECT RAW name FROM system:indexes\"}", &st);
+    assert_int_equal(json_array_size(json_object_get(r, "results")), 0);
+    json_decref(r);
+    r = post("admin:pw", "{\"statement\":\"SELECT * FROM `default`\"}", &st);
+    assert_int_equal(first_code(r), 4000);
+    json_decref(r);
+}
+
 static void test_configs_list_n1ql(void **s)
 {
     (void)s;
@@ -339,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_params),
         cmocka_unit_test_setup_teardown(test_service, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_and_privileges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_indexes_go_with_the_bucket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_configs_list_n1ql, setup, teardown),
     };
     return TU_RUN(tests);
