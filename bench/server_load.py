@@ -155,7 +155,8 @@ def measure_startup(reps=5):
     for _ in range(reps):
         port = free_port()
         start = time.perf_counter()
-        proc = subprocess.Popen([SERVER, "--kv-port", str(port), "--http-port", "0"],
+        proc = subprocess.Popen([SERVER, "--kv-port", str(port), "--http-port", "0",
+                                 "--query-port", "0"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             while not answered(port):  # polls until the first answer

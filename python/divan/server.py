@@ -21,7 +21,7 @@ from typing import List, Optional, Sequence
 
 __all__ = ["DivanServer", "find_binary"]
 
-_PORTS_LINE = re.compile(r"^divan-server kv=(\d+) http=(\d+)$")
+_PORTS_LINE = re.compile(r"^divan-server kv=(\d+) http=(\d+)(?: query=(\d+))?$")
 
 
 def find_binary() -> str:
@@ -41,8 +41,8 @@ def find_binary() -> str:
 class DivanServer:
     """divan-server on free ports (127.0.0.1) with one user and the bucket ``default``.
 
-    ``connstr`` is ``couchbase://127.0.0.1:<kv port>``; ``kv_port`` and ``http_port`` are the
-    ports it chose. ``start()``/``stop()`` or a ``with`` block."""
+    ``connstr`` is ``couchbase://127.0.0.1:<kv port>``; ``kv_port``, ``http_port`` and
+    ``query_port`` (the SQL++ service; 0 for a server that has none) are the ports it chose. ``start()``/``stop()`` or a ``with`` block."""
 
     def __init__(self, username: str = "user", password: str = "password",
                  args: Sequence[str] = (), binary: Optional[str] = None,
@@ -50,12 +50,13 @@ class DivanServer:
         self.username = username
         self.password = password
         self._argv: List[str] = [binary or find_binary(), "--kv-port", "0", "--http-port", "0",
-                                 "--user", "%s:%s" % (username, password), *args]
+                                 "--query-port", "0", "--user", "%s:%s" % (username, password), *args]
         self._start_timeout = start_timeout
         self._proc: Optional["subprocess.Popen[str]"] = None
         self._reader: Optional[threading.Thread] = None
         self.kv_port = 0
         self.http_port = 0
+        self.query_port = 0
 
     @property
     def connstr(self) -> str:
@@ -97,6 +98,7 @@ class DivanServer:
             raise RuntimeError("divan-server did not start (exit status %s, first line %r)"
                                % (code, line))
         self.kv_port, self.http_port = int(m.group(1)), int(m.group(2))
+        self.query_port = int(m.group(3)) if m.group(3) else 0
         return self
 
     def stop(self) -> Optional[int]:

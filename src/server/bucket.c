@@ -35,7 +35,7 @@ struct dv_cluster {
     char uuid[33];
     char node_uuid[33];
     pthread_rwlock_t lock; /* guards everything below */
-    uint16_t kv_port, mgmt_port;
+    uint16_t kv_port, mgmt_port, query_port;
     int64_t rev;
     dv_bucket **buckets; /* one reference each, creation order */
     size_t nbuckets;
@@ -733,11 +733,36 @@ void dv_cluster_ports(dv_cluster *c, uint16_t *kv_port, uint16_t *mgmt_port)
     pthread_rwlock_unlock(&c->lock);
 }
 
+static void bump_revs(dv_cluster *c);
+
+void dv_cluster_set_query_port(dv_cluster *c, uint16_t query_port)
+{
+    pthread_rwlock_wrlock(&c->lock);
+    c->query_port = query_port;
+    bump_revs(c);
+    pthread_rwlock_unlock(&c->lock);
+}
+
+uint16_t dv_cluster_query_port(dv_cluster *c)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    uint16_t p = c->query_port;
+    pthread_rwlock_unlock(&c->lock);
+    return p;
+}
+
 void dv_cluster_set_ports(dv_cluster *c, uint16_t kv_port, uint16_t mgmt_port)
 {
     pthread_rwlock_wrlock(&c->lock);
     c->kv_port = kv_port;
     c->mgmt_port = mgmt_port;
+    bump_revs(c);
+    pthread_rwlock_unlock(&c->lock);
+}
+
+/* Under the cluster's write lock: a port changed. */
+static void bump_revs(dv_cluster *c)
+{
     c->rev++;
     for (size_t i = 0; i < c->nbuckets; i++) {
         dv_bucket *b = c->buckets[i];
@@ -745,7 +770,6 @@ void dv_cluster_set_ports(dv_cluster *c, uint16_t kv_port, uint16_t mgmt_port)
         b->rev++;
         pthread_rwlock_unlock(&b->lock);
     }
-    pthread_rwlock_unlock(&c->lock);
 }
 
 int64_t dv_cluster_rev(dv_cluster *c)
@@ -862,6 +886,11 @@ static dv_error config_base(const dv_cluster *c, dv_config *cfg)
     node->this_node = 1;
     node->ports[DV_SVC_KV] = c->kv_port;
     node->ports[DV_SVC_MGMT] = c->mgmt_port;
+    if (c->query_port) {
+        node->ports[DV_SVC_N1QL] = c->query_port;
+        if (dv_config_add_cluster_cap(cfg, "n1ql", "enhancedPreparedStatements") != DV_ERR_OK)
+            return DV_ERR_NO_MEMORY;
+    }
     if (dv_config_set_string(&node->node_uuid, c->node_uuid) != DV_ERR_OK ||
         dv_config_set_string(&cfg->cluster_name, c->name) != DV_ERR_OK ||
         dv_config_set_string(&cfg->cluster_uuid, c->uuid) != DV_ERR_OK)

@@ -207,6 +207,10 @@ const char *dv_cluster_node_uuid(const dv_cluster *c); /* 32 hex digits */
 void dv_cluster_ports(dv_cluster *c, uint16_t *kv_port, uint16_t *mgmt_port);
 /* Set the ports once bound (e.g. after binding port 0); bumps every config revision. */
 void dv_cluster_set_ports(dv_cluster *c, uint16_t kv_port, uint16_t mgmt_port);
+/* The query service's port (0: none, the default); once set, configs list the n1ql service
+ * with the enhancedPreparedStatements capability. Bumps every config revision. */
+void dv_cluster_set_query_port(dv_cluster *c, uint16_t query_port);
+uint16_t dv_cluster_query_port(dv_cluster *c);
 /* The cluster config revision: 1 at creation, +1 per bucket created or deleted and per port
  * change. */
 int64_t dv_cluster_rev(dv_cluster *c);

@@ -20,6 +20,7 @@
 #include "server/bucket.h"
 #include "server/http_limits.h"
 #include "server/net.h"
+#include "server/qsvc.h"
 #include "server/rest.h"
 #include "server/session.h"
 #include "server/users.h"
@@ -36,6 +37,7 @@ static const char usage[] =
     "  --host ADDR          address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
     "  --kv-port N          KV (memcached binary protocol) port (default 11210; 0 = any free)\n"
     "  --http-port N        management REST port (default 8091; 0 = any free)\n"
+    "  --query-port N       SQL++ query service port (default 8093; 0 = any free)\n"
     "  --threads N          KV worker threads, each with its own event loop (default: cores,\n"
     "                       at most 4)\n"
     "  --bucket NAME[:OPTS] serve a bucket; OPTS is key=value,... with ramQuotaMB, replicas,\n"
@@ -66,12 +68,12 @@ static const char usage[] =
     "  --verbose            log connections and authentication failures to stderr\n"
     "  --help               this text\n"
     "\n"
-    "Once both listeners are bound, one line is printed to stdout:\n"
-    "  divan-server kv=PORT http=PORT\n";
+    "Once the listeners are bound, one line is printed to stdout:\n"
+    "  divan-server kv=PORT http=PORT query=PORT\n";
 
 typedef struct options {
     const char *host;
-    int kv_port, http_port, threads, verbose;
+    int kv_port, http_port, query_port, threads, verbose;
     const char *buckets[MAX_FLAGS];
     int nbuckets;
     const char *users[MAX_FLAGS];
@@ -142,6 +144,7 @@ static void parse_args(int argc, char **argv, options *o)
     o->host = "127.0.0.1";
     o->kv_port = 11210;
     o->http_port = 8091;
+    o->query_port = 8093;
     o->threads = cores < 1 ? 1 : cores > 4 ? 4 : (int)cores;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -172,6 +175,8 @@ static void parse_args(int argc, char **argv, options *o)
             o->kv_port = parse_int(name, v, 0, 65535);
         else if (!strcmp(name, "--http-port"))
             o->http_port = parse_int(name, v, 0, 65535);
+        else if (!strcmp(name, "--query-port"))
+            o->query_port = parse_int(name, v, 0, 65535);
         else if (!strcmp(name, "--threads"))
             o->threads = parse_int(name, v, 1, 64);
         else if (!strcmp(name, "--data-dir"))
@@ -375,10 +380,19 @@ int main(int argc, char **argv)
         return fail("REST listener", err);
     }
     dv_cluster_set_ports(cluster, (uint16_t)dv_net_port(net), (uint16_t)dv_rest_port(rest));
+    dv_qsvc_options qo = {o.host, o.query_port, o.rest};
+    dv_qsvc *qsvc = dv_qsvc_start(cluster, users, &qo, err, sizeof err);
+    if (!qsvc) {
+        dv_rest_stop(rest);
+        dv_net_stop(net);
+        return fail("query listener", err);
+    }
+    dv_cluster_set_query_port(cluster, (uint16_t)dv_qsvc_port(qsvc));
     pager pg;
     if (pager_start(&pg, cluster) != 0) return fail("start-up", "cannot start the pager");
 
-    printf("divan-server kv=%d http=%d\n", dv_net_port(net), dv_rest_port(rest));
+    printf("divan-server kv=%d http=%d query=%d\n", dv_net_port(net), dv_rest_port(rest),
+           dv_qsvc_port(qsvc));
     fflush(stdout);
 
     int sig = 0;
@@ -386,6 +400,7 @@ int main(int argc, char **argv)
     dv_log(DV_LOG_INFO, "server", "signal %d: stopping", sig);
 
     pager_stop(&pg);
+    dv_qsvc_stop(qsvc);
     dv_rest_stop(rest);
     dv_net_stop(net);
     dv_session_ctx_free(ctx);

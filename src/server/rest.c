@@ -36,6 +36,7 @@
 #include "base/buf.h"
 #include "base/errmsg.h"
 #include "base/log.h"
+#include "server/listen.h"
 #include "server/rest_form.h"
 #include "topology/manifest.h"
 
@@ -2186,54 +2187,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- start and stop -------------------------------------------------------------------------- */
 
-static int listen_on(const char *host, int port, int *family, char *err, size_t errlen)
-{
-    char service[16];
-    snprintf(service, sizeof service, "%d", port);
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int gai = getaddrinfo(host, service, &hints, &res);
-    if (gai != 0) {
-        dv_errmsg(err, errlen, 0, "REST address %s: %s", host ? host : "*", gai_strerror(gai));
-        return -1;
-    }
-    int fd = -1, saved = 0;
-    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0) {
-            saved = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 128) != 0) {
-            saved = errno;
-            close(fd);
-            fd = -1;
-            continue;
-        }
-        *family = a->ai_family;
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        dv_errmsg(err, errlen, 0, "REST listen on %s:%d: %s", host ? host : "*", port,
-                  strerror(saved));
-    return fd;
-}
-
-static int bound_port(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) return -1;
-    if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return -1;
-}
-
 dv_rest *dv_rest_start(dv_cluster *c, dv_users *users, const dv_rest_options *o, char *err,
                        size_t errlen)
 {
@@ -2290,9 +2243,9 @@ dv_rest *dv_rest_start(dv_cluster *c, dv_users *users, const dv_rest_options *o,
         goto fail;
     }
     int family = AF_INET;
-    int fd = listen_on(o->host, o->port, &family, err, errlen);
+    int fd = dv_listen_tcp("REST", o->host, o->port, &family, err, errlen);
     if (fd < 0) goto fail;
-    r->port = bound_port(fd);
+    r->port = dv_listen_port(fd);
     struct MHD_OptionItem limits[DV_HTTP_GUARD_OPTIONS];
     dv_http_guard_options(r->guard, limits);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |

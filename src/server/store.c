@@ -19,6 +19,7 @@ struct dv_vbucket {
 };
 
 struct dv_store {
+    _Atomic(const dv_store_hook *) hook;
     unsigned nvb;
     atomic_uint_fast64_t items, tombstones, bytes, reclaimed;
     dv_vbucket vbs[];
@@ -127,6 +128,33 @@ void dv_store_free(dv_store *s)
     dv_free(s);
 }
 
+void dv_store_set_hook(dv_store *s, const dv_store_hook *h)
+{
+    atomic_store(&s->hook, h);
+    if (!h)
+        for (unsigned i = 0; i < s->nvb; i++) {
+            pthread_mutex_lock(&s->vbs[i].mu);
+            pthread_mutex_unlock(&s->vbs[i].mu);
+        }
+}
+
+const dv_store_hook *dv_store_get_hook(dv_store *s)
+{
+    return atomic_load(&s->hook);
+}
+
+int dv_vbucket_each(dv_vbucket *vb, uint32_t cid, uint32_t now,
+                    int (*fn)(void *ud, dv_item *it), void *ud)
+{
+    for (size_t j = 0; j <= vb->mask; j++)
+        for (dv_item *it = vb->table[j]; it; it = it->next) {
+            if (it->cid != cid || it->deleted || (it->exptime && it->exptime <= now)) continue;
+            int rc = fn(ud, it);
+            if (rc) return rc;
+        }
+    return 0;
+}
+
 unsigned dv_store_nvb(const dv_store *s)
 {
     return s->nvb;
@@ -228,6 +256,8 @@ uint64_t dv_vbucket_install(dv_vbucket *vb, dv_item *it, int keep_cas)
     *pp = it;
     account(vb->store, it, 1);
     if (vb->count > vb->mask + 1) grow(vb);
+    const dv_store_hook *h = atomic_load(&vb->store->hook);
+    if (h) h->fn(h->ud, it);
     return it->cas;
 }
 

@@ -75,6 +75,18 @@ typedef struct dv_store_stats {
     uint64_t reclaimed;  /* expired items and old tombstones reclaimed */
 } dv_store_stats;
 
+/* A write hook: fn runs after every install (new documents, replacements, tombstones), under
+ * the vbucket's lock, with the item installed. It must not take the vbucket lock or block. */
+typedef struct dv_store_hook {
+    void (*fn)(void *ud, const dv_item *it);
+    void *ud;
+} dv_store_hook;
+
+/* Set (or clear, with NULL) the store's hook; h must outlive its use. Clearing waits until no
+ * hook call is running (it takes every vbucket lock once), so h may be freed afterwards. */
+void dv_store_set_hook(dv_store *s, const dv_store_hook *h);
+const dv_store_hook *dv_store_get_hook(dv_store *s);
+
 /* nvb vbuckets (1..65535); seed feeds the vbucket uuids. NULL on allocation failure. */
 dv_store *dv_store_new(unsigned nvb, uint64_t seed);
 void dv_store_free(dv_store *s);
@@ -95,6 +107,11 @@ dv_item *dv_vbucket_find(dv_vbucket *vb, uint32_t cid, const void *key, size_t n
 uint64_t dv_vbucket_install(dv_vbucket *vb, dv_item *it, int keep_cas);
 /* Under the lock. Drop the item for (cid, key) entirely (no tombstone). */
 void dv_vbucket_purge(dv_vbucket *vb, uint32_t cid, const void *key, size_t nkey);
+/* Under the lock. Call fn for every live item of collection cid (not deleted, not expired at
+ * now), in no particular order, until fn returns non-zero; returns that value or 0. The items
+ * are borrowed until the unlock (fn may take references). */
+int dv_vbucket_each(dv_vbucket *vb, uint32_t cid, uint32_t now,
+                    int (*fn)(void *ud, dv_item *it), void *ud);
 uint64_t dv_vbucket_uuid(const dv_vbucket *vb);
 uint64_t dv_vbucket_high_seqno(const dv_vbucket *vb);
 uint16_t dv_vbucket_id(const dv_vbucket *vb);

@@ -21,8 +21,11 @@ enum { P_NONE = 0, P_BUCKET = 1, P_SCOPE = 2, P_COLLECTION = 3 };
 
 #define XATTR_PERMS                                                                                \
     (DV_PERM_XATTR_READ | DV_PERM_XATTR_WRITE | DV_PERM_SXATTR_READ | DV_PERM_SXATTR_WRITE)
+#define QUERY_PERMS                                                                                \
+    (DV_PERM_QUERY_SELECT | DV_PERM_QUERY_INSERT | DV_PERM_QUERY_UPDATE | DV_PERM_QUERY_DELETE |   \
+     DV_PERM_QUERY_INDEX)
 #define DATA_PERMS   (DV_PERM_SELECT | DV_PERM_READ | DV_PERM_WRITE | XATTR_PERMS)
-#define BUCKET_PERMS (DATA_PERMS | DV_PERM_MANAGE)
+#define BUCKET_PERMS (DATA_PERMS | DV_PERM_MANAGE | QUERY_PERMS)
 #define ALL_PERMS    (BUCKET_PERMS | DV_PERM_CLUSTER_READ | DV_PERM_CLUSTER_ADMIN | DV_PERM_USER_ADMIN)
 
 /* What each role grants, after Couchbase's role definitions: roles without parameters grant
@@ -52,7 +55,7 @@ static const struct role_def {
     [DV_ROLE_BUCKET_FULL_ACCESS] = {"bucket_full_access", P_BUCKET, BUCKET_PERMS},
     [DV_ROLE_VIEWS_ADMIN] = {"views_admin", P_BUCKET, DV_PERM_SELECT | DV_PERM_READ},
     [DV_ROLE_VIEWS_READER] = {"views_reader", P_BUCKET, DV_PERM_SELECT | DV_PERM_READ},
-    [DV_ROLE_DATA_BACKUP] = {"data_backup", P_BUCKET, BUCKET_PERMS},
+    [DV_ROLE_DATA_BACKUP] = {"data_backup", P_BUCKET, DATA_PERMS | DV_PERM_MANAGE},
     [DV_ROLE_FTS_ADMIN] = {"fts_admin", P_BUCKET, DV_PERM_SELECT},
     [DV_ROLE_MOBILE_SYNC_GATEWAY] = {"mobile_sync_gateway", P_BUCKET, DATA_PERMS},
     [DV_ROLE_REPLICATION_TARGET] = {"replication_target", P_BUCKET, DATA_PERMS},
@@ -65,11 +68,12 @@ static const struct role_def {
     [DV_ROLE_DATA_DM_WRITER] = {"data_dm_writer", P_COLLECTION, DV_PERM_SELECT | DV_PERM_WRITE},
     [DV_ROLE_DATA_MONITORING] = {"data_monitoring", P_COLLECTION, DV_PERM_SELECT},
     [DV_ROLE_FTS_SEARCHER] = {"fts_searcher", P_COLLECTION, DV_PERM_SELECT},
-    [DV_ROLE_QUERY_SELECT] = {"query_select", P_COLLECTION, DV_PERM_SELECT},
-    [DV_ROLE_QUERY_UPDATE] = {"query_update", P_COLLECTION, DV_PERM_SELECT},
-    [DV_ROLE_QUERY_INSERT] = {"query_insert", P_COLLECTION, DV_PERM_SELECT},
-    [DV_ROLE_QUERY_DELETE] = {"query_delete", P_COLLECTION, DV_PERM_SELECT},
-    [DV_ROLE_QUERY_MANAGE_INDEX] = {"query_manage_index", P_COLLECTION, DV_PERM_SELECT},
+    [DV_ROLE_QUERY_SELECT] = {"query_select", P_COLLECTION, DV_PERM_SELECT | DV_PERM_QUERY_SELECT},
+    [DV_ROLE_QUERY_UPDATE] = {"query_update", P_COLLECTION, DV_PERM_SELECT | DV_PERM_QUERY_UPDATE},
+    [DV_ROLE_QUERY_INSERT] = {"query_insert", P_COLLECTION, DV_PERM_SELECT | DV_PERM_QUERY_INSERT},
+    [DV_ROLE_QUERY_DELETE] = {"query_delete", P_COLLECTION, DV_PERM_SELECT | DV_PERM_QUERY_DELETE},
+    [DV_ROLE_QUERY_MANAGE_INDEX] = {"query_manage_index", P_COLLECTION,
+                                    DV_PERM_SELECT | DV_PERM_QUERY_INDEX},
     [DV_ROLE_ANALYTICS_SELECT] = {"analytics_select", P_COLLECTION, DV_PERM_SELECT},
 };
 

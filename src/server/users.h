@@ -18,6 +18,7 @@
  *   DV_PERM_XATTR_WRITE     write them
  *   DV_PERM_SXATTR_READ     read system extended attributes (names starting with '_')
  *   DV_PERM_SXATTR_WRITE    write them
+ *   DV_PERM_QUERY_*         SQL++ SELECT, INSERT, UPDATE, DELETE and index management
  * A role with a bucket parameter grants on that bucket (`*`: every bucket); a scoped role
  * (`[b:s]`, `[b:s:c]`) grants on that scope or collection only, except DV_PERM_SELECT, which any
  * role on a bucket grants (as Couchbase lets such a user select the bucket). `admin` grants
@@ -83,6 +84,11 @@ enum {
     DV_PERM_XATTR_WRITE = 1u << 8,
     DV_PERM_SXATTR_READ = 1u << 9,
     DV_PERM_SXATTR_WRITE = 1u << 10,
+    DV_PERM_QUERY_SELECT = 1u << 11, /* SQL++ SELECT on a keyspace (query_select) */
+    DV_PERM_QUERY_INSERT = 1u << 12,
+    DV_PERM_QUERY_UPDATE = 1u << 13,
+    DV_PERM_QUERY_DELETE = 1u << 14,
+    DV_PERM_QUERY_INDEX = 1u << 15, /* CREATE/DROP/BUILD INDEX (query_manage_index) */
 };
 
 /* One role. bucket, scope and collection are NULL when absent (cluster roles have none; a

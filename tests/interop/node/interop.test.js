@@ -26,7 +26,7 @@ const T = { timeout: 30000 } // upper bound for one test
 
 // Spawns divan-server and resolves once it has printed `divan-server kv=<port> http=<port>`.
 function startServer(args) {
-  const child = spawn(SERVER, ['--kv-port', '0', '--http-port', '0', ...args], {
+  const child = spawn(SERVER, ['--kv-port', '0', '--http-port', '0', '--query-port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   // Whatever happens to the test, no server outlives this process.
@@ -46,11 +46,11 @@ function startServer(args) {
     child.stdout.setEncoding('utf8')
     child.stdout.on('data', (chunk) => {
       out += chunk
-      const m = /^divan-server kv=(\d+) http=(\d+)\r?\n/m.exec(out)
+      const m = /^divan-server kv=(\d+) http=(\d+)(?: query=(\d+))?\r?\n/m.exec(out)
       if (m) {
         clearTimeout(timer)
         child.removeAllListeners('exit')
-        resolve({ child, kv: Number(m[1]), http: Number(m[2]) })
+        resolve({ child, kv: Number(m[1]), http: Number(m[2]), query: Number(m[3] || 0) })
       }
     })
   })
@@ -436,5 +436,54 @@ describe('official Node.js SDK against divan-server', () => {
     let total = 0
     for (let j = 0; j < 10; j++) total += (await coll.get(`node-many-ctr-${j}`)).content
     assert.equal(total, n - 10)
+  })
+
+  it('cluster.query: FROM-less SELECT, parameters and metadata', T, async () => {
+    const res = await cluster.query('SELECT 1=1')
+    assert.deepEqual(res.rows, [{ $1: true }])
+    assert.equal(res.meta.status, 'success')
+    assert.equal(typeof res.meta.requestId, 'string')
+    const named = await cluster.query('SELECT $p AS param', { parameters: { p: 'x' } })
+    assert.deepEqual(named.rows, [{ param: 'x' }])
+    const pos = await cluster.query('SELECT $1 AS param', { parameters: [7], metrics: true })
+    assert.deepEqual(pos.rows, [{ param: 7 }])
+    assert.equal(pos.meta.metrics.resultCount, 1)
+  })
+
+  it('cluster.query over the bucket: USE KEYS, the primary index, DML with RETURNING', T, async () => {
+    const key = newKey('query')
+    await coll.upsert(key, { kind: key, n: 1 })
+    const byKey = await cluster.query('SELECT d.n FROM `default` d USE KEYS $1', { parameters: [key] })
+    assert.deepEqual(byKey.rows, [{ n: 1 }])
+    await cluster.queryIndexes().createPrimaryIndex('default', { ignoreIfExists: true })
+    const where = await cluster.query('SELECT RAW META().id FROM `default` WHERE kind = $k', {
+      parameters: { k: key },
+    })
+    assert.deepEqual(where.rows, [key])
+    const upd = await cluster.query('UPDATE `default` USE KEYS $1 SET n = n + 1 RETURNING RAW n', {
+      parameters: [key],
+    })
+    assert.deepEqual(upd.rows, [2])
+    assert.deepEqual((await coll.get(key)).content, { kind: key, n: 2 })
+    // The real service's answer (12009, reason.code 17012): this core maps it to DmlFailureError
+    // (the Python SDK's newer mapping gives DocumentExistsException).
+    await assert.rejects(
+      cluster.query('INSERT INTO `default` VALUES ($1, {})', { parameters: [key] }),
+      (err) => err instanceof couchbase.DmlFailureError && err.cause.first_error_code === 12009
+    )
+  })
+
+  it('cluster.query errors map to the SDK classes', T, async () => {
+    await rejectsWith(cluster.query("I'm not N1QL!"), couchbase.ParsingFailureError)
+    // 12003 "Keyspace not found": this core calls it BucketNotFoundError
+    await assert.rejects(
+      cluster.query('SELECT * FROM no_such_bucket'),
+      (err) => err instanceof couchbase.BucketNotFoundError && err.cause.first_error_code === 12003 &&
+        /Keyspace not found/.test(err.cause.first_error_message)
+    )
+    await rejectsWith(
+      cluster.queryIndexes().createPrimaryIndex('default'),
+      couchbase.IndexExistsError
+    )
   })
 })
