@@ -409,6 +409,8 @@ def forward_args(kwargs: Dict[str, Any], *options: Any) -> Dict[str, Any]:
     ``durability_level`` int or ``{'replicate_to', 'persist_to'}``; read_preference -> value.
     Type errors raise InvalidArgumentException.
     """
+    if not kwargs and not options:  # the common call: no options at all
+        return {}
     args = merge_options(options, kwargs)
     if "timeout" in args:
         args["timeout"] = timedelta_as_milliseconds(args["timeout"])
