@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client/engine.h"
 #include "core.h"
@@ -31,6 +32,7 @@ typedef struct Conn Conn;
 typedef struct {
     PyObject_HEAD dv_engine *e;
     PyObject *loop;
+    int monotonic; /* the loop's time() is CLOCK_MONOTONIC: read it here, without a call */
     PyObject *timer_handle; /* the armed call_at handle, or NULL */
     int flush_scheduled;
     /* Being destroyed: 1 by the last reference going (errors of a closed loop are silenced),
@@ -130,6 +132,11 @@ static uint64_t hook_now(void *ud)
 {
     Cluster *c = ud;
     if (c->dying == 2) return 0;
+    if (c->monotonic) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    }
     PyObject *t = PyObject_CallMethod(c->loop, "time", NULL);
     double s = t ? PyFloat_AsDouble(t) : 0.0;
     Py_XDECREF(t);
@@ -382,6 +389,30 @@ static PyObject *op_started(Cluster *c, Op *op, dv_error rc)
 /* ---- Cluster ----------------------------------------------------------------------------------
  */
 
+/* Whether loop.time() is CLOCK_MONOTONIC, as asyncio's own loops (time.monotonic) and uvloop's
+ * (libuv's clock, in ms) give it: then the engine's clock is read in C, and call_at still agrees
+ * with it. Another loop's time() is called. 1, 0, or -1 with a Python error. */
+static int loop_is_monotonic(PyObject *loop)
+{
+    PyObject *mod = PyImport_ImportModule("asyncio.base_events");
+    if (!mod) return -1;
+    PyObject *base = PyObject_GetAttrString(mod, "BaseEventLoop");
+    Py_DECREF(mod);
+    if (!base) return -1;
+    PyObject *std = PyObject_GetAttrString(base, "time");
+    Py_DECREF(base);
+    PyObject *mine = std ? PyObject_GetAttrString((PyObject *)Py_TYPE(loop), "time") : NULL;
+    int same = mine && mine == std;
+    PyObject *modname = PyObject_GetAttrString((PyObject *)Py_TYPE(loop), "__module__");
+    const char *m = modname && PyUnicode_Check(modname) ? PyUnicode_AsUTF8(modname) : NULL;
+    int uv = m && (strcmp(m, "uvloop") == 0 || strncmp(m, "uvloop.", 7) == 0);
+    Py_XDECREF(modname);
+    Py_XDECREF(std);
+    Py_XDECREF(mine);
+    PyErr_Clear(); /* a loop type without time(): called as before, which reports */
+    return same || uv;
+}
+
 static int cluster_init(Cluster *c, PyObject *args, PyObject *kw)
 {
     PyObject *loop;
@@ -393,6 +424,8 @@ static int cluster_init(Cluster *c, PyObject *args, PyObject *kw)
     }
     Py_INCREF(loop);
     Py_XSETREF(c->loop, loop);
+    c->monotonic = loop_is_monotonic(loop);
+    if (c->monotonic < 0) return -1;
     dv_engine_hooks h = {.ud = c,
                          .now = hook_now,
                          .connect = hook_connect,
