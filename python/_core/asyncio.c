@@ -65,6 +65,11 @@ typedef struct {
 
 static PyTypeObject ClusterType, ConnType, OpType;
 
+/* The method names called once or more per operation, interned once (no format string parsed
+ * and no argument tuple built per call). */
+static PyObject *s_create_future, *s_add_done_callback, *s_remove_done_callback, *s_done,
+    *s_cancelled, *s_set_result, *s_set_exception;
+
 /* ---- Cluster helpers --------------------------------------------------------------------------
  */
 
@@ -239,7 +244,7 @@ static void hook_timer(void *ud, uint64_t at_ns)
 
 static int future_done(PyObject *f)
 {
-    PyObject *r = PyObject_CallMethod(f, "done", NULL);
+    PyObject *r = PyObject_CallMethodNoArgs(f, s_done);
     int done = r ? PyObject_IsTrue(r) : -1;
     Py_XDECREF(r);
     return done;
@@ -258,7 +263,7 @@ static void op_complete(void *ud, const dv_res *res)
     PyObject *r = NULL;
     if (done == 0) {
         /* Resolved here, op need not watch for cancellation: one loop callback less. */
-        PyObject *rm = PyObject_CallMethod(op->future, "remove_done_callback", "O", (PyObject *)op);
+        PyObject *rm = PyObject_CallMethodOneArg(op->future, s_remove_done_callback, (PyObject *)op);
         if (!rm) PyErr_WriteUnraisable(op->future);
         Py_XDECREF(rm);
         PyObject *v = NULL;
@@ -268,15 +273,15 @@ static void op_complete(void *ud, const dv_res *res)
                 PyObject *w = PyObject_CallFunctionObjArgs(op->result_type, v, op->extra, NULL);
                 Py_SETREF(v, w);
             }
-            if (v) r = PyObject_CallMethod(op->future, "set_result", "(O)", v);
+            if (v) r = PyObject_CallMethodOneArg(op->future, s_set_result, v);
         } else {
             v = dv_py_make_exception(res);
-            if (v) r = PyObject_CallMethod(op->future, "set_exception", "O", v);
+            if (v) r = PyObject_CallMethodOneArg(op->future, s_set_exception, v);
         }
         if (!v) {
             /* Hand the Python error (from the transcoder, say) to the caller instead. */
             PyObject *val = dv_py_take_error();
-            if (val) r = PyObject_CallMethod(op->future, "set_exception", "O", val);
+            if (val) r = PyObject_CallMethodOneArg(op->future, s_set_exception, val);
             Py_XDECREF(val);
         }
         Py_XDECREF(v);
@@ -317,7 +322,7 @@ static PyObject *op_call(Op *op, PyObject *args, PyObject *kw)
     (void)args;
     (void)kw;
     if (op->done || !op->cluster || !op->cluster->e) Py_RETURN_NONE;
-    PyObject *r = PyObject_CallMethod(op->future, "cancelled", NULL);
+    PyObject *r = PyObject_CallMethodNoArgs(op->future, s_cancelled);
     int cancelled = r ? PyObject_IsTrue(r) : -1;
     Py_XDECREF(r);
     if (cancelled < 0) return NULL;
@@ -357,7 +362,7 @@ static Op *op_new(Cluster *c, PyObject *result_type, PyObject *extra)
     op->done = 0;
     op->endpoints = 0;
     PyObject_GC_Track(op);
-    op->future = PyObject_CallMethod(c->loop, "create_future", NULL);
+    op->future = PyObject_CallMethodNoArgs(c->loop, s_create_future);
     if (!op->future) {
         Py_DECREF(op);
         return NULL;
@@ -378,7 +383,7 @@ static PyObject *op_started(Cluster *c, Op *op, dv_error rc)
     PyObject *future = op->future;
     Py_INCREF(future);
     if (!op->done) {
-        PyObject *r = PyObject_CallMethod(future, "add_done_callback", "O", (PyObject *)op);
+        PyObject *r = PyObject_CallMethodOneArg(future, s_add_done_callback, (PyObject *)op);
         if (!r) PyErr_WriteUnraisable(future);
         Py_XDECREF(r);
     }
@@ -829,6 +834,14 @@ static PyTypeObject ConnType = {
 
 int dv_py_asyncio_init(PyObject *m)
 {
+    if (!(s_create_future = PyUnicode_InternFromString("create_future")) ||
+        !(s_add_done_callback = PyUnicode_InternFromString("add_done_callback")) ||
+        !(s_remove_done_callback = PyUnicode_InternFromString("remove_done_callback")) ||
+        !(s_done = PyUnicode_InternFromString("done")) ||
+        !(s_cancelled = PyUnicode_InternFromString("cancelled")) ||
+        !(s_set_result = PyUnicode_InternFromString("set_result")) ||
+        !(s_set_exception = PyUnicode_InternFromString("set_exception")))
+        return -1;
     if (PyType_Ready(&ClusterType) < 0 || PyType_Ready(&ConnType) < 0 || PyType_Ready(&OpType) < 0)
         return -1;
     Py_INCREF(&ClusterType);
