@@ -358,13 +358,39 @@ int dv_roles_allow_somewhere(const dv_roles *r, unsigned perms, const char *buck
 /* ---- Users ------------------------------------------------------------------------------------
  */
 
+/* A user's SCRAM secrets are derived (PBKDF2, the costly part of creating a user) on first use,
+ * not when the user is set, so that the server starts without deriving the keys of every user
+ * of its command line: until then the password is kept, and wiped once derived. */
 struct dv_user {
     atomic_uint refs;
     char *name;
     size_t name_len;
+    atomic_int ready;     /* creds derived (or their derivation failed: err) */
+    pthread_mutex_t mu;   /* guards the derivation */
+    char *password;       /* until derived */
+    size_t password_len;
+    uint32_t iterations;
+    dv_error err;
     dv_sasl_creds creds;
     dv_roles roles;
 };
+
+/* The user's creds, derived now if they were not yet; DV_ERR_OK or the derivation's error. */
+static dv_error user_creds(dv_user *u)
+{
+    if (atomic_load_explicit(&u->ready, memory_order_acquire)) return u->err;
+    pthread_mutex_lock(&u->mu);
+    if (!atomic_load_explicit(&u->ready, memory_order_relaxed)) {
+        u->err = dv_sasl_creds_derive(&u->creds, u->password, u->password_len, NULL, 0,
+                                      u->iterations);
+        OPENSSL_cleanse(u->password, u->password_len);
+        dv_free(u->password);
+        u->password = NULL;
+        atomic_store_explicit(&u->ready, 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&u->mu);
+    return u->err;
+}
 
 const char *dv_user_name(const dv_user *u)
 {
@@ -378,6 +404,7 @@ const dv_roles *dv_user_roles(const dv_user *u)
 
 const dv_sasl_creds *dv_user_creds(const dv_user *u)
 {
+    user_creds((dv_user *)u);
     return &u->creds;
 }
 
@@ -400,6 +427,9 @@ void dv_user_release(dv_user *u)
     dv_free(u->name);
     dv_roles_clear(&u->roles);
     OPENSSL_cleanse(&u->creds, sizeof u->creds);
+    if (u->password) OPENSSL_cleanse(u->password, u->password_len);
+    dv_free(u->password);
+    pthread_mutex_destroy(&u->mu);
     dv_free(u);
 }
 
@@ -527,18 +557,18 @@ int dv_users_set(dv_users *reg, const char *name, size_t name_len, const char *p
     dv_user *u = dv_calloc(1, sizeof *u);
     if (!u) return dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "out of memory");
     atomic_init(&u->refs, 1);
+    atomic_init(&u->ready, 0);
+    pthread_mutex_init(&u->mu, NULL);
     u->name = dv_strndup(name, name_len);
     u->name_len = name_len;
-    if (!u->name || dv_roles_copy(&u->roles, roles) != DV_ERR_OK) {
+    u->iterations = reg->iterations;
+    u->password = dv_malloc(password_len ? password_len : 1);
+    u->password_len = password_len;
+    if (!u->name || !u->password || dv_roles_copy(&u->roles, roles) != DV_ERR_OK) {
         dv_user_release(u);
         return dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "out of memory");
     }
-    rc = dv_sasl_creds_derive(&u->creds, password, password_len, NULL, 0, reg->iterations);
-    if (rc != DV_ERR_OK) {
-        dv_user_release(u);
-        return dv_errmsg(err, errlen, rc, "cannot derive credentials for user %.*s", (int)name_len,
-                         name);
-    }
+    if (password_len) memcpy(u->password, password, password_len);
     dv_user *old = NULL;
     pthread_rwlock_wrlock(&reg->lock);
     long i = find_locked(reg, name, name_len);
@@ -639,7 +669,8 @@ dv_user *dv_users_check_password(dv_users *reg, const char *name, size_t name_le
         (void)dv_sasl_creds_check_password(&dummy, password, password_len);
         return NULL;
     }
-    if (dv_sasl_creds_check_password(&u->creds, password, password_len) != DV_ERR_OK) {
+    if (user_creds(u) != DV_ERR_OK ||
+        dv_sasl_creds_check_password(&u->creds, password, password_len) != DV_ERR_OK) {
         dv_user_release(u);
         return NULL;
     }
@@ -649,14 +680,11 @@ dv_user *dv_users_check_password(dv_users *reg, const char *name, size_t name_le
 int dv_users_sasl_lookup(void *ud, const char *user, size_t user_len, dv_sasl_creds *out)
 {
     dv_users *reg = ud;
-    int found = 0;
-    pthread_rwlock_rdlock(&reg->lock);
-    long i = find_locked(reg, user, user_len);
-    if (i >= 0) {
-        *out = reg->v[i]->creds;
-        found = 1;
-    }
-    pthread_rwlock_unlock(&reg->lock);
+    dv_user *u = dv_users_get(reg, user, user_len);
+    if (!u) return 0;
+    int found = user_creds(u) == DV_ERR_OK;
+    if (found) *out = u->creds;
+    dv_user_release(u);
     return found;
 }
 
