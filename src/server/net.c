@@ -241,6 +241,28 @@ static void flush(conn *c)
         if (c->closing) conn_close(c);
         return;
     }
+    /* Straight to the socket while it takes the bytes: only what it cannot take now waits for
+     * writability (uv_write), so a reply that fits costs no poll registration. */
+    uv_buf_t now = uv_buf_init((char *)dv_buf_head(&c->out), (unsigned)dv_buf_size(&c->out));
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &now, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+        if (n == UV_EPIPE || n == UV_ECONNRESET) { /* the client went away */
+            c->closing = 1;
+            conn_close(c);
+        } else {
+            conn_drop(c, uv_strerror(n));
+        }
+        return;
+    }
+    if (n > 0) {
+        dv_buf_consume(&c->out, (size_t)n);
+        account(c);
+    }
+    if (dv_buf_size(&c->out) == 0) {
+        if (c->out.cap > KEEP_WBUF) dv_buf_free(&c->out);
+        if (c->closing) conn_close(c);
+        return;
+    }
     dv_buf t = c->wbuf;
     c->wbuf = c->out;
     c->out = t;
