@@ -44,3 +44,13 @@ def get_metadata(as_str: bool = False, detailed: bool = False) -> _Union[str, _D
 def get_transactions_protocol() -> _Optional[_Tuple[_Optional[float], _Optional[_List[str]]]]:
     """None: divan's SDK has no transactions."""
     return None
+
+
+def configure_logging(name: str, level: int = 20, parent_logger: _Any = None) -> None:
+    """libdivan's log lines (connections refused or lost, authentication failures, config
+    changes) to the ``logging`` logger ``name`` (a child of ``parent_logger`` if given), at
+    ``level`` and above (``logging.INFO`` by default), as the official SDK's function of this
+    name. Without it, libdivan writes warnings and errors to stderr."""
+    from couchbase._logging import configure
+
+    configure(name, level, parent_logger)
