@@ -15,6 +15,29 @@ from pkgutil import extend_path as _extend_path
 __path__ = _extend_path(__path__, __name__)
 del _extend_path
 
+
+
+def _refuse_official_sdk() -> None:
+    """divan-couchbase replaces the official SDK (the distribution ``couchbase``): both install
+    the package ``couchbase``, so with both in one environment its files are a mix of the two
+    and fail in ways that say nothing of why. Say why instead, and how to keep one."""
+    import importlib.metadata as metadata
+
+    try:
+        official = metadata.distribution("couchbase")
+    except metadata.PackageNotFoundError:
+        return
+    raise ImportError(
+        "divan-couchbase and the official Couchbase Python SDK (couchbase %s) are installed in "
+        "the same environment (%s). Both provide the package 'couchbase', so its files are now a "
+        "mix of the two. Keep one: 'pip uninstall -y couchbase divan-couchbase', then "
+        "'pip install divan-couchbase' (divan's SDK) or 'pip install couchbase' (the official "
+        "one; to test it against divan-server, 'pip install divan-server', which has no "
+        "couchbase package)." % (official.version, official.locate_file("")))
+
+
+_refuse_official_sdk()
+
 import json as _json  # noqa: E402
 import platform as _platform  # noqa: E402
 import ssl as _ssl  # noqa: E402
