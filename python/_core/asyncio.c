@@ -762,7 +762,7 @@ static PyObject *conn_connect_done(Conn *k, PyObject *task)
             PyObject *why = PyObject_Str(exc);
             const char *w = why ? PyUnicode_AsUTF8(why) : NULL;
             if (!w) PyErr_Clear();
-            dv_log(DV_LOG_WARN, "client", "connection %u: connect: %s: %s", k->id,
+            dv_log(DV_LOG_INFO, "client", "connection %u: connect: %s: %s", k->id,
                    Py_TYPE(exc)->tp_name, w ? w : "?");
             Py_XDECREF(why);
         }
