@@ -21,6 +21,10 @@ Enable with ``-p divan.pytest_plugin`` or ``pytest_plugins = ["divan.pytest_plug
 conftest.py; an installed divan-server registers it by itself (the ``pytest11`` entry point).
 """
 
+# Annotations unevaluated: pytest.Config and pytest.FixtureRequest are public only since pytest 7,
+# and this plugin is loaded into every pytest run of an environment with divan-server.
+from __future__ import annotations
+
 from typing import Any, Dict, Iterator
 
 import pytest
