@@ -24,8 +24,11 @@ build: $(BUILD)/build.ninja
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# divan-server on localhost and the asyncio example against it.
-demo: deps build
+# divan-server on localhost and the asyncio example against it: only the Debian packages of the
+# build (scripts/install-deps --build), not the test tools or the official SDKs.
+demo:
+	scripts/install-deps --build
+	$(MAKE) build
 	scripts/demo
 
 # Unit tests of the pure-Python modules of divan's SDK (no server, no extension), and mypy --strict
@@ -86,12 +89,13 @@ bench: deps build
 	scripts/install-bench
 	cd bench && ../.venv/bin/python run.py $(if $(filter full,$(BENCH)),--full)
 
-# divan's wheel (pyproject.toml: scikit-build-core over this CMake) into dist/; check-wheel builds
-# one, installs it in a fresh venv and runs the shipped divan-server and the asyncio example.
+# divan's manylinux wheels into dist/ (scripts/build-wheels): divan-server (one py3 wheel) and
+# divan-couchbase for each CPython 3.9-3.13 installed; check-wheel builds them, installs each into a
+# fresh venv of its Python and runs the example, the fixture and the programs (scripts/check-wheel).
 .PHONY: wheel check-wheel
 
 wheel:
-	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(if $(wildcard .venv/bin/python),.venv/bin/python,python3) -m pip wheel -q --no-deps -w dist .
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) scripts/build-wheels dist
 
 check-wheel: deps
 	scripts/check-wheel

@@ -80,6 +80,7 @@ static const char usage_text[] =
     "      --create-path       mutate: create missing parents of the paths\n"
     "      --store SEMANTICS   mutate: replace|upsert|insert\n"
     "  -h, --help              this text\n"
+    "      --version           divan's version\n"
     "\n"
     "divan load: a load generator (cbc-pillowfight-like); the options above for the cluster and\n"
     "  -c, --connections N     clients, each its own connection and driver thread (default 1)\n"
@@ -169,6 +170,7 @@ enum {
     O_JSON,
     O_ALLOW_ERRORS,
     O_MEMCACHED,
+    O_VERSION,
 };
 
 static const struct option long_opts[] = {
@@ -203,6 +205,7 @@ static const struct option long_opts[] = {
     {"json", no_argument, NULL, O_JSON},
     {"allow-errors", no_argument, NULL, O_ALLOW_ERRORS},
     {"memcached", no_argument, NULL, O_MEMCACHED},
+    {"version", no_argument, NULL, O_VERSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -346,6 +349,9 @@ static int parse_opts(int argc, char **argv, opts *o)
         case O_MEMCACHED:
             o->memcached = 1;
             break;
+        case O_VERSION:
+            printf("divan %s\n", DV_VERSION);
+            exit(0);
         default:
             fputs("(see divan --help)\n", stderr);
             exit(2);

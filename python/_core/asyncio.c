@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/log.h"
 #include "client/engine.h"
 #include "core.h"
 
@@ -795,6 +796,14 @@ static PyObject *conn_connect_done(Conn *k, PyObject *task)
         PyObject *exc = PyObject_CallMethod(task, "exception", NULL); /* marks it retrieved */
         if (!exc) return NULL;
         int failed = exc != Py_None;
+        if (failed && !k->connected) { /* what the engine cannot know: why, in the OS's words */
+            PyObject *why = PyObject_Str(exc);
+            const char *w = why ? PyUnicode_AsUTF8(why) : NULL;
+            if (!w) PyErr_Clear();
+            dv_log(DV_LOG_INFO, "client", "connection %u: connect: %s: %s", k->id,
+                   Py_TYPE(exc)->tp_name, w ? w : "?");
+            Py_XDECREF(why);
+        }
         Py_DECREF(exc);
         if (failed && !k->connected) conn_lost(k, DV_ERR_SERVICE_NOT_AVAILABLE);
     }

@@ -15,6 +15,29 @@ from pkgutil import extend_path as _extend_path
 __path__ = _extend_path(__path__, __name__)
 del _extend_path
 
+
+
+def _refuse_official_sdk() -> None:
+    """divan-couchbase replaces the official SDK (the distribution ``couchbase``): both install
+    the package ``couchbase``, so with both in one environment its files are a mix of the two
+    and fail in ways that say nothing of why. Say why instead, and how to keep one."""
+    import importlib.metadata as metadata
+
+    try:
+        official = metadata.distribution("couchbase")
+    except metadata.PackageNotFoundError:
+        return
+    raise ImportError(
+        "divan-couchbase and the official Couchbase Python SDK (couchbase %s) are installed in "
+        "the same environment (%s). Both provide the package 'couchbase', so its files are now a "
+        "mix of the two. Keep one: 'pip uninstall -y couchbase divan-couchbase', then "
+        "'pip install divan-couchbase' (divan's SDK) or 'pip install couchbase' (the official "
+        "one; to test it against divan-server, 'pip install divan-server', which has no "
+        "couchbase package)." % (official.version, official.locate_file("")))
+
+
+_refuse_official_sdk()
+
 import json as _json  # noqa: E402
 import platform as _platform  # noqa: E402
 import ssl as _ssl  # noqa: E402
@@ -44,3 +67,13 @@ def get_metadata(as_str: bool = False, detailed: bool = False) -> _Union[str, _D
 def get_transactions_protocol() -> _Optional[_Tuple[_Optional[float], _Optional[_List[str]]]]:
     """None: divan's SDK has no transactions."""
     return None
+
+
+def configure_logging(name: str, level: int = 20, parent_logger: _Any = None) -> None:
+    """libdivan's log lines (connections refused or lost, authentication failures, config
+    changes) to the ``logging`` logger ``name`` (a child of ``parent_logger`` if given), at
+    ``level`` and above (``logging.INFO`` by default), as the official SDK's function of this
+    name. Without it, libdivan writes warnings and errors to stderr."""
+    from couchbase._logging import configure
+
+    configure(name, level, parent_logger)

@@ -1,6 +1,6 @@
 # Types of the C extension couchbase._core (python/_core/*.c).
 import asyncio
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 Endpoint = Tuple[int, str, Optional[str], int, int, int, int, Optional[str]]
 Spec = Tuple[int, int, str, bytes]
@@ -49,3 +49,5 @@ class BlockingCluster:
                key: str, **fields: Any) -> Any: ...
     def submit_all(self, requests: Sequence[Tuple[Tuple[Any, ...], Dict[str, Any]]]) -> List[Any]: ...
     def close(self) -> None: ...
+
+def set_log_hook(fn: Optional[Callable[[int, str, str], None]], max_level: int = ...) -> None: ...

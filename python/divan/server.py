@@ -7,6 +7,10 @@
 The binary is $DIVAN_SERVER if set, else the one shipped in this package (divan/_bin), else
 ``divan-server`` on PATH. The server keeps its data in memory and is stopped (SIGTERM, then
 SIGKILL) when the block ends.
+
+``python -m divan.server [options]`` (and the ``divan-server`` command an install puts on PATH)
+runs that binary in the foreground with the options given (``--help`` lists them; by default
+ports 11210 and 8091, user Administrator/password, bucket ``default``).
 """
 
 import atexit
@@ -15,13 +19,16 @@ import queue
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, NoReturn, Optional, Sequence
 
-__all__ = ["DivanServer", "find_binary"]
+__all__ = ["DivanServer", "find_binary", "main"]
 
-_PORTS_LINE = re.compile(r"^divan-server kv=(\d+) http=(\d+)(?: query=(\d+))?$")
+# The server's first line, "divan-server kv=PORT http=PORT query=PORT", maybe with more fields
+# after (query= absent from a server without the query service).
+_PORTS_LINE = re.compile(r"^divan-server kv=(\d+) http=(\d+)(?: query=(\d+))?(?:\s|$)")
 
 
 def find_binary() -> str:
@@ -39,18 +46,35 @@ def find_binary() -> str:
 
 
 class DivanServer:
-    """divan-server on free ports (127.0.0.1) with one user and the bucket ``default``.
+    """divan-server on free ports (127.0.0.1) with the admin ``username``/``password`` and the
+    bucket ``default``.
+
+    ``buckets``: the buckets instead of ``default``, each as divan-server's ``--bucket`` takes it
+    (``"name"`` or ``"name:ramQuotaMB=256,type=ephemeral,flush=1"``). ``users``: more users, as
+    ``--user`` takes them (``"name:password"`` for an admin, ``"name:password:data_reader[b]"``).
+    ``args``: any other divan-server options (``divan-server --help``).
 
     ``connstr`` is ``couchbase://127.0.0.1:<kv port>``; ``kv_port``, ``http_port`` and
-    ``query_port`` (the SQL++ service; 0 for a server that has none) are the ports it chose. ``start()``/``stop()`` or a ``with`` block."""
+    ``query_port`` (the SQL++ service; 0 for a server that has none) are the ports it chose.
+    ``start()``/``stop()`` or a ``with`` block."""
 
     def __init__(self, username: str = "user", password: str = "password",
                  args: Sequence[str] = (), binary: Optional[str] = None,
-                 start_timeout: float = 30.0) -> None:
+                 start_timeout: float = 30.0, buckets: Sequence[str] = (),
+                 users: Sequence[str] = ()) -> None:
+        for name, value in (("args", args), ("buckets", buckets), ("users", users)):
+            if isinstance(value, str):
+                raise TypeError("DivanServer: %s is a sequence of strings, not a string" % name)
         self.username = username
         self.password = password
+        self.buckets: List[str] = [b.split(":", 1)[0] for b in buckets] or ["default"]
         self._argv: List[str] = [binary or find_binary(), "--kv-port", "0", "--http-port", "0",
-                                 "--query-port", "0", "--user", "%s:%s" % (username, password), *args]
+                                 "--query-port", "0", "--user", "%s:%s" % (username, password)]
+        for u in users:
+            self._argv += ["--user", u]
+        for b in buckets:
+            self._argv += ["--bucket", b]
+        self._argv += args
         self._start_timeout = start_timeout
         self._proc: Optional["subprocess.Popen[str]"] = None
         self._reader: Optional[threading.Thread] = None
@@ -127,3 +151,29 @@ class DivanServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _exec(binary: str, name: str) -> NoReturn:
+    """Replace this process by ``binary`` with this command line's arguments (signals, the exit
+    status and the terminal go to it directly)."""
+    here = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    if here is not None and Path(binary).resolve() == here:  # the console script found itself
+        sys.exit("%s: the %s binary is missing from this install (divan/_bin); reinstall "
+                 "divan-server or set DIVAN_SERVER" % (name, name))
+    try:
+        os.execv(binary, [name, *sys.argv[1:]])
+    except OSError as e:
+        sys.exit("%s: cannot run %s: %s" % (name, binary, e))
+
+
+def main() -> NoReturn:
+    """``divan-server`` and ``python -m divan.server``: the server in the foreground."""
+    try:
+        binary = find_binary()
+    except FileNotFoundError as e:
+        sys.exit("divan-server: %s" % e)
+    _exec(binary, "divan-server")
+
+
+if __name__ == "__main__":
+    main()

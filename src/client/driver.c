@@ -209,7 +209,7 @@ static void on_connect(uv_connect_t *req, int status)
     conn *k = req->data;
     if (k->dead) return;
     if (status < 0) {
-        dv_log(DV_LOG_DEBUG, "client", "connection %u: connect: %s", k->id, uv_strerror(status));
+        dv_log(DV_LOG_INFO, "client", "connection %u: connect: %s", k->id, uv_strerror(status));
         conn_report(k, connect_error(status));
         return;
     }

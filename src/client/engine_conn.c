@@ -31,6 +31,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/endian.h"
+#include "base/log.h"
 #include "client/engine_int.h"
 #include "divan/error.h"
 #include "mcbp/hello.h"
@@ -192,6 +193,18 @@ void conn_down(dv_engine *e, conn *c, dv_error err, int we_close)
 {
     if (c->state == CONN_DEAD) return;
     int was_ready = c->state == CONN_READY, was_connected = c->state != CONN_CONNECTING;
+    /* What a user debugging "why does it time out" needs first: the node and the reason, as it
+     * happens (the operation's error comes at its deadline). INFO, under the default stderr
+     * hook's WARN: the error a program reports is the operation's, so the divan tool still says
+     * one line. A close the engine asked for (shutdown, bucket closed, node left) is debug. */
+    if (!was_connected)
+        dv_log(DV_LOG_INFO, "client", "connect to %s failed: %s", c->name, dv_strerror(err));
+    else if (err == DV_ERR_AUTHENTICATION_FAILURE)
+        dv_log(DV_LOG_INFO, "client", "%s: authentication failed", c->name);
+    else if (err != DV_ERR_REQUEST_CANCELED)
+        dv_log(DV_LOG_INFO, "client", "%s: connection lost: %s", c->name, dv_strerror(err));
+    else
+        dv_log(DV_LOG_DEBUG, "client", "%s: connection closed", c->name);
     if (we_close) e->h.close(e->h.ud, c->id);
     c->state = CONN_DEAD;
     dv_sasl_client_free(c->sasl);
@@ -583,6 +596,9 @@ static int bucket_apply(dv_engine *e, bucket *b, dv_config *cfg, int pushed)
         dv_config_free(cfg);
         return 0;
     }
+    dv_log(DV_LOG_INFO, "client", "bucket \"%s\": config rev %lld (%u nodes)",
+           b->cluster ? "" : b->name, cfg->has_rev ? (long long)cfg->rev : -1LL,
+           (unsigned)cfg->nnodes);
     dv_config_free(b->cfg);
     b->cfg = cfg;
     rebuild_slots(e, b);

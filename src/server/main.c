@@ -67,6 +67,7 @@ static const char usage[] =
     "\n"
     "  --verbose            log connections and authentication failures to stderr\n"
     "  --help               this text\n"
+    "  --version            divan-server's version\n"
     "\n"
     "Once the listeners are bound, one line is printed to stdout:\n"
     "  divan-server kv=PORT http=PORT query=PORT\n";
@@ -150,6 +151,10 @@ static void parse_args(int argc, char **argv, options *o)
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage, stdout);
+            exit(0);
+        }
+        if (!strcmp(a, "--version")) {
+            printf("divan-server %s\n", DV_VERSION);
             exit(0);
         }
         if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
