@@ -1,4 +1,4 @@
-/* The range-scan commands' bodies (kv-protocol.md §range scans; kv_engine's
+/* The range-scan commands' bodies (docs/server.md, Range scans; kv_engine's
  * docs/range_scans): the JSON value of RANGE_SCAN_CREATE, the 28-byte extras of
  * RANGE_SCAN_CONTINUE, and the records a continue answers with.
  *

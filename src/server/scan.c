@@ -137,6 +137,11 @@ static int in_range(const dv_rscan_create *s, const dv_item *it)
     return (s->excl_start ? lo > 0 : lo >= 0) && (s->excl_end ? hi < 0 : hi <= 0);
 }
 
+static void sort_items(collect *c)
+{
+    if (c->n > 1) qsort(c->items, c->n, sizeof *c->items, item_cmp);
+}
+
 static int collect_one(void *ud, dv_item *it)
 {
     collect *c = ud;
@@ -167,7 +172,7 @@ static uint64_t splitmix64(uint64_t *x)
  * choice depends only on the seed, the vbucket and the vbucket's keys. */
 static void sample(collect *c, uint64_t samples, uint64_t seed, uint16_t vb)
 {
-    qsort(c->items, c->n, sizeof *c->items, item_cmp);
+    sort_items(c);
     if (samples >= c->n) return;
     uint64_t x = seed ^ ((uint64_t)vb << 48);
     for (size_t i = 0; i < samples; i++) {
@@ -178,7 +183,7 @@ static void sample(collect *c, uint64_t samples, uint64_t seed, uint16_t vb)
     }
     for (size_t i = samples; i < c->n; i++) dv_item_release(c->items[i]);
     c->n = (size_t)samples;
-    qsort(c->items, c->n, sizeof *c->items, item_cmp);
+    sort_items(c);
 }
 
 static int owned_by(const dv_scan *sc, const void *owner)
@@ -254,7 +259,7 @@ uint16_t dv_scans_create(dv_scans *t, dv_store *store, uint16_t vb, const dv_rsc
     if (spec->sampling)
         sample(&c, spec->samples, spec->seed, vb);
     else
-        qsort(c.items, c.n, sizeof *c.items, item_cmp);
+        sort_items(&c);
     if (c.n == 0) {
         dv_free(c.items);
         dv_free(sc);
