@@ -110,8 +110,7 @@ static int parse_root(json_t *root, dv_rscan_create *out, char *err, size_t errl
     if (!!range == !!sampling) return fail(err, errlen, "exactly one of range and sampling");
     if (range) {
         if (!json_is_object(range)) return fail(err, errlen, "range is not an object");
-        if (get_term(range, "start", "excl_start", out->start, &out->start_len,
-                     &out->excl_start) ||
+        if (get_term(range, "start", "excl_start", out->start, &out->start_len, &out->excl_start) ||
             get_term(range, "end", "excl_end", out->end, &out->end_len, &out->excl_end))
             return fail(err, errlen, "range needs base64 start and end keys");
     } else {
@@ -139,8 +138,7 @@ static int parse_root(json_t *root, dv_rscan_create *out, char *err, size_t errl
     return 0;
 }
 
-int dv_rscan_create_parse(const void *p, size_t n, dv_rscan_create *out, char *err,
-                          size_t errlen)
+int dv_rscan_create_parse(const void *p, size_t n, dv_rscan_create *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     json_error_t jerr;
@@ -153,8 +151,7 @@ int dv_rscan_create_parse(const void *p, size_t n, dv_rscan_create *out, char *e
 
 /* ---- Continue ----------------------------------------------------------------------------- */
 
-void dv_rscan_continue_decode(const uint8_t x[DV_RSCAN_CONTINUE_EXTRAS_LEN],
-                              dv_rscan_continue *c)
+void dv_rscan_continue_decode(const uint8_t x[DV_RSCAN_CONTINUE_EXTRAS_LEN], dv_rscan_continue *c)
 {
     memcpy(c->id, x, DV_RSCAN_ID_LEN);
     c->item_limit = dv_load_be32(x + 16);
@@ -162,8 +159,7 @@ void dv_rscan_continue_decode(const uint8_t x[DV_RSCAN_CONTINUE_EXTRAS_LEN],
     c->byte_limit = dv_load_be32(x + 24);
 }
 
-void dv_rscan_continue_encode(uint8_t x[DV_RSCAN_CONTINUE_EXTRAS_LEN],
-                              const dv_rscan_continue *c)
+void dv_rscan_continue_encode(uint8_t x[DV_RSCAN_CONTINUE_EXTRAS_LEN], const dv_rscan_continue *c)
 {
     memcpy(x, c->id, DV_RSCAN_ID_LEN);
     dv_store_be32(x + 16, c->item_limit);

@@ -22,9 +22,9 @@
 #define DV_RSCAN_TERM_MAX 256
 
 typedef struct dv_rscan_create {
-    uint32_t cid;  /* "collection": hex; 0 when absent */
-    int key_only;  /* "key_only" */
-    int sampling;  /* 1: "sampling" given, 0: "range" given */
+    uint32_t cid; /* "collection": hex; 0 when absent */
+    int key_only; /* "key_only" */
+    int sampling; /* 1: "sampling" given, 0: "range" given */
     uint8_t start[DV_RSCAN_TERM_MAX], end[DV_RSCAN_TERM_MAX];
     size_t start_len, end_len;
     int excl_start, excl_end; /* "excl_start" / "excl_end" instead of "start" / "end" */
@@ -40,8 +40,7 @@ typedef struct dv_rscan_create {
  * both or neither of "range" and "sampling", a bound missing, not a string or not base64, a
  * bound longer than DV_RSCAN_TERM_MAX, "samples" missing or 0, a bad collection id, or
  * snapshot requirements without "vb_uuid" or "seqno". Unknown keys are ignored. */
-int dv_rscan_create_parse(const void *p, size_t n, dv_rscan_create *out, char *err,
-                          size_t errlen);
+int dv_rscan_create_parse(const void *p, size_t n, dv_rscan_create *out, char *err, size_t errlen);
 
 typedef struct dv_rscan_continue {
     uint8_t id[DV_RSCAN_ID_LEN];
@@ -50,10 +49,8 @@ typedef struct dv_rscan_continue {
     uint32_t byte_limit;
 } dv_rscan_continue;
 
-void dv_rscan_continue_decode(const uint8_t x[DV_RSCAN_CONTINUE_EXTRAS_LEN],
-                              dv_rscan_continue *c);
-void dv_rscan_continue_encode(uint8_t x[DV_RSCAN_CONTINUE_EXTRAS_LEN],
-                              const dv_rscan_continue *c);
+void dv_rscan_continue_decode(const uint8_t x[DV_RSCAN_CONTINUE_EXTRAS_LEN], dv_rscan_continue *c);
+void dv_rscan_continue_encode(uint8_t x[DV_RSCAN_CONTINUE_EXTRAS_LEN], const dv_rscan_continue *c);
 
 typedef struct dv_rscan_doc {
     uint32_t flags, expiry;

@@ -23,7 +23,7 @@ struct dv_bucket {
     char name[DV_BUCKET_NAME_MAX + 1];
     char uuid[33];
     dv_store *store;
-    dv_scans *scans; /* range scans; thread-safe */
+    dv_scans *scans;       /* range scans; thread-safe */
     pthread_rwlock_t lock; /* guards everything below */
     dv_bucket_settings settings;
     dv_manifest *manifest;
@@ -910,8 +910,8 @@ static dv_error config_base(const dv_cluster *c, dv_config *cfg)
 /* subdoc.ReplicaRead: lookups carry the REPLICA_READ doc flag to replica copies; with this one
  * node holding only active copies, clients send them no such lookup. */
 static const char *const bucket_caps[] = {
-    "collections", "durableWrite", "rangeScan", "tombstonedUserXAttrs", "xattr", "cccp",
-    "nodesExt",    "touch",        "subdoc.ReplicaRead",
+    "collections", "durableWrite", "rangeScan", "tombstonedUserXAttrs", "xattr",
+    "cccp",        "nodesExt",     "touch",     "subdoc.ReplicaRead",
 };
 
 dv_error dv_cluster_bucket_config_json(dv_cluster *c, dv_bucket *b, dv_buf *out)

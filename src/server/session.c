@@ -998,8 +998,7 @@ static int scan_allowed(dv_session *s, const dv_frame *f, uint32_t cid, dv_buf *
     return 0;
 }
 
-static int do_scan_create(dv_session *s, const dv_frame *f, const dv_request_info *ri,
-                          dv_buf *out)
+static int do_scan_create(dv_session *s, const dv_frame *f, const dv_request_info *ri, dv_buf *out)
 {
     int rc = doc_checks(s, f, ri, out);
     if (rc) return rc < 0 ? -1 : 0;
@@ -1073,13 +1072,12 @@ static int do_scan_continue(dv_session *s, const dv_frame *f, const dv_request_i
     }
 }
 
-static int do_scan_cancel(dv_session *s, const dv_frame *f, const dv_request_info *ri,
-                          dv_buf *out)
+static int do_scan_cancel(dv_session *s, const dv_frame *f, const dv_request_info *ri, dv_buf *out)
 {
     int rc = doc_checks(s, f, ri, out);
     if (rc) return rc < 0 ? -1 : 0;
-    uint16_t st = dv_scans_cancel(dv_bucket_scans(s->bucket), f->extras, s,
-                                  &s->ctx->limits.scans, now_s(s));
+    uint16_t st =
+        dv_scans_cancel(dv_bucket_scans(s->bucket), f->extras, s, &s->ctx->limits.scans, now_s(s));
     return send_status(s, out, f, st);
 }
 

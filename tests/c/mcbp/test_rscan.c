@@ -35,10 +35,11 @@ static void create_range(void **state)
     assert_false(c.excl_end);
 
     /* Exclusive bounds, key only, no collection (the default one), unpadded base64. */
-    assert_int_equal(parse("{\"key_only\":true,\"range\":{\"excl_start\":\"YQ\",\"excl_end\":\"eg\"},"
-                           "\"unknown\":[1]}",
-                           &c),
-                     0);
+    assert_int_equal(
+        parse("{\"key_only\":true,\"range\":{\"excl_start\":\"YQ\",\"excl_end\":\"eg\"},"
+              "\"unknown\":[1]}",
+              &c),
+        0);
     assert_int_equal(c.cid, 0);
     assert_true(c.key_only);
     assert_true(c.excl_start);
@@ -180,8 +181,15 @@ static void document_records(void **state)
     (void)state;
     dv_buf b;
     dv_buf_init(&b);
-    dv_rscan_doc d = {0x01020304, 0x05060708, 0x1112131415161718u, 0x2122232425262728u, 0x01,
-                      (const uint8_t *)"key0", 4, (const uint8_t *)"value0", 6};
+    dv_rscan_doc d = {0x01020304,
+                      0x05060708,
+                      0x1112131415161718u,
+                      0x2122232425262728u,
+                      0x01,
+                      (const uint8_t *)"key0",
+                      4,
+                      (const uint8_t *)"value0",
+                      6};
     assert_int_equal(dv_rscan_put_doc(&b, &d), 0);
     tu_assert_hex(dv_buf_head(&b), dv_buf_size(&b),
                   "01 02 03 04  05 06 07 08  11 12 13 14 15 16 17 18  21 22 23 24 25 26 27 28  01"
@@ -203,9 +211,9 @@ static void document_records(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(create_range),          cmocka_unit_test(create_sampling_and_snapshot),
-        cmocka_unit_test(create_rejects),        cmocka_unit_test(continue_extras),
-        cmocka_unit_test(key_records),           cmocka_unit_test(document_records),
+        cmocka_unit_test(create_range),   cmocka_unit_test(create_sampling_and_snapshot),
+        cmocka_unit_test(create_rejects), cmocka_unit_test(continue_extras),
+        cmocka_unit_test(key_records),    cmocka_unit_test(document_records),
     };
     return TU_RUN(tests);
 }

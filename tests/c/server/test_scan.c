@@ -22,9 +22,15 @@
 
 static void put(dv_store *st, uint16_t vb, uint32_t cid, const char *key, const char *value)
 {
-    dv_kv_req q = {.opcode = DV_OP_SET, .vbucket = vb, .cid = cid, .key = key,
-                   .nkey = strlen(key), .value = value, .nvalue = strlen(value),
-                   .datatype = DV_DATATYPE_JSON, .now = NOW};
+    dv_kv_req q = {.opcode = DV_OP_SET,
+                   .vbucket = vb,
+                   .cid = cid,
+                   .key = key,
+                   .nkey = strlen(key),
+                   .value = value,
+                   .nvalue = strlen(value),
+                   .datatype = DV_DATATYPE_JSON,
+                   .now = NOW};
     dv_kv_res r;
     dv_kv_execute(st, &q, &r);
     assert_int_equal(r.status, DV_STATUS_SUCCESS);
@@ -372,8 +378,11 @@ static int teardown(void **state)
 
 static dv_frame create_req(uint16_t vb, const char *json)
 {
-    return (dv_frame){.opcode = DV_OP_RANGE_SCAN_CREATE, .vbucket = vb, .opaque = 7,
-                      .datatype = DV_DATATYPE_JSON, .value = (const uint8_t *)json,
+    return (dv_frame){.opcode = DV_OP_RANGE_SCAN_CREATE,
+                      .vbucket = vb,
+                      .opaque = 7,
+                      .datatype = DV_DATATYPE_JSON,
+                      .value = (const uint8_t *)json,
                       .value_len = strlen(json)};
 }
 
@@ -398,8 +407,11 @@ static uint16_t cont(int fd, kv_rx *rx, const uint8_t *id, uint32_t items, uint3
     memcpy(c.id, id, DV_RSCAN_ID_LEN);
     uint8_t x[DV_RSCAN_CONTINUE_EXTRAS_LEN];
     dv_rscan_continue_encode(x, &c);
-    kv_send_frame(fd, (dv_frame){.opcode = DV_OP_RANGE_SCAN_CONTINUE, .vbucket = 3, .opaque = 9,
-                                 .extras = x, .extras_len = sizeof x});
+    kv_send_frame(fd, (dv_frame){.opcode = DV_OP_RANGE_SCAN_CONTINUE,
+                                 .vbucket = 3,
+                                 .opaque = 9,
+                                 .extras = x,
+                                 .extras_len = sizeof x});
     *records = 0;
     *frames = 0;
     for (;;) {
@@ -455,8 +467,8 @@ static void commands_on_the_wire(void **state)
 
     /* Cancel, then the scan is unknown to continue and cancel. */
     assert_int_equal(call1(fd, &rx, create_req(3, keys), id, sizeof id), DV_STATUS_SUCCESS);
-    dv_frame cancel = {.opcode = DV_OP_RANGE_SCAN_CANCEL, .vbucket = 3, .extras = id,
-                       .extras_len = sizeof id};
+    dv_frame cancel = {
+        .opcode = DV_OP_RANGE_SCAN_CANCEL, .vbucket = 3, .extras = id, .extras_len = sizeof id};
     assert_int_equal(call1(fd, &rx, cancel, NULL, 0), DV_STATUS_SUCCESS);
     assert_int_equal(cont(fd, &rx, id, 0, 0, 1, &n, &frames), DV_STATUS_KEY_ENOENT);
     assert_int_equal(call1(fd, &rx, cancel, NULL, 0), DV_STATUS_KEY_ENOENT);
@@ -465,12 +477,11 @@ static void commands_on_the_wire(void **state)
     assert_int_equal(call1(fd, &rx, create_req(3, "{\"range\":{}}"), NULL, 0), DV_STATUS_EINVAL);
     assert_int_equal(call1(fd, &rx, create_req(3, "not json"), NULL, 0), DV_STATUS_EINVAL);
     assert_int_equal(call1(fd, &rx, create_req(4, all_docs), NULL, 0), DV_STATUS_KEY_ENOENT);
-    assert_int_equal(call1(fd, &rx, create_req(5000, all_docs), NULL, 0),
-                     DV_STATUS_NOT_MY_VBUCKET);
-    assert_int_equal(
-        call1(fd, &rx, create_req(3, "{\"collection\":\"99\",\"sampling\":{\"samples\":1}}"), NULL,
-              0),
-        DV_STATUS_UNKNOWN_COLLECTION);
+    assert_int_equal(call1(fd, &rx, create_req(5000, all_docs), NULL, 0), DV_STATUS_NOT_MY_VBUCKET);
+    assert_int_equal(call1(fd, &rx,
+                           create_req(3, "{\"collection\":\"99\",\"sampling\":{\"samples\":1}}"),
+                           NULL, 0),
+                     DV_STATUS_UNKNOWN_COLLECTION);
     assert_int_equal(call1(fd, &rx,
                            create_req(3, "{\"sampling\":{\"samples\":1},\"snapshot_requirements\":"
                                          "{\"vb_uuid\":\"1\",\"seqno\":1}}"),
@@ -486,7 +497,8 @@ static void permissions(void **state)
     kv_rx rx = {0};
     uint8_t id[DV_RSCAN_ID_LEN];
     static const char def[] = "{\"key_only\":true,\"sampling\":{\"samples\":5}}";
-    static const char c1[] = "{\"collection\":\"8\",\"key_only\":true,\"sampling\":{\"samples\":5}}";
+    static const char c1[] =
+        "{\"collection\":\"8\",\"key_only\":true,\"sampling\":{\"samples\":5}}";
     int fd = kv_login(srv.port, "writer", "password", "default");
     assert_int_equal(call1(fd, &rx, create_req(3, def), NULL, 0), DV_STATUS_EACCESS);
     close(fd);
@@ -514,6 +526,53 @@ static void permissions(void **state)
     kv_rx_free(&rx2);
 }
 
+/* The session limits (the --max-range-scans, --max-bucket-range-scans and --range-scan-timeout
+ * flags) on a fresh server, with a fixed clock set between requests. */
+static void session_limits(void **state)
+{
+    (void)state;
+    dv_session_limits l = {.scans = {.max_per_conn = 2, .max_per_bucket = 3, .idle_timeout = 5}};
+    dv_session_ctx_set_limits(srv.ctx, &l);
+    dv_session_ctx_set_now(srv.ctx, NOW);
+    static const char keys[] = "{\"key_only\":true,\"sampling\":{\"samples\":2}}";
+    int fd = kv_login(srv.port, "reader", "password", "default");
+    int fd2 = kv_login(srv.port, "reader", "password", "default");
+    kv_rx rx = {0}, rx2 = {0};
+    uint8_t a[DV_RSCAN_ID_LEN], b[DV_RSCAN_ID_LEN], c[DV_RSCAN_ID_LEN];
+    assert_int_equal(call1(fd, &rx, create_req(3, keys), a, sizeof a), DV_STATUS_SUCCESS);
+    assert_int_equal(call1(fd, &rx, create_req(3, keys), b, sizeof b), DV_STATUS_SUCCESS);
+    assert_int_equal(call1(fd, &rx, create_req(3, keys), NULL, 0), DV_STATUS_EBUSY);
+    assert_int_equal(call1(fd2, &rx2, create_req(3, keys), c, sizeof c), DV_STATUS_SUCCESS);
+    assert_int_equal(call1(fd2, &rx2, create_req(3, keys), NULL, 0), DV_STATUS_EBUSY);
+    /* b used at NOW + 4 stays; a and c are idle for 5 s at NOW + 5 and are cancelled. */
+    size_t n;
+    int frames;
+    dv_session_ctx_set_now(srv.ctx, NOW + 4);
+    assert_int_equal(cont(fd, &rx, b, 1, 0, 1, &n, &frames), DV_STATUS_RANGE_SCAN_MORE);
+    dv_session_ctx_set_now(srv.ctx, NOW + 5);
+    assert_int_equal(cont(fd, &rx, a, 1, 0, 1, &n, &frames), DV_STATUS_KEY_ENOENT);
+    assert_int_equal(cont(fd2, &rx2, c, 1, 0, 1, &n, &frames), DV_STATUS_KEY_ENOENT);
+    assert_int_equal(cont(fd, &rx, b, 0, 0, 1, &n, &frames), DV_STATUS_RANGE_SCAN_COMPLETE);
+    assert_int_equal(n, 1);
+    /* A closed connection's scans go with it: with fd's two open the bucket is full; once fd
+     * closes, fd2 gets a second one (the close is noticed within a few round trips). */
+    assert_int_equal(call1(fd, &rx, create_req(3, keys), a, sizeof a), DV_STATUS_SUCCESS);
+    assert_int_equal(call1(fd, &rx, create_req(3, keys), b, sizeof b), DV_STATUS_SUCCESS);
+    assert_int_equal(call1(fd2, &rx2, create_req(3, keys), c, sizeof c), DV_STATUS_SUCCESS);
+    assert_int_equal(call1(fd2, &rx2, create_req(3, keys), NULL, 0), DV_STATUS_EBUSY);
+    close(fd);
+    kv_rx_free(&rx);
+    uint16_t st = DV_STATUS_EBUSY;
+    for (int i = 0; i < 10000 && st == DV_STATUS_EBUSY; i++)
+        st = call1(fd2, &rx2, create_req(3, keys), b, sizeof b);
+    assert_int_equal(st, DV_STATUS_SUCCESS);
+    dv_bucket *bk = dv_cluster_get_bucket(srv.cluster, "default", 7);
+    assert_int_equal(dv_scans_count(dv_bucket_scans(bk)), 2);
+    dv_bucket_release(bk);
+    close(fd2);
+    kv_rx_free(&rx2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +583,7 @@ int main(void)
         cmocka_unit_test(bounds_timeout_and_cancel),
         cmocka_unit_test_setup_teardown(commands_on_the_wire, setup, teardown),
         cmocka_unit_test_setup_teardown(permissions, setup, teardown),
+        cmocka_unit_test_setup_teardown(session_limits, setup, teardown),
     };
     return TU_RUN(tests);
 }
