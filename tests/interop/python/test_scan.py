@@ -5,6 +5,7 @@ see another's documents; the 10k-document scan uses its own bucket.
 """
 
 import threading
+from datetime import timedelta
 
 import pytest
 from couchbase.exceptions import InvalidArgumentException
@@ -162,3 +163,39 @@ def test_ten_thousand_documents(server, cluster):
         assert len(list(coll.scan(RangeScan(), ScanOptions(ids_only=True, concurrency=4)))) == 10000
     finally:
         bm.drop_bucket("scan10k")
+
+
+@pytest.fixture(scope="module")
+def one_scan_server():
+    """A server that lets a connection hold one open scan and never times scans out: a scan the
+    SDK leaves open blocks every later scan of that connection."""
+    from divan.server import DivanServer
+
+    srv = DivanServer(
+        "Administrator",
+        "password",
+        args=("--threads", "1", "--max-range-scans", "1", "--range-scan-timeout", "3600"),
+    )
+    srv.start()
+    yield srv
+    assert srv.stop() == 0
+
+
+@pytest.mark.parametrize("how", ["cancel_scan", "drop"])
+def test_cancellation_releases_the_server_scan(one_scan_server, how):
+    c = connect(one_scan_server)
+    try:
+        coll = c.bucket("default").default_collection()
+        load(coll, f"cancel-{how}:", 3000)
+        quick = ScanOptions(batch_item_limit=1, timeout=timedelta(seconds=5))
+        for _ in range(3):
+            it = iter(coll.scan(PrefixScan(f"cancel-{how}:"), quick))
+            assert next(it).id.startswith(f"cancel-{how}:")
+            if how == "cancel_scan":
+                it.cancel_scan()
+            del it
+            # Would time out on EBUSY if the scan above were still open on the server.
+            got = ids(coll.scan(PrefixScan(f"cancel-{how}:"), quick))
+            assert len(got) == 3000
+    finally:
+        c.close()
