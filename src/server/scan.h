@@ -27,6 +27,9 @@ typedef struct dv_scan_limits {
 #define DV_SCAN_DEFAULT_PER_CONN     16u
 #define DV_SCAN_DEFAULT_PER_BUCKET   1024u
 #define DV_SCAN_DEFAULT_IDLE_TIMEOUT 60u
+/* The records one continue returns at most (about: whole records), whatever its byte limit:
+ * past it the continue ends with "more", which bounds the replies a connection buffers. */
+#define DV_SCAN_CONTINUE_MAX_BYTES (4u * 1024u * 1024u)
 
 typedef struct dv_scans dv_scans;
 typedef struct dv_scan dv_scan;

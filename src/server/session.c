@@ -1043,6 +1043,8 @@ static int do_scan_continue(dv_session *s, const dv_frame *f, const dv_request_i
         return rc < 0 ? -1 : 0;
     }
     dv_scan_run run = {.item_limit = c.item_limit, .byte_limit = c.byte_limit};
+    if (!run.byte_limit || run.byte_limit > DV_SCAN_CONTINUE_MAX_BYTES)
+        run.byte_limit = DV_SCAN_CONTINUE_MAX_BYTES;
     if (c.time_limit_ms) run.deadline_ns = dv_clock_now_ns() + (uint64_t)c.time_limit_ms * 1000000u;
     uint8_t x[4];
     dv_store_be32(x, dv_scan_key_only(sc) ? 0 : 1);

@@ -365,6 +365,15 @@ static int setup(void **state)
     dv_store *st = dv_bucket_store(b);
     put_n(st, 3, "doc", 3000); /* about 240K of documents: several frames */
     put(st, 3, 8, "in-c1", "{}");
+    /* 300 documents of 16K in vbucket 6: more than one continue may return. */
+    static char big[16 * 1024 + 1];
+    memset(big, 'x', sizeof big - 1);
+    big[0] = big[sizeof big - 2] = '"';
+    char k[16];
+    for (int i = 0; i < 300; i++) {
+        snprintf(k, sizeof k, "big%03d", i);
+        put(st, 6, 0, k, big);
+    }
     dv_bucket_release(b);
     return 0;
 }
@@ -399,16 +408,17 @@ static uint16_t call1(int fd, kv_rx *rx, dv_frame f, uint8_t *out, size_t outlen
     return r.status;
 }
 
-/* A continue: the records over every frame, the number of frames and the final status. */
-static uint16_t cont(int fd, kv_rx *rx, const uint8_t *id, uint32_t items, uint32_t bytes,
-                     int key_only, size_t *records, int *frames)
+/* A continue of a scan of vbucket vb: the records over every frame, the number of frames and
+ * the final status. */
+static uint16_t cont_vb(int fd, kv_rx *rx, uint16_t vb, const uint8_t *id, uint32_t items,
+                        uint32_t bytes, int key_only, size_t *records, int *frames)
 {
     dv_rscan_continue c = {.item_limit = items, .byte_limit = bytes};
     memcpy(c.id, id, DV_RSCAN_ID_LEN);
     uint8_t x[DV_RSCAN_CONTINUE_EXTRAS_LEN];
     dv_rscan_continue_encode(x, &c);
     kv_send_frame(fd, (dv_frame){.opcode = DV_OP_RANGE_SCAN_CONTINUE,
-                                 .vbucket = 3,
+                                 .vbucket = vb,
                                  .opaque = 9,
                                  .extras = x,
                                  .extras_len = sizeof x});
@@ -438,6 +448,12 @@ static uint16_t cont(int fd, kv_rx *rx, const uint8_t *id, uint32_t items, uint3
     }
 }
 
+static uint16_t cont(int fd, kv_rx *rx, const uint8_t *id, uint32_t items, uint32_t bytes,
+                     int key_only, size_t *records, int *frames)
+{
+    return cont_vb(fd, rx, 3, id, items, bytes, key_only, records, frames);
+}
+
 static void commands_on_the_wire(void **state)
 {
     (void)state;
@@ -454,6 +470,15 @@ static void commands_on_the_wire(void **state)
     assert_true(frames > 1);
     /* The scan is gone once complete. */
     assert_int_equal(cont(fd, &rx, id, 0, 0, 0, &n, &frames), DV_STATUS_KEY_ENOENT);
+
+    /* No limits, 4.8M of documents: the server ends the continue after 4M. */
+    dv_frame big = create_req(6, all_docs);
+    assert_int_equal(call1(fd, &rx, big, id, sizeof id), DV_STATUS_SUCCESS);
+    assert_int_equal(cont_vb(fd, &rx, 6, id, 0, 0, 0, &n, &frames), DV_STATUS_RANGE_SCAN_MORE);
+    assert_true(n >= 4 * 1024 / 16 && n < 300);
+    size_t first = n;
+    assert_int_equal(cont_vb(fd, &rx, 6, id, 0, 0, 0, &n, &frames), DV_STATUS_RANGE_SCAN_COMPLETE);
+    assert_int_equal(first + n, 300);
 
     /* Keys only, 1000 per continue: more, more, then complete with the rest. */
     static const char keys[] =
