@@ -498,6 +498,19 @@ static void commands_on_the_wire(void **state)
     assert_int_equal(cont(fd, &rx, id, 0, 0, 1, &n, &frames), DV_STATUS_KEY_ENOENT);
     assert_int_equal(call1(fd, &rx, cancel, NULL, 0), DV_STATUS_KEY_ENOENT);
 
+    /* A collection dropped while a scan of it is open: the continue says so and ends it. */
+    dv_bucket *bk = dv_cluster_get_bucket(srv.cluster, "default", 7);
+    uint64_t uid;
+    assert_int_equal(call1(fd, &rx,
+                           create_req(3, "{\"collection\":\"8\",\"range\":{\"start\":\"\","
+                                         "\"end\":\"/w==\"}}"),
+                           id, sizeof id),
+                     DV_STATUS_SUCCESS);
+    assert_int_equal(dv_bucket_drop_collection(bk, "s1", "c1", &uid), DV_ERR_OK);
+    dv_bucket_release(bk);
+    assert_int_equal(cont(fd, &rx, id, 0, 0, 0, &n, &frames), DV_STATUS_UNKNOWN_COLLECTION);
+    assert_int_equal(cont(fd, &rx, id, 0, 0, 0, &n, &frames), DV_STATUS_KEY_ENOENT);
+
     /* Errors of create. */
     assert_int_equal(call1(fd, &rx, create_req(3, "{\"range\":{}}"), NULL, 0), DV_STATUS_EINVAL);
     assert_int_equal(call1(fd, &rx, create_req(3, "not json"), NULL, 0), DV_STATUS_EINVAL);
