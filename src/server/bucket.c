@@ -23,6 +23,7 @@ struct dv_bucket {
     char name[DV_BUCKET_NAME_MAX + 1];
     char uuid[33];
     dv_store *store;
+    dv_scans *scans;       /* range scans; thread-safe */
     pthread_rwlock_t lock; /* guards everything below */
     dv_bucket_settings settings;
     dv_manifest *manifest;
@@ -349,7 +350,9 @@ static dv_bucket *bucket_new(const dv_bucket_settings *s)
     random_bytes((uint8_t *)&seed, sizeof seed);
     b->store = dv_store_new(DV_BUCKET_NVB, seed);
     b->manifest = dv_manifest_new_default();
-    if (!b->store || !b->manifest || dv_rwlock_init_writer_first(&b->lock) != 0) {
+    b->scans = dv_scans_new();
+    if (!b->store || !b->manifest || !b->scans || dv_rwlock_init_writer_first(&b->lock) != 0) {
+        dv_scans_free(b->scans);
         if (b->store) dv_store_free(b->store);
         if (b->manifest) dv_manifest_free(b->manifest);
         dv_free(b);
@@ -377,8 +380,14 @@ void dv_bucket_release(dv_bucket *b)
     if (!b || atomic_fetch_sub(&b->refs, 1) != 1) return;
     pthread_rwlock_destroy(&b->lock);
     dv_manifest_free(b->manifest);
+    dv_scans_free(b->scans);
     dv_store_free(b->store);
     dv_free(b);
+}
+
+dv_scans *dv_bucket_scans(dv_bucket *b)
+{
+    return b->scans;
 }
 
 const char *dv_bucket_name(const dv_bucket *b)
@@ -901,8 +910,8 @@ static dv_error config_base(const dv_cluster *c, dv_config *cfg)
 /* subdoc.ReplicaRead: lookups carry the REPLICA_READ doc flag to replica copies; with this one
  * node holding only active copies, clients send them no such lookup. */
 static const char *const bucket_caps[] = {
-    "collections", "durableWrite", "tombstonedUserXAttrs", "xattr", "cccp",
-    "nodesExt",    "touch",        "subdoc.ReplicaRead",
+    "collections", "durableWrite", "rangeScan", "tombstonedUserXAttrs", "xattr",
+    "cccp",        "nodesExt",     "touch",     "subdoc.ReplicaRead",
 };
 
 dv_error dv_cluster_bucket_config_json(dv_cluster *c, dv_bucket *b, dv_buf *out)

@@ -25,6 +25,7 @@
 #include "base/buf.h"
 #include "divan/error.h"
 #include "mcbp/protocol.h"
+#include "server/scan.h"
 #include "server/store.h"
 #include "topology/manifest.h"
 
@@ -117,6 +118,8 @@ void dv_bucket_release(dv_bucket *b);
 const char *dv_bucket_name(const dv_bucket *b);
 const char *dv_bucket_uuid(const dv_bucket *b); /* 32 hex digits */
 dv_store *dv_bucket_store(dv_bucket *b);
+/* The bucket's range scans (server/scan.h). */
+dv_scans *dv_bucket_scans(dv_bucket *b);
 
 /* 1 once the bucket has been deleted from its cluster. */
 int dv_bucket_deleted(const dv_bucket *b);

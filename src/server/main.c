@@ -62,6 +62,10 @@ static const char usage[] =
     "  --frame-timeout SECONDS      time to send the rest of a started request (default 60)\n"
     "  --max-auth-failures N        failed SASL attempts before a connection is closed\n"
     "                               (default 3)\n"
+    "  --range-scan-timeout SECONDS idle time after which a range scan is cancelled\n"
+    "                               (default 60)\n"
+    "  --max-range-scans N          open range scans per connection (default 16)\n"
+    "  --max-bucket-range-scans N   open range scans per bucket (default 1024)\n"
     "  --rest-max-per-ip N          REST connections per client address (default 64)\n"
     "  --rest-header-timeout SECONDS  time to send a REST request's headers (default 10)\n"
     "\n"
@@ -204,6 +208,12 @@ static void parse_args(int argc, char **argv, options *o)
             o->net.frame_timeout_ms = parse_seconds_ms(name, v);
         else if (!strcmp(name, "--max-auth-failures"))
             o->session.max_auth_failures = (unsigned)parse_int(name, v, 1, 1000000);
+        else if (!strcmp(name, "--range-scan-timeout"))
+            o->session.scans.idle_timeout = (uint32_t)parse_int(name, v, 1, 86400);
+        else if (!strcmp(name, "--max-range-scans"))
+            o->session.scans.max_per_conn = (unsigned)parse_int(name, v, 1, 1000000);
+        else if (!strcmp(name, "--max-bucket-range-scans"))
+            o->session.scans.max_per_bucket = (unsigned)parse_int(name, v, 1, 1000000);
         else if (!strcmp(name, "--rest-max-per-ip"))
             o->rest.max_per_ip = (unsigned)parse_int(name, v, 1, 1000000);
         else if (!strcmp(name, "--rest-header-timeout"))

@@ -15,6 +15,7 @@
 #include "mcbp/hello.h"
 #include "mcbp/leb128.h"
 #include "mcbp/opcode.h"
+#include "mcbp/rscan.h"
 #include "sasl/sasl.h"
 #include "server/kv.h"
 #include "server/stat.h"
@@ -121,6 +122,7 @@ dv_session *dv_session_new(dv_session_ctx *ctx, const char *peer)
 
 static void drop_bucket(dv_session *s)
 {
+    if (s->bucket) dv_scans_drop_owner(dv_bucket_scans(s->bucket), s);
     dv_bucket_release(s->bucket);
     s->bucket = NULL;
     s->seen_bucket_rev = 0;
@@ -976,6 +978,111 @@ static int do_subdoc(dv_session *s, const dv_frame *f, const dv_request_info *ri
     return send_reply(s, out, &r);
 }
 
+/* ---- Range scans ------------------------------------------------------------------------- */
+
+/* A continue's records go out in frames of about this size. */
+#define SCAN_CHUNK (64u * 1024u)
+
+/* Read on the scanned collection (the opcode's READ_ANY only said "somewhere"). 0 to go on, 1
+ * when a reply was sent, -1 on no memory. */
+static int scan_allowed(dv_session *s, const dv_frame *f, uint32_t cid, dv_buf *out)
+{
+    grant g = {{0}, {0}, 0};
+    if (dv_bucket_collection_find(s->bucket, cid, &g.coll_ttl, g.scope, g.coll) != DV_ERR_OK) {
+        uint64_t uid = dv_bucket_manifest_uid(s->bucket);
+        return send_error(s, out, f, DV_STATUS_UNKNOWN_COLLECTION, NULL, 1, uid) ? -1 : 1;
+    }
+    if (!allowed(s, &g, DV_PERM_READ))
+        return send_error(s, out, f, DV_STATUS_EACCESS, "no access to this collection", 0, 0) ? -1
+                                                                                              : 1;
+    return 0;
+}
+
+static int do_scan_create(dv_session *s, const dv_frame *f, const dv_request_info *ri, dv_buf *out)
+{
+    int rc = doc_checks(s, f, ri, out);
+    if (rc) return rc < 0 ? -1 : 0;
+    const uint8_t *v;
+    size_t n;
+    uint8_t datatype;
+    if (request_value(s, f, &v, &n, &datatype, out, &rc)) return rc;
+    dv_rscan_create spec;
+    char why[96];
+    if (dv_rscan_create_parse(v, n, &spec, why, sizeof why) != 0)
+        return send_error(s, out, f, DV_STATUS_EINVAL, why, 0, 0);
+    rc = scan_allowed(s, f, spec.cid, out);
+    if (rc) return rc < 0 ? -1 : 0;
+    uint8_t id[DV_RSCAN_ID_LEN];
+    uint16_t st = dv_scans_create(dv_bucket_scans(s->bucket), dv_bucket_store(s->bucket),
+                                  f->vbucket, &spec, s, &s->ctx->limits.scans, now_s(s), id);
+    if (st != DV_STATUS_SUCCESS) return send_status(s, out, f, st);
+    reply r = {.req = f, .status = DV_STATUS_SUCCESS, .value = id, .value_len = sizeof id};
+    return send_reply(s, out, &r);
+}
+
+static int do_scan_continue(dv_session *s, const dv_frame *f, const dv_request_info *ri,
+                            dv_buf *out)
+{
+    int rc = doc_checks(s, f, ri, out);
+    if (rc) return rc < 0 ? -1 : 0;
+    dv_rscan_continue c;
+    dv_rscan_continue_decode(f->extras, &c);
+    dv_scans *t = dv_bucket_scans(s->bucket);
+    uint32_t now = now_s(s);
+    dv_scan *sc;
+    uint16_t st = dv_scans_acquire(t, c.id, s, &s->ctx->limits.scans, now, &sc);
+    if (st != DV_STATUS_SUCCESS) return send_status(s, out, f, st);
+    if (dv_scan_vbucket(sc) != f->vbucket) {
+        dv_scans_release(t, sc, 0, now);
+        return send_status(s, out, f, DV_STATUS_KEY_ENOENT);
+    }
+    /* The collection may have gone, or the user's roles changed, since the create. */
+    rc = scan_allowed(s, f, dv_scan_cid(sc), out);
+    if (rc) {
+        dv_scans_release(t, sc, 1, now);
+        return rc < 0 ? -1 : 0;
+    }
+    dv_scan_run run = {.item_limit = c.item_limit, .byte_limit = c.byte_limit};
+    if (!run.byte_limit || run.byte_limit > DV_SCAN_CONTINUE_MAX_BYTES)
+        run.byte_limit = DV_SCAN_CONTINUE_MAX_BYTES;
+    if (c.time_limit_ms) run.deadline_ns = dv_clock_now_ns() + (uint64_t)c.time_limit_ms * 1000000u;
+    uint8_t x[4];
+    dv_store_be32(x, dv_scan_key_only(sc) ? 0 : 1);
+    reply r = {.req = f, .status = DV_STATUS_SUCCESS, .extras = x, .extras_len = sizeof x};
+    for (;;) {
+        dv_buf_reset(&s->scratch);
+        int fill = dv_scan_fill(sc, &run, now, &s->scratch, SCAN_CHUNK);
+        if (fill == DV_SCAN_NOMEM) {
+            dv_scans_release(t, sc, 1, now);
+            return send_status(s, out, f, DV_STATUS_ENOMEM);
+        }
+        r.value = dv_buf_head(&s->scratch);
+        r.value_len = dv_buf_size(&s->scratch);
+        if (fill == DV_SCAN_CHUNK) {
+            if (send_reply(s, out, &r)) {
+                dv_scans_release(t, sc, 1, now);
+                return -1;
+            }
+            continue;
+        }
+        int done = fill == DV_SCAN_COMPLETE;
+        int cancelled = dv_scans_release(t, sc, done, now);
+        r.status = cancelled ? DV_STATUS_RANGE_SCAN_CANCELLED
+                   : done    ? DV_STATUS_RANGE_SCAN_COMPLETE
+                             : DV_STATUS_RANGE_SCAN_MORE;
+        return send_reply(s, out, &r);
+    }
+}
+
+static int do_scan_cancel(dv_session *s, const dv_frame *f, const dv_request_info *ri, dv_buf *out)
+{
+    int rc = doc_checks(s, f, ri, out);
+    if (rc) return rc < 0 ? -1 : 0;
+    uint16_t st =
+        dv_scans_cancel(dv_bucket_scans(s->bucket), f->extras, s, &s->ctx->limits.scans, now_s(s));
+    return send_status(s, out, f, st);
+}
+
 /* ---- Dispatch ---------------------------------------------------------------------------- */
 
 /* Handle one request; 0 to go on, -1 to close the connection. */
@@ -1077,6 +1184,12 @@ static int dispatch(dv_session *s, const dv_frame *f, dv_buf *out)
     case DV_OP_SUBDOC_GET_COUNT:
     case DV_OP_SUBDOC_REPLACE_BODY_WITH_XATTR:
         return do_subdoc(s, f, &ri, &g, out);
+    case DV_OP_RANGE_SCAN_CREATE:
+        return do_scan_create(s, f, &ri, out);
+    case DV_OP_RANGE_SCAN_CONTINUE:
+        return do_scan_continue(s, f, &ri, out);
+    case DV_OP_RANGE_SCAN_CANCEL:
+        return do_scan_cancel(s, f, &ri, out);
     default:
         return send_status(s, out, f, DV_STATUS_UNKNOWN_COMMAND);
     }

@@ -35,6 +35,7 @@ void dv_session_ctx_free(dv_session_ctx *ctx);
 typedef struct dv_session_limits {
     size_t preauth_max_body;    /* largest request body before SASL succeeds */
     unsigned max_auth_failures; /* failed SASL attempts before the connection is closed */
+    dv_scan_limits scans;       /* range scans: per connection, per bucket, idle timeout */
 } dv_session_limits;
 
 #define DV_SESSION_DEFAULT_PREAUTH_MAX_BODY  (16u * 1024u)
