@@ -1030,6 +1030,24 @@ static void apply_bucket_form(const dv_form *f, dv_bucket_settings *s, int creat
         else
             s->history_seconds = u;
     }
+    /* Fields divan-server has no use for (those of other services, auto-compaction, ...) are
+     * ignored, as ns_server ignores the ones it does not read, but not silently: each is
+     * logged. */
+    static const char *const known[] = {
+        "name", "bucketType", "ramQuota", "ramQuotaMB", "replicaNumber", "replicaIndex",
+        "maxTTL", "flushEnabled", "evictionPolicy", "compressionMode", "durabilityMinLevel",
+        "conflictResolutionType", "storageBackend", "numVBuckets",
+        "historyRetentionCollectionDefault", "historyRetentionBytes", "historyRetentionSeconds"};
+    for (size_t i = 0; i < f->n; i++) {
+        int used = 0;
+        for (size_t k = 0; k < sizeof known / sizeof known[0] && !used; k++)
+            used = strcmp(f->v[i].name, known[k]) == 0;
+        char shown[128];
+        if (!used)
+            dv_log(DV_LOG_WARN, "rest", "bucket %s: the field %s is not used by divan-server",
+                   s->name[0] ? s->name : "(new)",
+                   printable(f->v[i].name, f->v[i].name_len, shown, sizeof shown));
+    }
     if (creating && type_ok && s->type == DV_BUCKET_EPHEMERAL && !eviction_given)
         s->eviction_policy = DV_EVICTION_NO;
     /* The cross-field rules, under the field a user would change. */
