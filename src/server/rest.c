@@ -1351,7 +1351,8 @@ static dv_bucket *bucket_for_scope(ctx *x)
     return b;
 }
 
-static void create_collection(ctx *x)
+/* A new collection (the form's name), or the path's collection updated. */
+static void change_collection(ctx *x, int kind)
 {
     dv_bucket *b = bucket_for_scope(x);
     if (!b) return;
@@ -1359,31 +1360,13 @@ static void create_collection(ctx *x)
     dv_form f;
     dv_collection_spec spec;
     if (read_form(x, &f) == 0) {
-        if (collections_form(x, b, &f, FORM_COLLECTION, &spec) == 0) {
-            const char *name = dv_form_get(&f, "name")->value;
+        if (collections_form(x, b, &f, kind, &spec) == 0) {
+            const char *name =
+                kind == FORM_UPDATE ? x->seg[SEG_COLLECTION] : dv_form_get(&f, "name")->value;
             uint64_t uid = 0;
-            dv_error rc = dv_bucket_create_collection(b, scope, name, &spec, &uid);
-            if (rc == DV_ERR_OK)
-                reply_uid(x, uid);
-            else
-                reply_manifest_error(x, rc, scope, name);
-        }
-        dv_form_clear(&f);
-    }
-    dv_bucket_release(b);
-}
-
-static void update_collection(ctx *x)
-{
-    dv_bucket *b = bucket_for_scope(x);
-    if (!b) return;
-    const char *scope = x->seg[SEG_SCOPE], *name = x->seg[SEG_COLLECTION];
-    dv_form f;
-    dv_collection_spec spec;
-    if (read_form(x, &f) == 0) {
-        if (collections_form(x, b, &f, FORM_UPDATE, &spec) == 0) {
-            uint64_t uid = 0;
-            dv_error rc = dv_bucket_update_collection(b, scope, name, &spec, &uid);
+            dv_error rc = kind == FORM_UPDATE
+                              ? dv_bucket_update_collection(b, scope, name, &spec, &uid)
+                              : dv_bucket_create_collection(b, scope, name, &spec, &uid);
             if (rc == DV_ERR_OK)
                 reply_uid(x, uid);
             else
@@ -2030,11 +2013,11 @@ static void dispatch(ctx *x, route rt)
         drop_scope(x);
         break;
     case R_COLLECTIONS:
-        create_collection(x);
+        change_collection(x, FORM_COLLECTION);
         break;
     case R_COLLECTION:
         if (x->method == M_PATCH)
-            update_collection(x);
+            change_collection(x, FORM_UPDATE);
         else
             drop_collection(x);
         break;
