@@ -15,8 +15,8 @@ static json_t *docs(void)
     return json_pack("{s:{s:{s:{s:s,s:i,s:[i,i]}},s:{s:{s:s,s:n,s:{s:s}}},s:{s:s}},"
                      "s:{s:{s:{s:s}}}}",
                      "b._default._default", "k1", "value", "name", "a", "n", 1, "arr", 1, 2, "k2",
-                     "value", "name", "b", "n", "o", "x", "y", "k3", "value", "raw",
-                     "b.s.c", "c1", "value", "fk", "k1");
+                     "value", "name", "b", "n", "o", "x", "y", "k3", "value", "raw", "b.s.c", "c1",
+                     "value", "fk", "k1");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

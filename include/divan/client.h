@@ -89,9 +89,9 @@ typedef struct dv_req {
      * polls its vbucket until persist_to nodes have it on disk and replicate_to replicas have
      * it (the official core's rules and its 5 s limit: then AMBIGUOUS_TIMEOUT; more than the
      * bucket's replicas: DURABILITY_IMPOSSIBLE, the mutation made). */
-    uint8_t persist_to;     /* 0 none, 1 the active, 2..5 one to four nodes */
-    uint8_t replicate_to;   /* 0..3 replicas */
-    uint64_t vbucket_uuid;  /* DV_KV_OBSERVE_SEQNO */
+    uint8_t persist_to;    /* 0 none, 1 the active, 2..5 one to four nodes */
+    uint8_t replicate_to;  /* 0..3 replicas */
+    uint64_t vbucket_uuid; /* DV_KV_OBSERVE_SEQNO */
     uint64_t delta;
     uint64_t initial;
     int has_initial;       /* 0: a missing counter is DOCUMENT_NOT_FOUND */
@@ -168,7 +168,7 @@ typedef struct dv_res {
     uint32_t expiry; /* with_expiry: absolute Unix seconds, 0 = none */
     int exists;      /* DV_KV_EXISTS */
     int deleted;
-    uint64_t counter; /* INCREMENT, DECREMENT */
+    uint64_t counter;           /* INCREMENT, DECREMENT */
     int has_token;              /* mutations: always (uuid and seqno 0 when not negotiated) */
     dv_token token;             /* mutations */
     const dv_subdoc_res *specs; /* LOOKUP_IN (one per spec), MUTATE_IN (one per spec) */
@@ -225,8 +225,7 @@ DV_API dv_error dv_client_diagnostics(dv_client *c, dv_res_cb cb, void *ud);
 DV_API dv_error dv_client_close_bucket(dv_client *c, const char *bucket);
 /* New credentials for the connections opened from now on; open connections keep theirs (as the
  * official SDK's set_authenticator). From any thread. */
-DV_API dv_error dv_client_set_credentials(dv_client *c, const char *username,
-                                          const char *password);
+DV_API dv_error dv_client_set_credentials(dv_client *c, const char *username, const char *password);
 /* Submit an operation from any thread; cb runs on the driver thread. */
 DV_API dv_error dv_client_submit(dv_client *c, const dv_req *req, dv_res_cb cb, void *ud);
 /* Blocking: submit and wait; cb runs on the driver thread before this returns. */

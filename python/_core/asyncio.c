@@ -33,7 +33,7 @@ typedef struct Conn Conn;
 typedef struct {
     PyObject_HEAD dv_engine *e;
     PyObject *loop;
-    int monotonic; /* the loop's time() is CLOCK_MONOTONIC: read it here, without a call */
+    int monotonic;          /* the loop's time() is CLOCK_MONOTONIC: read it here, without a call */
     PyObject *timer_handle; /* the armed call_at handle, or NULL */
     int flush_scheduled;
     /* Being destroyed: 1 by the last reference going (errors of a closed loop are silenced),
@@ -264,7 +264,8 @@ static void op_complete(void *ud, const dv_res *res)
     PyObject *r = NULL;
     if (done == 0) {
         /* Resolved here, op need not watch for cancellation: one loop callback less. */
-        PyObject *rm = PyObject_CallMethodOneArg(op->future, s_remove_done_callback, (PyObject *)op);
+        PyObject *rm =
+            PyObject_CallMethodOneArg(op->future, s_remove_done_callback, (PyObject *)op);
         if (!rm) PyErr_WriteUnraisable(op->future);
         Py_XDECREF(rm);
         PyObject *v = NULL;
@@ -717,8 +718,9 @@ static void report_local_address(Cluster *c, Conn *k, PyObject *transport)
     const char *host = NULL;
     int port = -1;
     if (name && PyTuple_Check(name) && PyTuple_GET_SIZE(name) >= 2) {
-        host = PyUnicode_Check(PyTuple_GET_ITEM(name, 0)) ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(name, 0))
-                                                         : NULL;
+        host = PyUnicode_Check(PyTuple_GET_ITEM(name, 0))
+                   ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(name, 0))
+                   : NULL;
         port = (int)PyLong_AsLong(PyTuple_GET_ITEM(name, 1));
     }
     if (host && port >= 0) {

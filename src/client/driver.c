@@ -38,8 +38,8 @@ typedef enum cmd_kind {
 
 typedef struct cmd {
     cmd_kind kind;
-    dv_op *op;    /* a submit: the request, checked and copied */
-    char *bucket; /* an open-bucket, a ping (NULL: the cluster connection); CREDS: the user */
+    dv_op *op;      /* a submit: the request, checked and copied */
+    char *bucket;   /* an open-bucket, a ping (NULL: the cluster connection); CREDS: the user */
     char *password; /* CREDS */
     dv_res_cb cb;
     void *ud;

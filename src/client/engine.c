@@ -859,9 +859,9 @@ static dv_error op_start(dv_engine *e, dv_op *op, dv_res_cb cb, void *ud, uint64
     op->submitted_ns = now;
     op->last_status = 0xffff;
     uint64_t t = req->timeout_ms == DV_TIMEOUT_EXPIRED ? 0
-                 : req->timeout_ms                 ? req->timeout_ms * DV_NS_PER_MS
-                 : req->durability                 ? e->durable_timeout_ns
-                                                   : e->kv_timeout_ns;
+                 : req->timeout_ms                     ? req->timeout_ms * DV_NS_PER_MS
+                 : req->durability                     ? e->durable_timeout_ns
+                                                       : e->kv_timeout_ns;
     op->deadline_ns = now + delay_ns + t;
     if (delay_ns) {
         op->retry_at_ns = now + delay_ns;

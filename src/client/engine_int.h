@@ -144,7 +144,7 @@ typedef struct bucket {
         unsigned attempts;
         uint64_t waited_ms; /* the longest wait for an answer that did not come */
         char why[112];
-    } *tries;
+    } * tries;
     dv_buf boot_msg;
     uint64_t poll_at;
     size_t poll_rr;

@@ -47,10 +47,10 @@ static const uint8_t kind_opcode[DV_KV_OP_KIND_COUNT] = {
 };
 
 static const char *const kind_name[DV_KV_OP_KIND_COUNT] = {
-    "get",     "get_and_touch", "get_and_lock", "get_replica", "exists",    "insert",
-    "upsert",  "replace",       "remove",       "touch",       "unlock",    "append",
-    "prepend", "increment",     "decrement",    "lookup_in",   "mutate_in", "noop",
-    "observe_seqno",
+    "get",       "get_and_touch", "get_and_lock", "get_replica",   "exists",
+    "insert",    "upsert",        "replace",      "remove",        "touch",
+    "unlock",    "append",        "prepend",      "increment",     "decrement",
+    "lookup_in", "mutate_in",     "noop",         "observe_seqno",
 };
 
 static int takes_value(dv_op_kind k)

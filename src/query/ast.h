@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define Q_MAX_DEPTH     128       /* nesting of expressions and subqueries */
+#define Q_MAX_DEPTH     128        /* nesting of expressions and subqueries */
 #define Q_MAX_STATEMENT (1u << 20) /* bytes of statement text */
 
 /* ---- The arena ---------------------------------------------------------------------------- */
@@ -55,29 +55,29 @@ typedef struct q_token {
 /* ---- Expressions -------------------------------------------------------------------------- */
 
 typedef enum q_ekind {
-    E_LIT,      /* lit */
-    E_MISSING,  /* the literal MISSING */
-    E_IDENT,    /* name */
-    E_FIELD,    /* a.name */
-    E_ELEM,     /* a[b] */
-    E_SLICE,    /* a[b:c]; c may be NULL */
-    E_NPARAM,   /* $name */
-    E_PPARAM,   /* $n, ?; pos 1-based */
-    E_BIN,      /* op: = != < <= > >= + - * / % || */
+    E_LIT,     /* lit */
+    E_MISSING, /* the literal MISSING */
+    E_IDENT,   /* name */
+    E_FIELD,   /* a.name */
+    E_ELEM,    /* a[b] */
+    E_SLICE,   /* a[b:c]; c may be NULL */
+    E_NPARAM,  /* $name */
+    E_PPARAM,  /* $n, ?; pos 1-based */
+    E_BIN,     /* op: = != < <= > >= + - * / % || */
     E_NEG,
     E_NOT,
-    E_AND,      /* args */
-    E_OR,       /* args */
-    E_IS,       /* is: 'N' null 'M' missing 'V' valued; neg */
-    E_LIKE,     /* a LIKE b [ESCAPE c]; neg */
-    E_IN,       /* a IN b; neg */
+    E_AND,  /* args */
+    E_OR,   /* args */
+    E_IS,   /* is: 'N' null 'M' missing 'V' valued; neg */
+    E_LIKE, /* a LIKE b [ESCAPE c]; neg */
+    E_IN,   /* a IN b; neg */
     E_WITHIN,
-    E_BETWEEN,  /* a BETWEEN b AND c; neg */
-    E_FUNC,     /* name(args) / name(*) / name(DISTINCT x) */
-    E_CASE,     /* [a] WHEN args[2i] THEN args[2i+1] ... ELSE b */
-    E_ARRAY,    /* [args] */
-    E_OBJECT,   /* {names[i]: args[i]} */
-    E_ANY,      /* ANY/SOME vars IN/WITHIN arr SATISFIES a END */
+    E_BETWEEN, /* a BETWEEN b AND c; neg */
+    E_FUNC,    /* name(args) / name(*) / name(DISTINCT x) */
+    E_CASE,    /* [a] WHEN args[2i] THEN args[2i+1] ... ELSE b */
+    E_ARRAY,   /* [args] */
+    E_OBJECT,  /* {names[i]: args[i]} */
+    E_ANY,     /* ANY/SOME vars IN/WITHIN arr SATISFIES a END */
     E_EVERY,
     E_ANYEVERY,
     E_ARRAYFOR, /* ARRAY a FOR v IN arr [WHEN b] END */

@@ -13,7 +13,7 @@ struct dv_query_catalog {
     pthread_mutex_t mu;
     q_index *v;
     size_t n, cap;
-    json_t *prepared; /* name -> {text, query_context} */
+    json_t *prepared;   /* name -> {text, query_context} */
     atomic_uint nbuilt; /* built secondary indexes: writes are ignored while there are none */
     unsigned long next_id;
 };
@@ -113,7 +113,8 @@ int q_catalog_add(dv_query_catalog *c, const q_index *ix)
         if (d->arena) {
             q_error err;
             char text[1200];
-            snprintf(text, sizeof text, "SELECT RAW %s", json_string_value(json_array_get(d->keys, 0)));
+            snprintf(text, sizeof text, "SELECT RAW %s",
+                     json_string_value(json_array_get(d->keys, 0)));
             q_stmt *st = q_parse(d->arena, text, strlen(text), &err);
             if (st) d->kx = st->projs[0].e;
             if (d->condition) {
@@ -190,8 +191,9 @@ static json_t *index_row(const q_index *ix, const dv_query_source *src)
     json_object_set_new(r, "name", json_string(ix->name));
     json_object_set_new(r, "namespace_id", json_string("default"));
     json_object_set_new(r, "namespace", json_string("default"));
-    json_object_set_new(r, "datastore_id",
-                        json_string(src && src->datastore ? src->datastore : "http://127.0.0.1:8091"));
+    json_object_set_new(
+        r, "datastore_id",
+        json_string(src && src->datastore ? src->datastore : "http://127.0.0.1:8091"));
     if (ix->legacy) {
         json_object_set_new(r, "keyspace_id", json_string(ix->bucket));
     } else {
@@ -231,8 +233,8 @@ json_t *q_catalog_rows(dv_query_catalog *c, const dv_query_source *src, const ch
 int q_catalog_prepare(dv_query_catalog *c, const char *name, const char *text,
                       const char *query_context)
 {
-    json_t *e = json_pack("{s:s,s:s}", "text", text, "query_context",
-                          query_context ? query_context : "");
+    json_t *e =
+        json_pack("{s:s,s:s}", "text", text, "query_context", query_context ? query_context : "");
     if (!e) return -1;
     pthread_mutex_lock(&c->mu);
     if (json_object_size(c->prepared) >= MAX_PREPARED) json_object_clear(c->prepared);
@@ -405,9 +407,11 @@ static json_t *keys_where(json_t *entries, int (*want)(json_t *v, void *ud), voi
     if (!keys) return NULL;
     const char *enc, *key;
     json_t *e, *t;
-    json_object_foreach(entries, enc, e) {
+    json_object_foreach(entries, enc, e)
+    {
         if (!want(json_object_get(e, "v"), ud)) continue;
-        json_object_foreach(json_object_get(e, "k"), key, t) {
+        json_object_foreach(json_object_get(e, "k"), key, t)
+        {
             if (m == cap) {
                 const char **nk = dv_realloc(keys, (cap *= 2) * sizeof *keys);
                 if (!nk) {

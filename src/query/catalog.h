@@ -18,9 +18,9 @@ typedef struct q_index {
     /* maintenance (built secondary indexes) */
     int built;
     uint32_t ks_id;
-    void *arena;           /* the parsed key and condition */
-    const void *kx, *cx;   /* q_expr */
-    json_t *fwd, *rev;     /* encoded key value -> {doc key: true}; doc key -> encoded value */
+    void *arena;         /* the parsed key and condition */
+    const void *kx, *cx; /* q_expr */
+    json_t *fwd, *rev;   /* encoded key value -> {doc key: true}; doc key -> encoded value */
 } q_index;
 
 /* 0 added; 1 exists already; -1 out of memory. Takes over nothing: copies everything. */

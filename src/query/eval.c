@@ -25,8 +25,7 @@ int q_charge(q_ctx *c, size_t n)
 {
     c->values += n;
     if (c->values > c->max_values) {
-        q_fail(c, 5500,
-               "Request has exceeded memory quota: it holds more than %zu values at once",
+        q_fail(c, 5500, "Request has exceeded memory quota: it holds more than %zu values at once",
                c->max_values);
         return -1;
     }
@@ -50,14 +49,21 @@ int q_truthy(const json_t *v)
 {
     if (!v) return 0;
     switch (json_typeof(v)) {
-    case JSON_TRUE: return 1;
+    case JSON_TRUE:
+        return 1;
     case JSON_FALSE:
-    case JSON_NULL: return 0;
-    case JSON_INTEGER: return json_integer_value(v) != 0;
-    case JSON_REAL: return json_real_value(v) != 0;
-    case JSON_STRING: return json_string_length(v) != 0;
-    case JSON_ARRAY: return json_array_size(v) != 0;
-    case JSON_OBJECT: return json_object_size(v) != 0;
+    case JSON_NULL:
+        return 0;
+    case JSON_INTEGER:
+        return json_integer_value(v) != 0;
+    case JSON_REAL:
+        return json_real_value(v) != 0;
+    case JSON_STRING:
+        return json_string_length(v) != 0;
+    case JSON_ARRAY:
+        return json_array_size(v) != 0;
+    case JSON_OBJECT:
+        return json_object_size(v) != 0;
     }
     return 0;
 }
@@ -66,14 +72,20 @@ static int rank(const json_t *v)
 {
     if (!v) return 0;
     switch (json_typeof(v)) {
-    case JSON_NULL: return 1;
+    case JSON_NULL:
+        return 1;
     case JSON_FALSE:
-    case JSON_TRUE: return 2;
+    case JSON_TRUE:
+        return 2;
     case JSON_INTEGER:
-    case JSON_REAL: return 3;
-    case JSON_STRING: return 4;
-    case JSON_ARRAY: return 5;
-    case JSON_OBJECT: return 6;
+    case JSON_REAL:
+        return 3;
+    case JSON_STRING:
+        return 4;
+    case JSON_ARRAY:
+        return 5;
+    case JSON_OBJECT:
+        return 6;
     }
     return 7;
 }
@@ -113,9 +125,12 @@ int q_collate(const json_t *a, const json_t *b)
     int ra = rank(a), rb = rank(b);
     if (ra != rb) return ra < rb ? -1 : 1;
     switch (ra) {
-    case 2: return json_is_true(a) - json_is_true(b);
-    case 3: return cmp_num(a, b);
-    case 4: return cmp_str(a, b);
+    case 2:
+        return json_is_true(a) - json_is_true(b);
+    case 3:
+        return cmp_num(a, b);
+    case 4:
+        return cmp_str(a, b);
     case 5: {
         size_t na = json_array_size(a), nb = json_array_size(b);
         for (size_t i = 0; i < na && i < nb; i++) {
@@ -152,7 +167,8 @@ int q_collate(const json_t *a, const json_t *b)
         free(kb);
         return r;
     }
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -272,11 +288,16 @@ static json_t *arith(q_ctx *c, char op, json_t *a, json_t *b)
     }
     double x = json_number_value(a), y = json_number_value(b);
     switch (op) {
-    case '+': return q_number(x + y);
-    case '-': return q_number(x - y);
-    case '*': return q_number(x * y);
-    case '/': return y == 0 ? json_null() : q_number(x / y);
-    case '%': return y == 0 ? json_null() : q_number(fmod(x, y));
+    case '+':
+        return q_number(x + y);
+    case '-':
+        return q_number(x - y);
+    case '*':
+        return q_number(x * y);
+    case '/':
+        return y == 0 ? json_null() : q_number(x / y);
+    case '%':
+        return y == 0 ? json_null() : q_number(fmod(x, y));
     }
     return json_null();
 }
@@ -345,11 +366,13 @@ static int within(const json_t *needle, const json_t *hay)
     json_t *x;
     const char *k;
     if (json_is_array(hay)) {
-        json_array_foreach((json_t *)hay, i, x) {
+        json_array_foreach((json_t *)hay, i, x)
+        {
             if (q_equal(needle, x) || within(needle, x)) return 1;
         }
     } else if (json_is_object(hay)) {
-        json_object_foreach((json_t *)hay, k, x) {
+        json_object_foreach((json_t *)hay, k, x)
+        {
             if (q_equal(needle, x) || within(needle, x)) return 1;
         }
     }
@@ -364,7 +387,8 @@ static json_t *in_op(json_t *a, json_t *b, int is_within)
     if (is_within) return boolean(within(a, b));
     size_t i;
     json_t *x;
-    json_array_foreach(b, i, x) {
+    json_array_foreach(b, i, x)
+    {
         if (q_equal(a, x)) return json_true();
     }
     return json_false();
@@ -555,8 +579,10 @@ json_t *q_eval(q_ctx *c, const q_expr *e, const q_env *env)
     if (c->code) return NULL;
     json_t *a, *b, *r, *x;
     switch (e->kind) {
-    case E_LIT: return json_incref(e->lit);
-    case E_MISSING: return NULL;
+    case E_LIT:
+        return json_incref(e->lit);
+    case E_MISSING:
+        return NULL;
     case E_IDENT: {
         int found;
         return ref(lookup(env, e->name, &found));
@@ -633,7 +659,8 @@ json_t *q_eval(q_ctx *c, const q_expr *e, const q_env *env)
         json_decref(a);
         return r;
     case E_AND:
-    case E_OR: return logic(c, e, env);
+    case E_OR:
+        return logic(c, e, env);
     case E_IS: {
         a = q_eval(c, e->a, env);
         int t;
@@ -691,8 +718,10 @@ json_t *q_eval(q_ctx *c, const q_expr *e, const q_env *env)
     case E_FUNC:
         if (!strcasecmp(e->name, "META")) {
             const char *alias = NULL;
-            if (e->nargs == 1 && e->args[0]->kind == E_IDENT) alias = e->args[0]->name;
-            else if (e->nargs) return q_fail(c, 3000, "META() takes a keyspace alias");
+            if (e->nargs == 1 && e->args[0]->kind == E_IDENT)
+                alias = e->args[0]->name;
+            else if (e->nargs)
+                return q_fail(c, 3000, "META() takes a keyspace alias");
             return ref(meta_of(env, alias));
         }
         return q_call(c, e, env);
@@ -758,7 +787,8 @@ json_t *q_eval(q_ctx *c, const q_expr *e, const q_env *env)
         }
         return st.out;
     }
-    case E_SUBQ: return q_select(c, e->sub, env);
+    case E_SUBQ:
+        return q_select(c, e->sub, env);
     case E_EXISTS:
         a = q_eval(c, e->a, env);
         if (!a) return NULL;

@@ -22,13 +22,13 @@ typedef struct q_item {
 
 typedef struct q_env {
     const q_var *vars;
-    json_t *row;      /* object alias -> value; may be NULL */
-    json_t *metas;    /* object alias -> meta; may be NULL */
-    json_t *proj;     /* the projected row, for ORDER BY on projection aliases */
-    const char *dflt; /* the alias unqualified names resolve in */
+    json_t *row;         /* object alias -> value; may be NULL */
+    json_t *metas;       /* object alias -> meta; may be NULL */
+    json_t *proj;        /* the projected row, for ORDER BY on projection aliases */
+    const char *dflt;    /* the alias unqualified names resolve in */
     const q_item *group; /* the group's rows, for aggregates */
     size_t ngroup;
-    const struct q_env *outer; /* enclosing query, for correlated subqueries */
+    const struct q_env *outer;   /* enclosing query, for correlated subqueries */
     const struct q_aggval *aggs; /* aggregates computed while streaming (exec.c) */
     size_t naggs;
 } q_env;

@@ -148,8 +148,8 @@ static int ks_open(q_ctx *c, const q_path *p, q_ks *ks, dv_query_priv priv)
     if (ks_resolve(c, p, ks) < 0) return -1;
     if (ks->system) return 0;
     char msg[400] = "";
-    int code = c->src->open(c->src->ud, ks->bucket, ks->scope, ks->collection, &ks->h, msg,
-                            sizeof msg);
+    int code =
+        c->src->open(c->src->ud, ks->bucket, ks->scope, ks->collection, &ks->h, msg, sizeof msg);
     if (code) {
         q_fail(c, code, "%s", msg);
         return -1;
@@ -225,8 +225,8 @@ static int sargable(const q_expr *w, const char *key, const char *alias)
 static q_scan plan_scan_key(q_ctx *c, const q_from *f, const q_ks *ks, const q_expr *where,
                             char *index, size_t nindex, char *key, size_t nkey);
 
-static q_scan plan_scan(q_ctx *c, const q_from *f, const q_ks *ks, const q_expr *where,
-                        char *index, size_t nindex)
+static q_scan plan_scan(q_ctx *c, const q_from *f, const q_ks *ks, const q_expr *where, char *index,
+                        size_t nindex)
 {
     char key[512];
     return plan_scan_key(c, f, ks, where, index, nindex, key, sizeof key);
@@ -249,7 +249,8 @@ static q_scan plan_scan_key(q_ctx *c, const q_from *f, const q_ks *ks, const q_e
     q_scan best = P_DUMMY;
     size_t i;
     json_t *r;
-    json_array_foreach(rows, i, r) {
+    json_array_foreach(rows, i, r)
+    {
         if (strcmp(json_string_value(json_object_get(r, "state")), "online")) continue;
         const char *name = json_string_value(json_object_get(r, "name"));
         if (json_is_true(json_object_get(r, "is_primary"))) {
@@ -303,13 +304,15 @@ static int is_constant(const q_expr *e)
     case E_ANYEVERY:
     case E_ARRAYFOR:
     case E_FIRSTFOR:
-    case E_OBJFOR: return 0;
+    case E_OBJFOR:
+        return 0;
     case E_FUNC:
         if (e->agg || !strcasecmp(e->name, "META") || !strcasecmp(e->name, "RANDOM") ||
             !strcasecmp(e->name, "UUID"))
             return 0;
         break;
-    default: break;
+    default:
+        break;
     }
     if (!is_constant(e->a) || !is_constant(e->b) || !is_constant(e->c)) return 0;
     for (size_t i = 0; i < e->nargs; i++)
@@ -371,7 +374,8 @@ static json_t *index_lookup_eq(q_ctx *c, const q_from *f, const q_ks *ks, const 
         json_t *keys = json_array(), *seen = json_object();
         size_t i;
         json_t *x;
-        json_array_foreach(vals, i, x) {
+        json_array_foreach(vals, i, x)
+        {
             json_t *k = q_catalog_lookup(c->cat, ks->bucket, ks->scope, ks->collection, index, x);
             if (!k) {
                 json_decref(keys);
@@ -381,7 +385,8 @@ static json_t *index_lookup_eq(q_ctx *c, const q_from *f, const q_ks *ks, const 
             }
             size_t j;
             json_t *y;
-            json_array_foreach(k, j, y) {
+            json_array_foreach(k, j, y)
+            {
                 if (json_object_get(seen, json_string_value(y))) continue;
                 json_object_set_new(seen, json_string_value(y), json_true());
                 json_array_append(keys, y);
@@ -394,7 +399,6 @@ static json_t *index_lookup_eq(q_ctx *c, const q_from *f, const q_ks *ks, const 
     }
     return NULL;
 }
-
 
 /* Is e (after its alias) the index key text? */
 static int is_key(const q_expr *e, const char *alias, const char *key)
@@ -520,7 +524,8 @@ static int fetch_keys(q_ctx *c, q_ks *ks, json_t *keys, const char *alias, q_row
 {
     size_t i;
     json_t *k;
-    json_array_foreach(keys, i, k) {
+    json_array_foreach(keys, i, k)
+    {
         if (!json_is_string(k)) continue;
         dv_query_doc d = {0};
         if (c->src->get(c->src->ud, ks->h, json_string_value(k), &d) == 1) {
@@ -539,13 +544,16 @@ static json_t *system_rows(q_ctx *c, const q_ks *ks)
     json_t *out = json_array();
     size_t i;
     json_t *k;
-    json_array_foreach(list, i, k) {
+    json_array_foreach(list, i, k)
+    {
         const char *b = json_string_value(json_object_get(k, "bucket"));
         const char *s = json_string_value(json_object_get(k, "scope"));
         const char *n = json_string_value(json_object_get(k, "collection"));
         if (!b || !s || !n) continue;
         json_t *r = json_object();
-        json_object_set_new(r, "datastore_id", json_string(c->src->datastore ? c->src->datastore : "http://127.0.0.1:8091"));
+        json_object_set_new(
+            r, "datastore_id",
+            json_string(c->src->datastore ? c->src->datastore : "http://127.0.0.1:8091"));
         json_object_set_new(r, "namespace_id", json_string("default"));
         json_object_set_new(r, "namespace", json_string("default"));
         char path[800];
@@ -588,7 +596,8 @@ static int push_values(q_ctx *c, q_rows *out, const char *alias, json_t *arr)
 {
     size_t i;
     json_t *x;
-    json_array_foreach(arr, i, x) {
+    json_array_foreach(arr, i, x)
+    {
         json_t *row = json_object();
         if (row) json_object_set(row, alias, x);
         if (rows_push(c, out, row, json_object()) < 0) break;
@@ -625,7 +634,8 @@ static int scan_first(q_ctx *c, const q_stmt *s, const q_env *outer, q_rows *out
         parts[0].kind = E_IDENT;
         parts[0].name = f->path.parts[0];
         for (const q_env *e = outer; e && !found; e = e->outer) {
-            for (const q_var *v = e->vars; v && !found; v = v->next) found = !strcmp(v->name, parts[0].name);
+            for (const q_var *v = e->vars; v && !found; v = v->next)
+                found = !strcmp(v->name, parts[0].name);
             if (e->row && json_object_get(e->row, parts[0].name)) found = 1;
         }
         if (found) {
@@ -733,8 +743,8 @@ static int mentions(const q_expr *e, const char *alias)
  * An online secondary index on the right answers "right.key = <expr of the left>"; else the
  * primary index lets the right keyspace be read once (into *right) and joined by nested loop;
  * else the real service's "No index available". */
-static int ansi_candidates(q_ctx *c, const q_from *f, q_ks *ks, const q_env *left,
-                           q_rows *right, int *right_loaded, q_rows *found)
+static int ansi_candidates(q_ctx *c, const q_from *f, q_ks *ks, const q_env *left, q_rows *right,
+                           int *right_loaded, q_rows *found)
 {
     const q_expr *on = f->on;
     const q_expr *const *conj = &on;
@@ -748,7 +758,8 @@ static int ansi_candidates(q_ctx *c, const q_from *f, q_ks *ks, const q_env *lef
     int have_primary = 0;
     size_t ri;
     json_t *r;
-    json_array_foreach(rows, ri, r) {
+    json_array_foreach(rows, ri, r)
+    {
         if (strcmp(json_string_value(json_object_get(r, "state")), "online")) continue;
         if (json_is_true(json_object_get(r, "is_primary"))) {
             have_primary = 1;
@@ -989,7 +1000,8 @@ static json_t *signature(const q_proj *projs, size_t n, int raw)
         char tmp[24];
         const char *name = proj_name(p, i, tmp, sizeof tmp);
         const char *type = "json";
-        if (p->e->kind == E_BIN && strchr("=<>!", p->e->op[0])) type = "boolean";
+        if (p->e->kind == E_BIN && strchr("=<>!", p->e->op[0]))
+            type = "boolean";
         else if (p->e->kind == E_AND || p->e->kind == E_OR || p->e->kind == E_NOT ||
                  p->e->kind == E_IS || p->e->kind == E_LIKE || p->e->kind == E_IN)
             type = "boolean";
@@ -1149,7 +1161,6 @@ static int group_rows(q_ctx *c, const q_stmt *s, const q_env *outer, q_rows *row
     return c->code ? -1 : 0;
 }
 
-
 /* ---- Streaming aggregates over cross products ----------------------------------------------
  * SELECT COUNT(1) FROM ARRAY_RANGE(0,110) AS a, ARRAY_RANGE(0,110) AS b, ...: the product is
  * never built; each combination is checked against WHERE and folded into the aggregates. */
@@ -1192,7 +1203,8 @@ static int collect_aggs(const q_expr *e, acc *a, size_t *n)
         (*n)++;
         return 0;
     }
-    if (collect_aggs(e->a, a, n) < 0 || collect_aggs(e->b, a, n) < 0 || collect_aggs(e->c, a, n) < 0)
+    if (collect_aggs(e->a, a, n) < 0 || collect_aggs(e->b, a, n) < 0 ||
+        collect_aggs(e->c, a, n) < 0)
         return -1;
     for (size_t i = 0; i < e->nargs; i++)
         if (collect_aggs(e->args[i], a, n) < 0) return -1;
@@ -1411,8 +1423,8 @@ json_t *q_select(q_ctx *c, const q_stmt *s, const q_env *outer)
 
     if (s->nfrom) {
         size_t hint = 0;
-        if (!s->where && !s->norder && !s->ngroup && !s->has_agg && !s->distinct &&
-            s->nfrom == 1 && limit != SIZE_MAX && !s->nlet)
+        if (!s->where && !s->norder && !s->ngroup && !s->has_agg && !s->distinct && s->nfrom == 1 &&
+            limit != SIZE_MAX && !s->nlet)
             hint = limit + offset;
         if (scan_first(c, s, outer, &rows, &ks, hint) < 0) goto done;
         if (join_terms(c, s, outer, &rows) < 0) goto done;
@@ -1568,8 +1580,8 @@ static int dml_write(q_ctx *c, q_ks *ks, dv_query_write_op op, const char *verb,
 {
     char msg[300] = "";
     int preserve = c->rq->preserve_expiry && op == DV_QUERY_REPLACE;
-    int code = c->src->write(c->src->ud, ks->h, op, key, value, cas, expiry, preserve, cas_out,
-                             msg, sizeof msg);
+    int code = c->src->write(c->src->ud, ks->h, op, key, value, cas, expiry, preserve, cas_out, msg,
+                             sizeof msg);
     if (!code) {
         c->mutations++;
         return 0;
@@ -1613,8 +1625,9 @@ static json_t *insert_rows(q_ctx *c, const q_stmt *s)
     if (s->kind == S_UPSERT && c->src->allow &&
         !c->src->allow(c->src->ud, DV_QUERY_PRIV_INSERT, ks.bucket, ks.scope, ks.collection)) {
         ks_close(c, &ks);
-        q_fail(c, 13014, "User does not have credentials to run INSERT queries on the %s "
-                         "keyspace. Add role query_insert on %s to allow the statement to run.",
+        q_fail(c, 13014,
+               "User does not have credentials to run INSERT queries on the %s "
+               "keyspace. Add role query_insert on %s to allow the statement to run.",
                ks.path, ks.path);
         return NULL;
     }
@@ -1654,14 +1667,13 @@ static json_t *insert_rows(q_ctx *c, const q_stmt *s)
                    q_type_name(k));
             free(t);
         }
-        if (!c->code && !v) q_fail(c, 5070, "Cannot %s a MISSING value for key %s.", verb,
-                                   json_string_value(k));
+        if (!c->code && !v)
+            q_fail(c, 5070, "Cannot %s a MISSING value for key %s.", verb, json_string_value(k));
         uint32_t exp = 0;
         json_t *e = json_object_get(opts, "expiration");
         if (json_is_integer(e) && json_integer_value(e) > 0) exp = (uint32_t)json_integer_value(e);
         uint64_t cas = 0;
-        if (!c->code &&
-            dml_write(c, &ks, op, verb, json_string_value(k), v, 0, exp, &cas) == 0)
+        if (!c->code && dml_write(c, &ks, op, verb, json_string_value(k), v, 0, exp, &cas) == 0)
             returning_row(c, s, s->from[0].alias, json_string_value(k), v, cas, 0, out);
         json_decref(k);
         json_decref(v);
@@ -1805,8 +1817,8 @@ static json_t *update_delete(q_ctx *c, const q_stmt *s)
             }
             if (!c->code &&
                 dml_write(c, &ks, DV_QUERY_REPLACE, "UPDATE", key, nd, cas, 0, &ncas) == 0)
-                returning_row(c, s, alias, key, nd, ncas,
-                              c->rq->preserve_expiry ? exptime : 0, out);
+                returning_row(c, s, alias, key, nd, ncas, c->rq->preserve_expiry ? exptime : 0,
+                              out);
             json_decref(nd);
         }
         done_n++;
@@ -1935,8 +1947,8 @@ static int build_one(q_ctx *c, const q_ks *ks, json_t *name)
         q_fail(c, 5000, "BUILD INDEX takes index names");
         return -1;
     }
-    if (q_catalog_set_state(c->cat, ks->bucket, ks->scope, ks->collection,
-                            json_string_value(name), "online")) {
+    if (q_catalog_set_state(c->cat, ks->bucket, ks->scope, ks->collection, json_string_value(name),
+                            "online")) {
         q_fail(c, 12016, "Index Not Found - cause: GSI index %s not found.",
                json_string_value(name));
         return -1;
@@ -1976,18 +1988,20 @@ static json_t *explain(q_ctx *c, const q_stmt *s)
         q_scan scan = P_EXPR;
         char index[256] = "";
         if (f->is_path) {
-            if (ks_resolve(c, &f->path, &ks) == 0) scan = plan_scan(c, f, &ks, s->where, index, sizeof index);
+            if (ks_resolve(c, &f->path, &ks) == 0)
+                scan = plan_scan(c, f, &ks, s->where, index, sizeof index);
         }
         if (c->code) {
             json_decref(children);
             return NULL;
         }
-        static const char *const ops[] = {"KeyScan", "PrimaryScan3", "IndexScan3",
+        static const char *const ops[] = {"KeyScan",    "PrimaryScan3",   "IndexScan3",
                                           "IndexScan3", "ExpressionScan", "DummyScan"};
         json_t *op = json_pack("{s:s}", "#operator", ops[scan]);
         if (index[0]) json_object_set_new(op, "index", json_string(index));
         if (f->is_path) {
-            json_object_set_new(op, "keyspace", json_string(ks.system ? f->path.parts[0] : ks.collection));
+            json_object_set_new(op, "keyspace",
+                                json_string(ks.system ? f->path.parts[0] : ks.collection));
             json_object_set_new(op, "namespace", json_string(ks.system ? "system" : "default"));
             if (!ks.system && !ks.legacy) {
                 json_object_set_new(op, "bucket", json_string(ks.bucket));
@@ -1996,16 +2010,18 @@ static json_t *explain(q_ctx *c, const q_stmt *s)
         }
         json_array_append_new(children, op);
         if (f->is_path && scan != P_SYSTEM)
-            json_array_append_new(children, json_pack("{s:s,s:s}", "#operator", "Fetch", "as", f->alias));
+            json_array_append_new(children,
+                                  json_pack("{s:s,s:s}", "#operator", "Fetch", "as", f->alias));
         for (size_t t = 1; t < s->nfrom; t++)
-            json_array_append_new(children, json_pack("{s:s}", "#operator",
-                                                      s->from[t].join == J_UNNEST ? "Unnest"
-                                                      : s->from[t].join == J_NEST ? "Nest"
-                                                      : s->from[t].join == J_JOIN ? "Join"
-                                                                                  : "NestedLoopJoin"));
+            json_array_append_new(children,
+                                  json_pack("{s:s}", "#operator",
+                                            s->from[t].join == J_UNNEST ? "Unnest"
+                                            : s->from[t].join == J_NEST ? "Nest"
+                                            : s->from[t].join == J_JOIN ? "Join"
+                                                                        : "NestedLoopJoin"));
     } else {
         json_array_append_new(children, json_pack("{s:s}", "#operator",
-                                                  s->kind == S_SELECT ? "DummyScan"
+                                                  s->kind == S_SELECT   ? "DummyScan"
                                                   : s->kind == S_INSERT ? "SendInsert"
                                                   : s->kind == S_UPSERT ? "SendUpsert"
                                                                         : "Other"));
@@ -2027,10 +2043,14 @@ static json_t *explain(q_ctx *c, const q_stmt *s)
 static int is_write(const q_stmt *s)
 {
     switch (s->kind) {
-    case S_SELECT: return 0;
-    case S_EXPLAIN: return 0;
-    case S_PREPARE: return is_write(s->inner);
-    default: return 1;
+    case S_SELECT:
+        return 0;
+    case S_EXPLAIN:
+        return 0;
+    case S_PREPARE:
+        return is_write(s->inner);
+    default:
+        return 1;
     }
 }
 
@@ -2066,8 +2086,9 @@ static json_t *prepared_name(const char *text)
 static void run_stmt(q_ctx *c, const q_stmt *s, const char *text, run_out *out, int depth)
 {
     if (c->rq->readonly && is_write(s) && s->kind != S_PREPARE) {
-        q_fail(c, 1000, "The server or request is read-only and cannot accept this write "
-                        "statement.");
+        q_fail(c, 1000,
+               "The server or request is read-only and cannot accept this write "
+               "statement.");
         return;
     }
     switch (s->kind) {
@@ -2078,16 +2099,24 @@ static void run_stmt(q_ctx *c, const q_stmt *s, const char *text, run_out *out, 
     case S_INSERT:
     case S_UPSERT:
         out->results = insert_rows(c, s);
-        if (s->nreturning) out->signature = signature(s->returning, s->nreturning, s->returning_raw);
+        if (s->nreturning)
+            out->signature = signature(s->returning, s->nreturning, s->returning_raw);
         return;
     case S_UPDATE:
     case S_DELETE:
         out->results = update_delete(c, s);
-        if (s->nreturning) out->signature = signature(s->returning, s->nreturning, s->returning_raw);
+        if (s->nreturning)
+            out->signature = signature(s->returning, s->nreturning, s->returning_raw);
         return;
-    case S_CREATE_INDEX: out->results = create_index(c, s); return;
-    case S_DROP_INDEX: out->results = drop_index(c, s); return;
-    case S_BUILD_INDEX: out->results = build_index(c, s); return;
+    case S_CREATE_INDEX:
+        out->results = create_index(c, s);
+        return;
+    case S_DROP_INDEX:
+        out->results = drop_index(c, s);
+        return;
+    case S_BUILD_INDEX:
+        out->results = build_index(c, s);
+        return;
     case S_EXPLAIN: {
         json_t *plan = explain(c, s->inner);
         if (!plan) return;
@@ -2109,10 +2138,9 @@ static void run_stmt(q_ctx *c, const q_stmt *s, const char *text, run_out *out, 
             out->prepared = dv_strdup(json_string_value(name));
         } else {
             out->results = json_array();
-            json_array_append_new(out->results,
-                                  json_pack("{s:O,s:s,s:s,s:s}", "name", name, "encoded_plan",
-                                            "divan", "text", s->inner_text, "namespace",
-                                            "default"));
+            json_array_append_new(out->results, json_pack("{s:O,s:s,s:s,s:s}", "name", name,
+                                                          "encoded_plan", "divan", "text",
+                                                          s->inner_text, "namespace", "default"));
             out->signature = json_string("json");
         }
         json_decref(name);
@@ -2125,14 +2153,15 @@ static void run_stmt(q_ctx *c, const q_stmt *s, const char *text, run_out *out, 
             return;
         }
         const char *t = json_string_value(json_object_get(p, "text"));
-        if (depth > 4) q_fail(c, 4040, "prepared statement %s nests too deeply", s->prep_name);
-        else run_text(c, t, strlen(t), out, depth + 1);
+        if (depth > 4)
+            q_fail(c, 4040, "prepared statement %s nests too deeply", s->prep_name);
+        else
+            run_text(c, t, strlen(t), out, depth + 1);
         json_decref(p);
         return;
     }
     case S_UNSUPPORTED:
-        q_fail(c, 1020, "%s statements are not supported by divan's query service",
-               s->unsupported);
+        q_fail(c, 1020, "%s statements are not supported by divan's query service", s->unsupported);
         return;
     }
 }
@@ -2173,8 +2202,10 @@ static int parse_context(q_ctx *c, const char *qc)
         }
         parts[n][o] = '\0';
         n++;
-        if (*p == '.') p++;
-        else if (*p) return -1;
+        if (*p == '.')
+            p++;
+        else if (*p)
+            return -1;
     }
     if (*p || !c->ctx_bucket[0]) return -1;
     c->has_ctx = 1;

@@ -49,7 +49,8 @@ static json_t *f_case(json_t **v, int upper)
     char *s = malloc(n + 1);
     if (!s) return NULL;
     for (size_t i = 0; i < n; i++)
-        s[i] = (char)(upper ? toupper((unsigned char)STR(v[0])[i]) : tolower((unsigned char)STR(v[0])[i]));
+        s[i] = (char)(upper ? toupper((unsigned char)STR(v[0])[i])
+                            : tolower((unsigned char)STR(v[0])[i]));
     json_t *r = str_n(s, n);
     free(s);
     return r;
@@ -583,12 +584,12 @@ static json_t *f_type(q_ctx *c, json_t **v, size_t n)
     (void)c, (void)n;
     return json_string(q_type_name(v[0]));
 }
-#define IS_FN(name, test)                                                                     \
-    static json_t *name(q_ctx *c, json_t **v, size_t n)                                       \
-    {                                                                                         \
-        (void)c, (void)n;                                                                     \
-        if (json_is_null(v[0])) return json_null();                                           \
-        return json_boolean(test);                                                            \
+#define IS_FN(name, test)                                                                          \
+    static json_t *name(q_ctx *c, json_t **v, size_t n)                                            \
+    {                                                                                              \
+        (void)c, (void)n;                                                                          \
+        if (json_is_null(v[0])) return json_null();                                                \
+        return json_boolean(test);                                                                 \
     }
 IS_FN(f_is_array, json_is_array(v[0]))
 IS_FN(f_is_boolean, json_is_boolean(v[0]))
@@ -669,7 +670,8 @@ static json_t *f_array_contains(q_ctx *c, json_t **v, size_t n)
     if (!json_is_array(v[0])) return json_null();
     size_t i;
     json_t *x;
-    json_array_foreach(v[0], i, x) {
+    json_array_foreach(v[0], i, x)
+    {
         if (q_equal(x, v[1])) return json_true();
     }
     return json_false();
@@ -680,7 +682,8 @@ static json_t *f_array_position(q_ctx *c, json_t **v, size_t n)
     if (!json_is_array(v[0])) return json_null();
     size_t i;
     json_t *x;
-    json_array_foreach(v[0], i, x) {
+    json_array_foreach(v[0], i, x)
+    {
         if (q_equal(x, v[1])) return json_integer((json_int_t)i);
     }
     return json_integer(-1);
@@ -716,9 +719,11 @@ static json_t *distinct_of(json_t *a)
     json_t *r = json_array();
     size_t i, j;
     json_t *x, *y;
-    json_array_foreach(a, i, x) {
+    json_array_foreach(a, i, x)
+    {
         int dup = 0;
-        json_array_foreach(r, j, y) {
+        json_array_foreach(r, j, y)
+        {
             if (q_equal(x, y)) {
                 dup = 1;
                 break;
@@ -737,7 +742,8 @@ static void flatten(json_t *out, json_t *a, json_int_t depth)
 {
     size_t i;
     json_t *x;
-    json_array_foreach(a, i, x) {
+    json_array_foreach(a, i, x)
+    {
         if (json_is_array(x) && depth != 0)
             flatten(out, x, depth - 1);
         else
@@ -761,7 +767,8 @@ static json_t *f_array_remove(q_ctx *c, json_t **v, size_t n)
     json_t *r = json_array();
     size_t i;
     json_t *x;
-    json_array_foreach(v[0], i, x) {
+    json_array_foreach(v[0], i, x)
+    {
         int drop = 0;
         for (size_t k = 1; k < n; k++)
             if (q_equal(x, v[k])) drop = 1;
@@ -795,7 +802,8 @@ static json_t *f_array_reverse(q_ctx *c, json_t **v, size_t n)
     (void)c, (void)n;
     if (!json_is_array(v[0])) return json_null();
     json_t *r = json_array();
-    for (size_t i = json_array_size(v[0]); i > 0; i--) json_array_append(r, json_array_get(v[0], i - 1));
+    for (size_t i = json_array_size(v[0]); i > 0; i--)
+        json_array_append(r, json_array_get(v[0], i - 1));
     return r;
 }
 static json_t *array_fold(json_t **v, int what)
@@ -808,7 +816,8 @@ static json_t *array_fold(json_t **v, int what)
     json_t *best = NULL;
     size_t i;
     json_t *x;
-    json_array_foreach(v[0], i, x) {
+    json_array_foreach(v[0], i, x)
+    {
         if (json_is_null(x)) continue;
         if (what == 'm' || what == 'M') {
             if (!best || (what == 'M' ? q_collate(x, best) > 0 : q_collate(x, best) < 0)) best = x;
@@ -829,10 +838,14 @@ static json_t *array_fold(json_t **v, int what)
     }
     switch (what) {
     case 'm':
-    case 'M': return best ? json_incref(best) : json_null();
-    case 'c': return json_integer((json_int_t)cnt);
-    case 's': return all_int && !overflow ? json_integer(isum) : q_number(sum);
-    case 'a': return cnt ? q_number(sum / (double)cnt) : json_null();
+    case 'M':
+        return best ? json_incref(best) : json_null();
+    case 'c':
+        return json_integer((json_int_t)cnt);
+    case 's':
+        return all_int && !overflow ? json_integer(isum) : q_number(sum);
+    case 'a':
+        return cnt ? q_number(sum / (double)cnt) : json_null();
     }
     return json_null();
 }
@@ -872,7 +885,8 @@ static json_t *f_array_range(q_ctx *c, json_t **v, size_t n)
         return q_fail(c, 5500, "Request has exceeded memory quota: ARRAY_RANGE of %.0f elements",
                       cnt);
     json_t *r = json_array();
-    for (size_t i = 0; i < (size_t)cnt; i++) json_array_append_new(r, q_number(s + step * (double)i));
+    for (size_t i = 0; i < (size_t)cnt; i++)
+        json_array_append_new(r, q_number(s + step * (double)i));
     return r;
 }
 
@@ -1019,8 +1033,8 @@ static json_t *format_date(int64_t ms, int date_only)
         snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", t.tm_year + 1900,
                  t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, msec);
     else
-        snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", t.tm_year + 1900,
-                 t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec);
+        snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", t.tm_year + 1900, t.tm_mon + 1,
+                 t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec);
     return json_string(buf);
 }
 
@@ -1065,9 +1079,9 @@ static json_t *f_str_to_utc(q_ctx *c, json_t **v, size_t n)
     return format_date(ms, d);
 }
 
-static const char *const parts[] = {"millisecond", "second", "minute", "hour", "day",
-                                    "week", "month", "quarter", "year", "decade",
-                                    "century", "millennium", NULL};
+static const char *const parts[] = {"millisecond", "second",     "minute",  "hour", "day",
+                                    "week",        "month",      "quarter", "year", "decade",
+                                    "century",     "millennium", NULL};
 static int part_of(json_t *p)
 {
     if (!json_is_string(p)) return -1;
@@ -1176,8 +1190,8 @@ static json_t *f_uuid(q_ctx *c, json_t **v, size_t n)
     b[8] = (b[8] & 0x3f) | 0x80;
     char s[40];
     snprintf(s, sizeof s, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
     return json_string(s);
 }
 
@@ -1392,8 +1406,9 @@ static const struct fdef *fdef_find(const char *name)
 
 int q_func_known(const char *name)
 {
-    static const char *const aggs[] = {"COUNT", "SUM", "AVG", "MIN", "MAX", "ARRAY_AGG",
-                                       "COUNTN", "MEAN", "MEDIAN", "STDDEV", "VARIANCE", NULL};
+    static const char *const aggs[] = {"COUNT",  "SUM",       "AVG",      "MIN",
+                                       "MAX",    "ARRAY_AGG", "COUNTN",   "MEAN",
+                                       "MEDIAN", "STDDEV",    "VARIANCE", NULL};
     for (int i = 0; aggs[i]; i++)
         if (!strcasecmp(name, aggs[i])) return 1;
     return fdef_find(name) != NULL;
@@ -1467,8 +1482,10 @@ static json_t *aggregate(q_ctx *c, const q_expr *e, const q_env *env)
             r = array_fold(a, 'a');
         } else if (!strcasecmp(name, "MEDIAN")) {
             json_t *s = sorted_copy(nums);
-            r = k % 2 ? json_incref(json_array_get(s, k / 2))
-                      : q_number((NUM(json_array_get(s, k / 2 - 1)) + NUM(json_array_get(s, k / 2))) / 2);
+            r = k % 2
+                    ? json_incref(json_array_get(s, k / 2))
+                    : q_number((NUM(json_array_get(s, k / 2 - 1)) + NUM(json_array_get(s, k / 2))) /
+                               2);
             json_decref(s);
         } else {
             double mean = 0, var = 0;
@@ -1492,8 +1509,7 @@ json_t *q_call(q_ctx *c, const q_expr *e, const q_env *env)
     const struct fdef *f = fdef_find(e->name);
     if (!f) return q_fail(c, 3000, "Invalid function %s", e->name);
     if (e->star || e->distinct) return q_fail(c, 3000, "Invalid arguments to %s", e->name);
-    if ((int)e->nargs < f->min || (f->max >= 0 && (int)e->nargs > f->max) ||
-        e->nargs > MAX_ARGS)
+    if ((int)e->nargs < f->min || (f->max >= 0 && (int)e->nargs > f->max) || e->nargs > MAX_ARGS)
         return q_fail(c, 3000, "Number of arguments to function %s must be %s %d", e->name,
                       f->max == f->min ? "" : "at least", f->min);
     json_t *v[MAX_ARGS];

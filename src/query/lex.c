@@ -100,8 +100,8 @@ static int lex_fail(q_lexer *lx, const char *at, const char *what)
     return -1;
 }
 
-void q_syntax_error(q_error *err, const char *text, size_t len, const char *at, int line,
-                    int col, const char *what)
+void q_syntax_error(q_error *err, const char *text, size_t len, const char *at, int line, int col,
+                    const char *what)
 {
     const char *from = at - text > 30 ? at - 30 : text, *end = text + len;
     int near = (int)(at - from), atn = 0;
@@ -110,8 +110,8 @@ void q_syntax_error(q_error *err, const char *text, size_t len, const char *at, 
     err->line = line;
     err->col = col;
     snprintf(err->msg, sizeof err->msg,
-             "syntax error - line %d, column %d, near '%.*s', at: %.*s%s%s", line, col, near,
-             from, atn, at, what ? " - " : "", what ? what : "");
+             "syntax error - line %d, column %d, near '%.*s', at: %.*s%s%s", line, col, near, from,
+             atn, at, what ? " - " : "", what ? what : "");
 }
 
 static int push(q_lexer *lx, q_token t)
@@ -153,16 +153,27 @@ static const char *quoted(q_lexer *lx, const char *p, const char *end, char **ou
         } else if (c == '\\' && q != '`' && p < end) {
             char e = *p++;
             switch (e) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 'b':
+                c = '\b';
+                break;
+            case 'f':
+                c = '\f';
+                break;
             case 'u': {
                 unsigned cp = 0;
                 int i;
                 for (i = 0; i < 4 && p < end && isxdigit((unsigned char)*p); i++, p++)
-                    cp = cp * 16 + (unsigned)(isdigit((unsigned char)*p) ? *p - '0'
+                    cp =
+                        cp * 16 + (unsigned)(isdigit((unsigned char)*p) ? *p - '0'
                                                                         : (tolower(*p) - 'a' + 10));
                 if (i < 4) {
                     dv_free(buf);
@@ -196,7 +207,9 @@ static const char *quoted(q_lexer *lx, const char *p, const char *end, char **ou
                 n += un;
                 continue;
             }
-            default: c = e; break;
+            default:
+                c = e;
+                break;
             }
         }
         if (n + 2 > cap) {
@@ -269,8 +282,8 @@ int q_lex(q_lexer *lx)
             const char *e = quoted(lx, p, end, &t.text, &n);
             if (!e) {
                 if (lx->arena->oom) return -1;
-                return lex_fail(lx, p, c == '`' ? "unterminated identifier"
-                                                : "unterminated string");
+                return lex_fail(lx, p,
+                                c == '`' ? "unterminated identifier" : "unterminated string");
             }
             if (c == '`') {
                 t.kind = T_QIDENT;

@@ -19,7 +19,7 @@ typedef struct q_lexer {
 int q_lex(q_lexer *lx);
 void q_lexer_free(q_lexer *lx);
 /* Fill err with a code-3000 message pointing at `at` in text. */
-void q_syntax_error(q_error *err, const char *text, size_t len, const char *at, int line,
-                    int col, const char *what);
+void q_syntax_error(q_error *err, const char *text, size_t len, const char *at, int line, int col,
+                    const char *what);
 
 #endif

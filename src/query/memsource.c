@@ -24,7 +24,8 @@ static int m_open(void *ud, const char *bucket, const char *scope, const char *c
         const char *key;
         json_t *v;
         size_t bl = strlen(bucket), sl = strlen(scope);
-        json_object_foreach(m->data, key, v) {
+        json_object_foreach(m->data, key, v)
+        {
             if (!strncmp(key, bucket, bl) && key[bl] == '.') {
                 bucket_known = 1;
                 if (!strncmp(key + bl + 1, scope, sl) && key[bl + 1 + sl] == '.') scope_known = 1;
@@ -108,8 +109,8 @@ static int m_get(void *ud, void *h, const char *key, dv_query_doc *doc)
 }
 
 static int m_write(void *ud, void *h, dv_query_write_op op, const char *key, json_t *value,
-                   uint64_t cas, uint32_t expiry, int preserve_expiry, uint64_t *cas_out,
-                   char *msg, size_t msglen)
+                   uint64_t cas, uint32_t expiry, int preserve_expiry, uint64_t *cas_out, char *msg,
+                   size_t msglen)
 {
     dv_query_memsource *m = ud;
     mks *mh = h;
@@ -136,9 +137,9 @@ static int m_write(void *ud, void *h, dv_query_write_op op, const char *key, jso
     json_int_t exp = preserve_expiry && cur ? json_integer_value(json_object_get(cur, "exptime"))
                                             : (json_int_t)expiry;
     *cas_out = ++m->next_cas;
-    json_object_set_new(ks, key,
-                        json_pack("{s:O,s:I,s:I}", "value", value, "cas", (json_int_t)*cas_out,
-                                  "exptime", exp));
+    json_object_set_new(
+        ks, key,
+        json_pack("{s:O,s:I,s:I}", "value", value, "cas", (json_int_t)*cas_out, "exptime", exp));
     if (m->cat) dv_query_catalog_index_doc(m->cat, mh->bucket, mh->id, key, value, 0);
     return 0;
 }
@@ -157,11 +158,12 @@ static json_t *m_keyspaces(void *ud)
     json_t *out = json_array();
     const char *key;
     json_t *v;
-    json_object_foreach(m->data, key, v) {
+    json_object_foreach(m->data, key, v)
+    {
         char b[256], s[256], c[256];
         if (sscanf(key, "%255[^.].%255[^.].%255s", b, s, c) == 3)
-            json_array_append_new(out, json_pack("{s:s,s:s,s:s}", "bucket", b, "scope", s,
-                                                 "collection", c));
+            json_array_append_new(
+                out, json_pack("{s:s,s:s,s:s}", "bucket", b, "scope", s, "collection", c));
     }
     return out;
 }

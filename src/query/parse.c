@@ -20,17 +20,17 @@ typedef struct parser {
 } parser;
 
 static const char *const reserved[] = {
-    "ALL",      "AND",     "ANY",       "ARRAY",   "AS",        "ASC",    "BETWEEN", "BUILD",
-    "BY",       "CASE",    "CREATE",    "DELETE",  "DESC",      "DISTINCT", "DROP",  "ELEMENT",
-    "ELSE",     "END",     "EVERY",     "EXCEPT",  "EXECUTE",   "EXISTS", "EXPLAIN", "FALSE",
-    "FIRST",    "FOR",     "FROM",      "GROUP",   "HAVING",    "IN",     "INDEX",   "INNER",
-    "INSERT",   "INTERSECT", "INTO",    "IS",      "JOIN",      "KEY",    "KEYS",    "LEFT",
-    "LET",      "LETTING", "LIKE",      "LIMIT",   "MISSING",   "NEST",   "NOT",     "NULL",
-    "OFFSET",   "ON",      "OR",        "ORDER",   "OUTER",     "PREPARE", "PRIMARY", "RAW",
-    "RETURNING", "SATISFIES", "SELECT", "SET",     "SOME",      "THEN",   "TRUE",    "UNION",
-    "UNNEST",   "UNSET",   "UPDATE",    "UPSERT",  "USE",       "USING",  "VALUE",   "VALUED",
-    "VALUES",   "WHEN",    "WHERE",     "WITH",    "WITHIN",    "RIGHT",  "ESCAPE",  "OBJECT",
-    "NULLS",    "MERGE",   "INFER",     "GRANT",   "REVOKE",    "BEGIN",  "COMMIT",  "ROLLBACK",
+    "ALL",       "AND",       "ANY",    "ARRAY",  "AS",      "ASC",      "BETWEEN", "BUILD",
+    "BY",        "CASE",      "CREATE", "DELETE", "DESC",    "DISTINCT", "DROP",    "ELEMENT",
+    "ELSE",      "END",       "EVERY",  "EXCEPT", "EXECUTE", "EXISTS",   "EXPLAIN", "FALSE",
+    "FIRST",     "FOR",       "FROM",   "GROUP",  "HAVING",  "IN",       "INDEX",   "INNER",
+    "INSERT",    "INTERSECT", "INTO",   "IS",     "JOIN",    "KEY",      "KEYS",    "LEFT",
+    "LET",       "LETTING",   "LIKE",   "LIMIT",  "MISSING", "NEST",     "NOT",     "NULL",
+    "OFFSET",    "ON",        "OR",     "ORDER",  "OUTER",   "PREPARE",  "PRIMARY", "RAW",
+    "RETURNING", "SATISFIES", "SELECT", "SET",    "SOME",    "THEN",     "TRUE",    "UNION",
+    "UNNEST",    "UNSET",     "UPDATE", "UPSERT", "USE",     "USING",    "VALUE",   "VALUED",
+    "VALUES",    "WHEN",      "WHERE",  "WITH",   "WITHIN",  "RIGHT",    "ESCAPE",  "OBJECT",
+    "NULLS",     "MERGE",     "INFER",  "GRANT",  "REVOKE",  "BEGIN",    "COMMIT",  "ROLLBACK",
     NULL};
 
 static int is_reserved(const char *s)
@@ -166,9 +166,9 @@ static void enter(parser *p)
     if (++p->depth > Q_MAX_DEPTH) fail(p, "statement nested too deeply");
 }
 
-static const char *const aggregates[] = {"COUNT",     "SUM",       "AVG",      "MIN",
-                                         "MAX",       "ARRAY_AGG", "COUNTN",   "MEAN",
-                                         "MEDIAN",    "STDDEV",    "VARIANCE", NULL};
+static const char *const aggregates[] = {"COUNT",  "SUM",       "AVG",      "MIN",
+                                         "MAX",    "ARRAY_AGG", "COUNTN",   "MEAN",
+                                         "MEDIAN", "STDDEV",    "VARIANCE", NULL};
 static int is_aggregate(const char *name)
 {
     for (int i = 0; aggregates[i]; i++)
@@ -304,8 +304,10 @@ static q_expr *primary(parser *p)
             return e;
         }
         fail(p, NULL);
-    case T_IDENT: break;
-    default: fail(p, NULL);
+    case T_IDENT:
+        break;
+    default:
+        fail(p, NULL);
     }
     /* T_IDENT: keywords that start expressions, functions, identifiers. */
     if (accept_kw(p, "TRUE") || accept_kw(p, "FALSE") || accept_kw(p, "NULL")) {
@@ -347,8 +349,7 @@ static q_expr *primary(parser *p)
         expect_kw(p, "END");
         return e;
     }
-    if ((at_kw(p, "ARRAY") || at_kw(p, "FIRST") || at_kw(p, "OBJECT")) &&
-        !is_op(peek(p, 1), "(")) {
+    if ((at_kw(p, "ARRAY") || at_kw(p, "FIRST") || at_kw(p, "OBJECT")) && !is_op(peek(p, 1), "(")) {
         int kind = at_kw(p, "ARRAY") ? E_ARRAYFOR : at_kw(p, "FIRST") ? E_FIRSTFOR : E_OBJFOR;
         p->i++;
         e = node(p, (q_ekind)kind);
@@ -1161,11 +1162,10 @@ static q_stmt *statement(parser *p)
         p->i++;
         if (accept_kw(p, "USING")) s->exec_using = expr(p);
     } else if (t->kind == T_IDENT &&
-               (is_kw(t, "MERGE") || is_kw(t, "INFER") || is_kw(t, "GRANT") ||
-                is_kw(t, "REVOKE") || is_kw(t, "BEGIN") || is_kw(t, "START") ||
-                is_kw(t, "COMMIT") || is_kw(t, "ROLLBACK") || is_kw(t, "SAVEPOINT") ||
-                is_kw(t, "ALTER") || is_kw(t, "ADVISE") || is_kw(t, "UPDATE_STATISTICS") ||
-                is_kw(t, "SET"))) {
+               (is_kw(t, "MERGE") || is_kw(t, "INFER") || is_kw(t, "GRANT") || is_kw(t, "REVOKE") ||
+                is_kw(t, "BEGIN") || is_kw(t, "START") || is_kw(t, "COMMIT") ||
+                is_kw(t, "ROLLBACK") || is_kw(t, "SAVEPOINT") || is_kw(t, "ALTER") ||
+                is_kw(t, "ADVISE") || is_kw(t, "UPDATE_STATISTICS") || is_kw(t, "SET"))) {
         s = alloc(p, sizeof *s);
         s->kind = S_UNSUPPORTED;
         s->unsupported = t->text;
@@ -1256,9 +1256,12 @@ static int fmt(const q_expr *e, dv_buf *o)
 {
     static const char *const is_names[] = {['N'] = "null", ['M'] = "missing", ['V'] = "valued"};
     switch (e->kind) {
-    case E_LIT: return fmt_lit(e->lit, o);
-    case E_MISSING: return dv_buf_printf(o, "missing");
-    case E_IDENT: return fmt_ident(e->name, o);
+    case E_LIT:
+        return fmt_lit(e->lit, o);
+    case E_MISSING:
+        return dv_buf_printf(o, "missing");
+    case E_IDENT:
+        return fmt_ident(e->name, o);
     case E_FIELD:
         if (dv_buf_append_u8(o, '(') < 0 || fmt(e->a, o) < 0 || dv_buf_append_u8(o, '.') < 0 ||
             fmt_ident(e->name, o) < 0)
@@ -1270,8 +1273,10 @@ static int fmt(const q_expr *e, dv_buf *o)
         if (e->kind == E_SLICE && (dv_buf_append_u8(o, ':') < 0 || (e->c && fmt(e->c, o) < 0)))
             return -1;
         return dv_buf_append_u8(o, ']');
-    case E_NPARAM: return dv_buf_printf(o, "$%s", e->name);
-    case E_PPARAM: return dv_buf_printf(o, "$%d", e->pos);
+    case E_NPARAM:
+        return dv_buf_printf(o, "$%s", e->name);
+    case E_PPARAM:
+        return dv_buf_printf(o, "$%d", e->pos);
     case E_BIN:
         if (dv_buf_append_u8(o, '(') < 0 || fmt(e->a, o) < 0 ||
             dv_buf_printf(o, " %s ", e->op) < 0 || fmt(e->b, o) < 0)
@@ -1301,7 +1306,9 @@ static int fmt(const q_expr *e, dv_buf *o)
     case E_WITHIN:
         if (dv_buf_append_u8(o, '(') < 0 || fmt(e->a, o) < 0 ||
             dv_buf_printf(o, " %s%s ", e->neg ? "not " : "",
-                          e->kind == E_LIKE ? "like" : e->kind == E_IN ? "in" : "within") < 0 ||
+                          e->kind == E_LIKE ? "like"
+                          : e->kind == E_IN ? "in"
+                                            : "within") < 0 ||
             fmt(e->b, o) < 0)
             return -1;
         return dv_buf_append_u8(o, ')');
@@ -1335,7 +1342,8 @@ static int fmt(const q_expr *e, dv_buf *o)
         }
         if (e->c && (dv_buf_printf(o, " when ") < 0 || fmt(e->c, o) < 0)) return -1;
         return dv_buf_printf(o, " end");
-    default: return dv_buf_printf(o, "<expression>");
+    default:
+        return dv_buf_printf(o, "<expression>");
     }
 }
 

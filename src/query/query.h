@@ -55,8 +55,8 @@ typedef struct dv_query_source {
     /* Resolve bucket.scope.collection (scope and collection "_default" when the statement names
      * a bucket only). 0 and *ks, or an error code of the real service (12003 keyspace not
      * found, 12021 scope not found) with its message in msg. */
-    int (*open)(void *ud, const char *bucket, const char *scope, const char *collection,
-                void **ks, char *msg, size_t msglen);
+    int (*open)(void *ud, const char *bucket, const char *scope, const char *collection, void **ks,
+                char *msg, size_t msglen);
     void (*close)(void *ud, void *ks);
     /* Every live document of the keyspace, in key order: a dv_malloc'ed array of *n documents
      * (the engine clears each and frees the array). 0, or -1 when out of memory. */
@@ -68,8 +68,8 @@ typedef struct dv_query_source {
      * reason code of the real service (17012 duplicate key, 17014 key not found, 12033 CAS
      * mismatch, 12009 other) with a message. */
     int (*write)(void *ud, void *ks, dv_query_write_op op, const char *key, json_t *value,
-                 uint64_t cas, uint32_t expiry, int preserve_expiry, uint64_t *cas_out,
-                 char *msg, size_t msglen);
+                 uint64_t cas, uint32_t expiry, int preserve_expiry, uint64_t *cas_out, char *msg,
+                 size_t msglen);
     /* 1 if the request's user holds priv on the keyspace. */
     int (*allow)(void *ud, dv_query_priv priv, const char *bucket, const char *scope,
                  const char *collection);
@@ -102,24 +102,24 @@ int dv_query_catalog_watches(dv_query_catalog *c, const char *bucket, uint32_t k
 typedef struct dv_query_request {
     const char *statement; /* may be NULL when prepared is set */
     size_t len;
-    const char *prepared; /* the "prepared" request field: a name from PREPARE */
-    json_t *named;        /* object: parameter name (without $) -> value; may be NULL */
-    json_t *positional;   /* array; may be NULL */
+    const char *prepared;      /* the "prepared" request field: a name from PREPARE */
+    json_t *named;             /* object: parameter name (without $) -> value; may be NULL */
+    json_t *positional;        /* array; may be NULL */
     const char *query_context; /* [default:]bucket[.scope], parts optionally back-ticked */
     int readonly;
     int preserve_expiry;
     int auto_execute;
-    uint64_t deadline_ns; /* dv_clock_now_ns() deadline; 0 = none */
+    uint64_t deadline_ns;     /* dv_clock_now_ns() deadline; 0 = none */
     const char *timeout_text; /* as given, for the timeout error ("1.5s") */
     size_t max_values;        /* memory bound: values held at once; 0 = the default */
 } dv_query_request;
 
 typedef struct dv_query_result {
-    json_t *signature; /* NULL for JSON null */
-    json_t *results;   /* array; NULL when the request failed before execution */
-    json_t *errors;    /* array of {code, msg, ...}; NULL when none */
-    json_t *warnings;  /* NULL when none */
-    char *prepared;    /* PREPARE with auto_execute: the name (dv_malloc) */
+    json_t *signature;  /* NULL for JSON null */
+    json_t *results;    /* array; NULL when the request failed before execution */
+    json_t *errors;     /* array of {code, msg, ...}; NULL when none */
+    json_t *warnings;   /* NULL when none */
+    char *prepared;     /* PREPARE with auto_execute: the name (dv_malloc) */
     const char *status; /* "success", "errors", "fatal", "timeout" */
     uint64_t mutation_count, sort_count;
     int http_status;
@@ -127,7 +127,8 @@ typedef struct dv_query_result {
 
 /* How rows are written: fields in name order (as the real service writes them), reals with 15
  * significant digits (so that 19.99 stays 19.99). */
-#define DV_QUERY_JSON_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS | JSON_REAL_PRECISION(15))
+#define DV_QUERY_JSON_FLAGS                                                                        \
+    (JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS | JSON_REAL_PRECISION(15))
 
 #define DV_QUERY_DEFAULT_MAX_VALUES 2000000u
 

@@ -32,9 +32,9 @@
 #include "topology/manifest.h"
 #include "topology/vbucket.h"
 
-#define MAX_BODY    (32u << 20)
-#define AUTH_MAX    1024
-#define AUTH_CACHE  16
+#define MAX_BODY   (32u << 20)
+#define AUTH_MAX   1024
+#define AUTH_CACHE 16
 
 /* ---- Parameters (query-service.md 4) ------------------------------------------------------ */
 
@@ -54,14 +54,22 @@ int64_t dv_qsvc_duration(const char *s)
         if (end == p) return -1;
         p = end;
         double unit;
-        if (!strncmp(p, "ns", 2)) unit = 1, p += 2;
-        else if (!strncmp(p, "us", 2)) unit = 1e3, p += 2;
-        else if (!strncmp(p, "\xc2\xb5s", 3)) unit = 1e3, p += 3;
-        else if (!strncmp(p, "ms", 2)) unit = 1e6, p += 2;
-        else if (*p == 's') unit = 1e9, p += 1;
-        else if (*p == 'm') unit = 60e9, p += 1;
-        else if (*p == 'h') unit = 3600e9, p += 1;
-        else return -1;
+        if (!strncmp(p, "ns", 2))
+            unit = 1, p += 2;
+        else if (!strncmp(p, "us", 2))
+            unit = 1e3, p += 2;
+        else if (!strncmp(p, "\xc2\xb5s", 3))
+            unit = 1e3, p += 3;
+        else if (!strncmp(p, "ms", 2))
+            unit = 1e6, p += 2;
+        else if (*p == 's')
+            unit = 1e9, p += 1;
+        else if (*p == 'm')
+            unit = 60e9, p += 1;
+        else if (*p == 'h')
+            unit = 3600e9, p += 1;
+        else
+            return -1;
         total += v * unit;
         if (total > 9e18) return -1;
     }
@@ -69,16 +77,22 @@ int64_t dv_qsvc_duration(const char *s)
 }
 
 static const char *const known_params[] = {
-    "statement", "prepared", "encoded_plan", "client_context_id", "timeout", "args",
-    "query_context", "readonly", "metrics", "scan_consistency", "scan_vector", "scan_vectors",
-    "scan_wait", "profile", "pipeline_batch", "pipeline_cap", "scan_cap", "max_parallelism",
-    "use_fts", "preserve_expiry", "use_replica", "auto_execute", "namespace", "pretty",
-    "signature", "format", "encoding", "compression", "creds", "controls", "sort_projection",
-    "use_cbo", "memory_quota", "auto_prepare", "kvtimeout", NULL};
+    "statement",         "prepared",        "encoded_plan",
+    "client_context_id", "timeout",         "args",
+    "query_context",     "readonly",        "metrics",
+    "scan_consistency",  "scan_vector",     "scan_vectors",
+    "scan_wait",         "profile",         "pipeline_batch",
+    "pipeline_cap",      "scan_cap",        "max_parallelism",
+    "use_fts",           "preserve_expiry", "use_replica",
+    "auto_execute",      "namespace",       "pretty",
+    "signature",         "format",          "encoding",
+    "compression",       "creds",           "controls",
+    "sort_projection",   "use_cbo",         "memory_quota",
+    "auto_prepare",      "kvtimeout",       NULL};
 
-static const char *const bool_params[] = {"readonly", "metrics", "use_fts", "preserve_expiry",
-                                          "auto_execute", "pretty", "signature", "controls",
-                                          "sort_projection", "use_cbo", "auto_prepare", NULL};
+static const char *const bool_params[] = {
+    "readonly",  "metrics",  "use_fts",         "preserve_expiry", "auto_execute", "pretty",
+    "signature", "controls", "sort_projection", "use_cbo",         "auto_prepare", NULL};
 
 static int in_list(const char *const *list, const char *s)
 {
@@ -124,14 +138,16 @@ int dv_qsvc_params_parse(json_t *params, int from_strings, dv_qsvc_params *p, ch
     p->metrics = 1;
     p->named = json_object();
     if (!p->named) return perr(msg, msglen, 5000, "%s", "out of memory");
-    if (!json_is_object(params)) return perr(msg, msglen, 1050, "%s", "No statement or prepared value");
+    if (!json_is_object(params))
+        return perr(msg, msglen, 1050, "%s", "No statement or prepared value");
     const char *k;
     json_t *v;
     int has_statement = 0, has_prepared = 0;
     json_t *converted = NULL;
     if (from_strings) {
         converted = json_object();
-        json_object_foreach(params, k, v) {
+        json_object_foreach(params, k, v)
+        {
             json_object_set_new(converted, k,
                                 json_is_string(v) ? from_string(k, json_string_value(v))
                                                   : json_incref(v));
@@ -139,7 +155,8 @@ int dv_qsvc_params_parse(json_t *params, int from_strings, dv_qsvc_params *p, ch
         params = converted;
     }
     int rc = 0;
-    json_object_foreach(params, k, v) {
+    json_object_foreach(params, k, v)
+    {
         if (rc) break;
         if (k[0] == '$' || k[0] == '@') {
             if (!k[1]) {
@@ -185,8 +202,8 @@ int dv_qsvc_params_parse(json_t *params, int from_strings, dv_qsvc_params *p, ch
             if (!json_is_string(v)) continue;
             const char *s = json_string_value(v);
             if (strpbrk(s, "\"\\")) {
-                rc = perr(msg, msglen, 1110,
-                          "%s", "The client_context_id must not contain \" or \\ characters");
+                rc = perr(msg, msglen, 1110, "%s",
+                          "The client_context_id must not contain \" or \\ characters");
                 break;
             }
             snprintf(p->client_context_id, sizeof p->client_context_id, "%s", s);
@@ -202,7 +219,8 @@ int dv_qsvc_params_parse(json_t *params, int from_strings, dv_qsvc_params *p, ch
             snprintf(p->timeout_text, sizeof p->timeout_text, "%s", json_string_value(v));
         } else if (!strcasecmp(k, "args")) {
             if (!json_is_array(v)) {
-                rc = perr(msg, msglen, 1070, "%s", "Type mismatch for parameter args: expected an array");
+                rc = perr(msg, msglen, 1070, "%s",
+                          "Type mismatch for parameter args: expected an array");
                 break;
             }
             p->positional = json_incref(v);
@@ -218,15 +236,20 @@ int dv_qsvc_params_parse(json_t *params, int from_strings, dv_qsvc_params *p, ch
             p->rq.auto_execute = json_is_true(v);
         } else if (!strcasecmp(k, "profile")) {
             const char *s = json_is_string(v) ? json_string_value(v) : "";
-            if (!strcasecmp(s, "off") || !*s) p->profile = 0;
-            else if (!strcasecmp(s, "phases")) p->profile = 1;
-            else if (!strcasecmp(s, "timings")) p->profile = 2;
-            else rc = perr(msg, msglen, 1040, "Invalid value for profile: %s", s);
+            if (!strcasecmp(s, "off") || !*s)
+                p->profile = 0;
+            else if (!strcasecmp(s, "phases"))
+                p->profile = 1;
+            else if (!strcasecmp(s, "timings"))
+                p->profile = 2;
+            else
+                rc = perr(msg, msglen, 1040, "Invalid value for profile: %s", s);
         } else if (!strcasecmp(k, "scan_consistency")) {
             const char *s = json_is_string(v) ? json_string_value(v) : "";
             if (!strcasecmp(s, "at_plus") && !json_object_get(params, "scan_vectors") &&
                 !json_object_get(params, "scan_vector"))
-                rc = perr(msg, msglen, 1050, "%s", "No scan_vector value for scan_consistency at_plus");
+                rc = perr(msg, msglen, 1050, "%s",
+                          "No scan_vector value for scan_consistency at_plus");
             else if (strcasecmp(s, "not_bounded") && strcasecmp(s, "request_plus") &&
                      strcasecmp(s, "statement_plus") && strcasecmp(s, "at_plus") && *s)
                 rc = perr(msg, msglen, 1040, "Invalid value for scan_consistency: %s", s);
@@ -238,7 +261,8 @@ int dv_qsvc_params_parse(json_t *params, int from_strings, dv_qsvc_params *p, ch
             if (!json_is_integer(v) &&
                 !(json_is_string(v) && *json_string_value(v) &&
                   strspn(json_string_value(v), "-0123456789") == json_string_length(v)))
-                rc = perr(msg, msglen, 1070, "Type mismatch for parameter %s: expected a number", k);
+                rc =
+                    perr(msg, msglen, 1070, "Type mismatch for parameter %s: expected a number", k);
         }
         /* the rest (namespace, pretty, use_replica, ...) is accepted and has no effect here */
     }
@@ -289,9 +313,14 @@ static int s_open(void *ud, const char *bucket, const char *scope, const char *c
     dv_bucket *b = dv_cluster_get_bucket(q->cluster, bucket, strlen(bucket));
     if (!b) {
         if (!strcmp(scope, "_default") && !strcmp(collection, "_default"))
-            snprintf(msg, msglen, "Keyspace not found in CB datastore: default:%s - cause: No bucket named %s", bucket, bucket);
+            snprintf(msg, msglen,
+                     "Keyspace not found in CB datastore: default:%s - cause: No bucket named %s",
+                     bucket, bucket);
         else
-            snprintf(msg, msglen, "Keyspace not found in CB datastore: default:%s.%s.%s - cause: No bucket named %s", bucket, scope, collection, bucket);
+            snprintf(
+                msg, msglen,
+                "Keyspace not found in CB datastore: default:%s.%s.%s - cause: No bucket named %s",
+                bucket, scope, collection, bucket);
         return 12003;
     }
     uint32_t sid;
@@ -417,8 +446,10 @@ static int s_get(void *ud, void *ks, const char *key, dv_query_doc *doc)
     uint16_t vbid = dv_vbucket_of(key, nkey, dv_store_nvb(st));
     dv_vbucket *vb = dv_store_lock(st, vbid);
     dv_item *it = dv_vbucket_find(vb, k->cid, key, nkey, now_s());
-    if (it && !it->deleted) it = dv_item_ref(it);
-    else it = NULL;
+    if (it && !it->deleted)
+        it = dv_item_ref(it);
+    else
+        it = NULL;
     dv_vbucket_unlock(vb);
     if (!it) return 0;
     int rc = item_doc(it, doc) == 0;
@@ -427,15 +458,15 @@ static int s_get(void *ud, void *ks, const char *key, dv_query_doc *doc)
 }
 
 static int s_write(void *ud, void *ks, dv_query_write_op op, const char *key, json_t *value,
-                   uint64_t cas, uint32_t expiry, int preserve_expiry, uint64_t *cas_out,
-                   char *msg, size_t msglen)
+                   uint64_t cas, uint32_t expiry, int preserve_expiry, uint64_t *cas_out, char *msg,
+                   size_t msglen)
 {
     (void)ud;
     qks *k = ks;
     dv_store *st = dv_bucket_store(k->b);
     static const uint8_t ops[] = {DV_OP_ADD, DV_OP_SET, DV_OP_REPLACE, DV_OP_DELETE};
-    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17))
-                       : NULL;
+    char *text =
+        value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17)) : NULL;
     if (value && !text) {
         snprintf(msg, msglen, "out of memory");
         return 12009;
@@ -473,8 +504,10 @@ static int s_write(void *ud, void *ks, dv_query_write_op op, const char *key, js
         snprintf(msg, msglen, "Key not found: %s", key);
         return 17014;
     }
-    if (res.status == DV_STATUS_LOCKED) snprintf(msg, msglen, "Document %s is locked", key);
-    else snprintf(msg, msglen, "KV status 0x%02x", res.status);
+    if (res.status == DV_STATUS_LOCKED)
+        snprintf(msg, msglen, "Document %s is locked", key);
+    else
+        snprintf(msg, msglen, "KV status 0x%02x", res.status);
     return 12009;
 }
 
@@ -504,13 +537,14 @@ static json_t *s_keyspaces(void *ud)
             json_t *j = json_loadb((const char *)dv_buf_head(&m), dv_buf_size(&m), 0, NULL);
             size_t si, ci;
             json_t *s, *c;
-            json_array_foreach(json_object_get(j, "scopes"), si, s) {
-                json_array_foreach(json_object_get(s, "collections"), ci, c) {
-                    json_array_append_new(
-                        out, json_pack("{s:s,s:O,s:O,s:s}", "bucket", bn, "scope",
-                                       json_object_get(s, "name"), "collection",
-                                       json_object_get(c, "name"), "bucket_uuid",
-                                       dv_bucket_uuid(list[i])));
+            json_array_foreach(json_object_get(j, "scopes"), si, s)
+            {
+                json_array_foreach(json_object_get(s, "collections"), ci, c)
+                {
+                    json_array_append_new(out, json_pack("{s:s,s:O,s:O,s:s}", "bucket", bn, "scope",
+                                                         json_object_get(s, "name"), "collection",
+                                                         json_object_get(c, "name"), "bucket_uuid",
+                                                         dv_bucket_uuid(list[i])));
                 }
             }
             json_decref(j);
@@ -639,7 +673,8 @@ typedef struct req {
 
 static dv_user *auth_user(dv_qsvc *q, struct MHD_Connection *conn)
 {
-    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *h =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!h) return NULL;
     size_t hl = strlen(h);
     if (hl >= AUTH_MAX) return NULL;
@@ -687,9 +722,9 @@ static void uuid4(char out[37])
     if (RAND_bytes(b, sizeof b) != 1) memset(b, 0x5a, sizeof b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 /* A duration as Go prints it ("3.517ms", "1.2s", "850.3µs"). */
@@ -701,9 +736,12 @@ static void go_duration(uint64_t ns, char *out, size_t n)
         snprintf(out, n, "%lluns", (unsigned long long)ns);
         return;
     }
-    if (ns < 1000000) v = (double)ns / 1e3, unit = "\xc2\xb5s";
-    else if (ns < 1000000000) v = (double)ns / 1e6, unit = "ms";
-    else v = (double)ns / 1e9, unit = "s";
+    if (ns < 1000000)
+        v = (double)ns / 1e3, unit = "\xc2\xb5s";
+    else if (ns < 1000000000)
+        v = (double)ns / 1e6, unit = "ms";
+    else
+        v = (double)ns / 1e9, unit = "s";
     snprintf(out, n, "%.6f", v);
     size_t l = strlen(out);
     while (l && out[l - 1] == '0') out[--l] = '\0';
@@ -719,8 +757,8 @@ static void put_json(dv_buf *o, const char *name, json_t *v, int last)
 }
 
 /* Write the response body (query-service.md 5.1) and return the HTTP status. */
-static int respond(dv_buf *o, const char *request_id, const dv_qsvc_params *p,
-                   dv_query_result *res, uint64_t t0, uint64_t t1)
+static int respond(dv_buf *o, const char *request_id, const dv_qsvc_params *p, dv_query_result *res,
+                   uint64_t t0, uint64_t t1)
 {
     dv_buf_printf(o, "{\n\"requestID\": \"%s\",\n", request_id);
     if (p->has_client_context_id)
@@ -735,7 +773,8 @@ static int respond(dv_buf *o, const char *request_id, const dv_qsvc_params *p,
         dv_buf_printf(o, "\"results\": [");
         size_t i;
         json_t *row;
-        json_array_foreach(res->results, i, row) {
+        json_array_foreach(res->results, i, row)
+        {
             char *s = json_dumps(row, DV_QUERY_JSON_FLAGS);
             if (!s) continue;
             size_t l = strlen(s);
@@ -810,7 +849,9 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, int status, dv_bu
         dv_buf_size(body), (void *)dv_buf_head(body), MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; version=7.6.2");
-    if (status == 401) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"Couchbase Query Service\"");
+    if (status == 401)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Basic realm=\"Couchbase Query Service\"");
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
     return rc;
@@ -847,7 +888,8 @@ static enum MHD_Result serve(dv_qsvc *q, struct MHD_Connection *conn, const char
         status = respond_error(&out, rid, &p, 1193, "Request size exceeds the limit", 413);
         goto send;
     }
-    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ct =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     int strings = 1;
     if (is_get) {
         params = json_object();
@@ -858,7 +900,8 @@ static enum MHD_Result serve(dv_qsvc *q, struct MHD_Connection *conn, const char
         strings = 0;
         if (!params || !json_is_object(params)) {
             char m[256];
-            snprintf(m, sizeof m, "Error processing JSON request body: %s", params ? "not an object" : je.text);
+            snprintf(m, sizeof m, "Error processing JSON request body: %s",
+                     params ? "not an object" : je.text);
             status = respond_error(&out, rid, &p, 1100, m, 400);
             goto send;
         }
@@ -883,15 +926,17 @@ static enum MHD_Result serve(dv_qsvc *q, struct MHD_Connection *conn, const char
     }
     u = auth_user(q, conn);
     if (!u) {
-        status = respond_error(&out, rid, &p, 2120,
-                               "Error authorizing against cluster: invalid or missing credentials", 401);
+        status =
+            respond_error(&out, rid, &p, 2120,
+                          "Error authorizing against cluster: invalid or missing credentials", 401);
         goto send;
     }
     if (is_get) {
         if (p.rq.statement && !dv_query_is_readonly(p.rq.statement, p.rq.len)) {
             status = respond_error(&out, rid, &p, 1000,
                                    "The server or request is read-only and cannot accept this "
-                                   "write statement.", 403);
+                                   "write statement.",
+                                   403);
             goto send;
         }
         p.rq.readonly = 1;
@@ -915,8 +960,8 @@ send:;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     (void)version;
     dv_qsvc *q = cls;
@@ -926,7 +971,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r = dv_calloc(1, sizeof *r);
         if (!r) return MHD_NO;
         dv_buf_init(&r->body);
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > MAX_BODY) r->too_large = 1;
         *con_cls = r;
         return MHD_YES;
@@ -983,7 +1029,9 @@ dv_qsvc *dv_qsvc_start(dv_cluster *c, dv_users *users, const dv_qsvc_options *o,
         q->catalog = NULL;
     }
     int family = AF_INET;
-    int fd = q->catalog ? dv_listen_tcp("query", o ? o->host : NULL, o ? o->port : 0, &family, err, errlen) : -1;
+    int fd = q->catalog
+                 ? dv_listen_tcp("query", o ? o->host : NULL, o ? o->port : 0, &family, err, errlen)
+                 : -1;
     if (fd < 0) {
         if (!q->catalog) dv_errmsg(err, errlen, 0, "out of memory");
         dv_query_catalog_free(q->catalog);

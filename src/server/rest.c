@@ -611,10 +611,9 @@ static json_t *node_json(ctx *x)
     /* configuredHostname: the address the node was set up with (official tooling reads it). */
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:[s],s:{s:i}}", "hostname",
                      hostname, "configuredHostname", hostname, "otpNode", otp, "version",
-                     DV_REST_VERSION, "os", x->r->os, "status",
-                     "healthy", "clusterMembership", "active", "recoveryType", "none", "thisNode",
-                     1, "nodeUUID", dv_cluster_node_uuid(c), "services", "kv", "ports", "direct",
-                     (int)kv);
+                     DV_REST_VERSION, "os", x->r->os, "status", "healthy", "clusterMembership",
+                     "active", "recoveryType", "none", "thisNode", 1, "nodeUUID",
+                     dv_cluster_node_uuid(c), "services", "kv", "ports", "direct", (int)kv);
 }
 
 static void serve_root(ctx *x)
@@ -1033,11 +1032,23 @@ static void apply_bucket_form(const dv_form *f, dv_bucket_settings *s, int creat
     /* Fields divan-server has no use for (those of other services, auto-compaction, ...) are
      * ignored, as ns_server ignores the ones it does not read, but not silently: each is
      * logged. */
-    static const char *const known[] = {
-        "name", "bucketType", "ramQuota", "ramQuotaMB", "replicaNumber", "replicaIndex",
-        "maxTTL", "flushEnabled", "evictionPolicy", "compressionMode", "durabilityMinLevel",
-        "conflictResolutionType", "storageBackend", "numVBuckets",
-        "historyRetentionCollectionDefault", "historyRetentionBytes", "historyRetentionSeconds"};
+    static const char *const known[] = {"name",
+                                        "bucketType",
+                                        "ramQuota",
+                                        "ramQuotaMB",
+                                        "replicaNumber",
+                                        "replicaIndex",
+                                        "maxTTL",
+                                        "flushEnabled",
+                                        "evictionPolicy",
+                                        "compressionMode",
+                                        "durabilityMinLevel",
+                                        "conflictResolutionType",
+                                        "storageBackend",
+                                        "numVBuckets",
+                                        "historyRetentionCollectionDefault",
+                                        "historyRetentionBytes",
+                                        "historyRetentionSeconds"};
     for (size_t i = 0; i < f->n; i++) {
         int used = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0] && !used; k++)
@@ -1825,8 +1836,8 @@ static unsigned method_of(const char *m)
 static void allow_header(ctx *x, unsigned allowed)
 {
     static const char *const names[] = {
-        "GET, HEAD", "GET, HEAD, POST", "GET, HEAD, POST, DELETE", "POST", "DELETE", "GET",
-        "DELETE, PATCH",
+        "GET, HEAD", "GET, HEAD, POST", "GET, HEAD, POST, DELETE", "POST", "DELETE",
+        "GET",       "DELETE, PATCH",
     };
     static const unsigned masks[] = {
         M_GET | M_HEAD,

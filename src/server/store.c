@@ -143,8 +143,8 @@ const dv_store_hook *dv_store_get_hook(dv_store *s)
     return atomic_load(&s->hook);
 }
 
-int dv_vbucket_each(dv_vbucket *vb, uint32_t cid, uint32_t now,
-                    int (*fn)(void *ud, dv_item *it), void *ud)
+int dv_vbucket_each(dv_vbucket *vb, uint32_t cid, uint32_t now, int (*fn)(void *ud, dv_item *it),
+                    void *ud)
 {
     for (size_t j = 0; j <= vb->mask; j++)
         for (dv_item *it = vb->table[j]; it; it = it->next) {

@@ -110,8 +110,8 @@ void dv_vbucket_purge(dv_vbucket *vb, uint32_t cid, const void *key, size_t nkey
 /* Under the lock. Call fn for every live item of collection cid (not deleted, not expired at
  * now), in no particular order, until fn returns non-zero; returns that value or 0. The items
  * are borrowed until the unlock (fn may take references). */
-int dv_vbucket_each(dv_vbucket *vb, uint32_t cid, uint32_t now,
-                    int (*fn)(void *ud, dv_item *it), void *ud);
+int dv_vbucket_each(dv_vbucket *vb, uint32_t cid, uint32_t now, int (*fn)(void *ud, dv_item *it),
+                    void *ud);
 uint64_t dv_vbucket_uuid(const dv_vbucket *vb);
 uint64_t dv_vbucket_high_seqno(const dv_vbucket *vb);
 uint16_t dv_vbucket_id(const dv_vbucket *vb);

@@ -365,9 +365,9 @@ struct dv_user {
     atomic_uint refs;
     char *name;
     size_t name_len;
-    atomic_int ready;     /* creds derived (or their derivation failed: err) */
-    pthread_mutex_t mu;   /* guards the derivation */
-    char *password;       /* until derived */
+    atomic_int ready;   /* creds derived (or their derivation failed: err) */
+    pthread_mutex_t mu; /* guards the derivation */
+    char *password;     /* until derived */
     size_t password_len;
     uint32_t iterations;
     dv_error err;
@@ -381,8 +381,8 @@ static dv_error user_creds(dv_user *u)
     if (atomic_load_explicit(&u->ready, memory_order_acquire)) return u->err;
     pthread_mutex_lock(&u->mu);
     if (!atomic_load_explicit(&u->ready, memory_order_relaxed)) {
-        u->err = dv_sasl_creds_derive(&u->creds, u->password, u->password_len, NULL, 0,
-                                      u->iterations);
+        u->err =
+            dv_sasl_creds_derive(&u->creds, u->password, u->password_len, NULL, 0, u->iterations);
         OPENSSL_cleanse(u->password, u->password_len);
         dv_free(u->password);
         u->password = NULL;

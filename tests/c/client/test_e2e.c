@@ -51,10 +51,17 @@ static void server_start(server *s, int kv, int http)
     char kvs[16], https[16];
     snprintf(kvs, sizeof kvs, "%d", kv);
     snprintf(https, sizeof https, "%d", http);
-    char *argv[] = {server_bin,    "--kv-port",    kvs,
-                    "--http-port", https,          "--query-port",
-                    "0",           "--threads",    "2",
-                    "--user",      "Administrator:password:admin",
+    char *argv[] = {server_bin,
+                    "--kv-port",
+                    kvs,
+                    "--http-port",
+                    https,
+                    "--query-port",
+                    "0",
+                    "--threads",
+                    "2",
+                    "--user",
+                    "Administrator:password:admin",
                     NULL};
     s->pid = tu_spawn(argv, &s->out, NULL);
     char line[256];

@@ -64,9 +64,9 @@ typedef struct fnode {
     uint16_t mgmt_port;
     unsigned http_requests;
     unsigned data_ops, nmvb_sent;
-    unsigned observes;     /* OBSERVE_SEQNO requests answered */
-    unsigned observe_lag;  /* answer this many OBSERVE_SEQNO with seqnos 0 (not there yet) */
-    int never_persist;     /* OBSERVE_SEQNO: the last persisted seqno stays 0 */
+    unsigned observes;    /* OBSERVE_SEQNO requests answered */
+    unsigned observe_lag; /* answer this many OBSERVE_SEQNO with seqnos 0 (not there yet) */
+    int never_persist;    /* OBSERVE_SEQNO: the last persisted seqno stays 0 */
     item items[512];
     size_t nitems;
 } fnode;
@@ -106,9 +106,9 @@ typedef struct harness {
     fconn conns[1024];
     size_t nconns;
     unsigned connects;
-    int named; /* give even a one-node config host names */
-    uint32_t replicas;     /* numReplicas of the config (and replica chains of the map) */
-    uint64_t high_seqno;   /* of every vbucket: bumped by each SET */
+    int named;           /* give even a one-node config host names */
+    uint32_t replicas;   /* numReplicas of the config (and replica chains of the map) */
+    uint64_t high_seqno; /* of every vbucket: bumped by each SET */
 } harness;
 
 static harness H;

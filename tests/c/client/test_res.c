@@ -26,7 +26,8 @@ static void full_result(void **state)
                             .retry_reasons = reasons,
                             .message = ""};
     dv_subdoc_res specs[2] = {{DV_ERR_OK, 0, v0, 3}, {DV_ERR_PATH_NOT_FOUND, 0xc0, NULL, 0}};
-    dv_endpoint eps[1] = {{3, remote, "127.0.0.1:5000", NULL, DV_ENDPOINT_CONNECTED, 5, DV_ERR_OK, 9}};
+    dv_endpoint eps[1] = {
+        {3, remote, "127.0.0.1:5000", NULL, DV_ENDPOINT_CONNECTED, 5, DV_ERR_OK, 9}};
     dv_res res = {.err = DV_ERR_OK,
                   .ctx = &ctx,
                   .cas = 42,

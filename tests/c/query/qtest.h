@@ -99,10 +99,10 @@ static inline int qt_teardown(void **s)
 
 #define QT_EQ(t, stmt, expect) assert_string_equal(qt_run(t, stmt), expect)
 /* The error's code and the start of its message. */
-#define QT_ERR(t, stmt, prefix)                                                               \
-    do {                                                                                      \
-        const char *r_ = qt_run(t, stmt);                                                     \
-        if (strncmp(r_, prefix, strlen(prefix))) fail_msg("%s\n  got: %s", stmt, r_);         \
+#define QT_ERR(t, stmt, prefix)                                                                    \
+    do {                                                                                           \
+        const char *r_ = qt_run(t, stmt);                                                          \
+        if (strncmp(r_, prefix, strlen(prefix))) fail_msg("%s\n  got: %s", stmt, r_);              \
     } while (0)
 
 #endif

@@ -2,7 +2,6 @@
  * query-service.md 10.1 and 10.4, through FROM-less SELECTs. */
 #include "qtest.h"
 
-
 typedef struct kase {
     const char *stmt, *expect;
 } kase;
@@ -11,7 +10,8 @@ static void run_cases(const kase *k, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const char *got = qt_run(&T, k[i].stmt);
-        if (strcmp(got, k[i].expect)) fail_msg("%s\n  want: %s\n  got:  %s", k[i].stmt, k[i].expect, got);
+        if (strcmp(got, k[i].expect))
+            fail_msg("%s\n  want: %s\n  got:  %s", k[i].stmt, k[i].expect, got);
     }
 }
 #define RUN(k) run_cases(k, sizeof k / sizeof k[0])
@@ -52,7 +52,8 @@ static void test_comparisons(void **s)
          "[[true,false,false,true]]"},
         {"SELECT RAW TYPE(MISSING IS NULL)", "[\"missing\"]"},
         {"SELECT RAW TYPE(MISSING IS NOT NULL)", "[\"missing\"]"},
-        {"SELECT RAW [MISSING IS MISSING, NULL IS MISSING, MISSING IS NOT MISSING, 1 IS NOT MISSING]",
+        {"SELECT RAW [MISSING IS MISSING, NULL IS MISSING, MISSING IS NOT MISSING, 1 IS NOT "
+         "MISSING]",
          "[[true,false,false,true]]"},
         {"SELECT RAW [1 IS VALUED, NULL IS VALUED, MISSING IS VALUED, MISSING IS NOT VALUED]",
          "[[true,false,false,true]]"},
@@ -105,15 +106,18 @@ static void test_arithmetic_and_paths(void **s)
 static void test_collation(void **s)
 {
     (void)s;
-    QT_EQ(&T,
-          "SELECT RAW v.x FROM [{'x': {'a':1}}, {'x':[1]}, {'x':'b'}, {'x':'a'}, {'x':2}, {'x':1.5}, "
-          "{'x':true}, {'x':false}, {'x':null}, {}, {'x':[0,5]}, {'x':'ab'}] AS v ORDER BY v.x",
-          "[null,null,false,true,1.5,2,\"a\",\"ab\",\"b\",[0,5],[1],{\"a\":1}]");
+    QT_EQ(
+        &T,
+        "SELECT RAW v.x FROM [{'x': {'a':1}}, {'x':[1]}, {'x':'b'}, {'x':'a'}, {'x':2}, {'x':1.5}, "
+        "{'x':true}, {'x':false}, {'x':null}, {}, {'x':[0,5]}, {'x':'ab'}] AS v ORDER BY v.x",
+        "[null,null,false,true,1.5,2,\"a\",\"ab\",\"b\",[0,5],[1],{\"a\":1}]");
     QT_EQ(&T, "SELECT RAW v FROM [3,1,2] AS v ORDER BY v DESC", "[3,2,1]");
     QT_EQ(&T, "SELECT RAW v FROM [3,null,1] AS v ORDER BY v DESC NULLS FIRST", "[null,3,1]");
     QT_EQ(&T, "SELECT RAW v FROM [null,3,1] AS v ORDER BY v NULLS LAST", "[1,3,null]");
-    QT_EQ(&T, "SELECT RAW v FROM [{'a':2,'b':1},{'a':1,'b':2},{'a':1,'b':1}] AS v ORDER BY v.a, v.b DESC",
-          "[{\"a\":1,\"b\":2},{\"a\":1,\"b\":1},{\"a\":2,\"b\":1}]");
+    QT_EQ(
+        &T,
+        "SELECT RAW v FROM [{'a':2,'b':1},{'a':1,'b':2},{'a':1,'b':1}] AS v ORDER BY v.a, v.b DESC",
+        "[{\"a\":1,\"b\":2},{\"a\":1,\"b\":1},{\"a\":2,\"b\":1}]");
 }
 
 static void test_string_functions(void **s)
@@ -122,7 +126,8 @@ static void test_string_functions(void **s)
     static const kase k[] = {
         {"SELECT RAW [LOWER('AbC'), UPPER('aBc'), LENGTH('abcd'), CONCAT('a','b','c')]",
          "[[\"abc\",\"ABC\",4,\"abc\"]]"},
-        {"SELECT RAW [SUBSTR('hello', 1, 3), SUBSTR('hello', 2), SUBSTR1('hello', 1, 2), SUBSTR('hi', 5)]",
+        {"SELECT RAW [SUBSTR('hello', 1, 3), SUBSTR('hello', 2), SUBSTR1('hello', 1, 2), "
+         "SUBSTR('hi', 5)]",
          "[[\"ell\",\"llo\",\"he\",null]]"},
         {"SELECT RAW [POSITION('hello', 'l'), POSITION('hello', 'z'), POSITION1('hello', 'l'), "
          "CONTAINS('hello', 'ell')]",
@@ -170,10 +175,12 @@ static void test_array_functions(void **s)
          "[[2,true,1,-1]]"},
         {"SELECT RAW [ARRAY_APPEND([1], 2, 3), ARRAY_PREPEND(0, [1]), ARRAY_CONCAT([1], [2], [3])]",
          "[[[1,2,3],[0,1],[1,2,3]]]"},
-        {"SELECT RAW [ARRAY_DISTINCT([1,1,2]), ARRAY_FLATTEN([1,[2,[3]]], 1), ARRAY_REMOVE([1,2,1], 1), "
+        {"SELECT RAW [ARRAY_DISTINCT([1,1,2]), ARRAY_FLATTEN([1,[2,[3]]], 1), "
+         "ARRAY_REMOVE([1,2,1], 1), "
          "ARRAY_SORT([3,'a',1,null])]",
          "[[[1,2],[1,2,[3]],[2],[null,1,3,\"a\"]]]"},
-        {"SELECT RAW [ARRAY_SUM([1,2,3]), ARRAY_MIN([3,1]), ARRAY_MAX([3,1]), ARRAY_COUNT([1,null,2]), "
+        {"SELECT RAW [ARRAY_SUM([1,2,3]), ARRAY_MIN([3,1]), ARRAY_MAX([3,1]), "
+         "ARRAY_COUNT([1,null,2]), "
          "ARRAY_AVG([1,2])]",
          "[[6,1,3,2,1.5]]"},
         {"SELECT RAW [ARRAY_RANGE(0, 3), ARRAY_RANGE(0, 10, 4), ARRAY_RANGE(3, 0)]",
@@ -187,13 +194,15 @@ static void test_object_and_type_functions(void **s)
 {
     (void)s;
     static const kase k[] = {
-        {"SELECT RAW [OBJECT_NAMES({'b':1,'a':2}), OBJECT_VALUES({'b':1,'a':2}), OBJECT_LENGTH({'a':1})]",
+        {"SELECT RAW [OBJECT_NAMES({'b':1,'a':2}), OBJECT_VALUES({'b':1,'a':2}), "
+         "OBJECT_LENGTH({'a':1})]",
          "[[[\"a\",\"b\"],[2,1],1]]"},
         {"SELECT RAW OBJECT_PAIRS({'a':1})", "[[{\"name\":\"a\",\"val\":1}]]"},
         {"SELECT RAW [OBJECT_ADD({'a':1}, 'b', 2), OBJECT_PUT({'a':1}, 'a', 3), "
          "OBJECT_REMOVE({'a':1,'b':2}, 'a')]",
          "[[{\"a\":1,\"b\":2},{\"a\":3},{\"b\":2}]]"},
-        {"SELECT RAW [TYPE(1), TYPE('s'), TYPE([]), TYPE({}), TYPE(NULL), TYPE(TRUE), TYPENAME(MISSING)]",
+        {"SELECT RAW [TYPE(1), TYPE('s'), TYPE([]), TYPE({}), TYPE(NULL), TYPE(TRUE), "
+         "TYPENAME(MISSING)]",
          "[[\"number\",\"string\",\"array\",\"object\",\"null\",\"boolean\",\"missing\"]]"},
         {"SELECT RAW [IS_ARRAY([]), IS_BOOLEAN(1), IS_NUMBER(1), IS_OBJECT({}), IS_STRING('s'), "
          "IS_ATOM([]), IS_ATOM(1)]",
@@ -231,9 +240,11 @@ static void test_date_and_misc_functions(void **s)
         {"SELECT RAW DATE_DIFF_STR('2020-01-03', '2020-01-01', 'day')", "[2]"},
         {"SELECT RAW DATE_DIFF_STR('2021-03-01', '2020-01-01', 'month')", "[14]"},
         {"SELECT RAW [DATE_PART_STR('2020-05-06T07:08:09Z', 'year'), "
-         "DATE_PART_STR('2020-05-06T07:08:09Z', 'month'), DATE_PART_STR('2020-05-06T07:08:09Z', 'hour')]",
+         "DATE_PART_STR('2020-05-06T07:08:09Z', 'month'), DATE_PART_STR('2020-05-06T07:08:09Z', "
+         "'hour')]",
          "[[2020,5,7]]"},
-        {"SELECT RAW DATE_TRUNC_STR('2020-05-06T07:08:09Z', 'month')", "[\"2020-05-01T00:00:00Z\"]"},
+        {"SELECT RAW DATE_TRUNC_STR('2020-05-06T07:08:09Z', 'month')",
+         "[\"2020-05-01T00:00:00Z\"]"},
         {"SELECT RAW STR_TO_UTC('2020-01-01T01:00:00+01:00')", "[\"2020-01-01T00:00:00Z\"]"},
         {"SELECT RAW STR_TO_MILLIS('not a date')", "[null]"},
         {"SELECT RAW NOW_MILLIS() > 1600000000000", "[true]"},
@@ -241,7 +252,8 @@ static void test_date_and_misc_functions(void **s)
         {"SELECT RAW LENGTH(UUID())", "[36]"},
         {"SELECT RAW [BASE64_ENCODE('abc'), BASE64_DECODE(BASE64_ENCODE({'a':1}))]",
          "[[\"ImFiYyI=\",{\"a\":1}]]"},
-        {"SELECT RAW [ENCODE_JSON({'a':[1]}), DECODE_JSON('[1,2]')]", "[[\"{\\\"a\\\":[1]}\",[1,2]]]"},
+        {"SELECT RAW [ENCODE_JSON({'a':[1]}), DECODE_JSON('[1,2]')]",
+         "[[\"{\\\"a\\\":[1]}\",[1,2]]]"},
     };
     RUN(k);
 }
@@ -250,19 +262,23 @@ static void test_aggregates(void **s)
 {
     (void)s;
     static const kase k[] = {
-        {"SELECT COUNT(*) AS n, COUNT(v) AS c, SUM(v) AS s, AVG(v) AS a, MIN(v) AS mi, MAX(v) AS ma "
+        {"SELECT COUNT(*) AS n, COUNT(v) AS c, SUM(v) AS s, AVG(v) AS a, MIN(v) AS mi, MAX(v) AS "
+         "ma "
          "FROM [1, 2, NULL, 3, {}] AS v",
          "[{\"a\":2,\"c\":4,\"ma\":{},\"mi\":1,\"n\":5,\"s\":6}]"},
         {"SELECT COUNT(*) FROM [] AS v", "[{\"$1\":0}]"},
         {"SELECT SUM(v) AS s, AVG(v) AS a FROM [] AS v", "[{\"a\":null,\"s\":null}]"},
         {"SELECT COUNT(DISTINCT v) AS n, ARRAY_AGG(DISTINCT v) AS a FROM [1,1,2] AS v",
          "[{\"a\":[1,2],\"n\":2}]"},
-        {"SELECT v.g, COUNT(*) AS n FROM [{'g':'a'},{'g':'b'},{'g':'a'}] AS v GROUP BY v.g ORDER BY v.g",
+        {"SELECT v.g, COUNT(*) AS n FROM [{'g':'a'},{'g':'b'},{'g':'a'}] AS v GROUP BY v.g ORDER "
+         "BY v.g",
          "[{\"g\":\"a\",\"n\":2},{\"g\":\"b\",\"n\":1}]"},
-        {"SELECT g, SUM(v.x) AS s FROM [{'g':1,'x':1},{'g':2,'x':5},{'g':1,'x':2}] AS v GROUP BY v.g "
+        {"SELECT g, SUM(v.x) AS s FROM [{'g':1,'x':1},{'g':2,'x':5},{'g':1,'x':2}] AS v GROUP BY "
+         "v.g "
          "LETTING g = v.g HAVING SUM(v.x) > 2 ORDER BY s DESC",
          "[{\"g\":2,\"s\":5},{\"g\":1,\"s\":3}]"},
-        {"SELECT COUNT (1) AS c FROM ARRAY_RANGE(0,10) AS d1, ARRAY_RANGE(0,10) AS d2", "[{\"c\":100}]"},
+        {"SELECT COUNT (1) AS c FROM ARRAY_RANGE(0,10) AS d1, ARRAY_RANGE(0,10) AS d2",
+         "[{\"c\":100}]"},
     };
     RUN(k);
 }
@@ -318,11 +334,13 @@ static void test_memory_bound(void **s)
     QT_ERR(&T, "SELECT a, b FROM ARRAY_RANGE(0,100) AS a, ARRAY_RANGE(0,100) AS b",
            "ERR 5500 Request has exceeded memory quota");
     /* aggregates over a cross product stream: the product is never held */
-    QT_EQ(&T, "SELECT COUNT(*) AS n, SUM(a) AS s, MIN(b) AS mi, MAX(a + b) AS ma, AVG(a) AS av, "
-              "COUNT(NULL) AS z FROM ARRAY_RANGE(0,100) AS a, ARRAY_RANGE(0,100) AS b WHERE a < b",
+    QT_EQ(&T,
+          "SELECT COUNT(*) AS n, SUM(a) AS s, MIN(b) AS mi, MAX(a + b) AS ma, AVG(a) AS av, "
+          "COUNT(NULL) AS z FROM ARRAY_RANGE(0,100) AS a, ARRAY_RANGE(0,100) AS b WHERE a < b",
           "[{\"av\":32.6666666666667,\"ma\":197,\"mi\":1,\"n\":4950,\"s\":161700,\"z\":0}]");
-    QT_EQ(&T, "SELECT RAW COUNT(1) FROM ARRAY_RANGE(0,10) AS a, ARRAY_RANGE(0,10) AS b, "
-              "ARRAY_RANGE(0,10) AS c",
+    QT_EQ(&T,
+          "SELECT RAW COUNT(1) FROM ARRAY_RANGE(0,10) AS a, ARRAY_RANGE(0,10) AS b, "
+          "ARRAY_RANGE(0,10) AS c",
           "[1000]");
     QT_EQ(&T, "SELECT RAW COUNT(1) FROM [1] AS a, [] AS b", "[0]");
     T.max_values = 0;

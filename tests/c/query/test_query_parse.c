@@ -34,15 +34,18 @@ static void test_statements_parse(void **s)
         "SELECT 1=1",
         "SELECT * FROM `b` LIMIT 2",
         "SELECT * FROM default:`b`.`s`.`c` WHERE META().id IN $1 ORDER BY META().id ASC",
-        ("SELECT `idx`.* FROM system:indexes AS idx WHERE (bucket_id = $bucket_name OR (bucket_id IS "
-         "MISSING AND keyspace_id = $bucket_name)) AND `using` = \"gsi\" ORDER BY is_primary DESC, name ASC"),
+        ("SELECT `idx`.* FROM system:indexes AS idx WHERE (bucket_id = $bucket_name OR (bucket_id "
+         "IS "
+         "MISSING AND keyspace_id = $bucket_name)) AND `using` = \"gsi\" ORDER BY is_primary DESC, "
+         "name ASC"),
         "SELECT RAW name FROM system:indexes WHERE state = \"deferred\"",
         "SELECT COUNT (1) AS c FROM ARRAY_RANGE(0,110) AS d1, ARRAY_RANGE(0,110) AS d2",
         "select distinct raw a.b from b a use keys ['k1','k2'] where a.x like 'y%' escape '!'",
         "SELECT a.x, b.y FROM a JOIN b ON KEYS a.fk LEFT JOIN c ON KEYS a.k NEST d ON KEYS a.ids",
         "SELECT e FROM a UNNEST a.arr AS e LEFT OUTER UNNEST a.o e2",
         "SELECT * FROM a JOIN b ON a.x = b.y AND b.t = 'z' LEFT JOIN c ON c.id = a.cid",
-        "SELECT g, COUNT(*) FROM t GROUP BY g LETTING h = 1 HAVING COUNT(*) > 1 ORDER BY g DESC NULLS LAST",
+        "SELECT g, COUNT(*) FROM t GROUP BY g LETTING h = 1 HAVING COUNT(*) > 1 ORDER BY g DESC "
+        "NULLS LAST",
         "SELECT x FROM t LET x = 1 WHERE x OFFSET 2 LIMIT 3",
         "SELECT ?, ?, $1, $name, @at",
         "SELECT ANY v IN a SATISFIES v = 1 END, EVERY v WITHIN a SATISFIES TRUE END",
@@ -51,15 +54,18 @@ static void test_statements_parse(void **s)
         "SELECT {\"a\": 1, 'b': [1, 2.5e3, -3]}, a[1:2], a[-1], a.[\"x\"]",
         "SELECT (SELECT RAW 1), EXISTS (SELECT 1)",
         "INSERT INTO default:`b`.`s`.`c` VALUES(\"k\", {\"a\": 1})",
-        "INSERT INTO b (KEY, VALUE) VALUES (\"k1\", {}), (\"k2\", {}, {\"expiration\": 10}) RETURNING *",
+        "INSERT INTO b (KEY, VALUE) VALUES (\"k1\", {}), (\"k2\", {}, {\"expiration\": 10}) "
+        "RETURNING *",
         "INSERT INTO b (KEY k, VALUE v) SELECT \"x\" AS k, 1 AS v",
         "UPSERT INTO b (KEY, VALUE) VALUES ('k', 1) RETURNING META().cas",
-        "UPDATE `b` AS content USE KEYS 'k' SET content.a = 'aaaa', x.y.z = 1 UNSET q WHERE 1 LIMIT 1 RETURNING RAW META().id",
+        "UPDATE `b` AS content USE KEYS 'k' SET content.a = 'aaaa', x.y.z = 1 UNSET q WHERE 1 "
+        "LIMIT 1 RETURNING RAW META().id",
         "DELETE FROM b USE KEYS $1 WHERE TRUE LIMIT 2 RETURNING b.*",
         "CREATE PRIMARY INDEX  ON default:`b` USING GSI ",
         "CREATE PRIMARY INDEX `#primary` ON `b`",
         "CREATE PRIMARY INDEX `p2` ON default:`b`.`s`.`c` USING GSI WITH {\"defer_build\": true}",
-        "CREATE INDEX `idx` ON default:`b`(`fld1`, `fld2`) WHERE ((`fld1` = 1) and (`fld2` = 2)) USING GSI",
+        "CREATE INDEX `idx` ON default:`b`(`fld1`, `fld2`) WHERE ((`fld1` = 1) and (`fld2` = 2)) "
+        "USING GSI",
         "CREATE INDEX idx_fld1 ON b(fld1) PARTITION BY HASH(fld1)",
         "CREATE INDEX i IF NOT EXISTS ON b(DISTINCT ARRAY v FOR v IN arr END, LOWER(name))",
         "DROP PRIMARY INDEX ON default:`b` USING GSI",
@@ -129,7 +135,8 @@ static void test_canonical_text(void **s)
 {
     (void)s;
     qt *t = &T;
-    QT_EQ(t, "CREATE INDEX ix1 ON travel(fld1, a.b, LOWER(name)) WHERE fld1 = 1 AND fld2 = 2", "[]");
+    QT_EQ(t, "CREATE INDEX ix1 ON travel(fld1, a.b, LOWER(name)) WHERE fld1 = 1 AND fld2 = 2",
+          "[]");
     QT_EQ(t, "CREATE INDEX ix2 ON travel(`fld1`) WHERE ((`fld1` = 1) and (`fld2` = 2))", "[]");
     QT_EQ(t, "CREATE INDEX idx_fld1 ON travel(fld1) PARTITION BY HASH(fld1)", "[]");
     QT_EQ(t, "SELECT RAW [index_key, `condition`] FROM system:indexes WHERE name = 'ix1'",

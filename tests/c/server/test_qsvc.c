@@ -45,9 +45,11 @@ static void test_params(void **s)
 {
     (void)s;
     char msg[300];
-    assert_int_equal(parse("{\"statement\":\"SELECT 1\",\"client_context_id\":\"x\",\"timeout\":\"74500ms\","
-                           "\"metrics\":false,\"max_parallelism\":\"4\",\"$a\":1,\"@b\":[2],\"args\":[1]}",
-                           0, msg), 0);
+    assert_int_equal(
+        parse("{\"statement\":\"SELECT 1\",\"client_context_id\":\"x\",\"timeout\":\"74500ms\","
+              "\"metrics\":false,\"max_parallelism\":\"4\",\"$a\":1,\"@b\":[2],\"args\":[1]}",
+              0, msg),
+        0);
     assert_int_equal(parse("{\"statement\":\"SELECT 1\",\"nosuch\":1}", 0, msg), 1065);
     assert_string_equal(msg, "Unrecognized parameter in request: nosuch");
     assert_int_equal(parse("{\"statement\":\"SELECT 1\",\"txid\":\"t\"}", 0, msg), 1065);
@@ -55,13 +57,19 @@ static void test_params(void **s)
     assert_int_equal(parse("{\"client_context_id\":\"x\"}", 0, msg), 1050);
     assert_int_equal(parse("{\"statement\":\"SELECT 1\",\"$a\":1,\"@a\":2}", 0, msg), 1060);
     assert_int_equal(parse("{\"statement\":\"SELECT 1\",\"readonly\":\"yes\"}", 0, msg), 1070);
-    assert_int_equal(parse("{\"statement\":\"SELECT 1\",\"client_context_id\":\"a\\\"b\"}", 0, msg), 1110);
-    assert_int_equal(parse("{\"statement\":\"SELECT 1\",\"scan_consistency\":\"at_plus\"}", 0, msg), 1050);
-    assert_int_equal(parse("{\"statement\":\"SELECT 1\",\"scan_consistency\":\"request_plus\",\"scan_wait\":\"2s\"}", 0, msg), 0);
+    assert_int_equal(parse("{\"statement\":\"SELECT 1\",\"client_context_id\":\"a\\\"b\"}", 0, msg),
+                     1110);
+    assert_int_equal(parse("{\"statement\":\"SELECT 1\",\"scan_consistency\":\"at_plus\"}", 0, msg),
+                     1050);
+    assert_int_equal(parse("{\"statement\":\"SELECT "
+                           "1\",\"scan_consistency\":\"request_plus\",\"scan_wait\":\"2s\"}",
+                           0, msg),
+                     0);
     assert_int_equal(parse("{\"statement\":\"SELECT 1\",\"timeout\":\"soon\"}", 0, msg), 1040);
     assert_int_equal(parse("{\"statement\":\"SELECT 1\",\"scan_cap\":\"x\"}", 0, msg), 1070);
     /* form and GET fields arrive as strings */
-    assert_int_equal(parse("{\"statement\":\"SELECT 1\",\"readonly\":\"true\",\"args\":\"[1,2]\"}", 1, msg), 0);
+    assert_int_equal(
+        parse("{\"statement\":\"SELECT 1\",\"readonly\":\"true\",\"args\":\"[1,2]\"}", 1, msg), 0);
     json_t *j = json_pack("{s:s,s:s,s:s}", "statement", "SELECT $1", "args", "[\"x\"]", "$n", "5");
     dv_qsvc_params p;
     assert_int_equal(dv_qsvc_params_parse(j, 1, &p, msg, sizeof msg), 0);
@@ -86,7 +94,7 @@ static int setup(void **s)
     users = dv_users_new(0);
     if (!cluster || !users || dv_cluster_create_default_bucket(cluster) != DV_ERR_OK) return -1;
     static const char *const flags[] = {"admin:pw:admin", "reader:pw:data_reader[default]",
-                                         "qs:pw:query_select[default]"};
+                                        "qs:pw:query_select[default]"};
     for (size_t i = 0; i < 3; i++)
         if (dv_users_add_flag(users, flags[i], err, sizeof err) != DV_ERR_OK) {
             fprintf(stderr, "%s: %s\n", flags[i], err);
@@ -173,11 +181,13 @@ static json_t *post(const char *auth, const char *json, int *status)
 
 static const char *first_msg(json_t *r)
 {
-    return json_string_value(json_object_get(json_array_get(json_object_get(r, "errors"), 0), "msg"));
+    return json_string_value(
+        json_object_get(json_array_get(json_object_get(r, "errors"), 0), "msg"));
 }
 static int first_code(json_t *r)
 {
-    return (int)json_integer_value(json_object_get(json_array_get(json_object_get(r, "errors"), 0), "code"));
+    return (int)json_integer_value(
+        json_object_get(json_array_get(json_object_get(r, "errors"), 0), "code"));
 }
 
 /* One KV command on bucket default, as a session would run it. */
@@ -209,12 +219,14 @@ static void test_service(void **s)
 {
     (void)s;
     int st;
-    json_t *r = post("admin:pw", "{\"statement\":\"SELECT 1=1\",\"client_context_id\":\"ctx1\"}", &st);
+    json_t *r =
+        post("admin:pw", "{\"statement\":\"SELECT 1=1\",\"client_context_id\":\"ctx1\"}", &st);
     assert_int_equal(st, 200);
     assert_string_equal(json_string_value(json_object_get(r, "status")), "success");
     assert_string_equal(json_string_value(json_object_get(r, "clientContextID")), "ctx1");
     assert_true(json_is_string(json_object_get(r, "requestID")));
-    assert_true(json_is_true(json_object_get(json_array_get(json_object_get(r, "results"), 0), "$1")));
+    assert_true(
+        json_is_true(json_object_get(json_array_get(json_object_get(r, "results"), 0), "$1")));
     json_t *m = json_object_get(r, "metrics");
     assert_int_equal(json_integer_value(json_object_get(m, "resultCount")), 1);
     assert_true(json_is_string(json_object_get(m, "elapsedTime")));
@@ -255,7 +267,9 @@ static void test_store_and_privileges(void **s)
     (void)s;
     int st;
     kv_set("k1", "{\"name\":\"ann\",\"n\":1}");
-    json_t *r = post("admin:pw", "{\"statement\":\"SELECT RAW name FROM `default` USE KEYS $1\",\"args\":[\"k1\"]}", &st);
+    json_t *r = post(
+        "admin:pw",
+        "{\"statement\":\"SELECT RAW name FROM `default` USE KEYS $1\",\"args\":[\"k1\"]}", &st);
     assert_int_equal(st, 200);
     assert_string_equal(json_string_value(json_array_get(json_object_get(r, "results"), 0)), "ann");
     json_decref(r);
@@ -267,9 +281,13 @@ static void test_store_and_privileges(void **s)
     assert_int_equal(st, 200);
     assert_true(json_is_null(json_object_get(r, "signature")));
     json_decref(r);
-    r = post("admin:pw", "{\"statement\":\"UPDATE `default` SET n = n + 1 WHERE name = 'ann' RETURNING RAW n\"}", &st);
+    r = post(
+        "admin:pw",
+        "{\"statement\":\"UPDATE `default` SET n = n + 1 WHERE name = 'ann' RETURNING RAW n\"}",
+        &st);
     assert_int_equal(json_integer_value(json_array_get(json_object_get(r, "results"), 0)), 2);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "metrics"), "mutationCount")), 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(r, "metrics"), "mutationCount")), 1);
     json_decref(r);
     /* the update went through the store: KV sees it */
     dv_kv_res res = kv(DV_OP_GET, "k1", NULL);
@@ -281,13 +299,16 @@ static void test_store_and_privileges(void **s)
     json_decref(r);
     kv_set("k2", "{\"name\":\"bo\"}");
     kv_set("k1", "{\"name\":\"bo\"}");
-    r = post("admin:pw", "{\"statement\":\"SELECT RAW META().id FROM `default` WHERE name = 'bo'\"}", &st);
+    r = post("admin:pw",
+             "{\"statement\":\"SELECT RAW META().id FROM `default` WHERE name = 'bo'\"}", &st);
     assert_int_equal(json_array_size(json_object_get(r, "results")), 2);
     json_decref(r);
-    r = post("admin:pw", "{\"statement\":\"SELECT RAW META().id FROM `default` WHERE name = 'ann'\"}", &st);
+    r = post("admin:pw",
+             "{\"statement\":\"SELECT RAW META().id FROM `default` WHERE name = 'ann'\"}", &st);
     assert_int_equal(json_array_size(json_object_get(r, "results")), 0);
     json_decref(r);
-    r = post("admin:pw", "{\"statement\":\"EXPLAIN SELECT * FROM `default` WHERE name = 'bo'\"}", &st);
+    r = post("admin:pw", "{\"statement\":\"EXPLAIN SELECT * FROM `default` WHERE name = 'bo'\"}",
+             &st);
     char *plan = json_dumps(r, 0);
     assert_non_null(strstr(plan, "IndexScan3"));
     free(plan);
@@ -305,15 +326,21 @@ static void test_store_and_privileges(void **s)
     assert_int_equal(first_code(r), 13014);
     json_decref(r);
     /* GET: read-only statements only */
-    assert_int_equal(request("GET", "/query/service?statement=SELECT%20RAW%202", "admin:pw", NULL, NULL, &r), 200);
+    assert_int_equal(
+        request("GET", "/query/service?statement=SELECT%20RAW%202", "admin:pw", NULL, NULL, &r),
+        200);
     assert_int_equal(json_integer_value(json_array_get(json_object_get(r, "results"), 0)), 2);
     json_decref(r);
-    assert_int_equal(request("GET", "/query/service?statement=DELETE%20FROM%20default", "admin:pw", NULL, NULL, &r), 403);
+    assert_int_equal(request("GET", "/query/service?statement=DELETE%20FROM%20default", "admin:pw",
+                             NULL, NULL, &r),
+                     403);
     assert_int_equal(first_code(r), 1000);
     json_decref(r);
     /* a form body */
-    assert_int_equal(request("POST", "/query/service", "admin:pw", "application/x-www-form-urlencoded",
-                             "statement=SELECT+RAW+%24v&%24v=%22hi%22", &r), 200);
+    assert_int_equal(request("POST", "/query/service", "admin:pw",
+                             "application/x-www-form-urlencoded",
+                             "statement=SELECT+RAW+%24v&%24v=%22hi%22", &r),
+                     200);
     assert_string_equal(json_string_value(json_array_get(json_object_get(r, "results"), 0)), "hi");
     json_decref(r);
 }

@@ -715,8 +715,7 @@ static void buckets(void **state)
     assert_int_equal(json_integer_value(jget(r->json, "historyRetentionSeconds", NULL)), 600);
     resp_free(r);
     /* Its collections take the bucket's history default; an update changes it. */
-    r = http(f, "POST", "/pools/default/buckets/mag/scopes/_default/collections", ADMIN,
-             "name=h1");
+    r = http(f, "POST", "/pools/default/buckets/mag/scopes/_default/collections", ADMIN, "name=h1");
     expect(r, 200);
     resp_free(r);
     r = http(f, "PATCH", "/pools/default/buckets/mag/scopes/_default/collections/_default", ADMIN,
