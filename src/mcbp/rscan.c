@@ -7,45 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/base64.h"
 #include "base/endian.h"
 #include "mcbp/frame.h"
 #include "mcbp/leb128.h"
 
 /* ---- Create ------------------------------------------------------------------------------- */
-
-static int b64_digit(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-/* Standard base64, padding optional; -1 for a bad character, a dangling sextet, or more than
- * max bytes. */
-static long b64_decode(const char *s, size_t n, uint8_t *out, size_t max)
-{
-    while (n && s[n - 1] == '=') n--;
-    if (n % 4 == 1) return -1;
-    size_t o = 0;
-    uint32_t acc = 0;
-    unsigned bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int d = b64_digit((unsigned char)s[i]);
-        if (d < 0) return -1;
-        acc = (acc << 6) | (uint32_t)d;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o == max) return -1;
-            out[o++] = (uint8_t)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    return (long)o;
-}
 
 static int fail(char *err, size_t errlen, const char *why)
 {
@@ -64,10 +31,9 @@ static int get_term(json_t *range, const char *incl, const char *excl, uint8_t *
         *exclusive = 1;
     }
     if (!json_is_string(v)) return -1;
-    long n = b64_decode(json_string_value(v), json_string_length(v), out, DV_RSCAN_TERM_MAX);
-    if (n < 0) return -1;
-    *len = (size_t)n;
-    return 0;
+    /* Standard base64, the padding optional. */
+    return dv_base64_decode(json_string_value(v), json_string_length(v), DV_BASE64_LOOSE, out,
+                            DV_RSCAN_TERM_MAX, len);
 }
 
 static int get_u64(json_t *v, uint64_t *out)

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "base/base64.h"
 #include "base/clock.h"
 #include "query/func.h"
 
@@ -1195,30 +1196,18 @@ static json_t *f_uuid(q_ctx *c, json_t **v, size_t n)
     return json_string(s);
 }
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+/* BASE64_ENCODE(v): the base64 of v's JSON text; BASE64_DECODE(s): the JSON value whose text s
+ * encodes (padding optional), NULL when s is not that. */
 static json_t *f_base64_encode(q_ctx *c, json_t **v, size_t n)
 {
     (void)c, (void)n;
     char *s = json_dumps(v[0], JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
     if (!s) return json_null();
-    size_t len = strlen(s), o = 0;
-    char *out = malloc((len + 2) / 3 * 4 + 1);
-    if (!out) {
-        free(s);
-        return NULL;
-    }
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned x = (unsigned char)s[i] << 16;
-        if (i + 1 < len) x |= (unsigned char)s[i + 1] << 8;
-        if (i + 2 < len) x |= (unsigned char)s[i + 2];
-        out[o++] = b64[(x >> 18) & 63];
-        out[o++] = b64[(x >> 12) & 63];
-        out[o++] = i + 1 < len ? b64[(x >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? b64[x & 63] : '=';
-    }
-    json_t *r = str_n(out, o);
-    free(out);
+    dv_buf out = DV_BUF_INIT;
+    json_t *r = dv_base64_encode(&out, s, strlen(s)) == 0
+                    ? str_n((const char *)dv_buf_head(&out), dv_buf_size(&out))
+                    : NULL;
+    dv_buf_free(&out);
     free(s);
     return r;
 }
@@ -1226,27 +1215,12 @@ static json_t *f_base64_decode(q_ctx *c, json_t **v, size_t n)
 {
     (void)c, (void)n;
     if (!json_is_string(v[0])) return json_null();
-    const char *s = STR(v[0]);
-    size_t len = SLEN(v[0]), o = 0;
-    char *out = malloc(len + 1);
+    size_t len = SLEN(v[0]), max = dv_base64_decoded_max(len), got = 0;
+    uint8_t *out = malloc(max ? max : 1);
     if (!out) return NULL;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '=') break;
-        const char *p = strchr(b64, s[i]);
-        if (!p || !s[i]) {
-            free(out);
-            return json_null();
-        }
-        acc = (acc << 6) | (unsigned)(p - b64);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    json_t *r = json_loadb(out, o, JSON_DECODE_ANY, NULL);
+    json_t *r = dv_base64_decode(STR(v[0]), len, DV_BASE64_LOOSE, out, max, &got) == 0
+                    ? json_loadb((const char *)out, got, JSON_DECODE_ANY, NULL)
+                    : NULL;
     free(out);
     return r ? r : json_null();
 }

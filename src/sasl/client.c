@@ -180,10 +180,11 @@ static dv_sasl_result on_server_first(dv_sasl_client *c, const char *in, size_t 
         return client_fail(c, DV_ERR_PROTOCOL_ERROR,
                            "server-first-message: invalid or excessive iteration count");
 
-    size_t cap = dv_sasl_b64_decoded_max(salt64_len), salt_len = 0;
+    size_t cap = dv_base64_decoded_max(salt64_len), salt_len = 0;
     uint8_t *salt = dv_malloc(cap);
     if (!salt) return client_fail(c, DV_ERR_NO_MEMORY, "out of memory");
-    if (dv_sasl_b64_decode(salt64, salt64_len, salt, cap, &salt_len) != 0 || salt_len == 0) {
+    if (dv_base64_decode(salt64, salt64_len, DV_BASE64_STRICT, salt, cap, &salt_len) != 0 ||
+        salt_len == 0) {
         dv_free(salt);
         return client_fail(c, DV_ERR_PROTOCOL_ERROR, "server-first-message: invalid salt");
     }
@@ -220,7 +221,7 @@ static dv_sasl_result on_server_first(dv_sasl_client *c, const char *in, size_t 
     for (size_t i = 0; i < n; i++) proof[i] ^= client_key[i];
     rc = DV_ERR_NO_MEMORY;
     reason = "out of memory";
-    if (dv_buf_append(&c->out, ",p=", 3) || dv_sasl_b64_encode(&c->out, proof, n)) goto out;
+    if (dv_buf_append(&c->out, ",p=", 3) || dv_base64_encode(&c->out, proof, n)) goto out;
     rc = DV_ERR_OK;
 out:
     OPENSSL_cleanse(salted, sizeof salted);
@@ -252,8 +253,9 @@ static dv_sasl_result on_server_final(dv_sasl_client *c, const char *in, size_t 
     const size_t n = dv_sasl_hash_size(c->hash);
     uint8_t sig[DV_SASL_MAX_DIGEST + 3]; /* room for a padded decode of a too-long value */
     size_t sig_len = 0;
-    if (dv_sasl_b64_decoded_max(v_len) > sizeof sig ||
-        dv_sasl_b64_decode(v, v_len, sig, sizeof sig, &sig_len) != 0 || sig_len != n)
+    if (dv_base64_decoded_max(v_len) > sizeof sig ||
+        dv_base64_decode(v, v_len, DV_BASE64_STRICT, sig, sizeof sig, &sig_len) != 0 ||
+        sig_len != n)
         return client_fail(c, DV_ERR_PROTOCOL_ERROR,
                            "server-final-message: invalid server signature encoding");
     if (CRYPTO_memcmp(sig, c->server_signature, n) != 0)

@@ -5,23 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/base64.h"
 #include "base/buf.h"
 #include "sasl/sasl.h"
 
 /* The hash of a SCRAM mechanism; -1 for PLAIN or a value out of range. */
 int dv_sasl_mech_hash(dv_sasl_mech mech, dv_sasl_hash *out);
-
-/* Standard base64 with padding, appended to out. 0, or -1 on allocation failure. */
-int dv_sasl_b64_encode(dv_buf *out, const uint8_t *in, size_t len);
-/* Upper bound of the decoded size of len base64 characters. */
-static inline size_t dv_sasl_b64_decoded_max(size_t len)
-{
-    return len / 4 * 3;
-}
-/* Strict decode: length a multiple of 4, alphabet A-Za-z0-9+/, '=' only as final padding,
- * unused bits zero (the canonical encoding). Writes at most dv_sasl_b64_decoded_max(len)
- * bytes (cap must allow that). 0 and *out_len, or -1. */
-int dv_sasl_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *out_len);
 
 /* Crypto on OpenSSL; each returns 0, or -1 on failure. out holds dv_sasl_hash_size(h) bytes. */
 int dv_sasl_hmac(dv_sasl_hash h, const uint8_t *key, size_t key_len, const void *data, size_t len,

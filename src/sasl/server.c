@@ -269,7 +269,7 @@ static dv_sasl_result scram_first(dv_sasl_server *s, const char *in, size_t len)
         dv_buf_append(&s->nonce, cnonce, cnonce_len) ||
         dv_buf_append(&s->nonce, snonce, strlen(snonce)) || dv_buf_append(o, "r=", 2) ||
         dv_buf_append(o, s->nonce.data, s->nonce.len) || dv_buf_append(o, ",s=", 3) ||
-        dv_sasl_b64_encode(o, s->secret.salt, s->secret.salt_len) ||
+        dv_base64_encode(o, s->secret.salt, s->secret.salt_len) ||
         dv_buf_printf(o, ",i=%u", (unsigned)s->secret.iterations) ||
         dv_buf_append(&s->auth, bare, bare_len) || dv_buf_append_u8(&s->auth, ',') ||
         dv_buf_append(&s->auth, o->data, o->len))
@@ -294,8 +294,8 @@ static dv_sasl_result scram_final(dv_sasl_server *s, const char *in, size_t len)
     /* c= must be the base64 of the GS2 header of client-first ("biws" for "n,,"). */
     uint8_t gs2[3 * (DV_SASL_MAX_MESSAGE / 4)];
     size_t gs2_len = 0;
-    if (dv_sasl_b64_decoded_max(cb_len) > sizeof gs2 ||
-        dv_sasl_b64_decode(cb, cb_len, gs2, sizeof gs2, &gs2_len) != 0)
+    if (dv_base64_decoded_max(cb_len) > sizeof gs2 ||
+        dv_base64_decode(cb, cb_len, DV_BASE64_STRICT, gs2, sizeof gs2, &gs2_len) != 0)
         return bad_message(s, "client-final-message: invalid base64 in c=");
     if (gs2_len != s->gs2.len || memcmp(gs2, s->gs2.data, gs2_len) != 0)
         return bad_message(s, "client-final-message: c= does not match the GS2 header");
@@ -305,8 +305,9 @@ static dv_sasl_result scram_final(dv_sasl_server *s, const char *in, size_t len)
     const size_t n = dv_sasl_hash_size(s->hash);
     uint8_t proof[DV_SASL_MAX_DIGEST + 3];
     size_t proof_len = 0;
-    if (dv_sasl_b64_decoded_max(proof64_len) > sizeof proof ||
-        dv_sasl_b64_decode(proof64, proof64_len, proof, sizeof proof, &proof_len) != 0 ||
+    if (dv_base64_decoded_max(proof64_len) > sizeof proof ||
+        dv_base64_decode(proof64, proof64_len, DV_BASE64_STRICT, proof, sizeof proof, &proof_len) !=
+            0 ||
         proof_len != n)
         return bad_message(s, "client-final-message: invalid proof encoding or length");
 
@@ -332,7 +333,7 @@ static dv_sasl_result scram_final(dv_sasl_server *s, const char *in, size_t len)
     if (dv_sasl_hmac(s->hash, s->secret.server_key, n, s->auth.data, s->auth.len, sig) != 0)
         return server_fail(s, DV_ERR_INTERNAL_SDK, "crypto failure");
     dv_buf_reset(&s->out);
-    if (dv_buf_append(&s->out, "v=", 2) || dv_sasl_b64_encode(&s->out, sig, n))
+    if (dv_buf_append(&s->out, "v=", 2) || dv_base64_encode(&s->out, sig, n))
         return server_fail(s, DV_ERR_NO_MEMORY, "out of memory");
     s->state = S_DONE;
     return DV_SASL_SUCCESS;

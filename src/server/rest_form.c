@@ -2,10 +2,10 @@
 #include "server/rest_form.h"
 
 #include <limits.h>
-#include <openssl/evp.h>
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/base64.h"
 #include "base/errmsg.h"
 
 static int hexval(char c)
@@ -127,17 +127,6 @@ const dv_form_field *dv_form_duplicate(const dv_form *f)
 
 /* ---- basic auth ------------------------------------------------------------------------------ */
 
-/* Standard padded base64 (RFC 7617), through OpenSSL; -1 or the decoded length. */
-static long b64_decode(const char *in, size_t len, char *out, size_t cap)
-{
-    if (len % 4 != 0 || len / 4 * 3 > cap || len > INT_MAX) return -1;
-    int n = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)in, (int)len);
-    if (n < 0) return -1;
-    /* EVP_DecodeBlock counts the bytes the padding stands for. */
-    for (size_t k = len; k > 0 && in[k - 1] == '=' && n > 0; k--) n--;
-    return n;
-}
-
 int dv_rest_basic_auth(const char *hdr, size_t len, char *out, size_t cap, const char **user,
                        size_t *user_len, const char **password, size_t *password_len)
 {
@@ -156,10 +145,11 @@ int dv_rest_basic_auth(const char *hdr, size_t len, char *out, size_t cap, const
     size_t end = len;
     while (end > i && hdr[end - 1] == ' ') end--;
     if (cap == 0) return -1;
-    long n = b64_decode(hdr + i, end - i, out, cap - 1);
-    if (n < 0) return -1;
+    size_t n; /* standard padded base64, as RFC 7617 has it */
+    if (dv_base64_decode(hdr + i, end - i, DV_BASE64_STRICT, (uint8_t *)out, cap - 1, &n) != 0)
+        return -1;
     out[n] = '\0';
-    const char *colon = memchr(out, ':', (size_t)n);
+    const char *colon = memchr(out, ':', n);
     if (!colon || colon == out) return -1;
     *user = out;
     *user_len = (size_t)(colon - out);

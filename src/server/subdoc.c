@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/base64.h"
 #include "base/clock.h"
 #include "base/endian.h"
 #include "mcbp/protocol.h"
@@ -91,40 +92,20 @@ static int equals(const char *p, size_t n, const char *lit, size_t nlit)
 
 /* ---- base64 for BINARY_VALUE xattrs ---- */
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 static void b64_encode(sd_w *w, const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n) v |= p[i + 2];
-        char q[4] = {b64[v >> 18], b64[(v >> 12) & 63], i + 1 < n ? b64[(v >> 6) & 63] : '=',
-                     i + 2 < n ? b64[v & 63] : '='};
-        put(w, q, 4);
-    }
+    if (!w->err && dv_base64_encode(w->b, p, n) != 0) w->err = 1;
 }
 
-static int b64_val(char c)
-{
-    const char *f = c ? strchr(b64, c) : NULL;
-    return f ? (int)(f - b64) : -1;
-}
-
-/* Strict decoding (padded, no whitespace); -1 when p is not base64. */
+/* Strict decoding (padded, canonical, no whitespace); -1 when p is not base64. */
 static int b64_decode(sd_w *w, const char *p, size_t n)
 {
-    if (n % 4) return -1;
-    for (size_t i = 0; i < n; i += 4) {
-        int pad = (p[i + 3] == '=') + (p[i + 2] == '=' && p[i + 3] == '=');
-        if (pad && i + 4 != n) return -1;
-        int a = b64_val(p[i]), b = b64_val(p[i + 1]);
-        int c = pad >= 2 ? 0 : b64_val(p[i + 2]), d = pad >= 1 ? 0 : b64_val(p[i + 3]);
-        if (a < 0 || b < 0 || c < 0 || d < 0) return -1;
-        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
-        uint8_t o[3] = {(uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-        put(w, o, 3 - (size_t)pad);
-    }
+    size_t max = dv_base64_decoded_max(n), got = 0;
+    uint8_t *d = w->err ? NULL : dv_buf_reserve(w->b, max ? max : 1);
+    if (!w->err && !d) w->err = 1;
+    if (w->err) return 0; /* the writer reports it */
+    if (dv_base64_decode(p, n, DV_BASE64_STRICT, d, max, &got) != 0) return -1;
+    dv_buf_commit(w->b, got);
     return 0;
 }
 

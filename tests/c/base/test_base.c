@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/base64.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/endian.h"
@@ -113,6 +114,42 @@ static void log_hook_and_levels(void **state)
     dv_log(DV_LOG_DEBUG, "test", "skipped %d", evaluated());
     assert_int_equal(log_calls, 1); /* arguments not evaluated above the level */
     dv_set_log_hook(NULL, NULL, DV_LOG_WARN);
+}
+
+/* RFC 4648's vectors both ways; what each mode refuses. */
+static void base64_both_ways(void **state)
+{
+    (void)state;
+    static const char *const raw[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const enc[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (size_t i = 0; i < 7; i++) {
+        dv_buf b = DV_BUF_INIT;
+        assert_int_equal(dv_base64_encode(&b, raw[i], strlen(raw[i])), 0);
+        assert_int_equal(dv_buf_size(&b), strlen(enc[i]));
+        if (strlen(enc[i])) assert_memory_equal(dv_buf_head(&b), enc[i], strlen(enc[i]));
+        dv_buf_free(&b);
+        uint8_t out[8];
+        size_t n = 99;
+        assert_int_equal(
+            dv_base64_decode(enc[i], strlen(enc[i]), DV_BASE64_STRICT, out, sizeof out, &n), 0);
+        assert_int_equal(n, strlen(raw[i]));
+        assert_memory_equal(out, raw[i], n);
+    }
+    uint8_t out[8];
+    size_t n;
+    /* loose: no padding needed, unused bits ignored; strict refuses both */
+    assert_int_equal(dv_base64_decode("Zm8", 3, DV_BASE64_LOOSE, out, sizeof out, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(dv_base64_decode("Zm8", 3, DV_BASE64_STRICT, out, sizeof out, &n), -1);
+    assert_int_equal(dv_base64_decode("Zm9=", 4, DV_BASE64_LOOSE, out, sizeof out, &n), 0);
+    assert_int_equal(dv_base64_decode("Zm9=", 4, DV_BASE64_STRICT, out, sizeof out, &n), -1);
+    static const char *const bad[] = {"Z", "Zm=v", "Zm9v*A==", "Zg===", "=Zg="};
+    for (size_t i = 0; i < 5; i++)
+        for (int mode = DV_BASE64_STRICT; mode <= DV_BASE64_LOOSE; mode++)
+            assert_int_equal(dv_base64_decode(bad[i], strlen(bad[i]), mode, out, sizeof out, &n),
+                             -1);
+    assert_int_equal(dv_base64_decode("Zm9vYmFy", 8, DV_BASE64_STRICT, out, 5, &n), -1);
 }
 
 static void clock_is_monotonic(void **state)
@@ -278,6 +315,7 @@ int main(void)
         cmocka_unit_test(buf_reserve_refuses_absurd_sizes),
         cmocka_unit_test(allocator_hooks_and_count),
         cmocka_unit_test(log_hook_and_levels),
+        cmocka_unit_test(base64_both_ways),
         cmocka_unit_test(clock_is_monotonic),
         cmocka_unit_test(error_table),
         cmocka_unit_test(error_table_is_sorted),
