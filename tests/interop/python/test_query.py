@@ -13,6 +13,7 @@ import pytest
 from couchbase.auth import PasswordAuthenticator
 from couchbase.cluster import Cluster
 from couchbase.exceptions import (
+    AmbiguousTimeoutException,
     AuthenticationException,
     DocumentExistsException,
     InternalServerFailureException,
@@ -21,6 +22,7 @@ from couchbase.exceptions import (
     QueryIndexAlreadyExistsException,
     QueryIndexNotFoundException,
     ScopeNotFoundException,
+    UnAmbiguousTimeoutException,
     WatchQueryIndexTimeoutException,
 )
 from couchbase.management.options import (
@@ -124,6 +126,20 @@ def test_cross_product_count(qc):
     # the statement of the SDK's test_query_timeout: a 1.3 M-row cross product, counted
     q = "SELECT COUNT (1) AS c FROM ARRAY_RANGE(0,110) AS d1, ARRAY_RANGE(0,110) AS d2, ARRAY_RANGE(0,110) AS d3"
     assert rows(qc.query(q)) == [{"c": 1331000}]
+
+
+@pytest.mark.parametrize("read_only,exc", [(False, AmbiguousTimeoutException),
+                                           (True, UnAmbiguousTimeoutException)])
+def test_query_timeout(qc, read_only, exc):
+    # test_query_timeout's shape with a cross product divan cannot finish in time (10^9 rows:
+    # divan counts the SDK's 1.3 M rows in well under its 1.5 s): the client's timeout wins,
+    # ambiguous unless the query is read-only, and the server stops the work at the deadline
+    # the SDK sent (`timeout`), so the next query is answered.
+    q = ("SELECT COUNT (1) AS c FROM ARRAY_RANGE(0,1000) AS d1, ARRAY_RANGE(0,1000) AS d2, "
+         "ARRAY_RANGE(0,1000) AS d3")
+    with pytest.raises(exc):
+        qc.query(q, QueryOptions(timeout=timedelta(milliseconds=300), read_only=read_only)).execute()
+    assert rows(qc.query("SELECT 1=1 AS x")) == [{"x": True}]
 
 
 def test_where_order_group(qc):
