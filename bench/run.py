@@ -6,7 +6,8 @@
 1. asyncio client (asyncio_kv.py): ours, the official acouchbase and the loop's floor;
 2. blocking client (blocking_kv.py): sequential operations and get_multi, ours and official;
 3. server (server_load.py): divan-server and memcached under `divan load`, CPU per operation;
-4. memory and start-up (server_load.py).
+4. memory and start-up (server_load.py);
+5. the query service (query_bench.py): plain HTTP and both SDKs' cluster.query.
 
 Writes bench/results/latest.md (medians and ratios, with the machine it ran on) and the PNG plots
 beside it (plots.py).
@@ -20,6 +21,7 @@ from pathlib import Path
 import asyncio_kv
 import blocking_kv
 import plots
+import query_bench
 import server_load
 from common import can_pin, machine
 
@@ -54,6 +56,10 @@ def main():
     print("== server, memory, start-up", file=sys.stderr)
     s = server_load.measure(server)
     sections.append(server_load.report(s, server))
+    print("== query service", file=sys.stderr)
+    query = argparse.Namespace(reps=reps, seconds=client_s, warmup=warmup, pin=args.pin,
+                               docs=100_000)
+    sections.append(query_bench.report(query_bench.measure(query), query))
     images = plots.draw(out, a, b, s)
 
     text = ["# divan benchmarks (%s)" % plan, "", header,
