@@ -74,24 +74,26 @@ def worker(args):
     for t in threads:
         t.start()
     time.sleep(args.warmup)  # the measurement's window, not a synchronisation
-    counting, start = True, time.perf_counter()
+    counting, start, cpu = True, time.perf_counter(), time.process_time()
     time.sleep(args.seconds)
     counting = False
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     running = False
     for t in threads:
         t.join()
     cluster.close()
     if errors:
         sys.exit("worker failed: %r" % errors[0])
-    print(json.dumps({"ops": sum(count) / elapsed}))
+    print(json.dumps({"ops": sum(count) / elapsed,
+                      "cpu_ops": sum(count) / cpu if cpu > 0 else None}))
 
 
 # ---------------------------------------------------------------------------------------------
 # Driver
 
 def measure(args):
-    """{(kind, workload, threads): [ops/s per repetition, None if it failed]}."""
+    """{(kind, workload, threads): [ops/s per repetition, None if it failed]}, and the same
+    under ("cpu", kind, workload, threads) for ops per client CPU-second."""
     pin = can_pin(args.pin)
     results = {}
     with divan_server(pin) as server:
@@ -104,6 +106,8 @@ def measure(args):
                         "--warmup", str(args.warmup)], pin, args.seconds + args.warmup + 120)
                     ops = got["ops"] if got else None
                     results.setdefault((kind, workload, threads), []).append(ops)
+                    results.setdefault(("cpu", kind, workload, threads), []).append(
+                        got["cpu_ops"] if got else None)
                     print("rep %d %-8s %-10s %d thread(s): %s" % (
                         rep + 1, kind, workload, threads,
                         "error" if ops is None else "%.0f ops/s" % ops), file=sys.stderr)
@@ -117,13 +121,16 @@ def report(results, args):
            "%d repetition(s) of %g s after %g s of warm-up, median; %d keys, %d-byte JSON "
            "documents; sequential: one upsert + one get = 2 ops; get_multi: %d keys per call, "
            "each key one op." % (args.reps, args.seconds, args.warmup, NKEYS, len(json.dumps(DOC)),
-                                 BATCH), "",
-           "| workload | threads | ours ops/s | official ops/s | ours/official |",
-           "|---|---:|---:|---:|---:|"]
+                                 BATCH) + " /CPU-s: operations per second of the client "
+           "process's CPU time (all its threads).", "",
+           "| workload | threads | ours ops/s | official ops/s | ours/official | ours ops/CPU-s "
+           "| official ops/CPU-s | ours/official CPU |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for workload, threads in WORKLOADS:
         ours, official = (median(results.get((k, workload, threads))) for k in KINDS)
-        out.append("| %s | %d | %s | %s | %s |" % (workload, threads, fmt(ours), fmt(official),
-                                                  fmt(ratio(ours, official), True)))
+        c_ours, c_off = (median(results.get(("cpu", k, workload, threads))) for k in KINDS)
+        out.append("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
+            workload, threads, fmt(ours), fmt(official), fmt(ratio(ours, official), True),
+            fmt(c_ours), fmt(c_off), fmt(ratio(c_ours, c_off), True)))
     return "\n".join(out) + "\n"
 
 
