@@ -34,6 +34,8 @@ typedef struct {
     PyObject_HEAD dv_engine *e;
     PyObject *loop;
     int monotonic;          /* the loop's time() is CLOCK_MONOTONIC: read it here, without a call */
+    PyObject *future_type;  /* asyncio.Future when the loop's create_future() is asyncio's own
+                               (called here with loop=, without its Python frame), else NULL */
     PyObject *timer_handle; /* the armed call_at handle, or NULL */
     int flush_scheduled;
     /* Being destroyed: 1 by the last reference going (errors of a closed loop are silenced),
@@ -61,6 +63,7 @@ typedef struct {
     PyObject *extra;
     uint64_t id;
     int done;      /* the engine completed it */
+    int watching;  /* op is the future's done callback (added once submitted) */
     int endpoints; /* ping, diagnostics: the value is the endpoints, not a Result */
 } Op;
 
@@ -69,7 +72,7 @@ static PyTypeObject ClusterType, ConnType, OpType;
 /* The method names called once or more per operation, interned once (no format string parsed
  * and no argument tuple built per call). */
 static PyObject *s_create_future, *s_add_done_callback, *s_remove_done_callback, *s_done,
-    *s_cancelled, *s_set_result, *s_set_exception;
+    *s_cancelled, *s_set_result, *s_set_exception, *s_loop_kwnames;
 
 /* ---- Cluster helpers --------------------------------------------------------------------------
  */
@@ -260,14 +263,23 @@ static void op_complete(void *ud, const dv_res *res)
         Py_DECREF(op);
         return;
     }
-    int done = future_done(op->future);
-    PyObject *r = NULL;
-    if (done == 0) {
-        /* Resolved here, op need not watch for cancellation: one loop callback less. */
+    /* Resolved here, op need not watch for cancellation: one loop callback less. A future's
+     * callbacks are cleared once it is done, so finding none of op's tells that it was
+     * cancelled meanwhile (without a done() call per operation). */
+    int done;
+    if (op->watching) {
         PyObject *rm =
             PyObject_CallMethodOneArg(op->future, s_remove_done_callback, (PyObject *)op);
-        if (!rm) PyErr_WriteUnraisable(op->future);
+        Py_ssize_t removed = rm ? PyLong_AsSsize_t(rm) : -1;
         Py_XDECREF(rm);
+        done = removed < 0 ? future_done(op->future) : removed == 0;
+        if (removed < 0) PyErr_Clear();
+        op->watching = 0;
+    } else {
+        done = future_done(op->future);
+    }
+    PyObject *r = NULL;
+    if (done == 0) {
         PyObject *v = NULL;
         if (res->err == DV_ERR_OK) {
             v = op->endpoints ? dv_py_endpoints_new(res) : dv_py_result_new(res);
@@ -362,9 +374,15 @@ static Op *op_new(Cluster *c, PyObject *result_type, PyObject *extra)
     op->extra = extra;
     op->id = 0;
     op->done = 0;
+    op->watching = 0;
     op->endpoints = 0;
     PyObject_GC_Track(op);
-    op->future = PyObject_CallMethodNoArgs(c->loop, s_create_future);
+    if (c->future_type) {
+        PyObject *argv[] = {c->loop};
+        op->future = PyObject_Vectorcall(c->future_type, argv, 0, s_loop_kwnames);
+    } else {
+        op->future = PyObject_CallMethodNoArgs(c->loop, s_create_future);
+    }
     if (!op->future) {
         Py_DECREF(op);
         return NULL;
@@ -387,6 +405,7 @@ static PyObject *op_started(Cluster *c, Op *op, dv_error rc)
     if (!op->done) {
         PyObject *r = PyObject_CallMethodOneArg(future, s_add_done_callback, (PyObject *)op);
         if (!r) PyErr_WriteUnraisable(future);
+        op->watching = r != NULL;
         Py_XDECREF(r);
     }
     Py_DECREF(op);
@@ -420,6 +439,30 @@ static int loop_is_monotonic(PyObject *loop)
     return same || uv;
 }
 
+/* Whether loop.create_future is asyncio's own BaseEventLoop.create_future, which returns
+ * asyncio.Future(loop=loop): then *type is that Future type (new reference), else NULL. 0, or
+ * -1 with a Python error. */
+static int loop_makes_std_futures(PyObject *loop, PyObject **type)
+{
+    *type = NULL;
+    PyObject *be = PyImport_ImportModule("asyncio.base_events");
+    PyObject *fu = be ? PyImport_ImportModule("asyncio.futures") : NULL;
+    PyObject *base = fu ? PyObject_GetAttrString(be, "BaseEventLoop") : NULL;
+    PyObject *std = base ? PyObject_GetAttrString(base, "create_future") : NULL;
+    PyObject *mine =
+        std ? PyObject_GetAttrString((PyObject *)Py_TYPE(loop), "create_future") : NULL;
+    if (mine && mine == std) *type = PyObject_GetAttrString(fu, "Future");
+    int failed = !be || !fu || !base || !std || (mine == std && !*type);
+    Py_XDECREF(be);
+    Py_XDECREF(fu);
+    Py_XDECREF(base);
+    Py_XDECREF(std);
+    Py_XDECREF(mine);
+    if (failed) return -1;
+    PyErr_Clear(); /* a loop type without create_future: called as before, which reports */
+    return 0;
+}
+
 static int cluster_init(Cluster *c, PyObject *args, PyObject *kw)
 {
     PyObject *loop;
@@ -433,6 +476,8 @@ static int cluster_init(Cluster *c, PyObject *args, PyObject *kw)
     Py_XSETREF(c->loop, loop);
     c->monotonic = loop_is_monotonic(loop);
     if (c->monotonic < 0) return -1;
+    Py_CLEAR(c->future_type);
+    if (loop_makes_std_futures(loop, &c->future_type) < 0) return -1;
     dv_engine_hooks h = {.ud = c,
                          .now = hook_now,
                          .connect = hook_connect,
@@ -475,6 +520,7 @@ static PyObject *cluster_close(Cluster *c, PyObject *unused)
 static int cluster_traverse(Cluster *c, visitproc visit, void *arg)
 {
     Py_VISIT(c->loop);
+    Py_VISIT(c->future_type);
     Py_VISIT(c->timer_handle);
     for (size_t i = 0; i < c->nconns; i++) Py_VISIT(c->conns[i]);
     return 0;
@@ -485,6 +531,7 @@ static int cluster_clear(Cluster *c)
     if (!c->dying) c->dying = 2;
     cluster_shutdown(c);
     Py_CLEAR(c->loop);
+    Py_CLEAR(c->future_type);
     return 0;
 }
 
@@ -598,12 +645,14 @@ static PyObject *cluster_diagnostics(Cluster *c, PyObject *unused)
 
 /* submit(kind, bucket, scope, collection, key, value=None, ...) -> Future[Result] (or
  * result_type(Result, extra) when result_type is given). */
-static PyObject *cluster_submit(Cluster *c, PyObject *args, PyObject *kw)
+static PyObject *cluster_submit(Cluster *c, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames)
 {
     dv_req q;
     dv_subdoc_op ops[DV_MAX_SPECS];
     PyObject *keep = NULL, *result_type, *extra;
-    if (dv_py_parse_request(args, kw, &q, ops, &keep, &result_type, &extra) < 0) return NULL;
+    if (dv_py_parse_request_fast(args, nargs, kwnames, &q, ops, &keep, &result_type, &extra) < 0)
+        return NULL;
     if (cluster_check(c)) {
         Py_XDECREF(keep);
         return NULL;
@@ -639,7 +688,7 @@ static PyMethodDef cluster_methods[] = {
      "latency_us) per KV endpoint."},
     {"diagnostics", (PyCFunction)(void (*)(void))cluster_diagnostics, METH_NOARGS,
      "diagnostics() -> Future: the same tuples for every KV connection."},
-    {"submit", (PyCFunction)(void (*)(void))cluster_submit, METH_VARARGS | METH_KEYWORDS,
+    {"submit", (PyCFunction)(void (*)(void))cluster_submit, METH_FASTCALL | METH_KEYWORDS,
      "submit(kind, bucket, scope, collection, key, value=None, ...) -> Future."},
     {"close", (PyCFunction)(void (*)(void))cluster_close, METH_NOARGS,
      "Fail pending operations (RequestCanceledException), close the connections."},
@@ -845,7 +894,10 @@ static PyTypeObject ConnType = {
 
 int dv_py_asyncio_init(PyObject *m)
 {
-    if (!(s_create_future = PyUnicode_InternFromString("create_future")) ||
+    PyObject *loop_name = PyUnicode_InternFromString("loop");
+    s_loop_kwnames = loop_name ? PyTuple_Pack(1, loop_name) : NULL;
+    Py_XDECREF(loop_name);
+    if (!s_loop_kwnames || !(s_create_future = PyUnicode_InternFromString("create_future")) ||
         !(s_add_done_callback = PyUnicode_InternFromString("add_done_callback")) ||
         !(s_remove_done_callback = PyUnicode_InternFromString("remove_done_callback")) ||
         !(s_done = PyUnicode_InternFromString("done")) ||

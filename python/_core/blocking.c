@@ -263,12 +263,14 @@ static PyObject *bc_close_bucket(BlockingCluster *b, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *bc_submit(BlockingCluster *b, PyObject *args, PyObject *kw)
+static PyObject *bc_submit(BlockingCluster *b, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames)
 {
     dv_req q;
     dv_subdoc_op ops[DV_MAX_SPECS];
     PyObject *keep = NULL, *result_type, *extra;
-    if (dv_py_parse_request(args, kw, &q, ops, &keep, &result_type, &extra) < 0) return NULL;
+    if (dv_py_parse_request_fast(args, nargs, kwnames, &q, ops, &keep, &result_type, &extra) < 0)
+        return NULL;
     PyObject *v = run_one(b, START_SUBMIT, NULL, &q, result_type, extra);
     Py_XDECREF(keep);
     return v;
@@ -375,7 +377,7 @@ static PyMethodDef bc_methods[] = {
      "close_bucket(name): its connections close; a later use opens it again."},
     {"set_credentials", (PyCFunction)(void (*)(void))bc_set_credentials, METH_VARARGS,
      "set_credentials(username, password): for the connections opened from now on."},
-    {"submit", (PyCFunction)(void (*)(void))bc_submit, METH_VARARGS | METH_KEYWORDS,
+    {"submit", (PyCFunction)(void (*)(void))bc_submit, METH_FASTCALL | METH_KEYWORDS,
      "submit(kind, bucket, scope, collection, key, ...) -> result_type(Result, extra)."},
     {"submit_all", (PyCFunction)(void (*)(void))bc_submit_all, METH_O,
      "submit_all([(args, kwargs), ...]) -> [result or exception, ...], sent at once."},

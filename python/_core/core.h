@@ -33,6 +33,10 @@ PyObject *dv_py_make_exception(const dv_res *res);
  * *result_type and *extra are borrowed. -1 with a Python error on bad arguments. */
 int dv_py_parse_request(PyObject *args, PyObject *kw, dv_req *out, dv_subdoc_op *ops,
                         PyObject **keep, PyObject **result_type, PyObject **extra);
+/* The same from a vectorcall's arguments (METH_FASTCALL | METH_KEYWORDS). */
+int dv_py_parse_request_fast(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                             dv_req *out, dv_subdoc_op *ops, PyObject **keep,
+                             PyObject **result_type, PyObject **extra);
 int dv_py_asyncio_init(PyObject *m);
 int dv_py_blocking_init(PyObject *m);
 

@@ -141,58 +141,218 @@ static PyObject *parse_specs(PyObject *specs, dv_subdoc_op *ops, size_t *n)
     return seq;
 }
 
-int dv_py_parse_request(PyObject *args, PyObject *kw, dv_req *out, dv_subdoc_op *ops,
-                        PyObject **keep, PyObject **result_type_out, PyObject **extra_out)
+/* submit()'s parameters, in their positional order. */
+enum {
+    A_KIND,
+    A_BUCKET,
+    A_SCOPE,
+    A_COLLECTION,
+    A_KEY,
+    A_VALUE,
+    A_FLAGS,
+    A_DATATYPE,
+    A_EXPIRY,
+    A_CAS,
+    A_DURABILITY,
+    A_TIMEOUT,
+    A_WITH_EXPIRY,
+    A_PRESERVE,
+    A_DELTA,
+    A_INITIAL,
+    A_HAS_INITIAL,
+    A_LOCK_TIME,
+    A_RESULT_TYPE,
+    A_EXTRA,
+    A_SPECS,
+    A_STORE_SEMANTICS,
+    A_ACCESS_DELETED,
+    A_REPLICA_INDEX,
+    A_PERSIST_TO,
+    A_REPLICATE_TO,
+    A_COUNT
+};
+#define A_REQUIRED 5 /* kind .. key */
+
+static const char *const arg_names[A_COUNT] = {
+    "kind",        "bucket",          "scope",          "collection",      "key",
+    "value",       "flags",           "datatype",       "expiry",          "cas",
+    "durability",  "timeout_ms",      "with_expiry",    "preserve_expiry", "delta",
+    "initial",     "has_initial",     "lock_time",      "result_type",     "extra",
+    "specs",       "store_semantics", "access_deleted", "replica_index",   "persist_to",
+    "replicate_to"};
+static PyObject *arg_interned[A_COUNT];
+
+/* The parameter a keyword names: by identity first (the names a caller's code spells are
+ * interned, as these are), then by value. -1 with a TypeError if none. */
+static int arg_index(PyObject *name)
 {
-    /* clang-format off */
-    static char *kwlist[] = {
-        "kind", "bucket", "scope", "collection", "key", "value", "flags", "datatype", "expiry",
-        "cas", "durability", "timeout_ms", "with_expiry", "preserve_expiry", "delta", "initial",
-        "has_initial", "lock_time", "result_type", "extra", "specs", "store_semantics",
-        "access_deleted", "replica_index", "persist_to", "replicate_to", NULL};
-    /* clang-format on */
-    dv_req q = {0};
-    int kind;
-    Py_ssize_t key_len = 0, value_len = 0;
-    unsigned char datatype = 0, durability = 0;
-    unsigned long long cas = 0, timeout = 0, delta = 0, initial = 0;
-    int with_expiry = 0, preserve = 0, has_initial = 0;
-    unsigned int flags = 0, expiry = 0, lock_time = 0;
-    PyObject *result_type = Py_None, *extra = Py_None, *specs = Py_None;
-    int store_semantics = 0, access_deleted = 0;
-    unsigned char replica_index = 0, persist_to = 0, replicate_to = 0;
-    if (!PyArg_ParseTupleAndKeywords(
-            args, kw, "iszzs#|z#IbIKbKppKKpIOOOipbbb", kwlist, &kind, &q.bucket, &q.scope,
-            &q.collection, (const char **)&q.key, &key_len, (const char **)&q.value, &value_len,
-            &flags, &datatype, &expiry, &cas, &durability, &timeout, &with_expiry, &preserve,
-            &delta, &initial, &has_initial, &lock_time, &result_type, &extra, &specs,
-            &store_semantics, &access_deleted, &replica_index, &persist_to, &replicate_to))
+    if (!arg_interned[0])
+        for (int i = 0; i < A_COUNT; i++) {
+            arg_interned[i] = PyUnicode_InternFromString(arg_names[i]);
+            if (!arg_interned[i]) return -1;
+        }
+    for (int i = 0; i < A_COUNT; i++)
+        if (name == arg_interned[i]) return i;
+    if (PyUnicode_Check(name))
+        for (int i = 0; i < A_COUNT; i++)
+            if (PyUnicode_Compare(name, arg_interned[i]) == 0) return i;
+    PyErr_Format(PyExc_TypeError, "submit() got an unexpected keyword argument '%S'", name);
+    return -1;
+}
+
+static int set_slot(PyObject **v, int i, PyObject *value)
+{
+    if (i < 0) return -1;
+    if (v[i]) {
+        PyErr_Format(PyExc_TypeError, "submit() got multiple values for argument '%s'",
+                     arg_names[i]);
         return -1;
+    }
+    v[i] = value;
+    return 0;
+}
+
+/* The converters: each fails with the exception the argument's type or range calls for. */
+static int as_text(PyObject *o, int i, const char **s, Py_ssize_t *len, int none_ok)
+{
+    if (o == Py_None && none_ok) {
+        *s = NULL;
+        if (len) *len = 0;
+        return 0;
+    }
+    if (PyUnicode_Check(o)) {
+        Py_ssize_t n;
+        *s = PyUnicode_AsUTF8AndSize(o, &n);
+        if (!*s) return -1;
+        if (len) {
+            *len = n;
+        } else if (strlen(*s) != (size_t)n) {
+            PyErr_Format(PyExc_ValueError, "submit() argument '%s': embedded null character",
+                         arg_names[i]);
+            return -1;
+        }
+        return 0;
+    }
+    if (len && PyBytes_Check(o)) {
+        *s = PyBytes_AS_STRING(o);
+        *len = PyBytes_GET_SIZE(o);
+        return 0;
+    }
+    PyErr_Format(PyExc_TypeError, "submit() argument '%s' must be str%s, not %.50s", arg_names[i],
+                 len ? ", bytes" : "", Py_TYPE(o)->tp_name);
+    return -1;
+}
+
+static int as_u64(PyObject *o, int i, unsigned long long *out)
+{
+    if (!PyLong_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "submit() argument '%s' must be int, not %.50s", arg_names[i],
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    unsigned long long x = PyLong_AsUnsignedLongLongMask(o);
+    if (x == (unsigned long long)-1 && PyErr_Occurred()) return -1;
+    *out = x;
+    return 0;
+}
+
+static int as_byte(PyObject *o, int i, unsigned char *out)
+{
+    long x = PyLong_Check(o) ? PyLong_AsLong(o) : -2;
+    if (x == -1 && PyErr_Occurred()) return -1;
+    if (x < 0 || x > 255) {
+        PyErr_Format(x == -2 ? PyExc_TypeError : PyExc_OverflowError,
+                     "submit() argument '%s' must be an int from 0 to 255", arg_names[i]);
+        return -1;
+    }
+    *out = (unsigned char)x;
+    return 0;
+}
+
+static int as_bool(PyObject *o, int *out)
+{
+    int t = PyObject_IsTrue(o);
+    if (t < 0) return -1;
+    *out = t;
+    return 0;
+}
+
+/* The request from its parameters' values (v[i] NULL: not given). */
+static int parse_slots(PyObject *const *v, dv_req *out, dv_subdoc_op *ops, PyObject **keep,
+                       PyObject **result_type_out, PyObject **extra_out)
+{
+    for (int i = 0; i < A_REQUIRED; i++)
+        if (!v[i]) {
+            PyErr_Format(PyExc_TypeError, "submit() missing required argument '%s'", arg_names[i]);
+            return -1;
+        }
+    dv_req q = {0};
+    unsigned long long u = 0;
+    long kind = PyLong_Check(v[A_KIND]) ? PyLong_AsLong(v[A_KIND]) : -1;
+    if (kind == -1 && PyErr_Occurred()) return -1;
     if (kind < 0 || kind >= DV_KV_OP_KIND_COUNT) {
         PyErr_SetString(PyExc_ValueError, "unsupported operation kind");
         return -1;
     }
-    if (store_semantics < DV_STORE_REPLACE || store_semantics > DV_STORE_INSERT) {
+    Py_ssize_t key_len = 0, value_len = 0;
+    if (as_text(v[A_BUCKET], A_BUCKET, &q.bucket, NULL, 0) ||
+        as_text(v[A_SCOPE], A_SCOPE, &q.scope, NULL, 1) ||
+        as_text(v[A_COLLECTION], A_COLLECTION, &q.collection, NULL, 1) ||
+        as_text(v[A_KEY], A_KEY, (const char **)&q.key, &key_len, 0) ||
+        (v[A_VALUE] && as_text(v[A_VALUE], A_VALUE, (const char **)&q.value, &value_len, 1)))
+        return -1;
+    q.key_len = (size_t)key_len;
+    q.value_len = (size_t)value_len;
+    /* the 32-bit fields take the low bits, as the unchecked formats did */
+    if (v[A_FLAGS] && as_u64(v[A_FLAGS], A_FLAGS, &u)) return -1;
+    q.flags = (uint32_t)u;
+    u = 0;
+    if (v[A_EXPIRY] && as_u64(v[A_EXPIRY], A_EXPIRY, &u)) return -1;
+    q.expiry = (uint32_t)u;
+    u = 0;
+    if (v[A_LOCK_TIME] && as_u64(v[A_LOCK_TIME], A_LOCK_TIME, &u)) return -1;
+    q.lock_time = (uint32_t)u;
+    unsigned long long cas = 0, timeout = 0, delta = 0, initial = 0;
+    if ((v[A_CAS] && as_u64(v[A_CAS], A_CAS, &cas)) ||
+        (v[A_TIMEOUT] && as_u64(v[A_TIMEOUT], A_TIMEOUT, &timeout)) ||
+        (v[A_DELTA] && as_u64(v[A_DELTA], A_DELTA, &delta)) ||
+        (v[A_INITIAL] && as_u64(v[A_INITIAL], A_INITIAL, &initial)))
+        return -1;
+    unsigned char datatype = 0, durability = 0, replica = 0, persist = 0, replicate = 0;
+    if ((v[A_DATATYPE] && as_byte(v[A_DATATYPE], A_DATATYPE, &datatype)) ||
+        (v[A_DURABILITY] && as_byte(v[A_DURABILITY], A_DURABILITY, &durability)) ||
+        (v[A_REPLICA_INDEX] && as_byte(v[A_REPLICA_INDEX], A_REPLICA_INDEX, &replica)) ||
+        (v[A_PERSIST_TO] && as_byte(v[A_PERSIST_TO], A_PERSIST_TO, &persist)) ||
+        (v[A_REPLICATE_TO] && as_byte(v[A_REPLICATE_TO], A_REPLICATE_TO, &replicate)))
+        return -1;
+    int with_expiry = 0, preserve = 0, has_initial = 0, access_deleted = 0;
+    if ((v[A_WITH_EXPIRY] && as_bool(v[A_WITH_EXPIRY], &with_expiry)) ||
+        (v[A_PRESERVE] && as_bool(v[A_PRESERVE], &preserve)) ||
+        (v[A_HAS_INITIAL] && as_bool(v[A_HAS_INITIAL], &has_initial)) ||
+        (v[A_ACCESS_DELETED] && as_bool(v[A_ACCESS_DELETED], &access_deleted)))
+        return -1;
+    long store = 0;
+    if (v[A_STORE_SEMANTICS]) {
+        store = PyLong_Check(v[A_STORE_SEMANTICS]) ? PyLong_AsLong(v[A_STORE_SEMANTICS]) : -1;
+        if (store == -1 && PyErr_Occurred()) return -1;
+    }
+    if (store < DV_STORE_REPLACE || store > DV_STORE_INSERT) {
         PyErr_SetString(PyExc_ValueError, "store_semantics must be 0, 1 or 2");
         return -1;
     }
     PyObject *seq = NULL;
     if (kind == DV_KV_LOOKUP_IN || kind == DV_KV_MUTATE_IN) {
-        seq = parse_specs(specs, ops, &q.nspecs);
+        seq = parse_specs(v[A_SPECS] ? v[A_SPECS] : Py_None, ops, &q.nspecs);
         if (!seq) return -1;
         q.specs = ops;
     }
-    q.store_semantics = (dv_store_semantics)store_semantics;
-    q.access_deleted = access_deleted;
-    q.replica_index = replica_index;
-    q.persist_to = persist_to;
-    q.replicate_to = replicate_to;
     q.kind = (dv_op_kind)kind;
-    q.key_len = (size_t)key_len;
-    q.value_len = (size_t)value_len;
-    q.flags = flags;
+    q.store_semantics = (dv_store_semantics)store;
+    q.access_deleted = access_deleted;
+    q.replica_index = replica;
+    q.persist_to = persist;
+    q.replicate_to = replicate;
     q.datatype = datatype;
-    q.expiry = expiry;
     q.cas = cas;
     q.durability = durability;
     q.timeout_ms = timeout;
@@ -201,10 +361,42 @@ int dv_py_parse_request(PyObject *args, PyObject *kw, dv_req *out, dv_subdoc_op 
     q.delta = delta;
     q.initial = initial;
     q.has_initial = has_initial;
-    q.lock_time = lock_time;
     *out = q;
     *keep = seq;
-    *result_type_out = result_type;
-    *extra_out = extra;
+    *result_type_out = v[A_RESULT_TYPE] ? v[A_RESULT_TYPE] : Py_None;
+    *extra_out = v[A_EXTRA] ? v[A_EXTRA] : Py_None;
     return 0;
+}
+
+int dv_py_parse_request(PyObject *args, PyObject *kw, dv_req *out, dv_subdoc_op *ops,
+                        PyObject **keep, PyObject **result_type, PyObject **extra)
+{
+    PyObject *v[A_COUNT] = {0};
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if (n > A_COUNT) {
+        PyErr_Format(PyExc_TypeError, "submit() takes at most %d arguments", A_COUNT);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) v[i] = PyTuple_GET_ITEM(args, i);
+    Py_ssize_t pos = 0;
+    PyObject *name, *value;
+    while (kw && PyDict_Next(kw, &pos, &name, &value))
+        if (set_slot(v, arg_index(name), value)) return -1;
+    return parse_slots(v, out, ops, keep, result_type, extra);
+}
+
+int dv_py_parse_request_fast(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                             dv_req *out, dv_subdoc_op *ops, PyObject **keep,
+                             PyObject **result_type, PyObject **extra)
+{
+    PyObject *v[A_COUNT] = {0};
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs > A_COUNT) {
+        PyErr_Format(PyExc_TypeError, "submit() takes at most %d arguments", A_COUNT);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) v[i] = args[i];
+    for (Py_ssize_t i = 0; i < nkw; i++)
+        if (set_slot(v, arg_index(PyTuple_GET_ITEM(kwnames, i)), args[nargs + i])) return -1;
+    return parse_slots(v, out, ops, keep, result_type, extra);
 }
