@@ -9,7 +9,7 @@ Python callback.
 
 import asyncio
 from datetime import timedelta
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Type
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Type
 
 from acouchbase import get_event_loop  # noqa: F401 - the official import path
 from acouchbase.datastructures import (CouchbaseList, CouchbaseMap, CouchbaseQueue,
@@ -266,6 +266,7 @@ class LoopCollection:
     (txcouchbase's collection makes them Deferreds). Mixed into a CollectionLogic."""
 
     _keyspace: Tuple[str, str, str]
+    _submit: Callable[..., Any]
 
     def __init__(self, scope: "AsyncScope", name: str) -> None:
         self._scope = scope
@@ -277,6 +278,7 @@ class LoopCollection:
         self._transcoder = cluster._transcoder
         self._server_group = cluster._server_group
         self._keyspace = (bucket._name, scope._name, name)
+        self._submit = self._core.submit
 
     def _run(self, req: Request) -> Any:
         return self._core.submit(*req[0], **req[1])

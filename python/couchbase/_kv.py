@@ -274,14 +274,18 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
     """The KV, sub-document and ``*_multi`` operations of a collection, on any front end.
 
     A front end sets ``_core`` (its ``couchbase._core`` cluster), ``_keyspace``,
-    ``_transcoder`` and ``_server_group`` and implements ``_run`` and ``_run_all``. Methods
-    return what those return: a result (blocking), a Future (asyncio) or a Deferred (Twisted).
+    ``_transcoder``, ``_server_group`` and ``_submit`` and implements ``_run`` and
+    ``_run_all``. Methods return what those return: a result (blocking), a Future (asyncio) or
+    a Deferred (Twisted).
     """
 
     _keyspace: Tuple[str, str, str]
     _transcoder: Transcoder
     _server_group: Optional[str]
     _name: str
+    # The plain call's submit: the core's submit, or (Twisted) a function of the same
+    # arguments that returns what _run returns.
+    _submit: Callable[..., Any]
 
     @property
     def name(self) -> str:
@@ -418,23 +422,49 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
 
     # ---- single operations
 
+    # The common call, a str key and no options, goes straight to the core's submit with the
+    # request's fields as arguments (what _req would build for an empty options dict); any
+    # other call takes the checked path through forward_args and _req.
+
+    def _fast_store(self, kind: int, key: str, value: Any) -> Any:
+        data, flags = self._transcoder.encode_value(value)
+        b, s, c = self._keyspace
+        return self._submit(kind, b, s, c, key, data, flags,
+                            1 if flags & FMT_COMMON_MASK == FMT_JSON else 0,
+                            result_type=MutationResult)
+
     def get(self, key: str, *opts: GetOptions, **kwargs: Any) -> GetT:
-        return self._run(self._get_req(key, forward_args(kwargs, *opts)))
+        if opts or kwargs or key.__class__ is not str:
+            return self._run(self._get_req(key, forward_args(kwargs, *opts)))
+        b, s, c = self._keyspace
+        return self._submit(KV_GET, b, s, c, key, result_type=GetResult, extra=self._transcoder)
 
     def exists(self, key: str, *opts: ExistsOptions, **kwargs: Any) -> ExistsT:
-        return self._run(self._exists_req(key, forward_args(kwargs, *opts)))
+        if opts or kwargs or key.__class__ is not str:
+            return self._run(self._exists_req(key, forward_args(kwargs, *opts)))
+        b, s, c = self._keyspace
+        return self._submit(KV_EXISTS, b, s, c, key, result_type=ExistsResult)
 
     def insert(self, key: str, value: Any, *opts: InsertOptions, **kwargs: Any) -> MutationT:
-        return self._run(self._insert_req(key, value, forward_args(kwargs, *opts)))
+        if opts or kwargs or key.__class__ is not str:
+            return self._run(self._insert_req(key, value, forward_args(kwargs, *opts)))
+        return self._fast_store(KV_INSERT, key, value)
 
     def upsert(self, key: str, value: Any, *opts: UpsertOptions, **kwargs: Any) -> MutationT:
-        return self._run(self._upsert_req(key, value, forward_args(kwargs, *opts)))
+        if opts or kwargs or key.__class__ is not str:
+            return self._run(self._upsert_req(key, value, forward_args(kwargs, *opts)))
+        return self._fast_store(KV_UPSERT, key, value)
 
     def replace(self, key: str, value: Any, *opts: ReplaceOptions, **kwargs: Any) -> MutationT:
-        return self._run(self._replace_req(key, value, forward_args(kwargs, *opts)))
+        if opts or kwargs or key.__class__ is not str:
+            return self._run(self._replace_req(key, value, forward_args(kwargs, *opts)))
+        return self._fast_store(KV_REPLACE, key, value)
 
     def remove(self, key: str, *opts: RemoveOptions, **kwargs: Any) -> MutationT:
-        return self._run(self._remove_req(key, forward_args(kwargs, *opts)))
+        if opts or kwargs or key.__class__ is not str:
+            return self._run(self._remove_req(key, forward_args(kwargs, *opts)))
+        b, s, c = self._keyspace
+        return self._submit(KV_REMOVE, b, s, c, key, result_type=MutationResult)
 
     def touch(self, key: str, expiry: timedelta, *opts: TouchOptions, **kwargs: Any) -> MutationT:
         return self._run(self._touch_req(key, expiry, forward_args(kwargs, *opts)))

@@ -172,6 +172,7 @@ class Collection(LegacyMethods, StructureMethods, CollectionLogic[
         self._transcoder = cluster._transcoder
         self._server_group = cluster._server_group
         self._keyspace = (scope._bucket._name, scope._name, name)
+        self._submit = self._core.submit
 
     def _run(self, req: Request) -> Any:
         return self._core.submit(*req[0], **req[1])

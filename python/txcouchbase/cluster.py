@@ -10,7 +10,8 @@ reactor need not be running yet when the Cluster is made.
 
 import asyncio
 from datetime import timedelta
-from typing import Any, Coroutine, Dict, Iterator, List
+from functools import partial
+from typing import Any, Callable, Coroutine, Dict, Iterator, List
 from weakref import WeakKeyDictionary
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -36,6 +37,11 @@ def _reactor_loop() -> ReactorLoop:
     if loop is None:
         loop = _loops[reactor] = ReactorLoop(reactor)
     return loop
+
+
+def _submit_deferred(submit: Callable[..., Any], *args: Any, **fields: Any) -> "Deferred[Any]":
+    """TxCollection's fast-path submit: the core's future as a Deferred."""
+    return _deferred(submit(*args, **fields))
 
 
 def _deferred(future: "asyncio.Future[Any]") -> "Deferred[Any]":
@@ -139,6 +145,10 @@ class TxCollection(LoopCollection, CollectionLogic[
         "Deferred[Iterator[LookupInReplicaResult]]"]):
     """KV, sub-document and ``*_multi`` operations on one collection; each returns a
     Deferred."""
+
+    def __init__(self, scope: "AsyncScope", name: str) -> None:
+        super().__init__(scope, name)
+        self._submit = partial(_submit_deferred, self._core.submit)
 
     def _run(self, req: Request) -> Any:
         return _deferred(super()._run(req))
