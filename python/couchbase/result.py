@@ -117,7 +117,7 @@ class GetResult(Result):
     __slots__ = ("_transcoder", "_decoded", "_has_value")
 
     def __init__(self, core: Any, transcoder: Transcoder) -> None:
-        super().__init__(core)
+        self._core = core  # Result.__init__'s one field, without its call (one per read)
         self._transcoder = transcoder
         self._has_value = False
 
