@@ -545,9 +545,16 @@ class CollectionLogic(Generic[GetT, ExistsT, MutationT, UnlockT, ReplicaT, Repli
         names: List[str] = list(keys)
         reqs: List[Request] = []
         bounds = [0]
+        shared: Optional[Dict[str, Any]] = None  # the shared options, converted once
         for name in names:
-            override = {k: v for k, v in per_key.get(name, {}).items() if v is not None}
-            args = forward({**merged, **override})
+            own = per_key.get(name)
+            if own:
+                override = {k: v for k, v in own.items() if v is not None}
+                args = forward({**merged, **override})
+            else:
+                if shared is None:
+                    shared = forward(dict(merged))
+                args = shared  # the builders only read it
             got = build(name, keys[name], args) if with_values else build(name, args)
             reqs.extend(got if isinstance(got, list) else [got])
             bounds.append(len(reqs))
