@@ -8,6 +8,7 @@
 #include "query/ast.h"
 #include "query/catalog.h"
 #include "query/eval.h"
+#include "query/sorted.h"
 
 struct dv_query_catalog {
     pthread_mutex_t mu;
@@ -39,6 +40,7 @@ static void index_clear(q_index *ix)
         q_arena_free(ix->arena);
         dv_free(ix->arena);
     }
+    q_sorted_free(ix->sorted); /* before fwd, whose entries it borrows */
     json_decref(ix->fwd);
     json_decref(ix->rev);
     dv_free(ix->id);
@@ -310,7 +312,10 @@ static void index_remove(q_index *ix, const char *key)
     json_t *e = json_object_get(ix->fwd, json_string_value(old));
     json_t *set = json_object_get(e, "k");
     json_object_del(set, key);
-    if (e && json_object_size(set) == 0) json_object_del(ix->fwd, json_string_value(old));
+    if (e && json_object_size(set) == 0) {
+        q_sorted_remove(ix->sorted, json_object_get(e, "v"), e);
+        json_object_del(ix->fwd, json_string_value(old));
+    }
     json_object_del(ix->rev, key);
 }
 
@@ -326,6 +331,12 @@ static void index_put(q_index *ix, const char *key, json_t *doc)
     json_t *e = json_object_get(ix->fwd, enc);
     if (!e) {
         e = json_pack("{s:O,s:{}}", "v", v, "k");
+        if (!e || q_sorted_insert(ix->sorted, json_object_get(e, "v"), e)) {
+            json_decref(e);
+            free(enc);
+            json_decref(v);
+            return; /* out of memory: the document stays out of the index */
+        }
         json_object_set_new(ix->fwd, enc, e);
     }
     json_object_set_new(json_object_get(e, "k"), key, json_true());
@@ -379,7 +390,8 @@ int q_catalog_build(dv_query_catalog *c, const char *bucket, const char *scope,
     }
     if (!ix->fwd) ix->fwd = json_object();
     if (!ix->rev) ix->rev = json_object();
-    if (!ix->fwd || !ix->rev) {
+    if (!ix->sorted) ix->sorted = q_sorted_new();
+    if (!ix->fwd || !ix->rev || !ix->sorted) {
         pthread_mutex_unlock(&c->mu);
         return -1;
     }
@@ -445,17 +457,31 @@ typedef struct range {
     int lo_incl, hi_incl;
 } range;
 
-static int in_range(json_t *v, void *ud)
+/* The entries from lo to hi, in order, gathered into an object (encoded value -> entry, as
+ * fwd holds them) for keys_where. */
+static json_t *entries_in(const q_index *ix, const range *r)
 {
-    range *r = ud;
-    if (r->lo) {
-        int c = q_collate(v, r->lo);
-        if (c < 0 || (c == 0 && !r->lo_incl)) return 0;
+    json_t *out = json_object();
+    if (!out) return NULL;
+    for (q_sorted_node *n = q_sorted_seek(ix->sorted, r->lo, r->lo_incl); n; n = q_sorted_next(n)) {
+        if (r->hi) {
+            int c = q_collate(q_sorted_value(n), r->hi);
+            if (c > 0 || (c == 0 && !r->hi_incl)) break;
+        }
+        char key[32];
+        snprintf(key, sizeof key, "%zu", json_object_size(out));
+        if (json_object_set(out, key, q_sorted_entry(n))) {
+            json_decref(out);
+            return NULL;
+        }
     }
-    if (r->hi) {
-        int c = q_collate(v, r->hi);
-        if (c > 0 || (c == 0 && !r->hi_incl)) return 0;
-    }
+    return out;
+}
+
+static int any(json_t *v, void *ud)
+{
+    (void)v;
+    (void)ud;
     return 1;
 }
 
@@ -464,9 +490,12 @@ json_t *q_catalog_range(dv_query_catalog *c, const char *bucket, const char *sco
                         json_t *hi, int hi_incl)
 {
     range r = {lo, hi, lo_incl, hi_incl};
+    json_t *out = NULL;
     pthread_mutex_lock(&c->mu);
     q_index *ix = built_index(c, bucket, scope, collection, name);
-    json_t *out = ix ? keys_where(ix->fwd, in_range, &r) : NULL;
+    json_t *entries = ix ? entries_in(ix, &r) : NULL;
+    if (entries) out = keys_where(entries, any, NULL);
+    json_decref(entries);
     pthread_mutex_unlock(&c->mu);
     return out;
 }

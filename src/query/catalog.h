@@ -21,6 +21,7 @@ typedef struct q_index {
     void *arena;         /* the parsed key and condition */
     const void *kx, *cx; /* q_expr */
     json_t *fwd, *rev;   /* encoded key value -> {doc key: true}; doc key -> encoded value */
+    void *sorted;        /* q_sorted of fwd's entries by value, for ranges */
 } q_index;
 
 /* 0 added; 1 exists already; -1 out of memory. Takes over nothing: copies everything. */

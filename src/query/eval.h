@@ -51,6 +51,7 @@ typedef struct q_ctx {
     uint64_t mutations, sorts;
     char ctx_bucket[256], ctx_scope[256]; /* query_context; empty when none */
     int has_ctx;
+    int no_meta; /* a SELECT that never calls META(): documents are read without their metadata */
 } q_ctx;
 
 /* Record an error (the first one wins); returns NULL for convenience. */

@@ -497,11 +497,14 @@ static int add_doc(q_ctx *c, q_rows *out, const char *alias, dv_query_doc *d, co
                    json_t *base_row, json_t *base_meta)
 {
     json_t *row = base_row ? json_copy(base_row) : json_object();
-    json_t *metas = base_meta ? json_copy(base_meta) : json_object();
-    if (row && metas) {
-        json_object_set(row, alias, d->value ? d->value : json_null());
-        json_object_set_new(metas, alias, meta_json(d, ksname));
+    json_t *metas;
+    if (c->no_meta) {
+        metas = base_meta ? json_incref(base_meta) : json_object();
+    } else {
+        metas = base_meta ? json_copy(base_meta) : json_object();
+        if (metas) json_object_set_new(metas, alias, meta_json(d, ksname));
     }
+    if (row && metas) json_object_set(row, alias, d->value ? d->value : json_null());
     return rows_push(c, out, row, metas);
 }
 
@@ -2083,6 +2086,17 @@ static json_t *prepared_name(const char *text)
     return json_string(name);
 }
 
+/* Whether a statement's text holds "meta" in any case: where it does not, no META() can be
+ * evaluated, and its SELECT reads documents without building their metadata objects. */
+static int mentions_meta(const char *text)
+{
+    for (const char *p = text; *p; p++)
+        if ((p[0] | 0x20) == 'm' && (p[1] | 0x20) == 'e' && (p[2] | 0x20) == 't' &&
+            (p[3] | 0x20) == 'a')
+            return 1;
+    return 0;
+}
+
 static void run_stmt(q_ctx *c, const q_stmt *s, const char *text, run_out *out, int depth)
 {
     if (c->rq->readonly && is_write(s) && s->kind != S_PREPARE) {
@@ -2092,10 +2106,14 @@ static void run_stmt(q_ctx *c, const q_stmt *s, const char *text, run_out *out, 
         return;
     }
     switch (s->kind) {
-    case S_SELECT:
+    case S_SELECT: {
+        int no_meta = c->no_meta;
+        c->no_meta = !mentions_meta(text);
         out->results = q_select(c, s, NULL);
+        c->no_meta = no_meta;
         out->signature = signature(s->projs, s->nprojs, s->raw);
         return;
+    }
     case S_INSERT:
     case S_UPSERT:
         out->results = insert_rows(c, s);
