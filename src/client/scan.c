@@ -278,6 +278,7 @@ static void start_continue(dv_kvscan *s, stream *st)
     memcpy(sc.id, st->id, DV_RSCAN_ID_LEN);
     sc.item_limit = s->spec.item_limit;
     sc.byte_limit = s->spec.byte_limit;
+    sc.time_limit_ms = s->spec.time_limit_ms;
     dv_req q;
     base_req(s, &q, DV_KV_RANGE_SCAN_CONTINUE, st->vb, &sc);
     dv_buf_reset(&st->fill);
@@ -419,6 +420,7 @@ int dv_kvscan_next(dv_kvscan *s, dv_kvscan_item *it, int wait, dv_error *err, ch
             continue;
         }
         pump(s);
+        if (s->ended) continue; /* a submit failed at once */
         if (!wait) {
             unlock(s);
             return 0;
