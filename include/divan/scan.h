@@ -9,6 +9,10 @@
  * A sampling scan stops after `samples` items. KEY_ENOENT from a create (nothing in that
  * vbucket's range) is an empty vbucket, not an error.
  *
+ * Lifetime: io.ud must stay valid until the last completion after dv_kvscan_free (a create
+ * that was on the wire is let complete, then its scan cancelled on the server: cancelling the
+ * operation would leave the server's scan open).
+ *
  * Threads: completions may arrive on another thread than the one that reads (the native
  * driver): the scan has its own lock; dv_kvscan_next can wait for items (wait = 1) or return 0
  * at once, the ready hook then saying when to call again (an event loop). */
@@ -32,9 +36,11 @@ typedef struct dv_kvscan_io {
     dv_error (*submit)(void *ud, const dv_req *req, dv_res_cb cb, void *cb_ud, uint64_t *id);
     /* Complete operation id now with REQUEST_CANCELED (NULL: operations run to their end). */
     void (*cancel)(void *ud, uint64_t id);
-    /* dv_kvscan_next has something new to say (an item or the end); from a completion, with
-     * the scan's lock held: do not call into the scan from it. NULL: nobody is told. */
-    void (*ready)(void *ud);
+    /* dv_kvscan_next has something new to say (an item or the end), called with ready_ud from
+     * a completion, with the scan's lock held: do not call into the scan from it. NULL: nobody
+     * is told. Never called once dv_kvscan_free was. */
+    void (*ready)(void *ready_ud);
+    void *ready_ud;
 } dv_kvscan_io;
 
 typedef struct dv_kvscan_opts {

@@ -279,7 +279,7 @@ static dv_error scan_submit(void *ud, const dv_req *req, dv_res_cb cb, void *cb_
 static PyObject *bc_scan(BlockingCluster *b, PyObject *args, PyObject *kw)
 {
     if (!b->c) return dv_py_raise(DV_ERR_CLUSTER_CLOSED, NULL);
-    dv_kvscan_io io = {b, scan_submit, NULL, NULL};
+    dv_kvscan_io io = {b, scan_submit, NULL, NULL, NULL};
     return dv_py_scan_new((PyObject *)b, &io, 0, args, kw);
 }
 

@@ -26,11 +26,6 @@ typedef struct {
 
 static PyTypeObject ScanType;
 
-PyObject *dv_py_scan_owner(void *scan)
-{
-    return ((Scan *)scan)->owner;
-}
-
 /* Resolve wait()'s future, if any. */
 static void resolve_waiter(Scan *sc)
 {
@@ -149,8 +144,8 @@ PyObject *dv_py_scan_new(PyObject *owner, const dv_kvscan_io *io, int async, PyO
     sc->closing = 0;
     dv_kvscan_io x = *io;
     if (async) {
-        x.ud = sc;
         x.ready = scan_ready;
+        x.ready_ud = sc;
     }
     char err[256] = "";
     dv_error rc = dv_kvscan_new(&o, &x, &sc->s, err, sizeof err);

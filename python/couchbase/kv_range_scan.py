@@ -186,8 +186,9 @@ class RangeScanRequest:
         """Stop the scan; the iteration then ends."""
         if self._scan is not None:
             self._scan.cancel()
-        self._items.clear()
-        self._finish()
+            self._scan.close()
+            self._scan = None
+        self._items.clear()  # the iteration ends at its next step
 
     def __iter__(self) -> "RangeScanRequest":
         if self._done_streaming:

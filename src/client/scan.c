@@ -100,7 +100,7 @@ static void destroy(dv_kvscan *s)
 static void wake(dv_kvscan *s)
 {
     pthread_cond_broadcast(&s->cv);
-    if (s->io.ready && !s->abandoned) s->io.ready(s->io.ud);
+    if (s->io.ready && !s->abandoned) s->io.ready(s->io.ready_ud);
 }
 
 static void base_req(dv_kvscan *s, dv_req *q, dv_op_kind kind, uint16_t vb, const dv_scan_req *sc)
@@ -139,7 +139,10 @@ static void finish(dv_kvscan *s, dv_error err, const char *msg)
     snprintf(s->msg, sizeof s->msg, "%s", msg ? msg : "");
     for (unsigned i = 0; i < s->conc; i++) {
         stream *st = &s->win[i];
-        if (st->op_live && s->io.cancel) {
+        /* A continue is cancelled (the server's scan then is, below); a create is let
+         * complete: it may be on the wire already, and its scan is cancelled once it has an
+         * id (create_done). */
+        if (st->op_live && st->st != S_CREATING && s->io.cancel) {
             uint64_t id = st->op;
             s->io.cancel(s->io.ud, id); /* its callback runs now (the engine) or later */
         }
@@ -147,7 +150,7 @@ static void finish(dv_kvscan *s, dv_error err, const char *msg)
     for (unsigned i = 0; i < s->conc; i++) {
         stream *st = &s->win[i];
         if (st->st == S_OPEN) send_cancel(s, st);
-        st->st = S_DRAINED;
+        st->st = st->st == S_CREATING ? S_CREATING : S_DRAINED;
     }
     wake(s);
 }
@@ -191,7 +194,13 @@ static void create_done(void *ud, const dv_res *res)
     s->ops--;
     st->op_live = 0;
     if (res->nvbuckets && !s->nvb) s->nvb = res->nvbuckets;
-    if (!s->ended && st->st == S_CREATING) {
+    if (s->ended) {
+        st->st = S_DRAINED;
+        if (res->err == DV_ERR_OK) { /* created after the end: release it */
+            memcpy(st->id, res->value, DV_RSCAN_ID_LEN);
+            send_cancel(s, st);
+        }
+    } else if (st->st == S_CREATING) {
         if (res->err == DV_ERR_OK) {
             memcpy(st->id, res->value, DV_RSCAN_ID_LEN);
             st->st = S_OPEN;
@@ -203,10 +212,6 @@ static void create_done(void *ud, const dv_res *res)
         }
         pump(s);
         wake(s);
-    } else if (res->err == DV_ERR_OK && s->ended) {
-        /* Created after the end: release it. */
-        memcpy(st->id, res->value, DV_RSCAN_ID_LEN);
-        send_cancel(s, st);
     }
     maybe_destroy(s);
 }

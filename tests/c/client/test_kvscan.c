@@ -110,7 +110,7 @@ static void io_ready(void *ud)
     M.ready_calls++;
 }
 
-static const dv_kvscan_io IO = {NULL, io_submit, io_cancel, io_ready};
+static const dv_kvscan_io IO = {NULL, io_submit, io_cancel, io_ready, NULL};
 
 static int vb_of_id(const uint8_t id[16])
 {
