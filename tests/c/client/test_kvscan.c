@@ -601,6 +601,11 @@ static void continue_and_cancel(void **state)
     rf.status = DV_STATUS_VB_UUID_NOT_EQUAL;
     dv_op_decode(op, &rf, &res, &scratch, &why);
     assert_int_equal(res.err, DV_ERR_MUTATION_TOKEN_OUTDATED);
+    /* A scan limit (EBUSY) and a seqno not reached yet (ETMPFAIL) are retried. */
+    rf.status = DV_STATUS_EBUSY;
+    assert_int_equal(dv_op_decode(op, &rf, &res, &scratch, &why), DV_OP_RETRY);
+    rf.status = DV_STATUS_ETMPFAIL;
+    assert_int_equal(dv_op_decode(op, &rf, &res, &scratch, &why), DV_OP_RETRY);
     dv_buf_free(&scratch);
     dv_op_free(op);
 

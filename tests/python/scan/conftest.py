@@ -8,6 +8,8 @@ written with the blocking API; each test writes its own keys under a prefix of i
 """
 
 import asyncio
+import faulthandler
+import sys
 import threading
 import uuid
 from datetime import timedelta
@@ -145,7 +147,12 @@ class Asyncio:
             async def opened():
                 b = self.cluster.bucket(bucket)
                 await b.on_connect()
-                return b.default_collection()
+                coll = b.default_collection()
+                # One round trip: the bucket's bootstrap is over, its callbacks delivered (the
+                # official SDK starts a scan on the loop's thread holding the GIL: a callback of
+                # its core still to come then deadlocks it, see docs/python.md).
+                await coll.exists("scan-warm-up")
+                return coll
             self.bucket_cache[bucket] = self.run(opened())
         return self.bucket_cache[bucket]
 
@@ -191,6 +198,15 @@ class Asyncio:
 
 
 FRONT_ENDS = {"blocking": Blocking, "asyncio": Asyncio}
+
+
+@pytest.fixture(autouse=True)
+def watchdog():
+    """A bound no deadlock escapes: faulthandler's own thread (it needs no GIL) dumps every
+    thread's stack and ends the run if a test takes far too long."""
+    faulthandler.dump_traceback_later(6 * BOUND, exit=True, file=sys.stderr)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(scope="module")
