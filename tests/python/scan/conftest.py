@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import pytest
 
-from sdk_under_test import SDK  # noqa: F401 - the SDK check runs on import
+from sdk_under_test import SDK
 
 from couchbase.auth import PasswordAuthenticator
 from couchbase.cluster import Cluster
@@ -147,12 +147,7 @@ class Asyncio:
             async def opened():
                 b = self.cluster.bucket(bucket)
                 await b.on_connect()
-                coll = b.default_collection()
-                # One round trip: the bucket's bootstrap is over, its callbacks delivered (the
-                # official SDK starts a scan on the loop's thread holding the GIL: a callback of
-                # its core still to come then deadlocks it, see docs/python.md).
-                await coll.exists("scan-warm-up")
-                return coll
+                return b.default_collection()
             self.bucket_cache[bucket] = self.run(opened())
         return self.bucket_cache[bucket]
 
@@ -199,6 +194,22 @@ class Asyncio:
 
 FRONT_ENDS = {"blocking": Blocking, "asyncio": Asyncio}
 
+# The official acouchbase scan starts the core's scan (pycbc_kv_range_scan, which waits for the
+# core's orchestrator) on the loop's thread without releasing the GIL. When the core's I/O thread
+# is then inside any Python callback of the same cluster (the completion of the last awaited
+# operation, a bucket's bootstrap), it waits for the GIL and the scan waits for it: both hang
+# for good (seen with gdb: range_scan_orchestrator::scan() under handle_range_scan_op holding
+# the GIL, the I/O thread in take_gil from sock_send of call_soon_threadsafe). No test can
+# avoid that window without sleeping, so the official SDK's asyncio scans are not run.
+OFFICIAL_ASYNCIO = "the official acouchbase scan can deadlock (it waits for its core holding " \
+                   "the GIL; see conftest.py)"
+
+
+def front_end(name, server):
+    if SDK == "official" and name == "asyncio":
+        pytest.skip(OFFICIAL_ASYNCIO)
+    return FRONT_ENDS[name](server)
+
 
 @pytest.fixture(autouse=True)
 def watchdog():
@@ -227,7 +238,7 @@ def writer(server):
 
 @pytest.fixture(scope="module", params=sorted(FRONT_ENDS))
 def fe(request, server):
-    f = FRONT_ENDS[request.param](server)
+    f = front_end(request.param, server)
     yield f
     f.close()
 

@@ -13,7 +13,7 @@ from couchbase.options import ScanOptions
 from couchbase.result import ScanResultIterable
 from divan.server import DivanServer
 
-from conftest import FRONT_ENDS, load
+from conftest import FRONT_ENDS, front_end, load
 
 IDS = ScanOptions(ids_only=True)
 
@@ -174,10 +174,10 @@ def one_scan_server():
         yield s
 
 
-@pytest.mark.parametrize("front_end", sorted(FRONT_ENDS))
+@pytest.mark.parametrize("name", sorted(FRONT_ENDS))
 @pytest.mark.parametrize("how", ["cancel_scan", "break", "drop"])
-def test_abandoned_scans_are_released(one_scan_server, front_end, how):
-    f = FRONT_ENDS[front_end](one_scan_server)
+def test_abandoned_scans_are_released(one_scan_server, name, how):
+    f = front_end(name, one_scan_server)
     try:
         from couchbase.cluster import Cluster
         from conftest import options
