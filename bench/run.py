@@ -7,7 +7,8 @@
 2. blocking client (blocking_kv.py): sequential operations and get_multi, ours and official;
 3. server (server_load.py): divan-server and memcached under `divan load`, CPU per operation;
 4. memory and start-up (server_load.py);
-5. the query service (query_bench.py): plain HTTP and both SDKs' cluster.query.
+5. the query service (query_bench.py): plain HTTP and both SDKs' cluster.query;
+6. KV range scans (scan_bench.py): documents/s of a full scan of 100,000 documents, both SDKs.
 
 Writes bench/results/latest.md (medians and ratios, with the machine it ran on) and the PNG plots
 beside it (plots.py).
@@ -22,6 +23,7 @@ import asyncio_kv
 import blocking_kv
 import plots
 import query_bench
+import scan_bench
 import server_load
 from common import can_pin, machine
 
@@ -60,6 +62,9 @@ def main():
     query = argparse.Namespace(reps=reps, seconds=client_s, warmup=warmup, pin=args.pin,
                                docs=100_000)
     sections.append(query_bench.report(query_bench.measure(query), query))
+    print("== range scans", file=sys.stderr)
+    scan = argparse.Namespace(reps=reps, pin=args.pin, docs=100_000)
+    sections.append(scan_bench.report(scan_bench.measure(scan), scan))
     images = plots.draw(out, a, b, s)
 
     text = ["# divan benchmarks (%s)" % plan, "", header,
