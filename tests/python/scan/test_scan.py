@@ -236,3 +236,24 @@ def test_scan_during_writes(fe, server, writer, key):
         stop.set()
         t.join(30)
     assert not errors
+
+
+@pytest.mark.divan_only("builds MutationTokens by hand (the official class takes the core's form)")
+def test_consistent_with_an_unreachable_token(fe, writer, key):
+    from couchbase.exceptions import MutationTokenOutdatedException, UnAmbiguousTimeoutException
+    from couchbase.result import MutationToken
+    res = writer.upsert(key + ":0", {"i": 0})
+    t = res.mutation_token()
+    # another vbucket history (uuid): the server refuses the scan of that vbucket
+    wrong_uuid = MutationState()
+    wrong_uuid.add_mutation_token(MutationToken(
+        (t.partition_uuid ^ 1, t.sequence_number, t.partition_id, t.bucket_name)))
+    with pytest.raises(MutationTokenOutdatedException):
+        fe.scan(PrefixScan(key + ":"), ScanOptions(consistent_with=wrong_uuid))
+    # a seqno the vbucket never reaches: retried until the timeout
+    ahead = MutationState()
+    ahead.add_mutation_token(MutationToken(
+        (t.partition_uuid, t.sequence_number + 1000, t.partition_id, t.bucket_name)))
+    with pytest.raises(UnAmbiguousTimeoutException):
+        fe.scan(PrefixScan(key + ":"), ScanOptions(consistent_with=ahead,
+                                                   timeout=timedelta(milliseconds=300)))
