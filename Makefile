@@ -40,8 +40,8 @@ pyunit:
 # The behavioural suites against divan-servers they start, on divan's SDK, then on the official one
 # (scripts/run-pysuite): asyncio (standard loop and uvloop), then the three front ends (Twisted on
 # the default reactor; divan's also on the asyncio reactor), the range scans (blocking and asyncio);
-# then the extension's own tests; then
-# that docs/python-names.md (the official SDK's public names in divan's) is current.
+# then the extension's own tests; then that docs/python-names.md (the official SDK's public names
+# in divan's) is current.
 pysuites: build
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/asyncio
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/frontends
