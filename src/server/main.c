@@ -48,8 +48,10 @@ static const char usage[] =
     "                       a user; ROLES in Couchbase's syntax, comma-separated, e.g.\n"
     "                       admin or data_reader[default],data_writer[default] (default\n"
     "                       admin). Repeatable. Default: Administrator:password:admin.\n"
-    "  --data-dir DIR       reserved for persistence (not implemented yet: data lives in\n"
-    "                       memory only)\n"
+    "  --data-dir DIR       keep every couchbase bucket's data in DIR (created if absent;\n"
+    "                       the buckets kept there are loaded at start)\n"
+    "  --flush-interval MS  plain writes reach disk within this many milliseconds (default\n"
+    "                       100); durable writes are committed at once\n"
     "\n"
     "Limits (docs/server.md says what a client sees at each):\n"
     "  --max-pending-out BYTES      unsent replies per connection before it is no longer\n"
@@ -84,6 +86,7 @@ typedef struct options {
     const char *users[MAX_FLAGS];
     int nusers;
     const char *data_dir;
+    uint32_t flush_ms;
     dv_net_options net;
     dv_session_limits session;
     dv_http_limits rest;
@@ -190,6 +193,8 @@ static void parse_args(int argc, char **argv, options *o)
             o->threads = parse_int(name, v, 1, 64);
         else if (!strcmp(name, "--data-dir"))
             o->data_dir = v;
+        else if (!strcmp(name, "--flush-interval"))
+            o->flush_ms = (uint32_t)parse_int(name, v, 1, 3600000);
         else if (!strcmp(name, "--bucket") && o->nbuckets < MAX_FLAGS)
             o->buckets[o->nbuckets++] = v;
         else if (!strcmp(name, "--user") && o->nusers < MAX_FLAGS)
@@ -341,10 +346,6 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 #endif
     dv_set_log_hook(log_stderr, NULL, o.verbose ? DV_LOG_INFO : DV_LOG_WARN);
-    if (o.data_dir)
-        fprintf(stderr, "divan-server: --data-dir: persistence is not implemented yet; data "
-                        "lives in memory only\n");
-
     char err[512];
     dv_users *users = dv_users_new(0);
     dv_cluster *cluster = dv_cluster_new("divan", 0, 0);
@@ -354,15 +355,33 @@ int main(int argc, char **argv)
             return fail("--user", err);
     if (o.nusers == 0 && dv_users_add_default(users, err, sizeof err) != DV_ERR_OK)
         return fail("--user", err);
+    /* Buckets kept in the data directory come first; a --bucket flag naming one of them
+     * leaves it as it was kept (its settings change over REST). */
+    int fresh = 1;
+    if (o.data_dir && dv_cluster_open_data_dir(cluster, o.data_dir, o.flush_ms, &fresh, err,
+                                               sizeof err) != DV_ERR_OK)
+        return fail("data directory", err);
     for (int i = 0; i < o.nbuckets; i++) {
         dv_bucket_settings s;
         if (dv_bucket_settings_parse_flag(o.buckets[i], &s, err, sizeof err) != DV_ERR_OK)
             return fail("--bucket", err);
+        dv_bucket *kept = dv_cluster_get_bucket(cluster, s.name, strlen(s.name));
+        if (kept) {
+            dv_bucket_release(kept);
+            if (!fresh) continue;
+        }
         if (dv_cluster_create_bucket(cluster, &s, NULL, err, sizeof err) != DV_ERR_OK)
             return fail("--bucket", err[0] ? err : "a bucket of that name exists already");
     }
-    if (o.nbuckets == 0 && dv_cluster_create_default_bucket(cluster) != DV_ERR_OK)
-        return fail("start-up", "cannot create the default bucket");
+    /* The default bucket comes with a new data directory (or none); one deleted is not
+     * brought back at the next start. */
+    if (o.nbuckets == 0 && fresh) {
+        dv_bucket *kept = dv_cluster_get_bucket(cluster, "default", 7);
+        if (kept)
+            dv_bucket_release(kept);
+        else if (dv_cluster_create_default_bucket(cluster) != DV_ERR_OK)
+            return fail("start-up", "cannot create the default bucket");
+    }
 
     /* Every thread started from here on inherits a mask without SIGINT and SIGTERM; the main
      * thread waits for them. */
