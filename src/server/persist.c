@@ -540,6 +540,16 @@ void dv_persist_wait(dv_persist *p, uint64_t ticket)
     pthread_mutex_unlock(&p->mu);
 }
 
+void dv_persist_kick(dv_persist *p)
+{
+    pthread_mutex_lock(&p->mu);
+    if (!p->kick) {
+        p->kick = 1;
+        pthread_cond_signal(&p->kick_cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
 void dv_persist_stats_get(dv_persist *p, dv_persist_stats *out)
 {
     out->commits = atomic_load(&p->commits);

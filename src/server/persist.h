@@ -81,6 +81,9 @@ uint64_t dv_persist_ticket(dv_persist *p);
  * that commit failed. Returns at once after dv_persist_close. */
 void dv_persist_wait(dv_persist *p, uint64_t ticket);
 
+/* Ask for a commit now without waiting for it. */
+void dv_persist_kick(dv_persist *p);
+
 /* Counters for STAT and tests. */
 typedef struct dv_persist_stats {
     uint64_t commits;  /* transactions committed */
