@@ -156,7 +156,7 @@ def measure_startup(reps=5):
         port = free_port()
         start = time.perf_counter()
         proc = subprocess.Popen([SERVER, "--kv-port", str(port), "--http-port", "0",
-                                 "--query-port", "0"],
+                                 "--query-port", "0", "--ephemeral"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             while not answered(port):  # polls until the first answer

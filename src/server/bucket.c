@@ -1074,7 +1074,7 @@ dv_error dv_cluster_open_data_dir(dv_cluster *c, const char *dir, uint32_t flush
 {
     *fresh = 0;
     char path[4200];
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    if (dv_persist_mkdirs(dir) != 0)
         return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
                          "--data-dir %s: cannot create it: %s", dir, strerror(errno));
     snprintf(path, sizeof path, "%s/" DATA_MARKER, dir);

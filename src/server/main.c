@@ -32,7 +32,8 @@
 static const char usage[] =
     "usage: divan-server [options]\n"
     "\n"
-    "A Couchbase-compatible server: the KV protocol and the management REST API, in memory.\n"
+    "A Couchbase-compatible server: the KV protocol and the management REST API. Buckets are\n"
+    "kept on disk (--data-dir) and loaded at start; ephemeral ones stay in memory.\n"
     "\n"
     "  --host ADDR          address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
     "  --kv-port N          KV (memcached binary protocol) port (default 11210; 0 = any free)\n"
@@ -49,7 +50,10 @@ static const char usage[] =
     "                       admin or data_reader[default],data_writer[default] (default\n"
     "                       admin). Repeatable. Default: Administrator:password:admin.\n"
     "  --data-dir DIR       keep every couchbase bucket's data in DIR (created if absent;\n"
-    "                       the buckets kept there are loaded at start)\n"
+    "                       the buckets kept there are loaded at start). Default:\n"
+    "                       $XDG_DATA_HOME/divan-server, else ~/.local/share/divan-server\n"
+    "  --ephemeral          keep nothing on disk: every bucket lives in memory only, and the\n"
+    "                       persisting durability levels are refused\n"
     "  --flush-interval MS  plain writes reach disk within this many milliseconds (default\n"
     "                       100); durable writes are committed at once\n"
     "\n"
@@ -80,7 +84,7 @@ static const char usage[] =
 
 typedef struct options {
     const char *host;
-    int kv_port, http_port, query_port, threads, verbose;
+    int kv_port, http_port, query_port, threads, verbose, ephemeral;
     const char *buckets[MAX_FLAGS];
     int nbuckets;
     const char *users[MAX_FLAGS];
@@ -166,6 +170,10 @@ static void parse_args(int argc, char **argv, options *o)
         }
         if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
             o->verbose = 1;
+            continue;
+        }
+        if (!strcmp(a, "--ephemeral")) {
+            o->ephemeral = 1;
             continue;
         }
         /* Every other flag takes a value, as "--flag value" or "--flag=value". */
@@ -355,6 +363,20 @@ int main(int argc, char **argv)
             return fail("--user", err);
     if (o.nusers == 0 && dv_users_add_default(users, err, sizeof err) != DV_ERR_OK)
         return fail("--user", err);
+    /* The data directory: the one given, else the user's default one, unless --ephemeral. */
+    char default_dir[4096];
+    if (o.ephemeral && o.data_dir) return fail("--ephemeral", "and --data-dir exclude each other");
+    if (!o.ephemeral && !o.data_dir) {
+        const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+        if (xdg && xdg[0] == '/')
+            snprintf(default_dir, sizeof default_dir, "%s/divan-server", xdg);
+        else if (home && home[0] == '/')
+            snprintf(default_dir, sizeof default_dir, "%s/.local/share/divan-server", home);
+        else
+            return fail("data directory", "no HOME to keep data in: give --data-dir DIR, or "
+                                          "--ephemeral for a server that keeps nothing");
+        o.data_dir = default_dir;
+    }
     /* Buckets kept in the data directory come first; a --bucket flag naming one of them
      * leaves it as it was kept (its settings change over REST). */
     int fresh = 1;

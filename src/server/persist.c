@@ -150,7 +150,7 @@ static dv_error mdb_fail(char *errbuf, size_t errlen, const char *dir, const cha
                      mdb_strerror(rc));
 }
 
-static int mkdir_p(const char *path)
+int dv_persist_mkdirs(const char *path)
 {
     char tmp[4096];
     size_t n = strlen(path);
@@ -201,7 +201,7 @@ static void free_struct(dv_persist *p)
 dv_error dv_persist_open(const char *dir, dv_persist **out, char *errbuf, size_t errlen)
 {
     *out = NULL;
-    if (mkdir_p(dir) != 0)
+    if (dv_persist_mkdirs(dir) != 0)
         return dv_errmsg(errbuf, errlen, DV_ERR_INTERNAL_SERVER_FAILURE,
                          "%s: cannot create the directory: %s", dir, strerror(errno));
     int has_data;

@@ -51,6 +51,9 @@ dv_item *dv_persist_record_decode(const void *key, size_t nkey, const void *rec,
 
 /* ---- Environments ------------------------------------------------------------------------- */
 
+/* mkdir -p with mode 0700: 0, or -1 with errno set. */
+int dv_persist_mkdirs(const char *path);
+
 typedef struct dv_persist dv_persist; /* also named in bucket.h */
 
 /* Open (creating it if absent) the environment in directory dir (created, mode 0700).

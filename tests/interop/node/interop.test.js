@@ -26,7 +26,7 @@ const T = { timeout: 30000 } // upper bound for one test
 
 // Spawns divan-server and resolves once it has printed `divan-server kv=<port> http=<port>`.
 function startServer(args) {
-  const child = spawn(SERVER, ['--kv-port', '0', '--http-port', '0', '--query-port', '0', ...args], {
+  const child = spawn(SERVER, ['--kv-port', '0', '--http-port', '0', '--query-port', '0', '--ephemeral', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   // Whatever happens to the test, no server outlives this process.

@@ -57,6 +57,23 @@ def run():
     return run
 
 
+def rest(srv, method, path, form=None):
+    """(status, body) of a REST call as the admin user."""
+    import base64
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (srv.http_port, path), data=data,
+                                 method=method)
+    req.add_header("Authorization", "Basic " + base64.b64encode(b"user:password").decode())
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
 async def connect(srv, bucket="default"):
     from acouchbase.cluster import Cluster
     from couchbase.auth import PasswordAuthenticator
