@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -138,6 +139,7 @@ struct dv_persist {
     atomic_uint_fast64_t started; /* commits begun */
     uint64_t done;                /* commits attempted; under mu */
     int last_ok;                  /* the last attempt committed (or had nothing to write) */
+    int failing;                  /* the writer's: commits fail since the last success */
 
     atomic_uint_fast64_t commits, failures, written;
     taken *tk; /* per vbucket, the writer's */
@@ -470,8 +472,17 @@ static int cycle(dv_persist *p)
             p->tk[i].items = NULL;
         }
         atomic_fetch_add(&p->failures, 1);
-        dv_log(DV_LOG_WARN, "persist", "%s: commit failed, will retry: %s", p->dir,
-               rc == ENOMEM ? "out of memory" : mdb_strerror(rc));
+        if (!p->failing) {
+            /* Once per failing spell: the writer retries every window (and for every durable
+             * write), and says when commits succeed again. */
+            struct statvfs fs;
+            int full = statvfs(p->dir, &fs) == 0 && fs.f_bavail == 0;
+            dv_log(DV_LOG_WARN, "persist",
+                   "%s: commit failed, writes stay in memory and are retried: %s%s", p->dir,
+                   rc == ENOMEM ? "out of memory" : mdb_strerror(rc),
+                   full ? " (the file system is full)" : "");
+            p->failing = 1;
+        }
         return 0;
     }
     for (unsigned i = 0; i < nvb; i++) {
@@ -484,6 +495,10 @@ static int cycle(dv_persist *p)
         dv_free(p->tk[i].items);
         p->tk[i].items = NULL;
         if (high) dv_vbucket_set_persisted_seqno(dv_store_vbucket(p->store, (uint16_t)i), high);
+    }
+    if (p->failing && total) {
+        dv_log(DV_LOG_WARN, "persist", "%s: commits succeed again", p->dir);
+        p->failing = 0;
     }
     if (total) {
         atomic_fetch_add(&p->commits, 1);
