@@ -119,6 +119,7 @@ dv_item *dv_persist_record_decode(const void *key, size_t nkey, const void *rec,
 typedef struct taken {
     dv_item **items;
     size_t n;
+    uint64_t high; /* the queue's highest seqno */
     uint64_t last_cas;
 } taken;
 
@@ -414,7 +415,7 @@ static int cycle(dv_persist *p)
         p->tk[i].items = NULL;
         if (!dv_vbucket_queued(dv_store_vbucket(p->store, (uint16_t)i))) continue;
         dv_vbucket *vb = dv_store_lock(p->store, (uint16_t)i);
-        dv_vbucket_take_queue(vb, &p->tk[i].items, &p->tk[i].n);
+        p->tk[i].high = dv_vbucket_take_queue(vb, &p->tk[i].items, &p->tk[i].n);
         p->tk[i].last_cas = dv_vbucket_last_cas(vb);
         uint64_t uuid = dv_vbucket_uuid(vb);
         dv_vbucket_unlock(vb);
@@ -423,7 +424,7 @@ static int cycle(dv_persist *p)
             txn = NULL;
             break;
         }
-        uint64_t high = 0;
+        uint64_t high = p->tk[i].high;
         for (size_t j = 0; j < p->tk[i].n && rc == 0; j++) {
             const dv_item *it = p->tk[i].items[j];
             dv_buf_reset(&p->kbuf);
@@ -448,7 +449,6 @@ static int cycle(dv_persist *p)
                 }
                 memcpy(v.mv_data, dv_buf_head(&p->vbuf), v.mv_size);
             }
-            if (it->seqno > high) high = it->seqno;
         }
         total += p->tk[i].n;
         if (rc == 0 && high) rc = put_vbstate(p, txn, (uint16_t)i, uuid, high, p->tk[i].last_cas);
@@ -487,14 +487,11 @@ static int cycle(dv_persist *p)
     }
     for (unsigned i = 0; i < nvb; i++) {
         if (!p->tk[i].items) continue;
-        uint64_t high = 0;
-        for (size_t j = 0; j < p->tk[i].n; j++) {
-            if (p->tk[i].items[j]->seqno > high) high = p->tk[i].items[j]->seqno;
-            dv_item_release(p->tk[i].items[j]);
-        }
+        for (size_t j = 0; j < p->tk[i].n; j++) dv_item_release(p->tk[i].items[j]);
         dv_free(p->tk[i].items);
         p->tk[i].items = NULL;
-        if (high) dv_vbucket_set_persisted_seqno(dv_store_vbucket(p->store, (uint16_t)i), high);
+        if (p->tk[i].high)
+            dv_vbucket_set_persisted_seqno(dv_store_vbucket(p->store, (uint16_t)i), p->tk[i].high);
     }
     if (p->failing && total) {
         dv_log(DV_LOG_WARN, "persist", "%s: commits succeed again", p->dir);

@@ -211,8 +211,15 @@ static void enqueue(dv_vbucket *vb, dv_item *it)
         vb->q = q;
         vb->capq = cap;
     }
+    it->queued = 1;
     vb->q[vb->nq++] = it;
     atomic_store(&vb->nq_hint, vb->nq);
+}
+
+/* Under the lock: old leaves the table; a queued version of it needs no write of its own. */
+static void supersede(dv_item *old)
+{
+    if (old->queued) old->replaced = 1;
 }
 
 static void enqueue_purge(dv_vbucket *vb, const dv_item *old)
@@ -226,7 +233,10 @@ static void enqueue_purge(dv_vbucket *vb, const dv_item *old)
 static void unlink_item(dv_vbucket *vb, dv_item **pp)
 {
     dv_item *it = *pp;
-    if (vb->store->tracked) enqueue_purge(vb, it);
+    if (vb->store->tracked) {
+        supersede(it);
+        enqueue_purge(vb, it);
+    }
     *pp = it->next;
     it->next = NULL;
     vb->count--;
@@ -287,6 +297,7 @@ uint64_t dv_vbucket_install(dv_vbucket *vb, dv_item *it, int keep_cas)
         it->next = old->next;
         it->revid = old->revid + 1;
         old->next = NULL;
+        supersede(old);
         account(vb->store, old, -1);
         dv_item_release(old);
     } else {
@@ -335,13 +346,27 @@ int dv_store_tracked(const dv_store *s)
     return s->tracked;
 }
 
-void dv_vbucket_take_queue(dv_vbucket *vb, dv_item ***items, size_t *n)
+uint64_t dv_vbucket_take_queue(dv_vbucket *vb, dv_item ***items, size_t *n)
 {
+    size_t k = 0;
+    uint64_t high = 0;
+    for (size_t j = 0; j < vb->nq; j++) {
+        dv_item *it = vb->q[j];
+        if (it->seqno > high) high = it->seqno;
+        if (it->replaced) {
+            dv_item_release(it);
+            continue;
+        }
+        it->queued = 0;
+        vb->q[k++] = it;
+    }
+    vb->nq = k;
     *items = vb->q;
     *n = vb->nq;
     vb->q = NULL;
     vb->nq = vb->capq = 0;
     atomic_store(&vb->nq_hint, 0);
+    return high;
 }
 
 void dv_vbucket_requeue(dv_vbucket *vb, dv_item **items, size_t n)
@@ -350,6 +375,7 @@ void dv_vbucket_requeue(dv_vbucket *vb, dv_item **items, size_t n)
         dv_free(items);
         return;
     }
+    for (size_t j = 0; j < n; j++) items[j]->queued = 1;
     dv_item **q = dv_realloc(items, (n + vb->nq) * sizeof *q);
     if (!q) {
         /* Keep the older entries (they were acknowledged first); the newer ones are dropped

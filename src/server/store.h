@@ -37,6 +37,8 @@ typedef struct dv_item {
     uint32_t nvalue;
     uint8_t datatype; /* JSON bit of the body; values are stored uncompressed */
     uint8_t deleted;  /* tombstone; DV_ITEM_PURGED in a persistence queue only */
+    uint8_t queued;   /* in its vbucket's persistence queue, not yet taken; under the lock */
+    uint8_t replaced; /* queued, and a newer change of its key is queued too; under the lock */
     char data[];      /* key, xattr blob, value */
 } dv_item;
 
@@ -134,8 +136,11 @@ uint64_t dv_vbucket_next_cas(dv_vbucket *vb);
 void dv_store_track(dv_store *s);
 int dv_store_tracked(const dv_store *s);
 /* Under the lock. Move the queue to *items (an array the caller frees with dv_free after
- * releasing each item), *n entries; *items is NULL when it is empty. */
-void dv_vbucket_take_queue(dv_vbucket *vb, dv_item ***items, size_t *n);
+ * releasing each item), *n entries; *items is NULL when it is empty. An entry whose key changed
+ * again before the take is left out (the newer one, later in the queue, stands for both).
+ * Returns the highest seqno of the queue, left-out entries included: once the entries taken are
+ * on disk, so is the vbucket up to that seqno. */
+uint64_t dv_vbucket_take_queue(dv_vbucket *vb, dv_item ***items, size_t *n);
 /* Under the lock. Put a taken queue back in front of the current one (takes over items). */
 void dv_vbucket_requeue(dv_vbucket *vb, dv_item **items, size_t n);
 /* Entries queued and not yet taken (read without the lock: a hint). */

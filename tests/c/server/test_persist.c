@@ -137,14 +137,21 @@ static uint64_t put(dv_store *s, uint16_t vbid, dv_item *it)
     return cas;
 }
 
-static dv_persist *open_attach(const char *dir, dv_store *s, uint32_t now,
-                               int (*keep)(void *, uint32_t))
+static dv_persist *open_attach_ms(const char *dir, dv_store *s, uint32_t now,
+                                  int (*keep)(void *, uint32_t), uint32_t flush_ms)
 {
     char err[256] = "";
     dv_persist *p = NULL;
     assert_int_equal(dv_persist_open(dir, &p, err, sizeof err), DV_ERR_OK);
-    assert_int_equal(dv_persist_attach(p, s, 5, now, keep, NULL, err, sizeof err), DV_ERR_OK);
+    assert_int_equal(dv_persist_attach(p, s, flush_ms, now, keep, NULL, err, sizeof err),
+                     DV_ERR_OK);
     return p;
+}
+
+static dv_persist *open_attach(const char *dir, dv_store *s, uint32_t now,
+                               int (*keep)(void *, uint32_t))
+{
+    return open_attach_ms(dir, s, now, keep, 5);
 }
 
 static int keep_not_7(void *ud, uint32_t cid)
@@ -286,6 +293,45 @@ static void unclean_restart_new_uuid(void **state)
     free(dir);
 }
 
+static void rewrites_before_a_commit_write_once(void **state)
+{
+    (void)state;
+    char *dir = temp_dir();
+    dv_store *s = dv_store_new(16, 1);
+    /* A commit window longer than the test: only the waits below commit. */
+    dv_persist *p = open_attach_ms(dir, s, 1000, NULL, 600000);
+    dv_persist_wait(p, dv_persist_ticket(p));
+    dv_persist_stats before, after;
+    dv_persist_stats_get(p, &before);
+    put(s, 7, doc(0, "dup", NULL, 0, "v1"));
+    put(s, 7, doc(0, "dup", NULL, 0, "v2"));
+    put(s, 7, doc(0, "dup", NULL, 0, "v3"));
+    dv_vbucket *vb = dv_store_lock(s, 7);
+    size_t queued = dv_vbucket_queued(vb);
+    dv_vbucket_unlock(vb);
+    dv_persist_wait(p, dv_persist_ticket(p));
+    dv_persist_stats_get(p, &after);
+    assert_int_equal(queued, 3);
+    assert_int_equal(after.written - before.written, 1); /* the last version only */
+    vb = dv_store_lock(s, 7);
+    assert_int_equal(dv_vbucket_persisted_seqno(vb), 3);
+    dv_vbucket_unlock(vb);
+    dv_persist_free(p);
+    dv_store_free(s);
+    s = dv_store_new(16, 2);
+    p = open_attach(dir, s, 1000, NULL);
+    vb = dv_store_lock(s, 7);
+    dv_item *it = dv_vbucket_find(vb, 0, "dup", 3, 1000);
+    assert_non_null(it);
+    assert_memory_equal(dv_item_value(it), "v3", 2);
+    assert_int_equal(it->seqno, 3);
+    dv_vbucket_unlock(vb);
+    dv_persist_free(p);
+    dv_store_free(s);
+    rm_rf(dir);
+    free(dir);
+}
+
 static void refuses_foreign_and_corrupt(void **state)
 {
     (void)state;
@@ -347,6 +393,7 @@ int main(void)
         cmocka_unit_test(record_rejects_malformed),
         cmocka_unit_test(clean_restart_keeps_everything),
         cmocka_unit_test(unclean_restart_new_uuid),
+        cmocka_unit_test(rewrites_before_a_commit_write_once),
         cmocka_unit_test(refuses_foreign_and_corrupt),
         cmocka_unit_test(second_open_is_refused),
     };
