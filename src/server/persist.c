@@ -245,10 +245,20 @@ dv_error dv_persist_open(const char *dir, dv_persist **out, char *errbuf, size_t
         free_struct(p);
         return err;
     }
-    int rc = mdb_env_create(&p->env);
-    if (rc == 0) rc = mdb_env_set_maxdbs(p->env, 4);
-    if (rc == 0) rc = mdb_env_set_mapsize(p->env, MAP_SIZE);
-    if (rc == 0) rc = mdb_env_open(p->env, dir, MDB_NOTLS, 0600);
+    /* Address space may be scarcer than MAP_SIZE (a ulimit -v, valgrind): halve until the map
+     * fits, down to 1 GiB. */
+    int rc;
+    size_t map = MAP_SIZE;
+    for (;;) {
+        rc = mdb_env_create(&p->env);
+        if (rc == 0) rc = mdb_env_set_maxdbs(p->env, 4);
+        if (rc == 0) rc = mdb_env_set_mapsize(p->env, map);
+        if (rc == 0) rc = mdb_env_open(p->env, dir, MDB_NOTLS, 0600);
+        if ((rc != ENOMEM && rc != EINVAL) || map <= ((size_t)1 << 30)) break;
+        mdb_env_close(p->env);
+        p->env = NULL;
+        map /= 2;
+    }
     if (rc != 0) {
         err = rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == MDB_CORRUPTED
                   ? (dv_error)dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,

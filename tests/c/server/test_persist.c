@@ -142,7 +142,7 @@ static dv_persist *open_attach_ms(const char *dir, dv_store *s, uint32_t now,
 {
     char err[256] = "";
     dv_persist *p = NULL;
-    assert_int_equal(dv_persist_open(dir, &p, err, sizeof err), DV_ERR_OK);
+    if (dv_persist_open(dir, &p, err, sizeof err) != DV_ERR_OK) fail_msg("%s", err);
     assert_int_equal(dv_persist_attach(p, s, flush_ms, now, keep, NULL, err, sizeof err),
                      DV_ERR_OK);
     return p;
