@@ -47,6 +47,7 @@ pysuites: build
 	DIVAN_REACTOR=asyncio BUILD=$(BUILD) scripts/run-pysuite divan tests/python/frontends -k twisted
 	DIVAN_TLS=1 BUILD=$(BUILD) scripts/run-pysuite both tests/python/frontends
 	BUILD=$(BUILD) scripts/run-pysuite divan tests/python/core
+	BUILD=$(BUILD) scripts/run-pysuite both tests/python/persist
 	BUILD=$(BUILD) scripts/public-names --check
 
 # The official Node.js, Python, Go and Java SDKs against divan-server (scripts/install-interop installs them).

@@ -51,7 +51,13 @@ static void server_start(server *s, int kv, int http)
     char kvs[16], https[16];
     snprintf(kvs, sizeof kvs, "%d", kv);
     snprintf(https, sizeof https, "%d", http);
+    /* A new data directory per server (the durability test writes with persistToMajority);
+     * left in /tmp, a few kilobytes each. */
+    char data_dir[] = "/tmp/divan-e2e-XXXXXX";
+    assert_non_null(mkdtemp(data_dir));
     char *argv[] = {server_bin,
+                    "--data-dir",
+                    data_dir,
                     "--kv-port",
                     kvs,
                     "--http-port",
