@@ -33,12 +33,16 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/base64.h"
 #include "base/buf.h"
 #include "base/errmsg.h"
 #include "base/log.h"
+#include "mcbp/protocol.h"
+#include "server/kv.h"
 #include "server/listen.h"
 #include "server/rest_form.h"
 #include "topology/manifest.h"
+#include "topology/vbucket.h"
 
 #define BODY_MAX           (1u << 20)
 #define REALM_HEADER       "Basic realm=\"Couchbase Server Admin / REST\""
@@ -178,6 +182,8 @@ typedef enum route {
     R_RBAC_GROUPS,
     R_RBAC_GROUP,
     R_RBAC_ROLES,
+    R_DOCS,
+    R_DOC,
 } route;
 
 /* Path positions of the names: /pools/default/buckets/B/scopes/S/collections/C. */
@@ -2322,6 +2328,389 @@ static void serve_rbac_roles(ctx *x)
     reply_json(x, 200, a);
 }
 
+/* ---- documents (the console's document editor) ----------------------------------------------- */
+
+#define DOCS_LIMIT_DEFAULT 10
+#define DOCS_LIMIT_MAX     1000
+#define DOC_KEY_MAX        250
+#define FLAGS_JSON         0x02000006u /* the SDKs' common flags for JSON */
+#define FLAGS_STRING       0x04000006u
+
+/* A query-string parameter, percent-decoded into out (cap bytes); its length, or -1 when absent
+ * or malformed or too long. */
+static long query_arg(ctx *x, const char *name, char *out, size_t cap)
+{
+    const char *v = MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, name);
+    if (!v) return -1;
+    size_t n = strlen(v);
+    if (n >= cap) return -1;
+    return dv_url_decode(v, n, 1, out);
+}
+
+static int query_u64(ctx *x, const char *name, uint64_t hi, uint64_t *out)
+{
+    char v[32];
+    long n = query_arg(x, name, v, sizeof v);
+    if (n < 0) return MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, name) ? -1 : 0;
+    char *end;
+    errno = 0;
+    unsigned long long u = strtoull(v, &end, 10);
+    if (n == 0 || *end || errno || v[0] == '-' || u > hi) return -1;
+    *out = u;
+    return 1;
+}
+
+/* The collection of /pools/default/buckets/B/scopes/S/collections/C/docs[/ID] after the
+ * permission check (perms on B:S:C, perm the ns_server permission named in a 403); NULL when a
+ * reply was made. */
+static dv_bucket *docs_collection(ctx *x, unsigned perms, const char *perm, uint32_t *cid)
+{
+    const char *b = x->seg[SEG_BUCKET], *s = x->seg[SEG_SCOPE], *c = x->seg[SEG_COLLECTION];
+    if (!dv_user_allow(x->user, perms, b, s, c)) {
+        char sb[128], ss[128], sc[128];
+        reply_forbidden(x, "cluster.collection[%s:%s:%s].data.docs!%s",
+                        printable(b, x->seglen[SEG_BUCKET], sb, sizeof sb),
+                        printable(s, x->seglen[SEG_SCOPE], ss, sizeof ss),
+                        printable(c, x->seglen[SEG_COLLECTION], sc, sizeof sc), perm);
+        return NULL;
+    }
+    dv_bucket *bk = dv_cluster_get_bucket(x->r->cluster, b, x->seglen[SEG_BUCKET]);
+    if (!bk) {
+        reply_not_found(x);
+        return NULL;
+    }
+    char path[2 * 256 + 2];
+    int n = snprintf(path, sizeof path, "%s.%s", s, c);
+    dv_error rc = n > 0 && (size_t)n < sizeof path
+                      ? dv_bucket_lookup_collection(bk, path, (size_t)n, cid, NULL)
+                      : DV_ERR_COLLECTION_NOT_FOUND;
+    if (rc != DV_ERR_OK) {
+        reply_manifest_error(x, rc == DV_ERR_SCOPE_NOT_FOUND ? rc : DV_ERR_COLLECTION_NOT_FOUND, s,
+                             c);
+        dv_bucket_release(bk);
+        return NULL;
+    }
+    return bk;
+}
+
+static char *cas_text(uint64_t cas, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%llu", (unsigned long long)cas);
+    return buf;
+}
+
+/* The user xattrs of an item (names not starting with '_'), as an object of parsed values. */
+static json_t *item_xattrs(const dv_item *it)
+{
+    json_t *o = json_object();
+    const unsigned char *p = (const unsigned char *)dv_item_xattr(it);
+    size_t n = it->nxattr;
+    if (!o || n < 4) return o;
+    size_t off = 4;
+    while (off + 4 <= n) {
+        uint32_t len = (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 |
+                       (uint32_t)p[off + 2] << 8 | p[off + 3];
+        off += 4;
+        if (len > n - off) break;
+        const char *k = (const char *)p + off;
+        size_t kl = strnlen(k, len);
+        if (kl + 1 < len && k[0] != '_') {
+            const char *v = k + kl + 1;
+            size_t vl = strnlen(v, len - kl - 1);
+            json_t *j = json_loadb(v, vl, JSON_DECODE_ANY, NULL);
+            json_object_setn_new(o, k, kl, j ? j : json_stringn(v, vl));
+        }
+        off += len;
+    }
+    return o;
+}
+
+/* {"meta":{...},"json":value} (or "base64" for a value that is not JSON), with xattrs when the
+ * user may read them. */
+static json_t *doc_json(ctx *x, const dv_item *it, int xattrs)
+{
+    char cas[24];
+    int is_json = (it->datatype & DV_DATATYPE_JSON) != 0;
+    json_t *meta = json_pack("{s:s%,s:s,s:I,s:I,s:s,s:I}", "id", dv_item_key(it), (size_t)it->nkey,
+                             "cas", cas_text(it->cas, cas, sizeof cas), "flags",
+                             (json_int_t)it->flags, "expiration", (json_int_t)it->exptime, "type",
+                             is_json ? "json" : "base64", "seqno", (json_int_t)it->seqno);
+    json_t *o = json_pack("{s:o}", "meta", meta);
+    if (!o) return NULL;
+    json_t *v = is_json ? json_loadb(dv_item_value(it), it->nvalue, JSON_DECODE_ANY, NULL) : NULL;
+    if (v) {
+        json_object_set_new(o, "json", v);
+    } else {
+        dv_buf b;
+        dv_buf_init(&b);
+        if (dv_base64_encode(&b, dv_item_value(it), it->nvalue) == 0)
+            json_object_set_new(o, "base64",
+                                json_stringn((const char *)dv_buf_head(&b), dv_buf_size(&b)));
+        dv_buf_free(&b);
+    }
+    if (xattrs && it->nxattr) json_object_set_new(o, "xattrs", item_xattrs(it));
+    (void)x;
+    return o;
+}
+
+typedef struct doc_list {
+    dv_item **v;
+    size_t n, cap;
+    const char *prefix;
+    size_t prefix_len;
+    int oom;
+} doc_list;
+
+static int collect_doc(void *ud, dv_item *it)
+{
+    doc_list *l = ud;
+    if (it->nkey < l->prefix_len || memcmp(dv_item_key(it), l->prefix, l->prefix_len) != 0)
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        dv_item **v = dv_realloc(l->v, cap * sizeof *v);
+        if (!v) {
+            l->oom = 1;
+            return 1;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = dv_item_ref(it);
+    return 0;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    const dv_item *x = *(dv_item *const *)a, *y = *(dv_item *const *)b;
+    size_t n = x->nkey < y->nkey ? x->nkey : y->nkey;
+    int c = memcmp(dv_item_key(x), dv_item_key(y), n);
+    return c ? c : (x->nkey > y->nkey) - (x->nkey < y->nkey);
+}
+
+/* GET .../docs?skip=&limit=&prefix=&include_docs=: the collection's live documents in key
+ * order, a page at a time; total_rows counts every match. */
+static void list_docs(ctx *x)
+{
+    uint32_t cid;
+    dv_bucket *b = docs_collection(x, DV_PERM_READ, "read", &cid);
+    if (!b) return;
+    uint64_t skip = 0, limit = DOCS_LIMIT_DEFAULT;
+    char prefix[DOC_KEY_MAX + 1] = "", inc[8] = "";
+    long plen = query_arg(x, "prefix", prefix, sizeof prefix);
+    if (query_u64(x, "skip", UINT32_MAX, &skip) < 0 ||
+        query_u64(x, "limit", DOCS_LIMIT_MAX, &limit) < 0 ||
+        (plen < 0 && MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, "prefix"))) {
+        reply_error(x, 400, "_", "skip must be a count, limit 0 to 1000, prefix at most 250 bytes");
+        dv_bucket_release(b);
+        return;
+    }
+    int include = query_arg(x, "include_docs", inc, sizeof inc) >= 0 && strcmp(inc, "true") == 0;
+    doc_list l = {.prefix = prefix, .prefix_len = plen > 0 ? (size_t)plen : 0};
+    dv_store *st = dv_bucket_store(b);
+    uint32_t now = (uint32_t)time(NULL);
+    for (unsigned vb = 0; vb < dv_store_nvb(st) && !l.oom; vb++) {
+        dv_vbucket *v = dv_store_lock(st, (uint16_t)vb);
+        dv_vbucket_each(v, cid, now, collect_doc, &l);
+        dv_vbucket_unlock(v);
+    }
+    json_t *rows = l.oom ? NULL : json_array();
+    if (rows) {
+        qsort(l.v, l.n, sizeof *l.v, key_cmp);
+        int xattrs = dv_user_allow(x->user, DV_PERM_XATTR_READ, x->seg[SEG_BUCKET],
+                                   x->seg[SEG_SCOPE], x->seg[SEG_COLLECTION]);
+        for (uint64_t i = skip; i < l.n && i < skip + limit; i++) {
+            const dv_item *it = l.v[i];
+            json_t *row = include ? doc_json(x, it, xattrs) : json_object();
+            if (!row ||
+                json_object_set_new(row, "id", json_stringn(dv_item_key(it), it->nkey)) != 0 ||
+                json_array_append_new(rows, row) != 0) {
+                json_decref(rows);
+                rows = NULL;
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < l.n; i++) dv_item_release(l.v[i]);
+    dv_free(l.v);
+    dv_bucket_release(b);
+    if (!rows) {
+        reply_oom(x);
+        return;
+    }
+    reply_json(x, 200,
+               json_pack("{s:I,s:I,s:I,s:o}", "total_rows", (json_int_t)l.n, "skip",
+                         (json_int_t)skip, "limit", (json_int_t)limit, "rows", rows));
+}
+
+static int doc_key(ctx *x, const char **key, size_t *nkey)
+{
+    *key = x->seg[SEG_COLLECTION + 2];
+    *nkey = x->seglen[SEG_COLLECTION + 2];
+    if (*nkey == 0 || *nkey > DOC_KEY_MAX) {
+        reply_error(x, 400, "_", "A document key is 1 to 250 bytes");
+        return -1;
+    }
+    return 0;
+}
+
+static void kv_run(dv_bucket *b, dv_kv_req *rq, dv_kv_res *res, const char *key, size_t nkey,
+                   uint32_t cid)
+{
+    dv_store *st = dv_bucket_store(b);
+    rq->key = key;
+    rq->nkey = nkey;
+    rq->cid = cid;
+    rq->vbucket = dv_vbucket_of(key, nkey, dv_store_nvb(st));
+    rq->now = (uint32_t)time(NULL);
+    memset(res, 0, sizeof *res);
+    dv_kv_execute(st, rq, res);
+}
+
+/* A KV status that is not success, as the REST answer the console shows. */
+static void reply_kv_status(ctx *x, uint16_t status)
+{
+    switch (status) {
+    case DV_STATUS_KEY_ENOENT:
+        reply_error(x, 404, "_", "Document not found.");
+        break;
+    case DV_STATUS_KEY_EEXISTS:
+        reply_error(x, 409, "_", "The document was changed since it was read (CAS mismatch).");
+        break;
+    case DV_STATUS_LOCKED:
+        reply_error(x, 409, "_", "The document is locked.");
+        break;
+    case DV_STATUS_E2BIG:
+        reply_error(x, 400, "value", "The value is too large.");
+        break;
+    default: {
+        char msg[64];
+        snprintf(msg, sizeof msg, "The data service answered status 0x%02x.", status);
+        reply_error(x, 500, "_", msg);
+    }
+    }
+}
+
+static void get_doc(ctx *x)
+{
+    const char *key;
+    size_t nkey;
+    uint32_t cid;
+    if (doc_key(x, &key, &nkey) != 0) return;
+    dv_bucket *b = docs_collection(x, DV_PERM_READ, "read", &cid);
+    if (!b) return;
+    dv_kv_req rq = {.opcode = DV_OP_GET};
+    dv_kv_res res;
+    kv_run(b, &rq, &res, key, nkey, cid);
+    if (res.status == DV_STATUS_SUCCESS && res.item) {
+        int xattrs = dv_user_allow(x->user, DV_PERM_XATTR_READ, x->seg[SEG_BUCKET],
+                                   x->seg[SEG_SCOPE], x->seg[SEG_COLLECTION]);
+        /* GET answers the value only: read the item itself for the metadata and xattrs. */
+        reply_json(x, 200, doc_json(x, res.item, xattrs));
+    } else {
+        reply_kv_status(x, res.status);
+    }
+    if (res.item) dv_item_release(res.item);
+    dv_bucket_release(b);
+}
+
+/* POST .../docs/ID, form: value (required), flags, expiry (seconds; absent keeps the
+ * document's), cas (replace only that version), insert=true (create only). */
+static void set_doc(ctx *x)
+{
+    const char *key;
+    size_t nkey;
+    uint32_t cid;
+    if (doc_key(x, &key, &nkey) != 0) return;
+    dv_bucket *b = docs_collection(x, DV_PERM_WRITE, "upsert", &cid);
+    if (!b) return;
+    dv_form f = DV_FORM_INIT;
+    if (read_form(x, &f) != 0) {
+        dv_bucket_release(b);
+        return;
+    }
+    json_t *errs = json_object();
+    static const char *const known[] = {"value", "flags", "expiry", "cas", "insert", NULL};
+    if (errs) check_unsupported(&f, known, errs);
+    const dv_form_field *value = dv_form_get(&f, "value"), *flags = dv_form_get(&f, "flags"),
+                        *expiry = dv_form_get(&f, "expiry"), *cas = dv_form_get(&f, "cas"),
+                        *insert = dv_form_get(&f, "insert");
+    if (errs && !value) add_error(errs, "value", "The value is missing.");
+    json_t *parsed =
+        value ? json_loadb(value->value, value->value_len, JSON_DECODE_ANY, NULL) : NULL;
+    uint32_t fl = parsed ? FLAGS_JSON : FLAGS_STRING, exp = 0;
+    if (errs && flags && form_u32(flags, 0, UINT32_MAX, &fl) != 0)
+        add_error(errs, "flags", "The flags must be an unsigned 32-bit number.");
+    if (errs && expiry && form_u32(expiry, 0, UINT32_MAX, &exp) != 0)
+        add_error(errs, "expiry", "The expiry must be a number of seconds.");
+    uint64_t c = 0;
+    if (errs && cas && cas->value_len) {
+        char *end;
+        errno = 0;
+        c = strtoull(cas->value, &end, 10);
+        if (*end || errno || cas->value[0] == '-' || c == 0)
+            add_error(errs, "cas",
+                      "The CAS must be the decimal number the document was read with.");
+    }
+    int ins = insert && value_is(insert, "true");
+    if (errs && ins && c) add_error(errs, "cas", "A new document has no CAS.");
+    if (!errs) {
+        reply_oom(x);
+    } else if (!reply_errors(x, errs)) {
+        dv_kv_req rq = {.opcode = ins ? DV_OP_ADD : c ? DV_OP_REPLACE : DV_OP_SET};
+        rq.value = value->value;
+        rq.nvalue = value->value_len;
+        rq.datatype = parsed ? DV_DATATYPE_JSON : 0;
+        rq.cas = c;
+        rq.flags = fl;
+        rq.expiry = exp;
+        rq.preserve_ttl = !expiry && !ins;
+        dv_kv_res res;
+        kv_run(b, &rq, &res, key, nkey, cid);
+        if (res.item) dv_item_release(res.item);
+        char ct[24];
+        if (res.status == DV_STATUS_SUCCESS)
+            reply_json(x, 200, json_pack("{s:s}", "cas", cas_text(res.cas, ct, sizeof ct)));
+        else if (res.status == DV_STATUS_KEY_EEXISTS && ins)
+            reply_error(x, 409, "_", "A document with this key already exists.");
+        else if (res.status == DV_STATUS_KEY_EEXISTS)
+            reply_error(x, 409, "_", "The document was changed since it was read (CAS mismatch).");
+        else
+            reply_kv_status(x, res.status);
+    }
+    json_decref(parsed);
+    dv_form_clear(&f);
+    dv_bucket_release(b);
+}
+
+/* DELETE .../docs/ID[?cas=N]. */
+static void delete_doc(ctx *x)
+{
+    const char *key;
+    size_t nkey;
+    uint32_t cid;
+    if (doc_key(x, &key, &nkey) != 0) return;
+    dv_bucket *b = docs_collection(x, DV_PERM_WRITE, "delete", &cid);
+    if (!b) return;
+    uint64_t c = 0;
+    if (query_u64(x, "cas", UINT64_MAX, &c) < 0) {
+        reply_error(x, 400, "cas",
+                    "The CAS must be the decimal number the document was read with.");
+    } else {
+        dv_kv_req rq = {.opcode = DV_OP_DELETE, .cas = c};
+        dv_kv_res res;
+        kv_run(b, &rq, &res, key, nkey, cid);
+        if (res.item) dv_item_release(res.item);
+        if (res.status == DV_STATUS_SUCCESS)
+            reply_text(x, 200, "application/json", "{}");
+        else if (res.status == DV_STATUS_KEY_EEXISTS)
+            reply_error(x, 409, "_", "The document was changed since it was read (CAS mismatch).");
+        else
+            reply_kv_status(x, res.status);
+    }
+    dv_bucket_release(b);
+}
+
 /* ---- routing --------------------------------------------------------------------------------- */
 
 static unsigned method_of(const char *m)
@@ -2380,7 +2769,6 @@ static int split_path(ctx *x, const char *url)
     }
     return 0;
 }
-
 
 static route match(const ctx *x, unsigned *allowed)
 {
@@ -2462,7 +2850,10 @@ static route match(const ctx *x, unsigned *allowed)
         *allowed = M_DELETE | M_PATCH; /* PATCH: maxTTL, history */
         return R_COLLECTION;
     }
-    return R_NONE;
+    if (!seg_is(x, 8, "docs")) return R_NONE;
+    if (n == 9) return R_DOCS;
+    *allowed = get | M_POST | M_DELETE;
+    return R_DOC;
 }
 
 static void dispatch(ctx *x, route rt)
@@ -2520,6 +2911,17 @@ static void dispatch(ctx *x, route rt)
         break;
     case R_RBAC_ROLES:
         serve_rbac_roles(x);
+        break;
+    case R_DOCS:
+        list_docs(x);
+        break;
+    case R_DOC:
+        if (post)
+            set_doc(x);
+        else if (del)
+            delete_doc(x);
+        else
+            get_doc(x);
         break;
     case R_POOL_NODES:
         serve_pool(x, "nodes");

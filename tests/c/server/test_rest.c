@@ -1541,6 +1541,128 @@ static void rbac(void **state)
     resp_free(r);
 }
 
+/* ---- documents ------------------------------------------------------------------------------- */
+
+#define DOCS "/pools/default/buckets/default/scopes/_default/collections/_default/docs"
+
+static void documents(void **state)
+{
+    fixture *f = *state;
+    /* Create: a new key, then the same key again as a create is refused. */
+    resp *r = http(f, "POST", DOCS "/k1", ADMIN, "value=%7B%22a%22%3A1%7D&insert=true");
+    expect(r, 200);
+    char cas1[32];
+    snprintf(cas1, sizeof cas1, "%s", jstr(jget(r->json, "cas", NULL)));
+    resp_free(r);
+    r = http(f, "POST", DOCS "/k1", ADMIN, "value=%7B%7D&insert=true");
+    expect_body(r, 409, "already exists");
+    resp_free(r);
+    r = http(f, "GET", DOCS "/k1", ADMIN, NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "meta", "id", NULL)), "k1");
+    assert_string_equal(jstr(jget(r->json, "meta", "cas", NULL)), cas1);
+    assert_string_equal(jstr(jget(r->json, "meta", "type", NULL)), "json");
+    assert_int_equal(json_integer_value(jget(r->json, "meta", "flags", NULL)), 0x02000006);
+    assert_int_equal(json_integer_value(jget(r->json, "json", "a", NULL)), 1);
+    resp_free(r);
+
+    /* Save with the CAS read: accepted once; the same CAS again is a conflict. */
+    char body[128];
+    snprintf(body, sizeof body, "value=%%7B%%22a%%22%%3A2%%7D&cas=%s", cas1);
+    r = http(f, "POST", DOCS "/k1", ADMIN, body);
+    expect(r, 200);
+    assert_string_not_equal(jstr(jget(r->json, "cas", NULL)), cas1);
+    resp_free(r);
+    r = http(f, "POST", DOCS "/k1", ADMIN, body);
+    expect_body(r, 409, "CAS mismatch");
+    resp_free(r);
+    r = http(f, "GET", DOCS "/k1", ADMIN, NULL);
+    assert_int_equal(json_integer_value(jget(r->json, "json", "a", NULL)), 2);
+    resp_free(r);
+
+    /* Not JSON: kept as bytes, answered in base64. Bad fields are named. */
+    r = http(f, "POST", DOCS "/k2", ADMIN, "value=hello&expiry=3600");
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", DOCS "/k2", ADMIN, NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "base64", NULL)), "aGVsbG8=");
+    assert_true(json_integer_value(jget(r->json, "meta", "expiration", NULL)) > 0);
+    resp_free(r);
+    r = http(f, "POST", DOCS "/k3", ADMIN, "flags=x&cas=-1&what=1");
+    expect(r, 400);
+    assert_non_null(jget(r->json, "errors", "value", NULL));
+    assert_non_null(jget(r->json, "errors", "flags", NULL));
+    assert_non_null(jget(r->json, "errors", "cas", NULL));
+    assert_string_equal(jstr(jget(r->json, "errors", "what", NULL)), "Unsupported key");
+    resp_free(r);
+
+    /* The list: key order, pages, a prefix. */
+    for (int i = 0; i < 12; i++) {
+        char path[160];
+        snprintf(path, sizeof path, DOCS "/p%02d", i);
+        r = http(f, "POST", path, ADMIN, "value=1");
+        expect(r, 200);
+        resp_free(r);
+    }
+    r = http(f, "GET", DOCS, ADMIN, NULL);
+    expect(r, 200);
+    assert_int_equal(json_integer_value(jget(r->json, "total_rows", NULL)), 14);
+    assert_int_equal(json_array_size(jget(r->json, "rows", NULL)), 10);
+    assert_string_equal(jstr(jget(r->json, "rows", "0", "id", NULL)), "k1");
+    assert_string_equal(jstr(jget(r->json, "rows", "2", "id", NULL)), "p00");
+    resp_free(r);
+    r = http(f, "GET", DOCS "?prefix=p&skip=10&limit=5&include_docs=true", ADMIN, NULL);
+    expect(r, 200);
+    assert_int_equal(json_integer_value(jget(r->json, "total_rows", NULL)), 12);
+    assert_int_equal(json_array_size(jget(r->json, "rows", NULL)), 2);
+    assert_string_equal(jstr(jget(r->json, "rows", "0", "id", NULL)), "p10");
+    assert_int_equal(json_integer_value(jget(r->json, "rows", "0", "json", NULL)), 1);
+    resp_free(r);
+    r = http(f, "GET", DOCS "?limit=5000", ADMIN, NULL);
+    expect(r, 400);
+    resp_free(r);
+
+    /* Roles: a reader reads and lists, and cannot write. */
+    r = http(f, "GET", DOCS "/k1", "reader:pw", NULL);
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "POST", DOCS "/k1", "reader:pw", "value=1");
+    expect_body(r, 403, "cluster.collection[default:_default:_default].data.docs!upsert");
+    resp_free(r);
+    r = http(f, "DELETE", DOCS "/k1", "reader:pw", NULL);
+    expect(r, 403);
+    resp_free(r);
+    r = http(f, "GET", DOCS, "other:pw", NULL);
+    expect(r, 403);
+    resp_free(r);
+
+    /* Delete, with a stale CAS refused; missing keys and collections are 404. */
+    r = http(f, "DELETE", DOCS "/k1?cas=1", ADMIN, NULL);
+    expect_body(r, 409, "CAS mismatch");
+    resp_free(r);
+    r = http(f, "DELETE", DOCS "/k1", ADMIN, NULL);
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", DOCS "/k1", ADMIN, NULL);
+    expect_body(r, 404, "Document not found.");
+    resp_free(r);
+    r = http(f, "DELETE", DOCS "/k1", ADMIN, NULL);
+    expect(r, 404);
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets/default/scopes/_default/collections/nope/docs",
+             ADMIN, NULL);
+    expect_body(r, 404, "is not found");
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets/nope/scopes/_default/collections/_default/docs",
+             ADMIN, NULL);
+    expect(r, 404);
+    resp_free(r);
+    r = http(f, "PUT", DOCS "/k1", ADMIN, "value=1");
+    expect(r, 405);
+    resp_free(r);
+}
+
 /* ---- concurrency ----------------------------------------------------------------------------- */
 
 typedef struct worker {
@@ -1625,6 +1747,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(cluster_initialisation, setup, teardown),
         cmocka_unit_test_setup_teardown(start_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(rbac, setup, teardown),
+        cmocka_unit_test_setup_teardown(documents, setup, teardown),
     };
     return TU_RUN(tests);
 }
