@@ -41,6 +41,7 @@
 #include "server/kv.h"
 #include "server/listen.h"
 #include "server/rest_form.h"
+#include "server/ui.h"
 #include "topology/manifest.h"
 #include "topology/vbucket.h"
 
@@ -184,6 +185,7 @@ typedef enum route {
     R_RBAC_ROLES,
     R_DOCS,
     R_DOC,
+    R_QUERY_PROXY,
 } route;
 
 /* Path positions of the names: /pools/default/buckets/B/scopes/S/collections/C. */
@@ -210,6 +212,7 @@ typedef struct ctx {
     char location[24 + 3 * DV_BUCKET_NAME_MAX + 1];
     int challenge;
     stream *stream;
+    const dv_ui_file *ui; /* a console file: its bytes are the body (not for a 304) */
 } ctx;
 
 /* ---- small helpers --------------------------------------------------------------------------- */
@@ -634,6 +637,13 @@ static json_t *node_json(ctx *x)
 
 static void serve_root(ctx *x)
 {
+    /* A browser opening the REST port gets the console, as Couchbase's redirects to /ui/. */
+    const char *accept = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Accept");
+    if (accept && strstr(accept, "text/html")) {
+        snprintf(x->location, sizeof x->location, "/ui/index.html");
+        reply_empty(x, 302);
+        return;
+    }
     reply_json(
         x, 200,
         json_pack("{s:s,s:s}", "server", "divan-server", "implementationVersion", DV_REST_VERSION));
@@ -769,6 +779,20 @@ static json_t *bucket_caps(dv_cluster *c, dv_bucket *b)
 }
 
 /* The bucket object of kv-protocol.md 8.2, with every field the official core requires. */
+/* Mutations since the bucket was made: the sum of its vbuckets' high seqnos. The console draws
+ * ops/s from its change between two reads. */
+static uint64_t bucket_mutations(dv_bucket *b)
+{
+    dv_store *st = dv_bucket_store(b);
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < dv_store_nvb(st); i++) {
+        dv_vbucket *vb = dv_store_lock(st, (uint16_t)i);
+        sum += dv_vbucket_high_seqno(vb);
+        dv_vbucket_unlock(vb);
+    }
+    return sum;
+}
+
 static json_t *bucket_json(ctx *x, dv_bucket *b)
 {
     dv_bucket_settings s;
@@ -799,6 +823,11 @@ static json_t *bucket_json(ctx *x, dv_bucket *b)
         "quotaPercentUsed", quota ? (double)st.bytes * 100.0 / (double)quota : 0.0, "opsPerSec", 0,
         "diskFetches", 0, "itemCount", (json_int_t)st.items, "diskUsed", 0, "dataUsed",
         (json_int_t)st.bytes, "memUsed", (json_int_t)st.bytes);
+    if (o && json_object_set_new(json_object_get(o, "basicStats"), "mutations",
+                                 json_integer((json_int_t)bucket_mutations(b))) != 0) {
+        json_decref(o);
+        return NULL;
+    }
     if (o && s.type == DV_BUCKET_COUCHBASE &&
         (json_object_set_new(o, "storageBackend", json_string(s.magma ? "magma" : "couchstore")) ||
          (s.magma && (json_object_set_new(o, "historyRetentionCollectionDefault",
@@ -2711,6 +2740,145 @@ static void delete_doc(ctx *x)
     dv_bucket_release(b);
 }
 
+/* ---- the query workbench's proxy (as Couchbase's UI reaches the query service) -------------- */
+
+#define PROXY_REPLY_MAX    (64u << 20)
+#define PROXY_TIMEOUT_SECS 300
+
+static int send_all_fd(int fd, const void *p, size_t n)
+{
+    const char *s = p;
+    while (n > 0) {
+        ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        s += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Undo chunked transfer coding in place; the decoded length, or -1 if malformed. */
+static long dechunk(char *p, size_t n)
+{
+    size_t in = 0, out = 0;
+    for (;;) {
+        char *end;
+        if (in >= n) return -1;
+        unsigned long k = strtoul(p + in, &end, 16);
+        char *crlf = memchr(p + in, '\n', n - in);
+        if (!crlf || end == p + in) return -1;
+        in = (size_t)(crlf - p) + 1;
+        if (k == 0) return (long)out;
+        if (k > n - in) return -1;
+        memmove(p + out, p + in, k);
+        out += k;
+        in += k;
+        if (in + 2 <= n && p[in] == '\r') in++;
+        if (in < n && p[in] == '\n') in++;
+    }
+}
+
+/* POST /_p/query/query/service: the request goes to the query service of this server with the
+ * client's own credentials (the query service checks them and every privilege), the answer
+ * comes back as it is. */
+static void proxy_query(ctx *x)
+{
+    uint16_t port = dv_cluster_query_port(x->r->cluster);
+    if (port == 0) {
+        reply_error(x, 503, "_", "The query service is not running.");
+        return;
+    }
+    const char *auth =
+        MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *ctype =
+        MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ctype || strlen(ctype) > 128 || strpbrk(ctype, "\r\n")) ctype = "application/json";
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        reply_error(x, 503, "_", "Cannot reach the query service.");
+        return;
+    }
+    struct timeval tv = {PROXY_TIMEOUT_SECS, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char head[AUTH_HEADER_MAX + 512];
+    size_t body_len = dv_buf_size(&x->q->body);
+    int hn = snprintf(head, sizeof head,
+                      "POST /query/service HTTP/1.0\r\nHost: 127.0.0.1:%u\r\n"
+                      "Authorization: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+                      (unsigned)port, auth ? auth : "", ctype, body_len);
+    dv_buf in;
+    dv_buf_init(&in);
+    int ok = hn > 0 && (size_t)hn < sizeof head &&
+             connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+             send_all_fd(fd, head, (size_t)hn) == 0 &&
+             (body_len == 0 || send_all_fd(fd, dv_buf_head(&x->q->body), body_len) == 0);
+    OPENSSL_cleanse(head, sizeof head);
+    char chunk[16384];
+    while (ok) {
+        ssize_t k = recv(fd, chunk, sizeof chunk, 0);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) ok = 0;
+        if (k <= 0) break;
+        if (dv_buf_size(&in) + (size_t)k > PROXY_REPLY_MAX || dv_buf_append(&in, chunk, (size_t)k))
+            ok = 0;
+    }
+    close(fd);
+    char *p = (char *)dv_buf_head(&in);
+    size_t n = dv_buf_size(&in);
+    char *sep = ok && n > 12 ? memmem(p, n, "\r\n\r\n", 4) : NULL;
+    unsigned status = sep && memcmp(p, "HTTP/1.", 7) == 0 ? (unsigned)atoi(p + 9) : 0;
+    if (status < 100 || status > 599) {
+        dv_buf_free(&in);
+        reply_error(x, 502, "_", "The query service did not answer.");
+        return;
+    }
+    size_t hlen = (size_t)(sep - p) + 4;
+    int chunked = memmem(p, hlen, "chunked", 7) != NULL;
+    dv_buf_consume(&in, hlen);
+    long blen = (long)(n - hlen);
+    if (chunked && blen > 0) blen = dechunk((char *)dv_buf_head(&in), n - hlen);
+    if (blen < 0) {
+        dv_buf_free(&in);
+        reply_error(x, 502, "_", "The query service's answer was cut off.");
+        return;
+    }
+    in.len = in.off + (size_t)blen;
+    reply_buf(x, status, &in);
+}
+
+/* ---- the web console (ui.h) ------------------------------------------------------------------ */
+
+static void serve_ui(ctx *x, const char *rest)
+{
+    if (x->method != M_GET && x->method != M_HEAD) {
+        x->allow = "GET, HEAD";
+        reply_text(x, 405, "text/plain", "Method Not Allowed\r\n");
+        return;
+    }
+    const char *q = strchr(rest, '?');
+    size_t len = q ? (size_t)(q - rest) : strlen(rest);
+    const char *inm =
+        MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    dv_ui_reply u = dv_ui_lookup(rest, len, inm);
+    if (u.status == 301) {
+        snprintf(x->location, sizeof x->location, "%s", u.location);
+        reply_empty(x, 301);
+    } else if (u.status == 404) {
+        reply_text(x, 404, "text/plain", "Not found.\r\n");
+    } else {
+        x->ui = u.file;
+        x->status = u.status;
+        x->ctype = u.status == 200 ? u.file->ctype : NULL;
+    }
+}
+
 /* ---- routing --------------------------------------------------------------------------------- */
 
 static unsigned method_of(const char *m)
@@ -2780,6 +2948,11 @@ static route match(const ctx *x, unsigned *allowed)
     if (n == 2 && seg_is(x, 0, "settings") && (seg_is(x, 1, "web") || seg_is(x, 1, "indexes"))) {
         *allowed = get | M_POST;
         return seg_is(x, 1, "web") ? R_SETTINGS_WEB : R_SETTINGS_INDEXES;
+    }
+    if (n == 4 && seg_is(x, 0, "_p") && seg_is(x, 1, "query") && seg_is(x, 2, "query") &&
+        seg_is(x, 3, "service")) {
+        *allowed = M_POST;
+        return R_QUERY_PROXY;
     }
     if (n >= 3 && seg_is(x, 0, "settings") && seg_is(x, 1, "rbac")) {
         if (seg_is(x, 2, "users") && n <= 4) return R_RBAC_USERS;
@@ -2915,6 +3088,9 @@ static void dispatch(ctx *x, route rt)
     case R_DOCS:
         list_docs(x);
         break;
+    case R_QUERY_PROXY:
+        proxy_query(x);
+        break;
     case R_DOC:
         if (post)
             set_doc(x);
@@ -2997,12 +3173,24 @@ static enum MHD_Result send_reply(ctx *x)
                                                  x->stream, stream_free);
         if (!resp) stream_free(x->stream);
         x->stream = NULL; /* the response owns it now */
+    } else if (x->ui && x->status == 200) {
+        resp = MHD_create_response_from_buffer(x->ui->len, (void *)x->ui->data,
+                                               MHD_RESPMEM_PERSISTENT);
     } else {
         const void *body = dv_buf_size(&x->out) ? (const void *)dv_buf_head(&x->out) : "";
         resp = MHD_create_response_from_buffer(dv_buf_size(&x->out), (void *)body,
                                                MHD_RESPMEM_MUST_COPY);
     }
     if (!resp) return MHD_NO;
+    if (x->ui) {
+        int hok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, x->ui->etag) == MHD_YES;
+        for (size_t i = 0; hok && dv_ui_headers[i]; i += 2)
+            hok = MHD_add_response_header(resp, dv_ui_headers[i], dv_ui_headers[i + 1]) == MHD_YES;
+        if (!hok) {
+            MHD_destroy_response(resp);
+            return MHD_NO;
+        }
+    }
     int ok = MHD_add_response_header(resp, "Cache-Control", "no-cache") == MHD_YES;
     if (x->ctype)
         ok = ok && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, x->ctype) == MHD_YES;
@@ -3030,6 +3218,10 @@ static enum MHD_Result handle(dv_rest *r, struct MHD_Connection *conn, const cha
     dv_buf_init(&x.out);
     unsigned allowed = 0;
     route rt = R_NONE;
+    if (strncmp(url, "/ui", 3) == 0 && (url[3] == '\0' || url[3] == '/')) {
+        serve_ui(&x, url + 3);
+        goto send;
+    }
     if (split_path(&x, url) == 0) rt = match(&x, &allowed);
     if (rt == R_NONE) {
         reply_text(&x, 404, "text/plain", "Not found.\r\n");
@@ -3039,12 +3231,15 @@ static enum MHD_Result handle(dv_rest *r, struct MHD_Connection *conn, const cha
     } else if (rt == R_ROOT) {
         serve_root(&x);
     } else if (!(x.user = authenticate(&x))) {
-        x.challenge = 1;
+        /* The console asks without the challenge, so that the browser shows its own login
+         * form rather than a basic-auth dialog (as Couchbase's UI does with this header). */
+        x.challenge = !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "ns-server-ui");
         reply_empty(&x, 401);
     } else {
         find_host(&x);
         dispatch(&x, rt);
     }
+send:;
     enum MHD_Result rc = send_reply(&x);
     dv_user_release(x.user);
     dv_buf_free(&x.out);

@@ -18,8 +18,10 @@
 #include <unistd.h>
 
 #include "server/bucket.h"
+#include "server/qsvc.h"
 #include "server/rest.h"
 #include "server/rest_form.h"
+#include "server/ui.h"
 #include "server/users.h"
 
 #define ADMIN "Administrator:password"
@@ -1663,6 +1665,125 @@ static void documents(void **state)
     resp_free(r);
 }
 
+/* ---- the console ----------------------------------------------------------------------------- */
+
+static void console(void **state)
+{
+    fixture *f = *state;
+    char v[512];
+    resp *r = http(f, "GET", "/ui", NULL, NULL);
+    expect(r, 301);
+    assert_string_equal(header(r, "Location", v, sizeof v), "/ui/index.html");
+    resp_free(r);
+    r = http(f, "GET", "/ui/", NULL, NULL);
+    expect_body(r, 200, "<title>divan console</title>");
+    assert_string_equal(header(r, "Content-Type", v, sizeof v), "text/html; charset=utf-8");
+    assert_string_equal(header(r, "Cache-Control", v, sizeof v), "no-cache");
+    assert_non_null(strstr(header(r, "Content-Security-Policy", v, sizeof v), "script-src 'self'"));
+    assert_string_equal(header(r, "X-Content-Type-Options", v, sizeof v), "nosniff");
+    char etag[64];
+    snprintf(etag, sizeof etag, "%s", header(r, "ETag", v, sizeof v));
+    const dv_ui_file *index = dv_ui_find("index.html", 10);
+    assert_non_null(index);
+    assert_int_equal(r->len, index->len);
+    assert_string_equal(etag, index->etag);
+    resp_free(r);
+
+    /* The browser's copy is current: 304 without a body; a changed one gets the file. */
+    char extra[128];
+    snprintf(extra, sizeof extra, "If-None-Match: %s\r\n", etag);
+    r = http_ex(f, "GET", "/ui/index.html", NULL, NULL, NULL, extra);
+    expect(r, 304);
+    assert_int_equal(r->len, 0);
+    resp_free(r);
+    r = http_ex(f, "GET", "/ui/index.html", NULL, NULL, NULL, "If-None-Match: \"other\"\r\n");
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", "/ui/app.js", NULL, NULL);
+    expect_body(r, 200, "use strict");
+    assert_string_equal(header(r, "Content-Type", v, sizeof v), "text/javascript; charset=utf-8");
+    resp_free(r);
+    r = http(f, "GET", "/ui/app.css?v=1", NULL, NULL);
+    expect(r, 200);
+    assert_string_equal(header(r, "Content-Type", v, sizeof v), "text/css; charset=utf-8");
+    resp_free(r);
+    r = http(f, "GET", "/ui/icon.svg", NULL, NULL);
+    assert_string_equal(header(r, "Content-Type", v, sizeof v), "image/svg+xml");
+    resp_free(r);
+    r = http(f, "GET", "/ui/../pools", NULL, NULL);
+    expect(r, 404);
+    resp_free(r);
+    r = http(f, "GET", "/ui/nope.js", NULL, NULL);
+    expect(r, 404);
+    resp_free(r);
+    r = http(f, "POST", "/ui/index.html", NULL, "a=1");
+    expect(r, 405);
+    resp_free(r);
+    r = http(f, "GET", "/uix", NULL, NULL);
+    expect(r, 404);
+    resp_free(r);
+
+    /* A browser at / is sent to the console; other clients get the JSON. */
+    r = http_ex(f, "GET", "/", NULL, NULL, NULL, "Accept: text/html,application/xhtml+xml\r\n");
+    expect(r, 302);
+    assert_string_equal(header(r, "Location", v, sizeof v), "/ui/index.html");
+    resp_free(r);
+    r = http(f, "GET", "/", NULL, NULL);
+    expect_body(r, 200, "divan-server");
+    resp_free(r);
+
+    /* The console's calls get 401 without the challenge that would open the browser's dialog. */
+    r = http_ex(f, "GET", "/whoami", "Administrator:wrong", NULL, NULL, "ns-server-ui: yes\r\n");
+    expect(r, 401);
+    assert_null(header(r, "WWW-Authenticate", v, sizeof v));
+    resp_free(r);
+    r = http(f, "GET", "/whoami", "Administrator:wrong", NULL);
+    expect(r, 401);
+    assert_non_null(header(r, "WWW-Authenticate", v, sizeof v));
+    resp_free(r);
+    assert_true(dv_ui_total_bytes > 1000);
+}
+
+/* The workbench's proxy reaches this server's query service with the caller's credentials. */
+static void query_proxy(void **state)
+{
+    fixture *f = *state;
+    resp *r = http_ex(f, "POST", "/_p/query/query/service", ADMIN, NULL, NULL,
+                      "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+    expect_body(r, 503, "not running");
+    resp_free(r);
+    char err[256];
+    dv_qsvc_options o = {.host = "127.0.0.1", .port = 0};
+    dv_qsvc *q = dv_qsvc_start(f->c, f->users, &o, err, sizeof err);
+    if (!q) fail_msg("dv_qsvc_start: %s", err);
+    dv_cluster_set_query_port(f->c, (uint16_t)dv_qsvc_port(q));
+    static const char stmt[] = "{\"statement\":\"SELECT 1 AS one\"}";
+    char extra[256];
+    snprintf(extra, sizeof extra, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(stmt), stmt);
+    r = http_ex(f, "POST", "/_p/query/query/service", ADMIN, NULL, NULL, extra);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "status", NULL)), "success");
+    assert_int_equal(json_integer_value(jget(r->json, "results", "0", "one", NULL)), 1);
+    resp_free(r);
+    /* The query service checks the privileges: a keyspace the user may not read is refused. */
+    static const char stmt2[] = "{\"statement\":\"SELECT * FROM `default`\"}";
+    snprintf(extra, sizeof extra, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(stmt2), stmt2);
+    r = http_ex(f, "POST", "/_p/query/query/service", "other:pw", NULL, NULL, extra);
+    assert_true(r->status >= 400);
+    assert_string_equal(jstr(jget(r->json, "status", NULL)), "fatal");
+    resp_free(r);
+    r = http(f, "POST", "/_p/query/query/service", NULL, NULL);
+    expect(r, 401);
+    resp_free(r);
+    r = http(f, "GET", "/_p/query/query/service", ADMIN, NULL);
+    expect(r, 405);
+    resp_free(r);
+    dv_cluster_set_query_port(f->c, 0);
+    dv_qsvc_stop(q);
+}
+
 /* ---- concurrency ----------------------------------------------------------------------------- */
 
 typedef struct worker {
@@ -1748,6 +1869,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(start_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(rbac, setup, teardown),
         cmocka_unit_test_setup_teardown(documents, setup, teardown),
+        cmocka_unit_test_setup_teardown(console, setup, teardown),
+        cmocka_unit_test_setup_teardown(query_proxy, setup, teardown),
     };
     return TU_RUN(tests);
 }
