@@ -23,6 +23,8 @@
   }
 
   const $ = (sel, root) => (root || document).querySelector(sel);
+  // Replace el's children, leaving out the null/false of conditional parts.
+  const put = (el, ...kids) => el.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
   const main = () => $("#main");
   const enc = encodeURIComponent;
 
@@ -198,7 +200,7 @@
   function setView(title, ...kids) {
     stopTimers();
     const m = main();
-    m.replaceChildren(h("h1", {}, title), ...kids);
+    put(m, h("h1", {}, title), ...kids);
     document.title = title + " · divan console";
   }
 
@@ -214,9 +216,12 @@
     return { section: parts[0] || "overview", parts: parts.slice(1), params: new URLSearchParams(query || "") };
   }
 
+  // Navigation the page itself makes keeps the status line (it tells what was just done);
+  // the user's own navigation clears it.
+  let keepStatus = false;
   function go(hash) {
     if (location.hash === hash) render();
-    else location.hash = hash;
+    else { keepStatus = true; location.hash = hash; }
   }
 
   // ---- sign in ----------------------------------------------------------------------------
@@ -250,7 +255,7 @@
       auth.set(user, pw);
       signedIn(r.data);
     });
-    main().replaceChildren(form);
+    put(main(), form);
     document.title = "Sign in · divan console";
     form.username.focus();
   }
@@ -287,7 +292,7 @@
     const [pool, ns] = await Promise.all([api("GET", "/pools/default"), api("GET", "/pools/default/nodeServices")]);
     if (pool.ok && pool.data.nodes && pool.data.nodes[0]) {
       const n = pool.data.nodes[0];
-      node.replaceChildren(h("dl", { class: "meta" },
+      put(node, h("dl", { class: "meta" },
         h("dt", {}, "Host"), h("dd", {}, n.hostname),
         h("dt", {}, "Version"), h("dd", { id: "version" }, n.version),
         h("dt", {}, "Status"), h("dd", {}, n.status),
@@ -295,23 +300,23 @@
         h("dt", {}, "Cluster"), h("dd", {}, pool.data.clusterName || "-"),
         h("dt", {}, "Memory quota"), h("dd", {}, pool.data.memoryQuota ? pool.data.memoryQuota + " MiB" : "-")));
     } else {
-      node.replaceChildren(h("p", { class: "error" }, problem(pool)));
+      put(node, h("p", { class: "error" }, problem(pool)));
     }
     if (ns.ok && ns.data.nodesExt && ns.data.nodesExt[0]) {
       const s = ns.data.nodesExt[0].services || {};
       const names = { kv: "Data (KV)", mgmt: "REST / console", n1ql: "Query", kvSSL: "Data, TLS", mgmtSSL: "REST, TLS", n1qlSSL: "Query, TLS" };
-      services.replaceChildren(table(["Service", "Port"],
+      put(services, table(["Service", "Port"],
         Object.entries(s).map(([k, v]) => h("tr", {}, h("td", {}, names[k] || k), h("td", {}, String(v))))));
     } else {
-      services.replaceChildren(h("p", { class: "error" }, problem(ns)));
+      put(services, h("p", { class: "error" }, problem(ns)));
     }
 
     const series = [];
     let last = null;
     async function poll() {
       const r = await api("GET", "/pools/default/buckets");
-      if (!r.ok) { buckets.replaceChildren(h("p", { class: "error" }, problem(r))); return; }
-      buckets.replaceChildren(table(["Bucket", "Type", "Items", "Memory used", "Disk used", "RAM quota"],
+      if (!r.ok) { put(buckets, h("p", { class: "error" }, problem(r))); return; }
+      put(buckets, table(["Bucket", "Type", "Items", "Memory used", "Disk used", "RAM quota"],
         r.data.map((b) => h("tr", {},
           h("th", { scope: "row" }, h("a", { href: "#/buckets/" + enc(b.name) }, b.name)),
           h("td", {}, b.bucketType === "membase" ? "couchbase" : b.bucketType),
@@ -348,7 +353,7 @@
     label.setAttribute("y", "10");
     label.setAttribute("class", "axis");
     label.textContent = "max " + max.toFixed(0) + "/s";
-    svg.replaceChildren(line, label);
+    put(svg, line, label);
   }
 
   // ---- buckets, scopes, collections --------------------------------------------------------
@@ -360,9 +365,9 @@
     setView("Buckets", section("Buckets", list), section("Create a bucket", form));
     async function load() {
       const r = await api("GET", "/pools/default/buckets");
-      if (!r.ok) { list.replaceChildren(h("p", { class: "error" }, problem(r))); return; }
-      if (!r.data.length) { list.replaceChildren(h("p", { class: "muted" }, "No buckets yet.")); return; }
-      list.replaceChildren(table(["Bucket", "Type", "Items", "RAM quota", ""],
+      if (!r.ok) { put(list, h("p", { class: "error" }, problem(r))); return; }
+      if (!r.data.length) { put(list, h("p", { class: "muted" }, "No buckets yet.")); return; }
+      put(list, table(["Bucket", "Type", "Items", "RAM quota", ""],
         r.data.map((b) => h("tr", {},
           h("th", { scope: "row" }, h("a", { href: "#/buckets/" + enc(b.name) }, b.name)),
           h("td", {}, b.bucketType === "membase" ? "couchbase" : b.bucketType),
@@ -439,8 +444,8 @@
 
     async function loadScopes() {
       const x = await api("GET", "/pools/default/buckets/" + enc(name) + "/scopes");
-      if (!x.ok) { scopes.replaceChildren(h("p", { class: "error" }, problem(x))); return; }
-      scopes.replaceChildren(...x.data.scopes.map((s) => scopeBlock(s)));
+      if (!x.ok) { put(scopes, h("p", { class: "error" }, problem(x))); return; }
+      put(scopes, ...x.data.scopes.map((s) => scopeBlock(s)));
     }
     function scopeBlock(s) {
       const collForm = h("form", { class: "inline", novalidate: true, "aria-label": "Create a collection in " + s.name },
@@ -518,11 +523,11 @@
       f.querySelector("select").addEventListener("change", onchange);
       return f;
     };
-    pick.replaceChildren(
+    put(pick, 
       sel("Bucket", "bucket", names, bucket, (e) => go(here({ b: e.target.value, s: "_default", c: "_default", skip: 0, key: null }))),
       sel("Scope", "scope", scopes.map((x) => x.name), scope ? scope.name : "", (e) => go(here({ s: e.target.value, c: "_default", skip: 0, key: null }))),
       sel("Collection", "collection", colls, c, (e) => go(here({ c: e.target.value, skip: 0, key: null }))));
-    if (!bucket) { listBox.replaceChildren(h("p", { class: "muted" }, "There is no bucket to browse.")); return; }
+    if (!bucket) { put(listBox, h("p", { class: "muted" }, "There is no bucket to browse.")); return; }
 
     const base = "/pools/default/buckets/" + enc(bucket) + "/scopes/" + enc(s) + "/collections/" + enc(c) + "/docs";
 
@@ -533,24 +538,24 @@
     filter.addEventListener("submit", (ev) => { ev.preventDefault(); go(here({ prefix: filter.prefix.value, skip: 0, key: null })); });
     const newBtn = h("button", { type: "button", class: "primary", id: "new-doc" }, "New document");
     newBtn.addEventListener("click", () => openNew());
-    listBox.replaceChildren(filter, newBtn, h("p", {}, "Loading…"));
+    put(listBox, filter, newBtn, h("p", {}, "Loading…"));
     const lr = await api("GET", base + "?skip=" + skip + "&limit=" + PAGE + (prefix ? "&prefix=" + enc(prefix) : ""));
     if (!lr.ok) {
-      listBox.replaceChildren(filter, h("p", { class: "error" }, problem(lr)));
+      put(listBox, filter, h("p", { class: "error" }, problem(lr)));
     } else {
       const total = lr.data.total_rows, rows = lr.data.rows;
       const pager = h("div", { class: "pager" },
         h("span", { class: "muted", id: "doc-count" }, total ? (skip + 1) + "–" + (skip + rows.length) + " of " + total : "No documents" + (prefix ? " with this prefix" : "") + "."),
         skip > 0 ? h("a", { class: "button", href: here({ skip: Math.max(0, skip - PAGE), key: null }), rel: "prev" }, "Previous") : null,
         skip + rows.length < total ? h("a", { class: "button", href: here({ skip: skip + PAGE, key: null }), rel: "next" }, "Next") : null);
-      listBox.replaceChildren(filter, newBtn,
+      put(listBox, filter, newBtn,
         h("ul", { class: "keys", "aria-label": "Documents" }, rows.map((row) => h("li", {},
           h("a", { href: here({ key: row.id }), "aria-current": row.id === key ? "true" : null }, row.id)))),
         pager);
     }
 
     if (key !== null) await openDoc(key);
-    else editor.replaceChildren(h("p", { class: "muted" }, "Choose a document, or create one."));
+    else put(editor, h("p", { class: "muted" }, "Choose a document, or create one."));
 
     function openNew() {
       const form = h("form", { class: "stack", novalidate: true, "aria-label": "New document" },
@@ -569,7 +574,7 @@
         say("Document " + k + " created.", "ok");
         go(here({ key: k }));
       });
-      editor.replaceChildren(h("h3", {}, "New document"), form);
+      put(editor, h("h3", {}, "New document"), form);
       form.key.focus();
     }
 
@@ -585,7 +590,7 @@
 
     async function openDoc(k) {
       const r = await api("GET", base + "/" + enc(k));
-      if (!r.ok) { editor.replaceChildren(h("p", { class: "error" }, problem(r))); return; }
+      if (!r.ok) { put(editor, h("p", { class: "error" }, problem(r))); return; }
       const d = r.data;
       let cas = d.meta.cas;
       const isJson = d.meta.type === "json";
@@ -598,7 +603,7 @@
         h("dt", {}, "Sequence number"), h("dd", {}, String(d.meta.seqno)));
       const form = h("form", { class: "stack", novalidate: true, "aria-label": "Edit " + d.meta.id },
         isJson
-          ? field("Value (JSON)", "value", { tag: "textarea", rows: 16, spellcheck: "false", class: "code", value: JSON.stringify(d.json, null, 2) })
+          ? field("Value (JSON)", "value", { tag: "textarea", rows: 12, spellcheck: "false", class: "code", value: JSON.stringify(d.json, null, 2) })
           : field("Value (base64: not JSON, shown read-only)", "value", { tag: "textarea", rows: 6, readonly: true, class: "code", value: d.base64 }),
         h("p", { class: "form-msg", role: "alert" }),
         h("div", { class: "actions" },
@@ -626,9 +631,9 @@
         m.className = "form-msg ok";
         say("Document " + k + " saved.", "ok");
       });
-      editor.replaceChildren(h("h3", {}, d.meta.id), meta,
+      put(editor, ...[h("h3", {}, d.meta.id), meta,
         d.xattrs ? h("details", {}, h("summary", {}, "Extended attributes"), h("pre", { class: "code" }, JSON.stringify(d.xattrs, null, 2))) : null,
-        form);
+        form].filter(Boolean));
     }
   }
 
@@ -669,13 +674,13 @@
     }
     function drawHistory() {
       const hs = history();
-      hist.replaceChildren(...(hs.length ? hs.map((q) => h("li", {}, h("button", { type: "button", class: "link", onclick: () => { ta.value = q; ta.focus(); } }, q))) : [h("li", { class: "muted" }, "Statements you run appear here.")]));
+      put(hist, ...(hs.length ? hs.map((q) => h("li", {}, h("button", { type: "button", class: "link", onclick: () => { ta.value = q; ta.focus(); } }, q))) : [h("li", { class: "muted" }, "Statements you run appear here.")]));
     }
     function show() {
       if (!last) return;
       const rows = last.results || [];
       if (view === "json" || !rows.length) {
-        out.replaceChildren(h("pre", { class: "code", id: "result-json" }, JSON.stringify(rows, null, 2)));
+        put(out, h("pre", { class: "code", id: "result-json" }, JSON.stringify(rows, null, 2)));
         return;
       }
       const cols = [];
@@ -686,7 +691,7 @@
       const cell = (v) => (v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v));
       const plain = (r) => typeof r !== "object" || r === null || Array.isArray(r);
       const rowOf = (r) => h("tr", {}, cols.map((k) => h("td", {}, cell(k === "(value)" && plain(r) ? r : plain(r) ? undefined : r[k]))));
-      out.replaceChildren(table(cols, rows.map(rowOf), "results-table"));
+      put(out, table(cols, rows.map(rowOf), "results-table"));
     }
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
@@ -698,7 +703,7 @@
         const [bk, sc] = ctxv.split(".");
         body.query_context = "default:`" + bk + "`" + (sc ? ".`" + sc + "`" : "");
       }
-      status.replaceChildren(h("p", {}, "Running…"));
+      put(status, h("p", {}, "Running…"));
       const btn = $("#run-query");
       btn.disabled = true;
       const r = await api("POST", "/_p/query/query/service", { json: body });
@@ -710,13 +715,13 @@
       const d = r.data;
       if (!d || typeof d !== "object" || !("status" in d)) {
         last = null;
-        out.replaceChildren();
-        status.replaceChildren(h("p", { class: "error" }, problem(r)));
+        put(out, );
+        put(status, h("p", { class: "error" }, problem(r)));
         return;
       }
       last = d;
       const m = d.metrics || {};
-      status.replaceChildren(
+      put(status, 
         h("p", { class: d.status === "success" ? "ok" : "error", id: "query-outcome" }, "Status: " + d.status),
         h("dl", { class: "meta metrics" },
           ...["elapsedTime", "executionTime", "resultCount", "resultSize", "mutationCount", "errorCount"].filter((k) => k in m)
@@ -735,8 +740,8 @@
 
     async function load() {
       const [r, g] = await Promise.all([api("GET", "/settings/rbac/users"), api("GET", "/settings/rbac/groups")]);
-      if (!r.ok) list.replaceChildren(h("p", { class: "error" }, problem(r)));
-      else list.replaceChildren(table(["User", "Name", "Roles", "Groups", ""], r.data.map((u) => h("tr", {},
+      if (!r.ok) put(list, h("p", { class: "error" }, problem(r)));
+      else put(list, table(["User", "Name", "Roles", "Groups", ""], r.data.map((u) => h("tr", {},
         h("th", { scope: "row" }, u.id),
         h("td", {}, u.name || ""),
         h("td", {}, u.roles.filter((x) => !x.origins || x.origins.some((o) => o.type === "user")).map(roleText).join(", ")),
@@ -748,7 +753,7 @@
             say(x.ok ? "User " + u.id + " deleted." : problem(x), x.ok ? "ok" : "error");
             await load();
           }))))));
-      if (!g.ok) { groups.replaceChildren(h("p", { class: "error" }, problem(g))); return; }
+      if (!g.ok) { put(groups, h("p", { class: "error" }, problem(g))); return; }
       const gform = h("form", { class: "stack", novalidate: true, "aria-label": "Create a group" },
         field("Group", "name", { required: true, autocomplete: "off" }),
         field("Description", "description", {}),
@@ -762,7 +767,7 @@
         say("Group " + gform.name.value.trim() + " saved.", "ok");
         await load();
       });
-      groups.replaceChildren(
+      put(groups, 
         g.data.length ? table(["Group", "Roles", ""], g.data.map((x) => h("tr", {},
           h("th", { scope: "row" }, x.id, x.description ? h("small", { class: "muted" }, " " + x.description) : null),
           h("td", {}, x.roles.map(roleText).join(", ")),
@@ -834,7 +839,12 @@
     }
   }
 
-  window.addEventListener("hashchange", () => { say(""); render(); main().focus({ preventScroll: true }); });
+  window.addEventListener("hashchange", () => {
+    if (!keepStatus) say("");
+    keepStatus = false;
+    render();
+    main().focus({ preventScroll: true });
+  });
   document.addEventListener("DOMContentLoaded", async () => {
     $("#logout").addEventListener("click", () => { auth.clear(); me = null; showLogin("Signed out."); });
     if (!auth.token) { showLogin(); return; }
