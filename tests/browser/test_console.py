@@ -54,9 +54,21 @@ def test_overview(page):
     page.text_in("main", "Query")
     rows = page.els("main table tbody tr")
     assert any(r.text.startswith("default") for r in rows)
-    # The live chart draws once two samples are in.
+    # The live chart draws once two samples are in, and shows writes made meanwhile by another
+    # client (each poll of the wait writes a few more documents until a sample has seen them).
     page.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#ops-chart polyline"))
-    assert page.el("#ops-rate").text.replace(".", "", 1).isdigit()
+    written = [0]
+
+    def busy(d):
+        for _ in range(10):
+            rest(page.base, "POST", "/pools/default/buckets/default/scopes/_default/collections/"
+                 "_default/docs/load%d" % written[0], {"value": '{"n": %d}' % written[0]})
+            written[0] += 1
+        return float(d.find_element(By.ID, "ops-rate").text) > 0
+
+    page.wait(busy, timeout=30)
+    page.wait(lambda d: any(r.text.startswith("default") and " %d " % written[0] in " " + r.text + " "
+                            for r in d.find_elements(By.CSS_SELECTOR, "main table tbody tr")))
     page.shot("overview")
     page.d.set_window_size(390, 844)
     page.el("#version")

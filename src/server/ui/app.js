@@ -343,7 +343,9 @@
 
   function draw(svg, series) {
     const max = Math.max(1, ...series);
-    const pts = series.map((v, i) => (i * 300 / 59).toFixed(1) + "," + (78 - v / max * 74).toFixed(1)).join(" ");
+    // The newest sample at the right edge; the line grows leftwards as samples come in.
+    const off = 60 - series.length;
+    const pts = series.map((v, i) => ((off + i) * 300 / 59).toFixed(1) + "," + (78 - v / max * 66).toFixed(1)).join(" ");
     const ns = "http://www.w3.org/2000/svg";
     const line = document.createElementNS(ns, "polyline");
     line.setAttribute("points", pts);
