@@ -176,9 +176,37 @@ typedef struct dv_res {
     const dv_endpoint *endpoints; /* ping, diagnostics */
     size_t nendpoints;
     uint64_t persisted_seqno, current_seqno; /* DV_KV_OBSERVE_SEQNO */
+    int http_status; /* an HTTP service request: the response's status (body in value) */
 } dv_res;
 
 typedef void (*dv_res_cb)(void *ud, const dv_res *res);
+
+/* ---- HTTP service requests (query, management) ------------------------------------------------
+ */
+
+typedef enum dv_http_service {
+    DV_HTTP_MGMT = 0,  /* the management REST API (the config's "mgmt" port, 8091) */
+    DV_HTTP_QUERY = 1, /* the query service ("n1ql", 8093) */
+} dv_http_service;
+
+/* One HTTP request to a node that offers the service in the cluster config (round-robin over
+ * those nodes, as the official core). It completes once: err OK with res->http_status and the
+ * body in res->value/value_len, whatever the status; SERVICE_NOT_AVAILABLE when no node of the
+ * config has the service; at its deadline AMBIGUOUS_TIMEOUT (UNAMBIGUOUS_TIMEOUT when
+ * idempotent); REQUEST_CANCELED when cancelled or closed; DECODING_FAILURE for a malformed
+ * response. A connection that fails before the request was written (or for an idempotent one,
+ * at any time) is retried on the next node with the KV backoff, within the deadline. Without a
+ * config yet it waits for one (and opens the cluster-level connection if nothing is open). */
+typedef struct dv_http_req {
+    dv_http_service service;
+    const char *method; /* "GET", "POST", "PUT", "DELETE" */
+    const char *path;   /* with its query string, written as given */
+    const void *body;   /* NULL: none */
+    size_t body_len;
+    const char *content_type; /* NULL: no Content-Type header */
+    uint64_t timeout_ms;      /* 0: 75000 (the official query and management timeouts) */
+    int idempotent;           /* a read: retried after a failure, timeout unambiguous */
+} dv_http_req;
 
 /* A copy of res (everything it points to included) that outlives the callback, in one
  * allocation; NULL when out of memory. Free with dv_res_free. */
@@ -188,15 +216,27 @@ DV_API void dv_res_free(dv_res *res);
 /* ---- Options --------------------------------------------------------------------------------- */
 
 typedef struct dv_client_opts {
-    const char *connstr; /* couchbase://h1,h2:port?options (couchbases:// not supported yet) */
-    const char *username;
+    const char *connstr;  /* couchbase[s]://h1,h2:port?options */
+    const char *username; /* NULL or "" with a client certificate */
     const char *password;
     /* Timeouts in milliseconds; 0 = the official core's default. */
     uint64_t kv_timeout_ms;         /* 2500 */
     uint64_t kv_durable_timeout_ms; /* 10000 */
     uint64_t connect_timeout_ms;    /* 10000 */
     uint64_t bootstrap_timeout_ms;  /* 10000 */
+    /* TLS (couchbases://). NULL / 0: the connection string's tls_verify and trust_certificate,
+     * else peer verification against the system's CAs. */
+    const char *trust_store_path; /* PEM CAs to trust instead of the system's */
+    int tls_verify;               /* DV_CLIENT_TLS_VERIFY_* */
+    /* A client certificate (PEM chain and key): it authenticates, instead of SASL. */
+    const char *cert_path, *key_path;
 } dv_client_opts;
+
+enum {
+    DV_CLIENT_TLS_VERIFY_DEFAULT = 0,
+    DV_CLIENT_TLS_VERIFY_PEER = 1,
+    DV_CLIENT_TLS_VERIFY_NONE = 2
+};
 
 /* ---- The native driver ---------------------------------------------------------------------- */
 
@@ -228,6 +268,8 @@ DV_API dv_error dv_client_close_bucket(dv_client *c, const char *bucket);
 DV_API dv_error dv_client_set_credentials(dv_client *c, const char *username, const char *password);
 /* Submit an operation from any thread; cb runs on the driver thread. */
 DV_API dv_error dv_client_submit(dv_client *c, const dv_req *req, dv_res_cb cb, void *ud);
+/* An HTTP service request (see dv_http_req) from any thread; cb runs on the driver thread. */
+DV_API dv_error dv_client_http(dv_client *c, const dv_http_req *req, dv_res_cb cb, void *ud);
 /* Blocking: submit and wait; cb runs on the driver thread before this returns. */
 DV_API dv_error dv_client_run(dv_client *c, const dv_req *req, dv_res_cb cb, void *ud);
 /* Fail every pending operation with REQUEST_CANCELED, close the connections, stop the thread,

@@ -93,15 +93,30 @@ int dv_py_parse_opts(PyObject *args, PyObject *kw, PyObject **loop, dv_client_op
                              "kv_durable_timeout_ms",
                              "connect_timeout_ms",
                              "bootstrap_timeout_ms",
+                             "trust_store_path",
+                             "tls_verify",
+                             "cert_path",
+                             "key_path",
                              NULL};
     unsigned long long t[4] = {0};
+    const char *verify = NULL;
     memset(o, 0, sizeof *o);
-    int ok =
-        loop ? PyArg_ParseTupleAndKeywords(args, kw, "Oszz|KKKK", kwlist, loop, &o->connstr,
-                                           &o->username, &o->password, &t[0], &t[1], &t[2], &t[3])
-             : PyArg_ParseTupleAndKeywords(args, kw, "szz|KKKK", kwlist + 1, &o->connstr,
-                                           &o->username, &o->password, &t[0], &t[1], &t[2], &t[3]);
+    int ok = loop ? PyArg_ParseTupleAndKeywords(args, kw, "Oszz|KKKKzzzz", kwlist, loop,
+                                                &o->connstr, &o->username, &o->password, &t[0],
+                                                &t[1], &t[2], &t[3], &o->trust_store_path, &verify,
+                                                &o->cert_path, &o->key_path)
+                  : PyArg_ParseTupleAndKeywords(args, kw, "szz|KKKKzzzz", kwlist + 1, &o->connstr,
+                                                &o->username, &o->password, &t[0], &t[1], &t[2],
+                                                &t[3], &o->trust_store_path, &verify, &o->cert_path,
+                                                &o->key_path);
     if (!ok) return -1;
+    if (verify && strcmp(verify, "peer") && strcmp(verify, "none")) {
+        PyErr_Format(PyExc_ValueError, "tls_verify is 'peer' or 'none', not '%s'", verify);
+        return -1;
+    }
+    o->tls_verify = !verify                   ? DV_CLIENT_TLS_VERIFY_DEFAULT
+                    : !strcmp(verify, "peer") ? DV_CLIENT_TLS_VERIFY_PEER
+                                              : DV_CLIENT_TLS_VERIFY_NONE;
     o->kv_timeout_ms = t[0];
     o->kv_durable_timeout_ms = t[1];
     o->connect_timeout_ms = t[2];
@@ -399,4 +414,53 @@ int dv_py_parse_request_fast(PyObject *const *args, Py_ssize_t nargs, PyObject *
     for (Py_ssize_t i = 0; i < nkw; i++)
         if (set_slot(v, arg_index(PyTuple_GET_ITEM(kwnames, i)), args[nargs + i])) return -1;
     return parse_slots(v, out, ops, keep, result_type, extra);
+}
+
+int dv_py_parse_http(PyObject *args, PyObject *kw, dv_http_req *out, PyObject **keep)
+{
+    static char *names[] = {"service",      "method",     "path",       "body",
+                            "content_type", "timeout_ms", "idempotent", NULL};
+    const char *service, *method, *path, *ctype = NULL;
+    PyObject *body = Py_None;
+    unsigned long long timeout_ms = 0;
+    int idempotent = 0;
+    *keep = NULL;
+    memset(out, 0, sizeof *out);
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sss|OzKp:http_request", names, &service, &method,
+                                     &path, &body, &ctype, &timeout_ms, &idempotent))
+        return -1;
+    if (strcmp(service, "query") == 0) {
+        out->service = DV_HTTP_QUERY;
+    } else if (strcmp(service, "mgmt") == 0) {
+        out->service = DV_HTTP_MGMT;
+    } else {
+        PyErr_Format(PyExc_ValueError, "http_request: unknown service %s", service);
+        return -1;
+    }
+    if (body != Py_None) {
+        if (PyUnicode_Check(body)) {
+            *keep = PyUnicode_AsUTF8String(body);
+            if (!*keep) return -1;
+        } else if (PyBytes_Check(body)) {
+            Py_INCREF(body);
+            *keep = body;
+        } else {
+            PyErr_SetString(PyExc_TypeError, "http_request: body must be bytes, str or None");
+            return -1;
+        }
+        out->body = PyBytes_AS_STRING(*keep);
+        out->body_len = (size_t)PyBytes_GET_SIZE(*keep);
+    }
+    out->method = method;
+    out->path = path;
+    out->content_type = ctype;
+    out->timeout_ms = timeout_ms;
+    out->idempotent = idempotent;
+    return 0;
+}
+
+PyObject *dv_py_http_value(const dv_res *res)
+{
+    return Py_BuildValue("(iy#)", res->http_status, res->value ? (const char *)res->value : "",
+                         (Py_ssize_t)res->value_len);
 }

@@ -82,7 +82,10 @@ static void ping_finish(dv_engine *e);
 
 void eng_leave(dv_engine *e)
 {
-    if (e->depth == 1) ping_finish(e);
+    if (e->depth == 1) {
+        ping_finish(e);
+        if (e->hreqs) http_wake(e);
+    }
     if (--e->depth == 0) conn_reap(e);
 }
 
@@ -638,6 +641,7 @@ static void rearm(dv_engine *e)
     for (conn *c = e->conns; c; c = c->next) next = earliest(next, conn_next(c));
     for (ping *p = e->pings; p; p = p->next)
         if (p->left) next = earliest(next, p->deadline);
+    next = earliest(next, http_next(e));
     if (next != e->timer_at) {
         e->timer_at = next;
         e->h.timer(e->h.ud, next);
@@ -673,6 +677,7 @@ void dv_engine_timer(dv_engine *e)
         if (op->retry_at_ns && op->retry_at_ns <= now && !op_inflight(e, op)) take(e, &bt, op);
     }
     drain(e, &bt, ACT_DISPATCH, DV_ERR_OK, 0);
+    http_tick(e, now);
     if (outer) {
         e->in_timer = 0;
         rearm(e);
@@ -696,18 +701,18 @@ dv_engine *dv_engine_new(const dv_client_opts *opts, const dv_engine_hooks *hook
     const char *s = opts->connstr ? opts->connstr : "couchbase://localhost";
     r = dv_connstr_parse(s, strlen(s), &cs, err, errlen);
     if (r != DV_ERR_OK) goto fail;
-    if (cs->tls) {
-        r = dv_errmsg(err, errlen, DV_ERR_TLS_NOT_SUPPORTED,
-                      "TLS (couchbases://) is not supported yet");
-        goto fail;
-    }
     if (cs->scheme == DV_SCHEME_COUCHBASE2 || cs->scheme == DV_SCHEME_COUCHBASE_DNSSRV) {
         r = dv_errmsg(err, errlen, DV_ERR_UNSUPPORTED_OPERATION,
                       "the %s:// scheme is not supported", cs->scheme_name);
         goto fail;
     }
-    if (!opts->username || !*opts->username) {
+    if ((!opts->username || !*opts->username) && !opts->cert_path) {
         r = dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT, "a username is required");
+        goto fail;
+    }
+    if ((opts->cert_path || opts->key_path) && !cs->tls) {
+        r = dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
+                      "a client certificate needs TLS (couchbases://)");
         goto fail;
     }
     e = dv_calloc(1, sizeof *e);
@@ -718,7 +723,7 @@ dv_engine *dv_engine_new(const dv_client_opts *opts, const dv_engine_hooks *hook
     e->h = *hooks;
     e->cs = cs;
     cs = NULL;
-    e->user = dv_strdup(opts->username);
+    e->user = dv_strdup(opts->username ? opts->username : "");
     e->pass = dv_strdup(opts->password ? opts->password : "");
     if (!e->user || !e->pass) {
         r = dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "out of memory");
@@ -744,11 +749,13 @@ dv_engine *dv_engine_new(const dv_client_opts *opts, const dv_engine_hooks *hook
         e->bootstrap_timeout_ns = DEFAULT_BOOTSTRAP_TIMEOUT_MS * DV_NS_PER_MS;
     e->poll_interval_ns =
         (o->config_poll_interval_ms ? o->config_poll_interval_ms : 2500) * DV_NS_PER_MS;
+    if (e->cs->tls && (r = eng_tls_new(e, opts, err, errlen)) != DV_ERR_OK) goto fail;
     if (rc) *rc = DV_ERR_OK;
     return e;
 fail:
     dv_connstr_free(cs);
     if (e) {
+        eng_tls_free(e);
         dv_connstr_free(e->cs);
         dv_free(e->user);
         dv_free(e->pass);
@@ -787,6 +794,7 @@ void dv_engine_free(dv_engine *e)
         for (size_t i = 0; i < p->n; i++)
             if (!p->done[i]) ping_settle(p, i, DV_ERR_REQUEST_CANCELED, 0);
     ping_finish(e);
+    http_fail_all(e);
     for (conn *c = e->conns; c; c = c->next)
         if (c->state != CONN_DEAD) {
             e->h.close(e->h.ud, c->id);
@@ -802,6 +810,7 @@ void dv_engine_free(dv_engine *e)
     conn_reap(e);
     dv_free(e->slots);
     dv_buf_free(&e->scratch);
+    eng_tls_free(e);
     dv_connstr_free(e->cs);
     dv_free(e->user);
     dv_free(e->pass);
@@ -1086,17 +1095,21 @@ int dv_engine_cancel(dv_engine *e, uint64_t id)
                 found = op;
                 break;
             }
-    if (!found) return -1;
     eng_enter(e);
-    op_complete(e, found, DV_ERR_REQUEST_CANCELED, NULL, "");
+    int rc = 0;
+    if (found)
+        op_complete(e, found, DV_ERR_REQUEST_CANCELED, NULL, "");
+    else
+        rc = http_cancel(e, id);
     eng_leave(e);
-    return 0;
+    return rc;
 }
 
 size_t dv_engine_pending(const dv_engine *e)
 {
     size_t n = e->pending.n;
     for (const batch *bt = e->batches; bt; bt = bt->up) n += bt->l.n;
+    for (const hreq *h = e->hreqs; h; h = h->next) n++;
     return n;
 }
 

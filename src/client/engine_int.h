@@ -80,6 +80,7 @@ typedef struct conn {
     unsigned refs;             /* operations whose op->conn is this id */
     uint64_t last_activity;    /* last bytes in or out (ns), for diagnostics */
     char local[64];            /* our end's "ip:port", as the driver reported it */
+    char tls_why[160];         /* why its TLS handshake failed ("": it did not) */
     uint64_t opened_at;        /* when hooks.connect was asked */
     /* An HTTP bootstrap connection (GET /pools/default/b/<bucket> on a management port)
      * instead of a KV one: it only ever reads one response, then closes. */
@@ -143,7 +144,7 @@ typedef struct bucket {
     struct boot_try {
         unsigned attempts;
         uint64_t waited_ms; /* the longest wait for an answer that did not come */
-        char why[112];
+        char why[200];
     } * tries;
     dv_buf boot_msg;
     uint64_t poll_at;
@@ -166,6 +167,35 @@ typedef struct ping {
     struct ping *next;
 } ping;
 
+/* An HTTP service request (dv_engine_http, engine_http.c): one connection of its own per
+ * attempt, named by an id from the same counter as the KV connections. */
+typedef enum hreq_state {
+    HREQ_WAIT,    /* no config yet, or backing off before the next attempt (retry_at) */
+    HREQ_CONNECT, /* hooks.connect asked */
+    HREQ_SENT,    /* the request is written (or batched for the next flush), reading */
+} hreq_state;
+
+typedef struct hreq {
+    uint64_t id;
+    dv_http_service svc;
+    char *method, *path, *ctype;
+    uint8_t *body;
+    size_t body_len;
+    int idempotent;
+    hreq_state state;
+    uint32_t conn; /* 0: none */
+    int written;   /* the request went out at least once */
+    char node[128];
+    uint64_t submitted, deadline, retry_at;
+    unsigned retries;
+    unsigned gen; /* http_wake's pass that last tried it */
+    dv_buf out;
+    dv_http_resp resp;
+    dv_res_cb cb;
+    void *ud;
+    struct hreq *next;
+} hreq;
+
 typedef struct oplist {
     dv_op *head, *tail;
     size_t n;
@@ -179,7 +209,10 @@ typedef struct batch {
 } batch;
 
 struct dv_engine {
-    dv_engine_hooks h;
+    dv_engine_hooks h;     /* with TLS: engine_tls.c's, which call outer */
+    dv_engine_hooks outer; /* the driver's hooks under TLS */
+    struct eng_tls *tls;   /* NULL: plain TCP */
+    int cert_auth;         /* a client certificate authenticates: no SASL */
     dv_connstr *cs;
     char *user, *pass;
     uint64_t kv_timeout_ns, durable_timeout_ns, connect_timeout_ns, bootstrap_timeout_ns;
@@ -199,7 +232,28 @@ struct dv_engine {
     int closing;
     dv_buf scratch; /* dv_op_decode's */
     ping *pings;
+    hreq *hreqs;      /* HTTP service requests not completed yet */
+    uint32_t http_rr; /* round-robin over the nodes of a service */
+    unsigned http_gen;
 };
+
+/* ---- engine_tls.c: TLS between the engine and the driver's hooks ---- */
+/* Set up TLS for e (couchbases://): the client context from the options, and e->h replaced by
+ * hooks that encrypt and decrypt around the driver's (kept in e->outer). */
+dv_error eng_tls_new(dv_engine *e, const dv_client_opts *o, char *err, size_t errlen);
+void eng_tls_free(dv_engine *e);
+/* The service's port key in configs: its TLS twin under TLS. */
+static inline dv_service eng_svc(const dv_engine *e, dv_service plain)
+{
+    return (dv_service)(plain + (e->tls ? 1 : 0));
+}
+
+/* ---- engine_conn.c: the connection events once TLS is done with them ---- */
+void eng_on_connected(dv_engine *e, uint32_t id);
+void eng_on_data(dv_engine *e, uint32_t id, const uint8_t *p, size_t n);
+void eng_on_closed(dv_engine *e, uint32_t id, dv_error err);
+/* Record why the TLS handshake of connection id failed, for the bootstrap's report. */
+void eng_conn_tls_failed(dv_engine *e, uint32_t id, const char *why);
 
 /* ---- engine.c ---- */
 uint64_t eng_now(dv_engine *e);
@@ -228,6 +282,23 @@ void eng_op_reply(dv_engine *e, conn *c, dv_op *op, const dv_frame *f);
  * when the outermost API call ends (eng_leave), never while a list is being walked. */
 void ping_answered(dv_engine *e, conn *c, uint32_t opaque);
 void ping_conn_lost(dv_engine *e, conn *c);
+
+/* ---- engine_http.c ---- */
+/* The HTTP request on connection id, if any (the events of engine_conn.c ask first). */
+hreq *http_by_conn(dv_engine *e, uint32_t id);
+void http_connected(dv_engine *e, hreq *h);
+void http_on_data(dv_engine *e, hreq *h, const uint8_t *p, size_t n);
+void http_on_closed(dv_engine *e, hreq *h, dv_error err);
+void http_flush(dv_engine *e);
+/* Deadlines and retries due at now; the next time due (0: none). */
+void http_tick(dv_engine *e, uint64_t now);
+uint64_t http_next(const dv_engine *e);
+/* Requests waiting for a config: sent once there is one (at the end of the outermost call). */
+void http_wake(dv_engine *e);
+/* Complete one request with REQUEST_CANCELED: 0, or -1 if id is not an HTTP request. */
+int http_cancel(dv_engine *e, uint64_t id);
+/* Fail every request with REQUEST_CANCELED (closing). */
+void http_fail_all(dv_engine *e);
 
 /* ---- engine_conn.c ---- */
 void bucket_boot_start(dv_engine *e, bucket *b);
