@@ -5,7 +5,7 @@ FUZZ_SECONDS ?= 10
 FUZZ_LONG    ?= 600
 JOBS         ?= $(shell nproc)
 
-.PHONY: all build deps demo test unit pyunit pysuites interop sanitize fuzz fuzz-smoke valgrind format clean bench
+.PHONY: all build deps demo test unit pyunit pysuites interop browser sanitize fuzz fuzz-smoke valgrind format clean bench
 
 all: build
 
@@ -53,6 +53,10 @@ pysuites: build
 # The official Node.js, Python, Go and Java SDKs against divan-server (scripts/install-interop installs them).
 interop: build
 	scripts/run-interop
+
+# The web console in Debian's headless Chromium (scripts/run-browser; screenshots in build/browser).
+browser: build
+	BUILD=$(BUILD) scripts/run-browser
 
 # Clang with AddressSanitizer + UndefinedBehaviorSanitizer; the fuzz targets are built here too.
 $(SAN_BUILD)/build.ninja:
@@ -102,7 +106,7 @@ wheel:
 check-wheel: deps
 	scripts/check-wheel
 
-test: deps unit pyunit pysuites interop valgrind sanitize fuzz-smoke check-wheel
+test: deps unit pyunit pysuites interop browser valgrind sanitize fuzz-smoke check-wheel
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
