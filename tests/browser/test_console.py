@@ -112,6 +112,34 @@ def test_create_bucket_and_collection(page):
     assert [c["name"] for c in app["collections"]] == ["items"]
 
 
+def test_bucket_settings_flush_and_drop(page):
+    rest(page.base, "POST", "/pools/default/buckets", {"name": "scratch", "ramQuota": "100", "flushEnabled": "1"})
+    rest(page.base, "POST", "/pools/default/buckets/scratch/scopes/_default/collections/_default/docs/k",
+         {"value": "{}"})
+    page.go("#/buckets/scratch")
+    form = page.el('form[aria-label="Bucket settings"]')
+    page.fill('form[aria-label="Bucket settings"]', ramQuota="1")
+    page.button("Save settings", form).click()
+    assert page.text_in('form[aria-label="Bucket settings"] .field-error[data-for="ramQuota"]',
+                        "RAM quota") == "RAM quota cannot be less than 100 MiB"
+    page.fill('form[aria-label="Bucket settings"]', ramQuota="128")
+    page.button("Save settings", page.el('form[aria-label="Bucket settings"]')).click()
+    page.text_in("#status", "Settings of scratch saved.")
+    assert rest(page.base, "GET", "/pools/default/buckets/scratch")[1]["quota"]["rawRAM"] == 128 << 20
+    flush = page.button("Flush")
+    flush.click()
+    flush.click()
+    page.text_in("#status", "Bucket scratch flushed.")
+    assert rest(page.base, "GET", DOCS.replace("console/scopes/app/collections/items",
+                                               "scratch/scopes/_default/collections/_default"))[1]["total_rows"] == 0
+    drop = page.button("Drop bucket")
+    drop.click()
+    drop.click()
+    page.text_in("#status", "Bucket scratch dropped.")
+    assert rest(page.base, "GET", "/pools/default/buckets/scratch")[0] == 404
+    assert "scratch" not in page.el("main").text
+
+
 def editor_value(page):
     return page.el('.doc-editor textarea[name="value"]').get_attribute("value")
 
