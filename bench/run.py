@@ -8,7 +8,11 @@
 3. server (server_load.py): divan-server and memcached under `divan load`, CPU per operation;
 4. memory and start-up (server_load.py);
 5. the query service (query_bench.py): plain HTTP and both SDKs' cluster.query;
-6. KV range scans (scan_bench.py): documents/s of a full scan of 100,000 documents, both SDKs.
+6. persistence (persist_bench.py): plain writes on disk vs in memory, persistToMajority writes
+   at 1, 16 and 256 in flight, restart with a million documents;
+7. TLS (tls_bench.py): both SDKs' asyncio loop over couchbases:// and plain TCP on one server,
+   and the handshake's time;
+8. KV range scans (scan_bench.py): documents/s of a full scan of 100,000 documents, both SDKs.
 
 Writes bench/results/latest.md (medians and ratios, with the machine it ran on) and the PNG plots
 beside it (plots.py).
@@ -21,10 +25,12 @@ from pathlib import Path
 
 import asyncio_kv
 import blocking_kv
+import persist_bench
 import plots
 import query_bench
 import scan_bench
 import server_load
+import tls_bench
 from common import can_pin, machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -62,6 +68,10 @@ def main():
     query = argparse.Namespace(reps=reps, seconds=client_s, warmup=warmup, pin=args.pin,
                                docs=100_000)
     sections.append(query_bench.report(query_bench.measure(query), query))
+    print("== persistence", file=sys.stderr)
+    sections.append(persist_bench.report(persist_bench.measure(server), server))
+    print("== TLS", file=sys.stderr)
+    sections.append(tls_bench.report(tls_bench.measure(client), client))
     print("== range scans", file=sys.stderr)
     scan = argparse.Namespace(reps=reps, pin=args.pin, docs=100_000)
     sections.append(scan_bench.report(scan_bench.measure(scan), scan))

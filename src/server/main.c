@@ -33,7 +33,8 @@
 static const char usage[] =
     "usage: divan-server [options]\n"
     "\n"
-    "A Couchbase-compatible server: the KV protocol and the management REST API, in memory.\n"
+    "A Couchbase-compatible server: the KV protocol and the management REST API. Buckets are\n"
+    "kept on disk (--data-dir) and loaded at start; ephemeral ones stay in memory.\n"
     "\n"
     "  --host ADDR          address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
     "  --kv-port N          KV (memcached binary protocol) port (default 11210; 0 = any free)\n"
@@ -49,6 +50,13 @@ static const char usage[] =
     "                       a user; ROLES in Couchbase's syntax, comma-separated, e.g.\n"
     "                       admin or data_reader[default],data_writer[default] (default\n"
     "                       admin). Repeatable. Default: Administrator:password:admin.\n"
+    "  --data-dir DIR       keep every couchbase bucket's data in DIR (created if absent;\n"
+    "                       the buckets kept there are loaded at start). Default:\n"
+    "                       $XDG_DATA_HOME/divan-server, else ~/.local/share/divan-server\n"
+    "  --ephemeral          keep nothing on disk: every bucket lives in memory only, and the\n"
+    "                       persisting durability levels are refused\n"
+    "  --flush-interval MS  plain writes reach disk within this many milliseconds (default\n"
+    "                       100); durable writes are committed at once\n"
     "\n"
     "TLS (docs/server.md): with a certificate and its key, TLS twins of the three listeners\n"
     "  --tls-cert FILE      PEM certificate chain of the server, leaf first\n"
@@ -66,9 +74,6 @@ static const char usage[] =
     "  --tls-http-port N    HTTPS management REST port (default 18091; 0 = any free)\n"
     "  --tls-query-port N   HTTPS query service port (default 18093; 0 = any free)\n"
     "  --plain-auth any|tls SASL PLAIN on every connection (default) or only on TLS ones\n"
-    "\n"
-    "  --data-dir DIR       reserved for persistence (not implemented yet: data lives in\n"
-    "                       memory only)\n"
     "\n"
     "Limits (docs/server.md says what a client sees at each):\n"
     "  --max-pending-out BYTES      unsent replies per connection before it is no longer\n"
@@ -98,7 +103,7 @@ static const char usage[] =
 
 typedef struct options {
     const char *host;
-    int kv_port, http_port, query_port, threads, verbose;
+    int kv_port, http_port, query_port, threads, verbose, ephemeral;
     const char *buckets[MAX_FLAGS];
     int nbuckets;
     const char *users[MAX_FLAGS];
@@ -106,6 +111,7 @@ typedef struct options {
     const char *data_dir;
     dv_tls_options tls;
     int tls_kv_port, tls_http_port, tls_query_port;
+    uint32_t flush_ms;
     dv_net_options net;
     dv_session_limits session;
     dv_http_limits rest;
@@ -190,6 +196,10 @@ static void parse_args(int argc, char **argv, options *o)
             o->verbose = 1;
             continue;
         }
+        if (!strcmp(a, "--ephemeral")) {
+            o->ephemeral = 1;
+            continue;
+        }
         /* Every other flag takes a value, as "--flag value" or "--flag=value". */
         const char *eq = strchr(a, '=');
         char name[32];
@@ -243,6 +253,8 @@ static void parse_args(int argc, char **argv, options *o)
             o->session.plain_needs_tls = !strcmp(v, "tls");
         } else if (!strcmp(name, "--data-dir"))
             o->data_dir = v;
+        else if (!strcmp(name, "--flush-interval"))
+            o->flush_ms = (uint32_t)parse_int(name, v, 1, 3600000);
         else if (!strcmp(name, "--bucket") && o->nbuckets < MAX_FLAGS)
             o->buckets[o->nbuckets++] = v;
         else if (!strcmp(name, "--user") && o->nusers < MAX_FLAGS)
@@ -451,10 +463,6 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 #endif
     dv_set_log_hook(log_stderr, NULL, o.verbose ? DV_LOG_INFO : DV_LOG_WARN);
-    if (o.data_dir)
-        fprintf(stderr, "divan-server: --data-dir: persistence is not implemented yet; data "
-                        "lives in memory only\n");
-
     char err[512];
     dv_users *users = dv_users_new(0);
     dv_cluster *cluster = dv_cluster_new("divan", 0, 0);
@@ -464,15 +472,47 @@ int main(int argc, char **argv)
             return fail("--user", err);
     if (o.nusers == 0 && dv_users_add_default(users, err, sizeof err) != DV_ERR_OK)
         return fail("--user", err);
+    /* The data directory: the one given, else the user's default one, unless --ephemeral. */
+    char default_dir[4096];
+    if (o.ephemeral && o.data_dir) return fail("--ephemeral", "and --data-dir exclude each other");
+    if (!o.ephemeral && !o.data_dir) {
+        const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+        if (xdg && xdg[0] == '/')
+            snprintf(default_dir, sizeof default_dir, "%s/divan-server", xdg);
+        else if (home && home[0] == '/')
+            snprintf(default_dir, sizeof default_dir, "%s/.local/share/divan-server", home);
+        else
+            return fail("data directory", "no HOME to keep data in: give --data-dir DIR, or "
+                                          "--ephemeral for a server that keeps nothing");
+        o.data_dir = default_dir;
+    }
+    /* Buckets kept in the data directory come first; a --bucket flag naming one of them
+     * leaves it as it was kept (its settings change over REST). */
+    int fresh = 1;
+    if (o.data_dir && dv_cluster_open_data_dir(cluster, o.data_dir, o.flush_ms, &fresh, err,
+                                               sizeof err) != DV_ERR_OK)
+        return fail("data directory", err);
     for (int i = 0; i < o.nbuckets; i++) {
         dv_bucket_settings s;
         if (dv_bucket_settings_parse_flag(o.buckets[i], &s, err, sizeof err) != DV_ERR_OK)
             return fail("--bucket", err);
+        dv_bucket *kept = dv_cluster_get_bucket(cluster, s.name, strlen(s.name));
+        if (kept) {
+            dv_bucket_release(kept);
+            if (!fresh) continue;
+        }
         if (dv_cluster_create_bucket(cluster, &s, NULL, err, sizeof err) != DV_ERR_OK)
             return fail("--bucket", err[0] ? err : "a bucket of that name exists already");
     }
-    if (o.nbuckets == 0 && dv_cluster_create_default_bucket(cluster) != DV_ERR_OK)
-        return fail("start-up", "cannot create the default bucket");
+    /* The default bucket comes with a new data directory (or none); one deleted is not
+     * brought back at the next start. */
+    if (o.nbuckets == 0 && fresh) {
+        dv_bucket *kept = dv_cluster_get_bucket(cluster, "default", 7);
+        if (kept)
+            dv_bucket_release(kept);
+        else if (dv_cluster_create_default_bucket(cluster) != DV_ERR_OK)
+            return fail("start-up", "cannot create the default bucket");
+    }
 
     /* Every thread started from here on inherits a mask without SIGINT and SIGTERM; the main
      * thread waits for them. */

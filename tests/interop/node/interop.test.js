@@ -28,7 +28,7 @@ const T = { timeout: 30000 } // upper bound for one test
 // (and, with --tls-cert, the TLS ports after it).
 function startServer(args) {
   const ports = ['--kv-port', '0', '--http-port', '0', '--query-port', '0', '--tls-kv-port', '0',
-    '--tls-http-port', '0', '--tls-query-port', '0']
+    '--tls-http-port', '0', '--tls-query-port', '0', '--ephemeral']
   const child = spawn(SERVER, [...ports, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
