@@ -17,6 +17,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/errmsg.h"
+#include "base/log.h"
 #include "client/engine_int.h"
 #include "mcbp/opcode.h"
 
@@ -789,6 +790,12 @@ dv_engine *dv_engine_new(const dv_client_opts *opts, const dv_engine_hooks *hook
     e->poll_interval_ns =
         (o->config_poll_interval_ms ? o->config_poll_interval_ms : 2500) * DV_NS_PER_MS;
     if (e->cs->tls && (r = eng_tls_new(e, opts, err, errlen)) != DV_ERR_OK) goto fail;
+    for (size_t i = 0; !e->cs->tls && i < e->cs->nhosts; i++)
+        if (eng_is_capella_host(e->cs->hosts[i].host)) {
+            /* The official core's warning; it then tries the plain ports, as here. */
+            dv_log(DV_LOG_WARN, "client", "TLS is required when connecting to Couchbase Capella");
+            break;
+        }
     if (rc) *rc = DV_ERR_OK;
     return e;
 fail:

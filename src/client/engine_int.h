@@ -242,6 +242,8 @@ struct dv_engine {
  * hooks that encrypt and decrypt around the driver's (kept in e->outer). */
 dv_error eng_tls_new(dv_engine *e, const dv_client_opts *o, char *err, size_t errlen);
 void eng_tls_free(dv_engine *e);
+/* host is Capella's: cloud.couchbase.com or a name under it (any case, one trailing dot). */
+int eng_is_capella_host(const char *host);
 /* The service's port key in configs: its TLS twin under TLS. */
 static inline dv_service eng_svc(const dv_engine *e, dv_service plain)
 {

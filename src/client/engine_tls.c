@@ -11,19 +11,25 @@
  * bootstrap's report ("certificate verify failed: hostname mismatch", ...).
  *
  * Verification (tls_verify=peer, the default): the chain against the trust store
- * (trust_store_path, else the system's CAs), and the name the engine connects to against the
- * certificate (an IP SAN for an address, a DNS SAN or else the CN for a name), as the official
- * core does since its hostname verification (CXXCBC-838); SNI carries the name. */
+ * (trust_store_path, else the system's CAs and Capella's root CA, as the official core), and the
+ * name the engine connects to against the certificate (an IP SAN for an address, a DNS SAN or
+ * else the CN for a name), as the official core does since its hostname verification
+ * (CXXCBC-838); SNI carries the name. With a Capella host in the connection string only TLS 1.3
+ * is offered, as by the official core. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "base/alloc.h"
 #include "base/errmsg.h"
+#include "base/log.h"
+#include "client/capella_ca.h"
 #include "client/engine_int.h"
 
 typedef struct link {
@@ -245,6 +251,26 @@ void dv_engine_closed(dv_engine *e, uint32_t id, dv_error err)
 
 /* ---- set-up ---- */
 
+int eng_is_capella_host(const char *host)
+{
+    static const char suffix[] = "cloud.couchbase.com";
+    size_t n = strlen(host), k = sizeof suffix - 1;
+    if (n && host[n - 1] == '.') n--; /* one trailing dot */
+    if (n < k || strncasecmp(host + n - k, suffix, k)) return 0;
+    return n == k || host[n - k - 1] == '.';
+}
+
+/* Trust Capella's root CA besides the defaults. */
+static void add_capella_ca(SSL_CTX *ctx)
+{
+    BIO *b = BIO_new_mem_buf(capella_ca_pem, (int)sizeof capella_ca_pem - 1);
+    X509 *ca = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    if (ca) X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca);
+    X509_free(ca);
+    BIO_free(b);
+    ERR_clear_error();
+}
+
 dv_error eng_tls_new(dv_engine *e, const dv_client_opts *o, char *err, size_t errlen)
 {
     const dv_connstr_options *co = &e->cs->options;
@@ -257,7 +283,10 @@ dv_error eng_tls_new(dv_engine *e, const dv_client_opts *o, char *err, size_t er
         ssl_reason(why, sizeof why, "cannot make a TLS context", NULL);
         return dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "%s", why);
     }
-    SSL_CTX_set_min_proto_version(t->ctx, co->tls_disable_v1_2 ? TLS1_3_VERSION : TLS1_2_VERSION);
+    int capella = 0;
+    for (size_t i = 0; i < e->cs->nhosts; i++) capella |= eng_is_capella_host(e->cs->hosts[i].host);
+    SSL_CTX_set_min_proto_version(t->ctx, co->tls_disable_v1_2 || capella ? TLS1_3_VERSION
+                                                                          : TLS1_2_VERSION);
     int verify = o->tls_verify ? o->tls_verify == DV_CLIENT_TLS_VERIFY_PEER
                                : co->tls_verify == DV_TLS_VERIFY_PEER;
     const char *trust = o->trust_store_path ? o->trust_store_path : co->trust_certificate;
@@ -268,6 +297,7 @@ dv_error eng_tls_new(dv_engine *e, const dv_client_opts *o, char *err, size_t er
         }
     } else if (verify) {
         SSL_CTX_set_default_verify_paths(t->ctx);
+        add_capella_ca(t->ctx);
     }
     SSL_CTX_set_verify(t->ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
     if (o->cert_path || o->key_path) {

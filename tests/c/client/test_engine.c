@@ -918,6 +918,21 @@ static void bad_tls_options(void **state)
     assert_int_equal(rc, DV_ERR_INVALID_ARGUMENT);
 }
 
+/* The official core's Capella test: cloud.couchbase.com or a name under it, any case, one
+ * trailing dot. */
+static void capella_hosts(void **state)
+{
+    (void)state;
+    assert_true(eng_is_capella_host("cb.abc123.cloud.couchbase.com"));
+    assert_true(eng_is_capella_host("CB.ABC.Cloud.Couchbase.COM."));
+    assert_true(eng_is_capella_host("cloud.couchbase.com"));
+    assert_false(eng_is_capella_host("notcloud.couchbase.com"));
+    assert_false(eng_is_capella_host("cloud.couchbase.com.evil.example"));
+    assert_false(eng_is_capella_host("cloud.couchbase.com.."));
+    assert_false(eng_is_capella_host("couchbase.com"));
+    assert_false(eng_is_capella_host("127.0.0.1"));
+}
+
 static void happy_bootstrap_get_set(void **state)
 {
     (void)state;
@@ -2542,6 +2557,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bad_tls_options),
+        cmocka_unit_test(capella_hosts),
         cmocka_unit_test(happy_bootstrap_get_set),
         cmocka_unit_test(bootstrap_next_host),
         cmocka_unit_test(silent_first_seed),
