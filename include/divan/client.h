@@ -176,9 +176,37 @@ typedef struct dv_res {
     const dv_endpoint *endpoints; /* ping, diagnostics */
     size_t nendpoints;
     uint64_t persisted_seqno, current_seqno; /* DV_KV_OBSERVE_SEQNO */
+    int http_status; /* an HTTP service request: the response's status (body in value) */
 } dv_res;
 
 typedef void (*dv_res_cb)(void *ud, const dv_res *res);
+
+/* ---- HTTP service requests (query, management) ------------------------------------------------
+ */
+
+typedef enum dv_http_service {
+    DV_HTTP_MGMT = 0,  /* the management REST API (the config's "mgmt" port, 8091) */
+    DV_HTTP_QUERY = 1, /* the query service ("n1ql", 8093) */
+} dv_http_service;
+
+/* One HTTP request to a node that offers the service in the cluster config (round-robin over
+ * those nodes, as the official core). It completes once: err OK with res->http_status and the
+ * body in res->value/value_len, whatever the status; SERVICE_NOT_AVAILABLE when no node of the
+ * config has the service; at its deadline AMBIGUOUS_TIMEOUT (UNAMBIGUOUS_TIMEOUT when
+ * idempotent); REQUEST_CANCELED when cancelled or closed; DECODING_FAILURE for a malformed
+ * response. A connection that fails before the request was written (or for an idempotent one,
+ * at any time) is retried on the next node with the KV backoff, within the deadline. Without a
+ * config yet it waits for one (and opens the cluster-level connection if nothing is open). */
+typedef struct dv_http_req {
+    dv_http_service service;
+    const char *method; /* "GET", "POST", "PUT", "DELETE" */
+    const char *path;   /* with its query string, written as given */
+    const void *body;   /* NULL: none */
+    size_t body_len;
+    const char *content_type; /* NULL: no Content-Type header */
+    uint64_t timeout_ms;      /* 0: 75000 (the official query and management timeouts) */
+    int idempotent;           /* a read: retried after a failure, timeout unambiguous */
+} dv_http_req;
 
 /* A copy of res (everything it points to included) that outlives the callback, in one
  * allocation; NULL when out of memory. Free with dv_res_free. */
@@ -228,6 +256,8 @@ DV_API dv_error dv_client_close_bucket(dv_client *c, const char *bucket);
 DV_API dv_error dv_client_set_credentials(dv_client *c, const char *username, const char *password);
 /* Submit an operation from any thread; cb runs on the driver thread. */
 DV_API dv_error dv_client_submit(dv_client *c, const dv_req *req, dv_res_cb cb, void *ud);
+/* An HTTP service request (see dv_http_req) from any thread; cb runs on the driver thread. */
+DV_API dv_error dv_client_http(dv_client *c, const dv_http_req *req, dv_res_cb cb, void *ud);
 /* Blocking: submit and wait; cb runs on the driver thread before this returns. */
 DV_API dv_error dv_client_run(dv_client *c, const dv_req *req, dv_res_cb cb, void *ud);
 /* Fail every pending operation with REQUEST_CANCELED, close the connections, stop the thread,

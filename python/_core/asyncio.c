@@ -65,6 +65,7 @@ typedef struct {
     int done;      /* the engine completed it */
     int watching;  /* op is the future's done callback (added once submitted) */
     int endpoints; /* ping, diagnostics: the value is the endpoints, not a Result */
+    int http;      /* http_request: the value is (status, body) */
 } Op;
 
 static PyTypeObject ClusterType, ConnType, OpType;
@@ -282,7 +283,9 @@ static void op_complete(void *ud, const dv_res *res)
     if (done == 0) {
         PyObject *v = NULL;
         if (res->err == DV_ERR_OK) {
-            v = op->endpoints ? dv_py_endpoints_new(res) : dv_py_result_new(res);
+            v = op->http        ? dv_py_http_value(res)
+                : op->endpoints ? dv_py_endpoints_new(res)
+                                : dv_py_result_new(res);
             if (v && op->result_type != Py_None) {
                 PyObject *w = PyObject_CallFunctionObjArgs(op->result_type, v, op->extra, NULL);
                 Py_SETREF(v, w);
@@ -376,6 +379,7 @@ static Op *op_new(Cluster *c, PyObject *result_type, PyObject *extra)
     op->done = 0;
     op->watching = 0;
     op->endpoints = 0;
+    op->http = 0;
     PyObject_GC_Track(op);
     if (c->future_type) {
         PyObject *argv[] = {c->loop};
@@ -668,6 +672,30 @@ static PyObject *cluster_submit(Cluster *c, PyObject *const *args, Py_ssize_t na
     return op_started(c, op, rc);
 }
 
+/* http_request(service, method, path, body=None, content_type=None, timeout_ms=0,
+ * idempotent=False) -> Future[(status, body)]: one request to the query or management service
+ * of a node from the config; a cancelled future cancels it. */
+static PyObject *cluster_http_request(Cluster *c, PyObject *args, PyObject *kw)
+{
+    dv_http_req q;
+    PyObject *keep = NULL;
+    if (dv_py_parse_http(args, kw, &q, &keep) < 0) return NULL;
+    if (cluster_check(c)) {
+        Py_XDECREF(keep);
+        return NULL;
+    }
+    Op *op = op_new(c, Py_None, Py_None);
+    if (!op) {
+        Py_XDECREF(keep);
+        return NULL;
+    }
+    op->http = 1;
+    Py_INCREF(op);
+    dv_error rc = dv_engine_http(c->e, &q, op_complete, op, &op->id);
+    Py_XDECREF(keep);
+    return op_started(c, op, rc);
+}
+
 static PyObject *cluster_pending(Cluster *c, PyObject *unused)
 {
     (void)unused;
@@ -690,6 +718,10 @@ static PyMethodDef cluster_methods[] = {
      "diagnostics() -> Future: the same tuples for every KV connection."},
     {"submit", (PyCFunction)(void (*)(void))cluster_submit, METH_FASTCALL | METH_KEYWORDS,
      "submit(kind, bucket, scope, collection, key, value=None, ...) -> Future."},
+    {"http_request", (PyCFunction)(void (*)(void))cluster_http_request,
+     METH_VARARGS | METH_KEYWORDS,
+     "http_request(service, method, path, body=None, content_type=None, timeout_ms=0, "
+     "idempotent=False) -> Future[(status, body)]."},
     {"close", (PyCFunction)(void (*)(void))cluster_close, METH_NOARGS,
      "Fail pending operations (RequestCanceledException), close the connections."},
     {"pending", (PyCFunction)(void (*)(void))cluster_pending, METH_NOARGS,

@@ -368,7 +368,46 @@ done:
     return out;
 }
 
+/* http_request(...) -> (status, body), waited for with the GIL released. */
+static PyObject *bc_http_request(BlockingCluster *b, PyObject *args, PyObject *kw)
+{
+    dv_http_req q;
+    PyObject *keep = NULL;
+    if (dv_py_parse_http(args, kw, &q, &keep) < 0) return NULL;
+    dv_res *res = NULL;
+    waiter w;
+    slot s = {&w, 0};
+    dv_error rc = DV_ERR_CLUSTER_CLOSED;
+    waiter_init(&w, 1, &res);
+    Py_BEGIN_ALLOW_THREADS;
+    pthread_rwlock_rdlock(&b->lock);
+    if (b->c) rc = dv_client_http(b->c, &q, on_done, &s);
+    pthread_rwlock_unlock(&b->lock);
+    if (rc != DV_ERR_OK) waiter_done(&w);
+    waiter_wait(&w);
+    Py_END_ALLOW_THREADS;
+    Py_XDECREF(keep);
+    if (rc != DV_ERR_OK) return dv_py_raise(rc, NULL);
+    if (!res) return PyErr_NoMemory();
+    PyObject *v;
+    if (res->err != DV_ERR_OK) {
+        PyObject *exc = dv_py_make_exception(res);
+        if (exc) {
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+            Py_DECREF(exc);
+        }
+        v = NULL;
+    } else {
+        v = dv_py_http_value(res);
+    }
+    dv_res_free(res);
+    return v;
+}
+
 static PyMethodDef bc_methods[] = {
+    {"http_request", (PyCFunction)(void (*)(void))bc_http_request, METH_VARARGS | METH_KEYWORDS,
+     "http_request(service, method, path, body=None, content_type=None, timeout_ms=0, "
+     "idempotent=False) -> (status, body)."},
     {"connect", (PyCFunction)(void (*)(void))bc_connect, METH_NOARGS,
      "connect(): waits for the cluster-level connection."},
     {"open_bucket", (PyCFunction)(void (*)(void))bc_open_bucket, METH_VARARGS,

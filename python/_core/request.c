@@ -400,3 +400,52 @@ int dv_py_parse_request_fast(PyObject *const *args, Py_ssize_t nargs, PyObject *
         if (set_slot(v, arg_index(PyTuple_GET_ITEM(kwnames, i)), args[nargs + i])) return -1;
     return parse_slots(v, out, ops, keep, result_type, extra);
 }
+
+int dv_py_parse_http(PyObject *args, PyObject *kw, dv_http_req *out, PyObject **keep)
+{
+    static char *names[] = {"service",      "method",     "path",       "body",
+                            "content_type", "timeout_ms", "idempotent", NULL};
+    const char *service, *method, *path, *ctype = NULL;
+    PyObject *body = Py_None;
+    unsigned long long timeout_ms = 0;
+    int idempotent = 0;
+    *keep = NULL;
+    memset(out, 0, sizeof *out);
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sss|OzKp:http_request", names, &service, &method,
+                                     &path, &body, &ctype, &timeout_ms, &idempotent))
+        return -1;
+    if (strcmp(service, "query") == 0) {
+        out->service = DV_HTTP_QUERY;
+    } else if (strcmp(service, "mgmt") == 0) {
+        out->service = DV_HTTP_MGMT;
+    } else {
+        PyErr_Format(PyExc_ValueError, "http_request: unknown service %s", service);
+        return -1;
+    }
+    if (body != Py_None) {
+        if (PyUnicode_Check(body)) {
+            *keep = PyUnicode_AsUTF8String(body);
+            if (!*keep) return -1;
+        } else if (PyBytes_Check(body)) {
+            Py_INCREF(body);
+            *keep = body;
+        } else {
+            PyErr_SetString(PyExc_TypeError, "http_request: body must be bytes, str or None");
+            return -1;
+        }
+        out->body = PyBytes_AS_STRING(*keep);
+        out->body_len = (size_t)PyBytes_GET_SIZE(*keep);
+    }
+    out->method = method;
+    out->path = path;
+    out->content_type = ctype;
+    out->timeout_ms = timeout_ms;
+    out->idempotent = idempotent;
+    return 0;
+}
+
+PyObject *dv_py_http_value(const dv_res *res)
+{
+    return Py_BuildValue("(iy#)", res->http_status, res->value ? (const char *)res->value : "",
+                         (Py_ssize_t)res->value_len);
+}

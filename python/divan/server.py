@@ -31,6 +31,8 @@ __all__ = ["DivanServer", "find_binary", "main"]
 # The server's first line, "divan-server kv=PORT http=PORT query=PORT", maybe with more fields
 # after (query= absent from a server without the query service).
 _PORTS_LINE = re.compile(r"^divan-server kv=(\d+) http=(\d+)(?: query=(\d+))?(?:\s|$)")
+# With TLS (--tls-cert), the TLS ports follow on the same line.
+_TLS_PORTS = re.compile(r"\skvs=(\d+) https=(\d+) querys=(\d+)(?:\s|$)")
 
 
 def find_binary() -> str:
@@ -60,6 +62,9 @@ class DivanServer:
 
     ``connstr`` is ``couchbase://127.0.0.1:<kv port>``; ``kv_port``, ``http_port`` and
     ``query_port`` (the SQL++ service; 0 for a server that has none) are the ports it chose.
+    With ``--tls-cert`` and ``--tls-key`` in ``args``, ``tls_connstr`` is
+    ``couchbases://127.0.0.1:<TLS kv port>``, and ``tls_kv_port``, ``https_port`` and
+    ``tls_query_port`` are the TLS ports (0 without TLS).
     ``start()``/``stop()`` or a ``with`` block."""
 
     def __init__(self, username: str = "user", password: str = "password",
@@ -73,7 +78,8 @@ class DivanServer:
         self.password = password
         self.buckets: List[str] = [b.split(":", 1)[0] for b in buckets] or ["default"]
         self._argv: List[str] = [binary or find_binary(), "--kv-port", "0", "--http-port", "0",
-                                 "--query-port", "0", "--user", "%s:%s" % (username, password)]
+                                 "--query-port", "0", "--tls-kv-port", "0", "--tls-http-port", "0",
+                                 "--tls-query-port", "0", "--user", "%s:%s" % (username, password)]
         for u in users:
             self._argv += ["--user", u]
         for b in buckets:
@@ -88,10 +94,19 @@ class DivanServer:
         self.kv_port = 0
         self.http_port = 0
         self.query_port = 0
+        self.tls_kv_port = 0
+        self.https_port = 0
+        self.tls_query_port = 0
 
     @property
     def connstr(self) -> str:
         return "couchbase://127.0.0.1:%d" % self.kv_port
+
+    @property
+    def tls_connstr(self) -> str:
+        if not self.tls_kv_port:
+            raise RuntimeError("DivanServer: started without TLS (--tls-cert, --tls-key)")
+        return "couchbases://127.0.0.1:%d" % self.tls_kv_port
 
     @property
     def pid(self) -> int:
@@ -134,6 +149,9 @@ class DivanServer:
                                % (code, line))
         self.kv_port, self.http_port = int(m.group(1)), int(m.group(2))
         self.query_port = int(m.group(3)) if m.group(3) else 0
+        t = _TLS_PORTS.search(line) if line else None
+        if t:
+            self.tls_kv_port, self.https_port, self.tls_query_port = map(int, t.groups())
         return self
 
     def stop(self) -> Optional[int]:

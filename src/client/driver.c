@@ -33,14 +33,16 @@ typedef enum cmd_kind {
     CMD_PING,
     CMD_DIAG,
     CMD_CREDS,
-    CMD_CLOSE_BUCKET
+    CMD_CLOSE_BUCKET,
+    CMD_HTTP
 } cmd_kind;
 
 typedef struct cmd {
     cmd_kind kind;
-    dv_op *op;      /* a submit: the request, checked and copied */
-    char *bucket;   /* an open-bucket, a ping (NULL: the cluster connection); CREDS: the user */
-    char *password; /* CREDS */
+    dv_op *op;        /* a submit: the request, checked and copied */
+    char *bucket;     /* an open-bucket, a ping (NULL: the cluster connection); CREDS: the user */
+    char *password;   /* CREDS */
+    dv_http_req http; /* HTTP: its strings and body point into the same allocation as m */
     dv_res_cb cb;
     void *ud;
     struct cmd *next;
@@ -418,6 +420,7 @@ static dv_error engine_cmd(dv_engine *e, cmd_kind kind, const char *bucket, dv_r
     case CMD_SUBMIT:
     case CMD_CREDS:
     case CMD_CLOSE_BUCKET:
+    case CMD_HTTP:
         break;
     }
     return DV_ERR_INVALID_ARGUMENT;
@@ -430,6 +433,10 @@ static void run_cmd(dv_client *c, cmd *m)
                            : DV_ERR_REQUEST_CANCELED;
         if (rc != DV_ERR_OK) fail_now(m->cb, m->ud, rc, &m->op->req, m->op->opcode);
         dv_op_free(m->op);
+    } else if (m->kind == CMD_HTTP) {
+        dv_error rc =
+            c->e ? dv_engine_http(c->e, &m->http, m->cb, m->ud, NULL) : DV_ERR_REQUEST_CANCELED;
+        if (rc != DV_ERR_OK) fail_now(m->cb, m->ud, rc, NULL, 0);
     } else if (m->kind == CMD_CREDS || m->kind == CMD_CLOSE_BUCKET) {
         if (c->e && m->kind == CMD_CREDS) dv_engine_set_credentials(c->e, m->bucket, m->password);
         if (c->e && m->kind == CMD_CLOSE_BUCKET) dv_engine_close_bucket(c->e, m->bucket);
@@ -680,6 +687,48 @@ dv_error dv_client_submit(dv_client *c, const dv_req *req, dv_res_cb cb, void *u
         dv_op_free(m->op);
         dv_free(m);
     }
+    return rc;
+}
+
+/* A copy of s at *at, advancing it (s may be NULL). */
+static const char *put_str(char **at, const char *s)
+{
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    memcpy(*at, s, n);
+    const char *r = *at;
+    *at += n;
+    return r;
+}
+
+dv_error dv_client_http(dv_client *c, const dv_http_req *req, dv_res_cb cb, void *ud)
+{
+    if (!c || !req || !cb || !req->method || !req->path || (req->body_len && !req->body))
+        return DV_ERR_INVALID_ARGUMENT;
+    if (loop_client == c) {
+        if (c->shutting || !c->e) return DV_ERR_CLUSTER_CLOSED;
+        return dv_engine_http(c->e, req, cb, ud, NULL);
+    }
+    size_t extra = strlen(req->method) + 1 + strlen(req->path) + 1 +
+                   (req->content_type ? strlen(req->content_type) + 1 : 0) + req->body_len;
+    cmd *m = dv_calloc(1, sizeof *m + extra);
+    if (!m) return DV_ERR_NO_MEMORY;
+    char *at = (char *)(m + 1);
+    m->kind = CMD_HTTP;
+    m->http = *req;
+    m->http.method = put_str(&at, req->method);
+    m->http.path = put_str(&at, req->path);
+    m->http.content_type = put_str(&at, req->content_type);
+    if (req->body_len) {
+        memcpy(at, req->body, req->body_len);
+        m->http.body = at;
+    } else {
+        m->http.body = NULL;
+    }
+    m->cb = cb;
+    m->ud = ud;
+    dv_error rc = enqueue(c, m);
+    if (rc != DV_ERR_OK) dv_free(m);
     return rc;
 }
 

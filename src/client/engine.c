@@ -82,7 +82,10 @@ static void ping_finish(dv_engine *e);
 
 void eng_leave(dv_engine *e)
 {
-    if (e->depth == 1) ping_finish(e);
+    if (e->depth == 1) {
+        ping_finish(e);
+        if (e->hreqs) http_wake(e);
+    }
     if (--e->depth == 0) conn_reap(e);
 }
 
@@ -638,6 +641,7 @@ static void rearm(dv_engine *e)
     for (conn *c = e->conns; c; c = c->next) next = earliest(next, conn_next(c));
     for (ping *p = e->pings; p; p = p->next)
         if (p->left) next = earliest(next, p->deadline);
+    next = earliest(next, http_next(e));
     if (next != e->timer_at) {
         e->timer_at = next;
         e->h.timer(e->h.ud, next);
@@ -673,6 +677,7 @@ void dv_engine_timer(dv_engine *e)
         if (op->retry_at_ns && op->retry_at_ns <= now && !op_inflight(e, op)) take(e, &bt, op);
     }
     drain(e, &bt, ACT_DISPATCH, DV_ERR_OK, 0);
+    http_tick(e, now);
     if (outer) {
         e->in_timer = 0;
         rearm(e);
@@ -787,6 +792,7 @@ void dv_engine_free(dv_engine *e)
         for (size_t i = 0; i < p->n; i++)
             if (!p->done[i]) ping_settle(p, i, DV_ERR_REQUEST_CANCELED, 0);
     ping_finish(e);
+    http_fail_all(e);
     for (conn *c = e->conns; c; c = c->next)
         if (c->state != CONN_DEAD) {
             e->h.close(e->h.ud, c->id);
@@ -1086,17 +1092,21 @@ int dv_engine_cancel(dv_engine *e, uint64_t id)
                 found = op;
                 break;
             }
-    if (!found) return -1;
     eng_enter(e);
-    op_complete(e, found, DV_ERR_REQUEST_CANCELED, NULL, "");
+    int rc = 0;
+    if (found)
+        op_complete(e, found, DV_ERR_REQUEST_CANCELED, NULL, "");
+    else
+        rc = http_cancel(e, id);
     eng_leave(e);
-    return 0;
+    return rc;
 }
 
 size_t dv_engine_pending(const dv_engine *e)
 {
     size_t n = e->pending.n;
     for (const batch *bt = e->batches; bt; bt = bt->up) n += bt->l.n;
+    for (const hreq *h = e->hreqs; h; h = h->next) n++;
     return n;
 }
 

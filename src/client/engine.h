@@ -105,8 +105,11 @@ dv_error dv_engine_diagnostics(dv_engine *e, dv_res_cb cb, void *ud);
  * operation that cannot be sent at all (e.g. FEATURE_NOT_AVAILABLE: a named collection on a node
  * without collections) it runs before this returns. */
 dv_error dv_engine_submit(dv_engine *e, const dv_req *req, dv_res_cb cb, void *ud, uint64_t *id);
-/* Complete the operation with REQUEST_CANCELED now (its reply, if one comes, is dropped).
- * 0, or -1 if it already completed. */
+/* An HTTP service request (client.h's dv_http_req; the request is copied): DV_ERR_OK and *id
+ * (for dv_engine_cancel), or INVALID_ARGUMENT (no method or path), NO_MEMORY. */
+dv_error dv_engine_http(dv_engine *e, const dv_http_req *req, dv_res_cb cb, void *ud, uint64_t *id);
+/* Complete the operation (or HTTP request) with REQUEST_CANCELED now (its reply, if one comes, is
+ * dropped). 0, or -1 if it already completed. */
 int dv_engine_cancel(dv_engine *e, uint64_t id);
 
 void dv_engine_connected(dv_engine *e, uint32_t id);

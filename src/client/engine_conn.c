@@ -1057,9 +1057,23 @@ static void http_data(dv_engine *e, conn *c, const uint8_t *p, size_t n)
 
 /* ---- the driver's events -------------------------------------------------------------------- */
 
+/* An event for a connection that is not a KV one: an HTTP service request's, if any. */
+static hreq *http_event(dv_engine *e, uint32_t id)
+{
+    hreq *h = e->hreqs ? http_by_conn(e, id) : NULL;
+    if (h) eng_enter(e);
+    return h;
+}
+
 void dv_engine_connected(dv_engine *e, uint32_t id)
 {
     conn *c = conn_live(e, id);
+    hreq *h = c ? NULL : http_event(e, id);
+    if (h) {
+        http_connected(e, h);
+        eng_leave(e);
+        return;
+    }
     if (!c || c->state != CONN_CONNECTING) return;
     eng_enter(e);
     c->state = CONN_HANDSHAKE;
@@ -1079,6 +1093,12 @@ void dv_engine_local_address(dv_engine *e, uint32_t id, const char *addr)
 void dv_engine_data(dv_engine *e, uint32_t id, const uint8_t *p, size_t n)
 {
     conn *c = conn_live(e, id);
+    hreq *h = c ? NULL : http_event(e, id);
+    if (h) {
+        http_on_data(e, h, p, n);
+        eng_leave(e);
+        return;
+    }
     if (!c || c->state == CONN_CONNECTING) return;
     eng_enter(e);
     c->last_activity = eng_now(e);
@@ -1108,6 +1128,12 @@ void dv_engine_data(dv_engine *e, uint32_t id, const uint8_t *p, size_t n)
 void dv_engine_closed(dv_engine *e, uint32_t id, dv_error err)
 {
     conn *c = conn_live(e, id);
+    hreq *h = c ? NULL : http_event(e, id);
+    if (h) {
+        http_on_closed(e, h, err);
+        eng_leave(e);
+        return;
+    }
     if (!c) return;
     eng_enter(e);
     if (c->http && c->state == CONN_HANDSHAKE && err == DV_ERR_OK &&
@@ -1127,4 +1153,5 @@ void dv_engine_flush(dv_engine *e)
         e->h.write(e->h.ud, c->id, dv_buf_head(&c->out), dv_buf_size(&c->out));
         dv_buf_reset(&c->out);
     }
+    if (e->hreqs) http_flush(e);
 }

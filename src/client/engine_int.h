@@ -166,6 +166,35 @@ typedef struct ping {
     struct ping *next;
 } ping;
 
+/* An HTTP service request (dv_engine_http, engine_http.c): one connection of its own per
+ * attempt, named by an id from the same counter as the KV connections. */
+typedef enum hreq_state {
+    HREQ_WAIT,    /* no config yet, or backing off before the next attempt (retry_at) */
+    HREQ_CONNECT, /* hooks.connect asked */
+    HREQ_SENT,    /* the request is written (or batched for the next flush), reading */
+} hreq_state;
+
+typedef struct hreq {
+    uint64_t id;
+    dv_http_service svc;
+    char *method, *path, *ctype;
+    uint8_t *body;
+    size_t body_len;
+    int idempotent;
+    hreq_state state;
+    uint32_t conn; /* 0: none */
+    int written;   /* the request went out at least once */
+    char node[128];
+    uint64_t submitted, deadline, retry_at;
+    unsigned retries;
+    unsigned gen; /* http_wake's pass that last tried it */
+    dv_buf out;
+    dv_http_resp resp;
+    dv_res_cb cb;
+    void *ud;
+    struct hreq *next;
+} hreq;
+
 typedef struct oplist {
     dv_op *head, *tail;
     size_t n;
@@ -199,6 +228,9 @@ struct dv_engine {
     int closing;
     dv_buf scratch; /* dv_op_decode's */
     ping *pings;
+    hreq *hreqs;      /* HTTP service requests not completed yet */
+    uint32_t http_rr; /* round-robin over the nodes of a service */
+    unsigned http_gen;
 };
 
 /* ---- engine.c ---- */
@@ -228,6 +260,23 @@ void eng_op_reply(dv_engine *e, conn *c, dv_op *op, const dv_frame *f);
  * when the outermost API call ends (eng_leave), never while a list is being walked. */
 void ping_answered(dv_engine *e, conn *c, uint32_t opaque);
 void ping_conn_lost(dv_engine *e, conn *c);
+
+/* ---- engine_http.c ---- */
+/* The HTTP request on connection id, if any (the events of engine_conn.c ask first). */
+hreq *http_by_conn(dv_engine *e, uint32_t id);
+void http_connected(dv_engine *e, hreq *h);
+void http_on_data(dv_engine *e, hreq *h, const uint8_t *p, size_t n);
+void http_on_closed(dv_engine *e, hreq *h, dv_error err);
+void http_flush(dv_engine *e);
+/* Deadlines and retries due at now; the next time due (0: none). */
+void http_tick(dv_engine *e, uint64_t now);
+uint64_t http_next(const dv_engine *e);
+/* Requests waiting for a config: sent once there is one (at the end of the outermost call). */
+void http_wake(dv_engine *e);
+/* Complete one request with REQUEST_CANCELED: 0, or -1 if id is not an HTTP request. */
+int http_cancel(dv_engine *e, uint64_t id);
+/* Fail every request with REQUEST_CANCELED (closing). */
+void http_fail_all(dv_engine *e);
 
 /* ---- engine_conn.c ---- */
 void bucket_boot_start(dv_engine *e, bucket *b);

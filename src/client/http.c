@@ -233,10 +233,17 @@ dv_http_rc dv_http_resp_eof(dv_http_resp *r)
 int dv_http_request(dv_buf *out, const char *host, uint16_t port, const char *path,
                     const char *user, const char *password)
 {
+    return dv_http_request_ex(out, "GET", host, port, path, user, password, NULL, NULL, 0);
+}
+
+int dv_http_request_ex(dv_buf *out, const char *method, const char *host, uint16_t port,
+                       const char *path, const char *user, const char *password,
+                       const char *content_type, const void *body, size_t body_len)
+{
     int v6 = strchr(host, ':') != NULL;
     if (dv_buf_printf(
-            out, v6 ? "GET %s HTTP/1.1\r\nHost: [%s]:%u\r\n" : "GET %s HTTP/1.1\r\nHost: %s:%u\r\n",
-            path, host, (unsigned)port))
+            out, v6 ? "%s %s HTTP/1.1\r\nHost: [%s]:%u\r\n" : "%s %s HTTP/1.1\r\nHost: %s:%u\r\n",
+            method, path, host, (unsigned)port))
         return -1;
     if (user) {
         size_t ul = strlen(user), pl = password ? strlen(password) : 0;
@@ -254,8 +261,13 @@ int dv_http_request(dv_buf *out, const char *host, uint16_t port, const char *pa
         dv_free(cred);
         if (rc) return -1;
     }
-    return dv_buf_printf(out, "Accept: application/json\r\nUser-Agent: divan/0.1.0\r\n"
-                              "Connection: close\r\n\r\n");
+    if (content_type && dv_buf_printf(out, "Content-Type: %s\r\n", content_type)) return -1;
+    int has_body = body || strcmp(method, "GET") != 0;
+    if (has_body && dv_buf_printf(out, "Content-Length: %zu\r\n", body_len)) return -1;
+    if (dv_buf_printf(out, "Accept: application/json\r\nUser-Agent: divan/0.1.0\r\n"
+                           "Connection: close\r\n\r\n"))
+        return -1;
+    return body_len ? dv_buf_append(out, body, body_len) : 0;
 }
 
 int dv_http_bucket_path(dv_buf *out, const char *bucket)

@@ -1,6 +1,7 @@
-/* The engine's minimal HTTP/1.1 client side, for one thing only: the bootstrap fall-back that
- * fetches a bucket's terse config with GET /pools/default/b/<bucket> from a node's management
- * port (kv-protocol.md §8.1) when KV bootstrap (GET_CLUSTER_CONFIG) is not possible.
+/* The engine's minimal HTTP/1.1 client side: the bootstrap fall-back that fetches a bucket's
+ * terse config with GET /pools/default/b/<bucket> from a node's management port
+ * (kv-protocol.md §8.1) when KV bootstrap (GET_CLUSTER_CONFIG) is not possible, and the service
+ * requests of engine_http.c (query, management; one request per connection).
  *
  * Sans-I/O like the engine: dv_http_request() writes a request into a buffer, a dv_http_resp
  * takes the response's bytes in pieces of any size and says when it is complete. The response
@@ -49,6 +50,11 @@ dv_http_rc dv_http_resp_eof(dv_http_resp *r);
  * written as given (see dv_http_bucket_path). 0, or -1 on allocation failure. */
 int dv_http_request(dv_buf *out, const char *host, uint16_t port, const char *path,
                     const char *user, const char *password);
+/* The same with any method, and a body: Content-Type when content_type is not NULL,
+ * Content-Length for a body or any method but GET, then the body's bytes. 0, or -1. */
+int dv_http_request_ex(dv_buf *out, const char *method, const char *host, uint16_t port,
+                       const char *path, const char *user, const char *password,
+                       const char *content_type, const void *body, size_t body_len);
 /* Append "/pools/default/b/<bucket>" with the bucket name percent-encoded (anything but
  * unreserved characters). 0, or -1 on allocation failure. */
 int dv_http_bucket_path(dv_buf *out, const char *bucket);

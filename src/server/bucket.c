@@ -47,6 +47,7 @@ struct dv_cluster {
     char node_uuid[33];
     pthread_rwlock_t lock; /* guards everything below */
     uint16_t kv_port, mgmt_port, query_port;
+    uint16_t kv_tls_port, mgmt_tls_port, query_tls_port; /* 0: no TLS listener */
     int64_t rev;
     dv_bucket **buckets; /* one reference each, creation order */
     size_t nbuckets;
@@ -884,6 +885,16 @@ void dv_cluster_set_query_port(dv_cluster *c, uint16_t query_port)
     pthread_rwlock_unlock(&c->lock);
 }
 
+void dv_cluster_set_tls_ports(dv_cluster *c, uint16_t kv, uint16_t mgmt, uint16_t query)
+{
+    pthread_rwlock_wrlock(&c->lock);
+    c->kv_tls_port = kv;
+    c->mgmt_tls_port = mgmt;
+    c->query_tls_port = query;
+    bump_revs(c);
+    pthread_rwlock_unlock(&c->lock);
+}
+
 uint16_t dv_cluster_query_port(dv_cluster *c)
 {
     pthread_rwlock_rdlock(&c->lock);
@@ -1246,8 +1257,11 @@ static dv_error config_base(const dv_cluster *c, dv_config *cfg)
     node->this_node = 1;
     node->ports[DV_SVC_KV] = c->kv_port;
     node->ports[DV_SVC_MGMT] = c->mgmt_port;
+    node->ports[DV_SVC_KV_SSL] = c->kv_tls_port;
+    node->ports[DV_SVC_MGMT_SSL] = c->mgmt_tls_port;
     if (c->query_port) {
         node->ports[DV_SVC_N1QL] = c->query_port;
+        node->ports[DV_SVC_N1QL_SSL] = c->query_tls_port;
         if (dv_config_add_cluster_cap(cfg, "n1ql", "enhancedPreparedStatements") != DV_ERR_OK)
             return DV_ERR_NO_MEMORY;
     }

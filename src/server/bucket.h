@@ -216,6 +216,9 @@ void dv_cluster_set_ports(dv_cluster *c, uint16_t kv_port, uint16_t mgmt_port);
 /* The query service's port (0: none, the default); once set, configs list the n1ql service
  * with the enhancedPreparedStatements capability. Bumps every config revision. */
 void dv_cluster_set_query_port(dv_cluster *c, uint16_t query_port);
+/* The TLS twins of the KV, REST and query ports, advertised as kvSSL, mgmtSSL and n1qlSSL
+ * (0: not served). */
+void dv_cluster_set_tls_ports(dv_cluster *c, uint16_t kv, uint16_t mgmt, uint16_t query);
 uint16_t dv_cluster_query_port(dv_cluster *c);
 /* The cluster config revision: 1 at creation, +1 per bucket created or deleted and per port
  * change. */

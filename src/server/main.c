@@ -23,6 +23,7 @@
 #include "server/qsvc.h"
 #include "server/rest.h"
 #include "server/session.h"
+#include "server/tls.h"
 #include "server/users.h"
 
 #define MAX_FLAGS         64
@@ -49,6 +50,24 @@ static const char usage[] =
     "                       a user; ROLES in Couchbase's syntax, comma-separated, e.g.\n"
     "                       admin or data_reader[default],data_writer[default] (default\n"
     "                       admin). Repeatable. Default: Administrator:password:admin.\n"
+    "\n"
+    "TLS (docs/server.md): with a certificate and its key, TLS twins of the three listeners\n"
+    "  --tls-cert FILE      PEM certificate chain of the server, leaf first\n"
+    "  --tls-key FILE       PEM private key of that certificate\n"
+    "  --tls-ca FILE        PEM CAs of client certificates: a verified client certificate\n"
+    "                       authenticates as the user it names (no SASL)\n"
+    "  --tls-client-auth enable|mandatory\n"
+    "                       with --tls-ca: a certificate may be presented (default), or must\n"
+    "  --tls-cert-user PATH[:PREFIX[:DELIMITERS]]\n"
+    "                       how a client certificate names its user, as Couchbase's\n"
+    "                       clientCertAuth prefixes: PATH is subject.cn, san.dnsname,\n"
+    "                       san.email or san.uri. Repeatable, tried in order. Default:\n"
+    "                       subject.cn\n"
+    "  --tls-kv-port N      TLS KV port (default 11207; 0 = any free)\n"
+    "  --tls-http-port N    HTTPS management REST port (default 18091; 0 = any free)\n"
+    "  --tls-query-port N   HTTPS query service port (default 18093; 0 = any free)\n"
+    "  --plain-auth any|tls SASL PLAIN on every connection (default) or only on TLS ones\n"
+    "\n"
     "  --data-dir DIR       keep every couchbase bucket's data in DIR (created if absent;\n"
     "                       the buckets kept there are loaded at start). Default:\n"
     "                       $XDG_DATA_HOME/divan-server, else ~/.local/share/divan-server\n"
@@ -80,7 +99,8 @@ static const char usage[] =
     "  --version            divan-server's version\n"
     "\n"
     "Once the listeners are bound, one line is printed to stdout:\n"
-    "  divan-server kv=PORT http=PORT query=PORT\n";
+    "  divan-server kv=PORT http=PORT query=PORT\n"
+    "and with TLS, on the same line: kvs=PORT https=PORT querys=PORT\n";
 
 typedef struct options {
     const char *host;
@@ -91,6 +111,8 @@ typedef struct options {
     int nusers;
     const char *data_dir;
     uint32_t flush_ms;
+    dv_tls_options tls;
+    int tls_kv_port, tls_http_port, tls_query_port;
     dv_net_options net;
     dv_session_limits session;
     dv_http_limits rest;
@@ -157,6 +179,9 @@ static void parse_args(int argc, char **argv, options *o)
     o->kv_port = 11210;
     o->http_port = 8091;
     o->query_port = 8093;
+    o->tls_kv_port = 11207;
+    o->tls_http_port = 18091;
+    o->tls_query_port = 18093;
     o->threads = cores < 1 ? 1 : cores > 4 ? 4 : (int)cores;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -199,7 +224,35 @@ static void parse_args(int argc, char **argv, options *o)
             o->query_port = parse_int(name, v, 0, 65535);
         else if (!strcmp(name, "--threads"))
             o->threads = parse_int(name, v, 1, 64);
-        else if (!strcmp(name, "--data-dir"))
+        else if (!strcmp(name, "--tls-cert"))
+            o->tls.cert_file = v;
+        else if (!strcmp(name, "--tls-key"))
+            o->tls.key_file = v;
+        else if (!strcmp(name, "--tls-ca"))
+            o->tls.ca_file = v;
+        else if (!strcmp(name, "--tls-client-auth")) {
+            if (!strcmp(v, "enable"))
+                o->tls.client_mode = DV_TLS_CLIENT_ENABLE;
+            else if (!strcmp(v, "mandatory"))
+                o->tls.client_mode = DV_TLS_CLIENT_MANDATORY;
+            else
+                die_usage("--tls-client-auth is enable or mandatory, not %s", v);
+        } else if (!strcmp(name, "--tls-cert-user")) {
+            char err[256];
+            if (o->tls.nrules >= DV_TLS_MAX_RULES) die_usage("too many %s rules", name);
+            if (dv_tls_rule_parse(v, &o->tls.rules[o->tls.nrules++], err, sizeof err) != 0)
+                die_usage("--tls-cert-user: %s", err);
+        } else if (!strcmp(name, "--tls-kv-port"))
+            o->tls_kv_port = parse_int(name, v, 0, 65535);
+        else if (!strcmp(name, "--tls-http-port"))
+            o->tls_http_port = parse_int(name, v, 0, 65535);
+        else if (!strcmp(name, "--tls-query-port"))
+            o->tls_query_port = parse_int(name, v, 0, 65535);
+        else if (!strcmp(name, "--plain-auth")) {
+            if (strcmp(v, "any") && strcmp(v, "tls"))
+                die_usage("--plain-auth is any or tls, not %s", v);
+            o->session.plain_needs_tls = !strcmp(v, "tls");
+        } else if (!strcmp(name, "--data-dir"))
             o->data_dir = v;
         else if (!strcmp(name, "--flush-interval"))
             o->flush_ms = (uint32_t)parse_int(name, v, 1, 3600000);
@@ -234,6 +287,10 @@ static void parse_args(int argc, char **argv, options *o)
         else
             die_usage("unknown option %s", a);
     }
+    if (!o->tls.cert_file != !o->tls.key_file)
+        die_usage("%s", "--tls-cert and --tls-key go together");
+    if (o->tls.ca_file && !o->tls.cert_file)
+        die_usage("%s", "--tls-ca needs --tls-cert and --tls-key");
 }
 
 /* ---- The expiry pager ---------------------------------------------------------------------- */
@@ -323,6 +380,59 @@ static void on_notify(void *session, dv_buf *out)
 static void on_close(void *session)
 {
     dv_session_free(session);
+}
+
+/* The users, for the TLS listener's certificate mapping. */
+static dv_users *server_users;
+
+static int cert_user(void *session, const char *name)
+{
+    dv_user *u = dv_users_get(server_users, name, strlen(name));
+    if (!u) return 0;
+    dv_session_authenticate(session, u);
+    dv_user_release(u);
+    dv_log(DV_LOG_INFO, "server", "client certificate: authenticated as %s", name);
+    return 1;
+}
+
+static int on_secured(void *session, const dv_tls_conn *tls)
+{
+    dv_session_set_tls(session);
+    if (!dv_tls_conn_has_peer_cert(tls)) return 0; /* SASL follows */
+    return dv_tls_conn_peer_users(tls, cert_user, session) ? 0 : -1;
+}
+
+/* A whole (small) file as a string; NULL with a message. */
+static char *slurp(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *p = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            if (cap > (1u << 24)) break;
+            char *q = dv_realloc(p, cap);
+            if (!q) break;
+            p = q;
+        }
+        size_t r = fread(p + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int bad = ferror(f) || !feof(f);
+    fclose(f);
+    if (bad || !p) {
+        snprintf(err, errlen, "cannot read %s", path);
+        dv_free(p);
+        return NULL;
+    }
+    p[n] = '\0';
+    return p;
 }
 
 static void on_rest_change(void *ud)
@@ -421,7 +531,7 @@ int main(int argc, char **argv)
     no.host = o.host;
     no.port = o.kv_port;
     no.threads = o.threads;
-    dv_net_handlers h = {on_open, on_data, on_notify, on_close, on_authenticated};
+    dv_net_handlers h = {on_open, on_data, on_notify, on_close, on_authenticated, NULL};
     dv_net *net = dv_net_start(&no, &h, ctx, err, sizeof err);
     if (!net) return fail("KV listener", err);
     dv_rest_options ro = {0};
@@ -444,11 +554,53 @@ int main(int argc, char **argv)
         return fail("query listener", err);
     }
     dv_cluster_set_query_port(cluster, (uint16_t)dv_qsvc_port(qsvc));
+
+    /* TLS: the same services once more on their TLS ports. */
+    dv_tls *tls = NULL;
+    dv_net *net_tls = NULL;
+    dv_rest *rest_tls = NULL;
+    dv_qsvc *qsvc_tls = NULL;
+    char *cert_pem = NULL, *key_pem = NULL;
+    if (o.tls.cert_file) {
+        if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+            return fail("TLS", "this libmicrohttpd has no TLS: HTTPS cannot be served");
+        if (!(tls = dv_tls_new(&o.tls, err, sizeof err))) return fail("TLS", err);
+        if (!(cert_pem = slurp(o.tls.cert_file, err, sizeof err)) ||
+            !(key_pem = slurp(o.tls.key_file, err, sizeof err)))
+            return fail("TLS", err);
+        server_users = users;
+        dv_net_options nt = no;
+        nt.port = o.tls_kv_port;
+        nt.tls = tls;
+        dv_net_handlers ht = h;
+        ht.secured = on_secured;
+        if (!(net_tls = dv_net_start(&nt, &ht, ctx, err, sizeof err)))
+            return fail("TLS KV listener", err);
+        dv_rest_options rt = ro;
+        rt.port = o.tls_http_port;
+        rt.limits.tls_cert_pem = cert_pem;
+        rt.limits.tls_key_pem = key_pem;
+        if (!(rest_tls = dv_rest_start(cluster, users, &rt, err, sizeof err)))
+            return fail("HTTPS REST listener", err);
+        dv_qsvc_options qt = qo;
+        qt.port = o.tls_query_port;
+        qt.limits.tls_cert_pem = cert_pem;
+        qt.limits.tls_key_pem = key_pem;
+        if (!(qsvc_tls = dv_qsvc_start(cluster, users, &qt, err, sizeof err)))
+            return fail("HTTPS query listener", err);
+        dv_cluster_set_tls_ports(cluster, (uint16_t)dv_net_port(net_tls),
+                                 (uint16_t)dv_rest_port(rest_tls),
+                                 (uint16_t)dv_qsvc_port(qsvc_tls));
+    }
     pager pg;
     if (pager_start(&pg, cluster) != 0) return fail("start-up", "cannot start the pager");
 
-    printf("divan-server kv=%d http=%d query=%d\n", dv_net_port(net), dv_rest_port(rest),
+    printf("divan-server kv=%d http=%d query=%d", dv_net_port(net), dv_rest_port(rest),
            dv_qsvc_port(qsvc));
+    if (tls)
+        printf(" kvs=%d https=%d querys=%d", dv_net_port(net_tls), dv_rest_port(rest_tls),
+               dv_qsvc_port(qsvc_tls));
+    printf("\n");
     fflush(stdout);
 
     int sig = 0;
@@ -456,9 +608,15 @@ int main(int argc, char **argv)
     dv_log(DV_LOG_INFO, "server", "signal %d: stopping", sig);
 
     pager_stop(&pg);
+    dv_qsvc_stop(qsvc_tls);
+    dv_rest_stop(rest_tls);
+    dv_net_stop(net_tls);
     dv_qsvc_stop(qsvc);
     dv_rest_stop(rest);
     dv_net_stop(net);
+    dv_tls_free(tls);
+    dv_free(cert_pem);
+    dv_free(key_pem);
     dv_session_ctx_free(ctx);
     dv_cluster_free(cluster);
     dv_users_free(users);

@@ -173,6 +173,11 @@ typedef enum route {
     R_SETTINGS_WEB,
     R_SETTINGS_INDEXES,
     R_SETUP_SERVICES,
+    R_RBAC_USERS,
+    R_RBAC_USER,
+    R_RBAC_GROUPS,
+    R_RBAC_GROUP,
+    R_RBAC_ROLES,
 } route;
 
 /* Path positions of the names: /pools/default/buckets/B/scopes/S/collections/C. */
@@ -202,6 +207,11 @@ typedef struct ctx {
 } ctx;
 
 /* ---- small helpers --------------------------------------------------------------------------- */
+
+static int seg_is(const ctx *x, size_t i, const char *lit)
+{
+    return i < x->nseg && strcmp(x->seg[i], lit) == 0;
+}
 
 /* A printable copy of untrusted bytes for messages: bytes outside 0x20..0x7e and '"' become
  * '?', at most cap - 1 of them. */
@@ -1424,9 +1434,11 @@ static void serve_whoami(ctx *x)
         }
     }
     int admin = rs->n == 1 && rs->v[0].kind == DV_ROLE_ADMIN;
+    const char *display = dv_user_display_name(x->user);
     reply_json(x, 200,
                json_pack("{s:s,s:s,s:o,s:s}", "id", dv_user_name(x->user), "domain",
-                         admin ? "admin" : "local", "roles", roles, "name", ""));
+                         admin ? "admin" : "local", "roles", roles, "name",
+                         display ? display : ""));
 }
 
 /* Validation as ns_server's validator does it: every problem is collected by field and answered
@@ -1819,6 +1831,497 @@ static void update_index_settings(ctx *x)
     reply_json(x, 200, index_settings_json(x->r));
 }
 
+/* ---- users, groups and roles (ns_server's /settings/rbac) ------------------------------------ */
+
+#define SECURITY_READ_PERM  "cluster.admin.security.local!read"
+#define SECURITY_WRITE_PERM "cluster.admin.security.local!write"
+#define GROUPS_READ_PERM    "cluster.admin.security!read"
+#define GROUPS_WRITE_PERM   "cluster.admin.security!write"
+
+/* The roles as GET /settings/rbac/roles lists them: display name and description. */
+static const struct role_doc {
+    dv_role_kind kind;
+    const char *name, *desc;
+} role_docs[] = {
+    {DV_ROLE_ADMIN, "Full Admin", "Can manage all cluster features, including security."},
+    {DV_ROLE_RO_ADMIN, "Read-Only Admin", "Can view cluster settings, but not change them."},
+    {DV_ROLE_CLUSTER_ADMIN, "Cluster Admin", "Can manage all cluster features except security."},
+    {DV_ROLE_SECURITY_ADMIN, "Security Admin", "Can manage users, groups and roles."},
+    {DV_ROLE_REPLICATION_ADMIN, "XDCR Admin", "Can administer XDCR features."},
+    {DV_ROLE_EXTERNAL_STATS_READER, "External Stats Reader", "Can read the cluster's statistics."},
+    {DV_ROLE_QUERY_SYSTEM_CATALOG, "Query System Catalog", "Can look up the system catalog."},
+    {DV_ROLE_QUERY_EXTERNAL_ACCESS, "Query CURL Access", "Can run the CURL() function."},
+    {DV_ROLE_ANALYTICS_READER, "Analytics Reader", "Can query analytics datasets."},
+    {DV_ROLE_ANALYTICS_ADMIN, "Analytics Admin", "Can manage analytics."},
+    {DV_ROLE_EVENTING_ADMIN, "Eventing Full Admin", "Can manage eventing functions."},
+    {DV_ROLE_BUCKET_ADMIN, "Bucket Admin",
+     "Can manage the bucket's settings, scopes and collections."},
+    {DV_ROLE_BUCKET_FULL_ACCESS, "Application Access", "Full access to the bucket's data."},
+    {DV_ROLE_VIEWS_ADMIN, "Views Admin", "Can manage views."},
+    {DV_ROLE_VIEWS_READER, "Views Reader", "Can read views."},
+    {DV_ROLE_DATA_BACKUP, "Data Backup & Restore", "Can back up and restore the bucket's data."},
+    {DV_ROLE_FTS_ADMIN, "Search Admin", "Can manage search indexes."},
+    {DV_ROLE_MOBILE_SYNC_GATEWAY, "Sync Gateway",
+     "Full access to the bucket's data for Sync Gateway."},
+    {DV_ROLE_REPLICATION_TARGET, "XDCR Inbound", "Can write replicated data into the bucket."},
+    {DV_ROLE_ANALYTICS_MANAGER, "Analytics Manager", "Can manage analytics links of the bucket."},
+    {DV_ROLE_SCOPE_ADMIN, "Manage Scopes", "Can create and drop scopes and collections."},
+    {DV_ROLE_DATA_READER, "Data Reader", "Can read documents."},
+    {DV_ROLE_DATA_WRITER, "Data Writer", "Can insert, change and remove documents."},
+    {DV_ROLE_DATA_DM_WRITER, "Data DCP Writer", "Can write documents, without reading them."},
+    {DV_ROLE_DATA_MONITORING, "Data Monitor", "Can read the statistics of the data."},
+    {DV_ROLE_FTS_SEARCHER, "Search Reader", "Can run search queries."},
+    {DV_ROLE_QUERY_SELECT, "Query Select", "Can run SQL++ SELECT statements."},
+    {DV_ROLE_QUERY_UPDATE, "Query Update", "Can run SQL++ UPDATE statements."},
+    {DV_ROLE_QUERY_INSERT, "Query Insert", "Can run SQL++ INSERT statements."},
+    {DV_ROLE_QUERY_DELETE, "Query Delete", "Can run SQL++ DELETE statements."},
+    {DV_ROLE_QUERY_MANAGE_INDEX, "Query Manage Index", "Can create and drop indexes."},
+    {DV_ROLE_ANALYTICS_SELECT, "Analytics Select", "Can query analytics collections."},
+};
+
+/* {"role":..., "bucket_name":...} with the parameters the role has. */
+static json_t *role_json(const dv_role *r)
+{
+    json_t *o = json_pack("{s:s}", "role", dv_role_name(r->kind));
+    if (!o) return NULL;
+    if ((r->bucket && json_object_set_new(o, "bucket_name", json_string(r->bucket))) ||
+        (r->scope && json_object_set_new(o, "scope_name", json_string(r->scope))) ||
+        (r->collection && json_object_set_new(o, "collection_name", json_string(r->collection)))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *roles_json(const dv_roles *rs)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < rs->n; i++) {
+        if (json_array_append_new(a, role_json(&rs->v[i])) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    return a;
+}
+
+static int roles_have(const dv_roles *rs, const dv_role *r)
+{
+    char a[3 * (DV_ROLE_MAX_NAME + 1) + 64], b[sizeof a];
+    dv_roles one = {(dv_role *)r, 1};
+    dv_roles_format(&one, a, sizeof a);
+    for (size_t i = 0; i < rs->n; i++) {
+        dv_roles x = {&rs->v[i], 1};
+        dv_roles_format(&x, b, sizeof b);
+        if (strcmp(a, b) == 0) return 1;
+    }
+    return 0;
+}
+
+/* The user object of ns_server: id, domain, name, groups, password_change_date and the
+ * effective roles, each with its origins (the user itself, its groups). */
+static json_t *user_json(dv_rest *r, dv_user *u)
+{
+    size_t ng;
+    const char *const *groups = dv_user_groups(u, &ng);
+    dv_group *gv = ng ? dv_calloc(ng, sizeof *gv) : NULL;
+    if (ng && !gv) return NULL;
+    for (size_t i = 0; i < ng; i++)
+        if (dv_users_group_get(r->users, groups[i], &gv[i]) != DV_ERR_OK) gv[i].name = NULL;
+    json_t *o = json_pack("{s:s,s:s,s:[],s:[],s:[]}", "id", dv_user_name(u), "domain", "local",
+                          "roles", "groups", "external_groups");
+    json_t *roles = json_object_get(o, "roles"), *gl = json_object_get(o, "groups");
+    const dv_roles *eff = dv_user_roles(u), *own = dv_user_own_roles(u);
+    int fail = !o;
+    for (size_t i = 0; !fail && i < eff->n; i++) {
+        json_t *rj = role_json(&eff->v[i]);
+        json_t *origins = json_array();
+        if (roles_have(own, &eff->v[i]))
+            json_array_append_new(origins, json_pack("{s:s}", "type", "user"));
+        for (size_t g = 0; g < ng; g++)
+            if (gv[g].name && roles_have(&gv[g].roles, &eff->v[i]))
+                json_array_append_new(origins,
+                                      json_pack("{s:s,s:s}", "type", "group", "name", gv[g].name));
+        fail = !rj || !origins || json_object_set_new(rj, "origins", origins) != 0 ||
+               json_array_append_new(roles, rj) != 0;
+    }
+    for (size_t i = 0; !fail && i < ng; i++)
+        fail = json_array_append_new(gl, json_string(groups[i]));
+    const char *display = dv_user_display_name(u);
+    if (!fail && display) fail = json_object_set_new(o, "name", json_string(display));
+    int64_t ms = dv_user_password_changed(u);
+    if (!fail && ms > 0) {
+        time_t t = (time_t)(ms / 1000);
+        struct tm tm;
+        char when[40];
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+        size_t n = strlen(when);
+        snprintf(when + n, sizeof when - n, ".%03dZ", (int)(ms % 1000));
+        fail = json_object_set_new(o, "password_change_date", json_string(when));
+    }
+    if (gv) dv_group_list_free(gv, ng);
+    if (fail) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* A JSON string body, as ns_server answers a missing user or group. */
+static void reply_json_string(ctx *x, unsigned status, const char *s)
+{
+    char q[128];
+    snprintf(q, sizeof q, "\"%s\"", s); /* fixed texts without quotes or escapes */
+    reply_text(x, status, "application/json", q);
+}
+
+static int allow_users(ctx *x, int write, int groups)
+{
+    if (dv_user_allow(x->user, DV_PERM_USER_ADMIN, NULL, NULL, NULL)) return 1;
+    reply_forbidden(x, "%s",
+                    groups ? (write ? GROUPS_WRITE_PERM : GROUPS_READ_PERM)
+                           : (write ? SECURITY_WRITE_PERM : SECURITY_READ_PERM));
+    return 0;
+}
+
+/* 1 for "local", 0 for "external", -1 (answered 404) for any other domain. */
+static int user_domain(ctx *x, size_t seg)
+{
+    if (seg_is(x, seg, "local")) return 1;
+    if (seg_is(x, seg, "external")) return 0;
+    reply_json_string(x, 404, "Unknown user domain.");
+    return -1;
+}
+
+static void serve_rbac_users(ctx *x)
+{
+    if (!allow_users(x, 0, 0)) return;
+    int local = 1;
+    if (x->nseg == 4 && (local = user_domain(x, 3)) < 0) return;
+    json_t *a = json_array();
+    dv_user **v = NULL;
+    size_t n = 0;
+    if (!a || (local && dv_users_list(x->r->users, &v, &n) != DV_ERR_OK)) {
+        json_decref(a);
+        reply_oom(x);
+        return;
+    }
+    int fail = 0;
+    for (size_t i = 0; i < n && !fail; i++)
+        fail = json_array_append_new(a, user_json(x->r, v[i])) != 0;
+    dv_users_list_free(v, n);
+    if (fail) {
+        json_decref(a);
+        a = NULL;
+    }
+    reply_json(x, 200, a);
+}
+
+static void serve_rbac_user(ctx *x)
+{
+    if (!allow_users(x, 0, 0)) return;
+    int local = user_domain(x, 3);
+    if (local < 0) return;
+    dv_user *u = local ? dv_users_get(x->r->users, x->seg[4], x->seglen[4]) : NULL;
+    if (!u) {
+        reply_json_string(x, 404, "Unknown user.");
+        return;
+    }
+    reply_json(x, 200, user_json(x->r, u));
+    dv_user_release(u);
+}
+
+/* A form's role list ("admin,data_reader[b:s:c]") into out, checked against the buckets,
+ * scopes and collections that exist; problems go to errs under "roles" in ns_server's words.
+ * An absent or empty list is no roles. */
+static void form_roles(ctx *x, const dv_form_field *v, dv_roles *out, json_t *errs)
+{
+    out->v = NULL;
+    out->n = 0;
+    if (!v || v->value_len == 0) return;
+    char bad[1024] = "";
+    size_t badlen = 0;
+    dv_buf good;
+    dv_buf_init(&good);
+    const char *s = v->value, *end = v->value + v->value_len;
+    while (s < end) {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        const char *stop = comma ? comma : end;
+        const char *a = s, *b = stop;
+        while (a < b && *a == ' ') a++;
+        while (b > a && b[-1] == ' ') b--;
+        dv_roles one;
+        char err[256];
+        int ok = b > a && dv_roles_parse(&one, a, (size_t)(b - a), err, sizeof err) == DV_ERR_OK;
+        if (ok) {
+            const dv_role *r = &one.v[0];
+            if (r->bucket && strcmp(r->bucket, "*") != 0) {
+                dv_bucket *bk = dv_cluster_get_bucket(x->r->cluster, r->bucket, strlen(r->bucket));
+                uint32_t id;
+                if (!bk) {
+                    ok = 0;
+                } else if (r->scope && !r->collection) {
+                    ok = dv_bucket_lookup_scope(bk, r->scope, strlen(r->scope), &id, NULL) ==
+                         DV_ERR_OK;
+                } else if (r->scope) {
+                    char path[2 * DV_ROLE_MAX_NAME + 2];
+                    int pn = snprintf(path, sizeof path, "%s.%s", r->scope, r->collection);
+                    ok = dv_bucket_lookup_collection(bk, path, (size_t)pn, &id, NULL) == DV_ERR_OK;
+                }
+                dv_bucket_release(bk);
+            }
+            if (ok && ((dv_buf_size(&good) && dv_buf_append(&good, ",", 1) != 0) ||
+                       dv_buf_append(&good, a, (size_t)(b - a)) != 0)) {
+                dv_roles_clear(&one);
+                dv_buf_free(&good);
+                add_error(errs, "_", "out of memory");
+                return;
+            }
+            dv_roles_clear(&one);
+        }
+        if (!ok && b > a) {
+            int k = snprintf(bad + badlen, sizeof bad - badlen, "%s%.*s", badlen ? "," : "",
+                             (int)(b - a), a);
+            if (k > 0 && badlen + (size_t)k < sizeof bad) badlen += (size_t)k;
+        }
+        s = stop + 1;
+    }
+    if (badlen) {
+        char safe[1024];
+        add_errorf(errs, "roles",
+                   "Cannot assign roles to user because the following roles are unknown, "
+                   "malformed or role parameters are undefined: [%s]",
+                   printable(bad, badlen, safe, sizeof safe));
+        dv_buf_free(&good);
+        return;
+    }
+    char err[256];
+    if (dv_buf_size(&good) && dv_roles_parse(out, (const char *)dv_buf_head(&good),
+                                             dv_buf_size(&good), err, sizeof err) != DV_ERR_OK)
+        add_error(errs, "roles", err);
+    dv_buf_free(&good);
+}
+
+/* A comma-separated list of group names, split into names[] (pointers into buf, at most cap);
+ * their count, or -1 if there are more. */
+static long split_names(char *buf, const char **names, size_t cap)
+{
+    size_t n = 0;
+    for (char *p = buf; p && *p;) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        while (*p == ' ') p++;
+        size_t l = strlen(p);
+        while (l > 0 && p[l - 1] == ' ') p[--l] = '\0';
+        if (l > 0) {
+            if (n == cap) return -1;
+            names[n++] = p;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    return (long)n;
+}
+
+#define MAX_USER_GROUPS 64
+
+static void put_rbac_user(ctx *x)
+{
+    if (!allow_users(x, 1, 0)) return;
+    int local = user_domain(x, 3);
+    if (local < 0) return;
+    const char *name = x->seg[4];
+    size_t nlen = x->seglen[4];
+    dv_form_field fake = {.name = "_", .name_len = 1, .value = name, .value_len = nlen};
+    const char *problem = cred_problem(&fake, 0);
+    if (problem) {
+        reply_error(x, 400, "_", problem);
+        return;
+    }
+    if (!local) {
+        reply_error(x, 400, "_", "divan-server has no external (LDAP) users");
+        return;
+    }
+    dv_form f = DV_FORM_INIT;
+    if (read_form(x, &f) != 0) return;
+    json_t *errs = json_object();
+    if (!errs) {
+        dv_form_clear(&f);
+        reply_oom(x);
+        return;
+    }
+    static const char *const known[] = {"name", "password", "roles", "groups", NULL};
+    check_unsupported(&f, known, errs);
+    const dv_form_field *pw = dv_form_get(&f, "password");
+    if (pw && (problem = cred_problem(pw, 1))) add_error(errs, "password", problem);
+    dv_roles roles;
+    form_roles(x, dv_form_get(&f, "roles"), &roles, errs);
+    const dv_form_field *gf = dv_form_get(&f, "groups");
+    char *gbuf = dv_strndup(gf ? gf->value : "", gf ? gf->value_len : 0);
+    const char *groups[MAX_USER_GROUPS];
+    long ng = gbuf ? split_names(gbuf, groups, MAX_USER_GROUPS) : 0;
+    if (ng < 0) {
+        add_errorf(errs, "groups", "A user may be in at most %d groups", MAX_USER_GROUPS);
+    } else {
+        char missing[512] = "";
+        size_t ml = 0;
+        for (long i = 0; i < ng; i++) {
+            dv_group g;
+            if (dv_users_group_get(x->r->users, groups[i], &g) == DV_ERR_OK) {
+                dv_group_clear(&g);
+                continue;
+            }
+            int k = snprintf(missing + ml, sizeof missing - ml, "%s%s", ml ? "," : "", groups[i]);
+            if (k > 0 && ml + (size_t)k < sizeof missing) ml += (size_t)k;
+        }
+        if (ml) {
+            char safe[512];
+            add_errorf(errs, "groups", "Groups do not exist: %s",
+                       printable(missing, ml, safe, sizeof safe));
+        }
+    }
+    if (!reply_errors(x, errs)) {
+        const dv_form_field *disp = dv_form_get(&f, "name");
+        dv_user_info info = {.name = name,
+                             .name_len = nlen,
+                             .display = disp && disp->value_len ? disp->value : NULL,
+                             .password = pw ? pw->value : NULL,
+                             .password_len = pw ? pw->value_len : 0,
+                             .groups = groups,
+                             .ngroups = ng > 0 ? (size_t)ng : 0,
+                             .roles = &roles};
+        char err[256];
+        int rc = gbuf ? dv_users_upsert(x->r->users, &info, err, sizeof err) : DV_ERR_NO_MEMORY;
+        if (rc == DV_ERR_OK)
+            reply_text(x, 200, "application/json", "\"\"");
+        else if (rc == DV_ERR_NO_MEMORY)
+            reply_oom(x);
+        else
+            reply_error(x, 400, pw ? "_" : "password", err);
+    }
+    dv_free(gbuf);
+    dv_roles_clear(&roles);
+    if (pw) OPENSSL_cleanse((void *)pw->value, pw->value_len);
+    dv_form_clear(&f);
+}
+
+static void delete_rbac_user(ctx *x)
+{
+    if (!allow_users(x, 1, 0)) return;
+    int local = user_domain(x, 3);
+    if (local < 0) return;
+    if (local && dv_users_remove(x->r->users, x->seg[4], x->seglen[4]) == DV_ERR_OK)
+        reply_text(x, 200, "application/json", "\"\"");
+    else
+        reply_json_string(x, 404, "User was not found.");
+}
+
+static json_t *group_json(const dv_group *g)
+{
+    json_t *o = json_pack("{s:s,s:o}", "id", g->name, "roles", roles_json(&g->roles));
+    if (o && g->description) json_object_set_new(o, "description", json_string(g->description));
+    if (o && g->ldap_ref) json_object_set_new(o, "ldap_group_ref", json_string(g->ldap_ref));
+    return o;
+}
+
+static void serve_rbac_groups(ctx *x)
+{
+    if (!allow_users(x, 0, 1)) return;
+    dv_group *v;
+    size_t n;
+    json_t *a = json_array();
+    if (!a || dv_users_group_list(x->r->users, &v, &n) != DV_ERR_OK) {
+        json_decref(a);
+        reply_oom(x);
+        return;
+    }
+    int fail = 0;
+    for (size_t i = 0; i < n && !fail; i++) fail = json_array_append_new(a, group_json(&v[i]));
+    dv_group_list_free(v, n);
+    if (fail) {
+        json_decref(a);
+        a = NULL;
+    }
+    reply_json(x, 200, a);
+}
+
+static void serve_rbac_group(ctx *x)
+{
+    if (!allow_users(x, 0, 1)) return;
+    dv_group g;
+    int rc = dv_users_group_get(x->r->users, x->seg[3], &g);
+    if (rc == DV_ERR_GROUP_NOT_FOUND) {
+        reply_json_string(x, 404, "Unknown group.");
+        return;
+    }
+    if (rc != DV_ERR_OK) {
+        reply_oom(x);
+        return;
+    }
+    reply_json(x, 200, group_json(&g));
+    dv_group_clear(&g);
+}
+
+static void put_rbac_group(ctx *x)
+{
+    if (!allow_users(x, 1, 1)) return;
+    dv_form f = DV_FORM_INIT;
+    if (read_form(x, &f) != 0) return;
+    json_t *errs = json_object();
+    if (!errs) {
+        dv_form_clear(&f);
+        reply_oom(x);
+        return;
+    }
+    static const char *const known[] = {"description", "roles", "ldap_group_ref", NULL};
+    check_unsupported(&f, known, errs);
+    dv_roles roles;
+    form_roles(x, dv_form_get(&f, "roles"), &roles, errs);
+    if (!reply_errors(x, errs)) {
+        const dv_form_field *d = dv_form_get(&f, "description"),
+                            *l = dv_form_get(&f, "ldap_group_ref");
+        char err[256];
+        int rc = dv_users_group_set(x->r->users, x->seg[3], d && d->value_len ? d->value : NULL,
+                                    l && l->value_len ? l->value : NULL, &roles, err, sizeof err);
+        if (rc == DV_ERR_OK)
+            reply_text(x, 200, "application/json", "\"\"");
+        else if (rc == DV_ERR_NO_MEMORY)
+            reply_oom(x);
+        else
+            reply_error(x, 400, "_", err);
+    }
+    dv_roles_clear(&roles);
+    dv_form_clear(&f);
+}
+
+static void delete_rbac_group(ctx *x)
+{
+    if (!allow_users(x, 1, 1)) return;
+    if (dv_users_group_remove(x->r->users, x->seg[3]) == DV_ERR_OK)
+        reply_text(x, 200, "application/json", "\"\"");
+    else
+        reply_json_string(x, 404, "Group was not found.");
+}
+
+/* Every role; a role with parameters is listed once with "*" for each (as ns_server does). */
+static void serve_rbac_roles(ctx *x)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < sizeof role_docs / sizeof role_docs[0]; i++) {
+        const struct role_doc *d = &role_docs[i];
+        unsigned np = dv_role_params(d->kind);
+        json_t *o = json_pack("{s:s,s:s,s:s,s:b}", "role", dv_role_name(d->kind), "name", d->name,
+                              "desc", d->desc, "ce", 1);
+        static const char *const params[] = {"bucket_name", "scope_name", "collection_name"};
+        for (unsigned k = 0; o && k < np; k++) json_object_set_new(o, params[k], json_string("*"));
+        if (!o || json_array_append_new(a, o) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    reply_json(x, 200, a);
+}
+
 /* ---- routing --------------------------------------------------------------------------------- */
 
 static unsigned method_of(const char *m)
@@ -1837,7 +2340,7 @@ static void allow_header(ctx *x, unsigned allowed)
 {
     static const char *const names[] = {
         "GET, HEAD", "GET, HEAD, POST", "GET, HEAD, POST, DELETE", "POST", "DELETE",
-        "GET",       "DELETE, PATCH",
+        "GET",       "DELETE, PATCH",   "GET, HEAD, PUT, DELETE",
     };
     static const unsigned masks[] = {
         M_GET | M_HEAD,
@@ -1847,6 +2350,7 @@ static void allow_header(ctx *x, unsigned allowed)
         M_DELETE,
         M_GET,
         M_DELETE | M_PATCH,
+        M_GET | M_HEAD | M_PUT | M_DELETE,
     };
     for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++)
         if (masks[i] == allowed) x->allow = names[i];
@@ -1877,10 +2381,6 @@ static int split_path(ctx *x, const char *url)
     return 0;
 }
 
-static int seg_is(const ctx *x, size_t i, const char *lit)
-{
-    return i < x->nseg && strcmp(x->seg[i], lit) == 0;
-}
 
 static route match(const ctx *x, unsigned *allowed)
 {
@@ -1892,6 +2392,20 @@ static route match(const ctx *x, unsigned *allowed)
     if (n == 2 && seg_is(x, 0, "settings") && (seg_is(x, 1, "web") || seg_is(x, 1, "indexes"))) {
         *allowed = get | M_POST;
         return seg_is(x, 1, "web") ? R_SETTINGS_WEB : R_SETTINGS_INDEXES;
+    }
+    if (n >= 3 && seg_is(x, 0, "settings") && seg_is(x, 1, "rbac")) {
+        if (seg_is(x, 2, "users") && n <= 4) return R_RBAC_USERS;
+        if (seg_is(x, 2, "users") && n == 5) {
+            *allowed = get | M_PUT | M_DELETE;
+            return R_RBAC_USER;
+        }
+        if (seg_is(x, 2, "groups") && n == 3) return R_RBAC_GROUPS;
+        if (seg_is(x, 2, "groups") && n == 4) {
+            *allowed = get | M_PUT | M_DELETE;
+            return R_RBAC_GROUP;
+        }
+        if (seg_is(x, 2, "roles") && n == 3) return R_RBAC_ROLES;
+        return R_NONE;
     }
     if (n == 3 && seg_is(x, 0, "node") && seg_is(x, 1, "controller") &&
         seg_is(x, 2, "setupServices")) {
@@ -1981,6 +2495,31 @@ static void dispatch(ctx *x, route rt)
         break;
     case R_SETUP_SERVICES:
         setup_services(x);
+        break;
+    case R_RBAC_USERS:
+        serve_rbac_users(x);
+        break;
+    case R_RBAC_USER:
+        if (x->method == M_PUT)
+            put_rbac_user(x);
+        else if (del)
+            delete_rbac_user(x);
+        else
+            serve_rbac_user(x);
+        break;
+    case R_RBAC_GROUPS:
+        serve_rbac_groups(x);
+        break;
+    case R_RBAC_GROUP:
+        if (x->method == M_PUT)
+            put_rbac_group(x);
+        else if (del)
+            delete_rbac_group(x);
+        else
+            serve_rbac_group(x);
+        break;
+    case R_RBAC_ROLES:
+        serve_rbac_roles(x);
         break;
     case R_POOL_NODES:
         serve_pool(x, "nodes");
@@ -2263,6 +2802,7 @@ dv_rest *dv_rest_start(dv_cluster *c, dv_users *users, const dv_rest_options *o,
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (family == AF_INET6) flags |= MHD_USE_IPv6;
+    flags |= dv_http_guard_flags(r->guard);
     r->mhd = MHD_start_daemon(
         flags, 0, dv_http_guard_accept, r->guard, on_request, r, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, r, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, r,

@@ -59,6 +59,7 @@ struct dv_session {
     dv_buf scratch;                            /* decompressed values, config bodies */
     dv_sd_res sd;
     unsigned auth_failures; /* failed SASL attempts on this connection */
+    int tls;                /* the connection is TLS */
     /* Replies to persist-durable writes of this batch, acknowledged once their commit is on
      * disk (finish_durable); all of one bucket. */
     struct durable *dw;
@@ -153,6 +154,11 @@ void dv_session_free(dv_session *s)
     dv_buf_free(&s->scratch);
     dv_buf_free(&s->sd.body);
     dv_free(s);
+}
+
+void dv_session_set_tls(dv_session *s)
+{
+    s->tls = 1;
 }
 
 void dv_session_authenticate(dv_session *s, dv_user *u)
@@ -339,6 +345,10 @@ static int do_sasl(dv_session *s, const dv_frame *f, dv_buf *out)
     if (dv_sasl_mech_parse((const char *)f->key, f->key_len, &mech) != 0) {
         sasl_reset(s);
         return send_error(s, out, f, DV_STATUS_AUTH_ERROR, "unknown SASL mechanism", 0, 0);
+    }
+    if (mech == DV_SASL_PLAIN && s->ctx->limits.plain_needs_tls && !s->tls) {
+        sasl_reset(s);
+        return send_error(s, out, f, DV_STATUS_AUTH_ERROR, "PLAIN is only accepted over TLS", 0, 0);
     }
     if (f->opcode == DV_OP_SASL_AUTH) {
         sasl_reset(s);
@@ -1182,7 +1192,10 @@ static int dispatch(dv_session *s, const dv_frame *f, dv_buf *out)
         return do_hello(s, f, out);
     case DV_OP_SASL_LIST_MECHS: {
         const char *m = dv_sasl_mech_list();
-        reply r = {.req = f, .status = DV_STATUS_SUCCESS, .value = m, .value_len = strlen(m)};
+        /* The list ends in PLAIN; a connection that may not use it is not offered it. */
+        size_t mlen = strlen(m);
+        if (s->ctx->limits.plain_needs_tls && !s->tls) mlen -= strlen(" PLAIN");
+        reply r = {.req = f, .status = DV_STATUS_SUCCESS, .value = m, .value_len = mlen};
         return send_reply(s, out, &r);
     }
     case DV_OP_SASL_AUTH:

@@ -1299,6 +1299,81 @@ static void test_restart_load(void **state)
     server_kill(&s);
 }
 
+/* ---- HTTP service requests ------------------------------------------------------------------- */
+
+typedef struct hbox {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    dv_error err;
+    int status;
+    char *body;
+} hbox;
+
+static void hbox_done(void *ud, const dv_res *r)
+{
+    hbox *b = ud;
+    pthread_mutex_lock(&b->mu);
+    b->err = r->err;
+    b->status = r->http_status;
+    b->body = dupn(r->value ? r->value : "", r->value_len);
+    b->done = 1;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void http_run(const dv_http_req *q, hbox *b)
+{
+    memset(b, 0, sizeof *b);
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+    assert_int_equal(dv_client_http(cli, q, hbox_done, b), DV_ERR_OK);
+    pthread_mutex_lock(&b->mu);
+    while (!b->done) pthread_cond_wait(&b->cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+}
+
+static void test_http_services(void **state)
+{
+    (void)state;
+    /* The query service, found through the config's n1ql port. */
+    const char *stmt = "{\"statement\":\"SELECT 1+1 AS two\"}";
+    dv_http_req q = {.service = DV_HTTP_QUERY,
+                     .method = "POST",
+                     .path = "/query/service",
+                     .body = stmt,
+                     .body_len = strlen(stmt),
+                     .content_type = "application/json"};
+    hbox b;
+    http_run(&q, &b);
+    assert_int_equal(b.err, DV_ERR_OK);
+    assert_int_equal(b.status, 200);
+    assert_non_null(strstr(b.body, "\"two\""));
+    assert_non_null(strstr(b.body, "success"));
+    free(b.body);
+    /* A statement the service refuses: a response all the same, with its status. */
+    const char *bad = "{\"statement\":\"I am not SQL\"}";
+    q.body = bad;
+    q.body_len = strlen(bad);
+    http_run(&q, &b);
+    assert_int_equal(b.err, DV_ERR_OK);
+    assert_int_equal(b.status, 400);
+    assert_non_null(strstr(b.body, "3000"));
+    free(b.body);
+    /* The management API. */
+    dv_http_req m = {.service = DV_HTTP_MGMT,
+                     .method = "GET",
+                     .path = "/pools/default/buckets",
+                     .idempotent = 1};
+    http_run(&m, &b);
+    assert_int_equal(b.err, DV_ERR_OK);
+    assert_int_equal(b.status, 200);
+    assert_non_null(strstr(b.body, "\"default\""));
+    free(b.body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1321,6 +1396,7 @@ int main(void)
         cmocka_unit_test(test_cluster_connect),
         cmocka_unit_test(test_cluster_wrong_password),
         cmocka_unit_test(test_bad_connstr),
+        cmocka_unit_test(test_http_services),
         cmocka_unit_test(test_submit_from_callback),
         cmocka_unit_test(test_close_cancels),
         cmocka_unit_test(test_many_concurrent),

@@ -648,6 +648,7 @@ typedef struct rec {
     uint8_t opcode;
     uint64_t cas;
     char message[512];
+    int http_status;
 } rec;
 
 static void on_res(void *ud, const dv_res *res)
@@ -666,6 +667,7 @@ static void on_res(void *ud, const dv_res *res)
     r->status = res->ctx->status;
     r->opcode = res->ctx->opcode;
     r->cas = res->cas;
+    r->http_status = res->http_status;
     snprintf(r->message, sizeof r->message, "%s", res->ctx->message ? res->ctx->message : "");
 }
 
@@ -2120,6 +2122,145 @@ static void cluster_push(void **state)
     teardown_cluster();
 }
 
+/* ---- HTTP service requests ---------------------------------------------------------------- */
+
+static uint64_t http_submit(dv_http_service svc, uint64_t timeout_ms, int idempotent, rec *r)
+{
+    dv_http_req q = {.service = svc,
+                     .method = "GET",
+                     .path = "/pools/default/b/default",
+                     .timeout_ms = timeout_ms,
+                     .idempotent = idempotent};
+    uint64_t id = 0;
+    assert_int_equal(dv_engine_http(H.e, &q, on_res, r, &id), DV_ERR_OK);
+    assert_true(id != 0);
+    return id;
+}
+
+static void http_request_round_robin(void **state)
+{
+    (void)state;
+    /* Management requests go to the nodes with a mgmt port in turn, one connection each,
+     * closed once the response is read; the status and body come back as they were. */
+    setup_cluster(2, "couchbase://node1.test", "password");
+    H.nodes[0].http = 200;
+    H.nodes[1].http = 200;
+    H.nodes[1].http_mode = HB_CHUNKED;
+    open_ok();
+    rec a = {0}, b = {0};
+    http_submit(DV_HTTP_MGMT, 0, 1, &a);
+    http_submit(DV_HTTP_MGMT, 0, 1, &b);
+    pump();
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(b.calls, 1);
+    assert_int_equal(a.err, DV_ERR_OK);
+    assert_int_equal(b.err, DV_ERR_OK);
+    assert_int_equal(a.http_status, 200);
+    assert_int_equal(a.value[0], '{');
+    assert_int_equal(b.value[0], '{');
+    assert_int_equal(H.nodes[0].http_requests, 1);
+    assert_int_equal(H.nodes[1].http_requests, 1);
+    assert_string_not_equal(a.node, b.node);
+    for (size_t i = 0; i < H.nconns; i++)
+        if (H.conns[i].http) assert_int_equal(H.conns[i].state, FC_CLOSED);
+    /* A status that is not 200 is still a response: the caller maps it. */
+    H.nodes[0].http = 404;
+    H.nodes[1].http = 404;
+    rec c = {0};
+    http_submit(DV_HTTP_MGMT, 0, 1, &c);
+    pump();
+    assert_int_equal(c.err, DV_ERR_OK);
+    assert_int_equal(c.http_status, 404);
+    assert_int_equal(dv_engine_pending(H.e), 0);
+    teardown_cluster();
+}
+
+static void http_no_service(void **state)
+{
+    (void)state;
+    /* No node of the config has the query service: SERVICE_NOT_AVAILABLE before returning. */
+    setup_cluster(1, "couchbase://node1.test", "password");
+    open_ok();
+    rec r = {0};
+    http_submit(DV_HTTP_QUERY, 0, 0, &r);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.err, DV_ERR_SERVICE_NOT_AVAILABLE);
+    assert_non_null(strstr(r.message, "query"));
+    dv_http_req bad = {.service = DV_HTTP_QUERY, .method = "GET", .path = "no-slash"};
+    assert_int_equal(dv_engine_http(H.e, &bad, on_res, &r, NULL), DV_ERR_INVALID_ARGUMENT);
+    assert_int_equal(r.calls, 1);
+    teardown_cluster();
+}
+
+static void http_timeout_and_cancel(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node1.test", "password");
+    H.nodes[0].http = 200;
+    open_ok();
+    H.nodes[0].hang = 1; /* new connections are never answered */
+    uint64_t t0 = H.now;
+    rec w = {0}, ro = {0}, c = {0};
+    http_submit(DV_HTTP_MGMT, 1000, 0, &w);
+    http_submit(DV_HTTP_MGMT, 2000, 1, &ro);
+    uint64_t cid = http_submit(DV_HTTP_MGMT, 0, 0, &c);
+    advance_to(t0 + 999 * MS);
+    assert_int_equal(w.calls, 0);
+    advance_to(t0 + 1000 * MS);
+    assert_int_equal(w.calls, 1);
+    assert_int_equal(w.err, DV_ERR_AMBIGUOUS_TIMEOUT); /* not a read: ambiguous */
+    assert_int_equal(w.at, t0 + 1000 * MS);
+    advance_to(t0 + 2000 * MS);
+    assert_int_equal(ro.err, DV_ERR_UNAMBIGUOUS_TIMEOUT);
+    assert_int_equal(ro.at, t0 + 2000 * MS);
+    assert_int_equal(c.calls, 0);
+    assert_int_equal(dv_engine_cancel(H.e, cid), 0);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(c.err, DV_ERR_REQUEST_CANCELED);
+    assert_int_equal(dv_engine_cancel(H.e, cid), -1);
+    for (size_t i = 0; i < H.nconns; i++)
+        if (H.conns[i].http) assert_int_equal(H.conns[i].state, FC_CLOSED);
+    /* Closing the engine fails what is still pending. */
+    rec f = {0};
+    http_submit(DV_HTTP_MGMT, 0, 0, &f);
+    dv_engine_free(H.e);
+    H.e = NULL;
+    assert_int_equal(f.calls, 1);
+    assert_int_equal(f.err, DV_ERR_REQUEST_CANCELED);
+    teardown_cluster();
+}
+
+static void http_retry_then_waits_for_config(void **state)
+{
+    (void)state;
+    /* A refused connection is tried again (nothing was written); once the node answers, the
+     * request completes, with its retries counted. */
+    setup_cluster(1, "couchbase://node1.test", "password");
+    open_ok();
+    rec r = {0};
+    http_submit(DV_HTTP_MGMT, 0, 0, &r); /* node http 0: refused */
+    advance_to(H.now + 100 * MS);
+    assert_int_equal(r.calls, 0);
+    H.nodes[0].http = 200;
+    advance_to(H.now + 2000 * MS);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.err, DV_ERR_OK);
+    assert_true(r.retries > 0);
+    assert_int_equal(H.nodes[0].http_requests, 1);
+    teardown_cluster();
+    /* Nothing open yet: the request opens the cluster connection and waits for its config. */
+    setup_cluster(1, "couchbase://node1.test", "password");
+    H.nodes[0].http = 200;
+    rec q = {0};
+    http_submit(DV_HTTP_MGMT, 0, 0, &q);
+    assert_int_equal(q.calls, 0);
+    pump();
+    assert_int_equal(q.calls, 1);
+    assert_int_equal(q.err, DV_ERR_OK);
+    assert_int_equal(q.http_status, 200);
+    teardown_cluster();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2164,6 +2305,10 @@ int main(void)
         cmocka_unit_test(cluster_all_down),
         cmocka_unit_test(cluster_no_bucket),
         cmocka_unit_test(cluster_push),
+        cmocka_unit_test(http_request_round_robin),
+        cmocka_unit_test(http_no_service),
+        cmocka_unit_test(http_timeout_and_cancel),
+        cmocka_unit_test(http_retry_then_waits_for_config),
     };
     return TU_RUN(tests);
 }

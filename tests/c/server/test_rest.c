@@ -1384,6 +1384,163 @@ static int teardown_stopped(void **state)
     return 0;
 }
 
+/* ---- users, groups and roles ----------------------------------------------------------------- */
+
+static void rbac(void **state)
+{
+    fixture *f = *state;
+    /* A new user needs a password; roles are checked against what exists. */
+    resp *r =
+        http(f, "PUT", "/settings/rbac/users/local/alice", ADMIN, "roles=data_reader[default]");
+    expect_body(r, 400, "Password is required for new user.");
+    resp_free(r);
+    r = http(f, "PUT", "/settings/rbac/users/local/alice", ADMIN,
+             "password=secret1&roles=data_reader%5Bnosuch%5D,admin,bogus");
+    expect(r, 400);
+    assert_string_equal(jstr(jget(r->json, "errors", "roles", NULL)),
+                        "Cannot assign roles to user because the following roles are unknown, "
+                        "malformed or role parameters are undefined: [data_reader[nosuch],bogus]");
+    resp_free(r);
+    r = http(f, "PUT", "/settings/rbac/users/local/alice", ADMIN, "password=short&roles=admin");
+    expect_body(r, 400, "at least 6 characters");
+    resp_free(r);
+    r = http(f, "PUT", "/settings/rbac/users/local/alice", ADMIN,
+             "password=secret1&roles=admin&groups=nogroup");
+    expect_body(r, 400, "Groups do not exist: nogroup");
+    resp_free(r);
+    r = http(f, "PUT", "/settings/rbac/users/local/alice", "reader:pw", "password=secret1");
+    expect_body(r, 403, "cluster.admin.security.local!write");
+    resp_free(r);
+
+    /* A user with only a display name and a password can log in and sees nothing. */
+    r = http(f, "PUT", "/settings/rbac/users/local/alice", ADMIN, "password=secret1&name=Alice+A");
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets/default", "alice:secret1", NULL);
+    expect(r, 403);
+    resp_free(r);
+
+    /* A group's roles reach its members at once, and leave with the group. */
+    r = http(f, "PUT", "/settings/rbac/groups/readers", ADMIN,
+             "description=Read+default&roles=data_reader%5Bdefault%5D");
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/groups/readers", ADMIN, NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "id", NULL)), "readers");
+    assert_string_equal(jstr(jget(r->json, "description", NULL)), "Read default");
+    assert_string_equal(jstr(jget(r->json, "roles", "0", "role", NULL)), "data_reader");
+    assert_string_equal(jstr(jget(r->json, "roles", "0", "bucket_name", NULL)), "default");
+    resp_free(r);
+    r = http(f, "PUT", "/settings/rbac/users/local/alice", ADMIN,
+             "name=Alice+A&groups=readers&roles=query_select%5Bdefault%5D");
+    expect(r, 200); /* no password: the old one stays */
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets/default", "alice:secret1", NULL);
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/users/local/alice", ADMIN, NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "id", NULL)), "alice");
+    assert_string_equal(jstr(jget(r->json, "domain", NULL)), "local");
+    assert_string_equal(jstr(jget(r->json, "name", NULL)), "Alice A");
+    assert_string_equal(jstr(jget(r->json, "groups", "0", NULL)), "readers");
+    assert_int_equal(json_array_size(jget(r->json, "roles", NULL)), 2);
+    assert_string_equal(jstr(jget(r->json, "roles", "0", "role", NULL)), "query_select");
+    assert_string_equal(jstr(jget(r->json, "roles", "0", "origins", "0", "type", NULL)), "user");
+    assert_string_equal(jstr(jget(r->json, "roles", "1", "role", NULL)), "data_reader");
+    assert_string_equal(jstr(jget(r->json, "roles", "1", "origins", "0", "type", NULL)), "group");
+    assert_string_equal(jstr(jget(r->json, "roles", "1", "origins", "0", "name", NULL)), "readers");
+    const char *when = jstr(jget(r->json, "password_change_date", NULL));
+    assert_int_equal(strlen(when), 24); /* 2026-12-02T14:26:23.123Z */
+    assert_int_equal(when[23], 'Z');
+    resp_free(r);
+    r = http(f, "GET", "/whoami", "alice:secret1", NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "name", NULL)), "Alice A");
+    resp_free(r);
+    /* The group's roles change: the member's do too. */
+    r = http(f, "PUT", "/settings/rbac/groups/readers", ADMIN, "roles=data_reader%5Bother%5D");
+    expect_body(r, 400, "[data_reader[other]]");
+    resp_free(r);
+    r = http(f, "PUT", "/settings/rbac/groups/readers", ADMIN, "roles=");
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets/default", "alice:secret1", NULL);
+    expect(r, 200); /* query_select[default] still selects the bucket */
+    resp_free(r);
+    r = http(f, "PUT", "/settings/rbac/groups/readers", ADMIN, "roles=cluster_admin");
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "POST", "/pools/default/buckets", "alice:secret1", "name=bygroup");
+    expect(r, 202);
+    resp_free(r);
+    r = http(f, "DELETE", "/settings/rbac/groups/readers", ADMIN, NULL);
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "DELETE", "/settings/rbac/groups/readers", ADMIN, NULL);
+    expect(r, 404);
+    assert_string_equal(r->body, "\"Group was not found.\"");
+    resp_free(r);
+    r = http(f, "POST", "/pools/default/buckets", "alice:secret1", "name=bygroup2");
+    expect(r, 403);
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/groups/readers", ADMIN, NULL);
+    expect(r, 404);
+    assert_string_equal(r->body, "\"Unknown group.\"");
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/users/local/alice", ADMIN, NULL);
+    assert_int_equal(json_array_size(jget(r->json, "groups", NULL)), 0);
+    resp_free(r);
+
+    /* Lists. */
+    r = http(f, "GET", "/settings/rbac/users", ADMIN, NULL);
+    expect(r, 200);
+    assert_int_equal(json_array_size(r->json), 6);
+    assert_string_equal(jstr(jget(r->json, "0", "id", NULL)), "Administrator");
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/users/external", ADMIN, NULL);
+    expect(r, 200);
+    assert_int_equal(json_array_size(r->json), 0);
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/users/nodomain", ADMIN, NULL);
+    expect(r, 404);
+    assert_string_equal(r->body, "\"Unknown user domain.\"");
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/users", "reader:pw", NULL);
+    expect_body(r, 403, "cluster.admin.security.local!read");
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/roles", "reader:pw", NULL);
+    expect(r, 200);
+    assert_true(json_array_size(r->json) > 20);
+    assert_string_equal(jstr(jget(r->json, "0", "role", NULL)), "admin");
+    assert_non_null(jget(r->json, "0", "desc", NULL));
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/groups", ADMIN, NULL);
+    expect(r, 200);
+    assert_int_equal(json_array_size(r->json), 0);
+    resp_free(r);
+
+    /* Gone users are gone. */
+    r = http(f, "DELETE", "/settings/rbac/users/local/alice", ADMIN, NULL);
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/users/local/alice", ADMIN, NULL);
+    expect(r, 404);
+    assert_string_equal(r->body, "\"Unknown user.\"");
+    resp_free(r);
+    r = http(f, "DELETE", "/settings/rbac/users/local/alice", ADMIN, NULL);
+    expect(r, 404);
+    assert_string_equal(r->body, "\"User was not found.\"");
+    resp_free(r);
+    r = http(f, "GET", "/whoami", "alice:secret1", NULL);
+    expect(r, 401);
+    resp_free(r);
+    r = http(f, "POST", "/settings/rbac/users/local/alice", ADMIN, NULL);
+    expect(r, 405);
+    resp_free(r);
+}
+
 /* ---- concurrency ----------------------------------------------------------------------------- */
 
 typedef struct worker {
@@ -1467,6 +1624,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(whoami_and_streaming_uri, setup, teardown),
         cmocka_unit_test_setup_teardown(cluster_initialisation, setup, teardown),
         cmocka_unit_test_setup_teardown(start_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(rbac, setup, teardown),
     };
     return TU_RUN(tests);
 }
