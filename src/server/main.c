@@ -20,6 +20,7 @@
 #include "server/bucket.h"
 #include "server/http_limits.h"
 #include "server/net.h"
+#include "server/persist_users.h"
 #include "server/qsvc.h"
 #include "server/rest.h"
 #include "server/session.h"
@@ -435,8 +436,12 @@ static char *slurp(const char *path, char *err, size_t errlen)
     return p;
 }
 
+/* The users kept in the data directory; NULL with --ephemeral. */
+static dv_users_store *users_store;
+
 static void on_rest_change(void *ud)
 {
+    dv_users_store_save(users_store); /* writes only when users or groups changed */
     dv_net_broadcast(ud);
 }
 
@@ -492,6 +497,9 @@ int main(int argc, char **argv)
     int fresh = 1;
     if (o.data_dir && dv_cluster_open_data_dir(cluster, o.data_dir, o.flush_ms, &fresh, err,
                                                sizeof err) != DV_ERR_OK)
+        return fail("data directory", err);
+    if (o.data_dir &&
+        dv_users_store_open(o.data_dir, users, &users_store, err, sizeof err) != DV_ERR_OK)
         return fail("data directory", err);
     for (int i = 0; i < o.nbuckets; i++) {
         dv_bucket_settings s;
@@ -619,6 +627,7 @@ int main(int argc, char **argv)
     dv_free(key_pem);
     dv_session_ctx_free(ctx);
     dv_cluster_free(cluster);
+    dv_users_store_free(users_store);
     dv_users_free(users);
     return 0;
 }
