@@ -11,7 +11,9 @@
 
 #include "base/alloc.h"
 #include "base/endian.h"
+#include "server/bucket.h"
 #include "server/persist.h"
+#include "server/stat.h"
 
 static dv_item *doc(uint32_t cid, const char *key, const char *xattr, size_t nxattr,
                     const char *value)
@@ -386,6 +388,86 @@ static void second_open_is_refused(void **state)
     free(dir);
 }
 
+/* STAT's disk-queue numbers, collected by name. */
+typedef struct stat_seen {
+    char commits[32], queued[32];
+} stat_seen;
+
+static int stat_collect(void *ud, const char *name, const char *value)
+{
+    stat_seen *s = ud;
+    if (!strcmp(name, "ep_commit_num")) snprintf(s->commits, sizeof s->commits, "%s", value);
+    if (!strcmp(name, "ep_queue_size")) snprintf(s->queued, sizeof s->queued, "%s", value);
+    return 0;
+}
+
+/* A cluster on a data directory: a bucket made there comes back after a restart with its
+ * settings, manifest and documents, and STAT shows its disk queue. */
+static void cluster_keeps_buckets(void **state)
+{
+    (void)state;
+    char *dir = temp_dir();
+    char err[512];
+    int fresh = 0;
+    dv_cluster *c = dv_cluster_new("t", 0, 0);
+    assert_int_equal(dv_cluster_open_data_dir(c, dir, 5, &fresh, err, sizeof err), DV_ERR_OK);
+    assert_int_equal(fresh, 1);
+    dv_bucket_settings set;
+    dv_bucket_settings_default(&set, "kept");
+    set.ram_quota_mb = 300;
+    dv_bucket *b = NULL;
+    assert_int_equal(dv_cluster_create_bucket(c, &set, &b, err, sizeof err), DV_ERR_OK);
+    uint64_t uid;
+    assert_int_equal(dv_bucket_create_scope(b, "s1", &uid), DV_ERR_OK);
+    assert_int_equal(dv_bucket_create_collection(b, "s1", "c1", NULL, &uid), DV_ERR_OK);
+    uint32_t cid;
+    assert_int_equal(dv_bucket_lookup_collection(b, "s1.c1", 5, &cid, NULL), DV_ERR_OK);
+    put(dv_bucket_store(b), 3, doc(cid, "in-c1", NULL, 0, "v"));
+    dv_persist *p = dv_bucket_persist(b);
+    assert_non_null(p);
+    dv_persist_wait(p, dv_persist_ticket(p));
+    stat_seen seen = {"", ""};
+    dv_stat_process proc = {"test", 0, 0};
+    assert_int_equal(dv_stat_group(b, "", 0, &proc, stat_collect, &seen), 0);
+    assert_true(atoi(seen.commits) >= 1);
+    assert_string_equal(seen.queued, "0");
+    char uuid[33];
+    snprintf(uuid, sizeof uuid, "%s", dv_bucket_uuid(b));
+    dv_bucket_release(b);
+    dv_cluster_free(c);
+
+    c = dv_cluster_new("t", 0, 0);
+    assert_int_equal(dv_cluster_open_data_dir(c, dir, 5, &fresh, err, sizeof err), DV_ERR_OK);
+    assert_int_equal(fresh, 0);
+    b = dv_cluster_get_bucket(c, "kept", 4);
+    assert_non_null(b);
+    assert_string_equal(dv_bucket_uuid(b), uuid);
+    dv_bucket_settings_get(b, &set);
+    assert_int_equal(set.ram_quota_mb, 300);
+    uint32_t cid2;
+    assert_int_equal(dv_bucket_lookup_collection(b, "s1.c1", 5, &cid2, NULL), DV_ERR_OK);
+    assert_int_equal(cid2, cid);
+    assert_int_equal(dv_bucket_manifest_uid(b), uid);
+    dv_vbucket *vb = dv_store_lock(dv_bucket_store(b), 3);
+    assert_non_null(dv_vbucket_find(vb, cid, "in-c1", 5, 0));
+    dv_vbucket_unlock(vb);
+    /* A new collection does not take a dropped one's id. */
+    assert_int_equal(dv_bucket_drop_collection(b, "s1", "c1", NULL), DV_ERR_OK);
+    assert_int_equal(dv_bucket_create_collection(b, "s1", "c2", NULL, NULL), DV_ERR_OK);
+    assert_int_equal(dv_bucket_lookup_collection(b, "s1.c2", 5, &cid2, NULL), DV_ERR_OK);
+    assert_int_not_equal(cid2, cid);
+    dv_bucket_release(b);
+    /* Deleting the bucket removes its directory. */
+    assert_int_equal(dv_cluster_delete_bucket(c, "kept"), DV_ERR_OK);
+    char path[512];
+    snprintf(path, sizeof path, "%s/buckets/kept", dir);
+    struct stat st;
+    assert_int_not_equal(stat(path, &st), 0);
+    dv_cluster_free(c);
+    rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +478,7 @@ int main(void)
         cmocka_unit_test(rewrites_before_a_commit_write_once),
         cmocka_unit_test(refuses_foreign_and_corrupt),
         cmocka_unit_test(second_open_is_refused),
+        cmocka_unit_test(cluster_keeps_buckets),
     };
     return TU_RUN(tests);
 }
