@@ -219,8 +219,8 @@ dv_error dv_persist_open(const char *dir, dv_persist **out, char *errbuf, size_t
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&p->kick_cv, &ca);
+    pthread_cond_init(&p->done_cv, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_cond_init(&p->done_cv, NULL);
     dv_buf_init(&p->kbuf);
     dv_buf_init(&p->vbuf);
     p->last_ok = 1;
@@ -549,17 +549,29 @@ uint64_t dv_persist_ticket(dv_persist *p)
     return atomic_load(&p->started) + 1;
 }
 
-void dv_persist_wait(dv_persist *p, uint64_t ticket)
+int dv_persist_wait(dv_persist *p, uint64_t ticket, uint32_t timeout_ms)
 {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    uint64_t ns = (uint64_t)until.tv_nsec + (uint64_t)timeout_ms * 1000000u;
+    until.tv_sec += (time_t)(ns / 1000000000u);
+    until.tv_nsec = (long)(ns % 1000000000u);
+    int rc = 0;
     pthread_mutex_lock(&p->mu);
     while (p->done < ticket && p->running && !p->closed) {
         if (!p->kick) {
             p->kick = 1;
             pthread_cond_signal(&p->kick_cv);
         }
-        pthread_cond_wait(&p->done_cv, &p->mu);
+        if (!timeout_ms) {
+            pthread_cond_wait(&p->done_cv, &p->mu);
+        } else if (pthread_cond_timedwait(&p->done_cv, &p->mu, &until) == ETIMEDOUT) {
+            rc = p->done < ticket && p->running && !p->closed ? -1 : 0;
+            break;
+        }
     }
     pthread_mutex_unlock(&p->mu);
+    return rc;
 }
 
 void dv_persist_kick(dv_persist *p)

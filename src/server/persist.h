@@ -79,10 +79,11 @@ dv_error dv_persist_attach(dv_persist *p, dv_store *store, uint32_t flush_ms, ui
 
 /* The commit a write installed before this call is part of (or an earlier one). */
 uint64_t dv_persist_ticket(dv_persist *p);
-/* Ask for a commit now and wait until commit `ticket` was attempted. The write is on disk when
- * its vbucket's persisted seqno (dv_vbucket_persisted_seqno) reached its seqno; it is not when
- * that commit failed. Returns at once after dv_persist_close. */
-void dv_persist_wait(dv_persist *p, uint64_t ticket);
+/* Ask for a commit now and wait until commit `ticket` was attempted, at most timeout_ms (0: no
+ * limit). The write is on disk when its vbucket's persisted seqno (dv_vbucket_persisted_seqno)
+ * reached its seqno; it is not when that commit failed. 0, or -1 when the time ran out first.
+ * Returns 0 at once after dv_persist_close. */
+int dv_persist_wait(dv_persist *p, uint64_t ticket, uint32_t timeout_ms);
 
 /* Ask for a commit now without waiting for it. */
 void dv_persist_kick(dv_persist *p);

@@ -183,7 +183,7 @@ static dv_store *write_some(const char *dir, dv_persist **pp, uint64_t *cas_a, u
     dv_vbucket *vb = dv_store_lock(s, 6);
     dv_vbucket_purge(vb, 0, "purged", 6);
     dv_vbucket_unlock(vb);
-    dv_persist_wait(p, dv_persist_ticket(p));
+    dv_persist_wait(p, dv_persist_ticket(p), 0);
     vb = dv_store_lock(s, 5);
     assert_int_equal(dv_vbucket_persisted_seqno(vb), 3);
     assert_int_equal(dv_vbucket_high_seqno(vb), 3);
@@ -302,7 +302,7 @@ static void rewrites_before_a_commit_write_once(void **state)
     dv_store *s = dv_store_new(16, 1);
     /* A commit window longer than the test: only the waits below commit. */
     dv_persist *p = open_attach_ms(dir, s, 1000, NULL, 600000);
-    dv_persist_wait(p, dv_persist_ticket(p));
+    dv_persist_wait(p, dv_persist_ticket(p), 0);
     dv_persist_stats before, after;
     dv_persist_stats_get(p, &before);
     put(s, 7, doc(0, "dup", NULL, 0, "v1"));
@@ -311,7 +311,7 @@ static void rewrites_before_a_commit_write_once(void **state)
     dv_vbucket *vb = dv_store_lock(s, 7);
     size_t queued = dv_vbucket_queued(vb);
     dv_vbucket_unlock(vb);
-    dv_persist_wait(p, dv_persist_ticket(p));
+    dv_persist_wait(p, dv_persist_ticket(p), 0);
     dv_persist_stats_get(p, &after);
     assert_int_equal(queued, 3);
     assert_int_equal(after.written - before.written, 1); /* the last version only */
@@ -425,7 +425,7 @@ static void cluster_keeps_buckets(void **state)
     put(dv_bucket_store(b), 3, doc(cid, "in-c1", NULL, 0, "v"));
     dv_persist *p = dv_bucket_persist(b);
     assert_non_null(p);
-    dv_persist_wait(p, dv_persist_ticket(p));
+    dv_persist_wait(p, dv_persist_ticket(p), 0);
     stat_seen seen = {"", ""};
     dv_stat_process proc = {"test", 0, 0};
     assert_int_equal(dv_stat_group(b, "", 0, &proc, stat_collect, &seen), 0);
