@@ -204,6 +204,8 @@ static int op_idempotent(const dv_op *op)
     case DV_KV_EXISTS:
     case DV_KV_LOOKUP_IN:
     case DV_KV_NOOP:
+    case DV_KV_RANGE_SCAN_CREATE: /* a scan whose create is lost goes with its connection */
+    case DV_KV_RANGE_SCAN_CANCEL:
         return 1;
     default:
         return 0;
@@ -342,9 +344,15 @@ static dv_error op_dispatch(dv_engine *e, dv_op *op)
         kind == DV_KV_GET_REPLICA || kind == DV_KV_LOOKUP_IN || kind == DV_KV_OBSERVE_SEQNO
             ? op->req.replica_index
             : 0;
-    if (op->req.kind == DV_KV_NOOP)
+    int scan = kind == DV_KV_RANGE_SCAN_CREATE || kind == DV_KV_RANGE_SCAN_CONTINUE ||
+               kind == DV_KV_RANGE_SCAN_CANCEL;
+    if (op->req.kind == DV_KV_NOOP) {
         node = dv_vbmap_get(&b->cfg->vbmap, 0, 0);
-    else
+    } else if (scan) {
+        if (op->req.vbucket >= b->cfg->vbmap.nvb) return DV_ERR_INVALID_ARGUMENT;
+        vb = op->req.vbucket;
+        node = dv_vbmap_get(&b->cfg->vbmap, vb, 0);
+    } else
         node = dv_config_route(b->cfg, op->req.key, op->req.key_len, replica, &vb);
     /* No such replica in the map (numReplicas too small, or not placed): nothing to ask. */
     if (node < 0 && replica) return DV_ERR_DOCUMENT_IRRETRIEVABLE;
@@ -502,8 +510,37 @@ void eng_cid_failed(dv_engine *e, bucket *b, coll *k, uint16_t status)
 /* A reply to op arrived on c. */
 static void dur_start(dv_engine *e, dv_op *op, const dv_res *res);
 
+/* A range-scan continue's frame before the last: handed over, the operation stays in flight
+ * (the callback may cancel it). */
+static int scan_partial(dv_engine *e, conn *c, dv_op *op, const dv_frame *f)
+{
+    if (op->req.kind != DV_KV_RANGE_SCAN_CONTINUE || f->status != DV_STATUS_SUCCESS) return 0;
+    dv_res res;
+    memset(&res, 0, sizeof res);
+    dv_retry why = DV_RETRY_NONE;
+    dv_buf_reset(&e->scratch);
+    dv_op_decode(op, f, &res, &e->scratch, &why);
+    if (res.err != DV_ERR_OK || !res.partial) return 0;
+    bucket *b = c->b;
+    res.nvbuckets = b && b->cfg ? (uint16_t)b->cfg->vbmap.nvb : 0;
+    dv_error_context ctx = {
+        .opcode = op->opcode,
+        .status = f->status,
+        .bucket = op->req.bucket,
+        .scope = op->req.scope ? op->req.scope : "_default",
+        .collection = op->req.collection ? op->req.collection : "_default",
+        .node = c->name,
+        .retry_reasons = "",
+        .message = "",
+    };
+    res.ctx = &ctx;
+    op->cb(op->ud, &res);
+    return 1;
+}
+
 void eng_op_reply(dv_engine *e, conn *c, dv_op *op, const dv_frame *f)
 {
+    if (scan_partial(e, c, op, f)) return;
     inflight_remove(e, op);
     op->last_status = f->status;
     dv_res res;
@@ -512,6 +549,8 @@ void eng_op_reply(dv_engine *e, conn *c, dv_op *op, const dv_frame *f)
     dv_buf_reset(&e->scratch);
     switch (dv_op_decode(op, f, &res, &e->scratch, &why)) {
     case DV_OP_DONE: {
+        if (op->req.kind >= DV_KV_RANGE_SCAN_CREATE && c->b && c->b->cfg)
+            res.nvbuckets = (uint16_t)c->b->cfg->vbmap.nvb;
         if (res.err == DV_ERR_OK && (op->req.persist_to || op->req.replicate_to)) {
             dur_start(e, op, &res);
             return;
@@ -701,18 +740,18 @@ dv_engine *dv_engine_new(const dv_client_opts *opts, const dv_engine_hooks *hook
     const char *s = opts->connstr ? opts->connstr : "couchbase://localhost";
     r = dv_connstr_parse(s, strlen(s), &cs, err, errlen);
     if (r != DV_ERR_OK) goto fail;
-    if (cs->tls) {
-        r = dv_errmsg(err, errlen, DV_ERR_TLS_NOT_SUPPORTED,
-                      "TLS (couchbases://) is not supported yet");
-        goto fail;
-    }
     if (cs->scheme == DV_SCHEME_COUCHBASE2 || cs->scheme == DV_SCHEME_COUCHBASE_DNSSRV) {
         r = dv_errmsg(err, errlen, DV_ERR_UNSUPPORTED_OPERATION,
                       "the %s:// scheme is not supported", cs->scheme_name);
         goto fail;
     }
-    if (!opts->username || !*opts->username) {
+    if ((!opts->username || !*opts->username) && !opts->cert_path) {
         r = dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT, "a username is required");
+        goto fail;
+    }
+    if ((opts->cert_path || opts->key_path) && !cs->tls) {
+        r = dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
+                      "a client certificate needs TLS (couchbases://)");
         goto fail;
     }
     e = dv_calloc(1, sizeof *e);
@@ -723,7 +762,7 @@ dv_engine *dv_engine_new(const dv_client_opts *opts, const dv_engine_hooks *hook
     e->h = *hooks;
     e->cs = cs;
     cs = NULL;
-    e->user = dv_strdup(opts->username);
+    e->user = dv_strdup(opts->username ? opts->username : "");
     e->pass = dv_strdup(opts->password ? opts->password : "");
     if (!e->user || !e->pass) {
         r = dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "out of memory");
@@ -749,11 +788,13 @@ dv_engine *dv_engine_new(const dv_client_opts *opts, const dv_engine_hooks *hook
         e->bootstrap_timeout_ns = DEFAULT_BOOTSTRAP_TIMEOUT_MS * DV_NS_PER_MS;
     e->poll_interval_ns =
         (o->config_poll_interval_ms ? o->config_poll_interval_ms : 2500) * DV_NS_PER_MS;
+    if (e->cs->tls && (r = eng_tls_new(e, opts, err, errlen)) != DV_ERR_OK) goto fail;
     if (rc) *rc = DV_ERR_OK;
     return e;
 fail:
     dv_connstr_free(cs);
     if (e) {
+        eng_tls_free(e);
         dv_connstr_free(e->cs);
         dv_free(e->user);
         dv_free(e->pass);
@@ -808,6 +849,7 @@ void dv_engine_free(dv_engine *e)
     conn_reap(e);
     dv_free(e->slots);
     dv_buf_free(&e->scratch);
+    eng_tls_free(e);
     dv_connstr_free(e->cs);
     dv_free(e->user);
     dv_free(e->pass);

@@ -51,6 +51,13 @@ static const char usage[] =
     "                       a user; ROLES in Couchbase's syntax, comma-separated, e.g.\n"
     "                       admin or data_reader[default],data_writer[default] (default\n"
     "                       admin). Repeatable. Default: Administrator:password:admin.\n"
+    "  --data-dir DIR       keep every couchbase bucket's data in DIR (created if absent;\n"
+    "                       the buckets kept there are loaded at start). Default:\n"
+    "                       $XDG_DATA_HOME/divan-server, else ~/.local/share/divan-server\n"
+    "  --ephemeral          keep nothing on disk: every bucket lives in memory only, and the\n"
+    "                       persisting durability levels are refused\n"
+    "  --flush-interval MS  plain writes reach disk within this many milliseconds (default\n"
+    "                       100); durable writes are committed at once\n"
     "\n"
     "TLS (docs/server.md): with a certificate and its key, TLS twins of the three listeners\n"
     "  --tls-cert FILE      PEM certificate chain of the server, leaf first\n"
@@ -68,14 +75,6 @@ static const char usage[] =
     "  --tls-http-port N    HTTPS management REST port (default 18091; 0 = any free)\n"
     "  --tls-query-port N   HTTPS query service port (default 18093; 0 = any free)\n"
     "  --plain-auth any|tls SASL PLAIN on every connection (default) or only on TLS ones\n"
-    "\n"
-    "  --data-dir DIR       keep every couchbase bucket's data in DIR (created if absent;\n"
-    "                       the buckets kept there are loaded at start). Default:\n"
-    "                       $XDG_DATA_HOME/divan-server, else ~/.local/share/divan-server\n"
-    "  --ephemeral          keep nothing on disk: every bucket lives in memory only, and the\n"
-    "                       persisting durability levels are refused\n"
-    "  --flush-interval MS  plain writes reach disk within this many milliseconds (default\n"
-    "                       100); durable writes are committed at once\n"
     "\n"
     "Limits (docs/server.md says what a client sees at each):\n"
     "  --max-pending-out BYTES      unsent replies per connection before it is no longer\n"
@@ -111,9 +110,9 @@ typedef struct options {
     const char *users[MAX_FLAGS];
     int nusers;
     const char *data_dir;
-    uint32_t flush_ms;
     dv_tls_options tls;
     int tls_kv_port, tls_http_port, tls_query_port;
+    uint32_t flush_ms;
     dv_net_options net;
     dv_session_limits session;
     dv_http_limits rest;

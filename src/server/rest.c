@@ -33,12 +33,17 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/base64.h"
 #include "base/buf.h"
 #include "base/errmsg.h"
 #include "base/log.h"
+#include "mcbp/protocol.h"
+#include "server/kv.h"
 #include "server/listen.h"
 #include "server/rest_form.h"
+#include "server/ui.h"
 #include "topology/manifest.h"
+#include "topology/vbucket.h"
 
 #define BODY_MAX           (1u << 20)
 #define REALM_HEADER       "Basic realm=\"Couchbase Server Admin / REST\""
@@ -178,6 +183,9 @@ typedef enum route {
     R_RBAC_GROUPS,
     R_RBAC_GROUP,
     R_RBAC_ROLES,
+    R_DOCS,
+    R_DOC,
+    R_QUERY_PROXY,
 } route;
 
 /* Path positions of the names: /pools/default/buckets/B/scopes/S/collections/C. */
@@ -204,6 +212,7 @@ typedef struct ctx {
     char location[24 + 3 * DV_BUCKET_NAME_MAX + 1];
     int challenge;
     stream *stream;
+    const dv_ui_file *ui; /* a console file: its bytes are the body (not for a 304) */
 } ctx;
 
 /* ---- small helpers --------------------------------------------------------------------------- */
@@ -628,6 +637,13 @@ static json_t *node_json(ctx *x)
 
 static void serve_root(ctx *x)
 {
+    /* A browser opening the REST port gets the console, as Couchbase's redirects to /ui/. */
+    const char *accept = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Accept");
+    if (accept && strstr(accept, "text/html")) {
+        snprintf(x->location, sizeof x->location, "/ui/index.html");
+        reply_empty(x, 302);
+        return;
+    }
     reply_json(
         x, 200,
         json_pack("{s:s,s:s}", "server", "divan-server", "implementationVersion", DV_REST_VERSION));
@@ -763,6 +779,20 @@ static json_t *bucket_caps(dv_cluster *c, dv_bucket *b)
 }
 
 /* The bucket object of kv-protocol.md 8.2, with every field the official core requires. */
+/* Mutations since the bucket was made: the sum of its vbuckets' high seqnos. The console draws
+ * ops/s from its change between two reads. */
+static uint64_t bucket_mutations(dv_bucket *b)
+{
+    dv_store *st = dv_bucket_store(b);
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < dv_store_nvb(st); i++) {
+        dv_vbucket *vb = dv_store_lock(st, (uint16_t)i);
+        sum += dv_vbucket_high_seqno(vb);
+        dv_vbucket_unlock(vb);
+    }
+    return sum;
+}
+
 static json_t *bucket_json(ctx *x, dv_bucket *b)
 {
     dv_bucket_settings s;
@@ -793,6 +823,11 @@ static json_t *bucket_json(ctx *x, dv_bucket *b)
         "quotaPercentUsed", quota ? (double)st.bytes * 100.0 / (double)quota : 0.0, "opsPerSec", 0,
         "diskFetches", 0, "itemCount", (json_int_t)st.items, "diskUsed", 0, "dataUsed",
         (json_int_t)st.bytes, "memUsed", (json_int_t)st.bytes);
+    if (o && json_object_set_new(json_object_get(o, "basicStats"), "mutations",
+                                 json_integer((json_int_t)bucket_mutations(b))) != 0) {
+        json_decref(o);
+        return NULL;
+    }
     if (o && s.type == DV_BUCKET_COUCHBASE &&
         (json_object_set_new(o, "storageBackend", json_string(s.magma ? "magma" : "couchstore")) ||
          (s.magma && (json_object_set_new(o, "historyRetentionCollectionDefault",
@@ -2328,6 +2363,528 @@ static void serve_rbac_roles(ctx *x)
     reply_json(x, 200, a);
 }
 
+/* ---- documents (the console's document editor) ----------------------------------------------- */
+
+#define DOCS_LIMIT_DEFAULT 10
+#define DOCS_LIMIT_MAX     1000
+#define DOC_KEY_MAX        250
+#define FLAGS_JSON         0x02000006u /* the SDKs' common flags for JSON */
+#define FLAGS_STRING       0x04000006u
+
+/* A query-string parameter, percent-decoded into out (cap bytes); its length, or -1 when absent
+ * or malformed or too long. */
+static long query_arg(ctx *x, const char *name, char *out, size_t cap)
+{
+    const char *v = MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, name);
+    if (!v) return -1;
+    size_t n = strlen(v);
+    if (n >= cap) return -1;
+    return dv_url_decode(v, n, 1, out);
+}
+
+static int query_u64(ctx *x, const char *name, uint64_t hi, uint64_t *out)
+{
+    char v[32];
+    long n = query_arg(x, name, v, sizeof v);
+    if (n < 0) return MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, name) ? -1 : 0;
+    char *end;
+    errno = 0;
+    unsigned long long u = strtoull(v, &end, 10);
+    if (n == 0 || *end || errno || v[0] == '-' || u > hi) return -1;
+    *out = u;
+    return 1;
+}
+
+/* The collection of /pools/default/buckets/B/scopes/S/collections/C/docs[/ID] after the
+ * permission check (perms on B:S:C, perm the ns_server permission named in a 403); NULL when a
+ * reply was made. */
+static dv_bucket *docs_collection(ctx *x, unsigned perms, const char *perm, uint32_t *cid)
+{
+    const char *b = x->seg[SEG_BUCKET], *s = x->seg[SEG_SCOPE], *c = x->seg[SEG_COLLECTION];
+    if (!dv_user_allow(x->user, perms, b, s, c)) {
+        char sb[128], ss[128], sc[128];
+        reply_forbidden(x, "cluster.collection[%s:%s:%s].data.docs!%s",
+                        printable(b, x->seglen[SEG_BUCKET], sb, sizeof sb),
+                        printable(s, x->seglen[SEG_SCOPE], ss, sizeof ss),
+                        printable(c, x->seglen[SEG_COLLECTION], sc, sizeof sc), perm);
+        return NULL;
+    }
+    dv_bucket *bk = dv_cluster_get_bucket(x->r->cluster, b, x->seglen[SEG_BUCKET]);
+    if (!bk) {
+        reply_not_found(x);
+        return NULL;
+    }
+    char path[2 * 256 + 2];
+    int n = snprintf(path, sizeof path, "%s.%s", s, c);
+    dv_error rc = n > 0 && (size_t)n < sizeof path
+                      ? dv_bucket_lookup_collection(bk, path, (size_t)n, cid, NULL)
+                      : DV_ERR_COLLECTION_NOT_FOUND;
+    if (rc != DV_ERR_OK) {
+        reply_manifest_error(x, rc == DV_ERR_SCOPE_NOT_FOUND ? rc : DV_ERR_COLLECTION_NOT_FOUND, s,
+                             c);
+        dv_bucket_release(bk);
+        return NULL;
+    }
+    return bk;
+}
+
+static char *cas_text(uint64_t cas, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%llu", (unsigned long long)cas);
+    return buf;
+}
+
+/* The user xattrs of an item (names not starting with '_'), as an object of parsed values. */
+static json_t *item_xattrs(const dv_item *it)
+{
+    json_t *o = json_object();
+    const unsigned char *p = (const unsigned char *)dv_item_xattr(it);
+    size_t n = it->nxattr;
+    if (!o || n < 4) return o;
+    size_t off = 4;
+    while (off + 4 <= n) {
+        uint32_t len = (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 |
+                       (uint32_t)p[off + 2] << 8 | p[off + 3];
+        off += 4;
+        if (len > n - off) break;
+        const char *k = (const char *)p + off;
+        size_t kl = strnlen(k, len);
+        if (kl + 1 < len && k[0] != '_') {
+            const char *v = k + kl + 1;
+            size_t vl = strnlen(v, len - kl - 1);
+            json_t *j = json_loadb(v, vl, JSON_DECODE_ANY, NULL);
+            json_object_setn_new(o, k, kl, j ? j : json_stringn(v, vl));
+        }
+        off += len;
+    }
+    return o;
+}
+
+/* {"meta":{...},"json":value} (or "base64" for a value that is not JSON), with xattrs when the
+ * user may read them. */
+static json_t *doc_json(ctx *x, const dv_item *it, int xattrs)
+{
+    char cas[24];
+    int is_json = (it->datatype & DV_DATATYPE_JSON) != 0;
+    json_t *meta = json_pack("{s:s%,s:s,s:I,s:I,s:s,s:I}", "id", dv_item_key(it), (size_t)it->nkey,
+                             "cas", cas_text(it->cas, cas, sizeof cas), "flags",
+                             (json_int_t)it->flags, "expiration", (json_int_t)it->exptime, "type",
+                             is_json ? "json" : "base64", "seqno", (json_int_t)it->seqno);
+    json_t *o = json_pack("{s:o}", "meta", meta);
+    if (!o) return NULL;
+    json_t *v = is_json ? json_loadb(dv_item_value(it), it->nvalue, JSON_DECODE_ANY, NULL) : NULL;
+    if (v) {
+        json_object_set_new(o, "json", v);
+    } else {
+        dv_buf b;
+        dv_buf_init(&b);
+        if (dv_base64_encode(&b, dv_item_value(it), it->nvalue) == 0)
+            json_object_set_new(o, "base64",
+                                json_stringn((const char *)dv_buf_head(&b), dv_buf_size(&b)));
+        dv_buf_free(&b);
+    }
+    if (xattrs && it->nxattr) json_object_set_new(o, "xattrs", item_xattrs(it));
+    (void)x;
+    return o;
+}
+
+typedef struct doc_list {
+    dv_item **v;
+    size_t n, cap;
+    const char *prefix;
+    size_t prefix_len;
+    int oom;
+} doc_list;
+
+static int collect_doc(void *ud, dv_item *it)
+{
+    doc_list *l = ud;
+    if (it->nkey < l->prefix_len || memcmp(dv_item_key(it), l->prefix, l->prefix_len) != 0)
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        dv_item **v = dv_realloc(l->v, cap * sizeof *v);
+        if (!v) {
+            l->oom = 1;
+            return 1;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = dv_item_ref(it);
+    return 0;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    const dv_item *x = *(dv_item *const *)a, *y = *(dv_item *const *)b;
+    size_t n = x->nkey < y->nkey ? x->nkey : y->nkey;
+    int c = memcmp(dv_item_key(x), dv_item_key(y), n);
+    return c ? c : (x->nkey > y->nkey) - (x->nkey < y->nkey);
+}
+
+/* GET .../docs?skip=&limit=&prefix=&include_docs=: the collection's live documents in key
+ * order, a page at a time; total_rows counts every match. */
+static void list_docs(ctx *x)
+{
+    uint32_t cid;
+    dv_bucket *b = docs_collection(x, DV_PERM_READ, "read", &cid);
+    if (!b) return;
+    uint64_t skip = 0, limit = DOCS_LIMIT_DEFAULT;
+    char prefix[DOC_KEY_MAX + 1] = "", inc[8] = "";
+    long plen = query_arg(x, "prefix", prefix, sizeof prefix);
+    if (query_u64(x, "skip", UINT32_MAX, &skip) < 0 ||
+        query_u64(x, "limit", DOCS_LIMIT_MAX, &limit) < 0 ||
+        (plen < 0 && MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, "prefix"))) {
+        reply_error(x, 400, "_", "skip must be a count, limit 0 to 1000, prefix at most 250 bytes");
+        dv_bucket_release(b);
+        return;
+    }
+    int include = query_arg(x, "include_docs", inc, sizeof inc) >= 0 && strcmp(inc, "true") == 0;
+    doc_list l = {.prefix = prefix, .prefix_len = plen > 0 ? (size_t)plen : 0};
+    dv_store *st = dv_bucket_store(b);
+    uint32_t now = (uint32_t)time(NULL);
+    for (unsigned vb = 0; vb < dv_store_nvb(st) && !l.oom; vb++) {
+        dv_vbucket *v = dv_store_lock(st, (uint16_t)vb);
+        dv_vbucket_each(v, cid, now, collect_doc, &l);
+        dv_vbucket_unlock(v);
+    }
+    json_t *rows = l.oom ? NULL : json_array();
+    if (rows) {
+        qsort(l.v, l.n, sizeof *l.v, key_cmp);
+        int xattrs = dv_user_allow(x->user, DV_PERM_XATTR_READ, x->seg[SEG_BUCKET],
+                                   x->seg[SEG_SCOPE], x->seg[SEG_COLLECTION]);
+        for (uint64_t i = skip; i < l.n && i < skip + limit; i++) {
+            const dv_item *it = l.v[i];
+            json_t *row = include ? doc_json(x, it, xattrs) : json_object();
+            if (!row ||
+                json_object_set_new(row, "id", json_stringn(dv_item_key(it), it->nkey)) != 0 ||
+                json_array_append_new(rows, row) != 0) {
+                json_decref(rows);
+                rows = NULL;
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < l.n; i++) dv_item_release(l.v[i]);
+    dv_free(l.v);
+    dv_bucket_release(b);
+    if (!rows) {
+        reply_oom(x);
+        return;
+    }
+    reply_json(x, 200,
+               json_pack("{s:I,s:I,s:I,s:o}", "total_rows", (json_int_t)l.n, "skip",
+                         (json_int_t)skip, "limit", (json_int_t)limit, "rows", rows));
+}
+
+static int doc_key(ctx *x, const char **key, size_t *nkey)
+{
+    *key = x->seg[SEG_COLLECTION + 2];
+    *nkey = x->seglen[SEG_COLLECTION + 2];
+    if (*nkey == 0 || *nkey > DOC_KEY_MAX) {
+        reply_error(x, 400, "_", "A document key is 1 to 250 bytes");
+        return -1;
+    }
+    return 0;
+}
+
+static void kv_run(dv_bucket *b, dv_kv_req *rq, dv_kv_res *res, const char *key, size_t nkey,
+                   uint32_t cid)
+{
+    dv_store *st = dv_bucket_store(b);
+    rq->key = key;
+    rq->nkey = nkey;
+    rq->cid = cid;
+    rq->vbucket = dv_vbucket_of(key, nkey, dv_store_nvb(st));
+    rq->now = (uint32_t)time(NULL);
+    memset(res, 0, sizeof *res);
+    dv_kv_execute(st, rq, res);
+}
+
+/* A KV status that is not success, as the REST answer the console shows. */
+static void reply_kv_status(ctx *x, uint16_t status)
+{
+    switch (status) {
+    case DV_STATUS_KEY_ENOENT:
+        reply_error(x, 404, "_", "Document not found.");
+        break;
+    case DV_STATUS_KEY_EEXISTS:
+        reply_error(x, 409, "_", "The document was changed since it was read (CAS mismatch).");
+        break;
+    case DV_STATUS_LOCKED:
+        reply_error(x, 409, "_", "The document is locked.");
+        break;
+    case DV_STATUS_E2BIG:
+        reply_error(x, 400, "value", "The value is too large.");
+        break;
+    default: {
+        char msg[64];
+        snprintf(msg, sizeof msg, "The data service answered status 0x%02x.", status);
+        reply_error(x, 500, "_", msg);
+    }
+    }
+}
+
+static void get_doc(ctx *x)
+{
+    const char *key;
+    size_t nkey;
+    uint32_t cid;
+    if (doc_key(x, &key, &nkey) != 0) return;
+    dv_bucket *b = docs_collection(x, DV_PERM_READ, "read", &cid);
+    if (!b) return;
+    dv_kv_req rq = {.opcode = DV_OP_GET};
+    dv_kv_res res;
+    kv_run(b, &rq, &res, key, nkey, cid);
+    if (res.status == DV_STATUS_SUCCESS && res.item) {
+        int xattrs = dv_user_allow(x->user, DV_PERM_XATTR_READ, x->seg[SEG_BUCKET],
+                                   x->seg[SEG_SCOPE], x->seg[SEG_COLLECTION]);
+        /* GET answers the value only: read the item itself for the metadata and xattrs. */
+        reply_json(x, 200, doc_json(x, res.item, xattrs));
+    } else {
+        reply_kv_status(x, res.status);
+    }
+    if (res.item) dv_item_release(res.item);
+    dv_bucket_release(b);
+}
+
+/* POST .../docs/ID, form: value (required), flags, expiry (seconds; absent keeps the
+ * document's), cas (replace only that version), insert=true (create only). */
+static void set_doc(ctx *x)
+{
+    const char *key;
+    size_t nkey;
+    uint32_t cid;
+    if (doc_key(x, &key, &nkey) != 0) return;
+    dv_bucket *b = docs_collection(x, DV_PERM_WRITE, "upsert", &cid);
+    if (!b) return;
+    dv_form f = DV_FORM_INIT;
+    if (read_form(x, &f) != 0) {
+        dv_bucket_release(b);
+        return;
+    }
+    json_t *errs = json_object();
+    static const char *const known[] = {"value", "flags", "expiry", "cas", "insert", NULL};
+    if (errs) check_unsupported(&f, known, errs);
+    const dv_form_field *value = dv_form_get(&f, "value"), *flags = dv_form_get(&f, "flags"),
+                        *expiry = dv_form_get(&f, "expiry"), *cas = dv_form_get(&f, "cas"),
+                        *insert = dv_form_get(&f, "insert");
+    if (errs && !value) add_error(errs, "value", "The value is missing.");
+    json_t *parsed =
+        value ? json_loadb(value->value, value->value_len, JSON_DECODE_ANY, NULL) : NULL;
+    uint32_t fl = parsed ? FLAGS_JSON : FLAGS_STRING, exp = 0;
+    if (errs && flags && form_u32(flags, 0, UINT32_MAX, &fl) != 0)
+        add_error(errs, "flags", "The flags must be an unsigned 32-bit number.");
+    if (errs && expiry && form_u32(expiry, 0, UINT32_MAX, &exp) != 0)
+        add_error(errs, "expiry", "The expiry must be a number of seconds.");
+    uint64_t c = 0;
+    if (errs && cas && cas->value_len) {
+        char *end;
+        errno = 0;
+        c = strtoull(cas->value, &end, 10);
+        if (*end || errno || cas->value[0] == '-' || c == 0)
+            add_error(errs, "cas",
+                      "The CAS must be the decimal number the document was read with.");
+    }
+    int ins = insert && value_is(insert, "true");
+    if (errs && ins && c) add_error(errs, "cas", "A new document has no CAS.");
+    if (!errs) {
+        reply_oom(x);
+    } else if (!reply_errors(x, errs)) {
+        dv_kv_req rq = {.opcode = ins ? DV_OP_ADD : c ? DV_OP_REPLACE : DV_OP_SET};
+        rq.value = value->value;
+        rq.nvalue = value->value_len;
+        rq.datatype = parsed ? DV_DATATYPE_JSON : 0;
+        rq.cas = c;
+        rq.flags = fl;
+        rq.expiry = exp;
+        rq.preserve_ttl = !expiry && !ins;
+        dv_kv_res res;
+        kv_run(b, &rq, &res, key, nkey, cid);
+        if (res.item) dv_item_release(res.item);
+        char ct[24];
+        if (res.status == DV_STATUS_SUCCESS)
+            reply_json(x, 200, json_pack("{s:s}", "cas", cas_text(res.cas, ct, sizeof ct)));
+        else if (res.status == DV_STATUS_KEY_EEXISTS && ins)
+            reply_error(x, 409, "_", "A document with this key already exists.");
+        else if (res.status == DV_STATUS_KEY_EEXISTS)
+            reply_error(x, 409, "_", "The document was changed since it was read (CAS mismatch).");
+        else
+            reply_kv_status(x, res.status);
+    }
+    json_decref(parsed);
+    dv_form_clear(&f);
+    dv_bucket_release(b);
+}
+
+/* DELETE .../docs/ID[?cas=N]. */
+static void delete_doc(ctx *x)
+{
+    const char *key;
+    size_t nkey;
+    uint32_t cid;
+    if (doc_key(x, &key, &nkey) != 0) return;
+    dv_bucket *b = docs_collection(x, DV_PERM_WRITE, "delete", &cid);
+    if (!b) return;
+    uint64_t c = 0;
+    if (query_u64(x, "cas", UINT64_MAX, &c) < 0) {
+        reply_error(x, 400, "cas",
+                    "The CAS must be the decimal number the document was read with.");
+    } else {
+        dv_kv_req rq = {.opcode = DV_OP_DELETE, .cas = c};
+        dv_kv_res res;
+        kv_run(b, &rq, &res, key, nkey, cid);
+        if (res.item) dv_item_release(res.item);
+        if (res.status == DV_STATUS_SUCCESS)
+            reply_text(x, 200, "application/json", "{}");
+        else if (res.status == DV_STATUS_KEY_EEXISTS)
+            reply_error(x, 409, "_", "The document was changed since it was read (CAS mismatch).");
+        else
+            reply_kv_status(x, res.status);
+    }
+    dv_bucket_release(b);
+}
+
+/* ---- the query workbench's proxy (as Couchbase's UI reaches the query service) -------------- */
+
+#define PROXY_REPLY_MAX    (64u << 20)
+#define PROXY_TIMEOUT_SECS 300
+
+static int send_all_fd(int fd, const void *p, size_t n)
+{
+    const char *s = p;
+    while (n > 0) {
+        ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        s += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Undo chunked transfer coding in place; the decoded length, or -1 if malformed. */
+static long dechunk(char *p, size_t n)
+{
+    size_t in = 0, out = 0;
+    for (;;) {
+        char *end;
+        if (in >= n) return -1;
+        unsigned long k = strtoul(p + in, &end, 16);
+        char *crlf = memchr(p + in, '\n', n - in);
+        if (!crlf || end == p + in) return -1;
+        in = (size_t)(crlf - p) + 1;
+        if (k == 0) return (long)out;
+        if (k > n - in) return -1;
+        memmove(p + out, p + in, k);
+        out += k;
+        in += k;
+        if (in + 2 <= n && p[in] == '\r') in++;
+        if (in < n && p[in] == '\n') in++;
+    }
+}
+
+/* POST /_p/query/query/service: the request goes to the query service of this server with the
+ * client's own credentials (the query service checks them and every privilege), the answer
+ * comes back as it is. */
+static void proxy_query(ctx *x)
+{
+    uint16_t port = dv_cluster_query_port(x->r->cluster);
+    if (port == 0) {
+        reply_error(x, 503, "_", "The query service is not running.");
+        return;
+    }
+    const char *auth =
+        MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *ctype =
+        MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ctype || strlen(ctype) > 128 || strpbrk(ctype, "\r\n")) ctype = "application/json";
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        reply_error(x, 503, "_", "Cannot reach the query service.");
+        return;
+    }
+    struct timeval tv = {PROXY_TIMEOUT_SECS, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char head[AUTH_HEADER_MAX + 512];
+    size_t body_len = dv_buf_size(&x->q->body);
+    int hn = snprintf(head, sizeof head,
+                      "POST /query/service HTTP/1.0\r\nHost: 127.0.0.1:%u\r\n"
+                      "Authorization: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+                      (unsigned)port, auth ? auth : "", ctype, body_len);
+    dv_buf in;
+    dv_buf_init(&in);
+    int ok = hn > 0 && (size_t)hn < sizeof head &&
+             connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+             send_all_fd(fd, head, (size_t)hn) == 0 &&
+             (body_len == 0 || send_all_fd(fd, dv_buf_head(&x->q->body), body_len) == 0);
+    OPENSSL_cleanse(head, sizeof head);
+    char chunk[16384];
+    while (ok) {
+        ssize_t k = recv(fd, chunk, sizeof chunk, 0);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) ok = 0;
+        if (k <= 0) break;
+        if (dv_buf_size(&in) + (size_t)k > PROXY_REPLY_MAX || dv_buf_append(&in, chunk, (size_t)k))
+            ok = 0;
+    }
+    close(fd);
+    char *p = (char *)dv_buf_head(&in);
+    size_t n = dv_buf_size(&in);
+    char *sep = ok && n > 12 ? memmem(p, n, "\r\n\r\n", 4) : NULL;
+    unsigned status = sep && memcmp(p, "HTTP/1.", 7) == 0 ? (unsigned)atoi(p + 9) : 0;
+    if (status < 100 || status > 599) {
+        dv_buf_free(&in);
+        reply_error(x, 502, "_", "The query service did not answer.");
+        return;
+    }
+    size_t hlen = (size_t)(sep - p) + 4;
+    int chunked = memmem(p, hlen, "chunked", 7) != NULL;
+    dv_buf_consume(&in, hlen);
+    long blen = (long)(n - hlen);
+    if (chunked && blen > 0) blen = dechunk((char *)dv_buf_head(&in), n - hlen);
+    if (blen < 0) {
+        dv_buf_free(&in);
+        reply_error(x, 502, "_", "The query service's answer was cut off.");
+        return;
+    }
+    in.len = in.off + (size_t)blen;
+    reply_buf(x, status, &in);
+}
+
+/* ---- the web console (ui.h) ------------------------------------------------------------------ */
+
+static void serve_ui(ctx *x, const char *rest)
+{
+    if (x->method != M_GET && x->method != M_HEAD) {
+        x->allow = "GET, HEAD";
+        reply_text(x, 405, "text/plain", "Method Not Allowed\r\n");
+        return;
+    }
+    const char *q = strchr(rest, '?');
+    size_t len = q ? (size_t)(q - rest) : strlen(rest);
+    const char *inm =
+        MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    dv_ui_reply u = dv_ui_lookup(rest, len, inm);
+    if (u.status == 301) {
+        snprintf(x->location, sizeof x->location, "%s", u.location);
+        reply_empty(x, 301);
+    } else if (u.status == 404) {
+        reply_text(x, 404, "text/plain", "Not found.\r\n");
+    } else {
+        x->ui = u.file;
+        x->status = u.status;
+        x->ctype = u.status == 200 ? u.file->ctype : NULL;
+    }
+}
+
 /* ---- routing --------------------------------------------------------------------------------- */
 
 static unsigned method_of(const char *m)
@@ -2387,7 +2944,6 @@ static int split_path(ctx *x, const char *url)
     return 0;
 }
 
-
 static route match(const ctx *x, unsigned *allowed)
 {
     const unsigned get = M_GET | M_HEAD;
@@ -2398,6 +2954,11 @@ static route match(const ctx *x, unsigned *allowed)
     if (n == 2 && seg_is(x, 0, "settings") && (seg_is(x, 1, "web") || seg_is(x, 1, "indexes"))) {
         *allowed = get | M_POST;
         return seg_is(x, 1, "web") ? R_SETTINGS_WEB : R_SETTINGS_INDEXES;
+    }
+    if (n == 4 && seg_is(x, 0, "_p") && seg_is(x, 1, "query") && seg_is(x, 2, "query") &&
+        seg_is(x, 3, "service")) {
+        *allowed = M_POST;
+        return R_QUERY_PROXY;
     }
     if (n >= 3 && seg_is(x, 0, "settings") && seg_is(x, 1, "rbac")) {
         if (seg_is(x, 2, "users") && n <= 4) return R_RBAC_USERS;
@@ -2468,7 +3029,10 @@ static route match(const ctx *x, unsigned *allowed)
         *allowed = M_DELETE | M_PATCH; /* PATCH: maxTTL, history */
         return R_COLLECTION;
     }
-    return R_NONE;
+    if (!seg_is(x, 8, "docs")) return R_NONE;
+    if (n == 9) return R_DOCS;
+    *allowed = get | M_POST | M_DELETE;
+    return R_DOC;
 }
 
 static void dispatch(ctx *x, route rt)
@@ -2526,6 +3090,20 @@ static void dispatch(ctx *x, route rt)
         break;
     case R_RBAC_ROLES:
         serve_rbac_roles(x);
+        break;
+    case R_DOCS:
+        list_docs(x);
+        break;
+    case R_QUERY_PROXY:
+        proxy_query(x);
+        break;
+    case R_DOC:
+        if (post)
+            set_doc(x);
+        else if (del)
+            delete_doc(x);
+        else
+            get_doc(x);
         break;
     case R_POOL_NODES:
         serve_pool(x, "nodes");
@@ -2601,12 +3179,24 @@ static enum MHD_Result send_reply(ctx *x)
                                                  x->stream, stream_free);
         if (!resp) stream_free(x->stream);
         x->stream = NULL; /* the response owns it now */
+    } else if (x->ui && x->status == 200) {
+        resp = MHD_create_response_from_buffer(x->ui->len, (void *)x->ui->data,
+                                               MHD_RESPMEM_PERSISTENT);
     } else {
         const void *body = dv_buf_size(&x->out) ? (const void *)dv_buf_head(&x->out) : "";
         resp = MHD_create_response_from_buffer(dv_buf_size(&x->out), (void *)body,
                                                MHD_RESPMEM_MUST_COPY);
     }
     if (!resp) return MHD_NO;
+    if (x->ui) {
+        int hok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, x->ui->etag) == MHD_YES;
+        for (size_t i = 0; hok && dv_ui_headers[i]; i += 2)
+            hok = MHD_add_response_header(resp, dv_ui_headers[i], dv_ui_headers[i + 1]) == MHD_YES;
+        if (!hok) {
+            MHD_destroy_response(resp);
+            return MHD_NO;
+        }
+    }
     int ok = MHD_add_response_header(resp, "Cache-Control", "no-cache") == MHD_YES;
     if (x->ctype)
         ok = ok && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, x->ctype) == MHD_YES;
@@ -2634,6 +3224,10 @@ static enum MHD_Result handle(dv_rest *r, struct MHD_Connection *conn, const cha
     dv_buf_init(&x.out);
     unsigned allowed = 0;
     route rt = R_NONE;
+    if (strncmp(url, "/ui", 3) == 0 && (url[3] == '\0' || url[3] == '/')) {
+        serve_ui(&x, url + 3);
+        goto send;
+    }
     if (split_path(&x, url) == 0) rt = match(&x, &allowed);
     if (rt == R_NONE) {
         reply_text(&x, 404, "text/plain", "Not found.\r\n");
@@ -2643,12 +3237,15 @@ static enum MHD_Result handle(dv_rest *r, struct MHD_Connection *conn, const cha
     } else if (rt == R_ROOT) {
         serve_root(&x);
     } else if (!(x.user = authenticate(&x))) {
-        x.challenge = 1;
+        /* The console asks without the challenge, so that the browser shows its own login
+         * form rather than a basic-auth dialog (as Couchbase's UI does with this header). */
+        x.challenge = !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "ns-server-ui");
         reply_empty(&x, 401);
     } else {
         find_host(&x);
         dispatch(&x, rt);
     }
+send:;
     enum MHD_Result rc = send_reply(&x);
     dv_user_release(x.user);
     dv_buf_free(&x.out);

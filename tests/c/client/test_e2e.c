@@ -814,12 +814,15 @@ static void test_bad_connstr(void **state)
     (void)state;
     dv_client_opts o = {0};
     o.connstr = "couchbases://127.0.0.1";
+    o.cert_path = "/nonexistent/client.pem";
+    o.key_path = "/nonexistent/client.key";
     o.username = "a";
     o.password = "b";
     dv_client *c = (dv_client *)1;
     char err[256];
     assert_int_not_equal(dv_client_new(&o, &c, err, sizeof err), DV_ERR_OK);
     assert_null(c);
+    o.cert_path = o.key_path = NULL;
     o.connstr = "couchbase://host:notaport";
     assert_int_not_equal(dv_client_new(&o, &c, err, sizeof err), DV_ERR_OK);
     assert_null(c);
