@@ -135,7 +135,7 @@ def test_flush_and_delete_remove_the_data(node, run):
     assert rest(srv, "POST", "/pools/default/buckets/default/controller/doFlush")[0] == 200
     assert rest(srv, "DELETE", "/pools/default/buckets/doomed")[0] == 200
     assert not os.path.exists(os.path.join(node.data_dir, "buckets", "doomed"))
-    node.stop()
+    node.kill()  # both were on disk when REST answered
     srv = node.start()
     assert rest(srv, "GET", "/pools/default/buckets/doomed")[0] == 404
 
