@@ -364,7 +364,17 @@ static void *on_open(void *ud, const char *peer, const char *local_ip)
 
 static long on_data(void *session, const uint8_t *p, size_t n, dv_buf *out, size_t limit)
 {
-    return dv_session_data(session, p, n, out, limit);
+    return dv_session_read(session, p, n, out, limit);
+}
+
+static int on_held(void *session)
+{
+    return dv_session_held(session);
+}
+
+static void on_release(void *session, dv_buf *out)
+{
+    dv_session_release(session, out);
 }
 
 static int on_authenticated(void *session)
@@ -538,7 +548,8 @@ int main(int argc, char **argv)
     no.host = o.host;
     no.port = o.kv_port;
     no.threads = o.threads;
-    dv_net_handlers h = {on_open, on_data, on_notify, on_close, on_authenticated, NULL};
+    dv_net_handlers h = {on_open,          on_data, on_notify, on_close,
+                         on_authenticated, NULL,    on_held,   on_release};
     dv_net *net = dv_net_start(&no, &h, ctx, err, sizeof err);
     if (!net) return fail("KV listener", err);
     dv_rest_options ro = {0};

@@ -1326,6 +1326,21 @@ long dv_session_data(dv_session *s, const uint8_t *p, size_t n, dv_buf *out, siz
     return rc;
 }
 
+long dv_session_read(dv_session *s, const uint8_t *p, size_t n, dv_buf *out, size_t limit)
+{
+    return session_data(s, p, n, out, limit);
+}
+
+int dv_session_held(const dv_session *s)
+{
+    return s->dw_bucket != NULL;
+}
+
+void dv_session_release(dv_session *s, dv_buf *out)
+{
+    finish_durable(s, out);
+}
+
 static long session_data(dv_session *s, const uint8_t *p, size_t n, dv_buf *out, size_t limit)
 {
     size_t pos = 0;

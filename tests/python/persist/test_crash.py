@@ -24,7 +24,7 @@ KEYS_PER_WRITER = 20
 PLAIN_KEYS = 200
 
 
-async def crash_round(node, seed):
+async def crash_round(node, seed, connections=1):
     from couchbase.durability import DurabilityLevel, ServerDurability
     from couchbase.options import UpsertOptions
 
@@ -32,6 +32,9 @@ async def crash_round(node, seed):
     srv = node.start()
     cluster, bucket = await connect(srv)
     coll = bucket.default_collection()
+    # More connections (each a cluster of its own): their durable writes share commits too.
+    others = [await connect(srv) for _ in range(connections - 1)]
+    colls = [coll] + [b.default_collection() for _, b in others]
     # Plain writes, then longer than the flush delay: they must be on disk by then.
     plain = {}
     for i in range(PLAIN_KEYS):
@@ -53,7 +56,7 @@ async def crash_round(node, seed):
             key = "dur-%d-%d" % (w, n % KEYS_PER_WRITER)
             value = {"seed": seed, "w": w, "n": n}
             pending[key] = value
-            res = await coll.upsert(key, value, dur)
+            res = await colls[w % len(colls)].upsert(key, value, dur)
             if killed.is_set():
                 return  # answered after the kill: counted as unacknowledged
             acked[key] = (value, res.cas)
@@ -71,10 +74,11 @@ async def crash_round(node, seed):
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     assert srv.stop() == -9
-    try:
-        await cluster.close()
-    except Exception:
-        pass
+    for c in [cluster] + [c for c, _ in others]:
+        try:
+            await c.close()
+        except Exception:
+            pass
 
     srv = node.start()
     cluster, bucket = await connect(srv)
@@ -107,6 +111,15 @@ async def crash_round(node, seed):
 @pytest.mark.parametrize("seed", range(ROUNDS))
 def test_acknowledged_writes_survive_sigkill(node, run, seed):
     n, keys, lost = run(crash_round(node, seed))
+    print("seed %d: %d durable writes acknowledged (%d keys, each checked), %d plain, %d lost"
+          % (seed, n, keys, PLAIN_KEYS, len(lost)))
+    assert n > 0, "no durable write was acknowledged before the kill"
+    assert lost == []
+
+
+@pytest.mark.parametrize("seed", range(100, 105))
+def test_acknowledged_writes_of_eight_connections_survive_sigkill(node, run, seed):
+    n, keys, lost = run(crash_round(node, seed, connections=8))
     print("seed %d: %d durable writes acknowledged (%d keys, each checked), %d plain, %d lost"
           % (seed, n, keys, PLAIN_KEYS, len(lost)))
     assert n > 0, "no durable write was acknowledged before the kill"
