@@ -719,6 +719,13 @@ void dv_persist_close(dv_persist *p, int remove)
         pthread_mutex_unlock(&p->mu);
         pthread_join(p->thread, NULL);
         ok = p->last_ok;
+        if (!ok && !remove) {
+            dv_persist_stats st;
+            dv_persist_stats_get(p, &st);
+            dv_log(DV_LOG_ERROR, "persist",
+                   "%s: stopping with %llu changes that could not be written (they are lost)",
+                   p->dir, (unsigned long long)st.queued);
+        }
     }
     pthread_mutex_lock(&p->mu);
     p->closed = 1;
