@@ -293,3 +293,32 @@ def test_users_and_groups_created_over_rest(node, run):
         return got
 
     assert run(as_alice()) == {"v": 1}
+
+
+def test_deleted_documents_keep_their_system_xattrs(node, run):
+    from couchbase.options import LookupInOptions
+    from couchbase.subdocument import get as sd_get
+    from couchbase.subdocument import upsert as sd_upsert
+
+    async def write():
+        cluster, bucket = await connect(node.start())
+        coll = bucket.default_collection()
+        await coll.upsert("tomb", {"body": 1})
+        await coll.mutate_in("tomb", [sd_upsert("_keep.by", "me", xattr=True,
+                                                create_parents=True)])
+        await coll.remove("tomb", durability=ServerDurability(
+            DurabilityLevel.PERSIST_TO_MAJORITY))
+        await cluster.close()
+
+    async def read():
+        cluster, bucket = await connect(node.start())
+        coll = bucket.default_collection()
+        found = (await coll.exists("tomb")).exists
+        r = await coll.lookup_in("tomb", [sd_get("_keep.by", xattr=True)],
+                                 LookupInOptions(access_deleted=True))
+        await cluster.close()
+        return found, r.content_as[str](0)
+
+    run(write())
+    node.kill()
+    assert run(read()) == (False, "me")
