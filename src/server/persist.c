@@ -26,6 +26,34 @@
 
 /* ---- Records ------------------------------------------------------------------------------ */
 
+/* CRC-32C (Castagnoli), a byte at a time from a table made once. */
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+        crc_table[i] = c;
+    }
+}
+
+static uint32_t crc_update(uint32_t c, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < len; i++) c = (c >> 8) ^ crc_table[(c ^ p[i]) & 0xff];
+    return c;
+}
+
+uint32_t dv_persist_record_crc(const void *key, size_t nkey, const void *rec, size_t nrec)
+{
+    pthread_once(&crc_once, crc_init);
+    uint32_t c = crc_update(0xffffffffu, key, nkey);
+    if (nrec > 8) c = crc_update(c, (const uint8_t *)rec + 8, nrec - 8);
+    return c ^ 0xffffffffu;
+}
+
 dv_error dv_persist_key_encode(uint16_t vb, const dv_item *it, dv_buf *out)
 {
     uint8_t *p = dv_buf_reserve(out, DV_PERSIST_KEY_HEADER + it->nkey);
@@ -37,23 +65,31 @@ dv_error dv_persist_key_encode(uint16_t vb, const dv_item *it, dv_buf *out)
     return DV_ERR_OK;
 }
 
-dv_error dv_persist_record_encode(const dv_item *it, dv_buf *out)
+dv_error dv_persist_record_encode(uint16_t vb, const dv_item *it, dv_buf *out)
 {
     size_t n = DV_PERSIST_RECORD_HEADER + (size_t)it->nxattr + it->nvalue;
     uint8_t *p = dv_buf_reserve(out, n);
     if (!p) return DV_ERR_NO_MEMORY;
-    p[0] = DV_PERSIST_FORMAT;
+    p[0] = DV_PERSIST_RECORD_VERSION;
     p[1] = it->deleted ? 1 : 0;
     p[2] = it->datatype;
     p[3] = 0;
-    dv_store_be32(p + 4, it->flags);
-    dv_store_be32(p + 8, it->exptime);
-    dv_store_be64(p + 12, it->cas);
-    dv_store_be64(p + 20, it->seqno);
-    dv_store_be64(p + 28, it->revid);
-    dv_store_be32(p + 36, it->nxattr);
+    dv_store_be32(p + 8, it->flags);
+    dv_store_be32(p + 12, it->exptime);
+    dv_store_be64(p + 16, it->cas);
+    dv_store_be64(p + 24, it->seqno);
+    dv_store_be64(p + 32, it->revid);
+    dv_store_be32(p + 40, it->nxattr);
     memcpy(p + DV_PERSIST_RECORD_HEADER, dv_item_xattr(it), it->nxattr);
     memcpy(p + DV_PERSIST_RECORD_HEADER + it->nxattr, dv_item_value(it), it->nvalue);
+    uint8_t key[DV_PERSIST_KEY_HEADER];
+    dv_store_be16(key, vb);
+    dv_store_be32(key + 2, it->cid);
+    pthread_once(&crc_once, crc_init);
+    uint32_t c = crc_update(0xffffffffu, key, sizeof key);
+    c = crc_update(c, dv_item_key(it), it->nkey);
+    c = crc_update(c, p + 8, n - 8);
+    dv_store_be32(p + 4, c ^ 0xffffffffu);
     dv_buf_commit(out, n);
     return DV_ERR_OK;
 }
@@ -71,7 +107,7 @@ dv_item *dv_persist_record_decode(const void *key, size_t nkey, const void *rec,
         *why = "record too short";
         return NULL;
     }
-    if (r[0] != DV_PERSIST_FORMAT) {
+    if (r[0] != DV_PERSIST_RECORD_VERSION) {
         *why = "unknown record version";
         return NULL;
     }
@@ -79,7 +115,11 @@ dv_item *dv_persist_record_decode(const void *key, size_t nkey, const void *rec,
         *why = "unknown record bits";
         return NULL;
     }
-    uint32_t nxattr = dv_load_be32(r + 36);
+    if (dv_load_be32(r + 4) != dv_persist_record_crc(key, nkey, r, nrec)) {
+        *why = "checksum mismatch";
+        return NULL;
+    }
+    uint32_t nxattr = dv_load_be32(r + 40);
     size_t body = nrec - DV_PERSIST_RECORD_HEADER;
     if (nxattr > body || (nxattr && nxattr < 4)) {
         *why = "bad xattr length";
@@ -105,11 +145,11 @@ dv_item *dv_persist_record_decode(const void *key, size_t nkey, const void *rec,
     }
     it->deleted = r[1] & 1;
     it->datatype = r[2];
-    it->flags = dv_load_be32(r + 4);
-    it->exptime = dv_load_be32(r + 8);
-    it->cas = dv_load_be64(r + 12);
-    it->seqno = dv_load_be64(r + 20);
-    it->revid = dv_load_be64(r + 28);
+    it->flags = dv_load_be32(r + 8);
+    it->exptime = dv_load_be32(r + 12);
+    it->cas = dv_load_be64(r + 16);
+    it->seqno = dv_load_be64(r + 24);
+    it->revid = dv_load_be64(r + 32);
     *vb = dv_load_be16(k);
     return it;
 }
@@ -270,9 +310,11 @@ dv_error dv_persist_open(const char *dir, dv_persist **out, char *errbuf, size_t
         free_struct(p);
         return err;
     }
-    /* The tables; a new environment (no tables at all) gets them and the format. */
+    /* The tables; a new environment (no tables at all) gets them and the format. An existing
+     * one is only read here (a read-only transaction: nothing is written to a directory that
+     * may yet be refused). */
     MDB_txn *txn;
-    rc = mdb_txn_begin(p->env, NULL, 0, &txn);
+    rc = mdb_txn_begin(p->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0) {
         err = mdb_fail(errbuf, errlen, dir, "cannot start a transaction", rc);
         goto fail_env;
@@ -287,6 +329,14 @@ dv_error dv_persist_open(const char *dir, dv_persist **out, char *errbuf, size_t
         goto fail_env;
     }
     int fresh = st.ms_entries == 0;
+    if (fresh) {
+        mdb_txn_abort(txn);
+        rc = mdb_txn_begin(p->env, NULL, 0, &txn);
+        if (rc != 0) {
+            err = mdb_fail(errbuf, errlen, dir, "cannot start a transaction", rc);
+            goto fail_env;
+        }
+    }
     unsigned flags = fresh ? MDB_CREATE : 0;
     rc = mdb_dbi_open(txn, "meta", flags, &p->meta);
     if (rc == 0) rc = mdb_dbi_open(txn, "docs", flags, &p->docs);
@@ -338,7 +388,8 @@ dv_error dv_persist_open(const char *dir, dv_persist **out, char *errbuf, size_t
         MDB_val ck = {5, "clean"}, cv;
         p->was_clean = mdb_get(txn, p->meta, &ck, &cv) == 0 && cv.mv_size == 1 &&
                        ((const uint8_t *)cv.mv_data)[0] == 1;
-        /* Committed (it changes nothing) so that the table handles stay open. */
+        /* Committed (a read-only one: nothing is written) so that the table handles stay
+         * open. */
         rc = mdb_txn_commit(txn);
         if (rc != 0) {
             err = mdb_fail(errbuf, errlen, dir, "cannot open the tables", rc);
@@ -453,7 +504,7 @@ static int cycle(dv_persist *p)
             rc = mdb_put(txn, p->docs, &k, &v, MDB_RESERVE);
             if (rc == 0) {
                 dv_buf_reset(&p->vbuf);
-                if (dv_persist_record_encode(it, &p->vbuf) != DV_ERR_OK) {
+                if (dv_persist_record_encode((uint16_t)i, it, &p->vbuf) != DV_ERR_OK) {
                     rc = ENOMEM;
                     break;
                 }
@@ -711,7 +762,7 @@ static void remove_dir(const char *dir)
 void dv_persist_close(dv_persist *p, int remove)
 {
     if (!p || p->closed) return;
-    int ok = 1;
+    int ok = p->running; /* a store attached and served: its last state is marked clean */
     if (p->running) {
         pthread_mutex_lock(&p->mu);
         p->stop = 1;
@@ -733,7 +784,7 @@ void dv_persist_close(dv_persist *p, int remove)
     pthread_cond_broadcast(&p->done_cv);
     pthread_mutex_unlock(&p->mu);
     if (p->env) {
-        if (!remove && ok && p->store) {
+        if (!remove && ok) {
             MDB_txn *txn;
             if (mdb_txn_begin(p->env, NULL, 0, &txn) == 0) {
                 if (put_meta_byte(txn, p->meta, "clean", 1) == 0)

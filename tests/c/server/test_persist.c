@@ -43,12 +43,16 @@ static void record_round_trip(void **state)
     dv_buf_init(&k);
     dv_buf_init(&v);
     assert_int_equal(dv_persist_key_encode(300, it, &k), DV_ERR_OK);
-    assert_int_equal(dv_persist_record_encode(it, &v), DV_ERR_OK);
+    assert_int_equal(dv_persist_record_encode(300, it, &v), DV_ERR_OK);
     tu_assert_hex(dv_buf_head(&k), dv_buf_size(&k), "01 2c 00 00 00 09 6b 65 79 31");
     assert_int_equal(dv_buf_size(&v), DV_PERSIST_RECORD_HEADER + NXATTR + 7);
-    tu_assert_hex(dv_buf_head(&v), DV_PERSIST_RECORD_HEADER,
-                  "01 00 01 00  01 02 03 04  71 3f b3 00  11 22 33 44 55 66 77 88"
+    tu_assert_hex(dv_buf_head(&v), 4, "02 00 01 00");
+    tu_assert_hex(dv_buf_head(&v) + 8, DV_PERSIST_RECORD_HEADER - 8,
+                  "01 02 03 04  71 3f b3 00  11 22 33 44 55 66 77 88"
                   "00 00 00 00 00 00 00 2a  00 00 00 00 00 00 00 07  00 00 00 10");
+    assert_int_equal(
+        dv_load_be32(dv_buf_head(&v) + 4),
+        dv_persist_record_crc(dv_buf_head(&k), dv_buf_size(&k), dv_buf_head(&v), dv_buf_size(&v)));
     uint16_t vb = 0;
     const char *why;
     dv_item *back = dv_persist_record_decode(dv_buf_head(&k), dv_buf_size(&k), dv_buf_head(&v),
@@ -74,7 +78,7 @@ static void record_round_trip(void **state)
     /* A tombstone that keeps its xattrs. */
     it->deleted = 1;
     dv_buf_reset(&v);
-    assert_int_equal(dv_persist_record_encode(it, &v), DV_ERR_OK);
+    assert_int_equal(dv_persist_record_encode(300, it, &v), DV_ERR_OK);
     back = dv_persist_record_decode(dv_buf_head(&k), dv_buf_size(&k), dv_buf_head(&v),
                                     dv_buf_size(&v), &vb, &why);
     assert_non_null(back);
@@ -86,33 +90,53 @@ static void record_round_trip(void **state)
     dv_buf_free(&v);
 }
 
+/* Give rec its checksum (after a change made on purpose). */
+static void fix_crc(const uint8_t *key, size_t nkey, uint8_t *rec, size_t nrec)
+{
+    dv_store_be32(rec + 4, dv_persist_record_crc(key, nkey, rec, nrec));
+}
+
 static void record_rejects_malformed(void **state)
 {
     (void)state;
     uint8_t key[10] = {0, 1, 0, 0, 0, 0, 'a', 'b', 'c', 'd'};
     uint8_t rec[DV_PERSIST_RECORD_HEADER + 8] = {0};
-    rec[0] = DV_PERSIST_FORMAT;
+    rec[0] = DV_PERSIST_RECORD_VERSION;
+    fix_crc(key, sizeof key, rec, sizeof rec);
     uint16_t vb;
     const char *why;
     dv_item *it = dv_persist_record_decode(key, sizeof key, rec, sizeof rec, &vb, &why);
     assert_non_null(it);
     assert_int_equal(it->nvalue, 8);
     dv_item_release(it);
+    /* One bit flipped anywhere in the key or the record. */
+    rec[DV_PERSIST_RECORD_HEADER + 3] ^= 0x10;
+    assert_null(dv_persist_record_decode(key, sizeof key, rec, sizeof rec, &vb, &why));
+    assert_string_equal(why, "checksum mismatch");
+    rec[DV_PERSIST_RECORD_HEADER + 3] ^= 0x10;
+    key[7] ^= 1;
+    assert_null(dv_persist_record_decode(key, sizeof key, rec, sizeof rec, &vb, &why));
+    assert_string_equal(why, "checksum mismatch");
+    key[7] ^= 1;
     assert_null(dv_persist_record_decode(key, 6, rec, sizeof rec, &vb, &why));
     assert_string_equal(why, "bad key length");
-    assert_null(dv_persist_record_decode(key, sizeof key, rec, 39, &vb, &why));
+    assert_null(dv_persist_record_decode(key, sizeof key, rec, 43, &vb, &why));
     assert_string_equal(why, "record too short");
     rec[0] = 9;
     assert_null(dv_persist_record_decode(key, sizeof key, rec, sizeof rec, &vb, &why));
     assert_string_equal(why, "unknown record version");
-    rec[0] = DV_PERSIST_FORMAT;
+    rec[0] = DV_PERSIST_RECORD_VERSION;
     rec[1] = 2;
+    fix_crc(key, sizeof key, rec, sizeof rec);
     assert_null(dv_persist_record_decode(key, sizeof key, rec, sizeof rec, &vb, &why));
+    assert_string_equal(why, "unknown record bits");
     rec[1] = 0;
-    dv_store_be32(rec + 36, 9); /* more xattr bytes than there are */
+    dv_store_be32(rec + 40, 9); /* more xattr bytes than there are */
+    fix_crc(key, sizeof key, rec, sizeof rec);
     assert_null(dv_persist_record_decode(key, sizeof key, rec, sizeof rec, &vb, &why));
     assert_string_equal(why, "bad xattr length");
-    dv_store_be32(rec + 36, 8); /* a blob whose own length disagrees */
+    dv_store_be32(rec + 40, 8); /* a blob whose own length disagrees */
+    fix_crc(key, sizeof key, rec, sizeof rec);
     assert_null(dv_persist_record_decode(key, sizeof key, rec, sizeof rec, &vb, &why));
     assert_string_equal(why, "bad xattr blob");
 }
