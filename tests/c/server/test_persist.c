@@ -14,6 +14,7 @@
 #include "server/bucket.h"
 #include "server/persist.h"
 #include "server/stat.h"
+#include "server/subdoc.h"
 
 static dv_item *doc(uint32_t cid, const char *key, const char *xattr, size_t nxattr,
                     const char *value)
@@ -88,6 +89,19 @@ static void record_round_trip(void **state)
     dv_item_release(it);
     dv_buf_free(&k);
     dv_buf_free(&v);
+}
+
+/* The checksum is CRC-32C: the standard check value, and a long input against subdoc's
+ * (independent, nibble-wise) implementation. */
+static void checksum_is_crc32c(void **state)
+{
+    (void)state;
+    uint8_t rec[8] = {0};
+    assert_int_equal(dv_persist_record_crc("123456789", 9, rec, sizeof rec), 0xe3069283u);
+    uint8_t big[1000];
+    for (size_t i = 0; i < sizeof big; i++) big[i] = (uint8_t)(i * 7 + 3);
+    memset(big, 0, 8); /* what the record checksum skips */
+    assert_int_equal(dv_persist_record_crc(NULL, 0, big, sizeof big), dv_crc32c(big + 8, 992));
 }
 
 /* Give rec its checksum (after a change made on purpose). */
@@ -497,6 +511,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(record_round_trip),
         cmocka_unit_test(record_rejects_malformed),
+        cmocka_unit_test(checksum_is_crc32c),
         cmocka_unit_test(clean_restart_keeps_everything),
         cmocka_unit_test(unclean_restart_new_uuid),
         cmocka_unit_test(rewrites_before_a_commit_write_once),
