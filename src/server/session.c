@@ -309,6 +309,7 @@ static void finish_durable(dv_session *s, dv_buf *out)
         }
     }
     s->ndw = 0;
+    s->dw_ticket = 0; /* tickets are per bucket: the next batch may be another bucket's */
     s->dw_timeout_ms = 0;
     dv_bucket_release(s->dw_bucket);
     s->dw_bucket = NULL;
