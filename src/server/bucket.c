@@ -578,6 +578,9 @@ dv_error dv_bucket_flush(dv_bucket *b)
     pthread_rwlock_unlock(&b->lock);
     if (!enabled) return DV_ERR_BUCKET_NOT_FLUSHABLE;
     dv_store_drop_collection(b->store, UINT32_MAX);
+    /* Flushed on disk too before the flush is acknowledged: a crash right after it must not
+     * bring the documents back. */
+    if (b->persist) dv_persist_wait(b->persist, dv_persist_ticket(b->persist), 0);
     return DV_ERR_OK;
 }
 

@@ -20,6 +20,7 @@
 #include "server/bucket.h"
 #include "server/http_limits.h"
 #include "server/net.h"
+#include "server/persist_users.h"
 #include "server/qsvc.h"
 #include "server/rest.h"
 #include "server/session.h"
@@ -363,7 +364,17 @@ static void *on_open(void *ud, const char *peer, const char *local_ip)
 
 static long on_data(void *session, const uint8_t *p, size_t n, dv_buf *out, size_t limit)
 {
-    return dv_session_data(session, p, n, out, limit);
+    return dv_session_read(session, p, n, out, limit);
+}
+
+static int on_held(void *session)
+{
+    return dv_session_held(session);
+}
+
+static void on_release(void *session, dv_buf *out)
+{
+    dv_session_release(session, out);
 }
 
 static int on_authenticated(void *session)
@@ -434,8 +445,12 @@ static char *slurp(const char *path, char *err, size_t errlen)
     return p;
 }
 
+/* The users kept in the data directory; NULL with --ephemeral. */
+static dv_users_store *users_store;
+
 static void on_rest_change(void *ud)
 {
+    dv_users_store_save(users_store); /* writes only when users or groups changed */
     dv_net_broadcast(ud);
 }
 
@@ -492,6 +507,9 @@ int main(int argc, char **argv)
     if (o.data_dir && dv_cluster_open_data_dir(cluster, o.data_dir, o.flush_ms, &fresh, err,
                                                sizeof err) != DV_ERR_OK)
         return fail("data directory", err);
+    if (o.data_dir &&
+        dv_users_store_open(o.data_dir, users, &users_store, err, sizeof err) != DV_ERR_OK)
+        return fail("data directory", err);
     for (int i = 0; i < o.nbuckets; i++) {
         dv_bucket_settings s;
         if (dv_bucket_settings_parse_flag(o.buckets[i], &s, err, sizeof err) != DV_ERR_OK)
@@ -530,7 +548,8 @@ int main(int argc, char **argv)
     no.host = o.host;
     no.port = o.kv_port;
     no.threads = o.threads;
-    dv_net_handlers h = {on_open, on_data, on_notify, on_close, on_authenticated, NULL};
+    dv_net_handlers h = {on_open,          on_data, on_notify, on_close,
+                         on_authenticated, NULL,    on_held,   on_release};
     dv_net *net = dv_net_start(&no, &h, ctx, err, sizeof err);
     if (!net) return fail("KV listener", err);
     dv_rest_options ro = {0};
@@ -618,6 +637,7 @@ int main(int argc, char **argv)
     dv_free(key_pem);
     dv_session_ctx_free(ctx);
     dv_cluster_free(cluster);
+    dv_users_store_free(users_store);
     dv_users_free(users);
     return 0;
 }

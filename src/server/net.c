@@ -39,7 +39,9 @@ typedef struct conn {
     size_t accounted;    /* out + wbuf as last added to the server-wide total */
     uint64_t opened_ms;  /* loop time of the accept */
     uint64_t partial_ms; /* loop time since which `in` holds an incomplete request; 0: none */
+    int held;            /* its replies wait for the session's release (durable writes) */
     struct conn *prev, *next;
+    struct conn *held_next; /* in the worker's held list */
 } conn;
 
 struct worker {
@@ -47,7 +49,9 @@ struct worker {
     uv_thread_t thread;
     uv_loop_t loop;
     uv_async_t wake;
-    uv_timer_t sweep; /* closes connections past their timeouts */
+    uv_timer_t sweep;  /* closes connections past their timeouts */
+    uv_check_t settle; /* after each loop iteration's reads: releases the held replies */
+    conn *held;        /* connections whose replies wait, newest first */
     pthread_mutex_t mu;
     int *fds; /* accepted sockets waiting to be adopted */
     size_t nfds, capfds;
@@ -104,6 +108,12 @@ static void on_close(uv_handle_t *h)
 {
     conn *c = h->data;
     worker *w = c->w;
+    if (c->held)
+        for (conn **pp = &w->held; *pp; pp = &(*pp)->held_next)
+            if (*pp == c) {
+                *pp = c->held_next;
+                break;
+            }
     if (c->session) w->net->h.close(c->session);
     if (c->prev)
         c->prev->next = c->next;
@@ -169,8 +179,24 @@ static size_t room(const conn *c)
     return own < all ? own : all;
 }
 
-/* Serve the complete requests buffered, as far as the limits allow, write, and read on only
- * while the connection may be served. */
+/* Write what was answered, and read on only while the connection may be served. */
+static void written(conn *c)
+{
+    account(c);
+    flush(c);
+    if (c->closing || c->held) return;
+    size_t r = room(c);
+    c->paused = r == 0;
+    /* Unserved requests wait in `in`; a partial one starts the frame timeout. */
+    if (!dv_buf_size(&c->in))
+        c->partial_ms = 0;
+    else if (!c->partial_ms && !c->paused)
+        c->partial_ms = uv_now(&c->w->loop);
+    set_reading(c, !c->paused);
+}
+
+/* Serve the complete requests buffered, as far as the limits allow, then write (at the end of
+ * the loop iteration when the session holds its replies). */
 static void process(conn *c)
 {
     if (c->closing) return;
@@ -187,18 +213,39 @@ static void process(conn *c)
             dv_buf_consume(&c->in, (size_t)used);
         }
         if (c->preauth && n->h.authenticated && n->h.authenticated(c->session)) preauth_done(c);
+        if (!c->held && n->h.held && n->h.held(c->session)) {
+            c->held = 1;
+            c->held_next = c->w->held;
+            c->w->held = c;
+        }
     }
-    account(c);
-    flush(c);
-    if (c->closing) return;
-    r = room(c);
-    c->paused = r == 0;
-    /* Unserved requests wait in `in`; a partial one starts the frame timeout. */
-    if (!dv_buf_size(&c->in))
-        c->partial_ms = 0;
-    else if (!c->partial_ms && !c->paused)
-        c->partial_ms = uv_now(&c->w->loop);
-    set_reading(c, !c->paused);
+    written(c);
+}
+
+/* The loop iteration's reads are done: the sessions that hold replies release them (the first
+ * waits for the commit their durable writes share), and they are written. */
+static void on_settle(uv_check_t *h)
+{
+    worker *w = h->data;
+    conn *list = w->held;
+    w->held = NULL;
+    /* Oldest first, as they were read. */
+    conn *rev = NULL;
+    while (list) {
+        conn *next = list->held_next;
+        list->held_next = rev;
+        rev = list;
+        list = next;
+    }
+    while (rev) {
+        conn *c = rev;
+        rev = c->held_next;
+        c->held = 0;
+        c->held_next = NULL;
+        w->net->h.release(c->session, &c->out);
+        if (uv_is_closing((uv_handle_t *)&c->tcp)) continue;
+        written(c);
+    }
 }
 
 /* TLS: the ciphertext read becomes request bytes in `in`; once the handshake is done the
@@ -280,7 +327,7 @@ static void on_write(uv_write_t *req, int status)
 
 static void flush(conn *c)
 {
-    if (c->writing || uv_is_closing((uv_handle_t *)&c->tcp)) return;
+    if (c->held || c->writing || uv_is_closing((uv_handle_t *)&c->tcp)) return;
     dv_buf *wire = &c->out;
     if (c->tls) {
         if (dv_buf_size(&c->out) && dv_tls_conn_seal(c->tls, &c->out, &c->tout) < 0) {
@@ -568,6 +615,11 @@ dv_net *dv_net_start(const dv_net_options *opt, const dv_net_handlers *h, void *
         uv_timer_init(&w->loop, &w->sweep);
         w->sweep.data = w;
         uv_timer_start(&w->sweep, on_sweep, tick, tick);
+        if (h->held && h->release) {
+            uv_check_init(&w->loop, &w->settle);
+            w->settle.data = w;
+            uv_check_start(&w->settle, on_settle);
+        }
         uv_thread_create(&w->thread, worker_main, w);
     }
     pthread_create(&n->acceptor, NULL, acceptor_main, n);

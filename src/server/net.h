@@ -45,6 +45,12 @@ typedef struct dv_net_handlers {
     /* A TLS connection finished its handshake, before any request is read: returns -1 to close
      * it. NULL: nothing to do. */
     int (*secured)(void *session, const dv_tls_conn *tls);
+    /* Replies that must wait (durable writes for their commit): held(session) says 1 after a
+     * data() call whose replies may not be written yet; release(session, out) is called once
+     * per loop iteration, after every read of it, and makes them final. Until then the
+     * connection's replies are not written. NULL: every reply is final. */
+    int (*held)(void *session);
+    void (*release)(void *session, dv_buf *out);
 } dv_net_handlers;
 
 typedef struct dv_net_options {

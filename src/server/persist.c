@@ -26,6 +26,47 @@
 
 /* ---- Records ------------------------------------------------------------------------------ */
 
+/* CRC-32C (Castagnoli), eight bytes at a time (slicing-by-8) from tables made once: loading a
+ * bucket checks every record, so this is on the restart's path. */
+static uint32_t crc_table[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+        crc_table[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+}
+
+static uint32_t crc_update(uint32_t c, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len >= 8) {
+        uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                           (uint32_t)p[3] << 24);
+        c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
+            crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^ crc_table[3][p[4]] ^
+            crc_table[2][p[5]] ^ crc_table[1][p[6]] ^ crc_table[0][p[7]];
+        p += 8;
+        len -= 8;
+    }
+    while (len--) c = (c >> 8) ^ crc_table[0][(c ^ *p++) & 0xff];
+    return c;
+}
+
+uint32_t dv_persist_record_crc(const void *key, size_t nkey, const void *rec, size_t nrec)
+{
+    pthread_once(&crc_once, crc_init);
+    uint32_t c = crc_update(0xffffffffu, key, nkey);
+    if (nrec > 8) c = crc_update(c, (const uint8_t *)rec + 8, nrec - 8);
+    return c ^ 0xffffffffu;
+}
+
 dv_error dv_persist_key_encode(uint16_t vb, const dv_item *it, dv_buf *out)
 {
     uint8_t *p = dv_buf_reserve(out, DV_PERSIST_KEY_HEADER + it->nkey);
@@ -37,23 +78,31 @@ dv_error dv_persist_key_encode(uint16_t vb, const dv_item *it, dv_buf *out)
     return DV_ERR_OK;
 }
 
-dv_error dv_persist_record_encode(const dv_item *it, dv_buf *out)
+dv_error dv_persist_record_encode(uint16_t vb, const dv_item *it, dv_buf *out)
 {
     size_t n = DV_PERSIST_RECORD_HEADER + (size_t)it->nxattr + it->nvalue;
     uint8_t *p = dv_buf_reserve(out, n);
     if (!p) return DV_ERR_NO_MEMORY;
-    p[0] = DV_PERSIST_FORMAT;
+    p[0] = DV_PERSIST_RECORD_VERSION;
     p[1] = it->deleted ? 1 : 0;
     p[2] = it->datatype;
     p[3] = 0;
-    dv_store_be32(p + 4, it->flags);
-    dv_store_be32(p + 8, it->exptime);
-    dv_store_be64(p + 12, it->cas);
-    dv_store_be64(p + 20, it->seqno);
-    dv_store_be64(p + 28, it->revid);
-    dv_store_be32(p + 36, it->nxattr);
+    dv_store_be32(p + 8, it->flags);
+    dv_store_be32(p + 12, it->exptime);
+    dv_store_be64(p + 16, it->cas);
+    dv_store_be64(p + 24, it->seqno);
+    dv_store_be64(p + 32, it->revid);
+    dv_store_be32(p + 40, it->nxattr);
     memcpy(p + DV_PERSIST_RECORD_HEADER, dv_item_xattr(it), it->nxattr);
     memcpy(p + DV_PERSIST_RECORD_HEADER + it->nxattr, dv_item_value(it), it->nvalue);
+    uint8_t key[DV_PERSIST_KEY_HEADER];
+    dv_store_be16(key, vb);
+    dv_store_be32(key + 2, it->cid);
+    pthread_once(&crc_once, crc_init);
+    uint32_t c = crc_update(0xffffffffu, key, sizeof key);
+    c = crc_update(c, dv_item_key(it), it->nkey);
+    c = crc_update(c, p + 8, n - 8);
+    dv_store_be32(p + 4, c ^ 0xffffffffu);
     dv_buf_commit(out, n);
     return DV_ERR_OK;
 }
@@ -71,7 +120,7 @@ dv_item *dv_persist_record_decode(const void *key, size_t nkey, const void *rec,
         *why = "record too short";
         return NULL;
     }
-    if (r[0] != DV_PERSIST_FORMAT) {
+    if (r[0] != DV_PERSIST_RECORD_VERSION) {
         *why = "unknown record version";
         return NULL;
     }
@@ -79,7 +128,11 @@ dv_item *dv_persist_record_decode(const void *key, size_t nkey, const void *rec,
         *why = "unknown record bits";
         return NULL;
     }
-    uint32_t nxattr = dv_load_be32(r + 36);
+    if (dv_load_be32(r + 4) != dv_persist_record_crc(key, nkey, r, nrec)) {
+        *why = "checksum mismatch";
+        return NULL;
+    }
+    uint32_t nxattr = dv_load_be32(r + 40);
     size_t body = nrec - DV_PERSIST_RECORD_HEADER;
     if (nxattr > body || (nxattr && nxattr < 4)) {
         *why = "bad xattr length";
@@ -105,11 +158,11 @@ dv_item *dv_persist_record_decode(const void *key, size_t nkey, const void *rec,
     }
     it->deleted = r[1] & 1;
     it->datatype = r[2];
-    it->flags = dv_load_be32(r + 4);
-    it->exptime = dv_load_be32(r + 8);
-    it->cas = dv_load_be64(r + 12);
-    it->seqno = dv_load_be64(r + 20);
-    it->revid = dv_load_be64(r + 28);
+    it->flags = dv_load_be32(r + 8);
+    it->exptime = dv_load_be32(r + 12);
+    it->cas = dv_load_be64(r + 16);
+    it->seqno = dv_load_be64(r + 24);
+    it->revid = dv_load_be64(r + 32);
     *vb = dv_load_be16(k);
     return it;
 }
@@ -219,8 +272,8 @@ dv_error dv_persist_open(const char *dir, dv_persist **out, char *errbuf, size_t
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&p->kick_cv, &ca);
+    pthread_cond_init(&p->done_cv, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_cond_init(&p->done_cv, NULL);
     dv_buf_init(&p->kbuf);
     dv_buf_init(&p->vbuf);
     p->last_ok = 1;
@@ -270,9 +323,11 @@ dv_error dv_persist_open(const char *dir, dv_persist **out, char *errbuf, size_t
         free_struct(p);
         return err;
     }
-    /* The tables; a new environment (no tables at all) gets them and the format. */
+    /* The tables; a new environment (no tables at all) gets them and the format. An existing
+     * one is only read here (a read-only transaction: nothing is written to a directory that
+     * may yet be refused). */
     MDB_txn *txn;
-    rc = mdb_txn_begin(p->env, NULL, 0, &txn);
+    rc = mdb_txn_begin(p->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0) {
         err = mdb_fail(errbuf, errlen, dir, "cannot start a transaction", rc);
         goto fail_env;
@@ -287,6 +342,14 @@ dv_error dv_persist_open(const char *dir, dv_persist **out, char *errbuf, size_t
         goto fail_env;
     }
     int fresh = st.ms_entries == 0;
+    if (fresh) {
+        mdb_txn_abort(txn);
+        rc = mdb_txn_begin(p->env, NULL, 0, &txn);
+        if (rc != 0) {
+            err = mdb_fail(errbuf, errlen, dir, "cannot start a transaction", rc);
+            goto fail_env;
+        }
+    }
     unsigned flags = fresh ? MDB_CREATE : 0;
     rc = mdb_dbi_open(txn, "meta", flags, &p->meta);
     if (rc == 0) rc = mdb_dbi_open(txn, "docs", flags, &p->docs);
@@ -338,7 +401,8 @@ dv_error dv_persist_open(const char *dir, dv_persist **out, char *errbuf, size_t
         MDB_val ck = {5, "clean"}, cv;
         p->was_clean = mdb_get(txn, p->meta, &ck, &cv) == 0 && cv.mv_size == 1 &&
                        ((const uint8_t *)cv.mv_data)[0] == 1;
-        /* Committed (it changes nothing) so that the table handles stay open. */
+        /* Committed (a read-only one: nothing is written) so that the table handles stay
+         * open. */
         rc = mdb_txn_commit(txn);
         if (rc != 0) {
             err = mdb_fail(errbuf, errlen, dir, "cannot open the tables", rc);
@@ -453,7 +517,7 @@ static int cycle(dv_persist *p)
             rc = mdb_put(txn, p->docs, &k, &v, MDB_RESERVE);
             if (rc == 0) {
                 dv_buf_reset(&p->vbuf);
-                if (dv_persist_record_encode(it, &p->vbuf) != DV_ERR_OK) {
+                if (dv_persist_record_encode((uint16_t)i, it, &p->vbuf) != DV_ERR_OK) {
                     rc = ENOMEM;
                     break;
                 }
@@ -549,17 +613,29 @@ uint64_t dv_persist_ticket(dv_persist *p)
     return atomic_load(&p->started) + 1;
 }
 
-void dv_persist_wait(dv_persist *p, uint64_t ticket)
+int dv_persist_wait(dv_persist *p, uint64_t ticket, uint32_t timeout_ms)
 {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    uint64_t ns = (uint64_t)until.tv_nsec + (uint64_t)timeout_ms * 1000000u;
+    until.tv_sec += (time_t)(ns / 1000000000u);
+    until.tv_nsec = (long)(ns % 1000000000u);
+    int rc = 0;
     pthread_mutex_lock(&p->mu);
     while (p->done < ticket && p->running && !p->closed) {
         if (!p->kick) {
             p->kick = 1;
             pthread_cond_signal(&p->kick_cv);
         }
-        pthread_cond_wait(&p->done_cv, &p->mu);
+        if (!timeout_ms) {
+            pthread_cond_wait(&p->done_cv, &p->mu);
+        } else if (pthread_cond_timedwait(&p->done_cv, &p->mu, &until) == ETIMEDOUT) {
+            rc = p->done < ticket && p->running && !p->closed ? -1 : 0;
+            break;
+        }
     }
     pthread_mutex_unlock(&p->mu);
+    return rc;
 }
 
 void dv_persist_kick(dv_persist *p)
@@ -699,7 +775,7 @@ static void remove_dir(const char *dir)
 void dv_persist_close(dv_persist *p, int remove)
 {
     if (!p || p->closed) return;
-    int ok = 1;
+    int ok = p->running; /* a store attached and served: its last state is marked clean */
     if (p->running) {
         pthread_mutex_lock(&p->mu);
         p->stop = 1;
@@ -707,6 +783,13 @@ void dv_persist_close(dv_persist *p, int remove)
         pthread_mutex_unlock(&p->mu);
         pthread_join(p->thread, NULL);
         ok = p->last_ok;
+        if (!ok && !remove) {
+            dv_persist_stats st;
+            dv_persist_stats_get(p, &st);
+            dv_log(DV_LOG_ERROR, "persist",
+                   "%s: stopping with %llu changes that could not be written (they are lost)",
+                   p->dir, (unsigned long long)st.queued);
+        }
     }
     pthread_mutex_lock(&p->mu);
     p->closed = 1;
@@ -714,7 +797,7 @@ void dv_persist_close(dv_persist *p, int remove)
     pthread_cond_broadcast(&p->done_cv);
     pthread_mutex_unlock(&p->mu);
     if (p->env) {
-        if (!remove && ok && p->store) {
+        if (!remove && ok) {
             MDB_txn *txn;
             if (mdb_txn_begin(p->env, NULL, 0, &txn) == 0) {
                 if (put_meta_byte(txn, p->meta, "clean", 1) == 0)

@@ -29,23 +29,28 @@
 #include "divan/error.h"
 #include "server/store.h"
 
-#define DV_PERSIST_FORMAT           1
+#define DV_PERSIST_FORMAT           2 /* of the environment (2: records with checksums) */
+#define DV_PERSIST_RECORD_VERSION   2
 #define DV_PERSIST_DEFAULT_FLUSH_MS 100u
 
 /* ---- Records ------------------------------------------------------------------------------ */
 
-/* A document record: version (1 byte, DV_PERSIST_FORMAT), bits (1: deleted), datatype, a zero
- * byte, flags, expiry (be32 each), CAS, seqno, revid (be64 each), the xattr blob's length
- * (be32), the xattr blob, the value. */
-#define DV_PERSIST_RECORD_HEADER 40
+/* A document record: version (1 byte, DV_PERSIST_RECORD_VERSION), bits (1: deleted), datatype,
+ * a zero byte, a CRC-32C (be32) of the key and of the rest of the record after this field,
+ * flags, expiry (be32 each), CAS, seqno, revid (be64 each), the xattr blob's length (be32), the
+ * xattr blob, the value. */
+#define DV_PERSIST_RECORD_HEADER 44
 #define DV_PERSIST_KEY_HEADER    6
 
-/* The record of item it into out (appended). DV_ERR_OK or DV_ERR_NO_MEMORY. */
-dv_error dv_persist_record_encode(const dv_item *it, dv_buf *out);
+/* The checksum a record of nrec bytes (at least 8) under that key carries at offset 4. */
+uint32_t dv_persist_record_crc(const void *key, size_t nkey, const void *rec, size_t nrec);
+/* The record of item it of vbucket vb into out (appended). DV_ERR_OK or DV_ERR_NO_MEMORY. */
+dv_error dv_persist_record_encode(uint16_t vb, const dv_item *it, dv_buf *out);
 /* The key of (vb, it->cid, it's key) into out (appended). */
 dv_error dv_persist_key_encode(uint16_t vb, const dv_item *it, dv_buf *out);
 /* A new item (one reference) from a key and a record as read from disk, its vbucket in *vb.
- * NULL with a reason in *why for a key or record that is not well formed, or no memory. */
+ * NULL with a reason in *why for a key or record that is not well formed (or whose checksum
+ * does not match), or no memory. */
 dv_item *dv_persist_record_decode(const void *key, size_t nkey, const void *rec, size_t nrec,
                                   uint16_t *vb, const char **why);
 
@@ -79,10 +84,11 @@ dv_error dv_persist_attach(dv_persist *p, dv_store *store, uint32_t flush_ms, ui
 
 /* The commit a write installed before this call is part of (or an earlier one). */
 uint64_t dv_persist_ticket(dv_persist *p);
-/* Ask for a commit now and wait until commit `ticket` was attempted. The write is on disk when
- * its vbucket's persisted seqno (dv_vbucket_persisted_seqno) reached its seqno; it is not when
- * that commit failed. Returns at once after dv_persist_close. */
-void dv_persist_wait(dv_persist *p, uint64_t ticket);
+/* Ask for a commit now and wait until commit `ticket` was attempted, at most timeout_ms (0: no
+ * limit). The write is on disk when its vbucket's persisted seqno (dv_vbucket_persisted_seqno)
+ * reached its seqno; it is not when that commit failed. 0, or -1 when the time ran out first.
+ * Returns 0 at once after dv_persist_close. */
+int dv_persist_wait(dv_persist *p, uint64_t ticket, uint32_t timeout_ms);
 
 /* Ask for a commit now without waiting for it. */
 void dv_persist_kick(dv_persist *p);

@@ -2227,12 +2227,14 @@ static void put_rbac_user(ctx *x)
                              .roles = &roles};
         char err[256];
         int rc = gbuf ? dv_users_upsert(x->r->users, &info, err, sizeof err) : DV_ERR_NO_MEMORY;
-        if (rc == DV_ERR_OK)
+        if (rc == DV_ERR_OK) {
             reply_text(x, 200, "application/json", "\"\"");
-        else if (rc == DV_ERR_NO_MEMORY)
+            changed(x); /* users are kept on disk */
+        } else if (rc == DV_ERR_NO_MEMORY) {
             reply_oom(x);
-        else
+        } else {
             reply_error(x, 400, pw ? "_" : "password", err);
+        }
     }
     dv_free(gbuf);
     dv_roles_clear(&roles);
@@ -2245,9 +2247,10 @@ static void delete_rbac_user(ctx *x)
     if (!allow_users(x, 1, 0)) return;
     int local = user_domain(x, 3);
     if (local < 0) return;
-    if (local && dv_users_remove(x->r->users, x->seg[4], x->seglen[4]) == DV_ERR_OK)
+    if (local && dv_users_remove(x->r->users, x->seg[4], x->seglen[4]) == DV_ERR_OK) {
         reply_text(x, 200, "application/json", "\"\"");
-    else
+        changed(x);
+    } else
         reply_json_string(x, 404, "User was not found.");
 }
 
@@ -2318,12 +2321,14 @@ static void put_rbac_group(ctx *x)
         char err[256];
         int rc = dv_users_group_set(x->r->users, x->seg[3], d && d->value_len ? d->value : NULL,
                                     l && l->value_len ? l->value : NULL, &roles, err, sizeof err);
-        if (rc == DV_ERR_OK)
+        if (rc == DV_ERR_OK) {
             reply_text(x, 200, "application/json", "\"\"");
-        else if (rc == DV_ERR_NO_MEMORY)
+            changed(x);
+        } else if (rc == DV_ERR_NO_MEMORY) {
             reply_oom(x);
-        else
+        } else {
             reply_error(x, 400, "_", err);
+        }
     }
     dv_roles_clear(&roles);
     dv_form_clear(&f);
@@ -2332,9 +2337,10 @@ static void put_rbac_group(ctx *x)
 static void delete_rbac_group(ctx *x)
 {
     if (!allow_users(x, 1, 1)) return;
-    if (dv_users_group_remove(x->r->users, x->seg[3]) == DV_ERR_OK)
+    if (dv_users_group_remove(x->r->users, x->seg[3]) == DV_ERR_OK) {
         reply_text(x, 200, "application/json", "\"\"");
-    else
+        changed(x);
+    } else
         reply_json_string(x, 404, "Group was not found.");
 }
 

@@ -65,6 +65,7 @@ struct dv_session {
     struct durable *dw;
     size_t ndw, capdw;
     uint64_t dw_ticket;
+    uint32_t dw_timeout_ms; /* the longest durability timeout among them */
     dv_bucket *dw_bucket;
 };
 
@@ -73,7 +74,12 @@ typedef struct durable {
     size_t off; /* of the reply in the output buffer; SIZE_MAX for a quiet one (none) */
     uint16_t vb;
     uint64_t seqno;
+    uint8_t opcode; /* a quiet one's, for the error reply it gets if the write fails */
+    uint32_t opaque;
 } durable;
+
+/* kv_engine's default when a request gives no durability timeout. */
+#define DURABILITY_TIMEOUT_MS 30000u
 
 /* ---- Context ---------------------------------------------------------------------------- */
 
@@ -277,28 +283,42 @@ static void mark_seen(dv_session *s, int64_t rev)
 /* ---- Durable writes ------------------------------------------------------------------------ */
 
 /* Wait for the commit the batch's persist-durable writes are in, then turn the reply of every
- * one that is not on disk (its commit failed) into a temporary failure: its status field, at
- * offset 6 of the header, is rewritten in place. */
+ * one that is not on disk into an error: ETMPFAIL when its commit failed (nothing is on disk),
+ * SYNC_WRITE_AMBIGUOUS when the commit did not end within the durability timeout (it may yet).
+ * The status field, at offset 6 of the header, is rewritten in place; a quiet write, which had
+ * no reply, gets one. */
 static void finish_durable(dv_session *s, dv_buf *out)
 {
     if (!s->dw_bucket) return;
     dv_persist *p = dv_bucket_persist(s->dw_bucket);
     dv_store *store = dv_bucket_store(s->dw_bucket);
-    if (p) dv_persist_wait(p, s->dw_ticket);
+    uint16_t status = DV_STATUS_ETMPFAIL;
+    if (p && dv_persist_wait(p, s->dw_ticket, s->dw_timeout_ms) != 0)
+        status = DV_STATUS_SYNC_WRITE_AMBIGUOUS;
     for (size_t i = 0; i < s->ndw; i++) {
         const durable *d = &s->dw[i];
         if (dv_vbucket_persisted_seqno(dv_store_vbucket(store, d->vb)) >= d->seqno) continue;
-        if (d->off == SIZE_MAX || d->off + 8 > dv_buf_size(out)) continue;
-        dv_store_be16((uint8_t *)dv_buf_head(out) + d->off + 6, DV_STATUS_ETMPFAIL);
+        if (d->off == SIZE_MAX) {
+            dv_frame f = {0};
+            f.magic = DV_MAGIC_REQ;
+            f.opcode = d->opcode;
+            f.opaque = d->opaque;
+            send_status(s, out, &f, status);
+        } else if (d->off + 8 <= dv_buf_size(out)) {
+            dv_store_be16((uint8_t *)dv_buf_head(out) + d->off + 6, status);
+        }
     }
     s->ndw = 0;
+    s->dw_ticket = 0; /* tickets are per bucket: the next batch may be another bucket's */
+    s->dw_timeout_ms = 0;
     dv_bucket_release(s->dw_bucket);
     s->dw_bucket = NULL;
 }
 
-/* Note a persist-durable write whose reply starts at off. 0, or -1 on no memory (the caller
- * answers ENOMEM instead). */
-static int add_durable(dv_session *s, size_t off, uint16_t vb, uint64_t seqno)
+/* Note a persist-durable write of request f whose reply starts at off. 0, or -1 on no memory
+ * (the caller answers ENOMEM instead). */
+static int add_durable(dv_session *s, size_t off, const dv_frame *f, uint16_t timeout_ms,
+                       uint64_t seqno)
 {
     if (s->ndw == s->capdw) {
         size_t cap = s->capdw ? s->capdw * 2 : 16;
@@ -308,7 +328,9 @@ static int add_durable(dv_session *s, size_t off, uint16_t vb, uint64_t seqno)
         s->capdw = cap;
     }
     if (!s->dw_bucket) s->dw_bucket = dv_bucket_ref(s->bucket);
-    s->dw[s->ndw++] = (durable){off, vb, seqno};
+    s->dw[s->ndw++] = (durable){off, f->vbucket, seqno, f->opcode, f->opaque};
+    uint32_t tmo = timeout_ms ? timeout_ms : DURABILITY_TIMEOUT_MS;
+    if (tmo > s->dw_timeout_ms) s->dw_timeout_ms = tmo;
     uint64_t t = dv_persist_ticket(dv_bucket_persist(s->bucket));
     if (t > s->dw_ticket) s->dw_ticket = t;
     return 0;
@@ -914,7 +936,7 @@ static int do_kv(dv_session *s, const dv_frame *f, const dv_request_info *ri, co
                                                   : (op == DV_OP_GET || op == DV_OP_GAT) &&
                                                         res.status == DV_STATUS_KEY_ENOENT)) {
         dv_item_release(res.item);
-        if (durable_ok && add_durable(s, SIZE_MAX, f->vbucket, res.seqno) != 0)
+        if (durable_ok && add_durable(s, SIZE_MAX, f, ri->fr.durability_timeout, res.seqno) != 0)
             return send_status(s, out, f, DV_STATUS_ENOMEM);
         return 0;
     }
@@ -965,7 +987,8 @@ static int do_kv(dv_session *s, const dv_frame *f, const dv_request_info *ri, co
         r.extras = x;
         r.extras_len = DV_EXTRAS_TOKEN_LEN;
     }
-    if (durable_ok && add_durable(s, dv_buf_size(out), f->vbucket, res.seqno) != 0) {
+    if (durable_ok &&
+        add_durable(s, dv_buf_size(out), f, ri->fr.durability_timeout, res.seqno) != 0) {
         dv_item_release(res.item);
         return send_status(s, out, f, DV_STATUS_ENOMEM);
     }
@@ -1065,7 +1088,7 @@ static int do_subdoc(dv_session *s, const dv_frame *f, const dv_request_info *ri
     }
     if (!lookup && persist && res->seqno &&
         (res->status == DV_STATUS_SUCCESS || res->status == DV_STATUS_SUBDOC_SUCCESS_DELETED) &&
-        add_durable(s, dv_buf_size(out), f->vbucket, res->seqno) != 0)
+        add_durable(s, dv_buf_size(out), f, ri->fr.durability_timeout, res->seqno) != 0)
         return send_status(s, out, f, DV_STATUS_ENOMEM);
     return send_reply(s, out, &r);
 }
@@ -1302,6 +1325,21 @@ long dv_session_data(dv_session *s, const uint8_t *p, size_t n, dv_buf *out, siz
     long rc = session_data(s, p, n, out, limit);
     finish_durable(s, out);
     return rc;
+}
+
+long dv_session_read(dv_session *s, const uint8_t *p, size_t n, dv_buf *out, size_t limit)
+{
+    return session_data(s, p, n, out, limit);
+}
+
+int dv_session_held(const dv_session *s)
+{
+    return s->dw_bucket != NULL;
+}
+
+void dv_session_release(dv_session *s, dv_buf *out)
+{
+    finish_durable(s, out);
 }
 
 static long session_data(dv_session *s, const uint8_t *p, size_t n, dv_buf *out, size_t limit)

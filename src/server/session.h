@@ -66,6 +66,14 @@ void dv_session_set_tls(dv_session *s);
  * body above the maximum, which before authentication is preauth_max_body), QUIT, the selected
  * bucket was deleted, max_auth_failures failed SASL attempts, or no memory for a reply. */
 long dv_session_data(dv_session *s, const uint8_t *p, size_t n, dv_buf *out, size_t limit);
+/* dv_session_data without its last step: replies to persist-durable writes are in out but not
+ * final until dv_session_release, which waits for their commit (and turns the replies of writes
+ * that did not reach the disk into errors). The net layer calls it once per loop iteration, so
+ * that the durable writes of every connection read in that iteration share one commit. out
+ * must not be written, nor bytes consumed from it, while dv_session_held says 1. */
+long dv_session_read(dv_session *s, const uint8_t *p, size_t n, dv_buf *out, size_t limit);
+int dv_session_held(const dv_session *s);
+void dv_session_release(dv_session *s, dv_buf *out);
 /* 1 once SASL succeeded (or dv_session_authenticate was called). */
 int dv_session_authenticated(const dv_session *s);
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "mcbp/protocol.h"
+#include "server/persist.h"
 #include "server/store.h"
 
 static int emit_u64(dv_stat_emit emit, void *ud, const char *name, uint64_t v)
@@ -38,6 +39,18 @@ static int default_group(dv_bucket *b, const dv_stat_process *p, dv_stat_emit em
         emit(ud, "ep_bucket_type", ephemeral ? "ephemeral" : "persistent") ||
         emit_u64(emit, ud, "ep_max_vbuckets", dv_store_nvb(st)))
         return -1;
+    dv_persist *pe = dv_bucket_persist(b);
+    if (pe) {
+        /* The disk queue as kv_engine names it: entries waiting, records written, commits. */
+        dv_persist_stats ps;
+        dv_persist_stats_get(pe, &ps);
+        if (emit_u64(emit, ud, "ep_queue_size", ps.queued) ||
+            emit_u64(emit, ud, "ep_diskqueue_items", ps.queued) ||
+            emit_u64(emit, ud, "ep_total_persisted", ps.written) ||
+            emit_u64(emit, ud, "ep_commit_num", ps.commits) ||
+            emit_u64(emit, ud, "ep_item_commit_failed", ps.failures))
+            return -1;
+    }
     return DV_STATUS_SUCCESS;
 }
 

@@ -747,6 +747,29 @@ int dv_users_upsert(dv_users *reg, const dv_user_info *info, char *err, size_t e
     return DV_ERR_OK;
 }
 
+int dv_users_restore(dv_users *reg, const dv_user_info *info, const dv_sasl_creds *creds,
+                     int64_t pw_changed, char *err, size_t errlen)
+{
+    int rc = check_name(info->name, info->name_len, err, errlen);
+    if (rc != DV_ERR_OK) return rc;
+    dv_user *u = user_new(reg, info->name, info->name_len, info->display, info->groups,
+                          info->ngroups, info->roles);
+    if (!u) return dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "out of memory");
+    u->creds = *creds;
+    u->err = DV_ERR_OK;
+    atomic_store_explicit(&u->ready, 1, memory_order_release);
+    u->pw_changed = pw_changed;
+    pthread_rwlock_wrlock(&reg->lock);
+    rc = effective_locked(reg, u);
+    if (rc == DV_ERR_OK)
+        rc = install_locked(reg, u);
+    else
+        dv_user_release(u);
+    pthread_rwlock_unlock(&reg->lock);
+    if (rc != DV_ERR_OK) return dv_errmsg(err, errlen, rc, "out of memory");
+    return DV_ERR_OK;
+}
+
 int dv_users_set(dv_users *reg, const char *name, size_t name_len, const char *password,
                  size_t password_len, const dv_roles *roles, char *err, size_t errlen)
 {

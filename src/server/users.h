@@ -207,6 +207,11 @@ typedef struct dv_user_info {
  * and those of its groups. DV_ERR_OK, DV_ERR_INVALID_ARGUMENT (bad name; no password for a new
  * user: "Password is required for new user.") or DV_ERR_NO_MEMORY, with a message. */
 int dv_users_upsert(dv_users *reg, const dv_user_info *info, char *err, size_t errlen);
+/* Persistence (server/persist_users.h): add or replace the user with credentials already
+ * derived (no password), as kept on disk, and its last password change. Errors as
+ * dv_users_upsert. */
+int dv_users_restore(dv_users *reg, const dv_user_info *info, const dv_sasl_creds *creds,
+                     int64_t pw_changed, char *err, size_t errlen);
 /* dv_users_set from a parsed --user flag. */
 int dv_users_set_spec(dv_users *reg, const dv_user_spec *spec, char *err, size_t errlen);
 /* Parse a --user flag and set the user. */

@@ -44,6 +44,7 @@ typedef struct server {
     int out;
     int kv, http;
     char connstr[64];
+    char data_dir[32]; /* its own, removed by server_kill */
 } server;
 
 static void server_start(server *s, int kv, int http)
@@ -51,13 +52,12 @@ static void server_start(server *s, int kv, int http)
     char kvs[16], https[16];
     snprintf(kvs, sizeof kvs, "%d", kv);
     snprintf(https, sizeof https, "%d", http);
-    /* A new data directory per server (the durability test writes with persistToMajority);
-     * left in /tmp, a few kilobytes each. */
-    char data_dir[] = "/tmp/divan-e2e-XXXXXX";
-    assert_non_null(mkdtemp(data_dir));
+    /* A new data directory per server (the durability test writes with persistToMajority). */
+    snprintf(s->data_dir, sizeof s->data_dir, "/tmp/divan-e2e-XXXXXX");
+    assert_non_null(mkdtemp(s->data_dir));
     char *argv[] = {server_bin,
                     "--data-dir",
-                    data_dir,
+                    s->data_dir,
                     "--kv-port",
                     kvs,
                     "--http-port",
@@ -87,6 +87,9 @@ static void server_kill(server *s)
     waitpid(s->pid, NULL, 0);
     close(s->out);
     s->pid = 0;
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->data_dir);
+    if (system(cmd) != 0) fprintf(stderr, "test_e2e: cannot remove %s\n", s->data_dir);
 }
 
 /* Run divan with args; its stdout and stderr (caller frees) and exit code. */

@@ -11,7 +11,10 @@
 
 #include "base/alloc.h"
 #include "base/endian.h"
+#include "server/bucket.h"
 #include "server/persist.h"
+#include "server/stat.h"
+#include "server/subdoc.h"
 
 static dv_item *doc(uint32_t cid, const char *key, const char *xattr, size_t nxattr,
                     const char *value)
@@ -41,12 +44,16 @@ static void record_round_trip(void **state)
     dv_buf_init(&k);
     dv_buf_init(&v);
     assert_int_equal(dv_persist_key_encode(300, it, &k), DV_ERR_OK);
-    assert_int_equal(dv_persist_record_encode(it, &v), DV_ERR_OK);
+    assert_int_equal(dv_persist_record_encode(300, it, &v), DV_ERR_OK);
     tu_assert_hex(dv_buf_head(&k), dv_buf_size(&k), "01 2c 00 00 00 09 6b 65 79 31");
     assert_int_equal(dv_buf_size(&v), DV_PERSIST_RECORD_HEADER + NXATTR + 7);
-    tu_assert_hex(dv_buf_head(&v), DV_PERSIST_RECORD_HEADER,
-                  "01 00 01 00  01 02 03 04  71 3f b3 00  11 22 33 44 55 66 77 88"
+    tu_assert_hex(dv_buf_head(&v), 4, "02 00 01 00");
+    tu_assert_hex(dv_buf_head(&v) + 8, DV_PERSIST_RECORD_HEADER - 8,
+                  "01 02 03 04  71 3f b3 00  11 22 33 44 55 66 77 88"
                   "00 00 00 00 00 00 00 2a  00 00 00 00 00 00 00 07  00 00 00 10");
+    assert_int_equal(
+        dv_load_be32(dv_buf_head(&v) + 4),
+        dv_persist_record_crc(dv_buf_head(&k), dv_buf_size(&k), dv_buf_head(&v), dv_buf_size(&v)));
     uint16_t vb = 0;
     const char *why;
     dv_item *back = dv_persist_record_decode(dv_buf_head(&k), dv_buf_size(&k), dv_buf_head(&v),
@@ -72,7 +79,7 @@ static void record_round_trip(void **state)
     /* A tombstone that keeps its xattrs. */
     it->deleted = 1;
     dv_buf_reset(&v);
-    assert_int_equal(dv_persist_record_encode(it, &v), DV_ERR_OK);
+    assert_int_equal(dv_persist_record_encode(300, it, &v), DV_ERR_OK);
     back = dv_persist_record_decode(dv_buf_head(&k), dv_buf_size(&k), dv_buf_head(&v),
                                     dv_buf_size(&v), &vb, &why);
     assert_non_null(back);
@@ -84,33 +91,66 @@ static void record_round_trip(void **state)
     dv_buf_free(&v);
 }
 
+/* The checksum is CRC-32C: the standard check value, and a long input against subdoc's
+ * (independent, nibble-wise) implementation. */
+static void checksum_is_crc32c(void **state)
+{
+    (void)state;
+    uint8_t rec[8] = {0};
+    assert_int_equal(dv_persist_record_crc("123456789", 9, rec, sizeof rec), 0xe3069283u);
+    uint8_t big[1000];
+    for (size_t i = 0; i < sizeof big; i++) big[i] = (uint8_t)(i * 7 + 3);
+    memset(big, 0, 8); /* what the record checksum skips */
+    assert_int_equal(dv_persist_record_crc(NULL, 0, big, sizeof big), dv_crc32c(big + 8, 992));
+}
+
+/* Give rec its checksum (after a change made on purpose). */
+static void fix_crc(const uint8_t *key, size_t nkey, uint8_t *rec, size_t nrec)
+{
+    dv_store_be32(rec + 4, dv_persist_record_crc(key, nkey, rec, nrec));
+}
+
 static void record_rejects_malformed(void **state)
 {
     (void)state;
     uint8_t key[10] = {0, 1, 0, 0, 0, 0, 'a', 'b', 'c', 'd'};
     uint8_t rec[DV_PERSIST_RECORD_HEADER + 8] = {0};
-    rec[0] = DV_PERSIST_FORMAT;
+    rec[0] = DV_PERSIST_RECORD_VERSION;
+    fix_crc(key, sizeof key, rec, sizeof rec);
     uint16_t vb;
     const char *why;
     dv_item *it = dv_persist_record_decode(key, sizeof key, rec, sizeof rec, &vb, &why);
     assert_non_null(it);
     assert_int_equal(it->nvalue, 8);
     dv_item_release(it);
+    /* One bit flipped anywhere in the key or the record. */
+    rec[DV_PERSIST_RECORD_HEADER + 3] ^= 0x10;
+    assert_null(dv_persist_record_decode(key, sizeof key, rec, sizeof rec, &vb, &why));
+    assert_string_equal(why, "checksum mismatch");
+    rec[DV_PERSIST_RECORD_HEADER + 3] ^= 0x10;
+    key[7] ^= 1;
+    assert_null(dv_persist_record_decode(key, sizeof key, rec, sizeof rec, &vb, &why));
+    assert_string_equal(why, "checksum mismatch");
+    key[7] ^= 1;
     assert_null(dv_persist_record_decode(key, 6, rec, sizeof rec, &vb, &why));
     assert_string_equal(why, "bad key length");
-    assert_null(dv_persist_record_decode(key, sizeof key, rec, 39, &vb, &why));
+    assert_null(dv_persist_record_decode(key, sizeof key, rec, 43, &vb, &why));
     assert_string_equal(why, "record too short");
     rec[0] = 9;
     assert_null(dv_persist_record_decode(key, sizeof key, rec, sizeof rec, &vb, &why));
     assert_string_equal(why, "unknown record version");
-    rec[0] = DV_PERSIST_FORMAT;
+    rec[0] = DV_PERSIST_RECORD_VERSION;
     rec[1] = 2;
+    fix_crc(key, sizeof key, rec, sizeof rec);
     assert_null(dv_persist_record_decode(key, sizeof key, rec, sizeof rec, &vb, &why));
+    assert_string_equal(why, "unknown record bits");
     rec[1] = 0;
-    dv_store_be32(rec + 36, 9); /* more xattr bytes than there are */
+    dv_store_be32(rec + 40, 9); /* more xattr bytes than there are */
+    fix_crc(key, sizeof key, rec, sizeof rec);
     assert_null(dv_persist_record_decode(key, sizeof key, rec, sizeof rec, &vb, &why));
     assert_string_equal(why, "bad xattr length");
-    dv_store_be32(rec + 36, 8); /* a blob whose own length disagrees */
+    dv_store_be32(rec + 40, 8); /* a blob whose own length disagrees */
+    fix_crc(key, sizeof key, rec, sizeof rec);
     assert_null(dv_persist_record_decode(key, sizeof key, rec, sizeof rec, &vb, &why));
     assert_string_equal(why, "bad xattr blob");
 }
@@ -181,7 +221,7 @@ static dv_store *write_some(const char *dir, dv_persist **pp, uint64_t *cas_a, u
     dv_vbucket *vb = dv_store_lock(s, 6);
     dv_vbucket_purge(vb, 0, "purged", 6);
     dv_vbucket_unlock(vb);
-    dv_persist_wait(p, dv_persist_ticket(p));
+    dv_persist_wait(p, dv_persist_ticket(p), 0);
     vb = dv_store_lock(s, 5);
     assert_int_equal(dv_vbucket_persisted_seqno(vb), 3);
     assert_int_equal(dv_vbucket_high_seqno(vb), 3);
@@ -300,7 +340,7 @@ static void rewrites_before_a_commit_write_once(void **state)
     dv_store *s = dv_store_new(16, 1);
     /* A commit window longer than the test: only the waits below commit. */
     dv_persist *p = open_attach_ms(dir, s, 1000, NULL, 600000);
-    dv_persist_wait(p, dv_persist_ticket(p));
+    dv_persist_wait(p, dv_persist_ticket(p), 0);
     dv_persist_stats before, after;
     dv_persist_stats_get(p, &before);
     put(s, 7, doc(0, "dup", NULL, 0, "v1"));
@@ -309,7 +349,7 @@ static void rewrites_before_a_commit_write_once(void **state)
     dv_vbucket *vb = dv_store_lock(s, 7);
     size_t queued = dv_vbucket_queued(vb);
     dv_vbucket_unlock(vb);
-    dv_persist_wait(p, dv_persist_ticket(p));
+    dv_persist_wait(p, dv_persist_ticket(p), 0);
     dv_persist_stats_get(p, &after);
     assert_int_equal(queued, 3);
     assert_int_equal(after.written - before.written, 1); /* the last version only */
@@ -386,16 +426,98 @@ static void second_open_is_refused(void **state)
     free(dir);
 }
 
+/* STAT's disk-queue numbers, collected by name. */
+typedef struct stat_seen {
+    char commits[32], queued[32];
+} stat_seen;
+
+static int stat_collect(void *ud, const char *name, const char *value)
+{
+    stat_seen *s = ud;
+    if (!strcmp(name, "ep_commit_num")) snprintf(s->commits, sizeof s->commits, "%s", value);
+    if (!strcmp(name, "ep_queue_size")) snprintf(s->queued, sizeof s->queued, "%s", value);
+    return 0;
+}
+
+/* A cluster on a data directory: a bucket made there comes back after a restart with its
+ * settings, manifest and documents, and STAT shows its disk queue. */
+static void cluster_keeps_buckets(void **state)
+{
+    (void)state;
+    char *dir = temp_dir();
+    char err[512];
+    int fresh = 0;
+    dv_cluster *c = dv_cluster_new("t", 0, 0);
+    assert_int_equal(dv_cluster_open_data_dir(c, dir, 5, &fresh, err, sizeof err), DV_ERR_OK);
+    assert_int_equal(fresh, 1);
+    dv_bucket_settings set;
+    dv_bucket_settings_default(&set, "kept");
+    set.ram_quota_mb = 300;
+    dv_bucket *b = NULL;
+    assert_int_equal(dv_cluster_create_bucket(c, &set, &b, err, sizeof err), DV_ERR_OK);
+    uint64_t uid;
+    assert_int_equal(dv_bucket_create_scope(b, "s1", &uid), DV_ERR_OK);
+    assert_int_equal(dv_bucket_create_collection(b, "s1", "c1", NULL, &uid), DV_ERR_OK);
+    uint32_t cid;
+    assert_int_equal(dv_bucket_lookup_collection(b, "s1.c1", 5, &cid, NULL), DV_ERR_OK);
+    put(dv_bucket_store(b), 3, doc(cid, "in-c1", NULL, 0, "v"));
+    dv_persist *p = dv_bucket_persist(b);
+    assert_non_null(p);
+    dv_persist_wait(p, dv_persist_ticket(p), 0);
+    stat_seen seen = {"", ""};
+    dv_stat_process proc = {"test", 0, 0};
+    assert_int_equal(dv_stat_group(b, "", 0, &proc, stat_collect, &seen), 0);
+    assert_true(atoi(seen.commits) >= 1);
+    assert_string_equal(seen.queued, "0");
+    char uuid[33];
+    snprintf(uuid, sizeof uuid, "%s", dv_bucket_uuid(b));
+    dv_bucket_release(b);
+    dv_cluster_free(c);
+
+    c = dv_cluster_new("t", 0, 0);
+    assert_int_equal(dv_cluster_open_data_dir(c, dir, 5, &fresh, err, sizeof err), DV_ERR_OK);
+    assert_int_equal(fresh, 0);
+    b = dv_cluster_get_bucket(c, "kept", 4);
+    assert_non_null(b);
+    assert_string_equal(dv_bucket_uuid(b), uuid);
+    dv_bucket_settings_get(b, &set);
+    assert_int_equal(set.ram_quota_mb, 300);
+    uint32_t cid2;
+    assert_int_equal(dv_bucket_lookup_collection(b, "s1.c1", 5, &cid2, NULL), DV_ERR_OK);
+    assert_int_equal(cid2, cid);
+    assert_int_equal(dv_bucket_manifest_uid(b), uid);
+    dv_vbucket *vb = dv_store_lock(dv_bucket_store(b), 3);
+    assert_non_null(dv_vbucket_find(vb, cid, "in-c1", 5, 0));
+    dv_vbucket_unlock(vb);
+    /* A new collection does not take a dropped one's id. */
+    assert_int_equal(dv_bucket_drop_collection(b, "s1", "c1", NULL), DV_ERR_OK);
+    assert_int_equal(dv_bucket_create_collection(b, "s1", "c2", NULL, NULL), DV_ERR_OK);
+    assert_int_equal(dv_bucket_lookup_collection(b, "s1.c2", 5, &cid2, NULL), DV_ERR_OK);
+    assert_int_not_equal(cid2, cid);
+    dv_bucket_release(b);
+    /* Deleting the bucket removes its directory. */
+    assert_int_equal(dv_cluster_delete_bucket(c, "kept"), DV_ERR_OK);
+    char path[512];
+    snprintf(path, sizeof path, "%s/buckets/kept", dir);
+    struct stat st;
+    assert_int_not_equal(stat(path, &st), 0);
+    dv_cluster_free(c);
+    rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(record_round_trip),
         cmocka_unit_test(record_rejects_malformed),
+        cmocka_unit_test(checksum_is_crc32c),
         cmocka_unit_test(clean_restart_keeps_everything),
         cmocka_unit_test(unclean_restart_new_uuid),
         cmocka_unit_test(rewrites_before_a_commit_write_once),
         cmocka_unit_test(refuses_foreign_and_corrupt),
         cmocka_unit_test(second_open_is_refused),
+        cmocka_unit_test(cluster_keeps_buckets),
     };
     return TU_RUN(tests);
 }

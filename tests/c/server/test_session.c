@@ -740,6 +740,61 @@ static void durability(void **state)
     client_close(&c);
 }
 
+/* Persisting levels: refused where there is no storage; with storage, acknowledged once on
+ * disk, also after the connection moves to another bucket (whose commits count on their own). */
+static void durable_writes_wait_for_the_disk(void **state)
+{
+    (void)state;
+    uint8_t fe[4] = {0x13, 0x03, 0x03, 0xe8}; /* persistToMajority, 1000 ms */
+    client c;
+    connect_as(&c, "Administrator", "password", "default");
+    dv_frame f = set_req("on-disk", "{}", 0, 0);
+    f.framing = fe;
+    f.framing_len = 4;
+    assert_int_equal(call(&c, f).status, DV_STATUS_DURABILITY_INVALID_LEVEL);
+    client_close(&c);
+
+    char dir[] = "/tmp/dv-test-session-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    dv_cluster *memory = cluster;
+    dv_session_ctx *memory_ctx = ctx;
+    char err[512];
+    int fresh;
+    cluster = dv_cluster_new("divan", 11210, 8091);
+    /* A long commit window: only durable writes commit here. */
+    assert_int_equal(dv_cluster_open_data_dir(cluster, dir, 600000, &fresh, err, sizeof err), 0);
+    for (int i = 0; i < 2; i++) {
+        dv_bucket_settings bs;
+        dv_bucket_settings_default(&bs, i ? "b" : "a");
+        assert_int_equal(dv_cluster_create_bucket(cluster, &bs, NULL, err, sizeof err), 0);
+    }
+    ctx = dv_session_ctx_new(cluster, users);
+    dv_session_ctx_set_now(ctx, NOW);
+    connect_as(&c, "Administrator", "password", "a");
+    for (int i = 0; i < 20; i++) assert_int_equal(call(&c, f).status, DV_STATUS_SUCCESS);
+    dv_frame sel = {0};
+    sel.opcode = DV_OP_SELECT_BUCKET;
+    sel.key = (const uint8_t *)"b";
+    sel.key_len = 1;
+    assert_int_equal(call(&c, sel).status, DV_STATUS_SUCCESS);
+    dv_frame r = call(&c, f);
+    assert_int_equal(r.status, DV_STATUS_SUCCESS);
+    dv_bucket *b = dv_cluster_get_bucket(cluster, "b", 1);
+    dv_vbucket *vb = dv_store_lock(dv_bucket_store(b), f.vbucket);
+    assert_int_equal(dv_vbucket_persisted_seqno(vb), dv_vbucket_high_seqno(vb));
+    assert_int_equal(dv_vbucket_high_seqno(vb), 1);
+    dv_vbucket_unlock(vb);
+    dv_bucket_release(b);
+    client_close(&c);
+    dv_session_ctx_free(ctx);
+    dv_cluster_free(cluster);
+    cluster = memory;
+    ctx = memory_ctx;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void collections_and_pushes(void **state)
 {
     (void)state;
@@ -898,6 +953,7 @@ int main(void)
         cmocka_unit_test(classic_statuses_without_xerror),
         cmocka_unit_test(values_snappy_and_size),
         cmocka_unit_test(durability),
+        cmocka_unit_test(durable_writes_wait_for_the_disk),
         cmocka_unit_test(collections_and_pushes),
         cmocka_unit_test(bad_input),
         cmocka_unit_test(output_limit_and_preauth_frames),

@@ -24,7 +24,7 @@ KEYS_PER_WRITER = 20
 PLAIN_KEYS = 200
 
 
-async def crash_round(node, seed):
+async def crash_round(node, seed, connections=1):
     from couchbase.durability import DurabilityLevel, ServerDurability
     from couchbase.options import UpsertOptions
 
@@ -32,18 +32,22 @@ async def crash_round(node, seed):
     srv = node.start()
     cluster, bucket = await connect(srv)
     coll = bucket.default_collection()
+    # More connections (each a cluster of its own): their durable writes share commits too.
+    others = [await connect(srv) for _ in range(connections - 1)]
+    colls = [coll] + [b.default_collection() for _, b in others]
     # Plain writes, then longer than the flush delay: they must be on disk by then.
     plain = {}
     for i in range(PLAIN_KEYS):
         key = "plain-%d-%d" % (seed, i)
         plain[key] = (await coll.upsert(key, {"plain": i})).cas
-    time.sleep(4 * FLUSH_MS / 1000)  # the documented bound is what is tested here
+    time.sleep(10 * FLUSH_MS / 1000)  # the documented bound (with room for a loaded machine)
 
     acked = {}    # key -> (value, cas) of its last acknowledged write
     pending = {}  # key -> value of the write in flight when the server died
     dur = UpsertOptions(durability=ServerDurability(DurabilityLevel.PERSIST_TO_MAJORITY),
                         timeout=datetime.timedelta(seconds=10))
     killed = asyncio.Event()
+    first = asyncio.Event()
     count = [0]
 
     async def writer(w):
@@ -52,26 +56,29 @@ async def crash_round(node, seed):
             key = "dur-%d-%d" % (w, n % KEYS_PER_WRITER)
             value = {"seed": seed, "w": w, "n": n}
             pending[key] = value
-            res = await coll.upsert(key, value, dur)
+            res = await colls[w % len(colls)].upsert(key, value, dur)
             if killed.is_set():
                 return  # answered after the kill: counted as unacknowledged
             acked[key] = (value, res.cas)
             count[0] += 1
+            first.set()
             del pending[key]
             n += 1
 
     tasks = [asyncio.ensure_future(writer(w)) for w in range(IN_FLIGHT)]
-    await asyncio.sleep(rnd.uniform(0.05, 0.6))
+    await first.wait()  # then a random moment of the run
+    await asyncio.sleep(rnd.uniform(0, 0.5))
     killed.set()
     os.kill(srv.pid, signal.SIGKILL)
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     assert srv.stop() == -9
-    try:
-        await cluster.close()
-    except Exception:
-        pass
+    for c in [cluster] + [c for c, _ in others]:
+        try:
+            await c.close()
+        except Exception:
+            pass
 
     srv = node.start()
     cluster, bucket = await connect(srv)
@@ -104,6 +111,15 @@ async def crash_round(node, seed):
 @pytest.mark.parametrize("seed", range(ROUNDS))
 def test_acknowledged_writes_survive_sigkill(node, run, seed):
     n, keys, lost = run(crash_round(node, seed))
+    print("seed %d: %d durable writes acknowledged (%d keys, each checked), %d plain, %d lost"
+          % (seed, n, keys, PLAIN_KEYS, len(lost)))
+    assert n > 0, "no durable write was acknowledged before the kill"
+    assert lost == []
+
+
+@pytest.mark.parametrize("seed", range(100, 105))
+def test_acknowledged_writes_of_eight_connections_survive_sigkill(node, run, seed):
+    n, keys, lost = run(crash_round(node, seed, connections=8))
     print("seed %d: %d durable writes acknowledged (%d keys, each checked), %d plain, %d lost"
           % (seed, n, keys, PLAIN_KEYS, len(lost)))
     assert n > 0, "no durable write was acknowledged before the kill"

@@ -149,3 +149,27 @@ def test_a_second_server_on_the_same_directory_is_refused(node):
     node.start()
     code, err = start_fails(node.data_dir)
     assert code != 0 and "in use by another divan-server" in err, err
+
+
+def test_a_damaged_record_stops_the_start(tmp_path, run):
+    node = Node(tmp_path / "data")
+    srv = node.start()
+
+    async def write():
+        cluster, bucket = await connect(srv)
+        await bucket.default_collection().upsert("k", {"marker": "find-me-in-the-file"},
+                                                 persist_level())
+        await cluster.close()
+
+    run(write())
+    node.stop()
+    path = tmp_path / "data" / "buckets" / "default" / "data.mdb"
+    data = bytearray(path.read_bytes())
+    at = data.find(b"find-me-in-the-file")
+    assert at > 0
+    data[at] ^= 0x20  # one bit of the value, as a bad sector might
+    path.write_bytes(bytes(data))
+    code, err = start_fails(tmp_path / "data")
+    assert code != 0
+    assert "corrupt record" in err and "checksum" in err, err
+    assert path.read_bytes() == bytes(data)

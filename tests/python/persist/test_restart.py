@@ -135,7 +135,7 @@ def test_flush_and_delete_remove_the_data(node, run):
     assert rest(srv, "POST", "/pools/default/buckets/default/controller/doFlush")[0] == 200
     assert rest(srv, "DELETE", "/pools/default/buckets/doomed")[0] == 200
     assert not os.path.exists(os.path.join(node.data_dir, "buckets", "doomed"))
-    node.stop()
+    node.kill()  # both were on disk when REST answered
     srv = node.start()
     assert rest(srv, "GET", "/pools/default/buckets/doomed")[0] == 404
 
@@ -250,3 +250,75 @@ def test_default_data_dir(tmp_path, run):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_users_and_groups_created_over_rest(node, run):
+    srv = node.start()
+    st, body = rest(srv, "PUT", "/settings/rbac/groups/readers",
+                    {"roles": "data_reader[default]", "description": "they read"})
+    assert st == 200, body
+    st, body = rest(srv, "PUT", "/settings/rbac/users/local/alice",
+                    {"password": "alicepw1", "roles": "data_writer[default]",
+                     "groups": "readers", "name": "Alice A"})
+    assert st == 200, body
+    st, body = rest(srv, "PUT", "/settings/rbac/users/local/bob",
+                    {"password": "bobpw123", "roles": "ro_admin"})
+    assert st == 200, body
+    assert rest(srv, "DELETE", "/settings/rbac/users/local/bob")[0] == 200
+    before = json.loads(rest(srv, "GET", "/settings/rbac/users/local/alice")[1])
+    node.kill()  # what REST answered 200 to is on disk already
+    srv = node.start()
+    after = json.loads(rest(srv, "GET", "/settings/rbac/users/local/alice")[1])
+    assert after == before
+    group = json.loads(rest(srv, "GET", "/settings/rbac/groups/readers")[1])
+    assert group["description"] == "they read"
+    assert rest(srv, "GET", "/settings/rbac/users/local/bob")[0] == 404
+    # The command line's user is not kept: it is the flags' at every start.
+    with open(os.path.join(node.data_dir, "users.json")) as f:
+        kept = json.load(f)
+    assert [u["name"] for u in kept["users"]] == ["alice"]
+    assert "password" not in json.dumps(kept).lower().replace("passwordchanged", "")
+
+    async def as_alice():
+        from acouchbase.cluster import Cluster
+        from couchbase.auth import PasswordAuthenticator
+        from couchbase.options import ClusterOptions
+        cluster = Cluster(srv.connstr, ClusterOptions(PasswordAuthenticator("alice", "alicepw1")))
+        bucket = cluster.bucket("default")
+        await bucket.on_connect()
+        coll = bucket.default_collection()
+        await coll.upsert("by-alice", {"v": 1})          # her own role
+        got = (await coll.get("by-alice")).content_as[dict]  # her group's role
+        await cluster.close()
+        return got
+
+    assert run(as_alice()) == {"v": 1}
+
+
+def test_deleted_documents_keep_their_system_xattrs(node, run):
+    from couchbase.options import LookupInOptions
+    from couchbase.subdocument import get as sd_get
+    from couchbase.subdocument import upsert as sd_upsert
+
+    async def write():
+        cluster, bucket = await connect(node.start())
+        coll = bucket.default_collection()
+        await coll.upsert("tomb", {"body": 1})
+        await coll.mutate_in("tomb", [sd_upsert("_keep.by", "me", xattr=True,
+                                                create_parents=True)])
+        await coll.remove("tomb", durability=ServerDurability(
+            DurabilityLevel.PERSIST_TO_MAJORITY))
+        await cluster.close()
+
+    async def read():
+        cluster, bucket = await connect(node.start())
+        coll = bucket.default_collection()
+        found = (await coll.exists("tomb")).exists
+        r = await coll.lookup_in("tomb", [sd_get("_keep.by", xattr=True)],
+                                 LookupInOptions(access_deleted=True))
+        await cluster.close()
+        return found, r.content_as[str](0)
+
+    run(write())
+    node.kill()
+    assert run(read()) == (False, "me")
