@@ -447,6 +447,19 @@ static int loop_is_monotonic(PyObject *loop)
 /* Whether loop.create_future is asyncio's own BaseEventLoop.create_future, which returns
  * asyncio.Future(loop=loop): then *type is that Future type (new reference), else NULL. 0, or
  * -1 with a Python error. */
+/* uvloop's Loop (the class itself, not a subclass, which could override create_future) makes
+ * asyncio.Future(loop=self) in create_future, as asyncio's loops do. */
+static int is_uvloop(PyObject *loop)
+{
+    PyObject *mods = PyImport_GetModuleDict(); /* borrowed; a uvloop loop's module is there */
+    PyObject *m = mods ? PyDict_GetItemString(mods, "uvloop") : NULL;
+    PyObject *cls = m ? PyObject_GetAttrString(m, "Loop") : NULL;
+    int yes = cls && (PyObject *)Py_TYPE(loop) == cls;
+    Py_XDECREF(cls);
+    PyErr_Clear();
+    return yes;
+}
+
 static int loop_makes_std_futures(PyObject *loop, PyObject **type)
 {
     *type = NULL;
@@ -456,8 +469,9 @@ static int loop_makes_std_futures(PyObject *loop, PyObject **type)
     PyObject *std = base ? PyObject_GetAttrString(base, "create_future") : NULL;
     PyObject *mine =
         std ? PyObject_GetAttrString((PyObject *)Py_TYPE(loop), "create_future") : NULL;
-    if (mine && mine == std) *type = PyObject_GetAttrString(fu, "Future");
-    int failed = !be || !fu || !base || !std || (mine == std && !*type);
+    int std_loop = (mine && mine == std) || (fu && is_uvloop(loop));
+    if (std_loop) *type = PyObject_GetAttrString(fu, "Future");
+    int failed = !be || !fu || !base || !std || (std_loop && !*type);
     Py_XDECREF(be);
     Py_XDECREF(fu);
     Py_XDECREF(base);
