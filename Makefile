@@ -44,6 +44,7 @@ pyunit:
 pysuites: build
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/asyncio
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/frontends
+	BUILD=$(BUILD) scripts/run-pysuite both tests/python/query
 	DIVAN_REACTOR=asyncio BUILD=$(BUILD) scripts/run-pysuite divan tests/python/frontends -k twisted
 	BUILD=$(BUILD) scripts/run-pysuite divan tests/python/core
 	BUILD=$(BUILD) scripts/public-names --check

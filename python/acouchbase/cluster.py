@@ -24,6 +24,9 @@ from couchbase.diagnostics import ClusterState
 from couchbase.exceptions import InvalidArgumentException, UnAmbiguousTimeoutException
 from couchbase.options import (DiagnosticsOptions, PingOptions, WaitUntilReadyOptions,
                                forward_args)
+from acouchbase.n1ql import AsyncN1QLRequest
+from couchbase.n1ql import QueryRequest
+from couchbase.result import QueryResult
 from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
                               GetResult, LookupInReplicaResult, LookupInResult,
                               MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
@@ -80,6 +83,9 @@ class AsyncCluster:
         self._core = _core.AsyncCluster(self._loop, *settings.core_args, **settings.core_kwargs)
         self._closed = False
         self._buckets: Dict[str, "AsyncBucket"] = {}
+        self._query_timeout_ms = settings.query_timeout_ms
+        self._management_timeout_ms = settings.management_timeout_ms
+        self._prepared: Dict[str, str] = {}  # statement -> prepared name (adhoc=False)
         self._connect = self._core.connect()
         self._connect.add_done_callback(_retrieve)
 
@@ -118,6 +124,22 @@ class AsyncCluster:
         self._check_open()
         self._core.set_credentials(*new_credentials(self._authenticator, authenticator))
         self._authenticator = authenticator
+
+    def query(self, statement: str, *options: Any, **kwargs: Any) -> QueryResult:
+        """A SQL++ query (a plain method, as upstream): its result runs it on the first
+        ``async for`` step or ``await result.execute()``."""
+        self._check_open()
+        return QueryResult(self._query(statement, options, kwargs, None))
+
+    def _query(self, statement: str, options: Any, kwargs: Dict[str, Any],
+               context: Any) -> AsyncN1QLRequest:
+        return AsyncN1QLRequest(self._loop, self._core.http_request,
+                                self._query_request(statement, options, kwargs, context))
+
+    def _query_request(self, statement: str, options: Any, kwargs: Dict[str, Any],
+                       context: Any) -> QueryRequest:
+        return QueryRequest(statement, options, kwargs, self._query_timeout_ms, context,
+                            self._prepared)
 
     def bucket(self, bucket_name: str) -> "AsyncBucket":
         self._check_open()
@@ -259,6 +281,12 @@ class AsyncScope(ScopeLogic):
 
     def collection(self, name: str) -> "AsyncCollection":
         return self._collection_class(self, name)
+
+    def query(self, statement: str, *options: Any, **kwargs: Any) -> QueryResult:
+        """A query in this scope (query_context `bucket`.`scope`, unless given)."""
+        cluster = self._bucket._cluster
+        cluster._check_open()
+        return QueryResult(cluster._query(statement, options, kwargs, self._query_context()))
 
 
 class LoopCollection:

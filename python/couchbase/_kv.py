@@ -84,6 +84,8 @@ class ClusterSettings:
         self.server_group: Optional[str] = opts.get("preferred_server_group")
         self.core_args = (_with_options(connstr, opts), auth.get("username"),
                           auth.get("password"))
+        self.query_timeout_ms = _ms(opts, "query_timeout")
+        self.management_timeout_ms = _ms(opts, "management_timeout")
         self.core_kwargs: Dict[str, Any] = {
             "kv_timeout_ms": _ms(opts, "kv_timeout"),
             "kv_durable_timeout_ms": _ms(opts, "kv_durable_timeout"),
@@ -196,6 +198,10 @@ class ScopeLogic:
     @staticmethod
     def default_name() -> str:
         return "_default"
+
+    def _query_context(self) -> str:
+        """What Scope.query sends as query_context (no ``default:`` prefix, as upstream)."""
+        return "`%s`.`%s`" % (self._bucket._name, self._name)
 
 
 def unretrievable(key: str) -> DocumentUnretrievableException:

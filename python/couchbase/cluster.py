@@ -24,6 +24,10 @@ from couchbase.auth import (CertificateAuthenticator, JwtAuthenticator,  # noqa:
 from couchbase.options import (ClusterOptions, ClusterTimeoutOptions,  # noqa: F401 - 3.x paths
                                ClusterTracingOptions, Compression, DiagnosticsOptions,
                                PingOptions, WaitUntilReadyOptions, forward_args)
+from couchbase.n1ql import N1QLRequest, QueryRequest
+from couchbase.n1ql import QueryProfile, QueryScanConsistency  # noqa: F401 - 3.x paths
+from couchbase.options import QueryOptions  # noqa: F401 - imported from here by old code
+from couchbase.result import QueryResult
 from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
                               GetResult, LookupInReplicaResult, LookupInResult,
                               MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
@@ -41,6 +45,9 @@ class Cluster:
         self._server_group = settings.server_group
         self._buckets: Dict[str, "Bucket"] = {}
         self._closed = False
+        self._query_timeout_ms = settings.query_timeout_ms
+        self._management_timeout_ms = settings.management_timeout_ms
+        self._prepared: Dict[str, str] = {}  # statement -> prepared name (adhoc=False)
         self._core = _core.BlockingCluster(*settings.core_args, **settings.core_kwargs)
         try:
             self._core.connect()
@@ -72,6 +79,18 @@ class Cluster:
         bucket = Bucket(self, bucket_name)
         self._buckets[bucket_name] = bucket
         return bucket
+
+    def query(self, statement: str, *options: Any, **kwargs: Any) -> QueryResult:
+        """A SQL++ query, run on the first iteration of its result (QueryOptions, positional
+        parameters as extra arguments, named parameters as unknown keyword arguments)."""
+        self._check_open()
+        return QueryResult(N1QLRequest(self._core.http_request,
+                                       self._query_request(statement, options, kwargs, None)))
+
+    def _query_request(self, statement: str, options: Any, kwargs: Dict[str, Any],
+                       context: Any) -> QueryRequest:
+        return QueryRequest(statement, options, kwargs, self._query_timeout_ms, context,
+                            self._prepared)
 
     def _endpoints(self, buckets: List[Any]) -> List[Endpoint]:
         self._check_open()
@@ -155,6 +174,13 @@ class Scope(ScopeLogic):
     def collection(self, name: str) -> "Collection":
         return Collection(self, name)
 
+    def query(self, statement: str, *options: Any, **kwargs: Any) -> QueryResult:
+        """A query in this scope (query_context `bucket`.`scope`, unless given)."""
+        cluster = self._bucket._cluster
+        cluster._check_open()
+        req = cluster._query_request(statement, options, kwargs, self._query_context())
+        return QueryResult(N1QLRequest(cluster._core.http_request, req))
+
 
 class Collection(LegacyMethods, StructureMethods, CollectionLogic[
         GetResult, ExistsResult, MutationResult, None, GetReplicaResult,
@@ -196,4 +222,4 @@ CBCollection = Collection  # the deprecated 3.x name
 __all__ = ["Cluster", "Bucket", "Scope", "Collection", "CBCollection", "BinaryCollection",
            "ClusterOptions", "ClusterTimeoutOptions", "ClusterTracingOptions", "Compression",
            "DiagnosticsOptions", "PasswordAuthenticator", "CertificateAuthenticator",
-           "JwtAuthenticator"]
+           "JwtAuthenticator", "QueryOptions", "QueryScanConsistency", "QueryProfile"]

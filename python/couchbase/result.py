@@ -610,3 +610,34 @@ class ProjectedGetResult(GetResult):
             return None
         seconds = int(specs[0][2] or b"0")
         return datetime.fromtimestamp(seconds) if seconds else None
+
+
+class QueryResult:
+    """The rows and metadata of a query (``Cluster.query``, ``Scope.query``). The query runs
+    on the first iteration (``for row in result``, ``rows()``, ``execute()``); iterating a
+    second time raises AlreadyQueriedException; ``metadata()`` is None until the rows were
+    consumed. In acouchbase ``rows()`` is an async iterator (``async for``) and ``execute()``
+    is awaited."""
+
+    def __init__(self, n1ql_request: Any) -> None:
+        self._request = n1ql_request
+
+    def rows(self) -> Any:
+        if getattr(self._request, "is_async", False):
+            return self.__aiter__()
+        return self.__iter__()
+
+    def execute(self) -> Any:
+        return self._request.execute()
+
+    def metadata(self) -> Any:
+        return self._request.metadata()
+
+    def __iter__(self) -> Any:
+        return self._request.__iter__()
+
+    def __aiter__(self) -> Any:
+        return self._request.__aiter__()
+
+    def __repr__(self) -> str:
+        return "QueryResult:{}".format(self._request)

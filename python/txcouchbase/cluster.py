@@ -24,7 +24,9 @@ from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, Ge
                               MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
                               MultiGetResult, MultiMutationResult, MutateInResult,
                               MutationResult, PingResult)
+from couchbase.result import QueryResult
 from txcouchbase._reactor import ReactorLoop
+from txcouchbase.n1ql import fetch_result
 
 
 _loops: "WeakKeyDictionary[Any, ReactorLoop]" = WeakKeyDictionary()
@@ -84,6 +86,13 @@ class TxCluster(AsyncCluster):
     def on_connect(self) -> "Deferred[None]":  # type: ignore[override]
         return self._deferred(self._on_connect())
 
+    def query(self, statement: str, *options: Any,  # type: ignore[override]
+              **kwargs: Any) -> "Deferred[QueryResult]":
+        """A Deferred of the query's result, fired once the whole response arrived."""
+        self._check_open()
+        req = self._query_request(statement, options, kwargs, None)
+        return self._deferred(fetch_result(self._core.http_request, req))
+
     def bucket(self, bucket_name: str) -> "TxBucket":
         bucket = super().bucket(bucket_name)
         assert isinstance(bucket, TxBucket)
@@ -132,8 +141,18 @@ class TxBucket(AsyncBucket):
 
 
 class TxScope(AsyncScope):
+    _bucket: TxBucket
+
     def collection(self, name: str) -> "TxCollection":  # type: ignore[override]
         return TxCollection(self, name)
+
+    def query(self, statement: str, *options: Any,  # type: ignore[override]
+              **kwargs: Any) -> "Deferred[QueryResult]":
+        """A Deferred of the query's result in this scope (query_context `bucket`.`scope`)."""
+        cluster = self._bucket._cluster
+        cluster._check_open()
+        req = cluster._query_request(statement, options, kwargs, self._query_context())
+        return cluster._deferred(fetch_result(cluster._core.http_request, req))
 
 
 class TxCollection(LoopCollection, CollectionLogic[
