@@ -5,7 +5,7 @@ FUZZ_SECONDS ?= 10
 FUZZ_LONG    ?= 600
 JOBS         ?= $(shell nproc)
 
-.PHONY: all build deps demo test unit pyunit pysuites interop sanitize fuzz fuzz-smoke valgrind format clean bench
+.PHONY: all build deps demo test unit pyunit pysuites interop browser sanitize fuzz fuzz-smoke valgrind format clean bench
 
 all: build
 
@@ -39,19 +39,25 @@ pyunit:
 
 # The behavioural suites against divan-servers they start, on divan's SDK, then on the official one
 # (scripts/run-pysuite): asyncio (standard loop and uvloop), then the three front ends (Twisted on
-# the default reactor; divan's also on the asyncio reactor); then the extension's own tests; then
-# that docs/python-names.md (the official SDK's public names in divan's) is current.
+# the default reactor; divan's also on the asyncio reactor), and once more over TLS; then the
+# extension's own tests; then that docs/python-names.md (the official SDK's public names in divan's) is current.
 pysuites: build
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/asyncio
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/frontends
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/query
 	DIVAN_REACTOR=asyncio BUILD=$(BUILD) scripts/run-pysuite divan tests/python/frontends -k twisted
+	DIVAN_TLS=1 BUILD=$(BUILD) scripts/run-pysuite both tests/python/frontends
 	BUILD=$(BUILD) scripts/run-pysuite divan tests/python/core
+	BUILD=$(BUILD) scripts/run-pysuite both tests/python/persist
 	BUILD=$(BUILD) scripts/public-names --check
 
 # The official Node.js, Python, Go and Java SDKs against divan-server (scripts/install-interop installs them).
 interop: build
 	scripts/run-interop
+
+# The web console in Debian's headless Chromium (scripts/run-browser; screenshots in build/browser).
+browser: build
+	BUILD=$(BUILD) scripts/run-browser
 
 # Clang with AddressSanitizer + UndefinedBehaviorSanitizer; the fuzz targets are built here too.
 $(SAN_BUILD)/build.ninja:
@@ -101,7 +107,7 @@ wheel:
 check-wheel: deps
 	scripts/check-wheel
 
-test: deps unit pyunit pysuites interop valgrind sanitize fuzz-smoke check-wheel
+test: deps unit pyunit pysuites interop browser valgrind sanitize fuzz-smoke check-wheel
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

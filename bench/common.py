@@ -90,13 +90,15 @@ def machine(pin):
 
 
 @contextlib.contextmanager
-def divan_server(pin):
-    """A divan-server for the run (on CPU 0 with one worker thread when pinned)."""
+def divan_server(pin, args=()):
+    """A divan-server for the run (on CPU 0 with one worker thread when pinned); args: more
+    server flags (without --data-dir or --ephemeral it keeps its data in a temporary
+    directory)."""
     sys.path.insert(0, str(REPO / "python"))  # divan.server only (no SDK in the driver)
     from divan.server import DivanServer
 
     binary = os.environ.get("DIVAN_SERVER") or str(REPO / "build/bin/divan-server")
-    server = DivanServer(binary=binary, args=["--threads", "1"] if pin else [])
+    server = DivanServer(binary=binary, args=(["--threads", "1"] if pin else []) + list(args))
     server.start()
     try:
         if pin:

@@ -7,7 +7,9 @@
 2. blocking client (blocking_kv.py): sequential operations and get_multi, ours and official;
 3. server (server_load.py): divan-server and memcached under `divan load`, CPU per operation;
 4. memory and start-up (server_load.py);
-5. the query service (query_bench.py): plain HTTP and both SDKs' cluster.query.
+5. the query service (query_bench.py): plain HTTP and both SDKs' cluster.query;
+6. persistence (persist_bench.py): plain writes on disk vs in memory, persistToMajority writes
+   at 1, 16 and 256 in flight, restart with a million documents.
 
 Writes bench/results/latest.md (medians and ratios, with the machine it ran on) and the PNG plots
 beside it (plots.py).
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import asyncio_kv
 import blocking_kv
+import persist_bench
 import plots
 import query_bench
 import server_load
@@ -60,6 +63,8 @@ def main():
     query = argparse.Namespace(reps=reps, seconds=client_s, warmup=warmup, pin=args.pin,
                                docs=100_000)
     sections.append(query_bench.report(query_bench.measure(query), query))
+    print("== persistence", file=sys.stderr)
+    sections.append(persist_bench.report(persist_bench.measure(server), server))
     images = plots.draw(out, a, b, s)
 
     text = ["# divan benchmarks (%s)" % plan, "", header,

@@ -6,6 +6,8 @@
   100-byte documents on 10,000 keys. For each: ops/s and the server's CPU time per operation
   (user + system, from /proc/PID/stat over the measured run), and divan/memcached ratios.
 - memory: each server's resident set (VmRSS) once it holds 1,000,000 documents of 100 bytes.
+divan-server runs with --ephemeral here (in memory, as memcached); persist_bench.py measures
+what persistence costs.
 - start-up: divan-server's time from exec to its first answer on the KV port (median of 5).
 
 Both servers run with one worker thread on CPU 0 and the load tool on CPU 1 where there are two
@@ -74,7 +76,7 @@ def answered(port):
 def started(kind, pin):
     """(pid, port) of a fresh server of this kind, stopped afterwards."""
     if kind == "divan":
-        with divan_server(pin) as server:
+        with divan_server(pin, ["--ephemeral"]) as server:  # in memory, as memcached
             yield server.pid, server.kv_port
         return
     port = free_port()
@@ -156,7 +158,7 @@ def measure_startup(reps=5):
         port = free_port()
         start = time.perf_counter()
         proc = subprocess.Popen([SERVER, "--kv-port", str(port), "--http-port", "0",
-                                 "--query-port", "0"],
+                                 "--query-port", "0", "--ephemeral"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             while not answered(port):  # polls until the first answer

@@ -1,5 +1,6 @@
 /* Arbitrary bytes into the REST API's parsers (server/rest_form.h): the first byte picks the
- * parser ('f' form body, 'a' Authorization header, 'h' Host header, else percent-decoding). They
+ * parser ('f' form body, 'a' Authorization header, 'h' Host header, 'r' the role lists of the
+ * RBAC endpoints, else percent-decoding). They
  * must never read past len, crash or leak, and what they accept must be well formed. */
 #include <stddef.h>
 #include <stdint.h>
@@ -8,6 +9,7 @@
 
 #include "divan/error.h"
 #include "server/rest_form.h"
+#include "server/users.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -52,6 +54,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (dv_rest_basic_auth(s, size, out, sizeof out, &user, &ul, &pw, &pl) == 0) {
             if (ul == 0 || user != out || user[ul] || pw[pl] || pw != out + ul + 1) abort();
             if (ul + pl + 2 > sizeof out) abort();
+        }
+    } else if (which == 'r') {
+        /* A role list as PUT /settings/rbac/users and groups take it: what parses formats back
+         * into a list that parses to the same text. */
+        dv_roles r;
+        char err[256];
+        if (dv_roles_parse(&r, s, size, err, sizeof err) == DV_ERR_OK) {
+            size_t need = dv_roles_format(&r, NULL, 0);
+            char *text = malloc(need + 1), *again = malloc(need + 1);
+            if (text && again) {
+                if (dv_roles_format(&r, text, need + 1) != need || strlen(text) != need) abort();
+                dv_roles r2;
+                if (dv_roles_parse(&r2, text, need, err, sizeof err) != DV_ERR_OK) abort();
+                if (r2.n != r.n || dv_roles_format(&r2, again, need + 1) != need ||
+                    strcmp(text, again) != 0)
+                    abort();
+                dv_roles_clear(&r2);
+            }
+            free(text);
+            free(again);
+            dv_roles_clear(&r);
+        } else if (r.v || r.n) {
+            abort();
         }
     } else if (which == 'h') {
         char host[DV_REST_HOST_MAX + 1];

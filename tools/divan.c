@@ -62,7 +62,12 @@ static const char usage_text[] =
     "                          whether the document must exist (default replace).\n"
     "\n"
     "Options:\n"
-    "  -U, --url CONNSTR       couchbase://host[:port][,host...] (default couchbase://127.0.0.1)\n"
+    "  -U, --url CONNSTR       couchbase://host[:port][,host...] (default couchbase://127.0.0.1);\n"
+    "                          couchbases://... for TLS\n"
+    "      --trust-store FILE  TLS: PEM CAs to trust (default: the system's)\n"
+    "      --no-verify         TLS: do not verify the server's certificate\n"
+    "      --cert FILE         TLS: a client certificate (PEM) that authenticates instead of\n"
+    "      --key FILE            --user/--password, with its key\n"
     "  -u, --user NAME         default Administrator\n"
     "  -p, --password PASS     default password\n"
     "  -b, --bucket NAME       default \"default\"\n"
@@ -110,6 +115,8 @@ static const char usage_text[] =
 
 typedef struct opts {
     const char *url, *user, *password, *bucket;
+    const char *trust_store, *cert, *key;
+    int no_verify;
     char *scope, *collection;
     uint32_t expiry;
     uint64_t cas;
@@ -171,6 +178,10 @@ enum {
     O_ALLOW_ERRORS,
     O_MEMCACHED,
     O_VERSION,
+    O_TRUST_STORE,
+    O_NO_VERIFY,
+    O_CERT,
+    O_KEY,
 };
 
 static const struct option long_opts[] = {
@@ -206,6 +217,10 @@ static const struct option long_opts[] = {
     {"allow-errors", no_argument, NULL, O_ALLOW_ERRORS},
     {"memcached", no_argument, NULL, O_MEMCACHED},
     {"version", no_argument, NULL, O_VERSION},
+    {"trust-store", required_argument, NULL, O_TRUST_STORE},
+    {"no-verify", no_argument, NULL, O_NO_VERIFY},
+    {"cert", required_argument, NULL, O_CERT},
+    {"key", required_argument, NULL, O_KEY},
     {NULL, 0, NULL, 0},
 };
 
@@ -349,6 +364,18 @@ static int parse_opts(int argc, char **argv, opts *o)
         case O_MEMCACHED:
             o->memcached = 1;
             break;
+        case O_TRUST_STORE:
+            o->trust_store = optarg;
+            break;
+        case O_NO_VERIFY:
+            o->no_verify = 1;
+            break;
+        case O_CERT:
+            o->cert = optarg;
+            break;
+        case O_KEY:
+            o->key = optarg;
+            break;
         case O_VERSION:
             printf("divan %s\n", DV_VERSION);
             exit(0);
@@ -371,12 +398,17 @@ static dv_client *connect_or_die(const opts *o, const char *what)
     co.kv_durable_timeout_ms = o->timeout_ms;
     co.connect_timeout_ms = o->timeout_ms;
     co.bootstrap_timeout_ms = o->timeout_ms;
+    co.trust_store_path = o->trust_store;
+    co.tls_verify = o->no_verify ? DV_CLIENT_TLS_VERIFY_NONE : DV_CLIENT_TLS_VERIFY_DEFAULT;
+    co.cert_path = o->cert;
+    co.key_path = o->key;
+    if (o->cert) co.username = co.password = NULL;
     dv_client *c;
     char err[512];
     dv_error rc = dv_client_new(&co, &c, err, sizeof err);
     if (rc != DV_ERR_OK) {
         fprintf(stderr, "divan: %s: %s\n", what, err[0] ? err : dv_strerror(rc));
-        exit(rc == DV_ERR_INVALID_ARGUMENT || rc == DV_ERR_TLS_NOT_SUPPORTED ? 2 : 1);
+        exit(rc == DV_ERR_INVALID_ARGUMENT ? 2 : 1);
     }
     return c;
 }

@@ -216,15 +216,27 @@ DV_API void dv_res_free(dv_res *res);
 /* ---- Options --------------------------------------------------------------------------------- */
 
 typedef struct dv_client_opts {
-    const char *connstr; /* couchbase://h1,h2:port?options (couchbases:// not supported yet) */
-    const char *username;
+    const char *connstr;  /* couchbase[s]://h1,h2:port?options */
+    const char *username; /* NULL or "" with a client certificate */
     const char *password;
     /* Timeouts in milliseconds; 0 = the official core's default. */
     uint64_t kv_timeout_ms;         /* 2500 */
     uint64_t kv_durable_timeout_ms; /* 10000 */
     uint64_t connect_timeout_ms;    /* 10000 */
     uint64_t bootstrap_timeout_ms;  /* 10000 */
+    /* TLS (couchbases://). NULL / 0: the connection string's tls_verify and trust_certificate,
+     * else peer verification against the system's CAs. */
+    const char *trust_store_path; /* PEM CAs to trust instead of the system's */
+    int tls_verify;               /* DV_CLIENT_TLS_VERIFY_* */
+    /* A client certificate (PEM chain and key): it authenticates, instead of SASL. */
+    const char *cert_path, *key_path;
 } dv_client_opts;
+
+enum {
+    DV_CLIENT_TLS_VERIFY_DEFAULT = 0,
+    DV_CLIENT_TLS_VERIFY_PEER = 1,
+    DV_CLIENT_TLS_VERIFY_NONE = 2
+};
 
 /* ---- The native driver ---------------------------------------------------------------------- */
 

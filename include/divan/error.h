@@ -169,7 +169,7 @@ extern "C" {
     X(ENCRYPTER_ALREADY_EXISTS,         5015, SDK,        0, "EncrypterAlreadyExistsException",       "encrypter already exists") \
     X(DECRYPTER_ALREADY_EXISTS,         5016, SDK,        0, "DecrypterAlreadyExistsException",       "decrypter already exists") \
     X(NO_MEMORY,                        5017, SDK,        0, "InternalSDKException",                  "out of memory") \
-    X(TLS_NOT_SUPPORTED,                5018, SDK,        0, "FeatureUnavailableException",           "TLS (couchbases://) is not supported yet")
+    X(TLS_FAILURE,                      5018, SDK,        0, "CouchbaseException",                    "TLS handshake failed")
 /* clang-format on */
 
 typedef enum dv_error_category {

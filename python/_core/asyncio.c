@@ -733,7 +733,8 @@ static PyMethodDef cluster_methods[] = {
 static PyTypeObject ClusterType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "couchbase._core.AsyncCluster",
     .tp_doc = "AsyncCluster(loop, connstr, username, password, kv_timeout_ms=0, "
-              "kv_durable_timeout_ms=0, connect_timeout_ms=0, bootstrap_timeout_ms=0): "
+              "kv_durable_timeout_ms=0, connect_timeout_ms=0, bootstrap_timeout_ms=0, "
+              "trust_store_path=None, tls_verify=None, cert_path=None, key_path=None): "
               "libdivan's engine on an asyncio loop.",
     .tp_basicsize = sizeof(Cluster),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,

@@ -93,15 +93,30 @@ int dv_py_parse_opts(PyObject *args, PyObject *kw, PyObject **loop, dv_client_op
                              "kv_durable_timeout_ms",
                              "connect_timeout_ms",
                              "bootstrap_timeout_ms",
+                             "trust_store_path",
+                             "tls_verify",
+                             "cert_path",
+                             "key_path",
                              NULL};
     unsigned long long t[4] = {0};
+    const char *verify = NULL;
     memset(o, 0, sizeof *o);
-    int ok =
-        loop ? PyArg_ParseTupleAndKeywords(args, kw, "Oszz|KKKK", kwlist, loop, &o->connstr,
-                                           &o->username, &o->password, &t[0], &t[1], &t[2], &t[3])
-             : PyArg_ParseTupleAndKeywords(args, kw, "szz|KKKK", kwlist + 1, &o->connstr,
-                                           &o->username, &o->password, &t[0], &t[1], &t[2], &t[3]);
+    int ok = loop ? PyArg_ParseTupleAndKeywords(args, kw, "Oszz|KKKKzzzz", kwlist, loop,
+                                                &o->connstr, &o->username, &o->password, &t[0],
+                                                &t[1], &t[2], &t[3], &o->trust_store_path, &verify,
+                                                &o->cert_path, &o->key_path)
+                  : PyArg_ParseTupleAndKeywords(args, kw, "szz|KKKKzzzz", kwlist + 1, &o->connstr,
+                                                &o->username, &o->password, &t[0], &t[1], &t[2],
+                                                &t[3], &o->trust_store_path, &verify, &o->cert_path,
+                                                &o->key_path);
     if (!ok) return -1;
+    if (verify && strcmp(verify, "peer") && strcmp(verify, "none")) {
+        PyErr_Format(PyExc_ValueError, "tls_verify is 'peer' or 'none', not '%s'", verify);
+        return -1;
+    }
+    o->tls_verify = !verify                   ? DV_CLIENT_TLS_VERIFY_DEFAULT
+                    : !strcmp(verify, "peer") ? DV_CLIENT_TLS_VERIFY_PEER
+                                              : DV_CLIENT_TLS_VERIFY_NONE;
     o->kv_timeout_ms = t[0];
     o->kv_durable_timeout_ms = t[1];
     o->connect_timeout_ms = t[2];

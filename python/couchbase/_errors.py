@@ -133,5 +133,5 @@ ERROR_ROWS: Tuple[Tuple[str, int, str, bool, str, str], ...] = (
     ('ENCRYPTER_ALREADY_EXISTS', 5015, 'sdk', False, 'EncrypterAlreadyExistsException', 'encrypter already exists'),
     ('DECRYPTER_ALREADY_EXISTS', 5016, 'sdk', False, 'DecrypterAlreadyExistsException', 'decrypter already exists'),
     ('NO_MEMORY', 5017, 'sdk', False, 'InternalSDKException', 'out of memory'),
-    ('TLS_NOT_SUPPORTED', 5018, 'sdk', False, 'FeatureUnavailableException', 'TLS (couchbases://) is not supported yet'),
+    ('TLS_FAILURE', 5018, 'sdk', False, 'CouchbaseException', 'TLS handshake failed'),
 )

@@ -36,7 +36,8 @@ from couchbase.options import (AppendMultiOptions, AppendOptions, DecrementMulti
                                PrependOptions, RemoveMultiOptions, RemoveOptions,
                                ReplaceMultiOptions, ReplaceOptions, TouchMultiOptions,
                                TouchOptions, UnlockMultiOptions, UnlockOptions,
-                               UpsertMultiOptions, UpsertOptions, check_expiry_and_preserve,
+                               TLSVerifyMode, UpsertMultiOptions, UpsertOptions,
+                               check_expiry_and_preserve,
                                forward_args, forward_counter_args, merge_options,
                                mutate_in_store_semantics)
 from couchbase.replica_reads import ReadPreference
@@ -91,6 +92,7 @@ class ClusterSettings:
             "kv_durable_timeout_ms": _ms(opts, "kv_durable_timeout"),
             "connect_timeout_ms": _ms(opts, "connect_timeout"),
             "bootstrap_timeout_ms": _ms(opts, "bootstrap_timeout")}
+        self.core_kwargs.update(_tls_kwargs(opts, auth))
 
 
 # ClusterOptions that libdivan reads from the connection string, where the official core takes
@@ -98,6 +100,22 @@ class ClusterSettings:
 _CONNSTR_BOOLS = ("enable_mutation_tokens", "enable_unordered_execution",
                   "enable_clustermap_notification", "enable_compression",
                   "enable_tcp_keep_alive", "enable_dns_srv", "show_queries")
+
+
+def _tls_kwargs(opts: Dict[str, Any], auth: Authenticator) -> Dict[str, Any]:
+    """The engine's TLS options: the trust store (ClusterOptions' trust_store_path, else the
+    authenticator's: PasswordAuthenticator's cert_path is a trust store, as upstream), the verify
+    mode, and a CertificateAuthenticator's certificate and key."""
+    a = auth.as_dict()
+    kw: Dict[str, Any] = {}
+    trust = opts.get("trust_store_path") or a.get("trust_store_path")
+    if trust is not None:
+        kw["trust_store_path"] = str(trust)
+    if opts.get("tls_verify") is not None:
+        kw["tls_verify"] = TLSVerifyMode.to_str(opts["tls_verify"])
+    if a.get("cert_path") is not None and "username" not in a:
+        kw["cert_path"], kw["key_path"] = a["cert_path"], a.get("key_path")
+    return kw
 
 
 def _with_options(connstr: str, opts: Dict[str, Any]) -> str:

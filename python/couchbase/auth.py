@@ -68,8 +68,9 @@ class PasswordAuthenticator(Authenticator):
 
 
 class CertificateAuthenticator(Authenticator):
-    """Client-certificate authentication. divan has no TLS yet: constructing one works, but a
-    cluster refuses it with FeatureUnavailableException (see :meth:`check_supported`)."""
+    """Client-certificate authentication over TLS (``couchbases://``): the certificate chain and
+    its key (PEM files) authenticate the connections instead of a password; trust_store_path as
+    ClusterOptions'."""
 
     def __init__(self, cert_path: Optional[str] = None, key_path: Optional[str] = None,
                  trust_store_path: Optional[str] = None) -> None:
@@ -89,9 +90,6 @@ class CertificateAuthenticator(Authenticator):
             d["trust_store_path"] = self["trust_store_path"]
         return d
 
-    def check_supported(self) -> None:
-        raise FeatureUnavailableException(
-            "CertificateAuthenticator is not supported by divan yet (it needs TLS).")
 
 
 class JwtAuthenticator(Authenticator):

@@ -600,6 +600,36 @@ class ClusterOrphanReportingOptions(OptionsBase):
     """Orphaned-response reporting settings (accepted)."""
 
 
+class TLSVerifyMode(Enum):
+    """How a TLS connection verifies the server: ``PEER`` (the chain and the name) or ``NONE``;
+    ``NO_VERIFY`` is ``NONE``'s other name."""
+
+    NONE = "none"
+    PEER = "peer"
+    NO_VERIFY = "no_verify"
+
+    @classmethod
+    def from_str(cls, value: str) -> "TLSVerifyMode":
+        if isinstance(value, str):
+            if value == "no_verify":
+                return cls.NONE
+            for m in cls:
+                if m.value == value:
+                    return m
+        raise InvalidArgumentException(f"{value} is not a valid TLSVerifyMode option. "
+                                       "Excepted str representation of type TLSVerifyMode.")
+
+    @classmethod
+    def to_str(cls, value: "Union[TLSVerifyMode, str]") -> str:
+        if isinstance(value, str):
+            value = cls.from_str(value)
+        if isinstance(value, TLSVerifyMode):
+            return "none" if value in (cls.NONE, cls.NO_VERIFY) else "peer"
+        raise InvalidArgumentException(f"{value} is not a valid TLSVerifyMode option. "
+                                       "Excepted TLS verify mode to be either of type "
+                                       "TLSVerifyMode or str representation of TLSVerifyMode.")
+
+
 _IGNORED_CLUSTER_OPTS = {"lockmode", "log_redaction", "compression", "compression_min_size",
                          "compression_min_ratio"}
 _NESTED_CLUSTER_OPTS = ("timeout_options", "tracing_options", "metrics_options",

@@ -5,8 +5,9 @@
             PasswordAuthenticator(server.username, server.password)))
 
 The binary is $DIVAN_SERVER if set, else the one shipped in this package (divan/_bin), else
-``divan-server`` on PATH. The server keeps its data in memory and is stopped (SIGTERM, then
-SIGKILL) when the block ends.
+``divan-server`` on PATH. Unless ``args`` give ``--data-dir`` or ``--ephemeral``, the server
+keeps its data in a temporary directory of its own (``data_dir``), removed when it stops; it is
+stopped (SIGTERM, then SIGKILL) when the block ends.
 
 ``python -m divan.server [options]`` (and the ``divan-server`` command an install puts on PATH)
 runs that binary in the foreground with the options given (``--help`` lists them; by default
@@ -20,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import List, NoReturn, Optional, Sequence
@@ -29,6 +31,8 @@ __all__ = ["DivanServer", "find_binary", "main"]
 # The server's first line, "divan-server kv=PORT http=PORT query=PORT", maybe with more fields
 # after (query= absent from a server without the query service).
 _PORTS_LINE = re.compile(r"^divan-server kv=(\d+) http=(\d+)(?: query=(\d+))?(?:\s|$)")
+# With TLS (--tls-cert), the TLS ports follow on the same line.
+_TLS_PORTS = re.compile(r"\skvs=(\d+) https=(\d+) querys=(\d+)(?:\s|$)")
 
 
 def find_binary() -> str:
@@ -52,10 +56,15 @@ class DivanServer:
     ``buckets``: the buckets instead of ``default``, each as divan-server's ``--bucket`` takes it
     (``"name"`` or ``"name:ramQuotaMB=256,type=ephemeral,flush=1"``). ``users``: more users, as
     ``--user`` takes them (``"name:password"`` for an admin, ``"name:password:data_reader[b]"``).
-    ``args``: any other divan-server options (``divan-server --help``).
+    ``args``: any other divan-server options (``divan-server --help``). Without ``--data-dir``
+    or ``--ephemeral`` among them, the data goes to a new temporary directory (``data_dir``),
+    removed by ``stop()``.
 
     ``connstr`` is ``couchbase://127.0.0.1:<kv port>``; ``kv_port``, ``http_port`` and
     ``query_port`` (the SQL++ service; 0 for a server that has none) are the ports it chose.
+    With ``--tls-cert`` and ``--tls-key`` in ``args``, ``tls_connstr`` is
+    ``couchbases://127.0.0.1:<TLS kv port>``, and ``tls_kv_port``, ``https_port`` and
+    ``tls_query_port`` are the TLS ports (0 without TLS).
     ``start()``/``stop()`` or a ``with`` block."""
 
     def __init__(self, username: str = "user", password: str = "password",
@@ -69,22 +78,35 @@ class DivanServer:
         self.password = password
         self.buckets: List[str] = [b.split(":", 1)[0] for b in buckets] or ["default"]
         self._argv: List[str] = [binary or find_binary(), "--kv-port", "0", "--http-port", "0",
-                                 "--query-port", "0", "--user", "%s:%s" % (username, password)]
+                                 "--query-port", "0", "--tls-kv-port", "0", "--tls-http-port", "0",
+                                 "--tls-query-port", "0", "--user", "%s:%s" % (username, password)]
         for u in users:
             self._argv += ["--user", u]
         for b in buckets:
             self._argv += ["--bucket", b]
         self._argv += args
+        self.data_dir: Optional[str] = None
+        self._own_dir = not any(a == "--ephemeral" or a == "--data-dir" or
+                                a.startswith("--data-dir=") for a in args)
         self._start_timeout = start_timeout
         self._proc: Optional["subprocess.Popen[str]"] = None
         self._reader: Optional[threading.Thread] = None
         self.kv_port = 0
         self.http_port = 0
         self.query_port = 0
+        self.tls_kv_port = 0
+        self.https_port = 0
+        self.tls_query_port = 0
 
     @property
     def connstr(self) -> str:
         return "couchbase://127.0.0.1:%d" % self.kv_port
+
+    @property
+    def tls_connstr(self) -> str:
+        if not self.tls_kv_port:
+            raise RuntimeError("DivanServer: started without TLS (--tls-cert, --tls-key)")
+        return "couchbases://127.0.0.1:%d" % self.tls_kv_port
 
     @property
     def pid(self) -> int:
@@ -97,7 +119,11 @@ class DivanServer:
     def start(self) -> "DivanServer":
         if self._proc is not None:
             raise RuntimeError("already started")
-        self._proc = subprocess.Popen(self._argv, stdin=subprocess.DEVNULL,
+        argv = self._argv
+        if self._own_dir:
+            self.data_dir = tempfile.mkdtemp(prefix="divan-server-")
+            argv = argv + ["--data-dir", self.data_dir]
+        self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                       stdout=subprocess.PIPE, text=True)
         atexit.register(self.stop)  # no server outlives this process, whatever happens
         lines: "queue.Queue[Optional[str]]" = queue.Queue()
@@ -123,6 +149,9 @@ class DivanServer:
                                % (code, line))
         self.kv_port, self.http_port = int(m.group(1)), int(m.group(2))
         self.query_port = int(m.group(3)) if m.group(3) else 0
+        t = _TLS_PORTS.search(line) if line else None
+        if t:
+            self.tls_kv_port, self.https_port, self.tls_query_port = map(int, t.groups())
         return self
 
     def stop(self) -> Optional[int]:
@@ -144,6 +173,9 @@ class DivanServer:
             self._reader = None
         if proc.stdout is not None:
             proc.stdout.close()
+        if self._own_dir and self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.data_dir = None
         return proc.returncode
 
     def __enter__(self) -> "DivanServer":

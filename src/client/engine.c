@@ -701,18 +701,18 @@ dv_engine *dv_engine_new(const dv_client_opts *opts, const dv_engine_hooks *hook
     const char *s = opts->connstr ? opts->connstr : "couchbase://localhost";
     r = dv_connstr_parse(s, strlen(s), &cs, err, errlen);
     if (r != DV_ERR_OK) goto fail;
-    if (cs->tls) {
-        r = dv_errmsg(err, errlen, DV_ERR_TLS_NOT_SUPPORTED,
-                      "TLS (couchbases://) is not supported yet");
-        goto fail;
-    }
     if (cs->scheme == DV_SCHEME_COUCHBASE2 || cs->scheme == DV_SCHEME_COUCHBASE_DNSSRV) {
         r = dv_errmsg(err, errlen, DV_ERR_UNSUPPORTED_OPERATION,
                       "the %s:// scheme is not supported", cs->scheme_name);
         goto fail;
     }
-    if (!opts->username || !*opts->username) {
+    if ((!opts->username || !*opts->username) && !opts->cert_path) {
         r = dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT, "a username is required");
+        goto fail;
+    }
+    if ((opts->cert_path || opts->key_path) && !cs->tls) {
+        r = dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
+                      "a client certificate needs TLS (couchbases://)");
         goto fail;
     }
     e = dv_calloc(1, sizeof *e);
@@ -723,7 +723,7 @@ dv_engine *dv_engine_new(const dv_client_opts *opts, const dv_engine_hooks *hook
     e->h = *hooks;
     e->cs = cs;
     cs = NULL;
-    e->user = dv_strdup(opts->username);
+    e->user = dv_strdup(opts->username ? opts->username : "");
     e->pass = dv_strdup(opts->password ? opts->password : "");
     if (!e->user || !e->pass) {
         r = dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "out of memory");
@@ -749,11 +749,13 @@ dv_engine *dv_engine_new(const dv_client_opts *opts, const dv_engine_hooks *hook
         e->bootstrap_timeout_ns = DEFAULT_BOOTSTRAP_TIMEOUT_MS * DV_NS_PER_MS;
     e->poll_interval_ns =
         (o->config_poll_interval_ms ? o->config_poll_interval_ms : 2500) * DV_NS_PER_MS;
+    if (e->cs->tls && (r = eng_tls_new(e, opts, err, errlen)) != DV_ERR_OK) goto fail;
     if (rc) *rc = DV_ERR_OK;
     return e;
 fail:
     dv_connstr_free(cs);
     if (e) {
+        eng_tls_free(e);
         dv_connstr_free(e->cs);
         dv_free(e->user);
         dv_free(e->pass);
@@ -808,6 +810,7 @@ void dv_engine_free(dv_engine *e)
     conn_reap(e);
     dv_free(e->slots);
     dv_buf_free(&e->scratch);
+    eng_tls_free(e);
     dv_connstr_free(e->cs);
     dv_free(e->user);
     dv_free(e->pass);

@@ -40,6 +40,7 @@
 #define BOOT_RESTART_MS   500
 #define BOOT_MIN_SHARE_MS 1000 /* an attempt gets at least this (or what is left) */
 #define HTTP_MGMT_PORT    8091
+#define HTTPS_MGMT_PORT   18091
 
 static const char AGENT[] = "{\"a\":\"divan/0.1.0\"}";
 
@@ -171,6 +172,12 @@ void conn_poll(dv_engine *e, conn *c)
 
 static void boot_failed(dv_engine *e, bucket *b, dv_error err);
 static void boot_note(dv_engine *e, bucket *b, const conn *c, dv_error err, int connected, int cut);
+
+/* The management port of a seed without one (the HTTP fall-back's): 18091 under TLS. */
+static uint16_t mgmt_port(const dv_engine *e)
+{
+    return e->tls ? HTTPS_MGMT_PORT : HTTP_MGMT_PORT;
+}
 
 static slot *slot_of(bucket *b, const conn *c)
 {
@@ -335,7 +342,7 @@ static void boot_connect(dv_engine *e, bucket *b)
     const dv_connstr_host *h = &e->cs->hosts[b->boot_host];
     if (b->boot_http)
         b->boot = conn_new(e, b, h->host,
-                           h->mode == DV_MODE_HTTP && h->port_given ? h->port : HTTP_MGMT_PORT, 1);
+                           h->mode == DV_MODE_HTTP && h->port_given ? h->port : mgmt_port(e), 1);
     else
         b->boot = conn_new(e, b, h->host, h->port, 0);
     if (!b->boot) {
@@ -374,6 +381,8 @@ static void boot_note(dv_engine *e, bucket *b, const conn *c, dv_error err, int 
                  c->http ? "HTTP request" : "handshake", ms);
     else if (err == DV_ERR_UNAMBIGUOUS_TIMEOUT)
         snprintf(t->why, sizeof t->why, "no connection within %llu ms", ms);
+    else if (c->tls_why[0])
+        snprintf(t->why, sizeof t->why, "TLS: %s", c->tls_why);
     else
         snprintf(t->why, sizeof t->why, "%s (%s)", dv_strerror(err), dv_error_name(err));
 }
@@ -391,7 +400,7 @@ const char *bucket_boot_report(dv_engine *e, bucket *b)
         const dv_connstr_host *h = &e->cs->hosts[i / 2];
         int v6 = strchr(h->host, ':') != NULL;
         uint16_t port =
-            i % 2 ? (h->mode == DV_MODE_HTTP && h->port_given ? h->port : HTTP_MGMT_PORT) : h->port;
+            i % 2 ? (h->mode == DV_MODE_HTTP && h->port_given ? h->port : mgmt_port(e)) : h->port;
         int rc = dv_buf_printf(
             &b->boot_msg, "%s%s%s%s:%u over %s: ", any ? "; " : "bootstrap tried ", v6 ? "[" : "",
             h->host, v6 ? "]" : "", (unsigned)port, i % 2 ? "HTTP" : "KV");
@@ -545,7 +554,7 @@ static void rebuild_slots(dv_engine *e, bucket *b)
     if (!ns) return; /* keep the old slots; the next config tries again */
     for (size_t i = 0; i < cfg->nnodes; i++) {
         const dv_config_node *n = &cfg->nodes[i];
-        uint16_t port = n->ports[DV_SVC_KV];
+        uint16_t port = n->ports[eng_svc(e, DV_SVC_KV)];
         if (!port || !n->hostname) continue;
         ns[i].host = dv_strdup(n->hostname);
         if (!ns[i].host) continue;
@@ -707,6 +716,11 @@ void bucket_free(dv_engine *e, bucket *b)
 
 /* ---- the handshake -------------------------------------------------------------------------- */
 
+static dv_sasl_mech sasl_mech(const dv_engine *e)
+{
+    return e->tls ? DV_SASL_PLAIN : DV_SASL_SCRAM_SHA512;
+}
+
 static void send_hello_and_auth(dv_engine *e, conn *c)
 {
     /* The official core's list (§4.3), minus what divan does not implement (tracing, unordered
@@ -737,17 +751,24 @@ static void send_hello_and_auth(dv_engine *e, conn *c)
         rc = conn_send_ctl(e, c, CTL_HELLO, DV_OP_HELLO, AGENT, sizeof AGENT - 1, dv_buf_head(&v),
                            dv_buf_size(&v), NULL);
     dv_buf_free(&v);
+    /* A client certificate authenticated the connection: no SASL; the rest of the handshake
+     * follows HELLO's answer. */
+    if (e->cert_auth) {
+        if (rc) conn_down(e, c, DV_ERR_NO_MEMORY, 1);
+        return;
+    }
     if (rc == 0)
         rc = conn_send_ctl(e, c, CTL_LIST_MECHS, DV_OP_SASL_LIST_MECHS, NULL, 0, NULL, 0, NULL);
-    /* The official core does not negotiate: SCRAM-SHA512 on plain TCP (§5.4). */
+    /* The official core does not negotiate: SCRAM-SHA512 on plain TCP, PLAIN over TLS (§5.4). */
     const uint8_t *msg = NULL;
     size_t mlen = 0;
-    dv_sasl_client_config sc = {.mech = DV_SASL_SCRAM_SHA512, .user = e->user, .password = e->pass};
+    dv_sasl_mech m = sasl_mech(e);
+    dv_sasl_client_config sc = {.mech = m, .user = e->user, .password = e->pass};
     dv_error err = DV_ERR_NO_MEMORY;
     if (rc == 0) {
         err = dv_sasl_client_start(&sc, &c->sasl, &msg, &mlen);
         if (err == DV_ERR_OK) {
-            const char *mech = dv_sasl_mech_name(DV_SASL_SCRAM_SHA512);
+            const char *mech = dv_sasl_mech_name(m);
             if (conn_send_ctl(e, c, CTL_AUTH, DV_OP_SASL_AUTH, mech, strlen(mech), msg, mlen, NULL))
                 err = DV_ERR_NO_MEMORY;
         }
@@ -815,7 +836,7 @@ static void conn_ready(dv_engine *e, conn *c, dv_config *cfg)
 /* The official core on a server without cluster-level configs (NO_BUCKET, or KEY_ENOENT): a
  * one-node config of the bootstrap host's KV service, with no revision, so that any real
  * config (a push) replaces it. */
-static dv_config *fabricate_config(const conn *c)
+static dv_config *fabricate_config(const dv_engine *e, const conn *c)
 {
     dv_config *cfg = dv_config_new();
     dv_config_node *n = cfg ? dv_config_add_node(cfg) : NULL;
@@ -824,7 +845,7 @@ static dv_config *fabricate_config(const conn *c)
         return NULL;
     }
     n->this_node = 1;
-    n->ports[DV_SVC_KV] = c->port;
+    n->ports[eng_svc(e, DV_SVC_KV)] = c->port;
     return cfg;
 }
 
@@ -833,7 +854,7 @@ static void cluster_config(dv_engine *e, conn *c, const dv_frame *f)
 {
     dv_config *cfg = NULL;
     if (f->status == DV_STATUS_NO_BUCKET || f->status == DV_STATUS_KEY_ENOENT)
-        cfg = fabricate_config(c);
+        cfg = fabricate_config(e, c);
     else if (f->status == DV_STATUS_SUCCESS &&
              dv_config_parse((const char *)f->value, f->value_len, c->host, c->host, &cfg, NULL,
                              0) != DV_ERR_OK)
@@ -854,6 +875,8 @@ static void on_ctl(dv_engine *e, conn *c, ctl k, const dv_frame *f)
         if (st != DV_STATUS_SUCCESS ||
             dv_hello_decode(f->value, f->value_len, &c->features) != DV_MCBP_OK)
             conn_down(e, c, DV_ERR_HANDSHAKE_FAILURE, 1);
+        else if (e->cert_auth)
+            send_select_and_config(e, c);
         return;
     case CTL_LIST_MECHS: /* the content is ignored, as by the official core */
         if (st != DV_STATUS_SUCCESS) conn_down(e, c, auth_error(st), 1);
@@ -869,7 +892,7 @@ static void on_ctl(dv_engine *e, conn *c, ctl k, const dv_frame *f)
                 conn_down(e, c, DV_ERR_AUTHENTICATION_FAILURE, 1);
                 return;
             }
-            const char *mech = dv_sasl_mech_name(DV_SASL_SCRAM_SHA512);
+            const char *mech = dv_sasl_mech_name(sasl_mech(e));
             if (conn_send_ctl(e, c, CTL_STEP, DV_OP_SASL_STEP, mech, strlen(mech), out, olen, NULL))
                 conn_down(e, c, DV_ERR_NO_MEMORY, 1);
             return;
@@ -1065,7 +1088,7 @@ static hreq *http_event(dv_engine *e, uint32_t id)
     return h;
 }
 
-void dv_engine_connected(dv_engine *e, uint32_t id)
+void eng_on_connected(dv_engine *e, uint32_t id)
 {
     conn *c = conn_live(e, id);
     hreq *h = c ? NULL : http_event(e, id);
@@ -1090,7 +1113,7 @@ void dv_engine_local_address(dv_engine *e, uint32_t id, const char *addr)
     if (c && addr) snprintf(c->local, sizeof c->local, "%s", addr);
 }
 
-void dv_engine_data(dv_engine *e, uint32_t id, const uint8_t *p, size_t n)
+void eng_on_data(dv_engine *e, uint32_t id, const uint8_t *p, size_t n)
 {
     conn *c = conn_live(e, id);
     hreq *h = c ? NULL : http_event(e, id);
@@ -1125,7 +1148,13 @@ void dv_engine_data(dv_engine *e, uint32_t id, const uint8_t *p, size_t n)
     eng_leave(e);
 }
 
-void dv_engine_closed(dv_engine *e, uint32_t id, dv_error err)
+void eng_conn_tls_failed(dv_engine *e, uint32_t id, const char *why)
+{
+    conn *c = conn_live(e, id);
+    if (c) snprintf(c->tls_why, sizeof c->tls_why, "%s", why);
+}
+
+void eng_on_closed(dv_engine *e, uint32_t id, dv_error err)
 {
     conn *c = conn_live(e, id);
     hreq *h = c ? NULL : http_event(e, id);

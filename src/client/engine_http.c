@@ -22,9 +22,9 @@
 
 #define DEFAULT_HTTP_TIMEOUT_MS 75000
 
-static dv_service svc_port(dv_http_service s)
+static dv_service svc_port(const dv_engine *e, dv_http_service s)
 {
-    return s == DV_HTTP_QUERY ? DV_SVC_N1QL : DV_SVC_MGMT;
+    return eng_svc(e, s == DV_HTTP_QUERY ? DV_SVC_N1QL : DV_SVC_MGMT);
 }
 
 static const char *svc_name(dv_http_service s)
@@ -129,7 +129,7 @@ static void dispatch(dv_engine *e, hreq *h)
         if (!cl && !eng_bucket(e, "", 1)) complete(e, h, DV_ERR_NO_MEMORY, "");
         return;
     }
-    dv_service port = svc_port(h->svc);
+    dv_service port = svc_port(e, h->svc);
     size_t n = 0;
     for (size_t i = 0; i < cfg->nnodes; i++)
         if (cfg->nodes[i].ports[port] && cfg->nodes[i].hostname) n++;

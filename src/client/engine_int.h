@@ -80,6 +80,7 @@ typedef struct conn {
     unsigned refs;             /* operations whose op->conn is this id */
     uint64_t last_activity;    /* last bytes in or out (ns), for diagnostics */
     char local[64];            /* our end's "ip:port", as the driver reported it */
+    char tls_why[160];         /* why its TLS handshake failed ("": it did not) */
     uint64_t opened_at;        /* when hooks.connect was asked */
     /* An HTTP bootstrap connection (GET /pools/default/b/<bucket> on a management port)
      * instead of a KV one: it only ever reads one response, then closes. */
@@ -143,7 +144,7 @@ typedef struct bucket {
     struct boot_try {
         unsigned attempts;
         uint64_t waited_ms; /* the longest wait for an answer that did not come */
-        char why[112];
+        char why[200];
     } * tries;
     dv_buf boot_msg;
     uint64_t poll_at;
@@ -208,7 +209,10 @@ typedef struct batch {
 } batch;
 
 struct dv_engine {
-    dv_engine_hooks h;
+    dv_engine_hooks h;     /* with TLS: engine_tls.c's, which call outer */
+    dv_engine_hooks outer; /* the driver's hooks under TLS */
+    struct eng_tls *tls;   /* NULL: plain TCP */
+    int cert_auth;         /* a client certificate authenticates: no SASL */
     dv_connstr *cs;
     char *user, *pass;
     uint64_t kv_timeout_ns, durable_timeout_ns, connect_timeout_ns, bootstrap_timeout_ns;
@@ -232,6 +236,24 @@ struct dv_engine {
     uint32_t http_rr; /* round-robin over the nodes of a service */
     unsigned http_gen;
 };
+
+/* ---- engine_tls.c: TLS between the engine and the driver's hooks ---- */
+/* Set up TLS for e (couchbases://): the client context from the options, and e->h replaced by
+ * hooks that encrypt and decrypt around the driver's (kept in e->outer). */
+dv_error eng_tls_new(dv_engine *e, const dv_client_opts *o, char *err, size_t errlen);
+void eng_tls_free(dv_engine *e);
+/* The service's port key in configs: its TLS twin under TLS. */
+static inline dv_service eng_svc(const dv_engine *e, dv_service plain)
+{
+    return (dv_service)(plain + (e->tls ? 1 : 0));
+}
+
+/* ---- engine_conn.c: the connection events once TLS is done with them ---- */
+void eng_on_connected(dv_engine *e, uint32_t id);
+void eng_on_data(dv_engine *e, uint32_t id, const uint8_t *p, size_t n);
+void eng_on_closed(dv_engine *e, uint32_t id, dv_error err);
+/* Record why the TLS handshake of connection id failed, for the bootstrap's report. */
+void eng_conn_tls_failed(dv_engine *e, uint32_t id, const char *why);
 
 /* ---- engine.c ---- */
 uint64_t eng_now(dv_engine *e);

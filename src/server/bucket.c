@@ -1,17 +1,26 @@
 #include "server/bucket.h"
 #include "server/rwlock.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "base/endian.h"
 #include "base/errmsg.h"
+#include "base/log.h"
+#include "server/persist.h"
 #include "topology/config.h"
 #include "topology/manifest.h"
 
@@ -29,6 +38,7 @@ struct dv_bucket {
     dv_manifest *manifest;
     uint32_t next_sid, next_cid;
     int64_t rev;
+    dv_persist *persist; /* NULL: in memory only (ephemeral, or no data directory) */
 };
 
 struct dv_cluster {
@@ -37,9 +47,13 @@ struct dv_cluster {
     char node_uuid[33];
     pthread_rwlock_t lock; /* guards everything below */
     uint16_t kv_port, mgmt_port, query_port;
+    uint16_t kv_tls_port, mgmt_tls_port, query_tls_port; /* 0: no TLS listener */
     int64_t rev;
     dv_bucket **buckets; /* one reference each, creation order */
     size_t nbuckets;
+    char *data_dir; /* NULL: buckets live in memory only */
+    uint32_t flush_ms;
+    int data_lockfd;
 };
 
 /* ---- Random identities ------------------------------------------------------------------- */
@@ -378,6 +392,7 @@ dv_bucket *dv_bucket_ref(dv_bucket *b)
 void dv_bucket_release(dv_bucket *b)
 {
     if (!b || atomic_fetch_sub(&b->refs, 1) != 1) return;
+    dv_persist_free(b->persist); /* a last commit before the store goes */
     pthread_rwlock_destroy(&b->lock);
     dv_manifest_free(b->manifest);
     dv_scans_free(b->scans);
@@ -405,6 +420,119 @@ dv_store *dv_bucket_store(dv_bucket *b)
     return b->store;
 }
 
+dv_persist *dv_bucket_persist(dv_bucket *b)
+{
+    return b->persist;
+}
+
+/* ---- Bucket persistence ------------------------------------------------------------------- */
+
+/* The settings as kept on disk (a JSON object), with the bucket's uuid. */
+static char *settings_json(const dv_bucket *b, const dv_bucket_settings *s)
+{
+    json_t *o = json_pack(
+        "{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:s, s:s, s:s, s:b, s:b, s:I, s:I}", "format", 1,
+        "name", s->name, "uuid", b->uuid, "type", dv_bucket_type_name(s->type), "ramQuotaMB",
+        (json_int_t)s->ram_quota_mb, "numReplicas", (json_int_t)s->num_replicas, "maxTTL",
+        (json_int_t)s->max_ttl, "flush", s->flush_enabled, "durabilityMinLevel",
+        dv_durability_level_name(s->durability_min_level), "evictionPolicy",
+        dv_eviction_policy_name(s->eviction_policy), "compressionMode",
+        dv_compression_mode_name(s->compression_mode), "magma", s->magma, "historyDefault",
+        s->history_default, "historyBytes", (json_int_t)s->history_bytes, "historySeconds",
+        (json_int_t)s->history_seconds);
+    if (!o) return NULL;
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+static int json_name(json_t *o, const char *key, int (*parse)(const char *, size_t, void *),
+                     void *out)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v && parse(v, strlen(v), out) == 0 ? 0 : -1;
+}
+
+static int parse_type(const char *s, size_t n, void *out)
+{
+    return dv_bucket_type_parse(s, n, out);
+}
+static int parse_dur(const char *s, size_t n, void *out)
+{
+    return dv_durability_level_parse(s, n, out);
+}
+static int parse_evict(const char *s, size_t n, void *out)
+{
+    return dv_eviction_policy_parse(s, n, out);
+}
+static int parse_compr(const char *s, size_t n, void *out)
+{
+    return dv_compression_mode_parse(s, n, out);
+}
+
+static int settings_parse(const char *text, size_t len, dv_bucket_settings *s, char uuid[33])
+{
+    json_t *o = json_loadb(text, len, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return -1;
+    }
+    const char *name = json_string_value(json_object_get(o, "name"));
+    const char *id = json_string_value(json_object_get(o, "uuid"));
+    int bad =
+        !name || !id || strlen(id) != 32 || json_integer_value(json_object_get(o, "format")) != 1;
+    if (!bad) {
+        dv_bucket_settings_default(s, name);
+        snprintf(uuid, 33, "%s", id);
+        bad = json_name(o, "type", parse_type, &s->type) ||
+              json_name(o, "durabilityMinLevel", parse_dur, &s->durability_min_level) ||
+              json_name(o, "evictionPolicy", parse_evict, &s->eviction_policy) ||
+              json_name(o, "compressionMode", parse_compr, &s->compression_mode);
+        s->ram_quota_mb = (uint32_t)json_integer_value(json_object_get(o, "ramQuotaMB"));
+        s->num_replicas = (uint32_t)json_integer_value(json_object_get(o, "numReplicas"));
+        s->max_ttl = (uint32_t)json_integer_value(json_object_get(o, "maxTTL"));
+        s->flush_enabled = json_is_true(json_object_get(o, "flush"));
+        s->magma = json_is_true(json_object_get(o, "magma"));
+        s->history_default = json_is_true(json_object_get(o, "historyDefault"));
+        s->history_bytes = (uint64_t)json_integer_value(json_object_get(o, "historyBytes"));
+        s->history_seconds = (uint32_t)json_integer_value(json_object_get(o, "historySeconds"));
+    }
+    json_decref(o);
+    return bad || dv_bucket_settings_validate(s, NULL, 0) != DV_ERR_OK ? -1 : 0;
+}
+
+/* Under the bucket's write lock (so that an older state never overwrites a newer one). */
+static void save_settings(dv_bucket *b)
+{
+    if (!b->persist) return;
+    char *text = settings_json(b, &b->settings);
+    if (!text || dv_persist_meta_put(b->persist, "settings", text, strlen(text)) != DV_ERR_OK)
+        dv_log(DV_LOG_WARN, "persist", "%s: the bucket settings were not saved", b->name);
+    free(text);
+}
+
+static void save_manifest(dv_bucket *b)
+{
+    if (!b->persist) return;
+    dv_buf j;
+    dv_buf_init(&j);
+    uint8_t ids[8];
+    dv_store_be32(ids, b->next_sid);
+    dv_store_be32(ids + 4, b->next_cid);
+    if (dv_manifest_write_json(b->manifest, &j) != DV_ERR_OK ||
+        dv_persist_meta_put(b->persist, "manifest", dv_buf_head(&j), dv_buf_size(&j)) !=
+            DV_ERR_OK ||
+        dv_persist_meta_put(b->persist, "ids", ids, sizeof ids) != DV_ERR_OK)
+        dv_log(DV_LOG_WARN, "persist", "%s: the collections manifest was not saved", b->name);
+    dv_buf_free(&j);
+}
+
+static int keep_collection(void *ud, uint32_t cid)
+{
+    dv_bucket *b = ud;
+    return dv_bucket_collection_find(b, cid, NULL, NULL, NULL) == DV_ERR_OK;
+}
+
 int dv_bucket_deleted(const dv_bucket *b)
 {
     return atomic_load(&b->deleted);
@@ -429,6 +557,7 @@ dv_error dv_bucket_update(dv_bucket *b, const dv_bucket_settings *s, char *errbu
     if (rc == DV_ERR_OK) {
         b->settings = *s;
         b->rev++;
+        save_settings(b);
     }
     pthread_rwlock_unlock(&b->lock);
     return rc;
@@ -493,6 +622,7 @@ static void bump(dv_bucket *b, uint64_t *uid)
     b->manifest->uid++;
     b->rev++;
     if (uid) *uid = b->manifest->uid;
+    save_manifest(b); /* next_sid and next_cid are final by now */
 }
 
 dv_error dv_bucket_create_scope(dv_bucket *b, const char *scope, uint64_t *uid)
@@ -703,6 +833,7 @@ dv_cluster *dv_cluster_new(const char *name, uint16_t kv_port, uint16_t mgmt_por
     c->kv_port = kv_port;
     c->mgmt_port = mgmt_port;
     c->rev = 1;
+    c->data_lockfd = -1;
     return c;
 }
 
@@ -715,6 +846,8 @@ void dv_cluster_free(dv_cluster *c)
     }
     dv_free(c->buckets);
     pthread_rwlock_destroy(&c->lock);
+    if (c->data_lockfd >= 0) close(c->data_lockfd);
+    dv_free(c->data_dir);
     dv_free(c->name);
     dv_free(c);
 }
@@ -748,6 +881,16 @@ void dv_cluster_set_query_port(dv_cluster *c, uint16_t query_port)
 {
     pthread_rwlock_wrlock(&c->lock);
     c->query_port = query_port;
+    bump_revs(c);
+    pthread_rwlock_unlock(&c->lock);
+}
+
+void dv_cluster_set_tls_ports(dv_cluster *c, uint16_t kv, uint16_t mgmt, uint16_t query)
+{
+    pthread_rwlock_wrlock(&c->lock);
+    c->kv_tls_port = kv;
+    c->mgmt_tls_port = mgmt;
+    c->query_tls_port = query;
     bump_revs(c);
     pthread_rwlock_unlock(&c->lock);
 }
@@ -799,6 +942,37 @@ static long find_bucket(const dv_cluster *c, const char *name, size_t len)
     return -1;
 }
 
+/* The bucket's directory under the data directory. */
+static void bucket_dir(const dv_cluster *c, const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "%s/buckets/%s", c->data_dir, name);
+}
+
+/* Give a new bucket its storage: a new directory, its settings and manifest, the writer. */
+static dv_error bucket_persist_new(dv_cluster *c, dv_bucket *b, char *errbuf, size_t errlen)
+{
+    char dir[4096];
+    bucket_dir(c, b->name, dir, sizeof dir);
+    struct stat st;
+    if (stat(dir, &st) == 0)
+        return dv_errmsg(errbuf, errlen, DV_ERR_INTERNAL_SERVER_FAILURE,
+                         "%s exists already (left over from a bucket deleted earlier?)", dir);
+    dv_error rc = dv_persist_open(dir, &b->persist, errbuf, errlen);
+    if (rc != DV_ERR_OK) return rc;
+    pthread_rwlock_wrlock(&b->lock);
+    save_settings(b);
+    save_manifest(b);
+    pthread_rwlock_unlock(&b->lock);
+    uint32_t now = (uint32_t)(dv_clock_wall_ns() / DV_NS_PER_SEC);
+    rc = dv_persist_attach(b->persist, b->store, c->flush_ms, now, NULL, NULL, errbuf, errlen);
+    if (rc != DV_ERR_OK) {
+        dv_persist_close(b->persist, 1);
+        dv_persist_free(b->persist);
+        b->persist = NULL;
+    }
+    return rc;
+}
+
 dv_error dv_cluster_create_bucket(dv_cluster *c, const dv_bucket_settings *s, dv_bucket **out,
                                   char *errbuf, size_t errlen)
 {
@@ -817,11 +991,196 @@ dv_error dv_cluster_create_bucket(dv_cluster *c, const dv_bucket_settings *s, dv
         pthread_rwlock_unlock(&c->lock);
         return dv_errmsg(errbuf, errlen, DV_ERR_NO_MEMORY, "out of memory");
     }
+    if (c->data_dir && s->type != DV_BUCKET_EPHEMERAL &&
+        (rc = bucket_persist_new(c, b, errbuf, errlen)) != DV_ERR_OK) {
+        pthread_rwlock_unlock(&c->lock);
+        dv_bucket_release(b);
+        return rc;
+    }
     c->buckets[c->nbuckets++] = b;
     c->rev++;
     if (out) *out = dv_bucket_ref(b);
     pthread_rwlock_unlock(&c->lock);
     return DV_ERR_OK;
+}
+
+/* Load the bucket kept in dir: settings, manifest, documents. */
+static dv_error bucket_load(dv_cluster *c, const char *dir, char *errbuf, size_t errlen)
+{
+    dv_persist *p;
+    dv_error rc = dv_persist_open(dir, &p, errbuf, errlen);
+    if (rc != DV_ERR_OK) return rc;
+    dv_buf j;
+    dv_buf_init(&j);
+    dv_bucket_settings s;
+    char uuid[33];
+    dv_bucket *b = NULL;
+    if (dv_persist_meta_get(p, "settings", &j) != DV_ERR_OK ||
+        settings_parse((const char *)dv_buf_head(&j), dv_buf_size(&j), &s, uuid) != 0) {
+        rc = dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                       "%s: the bucket settings are missing or not valid", dir);
+        goto out;
+    }
+    const char *base = strrchr(dir, '/');
+    if (strcmp(base ? base + 1 : dir, s.name) != 0) {
+        rc = dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                       "%s: holds the bucket \"%s\", not the one its name says", dir, s.name);
+        goto out;
+    }
+    if (find_bucket(c, s.name, strlen(s.name)) >= 0) {
+        rc = dv_errmsg(errbuf, errlen, DV_ERR_BUCKET_EXISTS, "%s: loaded twice", dir);
+        goto out;
+    }
+    b = bucket_new(&s);
+    if (!b) {
+        rc = DV_ERR_NO_MEMORY;
+        goto out;
+    }
+    memcpy(b->uuid, uuid, sizeof b->uuid);
+    dv_buf_reset(&j);
+    if (dv_persist_meta_get(p, "manifest", &j) == DV_ERR_OK) {
+        dv_manifest *m;
+        dv_buf ids;
+        dv_buf_init(&ids);
+        char why[128];
+        if (dv_manifest_parse((const char *)dv_buf_head(&j), dv_buf_size(&j), &m, why,
+                              sizeof why) != DV_ERR_OK ||
+            dv_persist_meta_get(p, "ids", &ids) != DV_ERR_OK || dv_buf_size(&ids) != 8) {
+            dv_buf_free(&ids);
+            rc = dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                           "%s: the collections manifest is not valid", dir);
+            goto out;
+        }
+        dv_manifest_free(b->manifest);
+        b->manifest = m;
+        b->next_sid = dv_load_be32(dv_buf_head(&ids));
+        b->next_cid = dv_load_be32(dv_buf_head(&ids) + 4);
+        dv_buf_free(&ids);
+    }
+    uint32_t now = (uint32_t)(dv_clock_wall_ns() / DV_NS_PER_SEC);
+    rc = dv_persist_attach(p, b->store, c->flush_ms, now, keep_collection, b, errbuf, errlen);
+    if (rc != DV_ERR_OK) goto out;
+    b->persist = p;
+    p = NULL;
+    dv_bucket **list = dv_realloc(c->buckets, (c->nbuckets + 1) * sizeof *list);
+    if (!list) {
+        rc = DV_ERR_NO_MEMORY;
+        goto out;
+    }
+    c->buckets = list;
+    c->buckets[c->nbuckets++] = b;
+    c->rev++;
+    b = NULL;
+out:
+    dv_buf_free(&j);
+    if (p) dv_persist_free(p);
+    dv_bucket_release(b);
+    return rc;
+}
+
+#define DATA_MARKER "divan-server.json"
+
+dv_error dv_cluster_open_data_dir(dv_cluster *c, const char *dir, uint32_t flush_ms, int *fresh,
+                                  char *errbuf, size_t errlen)
+{
+    *fresh = 0;
+    char path[4200];
+    if (dv_persist_mkdirs(dir) != 0)
+        return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                         "--data-dir %s: cannot create it: %s", dir, strerror(errno));
+    snprintf(path, sizeof path, "%s/" DATA_MARKER, dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        char text[256];
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        json_t *o = json_loads(text, 0, NULL);
+        json_int_t format = json_integer_value(json_object_get(o, "format"));
+        json_decref(o);
+        if (format != DV_PERSIST_FORMAT)
+            return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                             "--data-dir %s: data format %lld, this divan-server reads format "
+                             "%d%s",
+                             dir, (long long)format, DV_PERSIST_FORMAT,
+                             format > DV_PERSIST_FORMAT ? " (written by a newer divan-server)"
+                                                        : "");
+    } else {
+        DIR *d = opendir(dir);
+        if (!d)
+            return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT, "--data-dir %s: %s", dir,
+                             strerror(errno));
+        struct dirent *e;
+        int empty = 1;
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
+        closedir(d);
+        if (!empty)
+            return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                             "--data-dir %s: not a divan data directory (it holds other files "
+                             "and no " DATA_MARKER ")",
+                             dir);
+        *fresh = 1;
+    }
+    snprintf(path, sizeof path, "%s/LOCK", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT, "--data-dir %s: %s", path,
+                         strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                         "--data-dir %s: in use by another divan-server", dir);
+    }
+    snprintf(path, sizeof path, "%s/buckets", dir);
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        close(fd);
+        return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT, "--data-dir %s: %s", path,
+                         strerror(errno));
+    }
+    if (*fresh) {
+        snprintf(path, sizeof path, "%s/" DATA_MARKER, dir);
+        f = fopen(path, "w");
+        if (!f || fprintf(f, "{\"format\": %d}\n", DV_PERSIST_FORMAT) < 0 || fflush(f) != 0 ||
+            fsync(fileno(f)) != 0) {
+            if (f) fclose(f);
+            close(fd);
+            return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT,
+                             "--data-dir %s: cannot write: %s", path, strerror(errno));
+        }
+        fclose(f);
+    }
+    pthread_rwlock_wrlock(&c->lock);
+    c->data_dir = dv_strdup(dir);
+    c->flush_ms = flush_ms;
+    c->data_lockfd = fd;
+    pthread_rwlock_unlock(&c->lock);
+    if (!c->data_dir) return DV_ERR_NO_MEMORY;
+    /* The buckets, in name order (creation order is not kept). */
+    snprintf(path, sizeof path, "%s/buckets", dir);
+    struct dirent **names;
+    int n = scandir(path, &names, NULL, alphasort);
+    if (n < 0)
+        return dv_errmsg(errbuf, errlen, DV_ERR_INVALID_ARGUMENT, "--data-dir %s: %s", path,
+                         strerror(errno));
+    dv_error rc = DV_ERR_OK;
+    for (int i = 0; i < n; i++) {
+        if (rc == DV_ERR_OK && names[i]->d_name[0] != '.') {
+            char bdir[4600];
+            snprintf(bdir, sizeof bdir, "%s/%s", path, names[i]->d_name);
+            pthread_rwlock_wrlock(&c->lock);
+            rc = bucket_load(c, bdir, errbuf, errlen);
+            pthread_rwlock_unlock(&c->lock);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+int dv_cluster_persistent(const dv_cluster *c)
+{
+    return c->data_dir != NULL;
 }
 
 dv_error dv_cluster_create_default_bucket(dv_cluster *c)
@@ -853,8 +1212,11 @@ dv_error dv_cluster_delete_bucket(dv_cluster *c, const char *name)
     memmove(&c->buckets[i], &c->buckets[i + 1], (c->nbuckets - (size_t)i - 1) * sizeof *c->buckets);
     c->nbuckets--;
     c->rev++;
-    pthread_rwlock_unlock(&c->lock);
     atomic_store(&b->deleted, 1);
+    /* Its data goes with it (under the cluster lock, so that a bucket of the same name created
+     * next finds the directory gone). */
+    dv_persist_close(b->persist, 1);
+    pthread_rwlock_unlock(&c->lock);
     dv_bucket_release(b);
     return DV_ERR_OK;
 }
@@ -895,8 +1257,11 @@ static dv_error config_base(const dv_cluster *c, dv_config *cfg)
     node->this_node = 1;
     node->ports[DV_SVC_KV] = c->kv_port;
     node->ports[DV_SVC_MGMT] = c->mgmt_port;
+    node->ports[DV_SVC_KV_SSL] = c->kv_tls_port;
+    node->ports[DV_SVC_MGMT_SSL] = c->mgmt_tls_port;
     if (c->query_port) {
         node->ports[DV_SVC_N1QL] = c->query_port;
+        node->ports[DV_SVC_N1QL_SSL] = c->query_tls_port;
         if (dv_config_add_cluster_cap(cfg, "n1ql", "enhancedPreparedStatements") != DV_ERR_OK)
             return DV_ERR_NO_MEMORY;
     }

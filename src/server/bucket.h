@@ -118,6 +118,9 @@ void dv_bucket_release(dv_bucket *b);
 const char *dv_bucket_name(const dv_bucket *b);
 const char *dv_bucket_uuid(const dv_bucket *b); /* 32 hex digits */
 dv_store *dv_bucket_store(dv_bucket *b);
+/* The bucket's storage (server/persist.h); NULL when it lives in memory only (an ephemeral
+ * bucket, or a server without a data directory). */
+struct dv_persist *dv_bucket_persist(dv_bucket *b);
 /* The bucket's range scans (server/scan.h). */
 dv_scans *dv_bucket_scans(dv_bucket *b);
 
@@ -213,6 +216,9 @@ void dv_cluster_set_ports(dv_cluster *c, uint16_t kv_port, uint16_t mgmt_port);
 /* The query service's port (0: none, the default); once set, configs list the n1ql service
  * with the enhancedPreparedStatements capability. Bumps every config revision. */
 void dv_cluster_set_query_port(dv_cluster *c, uint16_t query_port);
+/* The TLS twins of the KV, REST and query ports, advertised as kvSSL, mgmtSSL and n1qlSSL
+ * (0: not served). */
+void dv_cluster_set_tls_ports(dv_cluster *c, uint16_t kv, uint16_t mgmt, uint16_t query);
 uint16_t dv_cluster_query_port(dv_cluster *c);
 /* The cluster config revision: 1 at creation, +1 per bucket created or deleted and per port
  * change. */
@@ -225,6 +231,18 @@ dv_error dv_cluster_create_bucket(dv_cluster *c, const dv_bucket_settings *s, dv
 /* The bucket the server has without a --bucket flag: `default`, couchbase, 0 replicas (so
  * that majority durability succeeds on one node), flush enabled. */
 dv_error dv_cluster_create_default_bucket(dv_cluster *c);
+/* Keep buckets in directory dir (created if absent): load the buckets kept there (each into
+ * memory before the call returns; documents expired meanwhile are dropped), and give every
+ * couchbase bucket created from now on a directory of its own (ephemeral ones stay in memory).
+ * flush_ms is the writer's commit window (0: DV_PERSIST_DEFAULT_FLUSH_MS). *fresh says the
+ * directory was new (or empty). Call once, before buckets are created or served. Errors, with
+ * a message in errbuf: a directory that is not divan's, of a newer format, used by another
+ * server, not writable, or a bucket in it that cannot be loaded (the server should stop:
+ * nothing in it was changed). */
+dv_error dv_cluster_open_data_dir(dv_cluster *c, const char *dir, uint32_t flush_ms, int *fresh,
+                                  char *errbuf, size_t errlen);
+/* 1 once a data directory is open. */
+int dv_cluster_persistent(const dv_cluster *c);
 /* A reference to the bucket named name (len bytes), or NULL. */
 dv_bucket *dv_cluster_get_bucket(dv_cluster *c, const char *name, size_t len);
 /* DV_ERR_OK or DV_ERR_BUCKET_NOT_FOUND. */

@@ -176,7 +176,18 @@ void dv_http_guard_options(dv_http_guard *g, struct MHD_OptionItem opts[DV_HTTP_
     opts[0] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, g->l.max_connections, NULL};
     opts[1] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, g->l.idle_timeout_s, NULL};
     opts[2] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, g};
-    opts[3] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    int i = 3;
+    if (g->l.tls_cert_pem && g->l.tls_key_pem) {
+        opts[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)g->l.tls_key_pem};
+        opts[i++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)g->l.tls_cert_pem};
+    }
+    opts[i] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+}
+
+unsigned dv_http_guard_flags(const dv_http_guard *g)
+{
+    return g->l.tls_cert_pem && g->l.tls_key_pem ? MHD_USE_TLS : 0;
 }
 
 enum MHD_Result dv_http_guard_accept(void *guard, const struct sockaddr *addr, socklen_t len)

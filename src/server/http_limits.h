@@ -26,6 +26,9 @@ typedef struct dv_http_limits {
     unsigned max_per_ip;        /* per client address (default DV_HTTP_DEFAULT_MAX_PER_IP) */
     unsigned idle_timeout_s;    /* since the last byte (default DV_HTTP_DEFAULT_IDLE_TIMEOUT_S) */
     uint32_t header_timeout_ms; /* first request's headers (DV_HTTP_DEFAULT_HEADER_TIMEOUT_MS) */
+    /* PEM texts (kept alive by the caller): both set, the listener speaks HTTPS (libmicrohttpd's
+     * own TLS); NULL: plain HTTP. */
+    const char *tls_cert_pem, *tls_key_pem;
 } dv_http_limits;
 
 #define DV_HTTP_DEFAULT_MAX_CONNECTIONS   1000u
@@ -41,8 +44,10 @@ dv_http_guard *dv_http_guard_new(const dv_http_limits *l, const char *name);
 /* The daemon options that apply the limits, for MHD_OPTION_ARRAY: fills opts (room for
  * DV_HTTP_GUARD_OPTIONS entries, the last MHD_OPTION_END). The daemon must not set
  * MHD_OPTION_NOTIFY_CONNECTION itself. */
-#define DV_HTTP_GUARD_OPTIONS 4
+#define DV_HTTP_GUARD_OPTIONS 6
 void dv_http_guard_options(dv_http_guard *g, struct MHD_OptionItem opts[DV_HTTP_GUARD_OPTIONS]);
+/* The daemon flags the limits need besides the daemon's own (MHD_USE_TLS for HTTPS). */
+unsigned dv_http_guard_flags(const dv_http_guard *g);
 /* The accept policy to give MHD_start_daemon (apc, with the guard as apc_cls): refuses a
  * connection from an address that has max_per_ip open, and logs it. */
 enum MHD_Result dv_http_guard_accept(void *guard, const struct sockaddr *addr, socklen_t len);

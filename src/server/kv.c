@@ -340,8 +340,12 @@ uint8_t dv_kv_observe(dv_store *store, uint16_t vb, uint32_t cid, const void *ke
     if (!v) return DV_OBSERVE_NOT_FOUND;
     const dv_item *it = dv_vbucket_find(v, cid, key, nkey, now);
     uint8_t state = DV_OBSERVE_NOT_FOUND;
+    int on_disk = it && it->seqno <= dv_vbucket_persisted_seqno(v);
     if (it && !it->deleted) {
-        state = DV_OBSERVE_FOUND_PERSISTED;
+        state = on_disk ? DV_OBSERVE_FOUND_PERSISTED : DV_OBSERVE_FOUND_NOT_PERSISTED;
+        *cas = it->cas;
+    } else if (it && !on_disk) {
+        state = DV_OBSERVE_LOGICAL_DEL;
         *cas = it->cas;
     }
     dv_vbucket_unlock(v);

@@ -48,9 +48,10 @@ typedef struct dv_kv_res {
 
 /* The absolute expiry (Unix seconds, 0 = never) for an expiry as given on the wire. */
 uint32_t dv_kv_expiry_abs(uint32_t expiry, uint32_t now);
-/* The legacy OBSERVE state of (cid, key) in vbucket vb: DV_OBSERVE_FOUND_PERSISTED with its CAS,
- * or DV_OBSERVE_NOT_FOUND with CAS 0 when absent or deleted. Writes are reported persisted as
- * soon as they are applied, as OBSERVE_SEQNO and the persisting durability levels do. */
+/* The legacy OBSERVE state of (cid, key) in vbucket vb, with its CAS: FOUND_PERSISTED or
+ * FOUND_NOT_PERSISTED by whether its seqno is on disk (dv_vbucket_persisted_seqno; a store
+ * without storage reports everything persisted), LOGICAL_DEL for a deletion not yet on disk,
+ * NOT_FOUND (CAS 0) when absent or deleted on disk. */
 uint8_t dv_kv_observe(dv_store *store, uint16_t vb, uint32_t cid, const void *key, size_t nkey,
                       uint32_t now, uint64_t *cas);
 /* Run one operation. res->item is set only on success of a reading operation. */

@@ -23,6 +23,7 @@
 #include "server/qsvc.h"
 #include "server/rest.h"
 #include "server/session.h"
+#include "server/tls.h"
 #include "server/users.h"
 
 #define MAX_FLAGS         64
@@ -32,7 +33,8 @@
 static const char usage[] =
     "usage: divan-server [options]\n"
     "\n"
-    "A Couchbase-compatible server: the KV protocol and the management REST API, in memory.\n"
+    "A Couchbase-compatible server: the KV protocol and the management REST API. Buckets are\n"
+    "kept on disk (--data-dir) and loaded at start; ephemeral ones stay in memory.\n"
     "\n"
     "  --host ADDR          address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
     "  --kv-port N          KV (memcached binary protocol) port (default 11210; 0 = any free)\n"
@@ -48,8 +50,30 @@ static const char usage[] =
     "                       a user; ROLES in Couchbase's syntax, comma-separated, e.g.\n"
     "                       admin or data_reader[default],data_writer[default] (default\n"
     "                       admin). Repeatable. Default: Administrator:password:admin.\n"
-    "  --data-dir DIR       reserved for persistence (not implemented yet: data lives in\n"
-    "                       memory only)\n"
+    "  --data-dir DIR       keep every couchbase bucket's data in DIR (created if absent;\n"
+    "                       the buckets kept there are loaded at start). Default:\n"
+    "                       $XDG_DATA_HOME/divan-server, else ~/.local/share/divan-server\n"
+    "  --ephemeral          keep nothing on disk: every bucket lives in memory only, and the\n"
+    "                       persisting durability levels are refused\n"
+    "  --flush-interval MS  plain writes reach disk within this many milliseconds (default\n"
+    "                       100); durable writes are committed at once\n"
+    "\n"
+    "TLS (docs/server.md): with a certificate and its key, TLS twins of the three listeners\n"
+    "  --tls-cert FILE      PEM certificate chain of the server, leaf first\n"
+    "  --tls-key FILE       PEM private key of that certificate\n"
+    "  --tls-ca FILE        PEM CAs of client certificates: a verified client certificate\n"
+    "                       authenticates as the user it names (no SASL)\n"
+    "  --tls-client-auth enable|mandatory\n"
+    "                       with --tls-ca: a certificate may be presented (default), or must\n"
+    "  --tls-cert-user PATH[:PREFIX[:DELIMITERS]]\n"
+    "                       how a client certificate names its user, as Couchbase's\n"
+    "                       clientCertAuth prefixes: PATH is subject.cn, san.dnsname,\n"
+    "                       san.email or san.uri. Repeatable, tried in order. Default:\n"
+    "                       subject.cn\n"
+    "  --tls-kv-port N      TLS KV port (default 11207; 0 = any free)\n"
+    "  --tls-http-port N    HTTPS management REST port (default 18091; 0 = any free)\n"
+    "  --tls-query-port N   HTTPS query service port (default 18093; 0 = any free)\n"
+    "  --plain-auth any|tls SASL PLAIN on every connection (default) or only on TLS ones\n"
     "\n"
     "Limits (docs/server.md says what a client sees at each):\n"
     "  --max-pending-out BYTES      unsent replies per connection before it is no longer\n"
@@ -74,16 +98,20 @@ static const char usage[] =
     "  --version            divan-server's version\n"
     "\n"
     "Once the listeners are bound, one line is printed to stdout:\n"
-    "  divan-server kv=PORT http=PORT query=PORT\n";
+    "  divan-server kv=PORT http=PORT query=PORT\n"
+    "and with TLS, on the same line: kvs=PORT https=PORT querys=PORT\n";
 
 typedef struct options {
     const char *host;
-    int kv_port, http_port, query_port, threads, verbose;
+    int kv_port, http_port, query_port, threads, verbose, ephemeral;
     const char *buckets[MAX_FLAGS];
     int nbuckets;
     const char *users[MAX_FLAGS];
     int nusers;
     const char *data_dir;
+    dv_tls_options tls;
+    int tls_kv_port, tls_http_port, tls_query_port;
+    uint32_t flush_ms;
     dv_net_options net;
     dv_session_limits session;
     dv_http_limits rest;
@@ -150,6 +178,9 @@ static void parse_args(int argc, char **argv, options *o)
     o->kv_port = 11210;
     o->http_port = 8091;
     o->query_port = 8093;
+    o->tls_kv_port = 11207;
+    o->tls_http_port = 18091;
+    o->tls_query_port = 18093;
     o->threads = cores < 1 ? 1 : cores > 4 ? 4 : (int)cores;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -163,6 +194,10 @@ static void parse_args(int argc, char **argv, options *o)
         }
         if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
             o->verbose = 1;
+            continue;
+        }
+        if (!strcmp(a, "--ephemeral")) {
+            o->ephemeral = 1;
             continue;
         }
         /* Every other flag takes a value, as "--flag value" or "--flag=value". */
@@ -188,8 +223,38 @@ static void parse_args(int argc, char **argv, options *o)
             o->query_port = parse_int(name, v, 0, 65535);
         else if (!strcmp(name, "--threads"))
             o->threads = parse_int(name, v, 1, 64);
-        else if (!strcmp(name, "--data-dir"))
+        else if (!strcmp(name, "--tls-cert"))
+            o->tls.cert_file = v;
+        else if (!strcmp(name, "--tls-key"))
+            o->tls.key_file = v;
+        else if (!strcmp(name, "--tls-ca"))
+            o->tls.ca_file = v;
+        else if (!strcmp(name, "--tls-client-auth")) {
+            if (!strcmp(v, "enable"))
+                o->tls.client_mode = DV_TLS_CLIENT_ENABLE;
+            else if (!strcmp(v, "mandatory"))
+                o->tls.client_mode = DV_TLS_CLIENT_MANDATORY;
+            else
+                die_usage("--tls-client-auth is enable or mandatory, not %s", v);
+        } else if (!strcmp(name, "--tls-cert-user")) {
+            char err[256];
+            if (o->tls.nrules >= DV_TLS_MAX_RULES) die_usage("too many %s rules", name);
+            if (dv_tls_rule_parse(v, &o->tls.rules[o->tls.nrules++], err, sizeof err) != 0)
+                die_usage("--tls-cert-user: %s", err);
+        } else if (!strcmp(name, "--tls-kv-port"))
+            o->tls_kv_port = parse_int(name, v, 0, 65535);
+        else if (!strcmp(name, "--tls-http-port"))
+            o->tls_http_port = parse_int(name, v, 0, 65535);
+        else if (!strcmp(name, "--tls-query-port"))
+            o->tls_query_port = parse_int(name, v, 0, 65535);
+        else if (!strcmp(name, "--plain-auth")) {
+            if (strcmp(v, "any") && strcmp(v, "tls"))
+                die_usage("--plain-auth is any or tls, not %s", v);
+            o->session.plain_needs_tls = !strcmp(v, "tls");
+        } else if (!strcmp(name, "--data-dir"))
             o->data_dir = v;
+        else if (!strcmp(name, "--flush-interval"))
+            o->flush_ms = (uint32_t)parse_int(name, v, 1, 3600000);
         else if (!strcmp(name, "--bucket") && o->nbuckets < MAX_FLAGS)
             o->buckets[o->nbuckets++] = v;
         else if (!strcmp(name, "--user") && o->nusers < MAX_FLAGS)
@@ -221,6 +286,10 @@ static void parse_args(int argc, char **argv, options *o)
         else
             die_usage("unknown option %s", a);
     }
+    if (!o->tls.cert_file != !o->tls.key_file)
+        die_usage("%s", "--tls-cert and --tls-key go together");
+    if (o->tls.ca_file && !o->tls.cert_file)
+        die_usage("%s", "--tls-ca needs --tls-cert and --tls-key");
 }
 
 /* ---- The expiry pager ---------------------------------------------------------------------- */
@@ -312,6 +381,59 @@ static void on_close(void *session)
     dv_session_free(session);
 }
 
+/* The users, for the TLS listener's certificate mapping. */
+static dv_users *server_users;
+
+static int cert_user(void *session, const char *name)
+{
+    dv_user *u = dv_users_get(server_users, name, strlen(name));
+    if (!u) return 0;
+    dv_session_authenticate(session, u);
+    dv_user_release(u);
+    dv_log(DV_LOG_INFO, "server", "client certificate: authenticated as %s", name);
+    return 1;
+}
+
+static int on_secured(void *session, const dv_tls_conn *tls)
+{
+    dv_session_set_tls(session);
+    if (!dv_tls_conn_has_peer_cert(tls)) return 0; /* SASL follows */
+    return dv_tls_conn_peer_users(tls, cert_user, session) ? 0 : -1;
+}
+
+/* A whole (small) file as a string; NULL with a message. */
+static char *slurp(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *p = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            if (cap > (1u << 24)) break;
+            char *q = dv_realloc(p, cap);
+            if (!q) break;
+            p = q;
+        }
+        size_t r = fread(p + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int bad = ferror(f) || !feof(f);
+    fclose(f);
+    if (bad || !p) {
+        snprintf(err, errlen, "cannot read %s", path);
+        dv_free(p);
+        return NULL;
+    }
+    p[n] = '\0';
+    return p;
+}
+
 static void on_rest_change(void *ud)
 {
     dv_net_broadcast(ud);
@@ -341,10 +463,6 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 #endif
     dv_set_log_hook(log_stderr, NULL, o.verbose ? DV_LOG_INFO : DV_LOG_WARN);
-    if (o.data_dir)
-        fprintf(stderr, "divan-server: --data-dir: persistence is not implemented yet; data "
-                        "lives in memory only\n");
-
     char err[512];
     dv_users *users = dv_users_new(0);
     dv_cluster *cluster = dv_cluster_new("divan", 0, 0);
@@ -354,15 +472,47 @@ int main(int argc, char **argv)
             return fail("--user", err);
     if (o.nusers == 0 && dv_users_add_default(users, err, sizeof err) != DV_ERR_OK)
         return fail("--user", err);
+    /* The data directory: the one given, else the user's default one, unless --ephemeral. */
+    char default_dir[4096];
+    if (o.ephemeral && o.data_dir) return fail("--ephemeral", "and --data-dir exclude each other");
+    if (!o.ephemeral && !o.data_dir) {
+        const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+        if (xdg && xdg[0] == '/')
+            snprintf(default_dir, sizeof default_dir, "%s/divan-server", xdg);
+        else if (home && home[0] == '/')
+            snprintf(default_dir, sizeof default_dir, "%s/.local/share/divan-server", home);
+        else
+            return fail("data directory", "no HOME to keep data in: give --data-dir DIR, or "
+                                          "--ephemeral for a server that keeps nothing");
+        o.data_dir = default_dir;
+    }
+    /* Buckets kept in the data directory come first; a --bucket flag naming one of them
+     * leaves it as it was kept (its settings change over REST). */
+    int fresh = 1;
+    if (o.data_dir && dv_cluster_open_data_dir(cluster, o.data_dir, o.flush_ms, &fresh, err,
+                                               sizeof err) != DV_ERR_OK)
+        return fail("data directory", err);
     for (int i = 0; i < o.nbuckets; i++) {
         dv_bucket_settings s;
         if (dv_bucket_settings_parse_flag(o.buckets[i], &s, err, sizeof err) != DV_ERR_OK)
             return fail("--bucket", err);
+        dv_bucket *kept = dv_cluster_get_bucket(cluster, s.name, strlen(s.name));
+        if (kept) {
+            dv_bucket_release(kept);
+            if (!fresh) continue;
+        }
         if (dv_cluster_create_bucket(cluster, &s, NULL, err, sizeof err) != DV_ERR_OK)
             return fail("--bucket", err[0] ? err : "a bucket of that name exists already");
     }
-    if (o.nbuckets == 0 && dv_cluster_create_default_bucket(cluster) != DV_ERR_OK)
-        return fail("start-up", "cannot create the default bucket");
+    /* The default bucket comes with a new data directory (or none); one deleted is not
+     * brought back at the next start. */
+    if (o.nbuckets == 0 && fresh) {
+        dv_bucket *kept = dv_cluster_get_bucket(cluster, "default", 7);
+        if (kept)
+            dv_bucket_release(kept);
+        else if (dv_cluster_create_default_bucket(cluster) != DV_ERR_OK)
+            return fail("start-up", "cannot create the default bucket");
+    }
 
     /* Every thread started from here on inherits a mask without SIGINT and SIGTERM; the main
      * thread waits for them. */
@@ -380,7 +530,7 @@ int main(int argc, char **argv)
     no.host = o.host;
     no.port = o.kv_port;
     no.threads = o.threads;
-    dv_net_handlers h = {on_open, on_data, on_notify, on_close, on_authenticated};
+    dv_net_handlers h = {on_open, on_data, on_notify, on_close, on_authenticated, NULL};
     dv_net *net = dv_net_start(&no, &h, ctx, err, sizeof err);
     if (!net) return fail("KV listener", err);
     dv_rest_options ro = {0};
@@ -403,11 +553,53 @@ int main(int argc, char **argv)
         return fail("query listener", err);
     }
     dv_cluster_set_query_port(cluster, (uint16_t)dv_qsvc_port(qsvc));
+
+    /* TLS: the same services once more on their TLS ports. */
+    dv_tls *tls = NULL;
+    dv_net *net_tls = NULL;
+    dv_rest *rest_tls = NULL;
+    dv_qsvc *qsvc_tls = NULL;
+    char *cert_pem = NULL, *key_pem = NULL;
+    if (o.tls.cert_file) {
+        if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+            return fail("TLS", "this libmicrohttpd has no TLS: HTTPS cannot be served");
+        if (!(tls = dv_tls_new(&o.tls, err, sizeof err))) return fail("TLS", err);
+        if (!(cert_pem = slurp(o.tls.cert_file, err, sizeof err)) ||
+            !(key_pem = slurp(o.tls.key_file, err, sizeof err)))
+            return fail("TLS", err);
+        server_users = users;
+        dv_net_options nt = no;
+        nt.port = o.tls_kv_port;
+        nt.tls = tls;
+        dv_net_handlers ht = h;
+        ht.secured = on_secured;
+        if (!(net_tls = dv_net_start(&nt, &ht, ctx, err, sizeof err)))
+            return fail("TLS KV listener", err);
+        dv_rest_options rt = ro;
+        rt.port = o.tls_http_port;
+        rt.limits.tls_cert_pem = cert_pem;
+        rt.limits.tls_key_pem = key_pem;
+        if (!(rest_tls = dv_rest_start(cluster, users, &rt, err, sizeof err)))
+            return fail("HTTPS REST listener", err);
+        dv_qsvc_options qt = qo;
+        qt.port = o.tls_query_port;
+        qt.limits.tls_cert_pem = cert_pem;
+        qt.limits.tls_key_pem = key_pem;
+        if (!(qsvc_tls = dv_qsvc_start(cluster, users, &qt, err, sizeof err)))
+            return fail("HTTPS query listener", err);
+        dv_cluster_set_tls_ports(cluster, (uint16_t)dv_net_port(net_tls),
+                                 (uint16_t)dv_rest_port(rest_tls),
+                                 (uint16_t)dv_qsvc_port(qsvc_tls));
+    }
     pager pg;
     if (pager_start(&pg, cluster) != 0) return fail("start-up", "cannot start the pager");
 
-    printf("divan-server kv=%d http=%d query=%d\n", dv_net_port(net), dv_rest_port(rest),
+    printf("divan-server kv=%d http=%d query=%d", dv_net_port(net), dv_rest_port(rest),
            dv_qsvc_port(qsvc));
+    if (tls)
+        printf(" kvs=%d https=%d querys=%d", dv_net_port(net_tls), dv_rest_port(rest_tls),
+               dv_qsvc_port(qsvc_tls));
+    printf("\n");
     fflush(stdout);
 
     int sig = 0;
@@ -415,9 +607,15 @@ int main(int argc, char **argv)
     dv_log(DV_LOG_INFO, "server", "signal %d: stopping", sig);
 
     pager_stop(&pg);
+    dv_qsvc_stop(qsvc_tls);
+    dv_rest_stop(rest_tls);
+    dv_net_stop(net_tls);
     dv_qsvc_stop(qsvc);
     dv_rest_stop(rest);
     dv_net_stop(net);
+    dv_tls_free(tls);
+    dv_free(cert_pem);
+    dv_free(key_pem);
     dv_session_ctx_free(ctx);
     dv_cluster_free(cluster);
     dv_users_free(users);

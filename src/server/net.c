@@ -29,6 +29,9 @@ typedef struct conn {
     void *session;
     char peer[INET6_ADDRSTRLEN];
     dv_buf in, out, wbuf; /* wbuf: the bytes of the write in flight */
+    dv_tls_conn *tls;     /* NULL: plain TCP */
+    dv_buf raw, tout;     /* TLS: ciphertext read, and ciphertext to write */
+    int secured;          /* TLS: the handshake is done and the session told */
     uv_write_t wreq;
     int writing, closing, reading;
     int paused;          /* not served: its unsent replies are over a limit */
@@ -63,6 +66,7 @@ struct dv_net {
     int nworkers, next;
     dv_net_handlers h;
     void *ud;
+    dv_tls *tls;
     size_t max_out, max_total;
     uint32_t preauth_timeout_ms, frame_timeout_ms;
     atomic_size_t pending_total; /* every connection's unsent reply bytes */
@@ -72,10 +76,16 @@ struct dv_net {
 static void flush(conn *c);
 static void process(conn *c);
 
+/* The connection's unsent bytes. */
+static size_t pending(const conn *c)
+{
+    return dv_buf_size(&c->out) + dv_buf_size(&c->tout) + dv_buf_size(&c->wbuf);
+}
+
 /* Keep the server-wide total in step with this connection's unsent bytes. */
 static void account(conn *c)
 {
-    size_t now = dv_buf_size(&c->out) + dv_buf_size(&c->wbuf);
+    size_t now = pending(c);
     if (now >= c->accounted)
         atomic_fetch_add(&c->w->net->pending_total, now - c->accounted);
     else
@@ -104,6 +114,9 @@ static void on_close(uv_handle_t *h)
     dv_buf_free(&c->in);
     dv_buf_free(&c->out);
     dv_buf_free(&c->wbuf);
+    dv_buf_free(&c->raw);
+    dv_buf_free(&c->tout);
+    dv_tls_conn_free(c->tls);
     account(c);
     dv_free(c);
 }
@@ -126,7 +139,7 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     (void)hint;
     conn *c = h->data;
-    uint8_t *p = dv_buf_reserve(&c->in, READ_CHUNK);
+    uint8_t *p = dv_buf_reserve(c->tls ? &c->raw : &c->in, READ_CHUNK);
     *buf = uv_buf_init((char *)p, p ? READ_CHUNK : 0);
 }
 
@@ -147,7 +160,7 @@ static void set_reading(conn *c, int on)
 static size_t room(const conn *c)
 {
     const dv_net *n = c->w->net;
-    size_t pending = dv_buf_size(&c->out) + dv_buf_size(&c->wbuf);
+    size_t pending = dv_buf_size(&c->out) + dv_buf_size(&c->tout) + dv_buf_size(&c->wbuf);
     if (pending >= n->max_out || (c->paused && pending > n->max_out / 2)) return 0;
     size_t total = atomic_load(&n->pending_total);
     if (total >= n->max_total) return pending ? 0 : 1;
@@ -188,6 +201,31 @@ static void process(conn *c)
     set_reading(c, !c->paused);
 }
 
+/* TLS: the ciphertext read becomes request bytes in `in`; once the handshake is done the
+ * session hears of it before its first request. -1: the connection is being dropped. */
+static int tls_in(conn *c)
+{
+    char err[256];
+    int rc = dv_tls_conn_feed(c->tls, dv_buf_head(&c->raw), dv_buf_size(&c->raw), &c->in, &c->tout,
+                              err, sizeof err);
+    if (rc < 0) {
+        flush(c); /* the alert, if any */
+        conn_drop(c, err);
+        return -1;
+    }
+    if (rc == 1) c->closing = 1; /* close_notify: answer what was read, then close */
+    if (!c->secured && dv_tls_conn_ready(c->tls)) {
+        c->secured = 1;
+        const dv_net_handlers *h = &c->w->net->h;
+        if (h->secured && h->secured(c->session, c->tls) < 0) {
+            flush(c);
+            conn_drop(c, "the client certificate names no user");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     (void)buf;
@@ -202,7 +240,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread == 0) return;
-    dv_buf_commit(&c->in, (size_t)nread);
+    if (c->tls) {
+        dv_buf_commit(&c->raw, (size_t)nread);
+        if (!c->closing && tls_in(c) < 0) return;
+        dv_buf_reset(&c->raw);
+    } else {
+        dv_buf_commit(&c->in, (size_t)nread);
+    }
     if (c->closing) {
         dv_buf_reset(&c->in);
         return;
@@ -237,13 +281,21 @@ static void on_write(uv_write_t *req, int status)
 static void flush(conn *c)
 {
     if (c->writing || uv_is_closing((uv_handle_t *)&c->tcp)) return;
-    if (dv_buf_size(&c->out) == 0) {
+    dv_buf *wire = &c->out;
+    if (c->tls) {
+        if (dv_buf_size(&c->out) && dv_tls_conn_seal(c->tls, &c->out, &c->tout) < 0) {
+            conn_drop(c, "TLS: cannot encrypt the reply");
+            return;
+        }
+        wire = &c->tout;
+    }
+    if (dv_buf_size(wire) == 0) {
         if (c->closing) conn_close(c);
         return;
     }
     /* Straight to the socket while it takes the bytes: only what it cannot take now waits for
      * writability (uv_write), so a reply that fits costs no poll registration. */
-    uv_buf_t now = uv_buf_init((char *)dv_buf_head(&c->out), (unsigned)dv_buf_size(&c->out));
+    uv_buf_t now = uv_buf_init((char *)dv_buf_head(wire), (unsigned)dv_buf_size(wire));
     int n = uv_try_write((uv_stream_t *)&c->tcp, &now, 1);
     if (n < 0 && n != UV_EAGAIN) {
         if (n == UV_EPIPE || n == UV_ECONNRESET) { /* the client went away */
@@ -255,17 +307,17 @@ static void flush(conn *c)
         return;
     }
     if (n > 0) {
-        dv_buf_consume(&c->out, (size_t)n);
+        dv_buf_consume(wire, (size_t)n);
         account(c);
     }
-    if (dv_buf_size(&c->out) == 0) {
-        if (c->out.cap > KEEP_WBUF) dv_buf_free(&c->out);
+    if (dv_buf_size(wire) == 0) {
+        if (wire->cap > KEEP_WBUF) dv_buf_free(wire);
         if (c->closing) conn_close(c);
         return;
     }
     dv_buf t = c->wbuf;
-    c->wbuf = c->out;
-    c->out = t;
+    c->wbuf = *wire;
+    *wire = t;
     uv_buf_t b = uv_buf_init((char *)dv_buf_head(&c->wbuf), (unsigned)dv_buf_size(&c->wbuf));
     c->wreq.data = c;
     if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
@@ -317,8 +369,14 @@ static void adopt(worker *w, int fd)
         return;
     }
     c->w = w;
+    if (w->net->tls && !(c->tls = dv_tls_conn_new(w->net->tls))) {
+        close(fd);
+        dv_free(c);
+        return;
+    }
     if (uv_tcp_init(&w->loop, &c->tcp) < 0 || uv_tcp_open(&c->tcp, fd) < 0) {
         close(fd);
+        dv_tls_conn_free(c->tls);
         dv_free(c);
         return;
     }
@@ -473,6 +531,7 @@ dv_net *dv_net_start(const dv_net_options *opt, const dv_net_handlers *h, void *
     }
     n->h = *h;
     n->ud = ud;
+    n->tls = opt->tls;
     n->max_out = opt->max_pending_out ? opt->max_pending_out : DV_NET_DEFAULT_MAX_PENDING_OUT;
     n->max_total =
         opt->max_pending_total ? opt->max_pending_total : DV_NET_DEFAULT_MAX_PENDING_TOTAL;

@@ -15,6 +15,8 @@
  *     max_preauth connections wait for authentication (per worker: max_preauth / threads);
  *     past that the oldest waiting connection is closed to make room;
  *   - a connection that holds an incomplete request for frame_timeout_ms is closed.
+ * With a TLS context every connection is TLS from its first byte: the limits count request and
+ * reply bytes in the clear, and the ciphertext waits in buffers of its own.
  * Every close the layer decides is logged with its reason (WARN). */
 #ifndef DV_SERVER_NET_H
 #define DV_SERVER_NET_H
@@ -23,6 +25,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "server/tls.h"
 
 typedef struct dv_net dv_net;
 
@@ -39,6 +42,9 @@ typedef struct dv_net_handlers {
     void (*close)(void *session);
     /* 1 once the session authenticated; NULL: every connection counts as authenticated. */
     int (*authenticated)(void *session);
+    /* A TLS connection finished its handshake, before any request is read: returns -1 to close
+     * it. NULL: nothing to do. */
+    int (*secured)(void *session, const dv_tls_conn *tls);
 } dv_net_handlers;
 
 typedef struct dv_net_options {
@@ -50,6 +56,7 @@ typedef struct dv_net_options {
     unsigned max_preauth;        /* connections awaiting authentication (DV_NET_DEFAULT_...) */
     uint32_t preauth_timeout_ms; /* default DV_NET_DEFAULT_PREAUTH_TIMEOUT_MS */
     uint32_t frame_timeout_ms;   /* default DV_NET_DEFAULT_FRAME_TIMEOUT_MS */
+    dv_tls *tls;                 /* non-NULL: every connection speaks TLS (not owned) */
 } dv_net_options;
 
 /* Defaults for the options left 0. */

@@ -1057,6 +1057,7 @@ dv_qsvc *dv_qsvc_start(dv_cluster *c, dv_users *users, const dv_qsvc_options *o,
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (family == AF_INET6) flags |= MHD_USE_IPv6;
+    flags |= dv_http_guard_flags(q->guard);
     q->mhd = MHD_start_daemon(flags, 0, dv_http_guard_accept, q->guard, on_request, q,
                               MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, q, MHD_OPTION_LISTEN_SOCKET,
                               fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, q, MHD_OPTION_ARRAY,

@@ -33,12 +33,17 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/base64.h"
 #include "base/buf.h"
 #include "base/errmsg.h"
 #include "base/log.h"
+#include "mcbp/protocol.h"
+#include "server/kv.h"
 #include "server/listen.h"
 #include "server/rest_form.h"
+#include "server/ui.h"
 #include "topology/manifest.h"
+#include "topology/vbucket.h"
 
 #define BODY_MAX           (1u << 20)
 #define REALM_HEADER       "Basic realm=\"Couchbase Server Admin / REST\""
@@ -173,6 +178,14 @@ typedef enum route {
     R_SETTINGS_WEB,
     R_SETTINGS_INDEXES,
     R_SETUP_SERVICES,
+    R_RBAC_USERS,
+    R_RBAC_USER,
+    R_RBAC_GROUPS,
+    R_RBAC_GROUP,
+    R_RBAC_ROLES,
+    R_DOCS,
+    R_DOC,
+    R_QUERY_PROXY,
 } route;
 
 /* Path positions of the names: /pools/default/buckets/B/scopes/S/collections/C. */
@@ -199,9 +212,15 @@ typedef struct ctx {
     char location[24 + 3 * DV_BUCKET_NAME_MAX + 1];
     int challenge;
     stream *stream;
+    const dv_ui_file *ui; /* a console file: its bytes are the body (not for a 304) */
 } ctx;
 
 /* ---- small helpers --------------------------------------------------------------------------- */
+
+static int seg_is(const ctx *x, size_t i, const char *lit)
+{
+    return i < x->nseg && strcmp(x->seg[i], lit) == 0;
+}
 
 /* A printable copy of untrusted bytes for messages: bytes outside 0x20..0x7e and '"' become
  * '?', at most cap - 1 of them. */
@@ -618,6 +637,13 @@ static json_t *node_json(ctx *x)
 
 static void serve_root(ctx *x)
 {
+    /* A browser opening the REST port gets the console, as Couchbase's redirects to /ui/. */
+    const char *accept = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Accept");
+    if (accept && strstr(accept, "text/html")) {
+        snprintf(x->location, sizeof x->location, "/ui/index.html");
+        reply_empty(x, 302);
+        return;
+    }
     reply_json(
         x, 200,
         json_pack("{s:s,s:s}", "server", "divan-server", "implementationVersion", DV_REST_VERSION));
@@ -753,6 +779,20 @@ static json_t *bucket_caps(dv_cluster *c, dv_bucket *b)
 }
 
 /* The bucket object of kv-protocol.md 8.2, with every field the official core requires. */
+/* Mutations since the bucket was made: the sum of its vbuckets' high seqnos. The console draws
+ * ops/s from its change between two reads. */
+static uint64_t bucket_mutations(dv_bucket *b)
+{
+    dv_store *st = dv_bucket_store(b);
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < dv_store_nvb(st); i++) {
+        dv_vbucket *vb = dv_store_lock(st, (uint16_t)i);
+        sum += dv_vbucket_high_seqno(vb);
+        dv_vbucket_unlock(vb);
+    }
+    return sum;
+}
+
 static json_t *bucket_json(ctx *x, dv_bucket *b)
 {
     dv_bucket_settings s;
@@ -783,6 +823,11 @@ static json_t *bucket_json(ctx *x, dv_bucket *b)
         "quotaPercentUsed", quota ? (double)st.bytes * 100.0 / (double)quota : 0.0, "opsPerSec", 0,
         "diskFetches", 0, "itemCount", (json_int_t)st.items, "diskUsed", 0, "dataUsed",
         (json_int_t)st.bytes, "memUsed", (json_int_t)st.bytes);
+    if (o && json_object_set_new(json_object_get(o, "basicStats"), "mutations",
+                                 json_integer((json_int_t)bucket_mutations(b))) != 0) {
+        json_decref(o);
+        return NULL;
+    }
     if (o && s.type == DV_BUCKET_COUCHBASE &&
         (json_object_set_new(o, "storageBackend", json_string(s.magma ? "magma" : "couchstore")) ||
          (s.magma && (json_object_set_new(o, "historyRetentionCollectionDefault",
@@ -1424,9 +1469,11 @@ static void serve_whoami(ctx *x)
         }
     }
     int admin = rs->n == 1 && rs->v[0].kind == DV_ROLE_ADMIN;
+    const char *display = dv_user_display_name(x->user);
     reply_json(x, 200,
                json_pack("{s:s,s:s,s:o,s:s}", "id", dv_user_name(x->user), "domain",
-                         admin ? "admin" : "local", "roles", roles, "name", ""));
+                         admin ? "admin" : "local", "roles", roles, "name",
+                         display ? display : ""));
 }
 
 /* Validation as ns_server's validator does it: every problem is collected by field and answered
@@ -1819,6 +1866,1019 @@ static void update_index_settings(ctx *x)
     reply_json(x, 200, index_settings_json(x->r));
 }
 
+/* ---- users, groups and roles (ns_server's /settings/rbac) ------------------------------------ */
+
+#define SECURITY_READ_PERM  "cluster.admin.security.local!read"
+#define SECURITY_WRITE_PERM "cluster.admin.security.local!write"
+#define GROUPS_READ_PERM    "cluster.admin.security!read"
+#define GROUPS_WRITE_PERM   "cluster.admin.security!write"
+
+/* The roles as GET /settings/rbac/roles lists them: display name and description. */
+static const struct role_doc {
+    dv_role_kind kind;
+    const char *name, *desc;
+} role_docs[] = {
+    {DV_ROLE_ADMIN, "Full Admin", "Can manage all cluster features, including security."},
+    {DV_ROLE_RO_ADMIN, "Read-Only Admin", "Can view cluster settings, but not change them."},
+    {DV_ROLE_CLUSTER_ADMIN, "Cluster Admin", "Can manage all cluster features except security."},
+    {DV_ROLE_SECURITY_ADMIN, "Security Admin", "Can manage users, groups and roles."},
+    {DV_ROLE_REPLICATION_ADMIN, "XDCR Admin", "Can administer XDCR features."},
+    {DV_ROLE_EXTERNAL_STATS_READER, "External Stats Reader", "Can read the cluster's statistics."},
+    {DV_ROLE_QUERY_SYSTEM_CATALOG, "Query System Catalog", "Can look up the system catalog."},
+    {DV_ROLE_QUERY_EXTERNAL_ACCESS, "Query CURL Access", "Can run the CURL() function."},
+    {DV_ROLE_ANALYTICS_READER, "Analytics Reader", "Can query analytics datasets."},
+    {DV_ROLE_ANALYTICS_ADMIN, "Analytics Admin", "Can manage analytics."},
+    {DV_ROLE_EVENTING_ADMIN, "Eventing Full Admin", "Can manage eventing functions."},
+    {DV_ROLE_BUCKET_ADMIN, "Bucket Admin",
+     "Can manage the bucket's settings, scopes and collections."},
+    {DV_ROLE_BUCKET_FULL_ACCESS, "Application Access", "Full access to the bucket's data."},
+    {DV_ROLE_VIEWS_ADMIN, "Views Admin", "Can manage views."},
+    {DV_ROLE_VIEWS_READER, "Views Reader", "Can read views."},
+    {DV_ROLE_DATA_BACKUP, "Data Backup & Restore", "Can back up and restore the bucket's data."},
+    {DV_ROLE_FTS_ADMIN, "Search Admin", "Can manage search indexes."},
+    {DV_ROLE_MOBILE_SYNC_GATEWAY, "Sync Gateway",
+     "Full access to the bucket's data for Sync Gateway."},
+    {DV_ROLE_REPLICATION_TARGET, "XDCR Inbound", "Can write replicated data into the bucket."},
+    {DV_ROLE_ANALYTICS_MANAGER, "Analytics Manager", "Can manage analytics links of the bucket."},
+    {DV_ROLE_SCOPE_ADMIN, "Manage Scopes", "Can create and drop scopes and collections."},
+    {DV_ROLE_DATA_READER, "Data Reader", "Can read documents."},
+    {DV_ROLE_DATA_WRITER, "Data Writer", "Can insert, change and remove documents."},
+    {DV_ROLE_DATA_DM_WRITER, "Data DCP Writer", "Can write documents, without reading them."},
+    {DV_ROLE_DATA_MONITORING, "Data Monitor", "Can read the statistics of the data."},
+    {DV_ROLE_FTS_SEARCHER, "Search Reader", "Can run search queries."},
+    {DV_ROLE_QUERY_SELECT, "Query Select", "Can run SQL++ SELECT statements."},
+    {DV_ROLE_QUERY_UPDATE, "Query Update", "Can run SQL++ UPDATE statements."},
+    {DV_ROLE_QUERY_INSERT, "Query Insert", "Can run SQL++ INSERT statements."},
+    {DV_ROLE_QUERY_DELETE, "Query Delete", "Can run SQL++ DELETE statements."},
+    {DV_ROLE_QUERY_MANAGE_INDEX, "Query Manage Index", "Can create and drop indexes."},
+    {DV_ROLE_ANALYTICS_SELECT, "Analytics Select", "Can query analytics collections."},
+};
+
+/* {"role":..., "bucket_name":...} with the parameters the role has. */
+static json_t *role_json(const dv_role *r)
+{
+    json_t *o = json_pack("{s:s}", "role", dv_role_name(r->kind));
+    if (!o) return NULL;
+    if ((r->bucket && json_object_set_new(o, "bucket_name", json_string(r->bucket))) ||
+        (r->scope && json_object_set_new(o, "scope_name", json_string(r->scope))) ||
+        (r->collection && json_object_set_new(o, "collection_name", json_string(r->collection)))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *roles_json(const dv_roles *rs)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < rs->n; i++) {
+        if (json_array_append_new(a, role_json(&rs->v[i])) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    return a;
+}
+
+static int roles_have(const dv_roles *rs, const dv_role *r)
+{
+    char a[3 * (DV_ROLE_MAX_NAME + 1) + 64], b[sizeof a];
+    dv_roles one = {(dv_role *)r, 1};
+    dv_roles_format(&one, a, sizeof a);
+    for (size_t i = 0; i < rs->n; i++) {
+        dv_roles x = {&rs->v[i], 1};
+        dv_roles_format(&x, b, sizeof b);
+        if (strcmp(a, b) == 0) return 1;
+    }
+    return 0;
+}
+
+/* The user object of ns_server: id, domain, name, groups, password_change_date and the
+ * effective roles, each with its origins (the user itself, its groups). */
+static json_t *user_json(dv_rest *r, dv_user *u)
+{
+    size_t ng;
+    const char *const *groups = dv_user_groups(u, &ng);
+    dv_group *gv = ng ? dv_calloc(ng, sizeof *gv) : NULL;
+    if (ng && !gv) return NULL;
+    for (size_t i = 0; i < ng; i++)
+        if (dv_users_group_get(r->users, groups[i], &gv[i]) != DV_ERR_OK) gv[i].name = NULL;
+    json_t *o = json_pack("{s:s,s:s,s:[],s:[],s:[]}", "id", dv_user_name(u), "domain", "local",
+                          "roles", "groups", "external_groups");
+    json_t *roles = json_object_get(o, "roles"), *gl = json_object_get(o, "groups");
+    const dv_roles *eff = dv_user_roles(u), *own = dv_user_own_roles(u);
+    int fail = !o;
+    for (size_t i = 0; !fail && i < eff->n; i++) {
+        json_t *rj = role_json(&eff->v[i]);
+        json_t *origins = json_array();
+        if (roles_have(own, &eff->v[i]))
+            json_array_append_new(origins, json_pack("{s:s}", "type", "user"));
+        for (size_t g = 0; g < ng; g++)
+            if (gv[g].name && roles_have(&gv[g].roles, &eff->v[i]))
+                json_array_append_new(origins,
+                                      json_pack("{s:s,s:s}", "type", "group", "name", gv[g].name));
+        fail = !rj || !origins || json_object_set_new(rj, "origins", origins) != 0 ||
+               json_array_append_new(roles, rj) != 0;
+    }
+    for (size_t i = 0; !fail && i < ng; i++)
+        fail = json_array_append_new(gl, json_string(groups[i]));
+    const char *display = dv_user_display_name(u);
+    if (!fail && display) fail = json_object_set_new(o, "name", json_string(display));
+    int64_t ms = dv_user_password_changed(u);
+    if (!fail && ms > 0) {
+        time_t t = (time_t)(ms / 1000);
+        struct tm tm;
+        char when[40];
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+        size_t n = strlen(when);
+        snprintf(when + n, sizeof when - n, ".%03dZ", (int)(ms % 1000));
+        fail = json_object_set_new(o, "password_change_date", json_string(when));
+    }
+    if (gv) dv_group_list_free(gv, ng);
+    if (fail) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* A JSON string body, as ns_server answers a missing user or group. */
+static void reply_json_string(ctx *x, unsigned status, const char *s)
+{
+    char q[128];
+    snprintf(q, sizeof q, "\"%s\"", s); /* fixed texts without quotes or escapes */
+    reply_text(x, status, "application/json", q);
+}
+
+static int allow_users(ctx *x, int write, int groups)
+{
+    if (dv_user_allow(x->user, DV_PERM_USER_ADMIN, NULL, NULL, NULL)) return 1;
+    reply_forbidden(x, "%s",
+                    groups ? (write ? GROUPS_WRITE_PERM : GROUPS_READ_PERM)
+                           : (write ? SECURITY_WRITE_PERM : SECURITY_READ_PERM));
+    return 0;
+}
+
+/* 1 for "local", 0 for "external", -1 (answered 404) for any other domain. */
+static int user_domain(ctx *x, size_t seg)
+{
+    if (seg_is(x, seg, "local")) return 1;
+    if (seg_is(x, seg, "external")) return 0;
+    reply_json_string(x, 404, "Unknown user domain.");
+    return -1;
+}
+
+static void serve_rbac_users(ctx *x)
+{
+    if (!allow_users(x, 0, 0)) return;
+    int local = 1;
+    if (x->nseg == 4 && (local = user_domain(x, 3)) < 0) return;
+    json_t *a = json_array();
+    dv_user **v = NULL;
+    size_t n = 0;
+    if (!a || (local && dv_users_list(x->r->users, &v, &n) != DV_ERR_OK)) {
+        json_decref(a);
+        reply_oom(x);
+        return;
+    }
+    int fail = 0;
+    for (size_t i = 0; i < n && !fail; i++)
+        fail = json_array_append_new(a, user_json(x->r, v[i])) != 0;
+    dv_users_list_free(v, n);
+    if (fail) {
+        json_decref(a);
+        a = NULL;
+    }
+    reply_json(x, 200, a);
+}
+
+static void serve_rbac_user(ctx *x)
+{
+    if (!allow_users(x, 0, 0)) return;
+    int local = user_domain(x, 3);
+    if (local < 0) return;
+    dv_user *u = local ? dv_users_get(x->r->users, x->seg[4], x->seglen[4]) : NULL;
+    if (!u) {
+        reply_json_string(x, 404, "Unknown user.");
+        return;
+    }
+    reply_json(x, 200, user_json(x->r, u));
+    dv_user_release(u);
+}
+
+/* A form's role list ("admin,data_reader[b:s:c]") into out, checked against the buckets,
+ * scopes and collections that exist; problems go to errs under "roles" in ns_server's words.
+ * An absent or empty list is no roles. */
+static void form_roles(ctx *x, const dv_form_field *v, dv_roles *out, json_t *errs)
+{
+    out->v = NULL;
+    out->n = 0;
+    if (!v || v->value_len == 0) return;
+    char bad[1024] = "";
+    size_t badlen = 0;
+    dv_buf good;
+    dv_buf_init(&good);
+    const char *s = v->value, *end = v->value + v->value_len;
+    while (s < end) {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        const char *stop = comma ? comma : end;
+        const char *a = s, *b = stop;
+        while (a < b && *a == ' ') a++;
+        while (b > a && b[-1] == ' ') b--;
+        dv_roles one;
+        char err[256];
+        int ok = b > a && dv_roles_parse(&one, a, (size_t)(b - a), err, sizeof err) == DV_ERR_OK;
+        if (ok) {
+            const dv_role *r = &one.v[0];
+            if (r->bucket && strcmp(r->bucket, "*") != 0) {
+                dv_bucket *bk = dv_cluster_get_bucket(x->r->cluster, r->bucket, strlen(r->bucket));
+                uint32_t id;
+                if (!bk) {
+                    ok = 0;
+                } else if (r->scope && !r->collection) {
+                    ok = dv_bucket_lookup_scope(bk, r->scope, strlen(r->scope), &id, NULL) ==
+                         DV_ERR_OK;
+                } else if (r->scope) {
+                    char path[2 * DV_ROLE_MAX_NAME + 2];
+                    int pn = snprintf(path, sizeof path, "%s.%s", r->scope, r->collection);
+                    ok = dv_bucket_lookup_collection(bk, path, (size_t)pn, &id, NULL) == DV_ERR_OK;
+                }
+                dv_bucket_release(bk);
+            }
+            if (ok && ((dv_buf_size(&good) && dv_buf_append(&good, ",", 1) != 0) ||
+                       dv_buf_append(&good, a, (size_t)(b - a)) != 0)) {
+                dv_roles_clear(&one);
+                dv_buf_free(&good);
+                add_error(errs, "_", "out of memory");
+                return;
+            }
+            dv_roles_clear(&one);
+        }
+        if (!ok && b > a) {
+            int k = snprintf(bad + badlen, sizeof bad - badlen, "%s%.*s", badlen ? "," : "",
+                             (int)(b - a), a);
+            if (k > 0 && badlen + (size_t)k < sizeof bad) badlen += (size_t)k;
+        }
+        s = stop + 1;
+    }
+    if (badlen) {
+        char safe[1024];
+        add_errorf(errs, "roles",
+                   "Cannot assign roles to user because the following roles are unknown, "
+                   "malformed or role parameters are undefined: [%s]",
+                   printable(bad, badlen, safe, sizeof safe));
+        dv_buf_free(&good);
+        return;
+    }
+    char err[256];
+    if (dv_buf_size(&good) && dv_roles_parse(out, (const char *)dv_buf_head(&good),
+                                             dv_buf_size(&good), err, sizeof err) != DV_ERR_OK)
+        add_error(errs, "roles", err);
+    dv_buf_free(&good);
+}
+
+/* A comma-separated list of group names, split into names[] (pointers into buf, at most cap);
+ * their count, or -1 if there are more. */
+static long split_names(char *buf, const char **names, size_t cap)
+{
+    size_t n = 0;
+    for (char *p = buf; p && *p;) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        while (*p == ' ') p++;
+        size_t l = strlen(p);
+        while (l > 0 && p[l - 1] == ' ') p[--l] = '\0';
+        if (l > 0) {
+            if (n == cap) return -1;
+            names[n++] = p;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    return (long)n;
+}
+
+#define MAX_USER_GROUPS 64
+
+static void put_rbac_user(ctx *x)
+{
+    if (!allow_users(x, 1, 0)) return;
+    int local = user_domain(x, 3);
+    if (local < 0) return;
+    const char *name = x->seg[4];
+    size_t nlen = x->seglen[4];
+    dv_form_field fake = {.name = "_", .name_len = 1, .value = name, .value_len = nlen};
+    const char *problem = cred_problem(&fake, 0);
+    if (problem) {
+        reply_error(x, 400, "_", problem);
+        return;
+    }
+    if (!local) {
+        reply_error(x, 400, "_", "divan-server has no external (LDAP) users");
+        return;
+    }
+    dv_form f = DV_FORM_INIT;
+    if (read_form(x, &f) != 0) return;
+    json_t *errs = json_object();
+    if (!errs) {
+        dv_form_clear(&f);
+        reply_oom(x);
+        return;
+    }
+    static const char *const known[] = {"name", "password", "roles", "groups", NULL};
+    check_unsupported(&f, known, errs);
+    const dv_form_field *pw = dv_form_get(&f, "password");
+    if (pw && (problem = cred_problem(pw, 1))) add_error(errs, "password", problem);
+    dv_roles roles;
+    form_roles(x, dv_form_get(&f, "roles"), &roles, errs);
+    const dv_form_field *gf = dv_form_get(&f, "groups");
+    char *gbuf = dv_strndup(gf ? gf->value : "", gf ? gf->value_len : 0);
+    const char *groups[MAX_USER_GROUPS];
+    long ng = gbuf ? split_names(gbuf, groups, MAX_USER_GROUPS) : 0;
+    if (ng < 0) {
+        add_errorf(errs, "groups", "A user may be in at most %d groups", MAX_USER_GROUPS);
+    } else {
+        char missing[512] = "";
+        size_t ml = 0;
+        for (long i = 0; i < ng; i++) {
+            dv_group g;
+            if (dv_users_group_get(x->r->users, groups[i], &g) == DV_ERR_OK) {
+                dv_group_clear(&g);
+                continue;
+            }
+            int k = snprintf(missing + ml, sizeof missing - ml, "%s%s", ml ? "," : "", groups[i]);
+            if (k > 0 && ml + (size_t)k < sizeof missing) ml += (size_t)k;
+        }
+        if (ml) {
+            char safe[512];
+            add_errorf(errs, "groups", "Groups do not exist: %s",
+                       printable(missing, ml, safe, sizeof safe));
+        }
+    }
+    if (!reply_errors(x, errs)) {
+        const dv_form_field *disp = dv_form_get(&f, "name");
+        dv_user_info info = {.name = name,
+                             .name_len = nlen,
+                             .display = disp && disp->value_len ? disp->value : NULL,
+                             .password = pw ? pw->value : NULL,
+                             .password_len = pw ? pw->value_len : 0,
+                             .groups = groups,
+                             .ngroups = ng > 0 ? (size_t)ng : 0,
+                             .roles = &roles};
+        char err[256];
+        int rc = gbuf ? dv_users_upsert(x->r->users, &info, err, sizeof err) : DV_ERR_NO_MEMORY;
+        if (rc == DV_ERR_OK)
+            reply_text(x, 200, "application/json", "\"\"");
+        else if (rc == DV_ERR_NO_MEMORY)
+            reply_oom(x);
+        else
+            reply_error(x, 400, pw ? "_" : "password", err);
+    }
+    dv_free(gbuf);
+    dv_roles_clear(&roles);
+    if (pw) OPENSSL_cleanse((void *)pw->value, pw->value_len);
+    dv_form_clear(&f);
+}
+
+static void delete_rbac_user(ctx *x)
+{
+    if (!allow_users(x, 1, 0)) return;
+    int local = user_domain(x, 3);
+    if (local < 0) return;
+    if (local && dv_users_remove(x->r->users, x->seg[4], x->seglen[4]) == DV_ERR_OK)
+        reply_text(x, 200, "application/json", "\"\"");
+    else
+        reply_json_string(x, 404, "User was not found.");
+}
+
+static json_t *group_json(const dv_group *g)
+{
+    json_t *o = json_pack("{s:s,s:o}", "id", g->name, "roles", roles_json(&g->roles));
+    if (o && g->description) json_object_set_new(o, "description", json_string(g->description));
+    if (o && g->ldap_ref) json_object_set_new(o, "ldap_group_ref", json_string(g->ldap_ref));
+    return o;
+}
+
+static void serve_rbac_groups(ctx *x)
+{
+    if (!allow_users(x, 0, 1)) return;
+    dv_group *v;
+    size_t n;
+    json_t *a = json_array();
+    if (!a || dv_users_group_list(x->r->users, &v, &n) != DV_ERR_OK) {
+        json_decref(a);
+        reply_oom(x);
+        return;
+    }
+    int fail = 0;
+    for (size_t i = 0; i < n && !fail; i++) fail = json_array_append_new(a, group_json(&v[i]));
+    dv_group_list_free(v, n);
+    if (fail) {
+        json_decref(a);
+        a = NULL;
+    }
+    reply_json(x, 200, a);
+}
+
+static void serve_rbac_group(ctx *x)
+{
+    if (!allow_users(x, 0, 1)) return;
+    dv_group g;
+    int rc = dv_users_group_get(x->r->users, x->seg[3], &g);
+    if (rc == DV_ERR_GROUP_NOT_FOUND) {
+        reply_json_string(x, 404, "Unknown group.");
+        return;
+    }
+    if (rc != DV_ERR_OK) {
+        reply_oom(x);
+        return;
+    }
+    reply_json(x, 200, group_json(&g));
+    dv_group_clear(&g);
+}
+
+static void put_rbac_group(ctx *x)
+{
+    if (!allow_users(x, 1, 1)) return;
+    dv_form f = DV_FORM_INIT;
+    if (read_form(x, &f) != 0) return;
+    json_t *errs = json_object();
+    if (!errs) {
+        dv_form_clear(&f);
+        reply_oom(x);
+        return;
+    }
+    static const char *const known[] = {"description", "roles", "ldap_group_ref", NULL};
+    check_unsupported(&f, known, errs);
+    dv_roles roles;
+    form_roles(x, dv_form_get(&f, "roles"), &roles, errs);
+    if (!reply_errors(x, errs)) {
+        const dv_form_field *d = dv_form_get(&f, "description"),
+                            *l = dv_form_get(&f, "ldap_group_ref");
+        char err[256];
+        int rc = dv_users_group_set(x->r->users, x->seg[3], d && d->value_len ? d->value : NULL,
+                                    l && l->value_len ? l->value : NULL, &roles, err, sizeof err);
+        if (rc == DV_ERR_OK)
+            reply_text(x, 200, "application/json", "\"\"");
+        else if (rc == DV_ERR_NO_MEMORY)
+            reply_oom(x);
+        else
+            reply_error(x, 400, "_", err);
+    }
+    dv_roles_clear(&roles);
+    dv_form_clear(&f);
+}
+
+static void delete_rbac_group(ctx *x)
+{
+    if (!allow_users(x, 1, 1)) return;
+    if (dv_users_group_remove(x->r->users, x->seg[3]) == DV_ERR_OK)
+        reply_text(x, 200, "application/json", "\"\"");
+    else
+        reply_json_string(x, 404, "Group was not found.");
+}
+
+/* Every role; a role with parameters is listed once with "*" for each (as ns_server does). */
+static void serve_rbac_roles(ctx *x)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < sizeof role_docs / sizeof role_docs[0]; i++) {
+        const struct role_doc *d = &role_docs[i];
+        unsigned np = dv_role_params(d->kind);
+        json_t *o = json_pack("{s:s,s:s,s:s,s:b}", "role", dv_role_name(d->kind), "name", d->name,
+                              "desc", d->desc, "ce", 1);
+        static const char *const params[] = {"bucket_name", "scope_name", "collection_name"};
+        for (unsigned k = 0; o && k < np; k++) json_object_set_new(o, params[k], json_string("*"));
+        if (!o || json_array_append_new(a, o) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    reply_json(x, 200, a);
+}
+
+/* ---- documents (the console's document editor) ----------------------------------------------- */
+
+#define DOCS_LIMIT_DEFAULT 10
+#define DOCS_LIMIT_MAX     1000
+#define DOC_KEY_MAX        250
+#define FLAGS_JSON         0x02000006u /* the SDKs' common flags for JSON */
+#define FLAGS_STRING       0x04000006u
+
+/* A query-string parameter, percent-decoded into out (cap bytes); its length, or -1 when absent
+ * or malformed or too long. */
+static long query_arg(ctx *x, const char *name, char *out, size_t cap)
+{
+    const char *v = MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, name);
+    if (!v) return -1;
+    size_t n = strlen(v);
+    if (n >= cap) return -1;
+    return dv_url_decode(v, n, 1, out);
+}
+
+static int query_u64(ctx *x, const char *name, uint64_t hi, uint64_t *out)
+{
+    char v[32];
+    long n = query_arg(x, name, v, sizeof v);
+    if (n < 0) return MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, name) ? -1 : 0;
+    char *end;
+    errno = 0;
+    unsigned long long u = strtoull(v, &end, 10);
+    if (n == 0 || *end || errno || v[0] == '-' || u > hi) return -1;
+    *out = u;
+    return 1;
+}
+
+/* The collection of /pools/default/buckets/B/scopes/S/collections/C/docs[/ID] after the
+ * permission check (perms on B:S:C, perm the ns_server permission named in a 403); NULL when a
+ * reply was made. */
+static dv_bucket *docs_collection(ctx *x, unsigned perms, const char *perm, uint32_t *cid)
+{
+    const char *b = x->seg[SEG_BUCKET], *s = x->seg[SEG_SCOPE], *c = x->seg[SEG_COLLECTION];
+    if (!dv_user_allow(x->user, perms, b, s, c)) {
+        char sb[128], ss[128], sc[128];
+        reply_forbidden(x, "cluster.collection[%s:%s:%s].data.docs!%s",
+                        printable(b, x->seglen[SEG_BUCKET], sb, sizeof sb),
+                        printable(s, x->seglen[SEG_SCOPE], ss, sizeof ss),
+                        printable(c, x->seglen[SEG_COLLECTION], sc, sizeof sc), perm);
+        return NULL;
+    }
+    dv_bucket *bk = dv_cluster_get_bucket(x->r->cluster, b, x->seglen[SEG_BUCKET]);
+    if (!bk) {
+        reply_not_found(x);
+        return NULL;
+    }
+    char path[2 * 256 + 2];
+    int n = snprintf(path, sizeof path, "%s.%s", s, c);
+    dv_error rc = n > 0 && (size_t)n < sizeof path
+                      ? dv_bucket_lookup_collection(bk, path, (size_t)n, cid, NULL)
+                      : DV_ERR_COLLECTION_NOT_FOUND;
+    if (rc != DV_ERR_OK) {
+        reply_manifest_error(x, rc == DV_ERR_SCOPE_NOT_FOUND ? rc : DV_ERR_COLLECTION_NOT_FOUND, s,
+                             c);
+        dv_bucket_release(bk);
+        return NULL;
+    }
+    return bk;
+}
+
+static char *cas_text(uint64_t cas, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%llu", (unsigned long long)cas);
+    return buf;
+}
+
+/* The user xattrs of an item (names not starting with '_'), as an object of parsed values. */
+static json_t *item_xattrs(const dv_item *it)
+{
+    json_t *o = json_object();
+    const unsigned char *p = (const unsigned char *)dv_item_xattr(it);
+    size_t n = it->nxattr;
+    if (!o || n < 4) return o;
+    size_t off = 4;
+    while (off + 4 <= n) {
+        uint32_t len = (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 |
+                       (uint32_t)p[off + 2] << 8 | p[off + 3];
+        off += 4;
+        if (len > n - off) break;
+        const char *k = (const char *)p + off;
+        size_t kl = strnlen(k, len);
+        if (kl + 1 < len && k[0] != '_') {
+            const char *v = k + kl + 1;
+            size_t vl = strnlen(v, len - kl - 1);
+            json_t *j = json_loadb(v, vl, JSON_DECODE_ANY, NULL);
+            json_object_setn_new(o, k, kl, j ? j : json_stringn(v, vl));
+        }
+        off += len;
+    }
+    return o;
+}
+
+/* {"meta":{...},"json":value} (or "base64" for a value that is not JSON), with xattrs when the
+ * user may read them. */
+static json_t *doc_json(ctx *x, const dv_item *it, int xattrs)
+{
+    char cas[24];
+    int is_json = (it->datatype & DV_DATATYPE_JSON) != 0;
+    json_t *meta = json_pack("{s:s%,s:s,s:I,s:I,s:s,s:I}", "id", dv_item_key(it), (size_t)it->nkey,
+                             "cas", cas_text(it->cas, cas, sizeof cas), "flags",
+                             (json_int_t)it->flags, "expiration", (json_int_t)it->exptime, "type",
+                             is_json ? "json" : "base64", "seqno", (json_int_t)it->seqno);
+    json_t *o = json_pack("{s:o}", "meta", meta);
+    if (!o) return NULL;
+    json_t *v = is_json ? json_loadb(dv_item_value(it), it->nvalue, JSON_DECODE_ANY, NULL) : NULL;
+    if (v) {
+        json_object_set_new(o, "json", v);
+    } else {
+        dv_buf b;
+        dv_buf_init(&b);
+        if (dv_base64_encode(&b, dv_item_value(it), it->nvalue) == 0)
+            json_object_set_new(o, "base64",
+                                json_stringn((const char *)dv_buf_head(&b), dv_buf_size(&b)));
+        dv_buf_free(&b);
+    }
+    if (xattrs && it->nxattr) json_object_set_new(o, "xattrs", item_xattrs(it));
+    (void)x;
+    return o;
+}
+
+typedef struct doc_list {
+    dv_item **v;
+    size_t n, cap;
+    const char *prefix;
+    size_t prefix_len;
+    int oom;
+} doc_list;
+
+static int collect_doc(void *ud, dv_item *it)
+{
+    doc_list *l = ud;
+    if (it->nkey < l->prefix_len || memcmp(dv_item_key(it), l->prefix, l->prefix_len) != 0)
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        dv_item **v = dv_realloc(l->v, cap * sizeof *v);
+        if (!v) {
+            l->oom = 1;
+            return 1;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = dv_item_ref(it);
+    return 0;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    const dv_item *x = *(dv_item *const *)a, *y = *(dv_item *const *)b;
+    size_t n = x->nkey < y->nkey ? x->nkey : y->nkey;
+    int c = memcmp(dv_item_key(x), dv_item_key(y), n);
+    return c ? c : (x->nkey > y->nkey) - (x->nkey < y->nkey);
+}
+
+/* GET .../docs?skip=&limit=&prefix=&include_docs=: the collection's live documents in key
+ * order, a page at a time; total_rows counts every match. */
+static void list_docs(ctx *x)
+{
+    uint32_t cid;
+    dv_bucket *b = docs_collection(x, DV_PERM_READ, "read", &cid);
+    if (!b) return;
+    uint64_t skip = 0, limit = DOCS_LIMIT_DEFAULT;
+    char prefix[DOC_KEY_MAX + 1] = "", inc[8] = "";
+    long plen = query_arg(x, "prefix", prefix, sizeof prefix);
+    if (query_u64(x, "skip", UINT32_MAX, &skip) < 0 ||
+        query_u64(x, "limit", DOCS_LIMIT_MAX, &limit) < 0 ||
+        (plen < 0 && MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, "prefix"))) {
+        reply_error(x, 400, "_", "skip must be a count, limit 0 to 1000, prefix at most 250 bytes");
+        dv_bucket_release(b);
+        return;
+    }
+    int include = query_arg(x, "include_docs", inc, sizeof inc) >= 0 && strcmp(inc, "true") == 0;
+    doc_list l = {.prefix = prefix, .prefix_len = plen > 0 ? (size_t)plen : 0};
+    dv_store *st = dv_bucket_store(b);
+    uint32_t now = (uint32_t)time(NULL);
+    for (unsigned vb = 0; vb < dv_store_nvb(st) && !l.oom; vb++) {
+        dv_vbucket *v = dv_store_lock(st, (uint16_t)vb);
+        dv_vbucket_each(v, cid, now, collect_doc, &l);
+        dv_vbucket_unlock(v);
+    }
+    json_t *rows = l.oom ? NULL : json_array();
+    if (rows) {
+        qsort(l.v, l.n, sizeof *l.v, key_cmp);
+        int xattrs = dv_user_allow(x->user, DV_PERM_XATTR_READ, x->seg[SEG_BUCKET],
+                                   x->seg[SEG_SCOPE], x->seg[SEG_COLLECTION]);
+        for (uint64_t i = skip; i < l.n && i < skip + limit; i++) {
+            const dv_item *it = l.v[i];
+            json_t *row = include ? doc_json(x, it, xattrs) : json_object();
+            if (!row ||
+                json_object_set_new(row, "id", json_stringn(dv_item_key(it), it->nkey)) != 0 ||
+                json_array_append_new(rows, row) != 0) {
+                json_decref(rows);
+                rows = NULL;
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < l.n; i++) dv_item_release(l.v[i]);
+    dv_free(l.v);
+    dv_bucket_release(b);
+    if (!rows) {
+        reply_oom(x);
+        return;
+    }
+    reply_json(x, 200,
+               json_pack("{s:I,s:I,s:I,s:o}", "total_rows", (json_int_t)l.n, "skip",
+                         (json_int_t)skip, "limit", (json_int_t)limit, "rows", rows));
+}
+
+static int doc_key(ctx *x, const char **key, size_t *nkey)
+{
+    *key = x->seg[SEG_COLLECTION + 2];
+    *nkey = x->seglen[SEG_COLLECTION + 2];
+    if (*nkey == 0 || *nkey > DOC_KEY_MAX) {
+        reply_error(x, 400, "_", "A document key is 1 to 250 bytes");
+        return -1;
+    }
+    return 0;
+}
+
+static void kv_run(dv_bucket *b, dv_kv_req *rq, dv_kv_res *res, const char *key, size_t nkey,
+                   uint32_t cid)
+{
+    dv_store *st = dv_bucket_store(b);
+    rq->key = key;
+    rq->nkey = nkey;
+    rq->cid = cid;
+    rq->vbucket = dv_vbucket_of(key, nkey, dv_store_nvb(st));
+    rq->now = (uint32_t)time(NULL);
+    memset(res, 0, sizeof *res);
+    dv_kv_execute(st, rq, res);
+}
+
+/* A KV status that is not success, as the REST answer the console shows. */
+static void reply_kv_status(ctx *x, uint16_t status)
+{
+    switch (status) {
+    case DV_STATUS_KEY_ENOENT:
+        reply_error(x, 404, "_", "Document not found.");
+        break;
+    case DV_STATUS_KEY_EEXISTS:
+        reply_error(x, 409, "_", "The document was changed since it was read (CAS mismatch).");
+        break;
+    case DV_STATUS_LOCKED:
+        reply_error(x, 409, "_", "The document is locked.");
+        break;
+    case DV_STATUS_E2BIG:
+        reply_error(x, 400, "value", "The value is too large.");
+        break;
+    default: {
+        char msg[64];
+        snprintf(msg, sizeof msg, "The data service answered status 0x%02x.", status);
+        reply_error(x, 500, "_", msg);
+    }
+    }
+}
+
+static void get_doc(ctx *x)
+{
+    const char *key;
+    size_t nkey;
+    uint32_t cid;
+    if (doc_key(x, &key, &nkey) != 0) return;
+    dv_bucket *b = docs_collection(x, DV_PERM_READ, "read", &cid);
+    if (!b) return;
+    dv_kv_req rq = {.opcode = DV_OP_GET};
+    dv_kv_res res;
+    kv_run(b, &rq, &res, key, nkey, cid);
+    if (res.status == DV_STATUS_SUCCESS && res.item) {
+        int xattrs = dv_user_allow(x->user, DV_PERM_XATTR_READ, x->seg[SEG_BUCKET],
+                                   x->seg[SEG_SCOPE], x->seg[SEG_COLLECTION]);
+        /* GET answers the value only: read the item itself for the metadata and xattrs. */
+        reply_json(x, 200, doc_json(x, res.item, xattrs));
+    } else {
+        reply_kv_status(x, res.status);
+    }
+    if (res.item) dv_item_release(res.item);
+    dv_bucket_release(b);
+}
+
+/* POST .../docs/ID, form: value (required), flags, expiry (seconds; absent keeps the
+ * document's), cas (replace only that version), insert=true (create only). */
+static void set_doc(ctx *x)
+{
+    const char *key;
+    size_t nkey;
+    uint32_t cid;
+    if (doc_key(x, &key, &nkey) != 0) return;
+    dv_bucket *b = docs_collection(x, DV_PERM_WRITE, "upsert", &cid);
+    if (!b) return;
+    dv_form f = DV_FORM_INIT;
+    if (read_form(x, &f) != 0) {
+        dv_bucket_release(b);
+        return;
+    }
+    json_t *errs = json_object();
+    static const char *const known[] = {"value", "flags", "expiry", "cas", "insert", NULL};
+    if (errs) check_unsupported(&f, known, errs);
+    const dv_form_field *value = dv_form_get(&f, "value"), *flags = dv_form_get(&f, "flags"),
+                        *expiry = dv_form_get(&f, "expiry"), *cas = dv_form_get(&f, "cas"),
+                        *insert = dv_form_get(&f, "insert");
+    if (errs && !value) add_error(errs, "value", "The value is missing.");
+    json_t *parsed =
+        value ? json_loadb(value->value, value->value_len, JSON_DECODE_ANY, NULL) : NULL;
+    uint32_t fl = parsed ? FLAGS_JSON : FLAGS_STRING, exp = 0;
+    if (errs && flags && form_u32(flags, 0, UINT32_MAX, &fl) != 0)
+        add_error(errs, "flags", "The flags must be an unsigned 32-bit number.");
+    if (errs && expiry && form_u32(expiry, 0, UINT32_MAX, &exp) != 0)
+        add_error(errs, "expiry", "The expiry must be a number of seconds.");
+    uint64_t c = 0;
+    if (errs && cas && cas->value_len) {
+        char *end;
+        errno = 0;
+        c = strtoull(cas->value, &end, 10);
+        if (*end || errno || cas->value[0] == '-' || c == 0)
+            add_error(errs, "cas",
+                      "The CAS must be the decimal number the document was read with.");
+    }
+    int ins = insert && value_is(insert, "true");
+    if (errs && ins && c) add_error(errs, "cas", "A new document has no CAS.");
+    if (!errs) {
+        reply_oom(x);
+    } else if (!reply_errors(x, errs)) {
+        dv_kv_req rq = {.opcode = ins ? DV_OP_ADD : c ? DV_OP_REPLACE : DV_OP_SET};
+        rq.value = value->value;
+        rq.nvalue = value->value_len;
+        rq.datatype = parsed ? DV_DATATYPE_JSON : 0;
+        rq.cas = c;
+        rq.flags = fl;
+        rq.expiry = exp;
+        rq.preserve_ttl = !expiry && !ins;
+        dv_kv_res res;
+        kv_run(b, &rq, &res, key, nkey, cid);
+        if (res.item) dv_item_release(res.item);
+        char ct[24];
+        if (res.status == DV_STATUS_SUCCESS)
+            reply_json(x, 200, json_pack("{s:s}", "cas", cas_text(res.cas, ct, sizeof ct)));
+        else if (res.status == DV_STATUS_KEY_EEXISTS && ins)
+            reply_error(x, 409, "_", "A document with this key already exists.");
+        else if (res.status == DV_STATUS_KEY_EEXISTS)
+            reply_error(x, 409, "_", "The document was changed since it was read (CAS mismatch).");
+        else
+            reply_kv_status(x, res.status);
+    }
+    json_decref(parsed);
+    dv_form_clear(&f);
+    dv_bucket_release(b);
+}
+
+/* DELETE .../docs/ID[?cas=N]. */
+static void delete_doc(ctx *x)
+{
+    const char *key;
+    size_t nkey;
+    uint32_t cid;
+    if (doc_key(x, &key, &nkey) != 0) return;
+    dv_bucket *b = docs_collection(x, DV_PERM_WRITE, "delete", &cid);
+    if (!b) return;
+    uint64_t c = 0;
+    if (query_u64(x, "cas", UINT64_MAX, &c) < 0) {
+        reply_error(x, 400, "cas",
+                    "The CAS must be the decimal number the document was read with.");
+    } else {
+        dv_kv_req rq = {.opcode = DV_OP_DELETE, .cas = c};
+        dv_kv_res res;
+        kv_run(b, &rq, &res, key, nkey, cid);
+        if (res.item) dv_item_release(res.item);
+        if (res.status == DV_STATUS_SUCCESS)
+            reply_text(x, 200, "application/json", "{}");
+        else if (res.status == DV_STATUS_KEY_EEXISTS)
+            reply_error(x, 409, "_", "The document was changed since it was read (CAS mismatch).");
+        else
+            reply_kv_status(x, res.status);
+    }
+    dv_bucket_release(b);
+}
+
+/* ---- the query workbench's proxy (as Couchbase's UI reaches the query service) -------------- */
+
+#define PROXY_REPLY_MAX    (64u << 20)
+#define PROXY_TIMEOUT_SECS 300
+
+static int send_all_fd(int fd, const void *p, size_t n)
+{
+    const char *s = p;
+    while (n > 0) {
+        ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        s += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Undo chunked transfer coding in place; the decoded length, or -1 if malformed. */
+static long dechunk(char *p, size_t n)
+{
+    size_t in = 0, out = 0;
+    for (;;) {
+        char *end;
+        if (in >= n) return -1;
+        unsigned long k = strtoul(p + in, &end, 16);
+        char *crlf = memchr(p + in, '\n', n - in);
+        if (!crlf || end == p + in) return -1;
+        in = (size_t)(crlf - p) + 1;
+        if (k == 0) return (long)out;
+        if (k > n - in) return -1;
+        memmove(p + out, p + in, k);
+        out += k;
+        in += k;
+        if (in + 2 <= n && p[in] == '\r') in++;
+        if (in < n && p[in] == '\n') in++;
+    }
+}
+
+/* POST /_p/query/query/service: the request goes to the query service of this server with the
+ * client's own credentials (the query service checks them and every privilege), the answer
+ * comes back as it is. */
+static void proxy_query(ctx *x)
+{
+    uint16_t port = dv_cluster_query_port(x->r->cluster);
+    if (port == 0) {
+        reply_error(x, 503, "_", "The query service is not running.");
+        return;
+    }
+    const char *auth =
+        MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *ctype =
+        MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ctype || strlen(ctype) > 128 || strpbrk(ctype, "\r\n")) ctype = "application/json";
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        reply_error(x, 503, "_", "Cannot reach the query service.");
+        return;
+    }
+    struct timeval tv = {PROXY_TIMEOUT_SECS, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char head[AUTH_HEADER_MAX + 512];
+    size_t body_len = dv_buf_size(&x->q->body);
+    int hn = snprintf(head, sizeof head,
+                      "POST /query/service HTTP/1.0\r\nHost: 127.0.0.1:%u\r\n"
+                      "Authorization: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+                      (unsigned)port, auth ? auth : "", ctype, body_len);
+    dv_buf in;
+    dv_buf_init(&in);
+    int ok = hn > 0 && (size_t)hn < sizeof head &&
+             connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+             send_all_fd(fd, head, (size_t)hn) == 0 &&
+             (body_len == 0 || send_all_fd(fd, dv_buf_head(&x->q->body), body_len) == 0);
+    OPENSSL_cleanse(head, sizeof head);
+    char chunk[16384];
+    while (ok) {
+        ssize_t k = recv(fd, chunk, sizeof chunk, 0);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) ok = 0;
+        if (k <= 0) break;
+        if (dv_buf_size(&in) + (size_t)k > PROXY_REPLY_MAX || dv_buf_append(&in, chunk, (size_t)k))
+            ok = 0;
+    }
+    close(fd);
+    char *p = (char *)dv_buf_head(&in);
+    size_t n = dv_buf_size(&in);
+    char *sep = ok && n > 12 ? memmem(p, n, "\r\n\r\n", 4) : NULL;
+    unsigned status = sep && memcmp(p, "HTTP/1.", 7) == 0 ? (unsigned)atoi(p + 9) : 0;
+    if (status < 100 || status > 599) {
+        dv_buf_free(&in);
+        reply_error(x, 502, "_", "The query service did not answer.");
+        return;
+    }
+    size_t hlen = (size_t)(sep - p) + 4;
+    int chunked = memmem(p, hlen, "chunked", 7) != NULL;
+    dv_buf_consume(&in, hlen);
+    long blen = (long)(n - hlen);
+    if (chunked && blen > 0) blen = dechunk((char *)dv_buf_head(&in), n - hlen);
+    if (blen < 0) {
+        dv_buf_free(&in);
+        reply_error(x, 502, "_", "The query service's answer was cut off.");
+        return;
+    }
+    in.len = in.off + (size_t)blen;
+    reply_buf(x, status, &in);
+}
+
+/* ---- the web console (ui.h) ------------------------------------------------------------------ */
+
+static void serve_ui(ctx *x, const char *rest)
+{
+    if (x->method != M_GET && x->method != M_HEAD) {
+        x->allow = "GET, HEAD";
+        reply_text(x, 405, "text/plain", "Method Not Allowed\r\n");
+        return;
+    }
+    const char *q = strchr(rest, '?');
+    size_t len = q ? (size_t)(q - rest) : strlen(rest);
+    const char *inm =
+        MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    dv_ui_reply u = dv_ui_lookup(rest, len, inm);
+    if (u.status == 301) {
+        snprintf(x->location, sizeof x->location, "%s", u.location);
+        reply_empty(x, 301);
+    } else if (u.status == 404) {
+        reply_text(x, 404, "text/plain", "Not found.\r\n");
+    } else {
+        x->ui = u.file;
+        x->status = u.status;
+        x->ctype = u.status == 200 ? u.file->ctype : NULL;
+    }
+}
+
 /* ---- routing --------------------------------------------------------------------------------- */
 
 static unsigned method_of(const char *m)
@@ -1837,7 +2897,7 @@ static void allow_header(ctx *x, unsigned allowed)
 {
     static const char *const names[] = {
         "GET, HEAD", "GET, HEAD, POST", "GET, HEAD, POST, DELETE", "POST", "DELETE",
-        "GET",       "DELETE, PATCH",
+        "GET",       "DELETE, PATCH",   "GET, HEAD, PUT, DELETE",
     };
     static const unsigned masks[] = {
         M_GET | M_HEAD,
@@ -1847,6 +2907,7 @@ static void allow_header(ctx *x, unsigned allowed)
         M_DELETE,
         M_GET,
         M_DELETE | M_PATCH,
+        M_GET | M_HEAD | M_PUT | M_DELETE,
     };
     for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++)
         if (masks[i] == allowed) x->allow = names[i];
@@ -1877,11 +2938,6 @@ static int split_path(ctx *x, const char *url)
     return 0;
 }
 
-static int seg_is(const ctx *x, size_t i, const char *lit)
-{
-    return i < x->nseg && strcmp(x->seg[i], lit) == 0;
-}
-
 static route match(const ctx *x, unsigned *allowed)
 {
     const unsigned get = M_GET | M_HEAD;
@@ -1892,6 +2948,25 @@ static route match(const ctx *x, unsigned *allowed)
     if (n == 2 && seg_is(x, 0, "settings") && (seg_is(x, 1, "web") || seg_is(x, 1, "indexes"))) {
         *allowed = get | M_POST;
         return seg_is(x, 1, "web") ? R_SETTINGS_WEB : R_SETTINGS_INDEXES;
+    }
+    if (n == 4 && seg_is(x, 0, "_p") && seg_is(x, 1, "query") && seg_is(x, 2, "query") &&
+        seg_is(x, 3, "service")) {
+        *allowed = M_POST;
+        return R_QUERY_PROXY;
+    }
+    if (n >= 3 && seg_is(x, 0, "settings") && seg_is(x, 1, "rbac")) {
+        if (seg_is(x, 2, "users") && n <= 4) return R_RBAC_USERS;
+        if (seg_is(x, 2, "users") && n == 5) {
+            *allowed = get | M_PUT | M_DELETE;
+            return R_RBAC_USER;
+        }
+        if (seg_is(x, 2, "groups") && n == 3) return R_RBAC_GROUPS;
+        if (seg_is(x, 2, "groups") && n == 4) {
+            *allowed = get | M_PUT | M_DELETE;
+            return R_RBAC_GROUP;
+        }
+        if (seg_is(x, 2, "roles") && n == 3) return R_RBAC_ROLES;
+        return R_NONE;
     }
     if (n == 3 && seg_is(x, 0, "node") && seg_is(x, 1, "controller") &&
         seg_is(x, 2, "setupServices")) {
@@ -1948,7 +3023,10 @@ static route match(const ctx *x, unsigned *allowed)
         *allowed = M_DELETE | M_PATCH; /* PATCH: maxTTL, history */
         return R_COLLECTION;
     }
-    return R_NONE;
+    if (!seg_is(x, 8, "docs")) return R_NONE;
+    if (n == 9) return R_DOCS;
+    *allowed = get | M_POST | M_DELETE;
+    return R_DOC;
 }
 
 static void dispatch(ctx *x, route rt)
@@ -1981,6 +3059,45 @@ static void dispatch(ctx *x, route rt)
         break;
     case R_SETUP_SERVICES:
         setup_services(x);
+        break;
+    case R_RBAC_USERS:
+        serve_rbac_users(x);
+        break;
+    case R_RBAC_USER:
+        if (x->method == M_PUT)
+            put_rbac_user(x);
+        else if (del)
+            delete_rbac_user(x);
+        else
+            serve_rbac_user(x);
+        break;
+    case R_RBAC_GROUPS:
+        serve_rbac_groups(x);
+        break;
+    case R_RBAC_GROUP:
+        if (x->method == M_PUT)
+            put_rbac_group(x);
+        else if (del)
+            delete_rbac_group(x);
+        else
+            serve_rbac_group(x);
+        break;
+    case R_RBAC_ROLES:
+        serve_rbac_roles(x);
+        break;
+    case R_DOCS:
+        list_docs(x);
+        break;
+    case R_QUERY_PROXY:
+        proxy_query(x);
+        break;
+    case R_DOC:
+        if (post)
+            set_doc(x);
+        else if (del)
+            delete_doc(x);
+        else
+            get_doc(x);
         break;
     case R_POOL_NODES:
         serve_pool(x, "nodes");
@@ -2056,12 +3173,24 @@ static enum MHD_Result send_reply(ctx *x)
                                                  x->stream, stream_free);
         if (!resp) stream_free(x->stream);
         x->stream = NULL; /* the response owns it now */
+    } else if (x->ui && x->status == 200) {
+        resp = MHD_create_response_from_buffer(x->ui->len, (void *)x->ui->data,
+                                               MHD_RESPMEM_PERSISTENT);
     } else {
         const void *body = dv_buf_size(&x->out) ? (const void *)dv_buf_head(&x->out) : "";
         resp = MHD_create_response_from_buffer(dv_buf_size(&x->out), (void *)body,
                                                MHD_RESPMEM_MUST_COPY);
     }
     if (!resp) return MHD_NO;
+    if (x->ui) {
+        int hok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, x->ui->etag) == MHD_YES;
+        for (size_t i = 0; hok && dv_ui_headers[i]; i += 2)
+            hok = MHD_add_response_header(resp, dv_ui_headers[i], dv_ui_headers[i + 1]) == MHD_YES;
+        if (!hok) {
+            MHD_destroy_response(resp);
+            return MHD_NO;
+        }
+    }
     int ok = MHD_add_response_header(resp, "Cache-Control", "no-cache") == MHD_YES;
     if (x->ctype)
         ok = ok && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, x->ctype) == MHD_YES;
@@ -2089,6 +3218,10 @@ static enum MHD_Result handle(dv_rest *r, struct MHD_Connection *conn, const cha
     dv_buf_init(&x.out);
     unsigned allowed = 0;
     route rt = R_NONE;
+    if (strncmp(url, "/ui", 3) == 0 && (url[3] == '\0' || url[3] == '/')) {
+        serve_ui(&x, url + 3);
+        goto send;
+    }
     if (split_path(&x, url) == 0) rt = match(&x, &allowed);
     if (rt == R_NONE) {
         reply_text(&x, 404, "text/plain", "Not found.\r\n");
@@ -2098,12 +3231,15 @@ static enum MHD_Result handle(dv_rest *r, struct MHD_Connection *conn, const cha
     } else if (rt == R_ROOT) {
         serve_root(&x);
     } else if (!(x.user = authenticate(&x))) {
-        x.challenge = 1;
+        /* The console asks without the challenge, so that the browser shows its own login
+         * form rather than a basic-auth dialog (as Couchbase's UI does with this header). */
+        x.challenge = !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "ns-server-ui");
         reply_empty(&x, 401);
     } else {
         find_host(&x);
         dispatch(&x, rt);
     }
+send:;
     enum MHD_Result rc = send_reply(&x);
     dv_user_release(x.user);
     dv_buf_free(&x.out);
@@ -2263,6 +3399,7 @@ dv_rest *dv_rest_start(dv_cluster *c, dv_users *users, const dv_rest_options *o,
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (family == AF_INET6) flags |= MHD_USE_IPv6;
+    flags |= dv_http_guard_flags(r->guard);
     r->mhd = MHD_start_daemon(
         flags, 0, dv_http_guard_accept, r->guard, on_request, r, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, r, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, r,

@@ -18,6 +18,7 @@
 #include "mcbp/rscan.h"
 #include "sasl/sasl.h"
 #include "server/kv.h"
+#include "server/persist.h"
 #include "server/stat.h"
 #include "server/subdoc.h"
 
@@ -58,7 +59,21 @@ struct dv_session {
     dv_buf scratch;                            /* decompressed values, config bodies */
     dv_sd_res sd;
     unsigned auth_failures; /* failed SASL attempts on this connection */
+    int tls;                /* the connection is TLS */
+    /* Replies to persist-durable writes of this batch, acknowledged once their commit is on
+     * disk (finish_durable); all of one bucket. */
+    struct durable *dw;
+    size_t ndw, capdw;
+    uint64_t dw_ticket;
+    dv_bucket *dw_bucket;
 };
+
+/* A reply in the output buffer that waits for the commit of (vbucket, seqno). */
+typedef struct durable {
+    size_t off; /* of the reply in the output buffer; SIZE_MAX for a quiet one (none) */
+    uint16_t vb;
+    uint64_t seqno;
+} durable;
 
 /* ---- Context ---------------------------------------------------------------------------- */
 
@@ -131,12 +146,19 @@ static void drop_bucket(dv_session *s)
 void dv_session_free(dv_session *s)
 {
     if (!s) return;
+    dv_bucket_release(s->dw_bucket);
+    dv_free(s->dw);
     drop_bucket(s);
     dv_user_release(s->user);
     dv_sasl_server_free(s->sasl);
     dv_buf_free(&s->scratch);
     dv_buf_free(&s->sd.body);
     dv_free(s);
+}
+
+void dv_session_set_tls(dv_session *s)
+{
+    s->tls = 1;
 }
 
 void dv_session_authenticate(dv_session *s, dv_user *u)
@@ -252,6 +274,46 @@ static void mark_seen(dv_session *s, int64_t rev)
         s->seen_cluster_rev = rev;
 }
 
+/* ---- Durable writes ------------------------------------------------------------------------ */
+
+/* Wait for the commit the batch's persist-durable writes are in, then turn the reply of every
+ * one that is not on disk (its commit failed) into a temporary failure: its status field, at
+ * offset 6 of the header, is rewritten in place. */
+static void finish_durable(dv_session *s, dv_buf *out)
+{
+    if (!s->dw_bucket) return;
+    dv_persist *p = dv_bucket_persist(s->dw_bucket);
+    dv_store *store = dv_bucket_store(s->dw_bucket);
+    if (p) dv_persist_wait(p, s->dw_ticket);
+    for (size_t i = 0; i < s->ndw; i++) {
+        const durable *d = &s->dw[i];
+        if (dv_vbucket_persisted_seqno(dv_store_vbucket(store, d->vb)) >= d->seqno) continue;
+        if (d->off == SIZE_MAX || d->off + 8 > dv_buf_size(out)) continue;
+        dv_store_be16((uint8_t *)dv_buf_head(out) + d->off + 6, DV_STATUS_ETMPFAIL);
+    }
+    s->ndw = 0;
+    dv_bucket_release(s->dw_bucket);
+    s->dw_bucket = NULL;
+}
+
+/* Note a persist-durable write whose reply starts at off. 0, or -1 on no memory (the caller
+ * answers ENOMEM instead). */
+static int add_durable(dv_session *s, size_t off, uint16_t vb, uint64_t seqno)
+{
+    if (s->ndw == s->capdw) {
+        size_t cap = s->capdw ? s->capdw * 2 : 16;
+        durable *d = dv_realloc(s->dw, cap * sizeof *d);
+        if (!d) return -1;
+        s->dw = d;
+        s->capdw = cap;
+    }
+    if (!s->dw_bucket) s->dw_bucket = dv_bucket_ref(s->bucket);
+    s->dw[s->ndw++] = (durable){off, vb, seqno};
+    uint64_t t = dv_persist_ticket(dv_bucket_persist(s->bucket));
+    if (t > s->dw_ticket) s->dw_ticket = t;
+    return 0;
+}
+
 /* ---- Connection commands ------------------------------------------------------------------- */
 
 static int do_hello(dv_session *s, const dv_frame *f, dv_buf *out)
@@ -283,6 +345,10 @@ static int do_sasl(dv_session *s, const dv_frame *f, dv_buf *out)
     if (dv_sasl_mech_parse((const char *)f->key, f->key_len, &mech) != 0) {
         sasl_reset(s);
         return send_error(s, out, f, DV_STATUS_AUTH_ERROR, "unknown SASL mechanism", 0, 0);
+    }
+    if (mech == DV_SASL_PLAIN && s->ctx->limits.plain_needs_tls && !s->tls) {
+        sasl_reset(s);
+        return send_error(s, out, f, DV_STATUS_AUTH_ERROR, "PLAIN is only accepted over TLS", 0, 0);
     }
     if (f->opcode == DV_OP_SASL_AUTH) {
         sasl_reset(s);
@@ -389,6 +455,7 @@ static void refresh_settings(dv_session *s)
 
 static int do_select_bucket(dv_session *s, const dv_frame *f, dv_buf *out)
 {
+    finish_durable(s, out);
     drop_bucket(s);
     static const char none[] = "@no bucket@";
     if (f->key_len == sizeof none - 1 && memcmp(f->key, none, f->key_len) == 0)
@@ -465,8 +532,12 @@ static int do_observe_seqno(dv_session *s, const dv_frame *f, dv_buf *out)
     dv_observe_seqno o = {0};
     o.vbucket = f->vbucket;
     o.vbucket_uuid = dv_vbucket_uuid(vb);
-    o.current_seqno = o.last_persisted_seqno = dv_vbucket_high_seqno(vb);
+    o.current_seqno = dv_vbucket_high_seqno(vb);
+    o.last_persisted_seqno = dv_vbucket_persisted_seqno(vb);
     dv_vbucket_unlock(vb);
+    /* A client polling for persistence gets the next commit now, not at the next window. */
+    if (o.last_persisted_seqno < o.current_seqno && dv_bucket_persist(s->bucket))
+        dv_persist_kick(dv_bucket_persist(s->bucket));
     if (uuid != o.vbucket_uuid) {
         /* A uuid this vbucket never had: report it as the failover branch the client saw. */
         o.format = 1;
@@ -708,8 +779,10 @@ static uint32_t cap_expiry(const dv_session *s, int32_t coll_ttl, uint32_t expir
 
 /* The checks every document command shares once its privilege held. Returns 0 to go on, 1 when
  * a reply was sent, -1 on no memory. */
-static int doc_checks(dv_session *s, const dv_frame *f, const dv_request_info *ri, dv_buf *out)
+static int doc_checks(dv_session *s, const dv_frame *f, const dv_request_info *ri, dv_buf *out,
+                      int *persist)
 {
+    if (persist) *persist = 0;
     if (f->vbucket >= dv_store_nvb(dv_bucket_store(s->bucket))) {
         int64_t rev;
         if (config_json(s, &rev) != DV_ERR_OK) return send_status(s, out, f, DV_STATUS_ENOMEM);
@@ -724,8 +797,14 @@ static int doc_checks(dv_session *s, const dv_frame *f, const dv_request_info *r
         if (ri->fr.durability_level || s->set.durability_min_level) {
             dv_durability_level eff;
             dv_status st = dv_bucket_durability(&s->set, ri->fr.durability_level, &eff);
-            /* Levels that persist are acknowledged once applied: persistence comes with
-             * --data-dir. */
+            /* Levels that persist are acknowledged once on disk; a bucket without storage
+             * (no data directory) refuses them as an ephemeral bucket does. */
+            if (st == DV_STATUS_SUCCESS && eff >= DV_DURABILITY_MAJORITY_AND_PERSIST_TO_ACTIVE) {
+                if (!dv_bucket_persist(s->bucket))
+                    st = DV_STATUS_DURABILITY_INVALID_LEVEL;
+                else if (persist)
+                    *persist = 1;
+            }
             if (st != DV_STATUS_SUCCESS) return send_status(s, out, f, st) ? -1 : 1;
         }
     }
@@ -775,7 +854,8 @@ static int do_kv(dv_session *s, const dv_frame *f, const dv_request_info *ri, co
     uint8_t op = base_opcode(f->opcode);
     int quiet = (dv_opcode_info_get(f->opcode)->flags & DV_OPF_QUIET) != 0;
     int32_t coll_ttl = g->coll_ttl;
-    int rc = doc_checks(s, f, ri, out);
+    int persist;
+    int rc = doc_checks(s, f, ri, out, &persist);
     if (rc) return rc < 0 ? -1 : 0;
 
     dv_kv_req req = {0};
@@ -829,10 +909,13 @@ static int do_kv(dv_session *s, const dv_frame *f, const dv_request_info *ri, co
 
     dv_kv_res res = {0};
     dv_kv_execute(dv_bucket_store(s->bucket), &req, &res);
+    int durable_ok = persist && res.status == DV_STATUS_SUCCESS && res.seqno;
     if (quiet && (res.status == DV_STATUS_SUCCESS ? op != DV_OP_GET && op != DV_OP_GAT
                                                   : (op == DV_OP_GET || op == DV_OP_GAT) &&
                                                         res.status == DV_STATUS_KEY_ENOENT)) {
         dv_item_release(res.item);
+        if (durable_ok && add_durable(s, SIZE_MAX, f->vbucket, res.seqno) != 0)
+            return send_status(s, out, f, DV_STATUS_ENOMEM);
         return 0;
     }
     reply r = {.req = f, .status = res.status, .cas = res.cas};
@@ -882,6 +965,10 @@ static int do_kv(dv_session *s, const dv_frame *f, const dv_request_info *ri, co
         r.extras = x;
         r.extras_len = DV_EXTRAS_TOKEN_LEN;
     }
+    if (durable_ok && add_durable(s, dv_buf_size(out), f->vbucket, res.seqno) != 0) {
+        dv_item_release(res.item);
+        return send_status(s, out, f, DV_STATUS_ENOMEM);
+    }
     rc = send_reply(s, out, &r);
     dv_item_release(res.item);
     return rc;
@@ -892,7 +979,8 @@ static int do_subdoc(dv_session *s, const dv_frame *f, const dv_request_info *ri
                      dv_buf *out)
 {
     int32_t coll_ttl = g->coll_ttl;
-    int rc = doc_checks(s, f, ri, out);
+    int persist;
+    int rc = doc_checks(s, f, ri, out, &persist);
     if (rc) return rc < 0 ? -1 : 0;
     dv_subdoc_spec specs[DV_SUBDOC_MAX_SPECS];
     size_t n = 0;
@@ -975,6 +1063,10 @@ static int do_subdoc(dv_session *s, const dv_frame *f, const dv_request_info *ri
         r.extras = tok;
         r.extras_len = sizeof tok;
     }
+    if (!lookup && persist && res->seqno &&
+        (res->status == DV_STATUS_SUCCESS || res->status == DV_STATUS_SUBDOC_SUCCESS_DELETED) &&
+        add_durable(s, dv_buf_size(out), f->vbucket, res->seqno) != 0)
+        return send_status(s, out, f, DV_STATUS_ENOMEM);
     return send_reply(s, out, &r);
 }
 
@@ -1000,7 +1092,7 @@ static int scan_allowed(dv_session *s, const dv_frame *f, uint32_t cid, dv_buf *
 
 static int do_scan_create(dv_session *s, const dv_frame *f, const dv_request_info *ri, dv_buf *out)
 {
-    int rc = doc_checks(s, f, ri, out);
+    int rc = doc_checks(s, f, ri, out, NULL);
     if (rc) return rc < 0 ? -1 : 0;
     const uint8_t *v;
     size_t n;
@@ -1023,7 +1115,7 @@ static int do_scan_create(dv_session *s, const dv_frame *f, const dv_request_inf
 static int do_scan_continue(dv_session *s, const dv_frame *f, const dv_request_info *ri,
                             dv_buf *out)
 {
-    int rc = doc_checks(s, f, ri, out);
+    int rc = doc_checks(s, f, ri, out, NULL);
     if (rc) return rc < 0 ? -1 : 0;
     dv_rscan_continue c;
     dv_rscan_continue_decode(f->extras, &c);
@@ -1076,7 +1168,7 @@ static int do_scan_continue(dv_session *s, const dv_frame *f, const dv_request_i
 
 static int do_scan_cancel(dv_session *s, const dv_frame *f, const dv_request_info *ri, dv_buf *out)
 {
-    int rc = doc_checks(s, f, ri, out);
+    int rc = doc_checks(s, f, ri, out, NULL);
     if (rc) return rc < 0 ? -1 : 0;
     uint16_t st =
         dv_scans_cancel(dv_bucket_scans(s->bucket), f->extras, s, &s->ctx->limits.scans, now_s(s));
@@ -1100,7 +1192,10 @@ static int dispatch(dv_session *s, const dv_frame *f, dv_buf *out)
         return do_hello(s, f, out);
     case DV_OP_SASL_LIST_MECHS: {
         const char *m = dv_sasl_mech_list();
-        reply r = {.req = f, .status = DV_STATUS_SUCCESS, .value = m, .value_len = strlen(m)};
+        /* The list ends in PLAIN; a connection that may not use it is not offered it. */
+        size_t mlen = strlen(m);
+        if (s->ctx->limits.plain_needs_tls && !s->tls) mlen -= strlen(" PLAIN");
+        reply r = {.req = f, .status = DV_STATUS_SUCCESS, .value = m, .value_len = mlen};
         return send_reply(s, out, &r);
     }
     case DV_OP_SASL_AUTH:
@@ -1200,7 +1295,16 @@ int dv_session_authenticated(const dv_session *s)
     return s->user != NULL;
 }
 
+static long session_data(dv_session *s, const uint8_t *p, size_t n, dv_buf *out, size_t limit);
+
 long dv_session_data(dv_session *s, const uint8_t *p, size_t n, dv_buf *out, size_t limit)
+{
+    long rc = session_data(s, p, n, out, limit);
+    finish_durable(s, out);
+    return rc;
+}
+
+static long session_data(dv_session *s, const uint8_t *p, size_t n, dv_buf *out, size_t limit)
 {
     size_t pos = 0;
     for (;;) {

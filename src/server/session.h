@@ -36,6 +36,7 @@ typedef struct dv_session_limits {
     size_t preauth_max_body;    /* largest request body before SASL succeeds */
     unsigned max_auth_failures; /* failed SASL attempts before the connection is closed */
     dv_scan_limits scans;       /* range scans: per connection, per bucket, idle timeout */
+    int plain_needs_tls;        /* SASL PLAIN only on TLS connections */
 } dv_session_limits;
 
 #define DV_SESSION_DEFAULT_PREAUTH_MAX_BODY  (16u * 1024u)
@@ -55,6 +56,8 @@ void dv_session_free(dv_session *s);
 /* Treat the session as authenticated as u (a reference is taken), as a connection
  * authenticated by other means (a client certificate) would be; for embedding and tests. */
 void dv_session_authenticate(dv_session *s, dv_user *u);
+/* The connection is TLS: SASL PLAIN is allowed on it whatever plain_needs_tls says. */
+void dv_session_set_tls(dv_session *s);
 
 /* Answer the complete requests in p[0..n), appending replies to out, stopping before the next
  * request once out holds at least limit bytes (0: no limit). Returns the bytes consumed (an

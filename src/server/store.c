@@ -16,10 +16,16 @@ struct dv_vbucket {
     uint64_t high_seqno;
     uint64_t last_cas;
     uint16_t id;
+    /* The persistence queue (store.h), when the store is tracked. */
+    dv_item **q;
+    size_t nq, capq;
+    atomic_size_t nq_hint;
+    atomic_uint_fast64_t persisted;
 };
 
 struct dv_store {
     _Atomic(const dv_store_hook *) hook;
+    int tracked;
     unsigned nvb;
     atomic_uint_fast64_t items, tombstones, bytes, reclaimed;
     dv_vbucket vbs[];
@@ -122,6 +128,8 @@ void dv_store_free(dv_store *s)
                 dv_item_release(it);
             }
         }
+        for (size_t j = 0; j < vb->nq; j++) dv_item_release(vb->q[j]);
+        dv_free(vb->q);
         dv_free(vb->table);
         pthread_mutex_destroy(&vb->mu);
     }
@@ -160,6 +168,11 @@ unsigned dv_store_nvb(const dv_store *s)
     return s->nvb;
 }
 
+dv_vbucket *dv_store_vbucket(dv_store *s, uint16_t vb)
+{
+    return &s->vbs[vb];
+}
+
 dv_vbucket *dv_store_lock(dv_store *s, uint16_t vb)
 {
     if (vb >= s->nvb) return NULL;
@@ -184,9 +197,46 @@ static dv_item **slot_of(dv_vbucket *vb, uint32_t hash, uint32_t cid, const void
     return pp;
 }
 
+/* Under the lock: append to the persistence queue (takes the reference). An allocation failure
+ * drops the entry: the write stays served from memory but may not reach disk. */
+static void enqueue(dv_vbucket *vb, dv_item *it)
+{
+    if (vb->nq == vb->capq) {
+        size_t cap = vb->capq ? vb->capq * 2 : 64;
+        dv_item **q = dv_realloc(vb->q, cap * sizeof *q);
+        if (!q) {
+            dv_item_release(it);
+            return;
+        }
+        vb->q = q;
+        vb->capq = cap;
+    }
+    it->queued = 1;
+    vb->q[vb->nq++] = it;
+    atomic_store(&vb->nq_hint, vb->nq);
+}
+
+/* Under the lock: old leaves the table; a queued version of it needs no write of its own. */
+static void supersede(dv_item *old)
+{
+    if (old->queued) old->replaced = 1;
+}
+
+static void enqueue_purge(dv_vbucket *vb, const dv_item *old)
+{
+    dv_item *m = dv_item_new(old->cid, old->data, old->nkey, NULL, 0, NULL, 0);
+    if (!m) return;
+    m->deleted = DV_ITEM_PURGED;
+    enqueue(vb, m);
+}
+
 static void unlink_item(dv_vbucket *vb, dv_item **pp)
 {
     dv_item *it = *pp;
+    if (vb->store->tracked) {
+        supersede(it);
+        enqueue_purge(vb, it);
+    }
     *pp = it->next;
     it->next = NULL;
     vb->count--;
@@ -247,6 +297,7 @@ uint64_t dv_vbucket_install(dv_vbucket *vb, dv_item *it, int keep_cas)
         it->next = old->next;
         it->revid = old->revid + 1;
         old->next = NULL;
+        supersede(old);
         account(vb->store, old, -1);
         dv_item_release(old);
     } else {
@@ -256,6 +307,7 @@ uint64_t dv_vbucket_install(dv_vbucket *vb, dv_item *it, int keep_cas)
     *pp = it;
     account(vb->store, it, 1);
     if (vb->count > vb->mask + 1) grow(vb);
+    if (vb->store->tracked) enqueue(vb, dv_item_ref(it));
     const dv_store_hook *h = atomic_load(&vb->store->hook);
     if (h) h->fn(h->ud, it);
     return it->cas;
@@ -280,6 +332,120 @@ uint64_t dv_vbucket_high_seqno(const dv_vbucket *vb)
 uint16_t dv_vbucket_id(const dv_vbucket *vb)
 {
     return vb->id;
+}
+
+/* ---- Persistence ------------------------------------------------------------------------ */
+
+void dv_store_track(dv_store *s)
+{
+    s->tracked = 1;
+}
+
+int dv_store_tracked(const dv_store *s)
+{
+    return s->tracked;
+}
+
+uint64_t dv_vbucket_take_queue(dv_vbucket *vb, dv_item ***items, size_t *n)
+{
+    size_t k = 0;
+    uint64_t high = 0;
+    for (size_t j = 0; j < vb->nq; j++) {
+        dv_item *it = vb->q[j];
+        if (it->seqno > high) high = it->seqno;
+        if (it->replaced) {
+            dv_item_release(it);
+            continue;
+        }
+        it->queued = 0;
+        vb->q[k++] = it;
+    }
+    vb->nq = k;
+    *items = vb->q;
+    *n = vb->nq;
+    vb->q = NULL;
+    vb->nq = vb->capq = 0;
+    atomic_store(&vb->nq_hint, 0);
+    return high;
+}
+
+void dv_vbucket_requeue(dv_vbucket *vb, dv_item **items, size_t n)
+{
+    if (!n) {
+        dv_free(items);
+        return;
+    }
+    for (size_t j = 0; j < n; j++) items[j]->queued = 1;
+    dv_item **q = dv_realloc(items, (n + vb->nq) * sizeof *q);
+    if (!q) {
+        /* Keep the older entries (they were acknowledged first); the newer ones are dropped
+         * from the queue, and reach disk only with their next change. */
+        for (size_t j = 0; j < vb->nq; j++) dv_item_release(vb->q[j]);
+        dv_free(vb->q);
+        vb->q = items;
+        vb->nq = vb->capq = n;
+    } else {
+        if (vb->nq) memcpy(q + n, vb->q, vb->nq * sizeof *q);
+        dv_free(vb->q);
+        vb->q = q;
+        vb->nq += n;
+        vb->capq = vb->nq;
+    }
+    atomic_store(&vb->nq_hint, vb->nq);
+}
+
+size_t dv_vbucket_queued(dv_vbucket *vb)
+{
+    return atomic_load(&vb->nq_hint);
+}
+
+uint64_t dv_vbucket_persisted_seqno(dv_vbucket *vb)
+{
+    if (!vb->store->tracked) return vb->high_seqno;
+    return atomic_load(&vb->persisted);
+}
+
+void dv_vbucket_set_persisted_seqno(dv_vbucket *vb, uint64_t seqno)
+{
+    atomic_store(&vb->persisted, seqno);
+}
+
+void dv_vbucket_restore(dv_vbucket *vb, dv_item *it)
+{
+    it->hash = key_hash(it->cid, it->data, it->nkey);
+    dv_item **pp = slot_of(vb, it->hash, it->cid, it->data, it->nkey);
+    if (*pp) {
+        /* Two records of one key cannot come from one table; keep the newer. */
+        if ((*pp)->seqno >= it->seqno) {
+            dv_item_release(it);
+            return;
+        }
+        dv_item *old = *pp;
+        it->next = old->next;
+        account(vb->store, old, -1);
+        dv_item_release(old);
+    } else {
+        it->next = NULL;
+        vb->count++;
+    }
+    *pp = it;
+    account(vb->store, it, 1);
+    if (it->seqno > vb->high_seqno) vb->high_seqno = it->seqno;
+    if (it->cas > vb->last_cas) vb->last_cas = it->cas;
+    if (vb->count > vb->mask + 1) grow(vb);
+}
+
+void dv_vbucket_restore_state(dv_vbucket *vb, uint64_t uuid, uint64_t high_seqno, uint64_t last_cas)
+{
+    if (uuid) vb->uuid = uuid;
+    if (high_seqno > vb->high_seqno) vb->high_seqno = high_seqno;
+    if (last_cas > vb->last_cas) vb->last_cas = last_cas;
+    atomic_store(&vb->persisted, vb->high_seqno);
+}
+
+uint64_t dv_vbucket_last_cas(const dv_vbucket *vb)
+{
+    return vb->last_cas;
 }
 
 /* Remove every item of vb for which drop() says so. */

@@ -36,7 +36,9 @@ typedef struct dv_item {
     uint32_t nxattr; /* size of the xattr blob (with its u32 length prefix); 0 = none */
     uint32_t nvalue;
     uint8_t datatype; /* JSON bit of the body; values are stored uncompressed */
-    uint8_t deleted;  /* tombstone */
+    uint8_t deleted;  /* tombstone; DV_ITEM_PURGED in a persistence queue only */
+    uint8_t queued;   /* in its vbucket's persistence queue, not yet taken; under the lock */
+    uint8_t replaced; /* queued, and a newer change of its key is queued too; under the lock */
     char data[];      /* key, xattr blob, value */
 } dv_item;
 
@@ -68,6 +70,10 @@ static inline int dv_item_locked(const dv_item *it, uint32_t now)
 typedef struct dv_store dv_store;
 typedef struct dv_vbucket dv_vbucket;
 
+/* In a vbucket's persistence queue (below): the key was dropped without a tombstone (expired,
+ * purged, its collection dropped, the bucket flushed); storage deletes its record. */
+#define DV_ITEM_PURGED 2
+
 typedef struct dv_store_stats {
     uint64_t items;      /* live documents */
     uint64_t tombstones; /* deleted documents kept for their metadata */
@@ -92,6 +98,8 @@ dv_store *dv_store_new(unsigned nvb, uint64_t seed);
 void dv_store_free(dv_store *s);
 unsigned dv_store_nvb(const dv_store *s);
 
+/* Vbucket vb without its lock (for the functions that say they need none); vb < nvb. */
+dv_vbucket *dv_store_vbucket(dv_store *s, uint16_t vb);
 /* Lock vbucket vb; NULL if vb is out of range. */
 dv_vbucket *dv_store_lock(dv_store *s, uint16_t vb);
 void dv_vbucket_unlock(dv_vbucket *vb);
@@ -117,6 +125,35 @@ uint64_t dv_vbucket_high_seqno(const dv_vbucket *vb);
 uint16_t dv_vbucket_id(const dv_vbucket *vb);
 /* A fresh CAS value for lock tokens. */
 uint64_t dv_vbucket_next_cas(dv_vbucket *vb);
+
+/* ---- Persistence (server/persist.h drains these) ------------------------------------------
+ *
+ * Once dv_store_track is called, every install and every removal of a vbucket appends to that
+ * vbucket's queue, in order, under its lock: the installed item (a reference) or a
+ * DV_ITEM_PURGED marker with the removed key. The storage layer takes each queue whole, writes
+ * it in one transaction, and on success records the highest seqno written as the vbucket's
+ * persisted seqno; on failure it puts the queue back in front of what came meanwhile. */
+void dv_store_track(dv_store *s);
+int dv_store_tracked(const dv_store *s);
+/* Under the lock. Move the queue to *items (an array the caller frees with dv_free after
+ * releasing each item), *n entries; *items is NULL when it is empty. An entry whose key changed
+ * again before the take is left out (the newer one, later in the queue, stands for both).
+ * Returns the highest seqno of the queue, left-out entries included: once the entries taken are
+ * on disk, so is the vbucket up to that seqno. */
+uint64_t dv_vbucket_take_queue(dv_vbucket *vb, dv_item ***items, size_t *n);
+/* Under the lock. Put a taken queue back in front of the current one (takes over items). */
+void dv_vbucket_requeue(dv_vbucket *vb, dv_item **items, size_t n);
+/* Entries queued and not yet taken (read without the lock: a hint). */
+size_t dv_vbucket_queued(dv_vbucket *vb);
+/* The highest seqno known to be on disk (the high seqno when the store is not tracked). */
+uint64_t dv_vbucket_persisted_seqno(dv_vbucket *vb);
+void dv_vbucket_set_persisted_seqno(dv_vbucket *vb, uint64_t seqno);
+/* Recovery, before the store is served: install an item as read from disk (its CAS, seqno and
+ * revid kept, nothing queued), and set the vbucket's uuid, high seqno and last CAS. */
+void dv_vbucket_restore(dv_vbucket *vb, dv_item *it);
+void dv_vbucket_restore_state(dv_vbucket *vb, uint64_t uuid, uint64_t high_seqno,
+                              uint64_t last_cas);
+uint64_t dv_vbucket_last_cas(const dv_vbucket *vb);
 
 /* Reclaim expired items and tombstones older than tombstone_ttl seconds, one vbucket lock at a
  * time. Returns the number of items reclaimed. */

@@ -6,7 +6,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/alloc.h"
 #include "base/errmsg.h"
@@ -81,6 +83,12 @@ const char *dv_role_name(dv_role_kind kind)
 {
     if ((unsigned)kind >= DV_ROLE_KIND_COUNT) return NULL;
     return role_defs[kind].name;
+}
+
+unsigned dv_role_params(dv_role_kind kind)
+{
+    if ((unsigned)kind >= DV_ROLE_KIND_COUNT) return 0;
+    return role_defs[kind].params;
 }
 
 static void role_clear(dv_role *r)
@@ -372,7 +380,12 @@ struct dv_user {
     uint32_t iterations;
     dv_error err;
     dv_sasl_creds creds;
-    dv_roles roles;
+    dv_roles roles; /* effective: own roles and those of its groups */
+    dv_roles own;   /* given to the user itself */
+    char *display;  /* NULL: none */
+    char **groups;  /* names of its groups */
+    size_t ngroups;
+    int64_t pw_changed; /* Unix milliseconds of the last password change; 0: unknown */
 };
 
 /* The user's creds, derived now if they were not yet; DV_ERR_OK or the derivation's error. */
@@ -426,6 +439,10 @@ void dv_user_release(dv_user *u)
     if (atomic_fetch_sub_explicit(&u->refs, 1, memory_order_acq_rel) != 1) return;
     dv_free(u->name);
     dv_roles_clear(&u->roles);
+    dv_roles_clear(&u->own);
+    dv_free(u->display);
+    for (size_t i = 0; i < u->ngroups; i++) dv_free(u->groups[i]);
+    dv_free(u->groups);
     OPENSSL_cleanse(&u->creds, sizeof u->creds);
     if (u->password) OPENSSL_cleanse(u->password, u->password_len);
     dv_free(u->password);
@@ -511,6 +528,8 @@ struct dv_users {
     pthread_rwlock_t lock;
     dv_user **v; /* under lock */
     size_t n, cap;
+    dv_group *groups; /* under lock */
+    size_t ngroups, gcap;
     atomic_uint_fast64_t generation;
     uint32_t iterations;
     uint8_t secret[SECRET_LEN];
@@ -529,11 +548,23 @@ dv_users *dv_users_new(uint32_t iterations)
     return reg;
 }
 
+void dv_group_clear(dv_group *g)
+{
+    if (!g) return;
+    dv_free(g->name);
+    dv_free(g->description);
+    dv_free(g->ldap_ref);
+    dv_roles_clear(&g->roles);
+    memset(g, 0, sizeof *g);
+}
+
 void dv_users_free(dv_users *reg)
 {
     if (!reg) return;
     for (size_t i = 0; i < reg->n; i++) dv_user_release(reg->v[i]);
     dv_free(reg->v);
+    for (size_t i = 0; i < reg->ngroups; i++) dv_group_clear(&reg->groups[i]);
+    dv_free(reg->groups);
     pthread_rwlock_destroy(&reg->lock);
     OPENSSL_cleanse(reg->secret, SECRET_LEN);
     dv_free(reg);
@@ -549,40 +580,124 @@ static long find_locked(const dv_users *reg, const char *name, size_t len)
     return -1;
 }
 
-int dv_users_set(dv_users *reg, const char *name, size_t name_len, const char *password,
-                 size_t password_len, const dv_roles *roles, char *err, size_t errlen)
+/* Index of the named group, or -1; under the lock. */
+static long find_group_locked(const dv_users *reg, const char *name)
 {
-    int rc = check_name(name, name_len, err, errlen);
-    if (rc != DV_ERR_OK) return rc;
+    for (size_t i = 0; i < reg->ngroups; i++)
+        if (strcmp(reg->groups[i].name, name) == 0) return (long)i;
+    return -1;
+}
+
+/* Append the roles of src that dst does not hold yet; DV_ERR_OK or DV_ERR_NO_MEMORY. */
+static int roles_merge(dv_roles *dst, const dv_roles *src)
+{
+    if (src->n == 0) return DV_ERR_OK;
+    dv_role *v = dv_realloc(dst->v, (dst->n + src->n) * sizeof *v);
+    if (!v) return DV_ERR_NO_MEMORY;
+    dst->v = v;
+    int fail = 0;
+    for (size_t i = 0; i < src->n; i++) {
+        int dup = 0;
+        for (size_t k = 0; k < dst->n && !dup; k++) dup = role_equal(&dst->v[k], &src->v[i]);
+        if (dup) continue;
+        dv_role *r = &dst->v[dst->n++];
+        r->kind = src->v[i].kind;
+        r->bucket = strdup_opt(src->v[i].bucket, &fail);
+        r->scope = strdup_opt(src->v[i].scope, &fail);
+        r->collection = strdup_opt(src->v[i].collection, &fail);
+    }
+    return fail ? DV_ERR_NO_MEMORY : DV_ERR_OK;
+}
+
+/* u->roles from its own roles and its groups' roles; under the lock. Groups that do not exist
+ * (any more) grant nothing. */
+static int effective_locked(const dv_users *reg, dv_user *u)
+{
+    dv_roles_clear(&u->roles);
+    int rc = dv_roles_copy(&u->roles, &u->own);
+    for (size_t i = 0; rc == DV_ERR_OK && i < u->ngroups; i++) {
+        long g = find_group_locked(reg, u->groups[i]);
+        if (g >= 0) rc = roles_merge(&u->roles, &reg->groups[g].roles);
+    }
+    return rc;
+}
+
+/* A new user object with one reference: name, display name, groups and own roles copied;
+ * no secret yet. NULL on allocation failure. */
+static dv_user *user_new(const dv_users *reg, const char *name, size_t name_len,
+                         const char *display, const char *const *groups, size_t ngroups,
+                         const dv_roles *own)
+{
     dv_user *u = dv_calloc(1, sizeof *u);
-    if (!u) return dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "out of memory");
+    if (!u) return NULL;
     atomic_init(&u->refs, 1);
     atomic_init(&u->ready, 0);
     pthread_mutex_init(&u->mu, NULL);
     u->name = dv_strndup(name, name_len);
     u->name_len = name_len;
     u->iterations = reg->iterations;
-    u->password = dv_malloc(password_len ? password_len : 1);
-    u->password_len = password_len;
-    if (!u->name || !u->password || dv_roles_copy(&u->roles, roles) != DV_ERR_OK) {
-        dv_user_release(u);
-        return dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "out of memory");
+    int fail = !u->name;
+    u->display = strdup_opt(display, &fail);
+    if (ngroups) {
+        u->groups = dv_calloc(ngroups, sizeof *u->groups);
+        if (!u->groups) fail = 1;
+        for (size_t i = 0; u->groups && i < ngroups; i++) {
+            u->groups[i] = strdup_opt(groups[i], &fail);
+            u->ngroups++;
+        }
     }
-    if (password_len) memcpy(u->password, password, password_len);
-    dv_user *old = NULL;
-    pthread_rwlock_wrlock(&reg->lock);
-    long i = find_locked(reg, name, name_len);
+    if (fail || dv_roles_copy(&u->own, own) != DV_ERR_OK) {
+        dv_user_release(u);
+        return NULL;
+    }
+    return u;
+}
+
+/* Give dst the password or derived credentials of src; DV_ERR_OK or DV_ERR_NO_MEMORY. */
+static int secret_copy(dv_user *dst, dv_user *src)
+{
+    int rc = DV_ERR_OK;
+    pthread_mutex_lock(&src->mu);
+    if (atomic_load_explicit(&src->ready, memory_order_relaxed)) {
+        dst->creds = src->creds;
+        dst->err = src->err;
+        atomic_store_explicit(&dst->ready, 1, memory_order_release);
+    } else {
+        dst->password = dv_malloc(src->password_len ? src->password_len : 1);
+        if (dst->password) {
+            if (src->password_len) memcpy(dst->password, src->password, src->password_len);
+            dst->password_len = src->password_len;
+        } else {
+            rc = DV_ERR_NO_MEMORY;
+        }
+    }
+    pthread_mutex_unlock(&src->mu);
+    dst->pw_changed = src->pw_changed;
+    return rc;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Put u in place of the user of its name (or add it); under the write lock. Takes u; the old
+ * user is released. DV_ERR_OK or DV_ERR_NO_MEMORY (u released). */
+static int install_locked(dv_users *reg, dv_user *u)
+{
+    long i = find_locked(reg, u->name, u->name_len);
     if (i >= 0) {
-        old = reg->v[i];
+        dv_user_release(reg->v[i]);
         reg->v[i] = u;
     } else {
         if (reg->n == reg->cap) {
             size_t cap = reg->cap ? reg->cap * 2 : 4;
             dv_user **v = dv_realloc(reg->v, cap * sizeof *v);
             if (!v) {
-                pthread_rwlock_unlock(&reg->lock);
                 dv_user_release(u);
-                return dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "out of memory");
+                return DV_ERR_NO_MEMORY;
             }
             reg->v = v;
             reg->cap = cap;
@@ -590,9 +705,257 @@ int dv_users_set(dv_users *reg, const char *name, size_t name_len, const char *p
         reg->v[reg->n++] = u;
     }
     atomic_fetch_add(&reg->generation, 1);
-    pthread_rwlock_unlock(&reg->lock);
-    dv_user_release(old);
     return DV_ERR_OK;
+}
+
+int dv_users_upsert(dv_users *reg, const dv_user_info *info, char *err, size_t errlen)
+{
+    int rc = check_name(info->name, info->name_len, err, errlen);
+    if (rc != DV_ERR_OK) return rc;
+    dv_user *u = user_new(reg, info->name, info->name_len, info->display, info->groups,
+                          info->ngroups, info->roles);
+    if (!u) return dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "out of memory");
+    if (info->password) {
+        u->password = dv_malloc(info->password_len ? info->password_len : 1);
+        if (!u->password) {
+            dv_user_release(u);
+            return dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "out of memory");
+        }
+        if (info->password_len) memcpy(u->password, info->password, info->password_len);
+        u->password_len = info->password_len;
+        u->pw_changed = now_ms();
+    }
+    pthread_rwlock_wrlock(&reg->lock);
+    if (!info->password) {
+        long i = find_locked(reg, info->name, info->name_len);
+        if (i < 0) {
+            pthread_rwlock_unlock(&reg->lock);
+            dv_user_release(u);
+            return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
+                             "Password is required for new user.");
+        }
+        rc = secret_copy(u, reg->v[i]);
+    }
+    if (rc == DV_ERR_OK) rc = effective_locked(reg, u);
+    if (rc == DV_ERR_OK)
+        rc = install_locked(reg, u);
+    else
+        dv_user_release(u);
+    pthread_rwlock_unlock(&reg->lock);
+    if (rc != DV_ERR_OK) return dv_errmsg(err, errlen, rc, "out of memory");
+    return DV_ERR_OK;
+}
+
+int dv_users_set(dv_users *reg, const char *name, size_t name_len, const char *password,
+                 size_t password_len, const dv_roles *roles, char *err, size_t errlen)
+{
+    dv_user_info info = {.name = name,
+                         .name_len = name_len,
+                         .password = password ? password : "",
+                         .password_len = password ? password_len : 0,
+                         .roles = roles};
+    return dv_users_upsert(reg, &info, err, errlen);
+}
+
+/* After a group changed (or went, gone != 0): every member gets a new object with its roles
+ * recomputed (a dropped group also leaves the members' group lists). Under the write lock. */
+static int regroup_locked(dv_users *reg, const char *group, int gone)
+{
+    int rc = DV_ERR_OK;
+    for (size_t i = 0; i < reg->n && rc == DV_ERR_OK; i++) {
+        dv_user *old = reg->v[i];
+        size_t k = 0;
+        while (k < old->ngroups && strcmp(old->groups[k], group) != 0) k++;
+        if (k == old->ngroups) continue;
+        const char **keep = dv_calloc(old->ngroups, sizeof *keep);
+        if (!keep) return DV_ERR_NO_MEMORY;
+        size_t nkeep = 0;
+        for (size_t j = 0; j < old->ngroups; j++)
+            if (!gone || j != k) keep[nkeep++] = old->groups[j];
+        dv_user *u = user_new(reg, old->name, old->name_len, old->display, keep, nkeep, &old->own);
+        dv_free(keep);
+        if (!u) return DV_ERR_NO_MEMORY;
+        rc = secret_copy(u, old);
+        if (rc == DV_ERR_OK) rc = effective_locked(reg, u);
+        if (rc != DV_ERR_OK) {
+            dv_user_release(u);
+            break;
+        }
+        reg->v[i] = u;
+        dv_user_release(old);
+    }
+    atomic_fetch_add(&reg->generation, 1);
+    return rc;
+}
+
+int dv_users_group_set(dv_users *reg, const char *name, const char *description,
+                       const char *ldap_ref, const dv_roles *roles, char *err, size_t errlen)
+{
+    char msg[256];
+    int rc = check_name(name, strlen(name), msg, sizeof msg);
+    if (rc != DV_ERR_OK)
+        return dv_errmsg(err, errlen, rc,
+                         "Group name must be 1 to %d characters, without spaces, control "
+                         "characters or any of ()<>@,;:\\\"/[]?={}",
+                         DV_USER_MAX_NAME);
+    dv_group g = {0};
+    int fail = 0;
+    g.name = strdup_opt(name, &fail);
+    g.description = strdup_opt(description, &fail);
+    g.ldap_ref = strdup_opt(ldap_ref, &fail);
+    if (fail || dv_roles_copy(&g.roles, roles) != DV_ERR_OK) {
+        dv_group_clear(&g);
+        return dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "out of memory");
+    }
+    pthread_rwlock_wrlock(&reg->lock);
+    long i = find_group_locked(reg, name);
+    if (i >= 0) {
+        dv_group_clear(&reg->groups[i]);
+        reg->groups[i] = g;
+    } else {
+        if (reg->ngroups == reg->gcap) {
+            size_t cap = reg->gcap ? reg->gcap * 2 : 4;
+            dv_group *v = dv_realloc(reg->groups, cap * sizeof *v);
+            if (!v) {
+                pthread_rwlock_unlock(&reg->lock);
+                dv_group_clear(&g);
+                return dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "out of memory");
+            }
+            reg->groups = v;
+            reg->gcap = cap;
+        }
+        reg->groups[reg->ngroups++] = g;
+    }
+    rc = regroup_locked(reg, name, 0);
+    pthread_rwlock_unlock(&reg->lock);
+    if (rc != DV_ERR_OK) return dv_errmsg(err, errlen, rc, "out of memory");
+    return DV_ERR_OK;
+}
+
+int dv_users_group_remove(dv_users *reg, const char *name)
+{
+    pthread_rwlock_wrlock(&reg->lock);
+    long i = find_group_locked(reg, name);
+    if (i < 0) {
+        pthread_rwlock_unlock(&reg->lock);
+        return DV_ERR_GROUP_NOT_FOUND;
+    }
+    dv_group_clear(&reg->groups[i]);
+    reg->groups[i] = reg->groups[--reg->ngroups];
+    int rc = regroup_locked(reg, name, 1);
+    pthread_rwlock_unlock(&reg->lock);
+    return rc;
+}
+
+static int group_copy(dv_group *out, const dv_group *g)
+{
+    int fail = 0;
+    memset(out, 0, sizeof *out);
+    out->name = strdup_opt(g->name, &fail);
+    out->description = strdup_opt(g->description, &fail);
+    out->ldap_ref = strdup_opt(g->ldap_ref, &fail);
+    if (fail || dv_roles_copy(&out->roles, &g->roles) != DV_ERR_OK) {
+        dv_group_clear(out);
+        return DV_ERR_NO_MEMORY;
+    }
+    return DV_ERR_OK;
+}
+
+int dv_users_group_get(dv_users *reg, const char *name, dv_group *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_rwlock_rdlock(&reg->lock);
+    long i = find_group_locked(reg, name);
+    int rc = i < 0 ? DV_ERR_GROUP_NOT_FOUND : group_copy(out, &reg->groups[i]);
+    pthread_rwlock_unlock(&reg->lock);
+    return rc;
+}
+
+static int group_cmp(const void *a, const void *b)
+{
+    return strcmp(((const dv_group *)a)->name, ((const dv_group *)b)->name);
+}
+
+int dv_users_group_list(dv_users *reg, dv_group **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    pthread_rwlock_rdlock(&reg->lock);
+    int rc = DV_ERR_OK;
+    if (reg->ngroups) {
+        *out = dv_calloc(reg->ngroups, sizeof **out);
+        if (!*out) rc = DV_ERR_NO_MEMORY;
+        for (size_t i = 0; rc == DV_ERR_OK && i < reg->ngroups; i++) {
+            rc = group_copy(&(*out)[i], &reg->groups[i]);
+            if (rc == DV_ERR_OK) (*n)++;
+        }
+    }
+    pthread_rwlock_unlock(&reg->lock);
+    if (rc != DV_ERR_OK) {
+        dv_group_list_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return rc;
+    }
+    if (*n > 1) qsort(*out, *n, sizeof **out, group_cmp);
+    return DV_ERR_OK;
+}
+
+void dv_group_list_free(dv_group *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dv_group_clear(&v[i]);
+    dv_free(v);
+}
+
+static int user_cmp(const void *a, const void *b)
+{
+    return strcmp((*(dv_user *const *)a)->name, (*(dv_user *const *)b)->name);
+}
+
+int dv_users_list(dv_users *reg, dv_user ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    pthread_rwlock_rdlock(&reg->lock);
+    if (reg->n) {
+        *out = dv_calloc(reg->n, sizeof **out);
+        if (!*out) {
+            pthread_rwlock_unlock(&reg->lock);
+            return DV_ERR_NO_MEMORY;
+        }
+        for (size_t i = 0; i < reg->n; i++) (*out)[i] = dv_user_ref(reg->v[i]);
+        *n = reg->n;
+    }
+    pthread_rwlock_unlock(&reg->lock);
+    if (*n > 1) qsort(*out, *n, sizeof **out, user_cmp);
+    return DV_ERR_OK;
+}
+
+void dv_users_list_free(dv_user **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dv_user_release(v[i]);
+    dv_free(v);
+}
+
+const char *dv_user_display_name(const dv_user *u)
+{
+    return u->display;
+}
+
+const dv_roles *dv_user_own_roles(const dv_user *u)
+{
+    return &u->own;
+}
+
+const char *const *dv_user_groups(const dv_user *u, size_t *n)
+{
+    *n = u->ngroups;
+    return (const char *const *)u->groups;
+}
+
+int64_t dv_user_password_changed(const dv_user *u)
+{
+    return u->pw_changed;
 }
 
 int dv_users_set_spec(dv_users *reg, const dv_user_spec *spec, char *err, size_t errlen)

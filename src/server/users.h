@@ -107,6 +107,8 @@ typedef struct dv_roles {
 
 /* The role's name as written ("data_reader"); NULL out of range. */
 const char *dv_role_name(dv_role_kind kind);
+/* The parameters the role takes: 0 none, 1 a bucket, 2 up to a scope, 3 up to a collection. */
+unsigned dv_role_params(dv_role_kind kind);
 
 /* Parse a comma-separated role list ("admin", "data_reader[b:s:c], data_writer[*]"); spaces
  * around a role are ignored. Each role takes the parameters Couchbase gives it: none (admin),
@@ -141,7 +143,14 @@ int dv_roles_allow_somewhere(const dv_roles *r, unsigned perms, const char *buck
 typedef struct dv_user dv_user; /* immutable; thread-safe reference count */
 
 const char *dv_user_name(const dv_user *u);
+/* The effective roles: the user's own and its groups'. */
 const dv_roles *dv_user_roles(const dv_user *u);
+/* The roles given to the user itself. */
+const dv_roles *dv_user_own_roles(const dv_user *u);
+const char *dv_user_display_name(const dv_user *u); /* NULL: none */
+const char *const *dv_user_groups(const dv_user *u, size_t *n);
+/* Unix milliseconds of the last password change, 0 if unknown. */
+int64_t dv_user_password_changed(const dv_user *u);
 const dv_sasl_creds *dv_user_creds(const dv_user *u);
 /* dv_roles_allow on the user's roles. */
 int dv_user_allow(const dv_user *u, unsigned perms, const char *bucket, const char *scope,
@@ -182,6 +191,22 @@ void dv_users_free(dv_users *reg);
  * with a message. Derives credentials (three PBKDF2 runs) outside the lock. */
 int dv_users_set(dv_users *reg, const char *name, size_t name_len, const char *password,
                  size_t password_len, const dv_roles *roles, char *err, size_t errlen);
+/* A local user as the RBAC REST API sets it. */
+typedef struct dv_user_info {
+    const char *name;
+    size_t name_len;
+    const char *display;  /* NULL: none */
+    const char *password; /* NULL: keep the user's password (refused for a new user) */
+    size_t password_len;
+    const char *const *groups; /* group names; groups that do not exist grant nothing */
+    size_t ngroups;
+    const dv_roles *roles; /* the user's own roles */
+} dv_user_info;
+
+/* Add or replace the user: its effective roles (what dv_user_allow checks) are its own roles
+ * and those of its groups. DV_ERR_OK, DV_ERR_INVALID_ARGUMENT (bad name; no password for a new
+ * user: "Password is required for new user.") or DV_ERR_NO_MEMORY, with a message. */
+int dv_users_upsert(dv_users *reg, const dv_user_info *info, char *err, size_t errlen);
 /* dv_users_set from a parsed --user flag. */
 int dv_users_set_spec(dv_users *reg, const dv_user_spec *spec, char *err, size_t errlen);
 /* Parse a --user flag and set the user. */
@@ -190,6 +215,34 @@ int dv_users_add_flag(dv_users *reg, const char *arg, char *err, size_t errlen);
 int dv_users_add_default(dv_users *reg, char *err, size_t errlen);
 /* DV_ERR_OK, or DV_ERR_USER_NOT_FOUND. */
 int dv_users_remove(dv_users *reg, const char *name, size_t name_len);
+
+/* References to every user, sorted by name (free with dv_users_list_free). DV_ERR_OK or
+ * DV_ERR_NO_MEMORY. */
+int dv_users_list(dv_users *reg, dv_user ***out, size_t *n);
+void dv_users_list_free(dv_user **v, size_t n);
+
+/* ---- Groups: named role sets whose roles every member user holds ---------------------------- */
+
+typedef struct dv_group {
+    char *name;
+    char *description; /* NULL: none */
+    char *ldap_ref;    /* NULL: none (kept, not used: divan-server has no LDAP) */
+    dv_roles roles;
+} dv_group;
+
+void dv_group_clear(dv_group *g);
+/* Add or replace a group (name as a user name; roles may be empty) and give its roles to its
+ * members at once. DV_ERR_OK, DV_ERR_INVALID_ARGUMENT or DV_ERR_NO_MEMORY, with a message. */
+int dv_users_group_set(dv_users *reg, const char *name, const char *description,
+                       const char *ldap_ref, const dv_roles *roles, char *err, size_t errlen);
+/* Remove a group: its members lose it and its roles. DV_ERR_OK or DV_ERR_GROUP_NOT_FOUND. */
+int dv_users_group_remove(dv_users *reg, const char *name);
+/* A copy of the named group (dv_group_clear it): DV_ERR_OK, DV_ERR_GROUP_NOT_FOUND or
+ * DV_ERR_NO_MEMORY. */
+int dv_users_group_get(dv_users *reg, const char *name, dv_group *out);
+/* Copies of every group, sorted by name (free with dv_group_list_free). */
+int dv_users_group_list(dv_users *reg, dv_group **out, size_t *n);
+void dv_group_list_free(dv_group *v, size_t n);
 
 /* A reference to the named user (release it), or NULL. */
 dv_user *dv_users_get(dv_users *reg, const char *name, size_t name_len);

@@ -314,6 +314,7 @@ enum opt_kind {
     K_FORCE_IPV4,
     K_LCB_IPV6,
     K_TLS_VERIFY,
+    K_SSL_LEGACY, /* ssl=no_verify (libcouchbase's, which the Python SDK reads) */
     K_BOOTSTRAP_ON,
 };
 
@@ -365,10 +366,15 @@ static const struct known_opt {
     OPT("force_ipv4", K_FORCE_IPV4, ip_protocol),
     OPT("ipv6", K_LCB_IPV6, ip_protocol),
     OPT("tls_verify", K_TLS_VERIFY, tls_verify),
+    OPT("ssl", K_SSL_LEGACY, tls_verify),
     OPT("bootstrap_on", K_BOOTSTRAP_ON, bootstrap_on),
     OPT("network", K_NETWORK, network),
     OPT("user_agent_extra", K_STRING, user_agent_extra),
     OPT("trust_certificate", K_STRING, trust_certificate),
+    /* The Python SDK's legacy and ClusterOptions names of the trust store. */
+    OPT("truststorepath", K_STRING, trust_certificate),
+    OPT("certpath", K_STRING, trust_certificate),
+    OPT("trust_store_path", K_STRING, trust_certificate),
     OPT("server_group", K_STRING, server_group),
     OPT("app_telemetry_endpoint", K_STRING, app_telemetry_endpoint),
 };
@@ -384,6 +390,7 @@ static const char *const kind_expect[] = {
     [K_FORCE_IPV4] = "true/false, yes/no, on/off or 1/0",
     [K_LCB_IPV6] = "allow, disabled or only",
     [K_TLS_VERIFY] = "peer or none",
+    [K_SSL_LEGACY] = "no_verify",
     [K_BOOTSTRAP_ON] = "all, cccp or http",
 };
 
@@ -683,6 +690,12 @@ static int apply_option(parser *p, const struct known_opt *ko, const char *key, 
         if (eq(v, vl, "peer"))
             o->tls_verify = DV_TLS_VERIFY_PEER;
         else if (eq(v, vl, "none"))
+            o->tls_verify = DV_TLS_VERIFY_NONE;
+        else
+            ok = false;
+        break;
+    case K_SSL_LEGACY:
+        if (eq(v, vl, "no_verify"))
             o->tls_verify = DV_TLS_VERIFY_NONE;
         else
             ok = false;

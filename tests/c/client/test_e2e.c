@@ -51,7 +51,13 @@ static void server_start(server *s, int kv, int http)
     char kvs[16], https[16];
     snprintf(kvs, sizeof kvs, "%d", kv);
     snprintf(https, sizeof https, "%d", http);
+    /* A new data directory per server (the durability test writes with persistToMajority);
+     * left in /tmp, a few kilobytes each. */
+    char data_dir[] = "/tmp/divan-e2e-XXXXXX";
+    assert_non_null(mkdtemp(data_dir));
     char *argv[] = {server_bin,
+                    "--data-dir",
+                    data_dir,
                     "--kv-port",
                     kvs,
                     "--http-port",
@@ -808,12 +814,15 @@ static void test_bad_connstr(void **state)
     (void)state;
     dv_client_opts o = {0};
     o.connstr = "couchbases://127.0.0.1";
+    o.cert_path = "/nonexistent/client.pem";
+    o.key_path = "/nonexistent/client.key";
     o.username = "a";
     o.password = "b";
     dv_client *c = (dv_client *)1;
     char err[256];
     assert_int_not_equal(dv_client_new(&o, &c, err, sizeof err), DV_ERR_OK);
     assert_null(c);
+    o.cert_path = o.key_path = NULL;
     o.connstr = "couchbase://host:notaport";
     assert_int_not_equal(dv_client_new(&o, &c, err, sizeof err), DV_ERR_OK);
     assert_null(c);

@@ -774,17 +774,32 @@ static void key_on(int node, int nth, char *out, size_t len)
 
 /* ---- tests ---------------------------------------------------------------------------------- */
 
-static void tls_not_supported(void **state)
+static void bad_tls_options(void **state)
 {
     (void)state;
-    dv_client_opts o = {.connstr = "couchbases://node1.test", .username = USER};
+    dv_client_opts o = {.connstr = "couchbases://node1.test",
+                        .username = USER,
+                        .trust_store_path = "/nonexistent/ca.pem"};
     dv_engine_hooks hk = {
         .now = h_now, .connect = h_connect, .write = h_write, .close = h_close, .timer = h_timer};
-    char err[128] = "";
+    char err[512] = "";
     dv_error rc = DV_ERR_OK;
     assert_null(dv_engine_new(&o, &hk, &rc, err, sizeof err));
-    assert_int_equal(rc, DV_ERR_TLS_NOT_SUPPORTED);
-    assert_string_equal(err, "TLS (couchbases://) is not supported yet");
+    assert_int_equal(rc, DV_ERR_INVALID_ARGUMENT);
+    if (!strstr(err, "trust store /nonexistent/ca.pem")) fail_msg("message: %s", err);
+    o = (dv_client_opts){
+        .connstr = "couchbase://node1.test", .cert_path = "c.pem", .key_path = "k.pem"};
+    assert_null(dv_engine_new(&o, &hk, &rc, err, sizeof err));
+    assert_int_equal(rc, DV_ERR_INVALID_ARGUMENT);
+    assert_string_equal(err, "a client certificate needs TLS (couchbases://)");
+    o.connstr = "couchbases://node1.test";
+    o.key_path = NULL;
+    assert_null(dv_engine_new(&o, &hk, &rc, err, sizeof err));
+    assert_int_equal(rc, DV_ERR_INVALID_ARGUMENT);
+    o = (dv_client_opts){.connstr = "couchbases://node1.test", .username = USER};
+    dv_engine *e = dv_engine_new(&o, &hk, &rc, err, sizeof err);
+    assert_non_null(e); /* TLS with the system's CAs */
+    dv_engine_free(e);
     o.connstr = "couchbase://[bad";
     assert_null(dv_engine_new(&o, &hk, &rc, err, sizeof err));
     assert_int_equal(rc, DV_ERR_INVALID_ARGUMENT);
@@ -2264,7 +2279,7 @@ static void http_retry_then_waits_for_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(tls_not_supported),
+        cmocka_unit_test(bad_tls_options),
         cmocka_unit_test(happy_bootstrap_get_set),
         cmocka_unit_test(bootstrap_next_host),
         cmocka_unit_test(silent_first_seed),

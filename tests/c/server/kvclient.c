@@ -50,7 +50,7 @@ void kv_server_start(kv_server *srv, const dv_net_options *opt)
     assert_int_equal(dv_cluster_create_default_bucket(srv->cluster), 0);
     srv->ctx = dv_session_ctx_new(srv->cluster, srv->users);
     assert_non_null(srv->ctx);
-    dv_net_handlers h = {on_open, on_data, on_notify, on_close, on_authenticated};
+    dv_net_handlers h = {on_open, on_data, on_notify, on_close, on_authenticated, NULL};
     srv->net = dv_net_start(opt, &h, srv->ctx, err, sizeof err);
     assert_non_null(srv->net);
     srv->port = dv_net_port(srv->net);

@@ -58,8 +58,9 @@ static void server_start(server *s, const char *const *extra)
     tu_program("divan-server", "DIVAN_SERVER", bin, sizeof bin);
     const char *argv[64] = {bin,           "--kv-port", "0",
                             "--http-port", "0",         "--threads",
-                            "2",           "--user",    "Administrator:password:admin"};
-    size_t n = 9;
+                            "2",           "--user",    "Administrator:password:admin",
+                            "--ephemeral"};
+    size_t n = 10;
     for (; extra && *extra && n < 63; extra++) argv[n++] = *extra;
     argv[n] = NULL;
     s->pid = tu_spawn((char *const *)argv, &s->out, &s->err);

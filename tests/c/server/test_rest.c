@@ -18,8 +18,10 @@
 #include <unistd.h>
 
 #include "server/bucket.h"
+#include "server/qsvc.h"
 #include "server/rest.h"
 #include "server/rest_form.h"
+#include "server/ui.h"
 #include "server/users.h"
 
 #define ADMIN "Administrator:password"
@@ -1384,6 +1386,404 @@ static int teardown_stopped(void **state)
     return 0;
 }
 
+/* ---- users, groups and roles ----------------------------------------------------------------- */
+
+static void rbac(void **state)
+{
+    fixture *f = *state;
+    /* A new user needs a password; roles are checked against what exists. */
+    resp *r =
+        http(f, "PUT", "/settings/rbac/users/local/alice", ADMIN, "roles=data_reader[default]");
+    expect_body(r, 400, "Password is required for new user.");
+    resp_free(r);
+    r = http(f, "PUT", "/settings/rbac/users/local/alice", ADMIN,
+             "password=secret1&roles=data_reader%5Bnosuch%5D,admin,bogus");
+    expect(r, 400);
+    assert_string_equal(jstr(jget(r->json, "errors", "roles", NULL)),
+                        "Cannot assign roles to user because the following roles are unknown, "
+                        "malformed or role parameters are undefined: [data_reader[nosuch],bogus]");
+    resp_free(r);
+    r = http(f, "PUT", "/settings/rbac/users/local/alice", ADMIN, "password=short&roles=admin");
+    expect_body(r, 400, "at least 6 characters");
+    resp_free(r);
+    r = http(f, "PUT", "/settings/rbac/users/local/alice", ADMIN,
+             "password=secret1&roles=admin&groups=nogroup");
+    expect_body(r, 400, "Groups do not exist: nogroup");
+    resp_free(r);
+    r = http(f, "PUT", "/settings/rbac/users/local/alice", "reader:pw", "password=secret1");
+    expect_body(r, 403, "cluster.admin.security.local!write");
+    resp_free(r);
+
+    /* A user with only a display name and a password can log in and sees nothing. */
+    r = http(f, "PUT", "/settings/rbac/users/local/alice", ADMIN, "password=secret1&name=Alice+A");
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets/default", "alice:secret1", NULL);
+    expect(r, 403);
+    resp_free(r);
+
+    /* A group's roles reach its members at once, and leave with the group. */
+    r = http(f, "PUT", "/settings/rbac/groups/readers", ADMIN,
+             "description=Read+default&roles=data_reader%5Bdefault%5D");
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/groups/readers", ADMIN, NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "id", NULL)), "readers");
+    assert_string_equal(jstr(jget(r->json, "description", NULL)), "Read default");
+    assert_string_equal(jstr(jget(r->json, "roles", "0", "role", NULL)), "data_reader");
+    assert_string_equal(jstr(jget(r->json, "roles", "0", "bucket_name", NULL)), "default");
+    resp_free(r);
+    r = http(f, "PUT", "/settings/rbac/users/local/alice", ADMIN,
+             "name=Alice+A&groups=readers&roles=query_select%5Bdefault%5D");
+    expect(r, 200); /* no password: the old one stays */
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets/default", "alice:secret1", NULL);
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/users/local/alice", ADMIN, NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "id", NULL)), "alice");
+    assert_string_equal(jstr(jget(r->json, "domain", NULL)), "local");
+    assert_string_equal(jstr(jget(r->json, "name", NULL)), "Alice A");
+    assert_string_equal(jstr(jget(r->json, "groups", "0", NULL)), "readers");
+    assert_int_equal(json_array_size(jget(r->json, "roles", NULL)), 2);
+    assert_string_equal(jstr(jget(r->json, "roles", "0", "role", NULL)), "query_select");
+    assert_string_equal(jstr(jget(r->json, "roles", "0", "origins", "0", "type", NULL)), "user");
+    assert_string_equal(jstr(jget(r->json, "roles", "1", "role", NULL)), "data_reader");
+    assert_string_equal(jstr(jget(r->json, "roles", "1", "origins", "0", "type", NULL)), "group");
+    assert_string_equal(jstr(jget(r->json, "roles", "1", "origins", "0", "name", NULL)), "readers");
+    const char *when = jstr(jget(r->json, "password_change_date", NULL));
+    assert_int_equal(strlen(when), 24); /* 2026-12-02T14:26:23.123Z */
+    assert_int_equal(when[23], 'Z');
+    resp_free(r);
+    r = http(f, "GET", "/whoami", "alice:secret1", NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "name", NULL)), "Alice A");
+    resp_free(r);
+    /* The group's roles change: the member's do too. */
+    r = http(f, "PUT", "/settings/rbac/groups/readers", ADMIN, "roles=data_reader%5Bother%5D");
+    expect_body(r, 400, "[data_reader[other]]");
+    resp_free(r);
+    r = http(f, "PUT", "/settings/rbac/groups/readers", ADMIN, "roles=");
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets/default", "alice:secret1", NULL);
+    expect(r, 200); /* query_select[default] still selects the bucket */
+    resp_free(r);
+    r = http(f, "PUT", "/settings/rbac/groups/readers", ADMIN, "roles=cluster_admin");
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "POST", "/pools/default/buckets", "alice:secret1", "name=bygroup");
+    expect(r, 202);
+    resp_free(r);
+    r = http(f, "DELETE", "/settings/rbac/groups/readers", ADMIN, NULL);
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "DELETE", "/settings/rbac/groups/readers", ADMIN, NULL);
+    expect(r, 404);
+    assert_string_equal(r->body, "\"Group was not found.\"");
+    resp_free(r);
+    r = http(f, "POST", "/pools/default/buckets", "alice:secret1", "name=bygroup2");
+    expect(r, 403);
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/groups/readers", ADMIN, NULL);
+    expect(r, 404);
+    assert_string_equal(r->body, "\"Unknown group.\"");
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/users/local/alice", ADMIN, NULL);
+    assert_int_equal(json_array_size(jget(r->json, "groups", NULL)), 0);
+    resp_free(r);
+
+    /* Lists. */
+    r = http(f, "GET", "/settings/rbac/users", ADMIN, NULL);
+    expect(r, 200);
+    assert_int_equal(json_array_size(r->json), 6);
+    assert_string_equal(jstr(jget(r->json, "0", "id", NULL)), "Administrator");
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/users/external", ADMIN, NULL);
+    expect(r, 200);
+    assert_int_equal(json_array_size(r->json), 0);
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/users/nodomain", ADMIN, NULL);
+    expect(r, 404);
+    assert_string_equal(r->body, "\"Unknown user domain.\"");
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/users", "reader:pw", NULL);
+    expect_body(r, 403, "cluster.admin.security.local!read");
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/roles", "reader:pw", NULL);
+    expect(r, 200);
+    assert_true(json_array_size(r->json) > 20);
+    assert_string_equal(jstr(jget(r->json, "0", "role", NULL)), "admin");
+    assert_non_null(jget(r->json, "0", "desc", NULL));
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/groups", ADMIN, NULL);
+    expect(r, 200);
+    assert_int_equal(json_array_size(r->json), 0);
+    resp_free(r);
+
+    /* Gone users are gone. */
+    r = http(f, "DELETE", "/settings/rbac/users/local/alice", ADMIN, NULL);
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", "/settings/rbac/users/local/alice", ADMIN, NULL);
+    expect(r, 404);
+    assert_string_equal(r->body, "\"Unknown user.\"");
+    resp_free(r);
+    r = http(f, "DELETE", "/settings/rbac/users/local/alice", ADMIN, NULL);
+    expect(r, 404);
+    assert_string_equal(r->body, "\"User was not found.\"");
+    resp_free(r);
+    r = http(f, "GET", "/whoami", "alice:secret1", NULL);
+    expect(r, 401);
+    resp_free(r);
+    r = http(f, "POST", "/settings/rbac/users/local/alice", ADMIN, NULL);
+    expect(r, 405);
+    resp_free(r);
+}
+
+/* ---- documents ------------------------------------------------------------------------------- */
+
+#define DOCS "/pools/default/buckets/default/scopes/_default/collections/_default/docs"
+
+static void documents(void **state)
+{
+    fixture *f = *state;
+    /* Create: a new key, then the same key again as a create is refused. */
+    resp *r = http(f, "POST", DOCS "/k1", ADMIN, "value=%7B%22a%22%3A1%7D&insert=true");
+    expect(r, 200);
+    char cas1[32];
+    snprintf(cas1, sizeof cas1, "%s", jstr(jget(r->json, "cas", NULL)));
+    resp_free(r);
+    r = http(f, "POST", DOCS "/k1", ADMIN, "value=%7B%7D&insert=true");
+    expect_body(r, 409, "already exists");
+    resp_free(r);
+    r = http(f, "GET", DOCS "/k1", ADMIN, NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "meta", "id", NULL)), "k1");
+    assert_string_equal(jstr(jget(r->json, "meta", "cas", NULL)), cas1);
+    assert_string_equal(jstr(jget(r->json, "meta", "type", NULL)), "json");
+    assert_int_equal(json_integer_value(jget(r->json, "meta", "flags", NULL)), 0x02000006);
+    assert_int_equal(json_integer_value(jget(r->json, "json", "a", NULL)), 1);
+    resp_free(r);
+
+    /* Save with the CAS read: accepted once; the same CAS again is a conflict. */
+    char body[128];
+    snprintf(body, sizeof body, "value=%%7B%%22a%%22%%3A2%%7D&cas=%s", cas1);
+    r = http(f, "POST", DOCS "/k1", ADMIN, body);
+    expect(r, 200);
+    assert_string_not_equal(jstr(jget(r->json, "cas", NULL)), cas1);
+    resp_free(r);
+    r = http(f, "POST", DOCS "/k1", ADMIN, body);
+    expect_body(r, 409, "CAS mismatch");
+    resp_free(r);
+    r = http(f, "GET", DOCS "/k1", ADMIN, NULL);
+    assert_int_equal(json_integer_value(jget(r->json, "json", "a", NULL)), 2);
+    resp_free(r);
+
+    /* Not JSON: kept as bytes, answered in base64. Bad fields are named. */
+    r = http(f, "POST", DOCS "/k2", ADMIN, "value=hello&expiry=3600");
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", DOCS "/k2", ADMIN, NULL);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "base64", NULL)), "aGVsbG8=");
+    assert_true(json_integer_value(jget(r->json, "meta", "expiration", NULL)) > 0);
+    resp_free(r);
+    r = http(f, "POST", DOCS "/k3", ADMIN, "flags=x&cas=-1&what=1");
+    expect(r, 400);
+    assert_non_null(jget(r->json, "errors", "value", NULL));
+    assert_non_null(jget(r->json, "errors", "flags", NULL));
+    assert_non_null(jget(r->json, "errors", "cas", NULL));
+    assert_string_equal(jstr(jget(r->json, "errors", "what", NULL)), "Unsupported key");
+    resp_free(r);
+
+    /* The list: key order, pages, a prefix. */
+    for (int i = 0; i < 12; i++) {
+        char path[160];
+        snprintf(path, sizeof path, DOCS "/p%02d", i);
+        r = http(f, "POST", path, ADMIN, "value=1");
+        expect(r, 200);
+        resp_free(r);
+    }
+    r = http(f, "GET", DOCS, ADMIN, NULL);
+    expect(r, 200);
+    assert_int_equal(json_integer_value(jget(r->json, "total_rows", NULL)), 14);
+    assert_int_equal(json_array_size(jget(r->json, "rows", NULL)), 10);
+    assert_string_equal(jstr(jget(r->json, "rows", "0", "id", NULL)), "k1");
+    assert_string_equal(jstr(jget(r->json, "rows", "2", "id", NULL)), "p00");
+    resp_free(r);
+    r = http(f, "GET", DOCS "?prefix=p&skip=10&limit=5&include_docs=true", ADMIN, NULL);
+    expect(r, 200);
+    assert_int_equal(json_integer_value(jget(r->json, "total_rows", NULL)), 12);
+    assert_int_equal(json_array_size(jget(r->json, "rows", NULL)), 2);
+    assert_string_equal(jstr(jget(r->json, "rows", "0", "id", NULL)), "p10");
+    assert_int_equal(json_integer_value(jget(r->json, "rows", "0", "json", NULL)), 1);
+    resp_free(r);
+    r = http(f, "GET", DOCS "?limit=5000", ADMIN, NULL);
+    expect(r, 400);
+    resp_free(r);
+
+    /* Roles: a reader reads and lists, and cannot write. */
+    r = http(f, "GET", DOCS "/k1", "reader:pw", NULL);
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "POST", DOCS "/k1", "reader:pw", "value=1");
+    expect_body(r, 403, "cluster.collection[default:_default:_default].data.docs!upsert");
+    resp_free(r);
+    r = http(f, "DELETE", DOCS "/k1", "reader:pw", NULL);
+    expect(r, 403);
+    resp_free(r);
+    r = http(f, "GET", DOCS, "other:pw", NULL);
+    expect(r, 403);
+    resp_free(r);
+
+    /* Delete, with a stale CAS refused; missing keys and collections are 404. */
+    r = http(f, "DELETE", DOCS "/k1?cas=1", ADMIN, NULL);
+    expect_body(r, 409, "CAS mismatch");
+    resp_free(r);
+    r = http(f, "DELETE", DOCS "/k1", ADMIN, NULL);
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", DOCS "/k1", ADMIN, NULL);
+    expect_body(r, 404, "Document not found.");
+    resp_free(r);
+    r = http(f, "DELETE", DOCS "/k1", ADMIN, NULL);
+    expect(r, 404);
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets/default/scopes/_default/collections/nope/docs",
+             ADMIN, NULL);
+    expect_body(r, 404, "is not found");
+    resp_free(r);
+    r = http(f, "GET", "/pools/default/buckets/nope/scopes/_default/collections/_default/docs",
+             ADMIN, NULL);
+    expect(r, 404);
+    resp_free(r);
+    r = http(f, "PUT", DOCS "/k1", ADMIN, "value=1");
+    expect(r, 405);
+    resp_free(r);
+}
+
+/* ---- the console ----------------------------------------------------------------------------- */
+
+static void console(void **state)
+{
+    fixture *f = *state;
+    char v[512];
+    resp *r = http(f, "GET", "/ui", NULL, NULL);
+    expect(r, 301);
+    assert_string_equal(header(r, "Location", v, sizeof v), "/ui/index.html");
+    resp_free(r);
+    r = http(f, "GET", "/ui/", NULL, NULL);
+    expect_body(r, 200, "<title>divan console</title>");
+    assert_string_equal(header(r, "Content-Type", v, sizeof v), "text/html; charset=utf-8");
+    assert_string_equal(header(r, "Cache-Control", v, sizeof v), "no-cache");
+    assert_non_null(strstr(header(r, "Content-Security-Policy", v, sizeof v), "script-src 'self'"));
+    assert_string_equal(header(r, "X-Content-Type-Options", v, sizeof v), "nosniff");
+    char etag[64];
+    snprintf(etag, sizeof etag, "%s", header(r, "ETag", v, sizeof v));
+    const dv_ui_file *index = dv_ui_find("index.html", 10);
+    assert_non_null(index);
+    assert_int_equal(r->len, index->len);
+    assert_string_equal(etag, index->etag);
+    resp_free(r);
+
+    /* The browser's copy is current: 304 without a body; a changed one gets the file. */
+    char extra[128];
+    snprintf(extra, sizeof extra, "If-None-Match: %s\r\n", etag);
+    r = http_ex(f, "GET", "/ui/index.html", NULL, NULL, NULL, extra);
+    expect(r, 304);
+    assert_int_equal(r->len, 0);
+    resp_free(r);
+    r = http_ex(f, "GET", "/ui/index.html", NULL, NULL, NULL, "If-None-Match: \"other\"\r\n");
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", "/ui/app.js", NULL, NULL);
+    expect_body(r, 200, "use strict");
+    assert_string_equal(header(r, "Content-Type", v, sizeof v), "text/javascript; charset=utf-8");
+    resp_free(r);
+    r = http(f, "GET", "/ui/app.css?v=1", NULL, NULL);
+    expect(r, 200);
+    assert_string_equal(header(r, "Content-Type", v, sizeof v), "text/css; charset=utf-8");
+    resp_free(r);
+    r = http(f, "GET", "/ui/icon.svg", NULL, NULL);
+    assert_string_equal(header(r, "Content-Type", v, sizeof v), "image/svg+xml");
+    resp_free(r);
+    r = http(f, "GET", "/ui/../pools", NULL, NULL);
+    expect(r, 404);
+    resp_free(r);
+    r = http(f, "GET", "/ui/nope.js", NULL, NULL);
+    expect(r, 404);
+    resp_free(r);
+    r = http(f, "POST", "/ui/index.html", NULL, "a=1");
+    expect(r, 405);
+    resp_free(r);
+    r = http(f, "GET", "/uix", NULL, NULL);
+    expect(r, 404);
+    resp_free(r);
+
+    /* A browser at / is sent to the console; other clients get the JSON. */
+    r = http_ex(f, "GET", "/", NULL, NULL, NULL, "Accept: text/html,application/xhtml+xml\r\n");
+    expect(r, 302);
+    assert_string_equal(header(r, "Location", v, sizeof v), "/ui/index.html");
+    resp_free(r);
+    r = http(f, "GET", "/", NULL, NULL);
+    expect_body(r, 200, "divan-server");
+    resp_free(r);
+
+    /* The console's calls get 401 without the challenge that would open the browser's dialog. */
+    r = http_ex(f, "GET", "/whoami", "Administrator:wrong", NULL, NULL, "ns-server-ui: yes\r\n");
+    expect(r, 401);
+    assert_null(header(r, "WWW-Authenticate", v, sizeof v));
+    resp_free(r);
+    r = http(f, "GET", "/whoami", "Administrator:wrong", NULL);
+    expect(r, 401);
+    assert_non_null(header(r, "WWW-Authenticate", v, sizeof v));
+    resp_free(r);
+    assert_true(dv_ui_total_bytes > 1000);
+}
+
+/* The workbench's proxy reaches this server's query service with the caller's credentials. */
+static void query_proxy(void **state)
+{
+    fixture *f = *state;
+    resp *r = http_ex(f, "POST", "/_p/query/query/service", ADMIN, NULL, NULL,
+                      "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+    expect_body(r, 503, "not running");
+    resp_free(r);
+    char err[256];
+    dv_qsvc_options o = {.host = "127.0.0.1", .port = 0};
+    dv_qsvc *q = dv_qsvc_start(f->c, f->users, &o, err, sizeof err);
+    if (!q) fail_msg("dv_qsvc_start: %s", err);
+    dv_cluster_set_query_port(f->c, (uint16_t)dv_qsvc_port(q));
+    static const char stmt[] = "{\"statement\":\"SELECT 1 AS one\"}";
+    char extra[256];
+    snprintf(extra, sizeof extra, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(stmt), stmt);
+    r = http_ex(f, "POST", "/_p/query/query/service", ADMIN, NULL, NULL, extra);
+    expect(r, 200);
+    assert_string_equal(jstr(jget(r->json, "status", NULL)), "success");
+    assert_int_equal(json_integer_value(jget(r->json, "results", "0", "one", NULL)), 1);
+    resp_free(r);
+    /* The query service checks the privileges: a keyspace the user may not read is refused. */
+    static const char stmt2[] = "{\"statement\":\"SELECT * FROM `default`\"}";
+    snprintf(extra, sizeof extra, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(stmt2), stmt2);
+    r = http_ex(f, "POST", "/_p/query/query/service", "other:pw", NULL, NULL, extra);
+    assert_true(r->status >= 400);
+    assert_string_equal(jstr(jget(r->json, "status", NULL)), "fatal");
+    resp_free(r);
+    r = http(f, "POST", "/_p/query/query/service", NULL, NULL);
+    expect(r, 401);
+    resp_free(r);
+    r = http(f, "GET", "/_p/query/query/service", ADMIN, NULL);
+    expect(r, 405);
+    resp_free(r);
+    dv_cluster_set_query_port(f->c, 0);
+    dv_qsvc_stop(q);
+}
+
 /* ---- concurrency ----------------------------------------------------------------------------- */
 
 typedef struct worker {
@@ -1467,6 +1867,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(whoami_and_streaming_uri, setup, teardown),
         cmocka_unit_test_setup_teardown(cluster_initialisation, setup, teardown),
         cmocka_unit_test_setup_teardown(start_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(rbac, setup, teardown),
+        cmocka_unit_test_setup_teardown(documents, setup, teardown),
+        cmocka_unit_test_setup_teardown(console, setup, teardown),
+        cmocka_unit_test_setup_teardown(query_proxy, setup, teardown),
     };
     return TU_RUN(tests);
 }

@@ -480,13 +480,97 @@ static void concurrent_readers(void **state)
     dv_users_free(reg);
 }
 
+/* A group's roles are its members' at once; a member keeps its password through the changes. */
+static void groups_grant(void **state)
+{
+    (void)state;
+    dv_users *reg = dv_users_new(0);
+    assert_non_null(reg);
+    char err[512] = "";
+    dv_roles none = {0}, rr = roles_ok("data_reader[b]"), own = roles_ok("data_writer[c]");
+    assert_int_equal(dv_users_group_set(reg, "g", "readers", NULL, &rr, err, sizeof err),
+                     DV_ERR_OK);
+    const char *groups[] = {"g", "missing"};
+    dv_user_info info = {.name = "m",
+                         .name_len = 1,
+                         .password = "pw1234",
+                         .password_len = 6,
+                         .groups = groups,
+                         .ngroups = 2,
+                         .roles = &own};
+    assert_int_equal(dv_users_upsert(reg, &info, err, sizeof err), DV_ERR_OK);
+    dv_user *u = dv_users_check_password(reg, "m", 1, "pw1234", 6);
+    assert_non_null(u);
+    assert_true(dv_user_allow(u, DV_PERM_READ, "b", "s", "c"));
+    assert_true(dv_user_allow(u, DV_PERM_WRITE, "c", NULL, NULL));
+    assert_false(dv_user_allow(u, DV_PERM_WRITE, "b", NULL, NULL));
+    assert_int_equal(dv_user_own_roles(u)->n, 1);
+    assert_true(dv_user_password_changed(u) > 0);
+    dv_user_release(u);
+
+    /* The group changes: the member's roles follow, its password stays. */
+    dv_roles wr = roles_ok("data_writer[b]");
+    uint64_t gen = dv_users_generation(reg);
+    assert_int_equal(dv_users_group_set(reg, "g", NULL, NULL, &wr, err, sizeof err), DV_ERR_OK);
+    assert_true(dv_users_generation(reg) > gen);
+    u = dv_users_check_password(reg, "m", 1, "pw1234", 6);
+    assert_non_null(u);
+    assert_false(dv_user_allow(u, DV_PERM_READ, "b", NULL, NULL));
+    assert_true(dv_user_allow(u, DV_PERM_WRITE, "b", NULL, NULL));
+    dv_user_release(u);
+
+    /* A password-less update keeps the password; a new user needs one. */
+    info.password = NULL;
+    info.ngroups = 1;
+    assert_int_equal(dv_users_upsert(reg, &info, err, sizeof err), DV_ERR_OK);
+    u = dv_users_check_password(reg, "m", 1, "pw1234", 6);
+    assert_non_null(u);
+    dv_user_release(u);
+    info.name = "n";
+    assert_int_equal(dv_users_upsert(reg, &info, err, sizeof err), DV_ERR_INVALID_ARGUMENT);
+    assert_string_equal(err, "Password is required for new user.");
+
+    /* The group goes: so do its roles and the member's membership. */
+    assert_int_equal(dv_users_group_remove(reg, "g"), DV_ERR_OK);
+    assert_int_equal(dv_users_group_remove(reg, "g"), DV_ERR_GROUP_NOT_FOUND);
+    u = dv_users_get(reg, "m", 1);
+    size_t ng;
+    dv_user_groups(u, &ng);
+    assert_int_equal(ng, 0);
+    assert_false(dv_user_allow(u, DV_PERM_WRITE, "b", NULL, NULL));
+    assert_true(dv_user_allow(u, DV_PERM_WRITE, "c", NULL, NULL));
+    dv_user_release(u);
+
+    dv_group *gl;
+    size_t n;
+    assert_int_equal(dv_users_group_set(reg, "z", NULL, NULL, &none, err, sizeof err), DV_ERR_OK);
+    assert_int_equal(dv_users_group_set(reg, "a", "d", "cn=x", &rr, err, sizeof err), DV_ERR_OK);
+    assert_int_equal(dv_users_group_set(reg, "bad name", NULL, NULL, &rr, err, sizeof err),
+                     DV_ERR_INVALID_ARGUMENT);
+    assert_int_equal(dv_users_group_list(reg, &gl, &n), DV_ERR_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(gl[0].name, "a");
+    assert_string_equal(gl[0].ldap_ref, "cn=x");
+    assert_string_equal(gl[1].name, "z");
+    dv_group_list_free(gl, n);
+    dv_user **ul;
+    assert_int_equal(dv_users_list(reg, &ul, &n), DV_ERR_OK);
+    assert_int_equal(n, 1);
+    dv_users_list_free(ul, n);
+
+    dv_roles_clear(&rr);
+    dv_roles_clear(&wr);
+    dv_roles_clear(&own);
+    dv_users_free(reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(role_parsing),       cmocka_unit_test(permission_matrix),
         cmocka_unit_test(flag_parsing),       cmocka_unit_test(passwords),
         cmocka_unit_test(add_replace_remove), cmocka_unit_test(scram_through_registry),
-        cmocka_unit_test(concurrent_readers),
+        cmocka_unit_test(concurrent_readers), cmocka_unit_test(groups_grant),
     };
     return TU_RUN(tests);
 }

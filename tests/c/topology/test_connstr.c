@@ -320,6 +320,23 @@ static void options_override_and_decode(void **state)
     dv_connstr_free(cs);
 }
 
+/* The Python SDK's legacy TLS keys: ssl=no_verify and the trust store's other names. */
+static void legacy_tls_keys(void **state)
+{
+    (void)state;
+    static const char *const trust[] = {"truststorepath", "certpath", "trust_store_path"};
+    for (size_t i = 0; i < 3; i++) {
+        char s[128];
+        snprintf(s, sizeof s, "couchbases://h?ssl=no_verify&%s=%%2Fca.pem", trust[i]);
+        dv_connstr *cs = ok(s);
+        assert_int_equal(cs->options.tls_verify, DV_TLS_VERIFY_NONE);
+        assert_string_equal(cs->options.trust_certificate, "/ca.pem");
+        assert_int_equal(cs->nwarnings, 0);
+        dv_connstr_free(cs);
+    }
+    bad_s("couchbases://h?ssl=yes", "invalid value 'yes' for option 'ssl'");
+}
+
 static void unknown_keys_are_warnings(void **state)
 {
     (void)state;
@@ -594,6 +611,7 @@ int main(void)
         cmocka_unit_test(bucket_path),
         cmocka_unit_test(default_options),
         cmocka_unit_test(options_override_and_decode),
+        cmocka_unit_test(legacy_tls_keys),
         cmocka_unit_test(unknown_keys_are_warnings),
         cmocka_unit_test(durations),
         cmocka_unit_test(booleans),

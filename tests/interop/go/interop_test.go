@@ -55,7 +55,13 @@ func serverBinary() string {
 
 // startServer runs divan-server and returns once it printed `divan-server kv=<p> http=<p>`.
 func startServer() (*exec.Cmd, error) {
-	cmd := exec.Command(serverBinary(), "--kv-port", "0", "--http-port", "0", "--threads", "2")
+	// A data directory of its own: the suite writes with the persisting durability levels.
+	dataDir, err := os.MkdirTemp("", "divan-interop-go-")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(serverBinary(), "--kv-port", "0", "--http-port", "0", "--threads", "2",
+		"--data-dir", dataDir)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -24,9 +24,12 @@ const T = { timeout: 30000 } // upper bound for one test
 
 // --- divan-server on free ports -------------------------------------------------------------
 
-// Spawns divan-server and resolves once it has printed `divan-server kv=<port> http=<port>`.
+// Spawns divan-server and resolves once it has printed `divan-server kv=<port> http=<port>`
+// (and, with --tls-cert, the TLS ports after it).
 function startServer(args) {
-  const child = spawn(SERVER, ['--kv-port', '0', '--http-port', '0', '--query-port', '0', ...args], {
+  const ports = ['--kv-port', '0', '--http-port', '0', '--query-port', '0', '--tls-kv-port', '0',
+    '--tls-http-port', '0', '--tls-query-port', '0', '--ephemeral']
+  const child = spawn(SERVER, [...ports, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   // Whatever happens to the test, no server outlives this process.
@@ -46,11 +49,15 @@ function startServer(args) {
     child.stdout.setEncoding('utf8')
     child.stdout.on('data', (chunk) => {
       out += chunk
-      const m = /^divan-server kv=(\d+) http=(\d+)(?: query=(\d+))?\r?\n/m.exec(out)
+      const m =
+        /^divan-server kv=(\d+) http=(\d+)(?: query=(\d+))?(?: kvs=(\d+) https=(\d+) querys=(\d+))?\r?\n/m.exec(
+          out
+        )
       if (m) {
         clearTimeout(timer)
         child.removeAllListeners('exit')
-        resolve({ child, kv: Number(m[1]), http: Number(m[2]), query: Number(m[3] || 0) })
+        resolve({ child, kv: Number(m[1]), http: Number(m[2]), query: Number(m[3] || 0),
+          kvs: Number(m[4] || 0) })
       }
     })
   })
@@ -485,5 +492,76 @@ describe('official Node.js SDK against divan-server', () => {
       cluster.queryIndexes().createPrimaryIndex('default'),
       couchbase.IndexExistsError
     )
+  })
+})
+
+// --- over TLS -------------------------------------------------------------------------------
+
+// A CA, a server certificate for 127.0.0.1 and a second CA, made by the openssl command.
+function makePki() {
+  const { execFileSync } = require('node:child_process')
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'divan-pki-'))
+  const f = (name) => path.join(dir, name)
+  const ssl = (...args) => execFileSync('openssl', args, { stdio: 'ignore' })
+  for (const ca of ['ca', 'otherca'])
+    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${ca}`,
+      '-keyout', f(`${ca}.key`), '-out', f(`${ca}.pem`))
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=divan-server', '-keyout',
+    f('server.key'), '-out', f('server.csr'))
+  fs.writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n')
+  ssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'),
+    '-CAcreateserial', '-days', '1', '-extfile', f('server.ext'), '-out', f('server.pem'))
+  return { dir, f }
+}
+
+describe('official Node.js SDK over TLS', () => {
+  let tls, pki
+  const opened = []
+  const connectTls = async (query, security) => {
+    const c = await couchbase.connect(`couchbases://127.0.0.1:${tls.kvs}${query}`, {
+      ...ADMIN, timeouts: { ...TIMEOUTS, connectTimeout: 2000, bootstrapTimeout: 2000 },
+      security,
+    })
+    opened.push(c)
+    return c
+  }
+
+  before(async () => {
+    pki = makePki()
+    tls = await startServer(['--threads', '1', '--tls-cert', pki.f('server.pem'), '--tls-key',
+      pki.f('server.key')])
+  })
+
+  after(async () => {
+    for (const c of opened) await c.close().catch(() => {})
+    if (tls) await stopServer(tls.child)
+    require('node:fs').rmSync(pki.dir, { recursive: true, force: true })
+  })
+
+  it('KV, query and management with a trusted CA', T, async () => {
+    const c = await connectTls('', { trustStorePath: pki.f('ca.pem') })
+    const coll = c.bucket('default').defaultCollection()
+    await coll.upsert('tls-doc', { over: 'tls' })
+    assert.deepEqual((await coll.get('tls-doc')).content, { over: 'tls' })
+    const res = await c.query("SELECT RAW d.`over` FROM `default` AS d USE KEYS 'tls-doc'")
+    assert.deepEqual(res.rows, ['tls'])
+    const buckets = await c.buckets().getAllBuckets()
+    assert.deepEqual(buckets.map((b) => b.name), ['default'])
+  })
+
+  it('tls_verify=none connects without a trust store', T, async () => {
+    const c = await connectTls('?tls_verify=none')
+    const coll = c.bucket('default').defaultCollection()
+    await coll.upsert('tls-nv', 1)
+    assert.equal((await coll.get('tls-nv')).content, 1)
+  })
+
+  it('a CA that did not sign the server certificate fails the connection', T, async () => {
+    await assert.rejects(async () => {
+      const c = await connectTls('', { trustStorePath: pki.f('otherca.pem') })
+      await c.bucket('default').defaultCollection().get('x')
+    }, (err) => err instanceof couchbase.CouchbaseError)
   })
 })

@@ -14,7 +14,7 @@ from couchbase.options import ClusterOptions
 
 def test_python_m_divan_server_serves_in_the_foreground():
     proc = subprocess.Popen([sys.executable, "-m", "divan.server", "--kv-port", "0",
-                             "--http-port", "0", "--user", "fg:fgpass", "--bucket", "fg"],
+                             "--http-port", "0", "--ephemeral", "--user", "fg:fgpass", "--bucket", "fg"],
                             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     try:
         line = proc.stdout.readline().split()

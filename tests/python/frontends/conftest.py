@@ -8,17 +8,23 @@ for its result, whatever the front end; a test then reads the same on all three.
 The reactor is chosen per process: DIVAN_REACTOR=asyncio installs Twisted's asyncio reactor,
 otherwise the default (epoll) reactor runs. The official txcouchbase always installs the asyncio
 reactor when imported, so the official SDK runs on that one only.
+
+DIVAN_TLS=1 runs the suite over TLS: the session's server gets certificates of a CA made for the
+run, ``server.connstr`` is its couchbases:// address and ``options()`` trusts that CA.
 """
 
 import asyncio
 import concurrent.futures
 import inspect
 import os
+import shutil
+import tempfile
 import threading
 import uuid
 
 import pytest
 
+import pki
 from sdk_under_test import SDK
 
 pytest_plugins = ["sdk_under_test"]
@@ -41,10 +47,26 @@ from divan.server import DivanServer  # noqa: E402
 
 TIMEOUT = 30
 FRONT_ENDS = ["blocking", "asyncio", "twisted"]
+TLS = os.environ.get("DIVAN_TLS") == "1"
+_trust = []  # DIVAN_TLS: the run's CA certificate
 
 
 def options(password="password"):
-    return ClusterOptions(PasswordAuthenticator("user", password))
+    tls = {"trust_store_path": _trust[0]} if TLS and _trust else {}
+    return ClusterOptions(PasswordAuthenticator("user", password), **tls)
+
+
+class TlsServer(DivanServer):
+    """A divan-server whose connstr and kv_port are its couchbases:// address and TLS port."""
+
+    def start(self):
+        super().start()
+        self.kv_port = self.tls_kv_port
+        return self
+
+    @property
+    def connstr(self):
+        return self.tls_connstr
 
 
 class Sync:
@@ -181,9 +203,21 @@ def fe(request):
 
 @pytest.fixture(scope="session")
 def server():
-    with DivanServer() as s:
-        yield s
-        assert s.running(), "divan-server died during the tests"
+    if not TLS:
+        with DivanServer() as s:
+            yield s
+            assert s.running(), "divan-server died during the tests"
+        return
+    d = tempfile.mkdtemp(prefix="divan-pki-")
+    try:
+        p = pki.make(d)
+        _trust.append(p["ca"])
+        with TlsServer(args=pki.server_args(p)) as s:
+            assert s.connstr.startswith("couchbases://")
+            yield s
+            assert s.running(), "divan-server died during the tests"
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture

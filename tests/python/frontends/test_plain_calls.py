@@ -6,11 +6,10 @@ anything reaches the server."""
 import json
 
 import pytest
+from conftest import options
 
-from couchbase.auth import PasswordAuthenticator
 from couchbase.exceptions import (DocumentNotFoundException, InvalidArgumentException,
                                   ValueFormatException)
-from couchbase.options import ClusterOptions
 from couchbase.serializer import Serializer
 from couchbase.transcoder import (JSONTranscoder, RawBinaryTranscoder, RawJSONTranscoder,
                                   Transcoder)
@@ -52,8 +51,9 @@ class Sorting(Serializer):
 
 
 def _open(fe, server, transcoder):
-    cluster = fe.cluster(server.connstr, ClusterOptions(
-        PasswordAuthenticator("user", "password"), transcoder=transcoder))
+    opts = options()
+    opts["transcoder"] = transcoder
+    cluster = fe.cluster(server.connstr, opts)
     bucket = fe.bucket(cluster, "default")
     return fe.sync(cluster), fe.sync(bucket.default_collection())
 

@@ -27,10 +27,13 @@ def test_non_str_arguments_raise(args):
         PasswordAuthenticator(*args)
 
 
-def test_unsupported_authenticators_say_so():
-    cert = CertificateAuthenticator(cert_path="c.pem", key_path="k.pem")
-    assert cert["cert_path"] == "c.pem"
-    with pytest.raises(FeatureUnavailableException, match="not supported"):
-        cert.check_supported()
+def test_certificate_authenticator_gives_the_engine_its_files():
+    cert = CertificateAuthenticator(cert_path="c.pem", key_path="k.pem", trust_store_path="ca.pem")
+    assert cert.as_dict() == {"cert_path": "c.pem", "key_path": "k.pem",
+                              "trust_store_path": "ca.pem"}
+    assert not hasattr(cert, "check_supported")
+
+
+def test_jwt_authenticator_says_it_is_unsupported():
     with pytest.raises(FeatureUnavailableException, match="not supported"):
         JwtAuthenticator("token").check_supported()

@@ -106,7 +106,9 @@ class InteropTest {
     // fetches everything the test run needs (surefire resolves its JUnit provider only then).
     Assumptions.assumeTrue(System.getenv("DIVAN_INTEROP_WARMUP") == null, "warm-up run");
     server =
-        new ProcessBuilder(binary(), "--kv-port", "0", "--http-port", "0", "--threads", "2")
+        new ProcessBuilder(
+                binary(), "--kv-port", "0", "--http-port", "0", "--threads", "2", "--data-dir",
+                java.nio.file.Files.createTempDirectory("divan-interop-java-").toString())
             .redirectError(ProcessBuilder.Redirect.INHERIT)
             .start();
     BufferedReader out =
