@@ -45,6 +45,7 @@ pysuites: build
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/asyncio
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/frontends
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/query
+	BUILD=$(BUILD) scripts/run-pysuite both tests/python/management
 	DIVAN_REACTOR=asyncio BUILD=$(BUILD) scripts/run-pysuite divan tests/python/frontends -k twisted
 	DIVAN_TLS=1 BUILD=$(BUILD) scripts/run-pysuite both tests/python/frontends
 	BUILD=$(BUILD) scripts/run-pysuite divan tests/python/core

@@ -141,6 +141,24 @@ class AsyncCluster:
         return QueryRequest(statement, options, kwargs, self._query_timeout_ms, context,
                             self._prepared)
 
+    def buckets(self) -> Any:
+        """The bucket manager (coroutine methods; Deferreds in txcouchbase)."""
+        self._check_open()
+        return self._manager("buckets", "BucketManager")
+
+    def _manager(self, module: str, name: str, *args: Any) -> Any:
+        """The front end's manager class ``name`` of ``<package>.management.<module>``."""
+        import importlib
+        package = "txcouchbase" if self._is_twisted else "acouchbase"
+        cls = getattr(importlib.import_module("%s.management.%s" % (package, module)), name)
+        return cls(self._core.http_request, self._management_timeout_ms, *args,
+                   loop=self._loop, deferred=self._manager_deferred)
+
+    _is_twisted = False
+
+    def _manager_deferred(self, coro: Any) -> Any:
+        return coro
+
     def bucket(self, bucket_name: str) -> "AsyncBucket":
         self._check_open()
         bucket = self._bucket_class(self, bucket_name)

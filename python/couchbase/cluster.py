@@ -8,7 +8,7 @@ Every call waits for its result with the GIL released, on libdivan's own driver 
 
 import time
 from datetime import timedelta
-from typing import Any, Dict, Iterator, List
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List
 
 from couchbase import _core
 from couchbase._datastructures import LegacyMethods, StructureMethods
@@ -33,6 +33,9 @@ from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, Ge
                               MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
                               MultiGetResult, MultiMutationResult, MutateInResult,
                               MutationResult, PingResult)
+
+if TYPE_CHECKING:
+    from couchbase.management.buckets import BucketManager
 
 
 class Cluster:
@@ -91,6 +94,12 @@ class Cluster:
                        context: Any) -> QueryRequest:
         return QueryRequest(statement, options, kwargs, self._query_timeout_ms, context,
                             self._prepared)
+
+    def buckets(self) -> "BucketManager":
+        """The bucket manager."""
+        from couchbase.management.buckets import BucketManager
+        self._check_open()
+        return BucketManager(self._core.http_request, self._management_timeout_ms)
 
     def _endpoints(self, buckets: List[Any]) -> List[Endpoint]:
         self._check_open()

@@ -83,6 +83,11 @@ class TxCluster(AsyncCluster):
     def _deferred(self, coro: Coroutine[Any, Any, Any]) -> "Deferred[Any]":
         return _deferred(self._loop.create_task(coro))
 
+    _is_twisted = True
+
+    def _manager_deferred(self, coro: Any) -> Any:
+        return self._deferred(coro)
+
     def on_connect(self) -> "Deferred[None]":  # type: ignore[override]
         return self._deferred(self._on_connect())
 
