@@ -248,6 +248,11 @@ class AsyncBucket:
         self._open = cluster._core.open_bucket(name)
         self._open.add_done_callback(_retrieve)
 
+    def collections(self) -> Any:
+        """The collection manager of this bucket (coroutines; Deferreds in txcouchbase)."""
+        self._cluster._check_open()
+        return self._cluster._manager("collections", "CollectionManager", self._name)
+
     @property
     def name(self) -> str:
         return self._name

@@ -36,6 +36,7 @@ from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, Ge
 
 if TYPE_CHECKING:
     from couchbase.management.buckets import BucketManager
+    from couchbase.management.collections import CollectionManager
 
 
 class Cluster:
@@ -157,6 +158,13 @@ class Bucket:
         self._cluster._check_open()
         self._cluster._core.close_bucket(self._name)
         self._cluster._buckets.pop(self._name, None)
+
+    def collections(self) -> "CollectionManager":
+        """The collection manager of this bucket."""
+        from couchbase.management.collections import CollectionManager
+        self._cluster._check_open()
+        return CollectionManager(self._cluster._core.http_request,
+                                 self._cluster._management_timeout_ms, self._name)
 
     def default_scope(self) -> "Scope":
         return Scope(self, "_default")
