@@ -146,6 +146,11 @@ class AsyncCluster:
         self._check_open()
         return self._manager("buckets", "BucketManager")
 
+    def query_indexes(self) -> Any:
+        """The query index manager (coroutines; Deferreds in txcouchbase)."""
+        self._check_open()
+        return self._manager("queries", "QueryIndexManager")
+
     def _manager(self, module: str, name: str, *args: Any) -> Any:
         """The front end's manager class ``name`` of ``<package>.management.<module>``."""
         import importlib
@@ -394,6 +399,12 @@ class AsyncCollection(LoopCollection, StructureMethods, CollectionLogic[
 
     def binary(self) -> "BinaryCollection":
         return BinaryCollection(self)
+
+    def query_indexes(self) -> Any:
+        """The query index manager of this collection (coroutines)."""
+        cluster = self._scope._bucket._cluster
+        cluster._check_open()
+        return cluster._manager("queries", "CollectionQueryIndexManager", self._keyspace)
 
     def _sleep(self, seconds: float) -> Any:
         return _sleep(self._loop, seconds)

@@ -37,6 +37,7 @@ from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, Ge
 if TYPE_CHECKING:
     from couchbase.management.buckets import BucketManager
     from couchbase.management.collections import CollectionManager
+    from couchbase.management.queries import CollectionQueryIndexManager, QueryIndexManager
 
 
 class Cluster:
@@ -101,6 +102,12 @@ class Cluster:
         from couchbase.management.buckets import BucketManager
         self._check_open()
         return BucketManager(self._core.http_request, self._management_timeout_ms)
+
+    def query_indexes(self) -> "QueryIndexManager":
+        """The query index manager."""
+        from couchbase.management.queries import QueryIndexManager
+        self._check_open()
+        return QueryIndexManager(self._core.http_request, self._management_timeout_ms)
 
     def _endpoints(self, buckets: List[Any]) -> List[Endpoint]:
         self._check_open()
@@ -225,6 +232,14 @@ class Collection(LegacyMethods, StructureMethods, CollectionLogic[
 
     def binary(self) -> "BinaryCollection":
         return BinaryCollection(self)
+
+    def query_indexes(self) -> "CollectionQueryIndexManager":
+        """The query index manager of this collection."""
+        from couchbase.management.queries import CollectionQueryIndexManager
+        cluster = self._scope._bucket._cluster
+        cluster._check_open()
+        return CollectionQueryIndexManager(cluster._core.http_request,
+                                           cluster._management_timeout_ms, self._keyspace)
 
     _structures = (CouchbaseList, CouchbaseMap, CouchbaseSet, CouchbaseQueue)
 
