@@ -146,6 +146,11 @@ class AsyncCluster:
         self._check_open()
         return self._manager("buckets", "BucketManager")
 
+    def users(self) -> Any:
+        """The user manager (coroutines; Deferreds in txcouchbase)."""
+        self._check_open()
+        return self._manager("users", "UserManager")
+
     def query_indexes(self) -> Any:
         """The query index manager (coroutines; Deferreds in txcouchbase)."""
         self._check_open()

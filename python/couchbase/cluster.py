@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from couchbase.management.buckets import BucketManager
     from couchbase.management.collections import CollectionManager
     from couchbase.management.queries import CollectionQueryIndexManager, QueryIndexManager
+    from couchbase.management.users import UserManager
 
 
 class Cluster:
@@ -102,6 +103,12 @@ class Cluster:
         from couchbase.management.buckets import BucketManager
         self._check_open()
         return BucketManager(self._core.http_request, self._management_timeout_ms)
+
+    def users(self) -> "UserManager":
+        """The user manager."""
+        from couchbase.management.users import UserManager
+        self._check_open()
+        return UserManager(self._core.http_request, self._management_timeout_ms)
 
     def query_indexes(self) -> "QueryIndexManager":
         """The query index manager."""
