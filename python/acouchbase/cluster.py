@@ -18,7 +18,8 @@ from couchbase import _core
 from couchbase._datastructures import StructureMethods
 from couchbase._kv import (BinaryLogic, ClusterSettings, CollectionLogic, Combine, Endpoint,
                            Request, ScopeLogic, check_open, diagnostics_report, new_credentials,
-                           ping_report, pings_kv, unretrievable)
+                           http_ping_args, http_ping_entry, http_pings, ping_report,
+                           pings_kv, unretrievable)
 from couchbase.auth import Authenticator
 from couchbase.diagnostics import ClusterState
 from couchbase.exceptions import InvalidArgumentException, UnAmbiguousTimeoutException
@@ -184,8 +185,8 @@ class AsyncCluster:
         return [ep for report in got for ep in report]
 
     async def ping(self, *opts: PingOptions, **kwargs: Any) -> PingResult:
-        """A NOOP on every KV connection: the cluster's own and those of its open buckets.
-        divan reports KV endpoints only (the other services are not pinged)."""
+        """A NOOP on every KV connection (the cluster's own and those of its open buckets),
+        and one request to the query and the management service."""
         return await self._ping(*opts, **kwargs)
 
     async def _ping(self, *opts: PingOptions, **kwargs: Any) -> PingResult:
@@ -193,7 +194,14 @@ class AsyncCluster:
         endpoints: List[Endpoint] = []
         if pings_kv(args):
             endpoints = await self._endpoints([None, *self._buckets])
-        return ping_report(args.get("report_id"), endpoints)
+        pings = http_pings(args)
+        futures = []
+        for _kind, service, path in pings:
+            a, kw = http_ping_args(service, path, args)
+            futures.append(self._core.http_request(*a, **kw))
+        outcomes = await _gather(self._loop, futures)
+        http = [http_ping_entry(p[0], o) for p, o in zip(pings, outcomes)]
+        return ping_report(args.get("report_id"), endpoints, http)
 
     async def diagnostics(self, *opts: DiagnosticsOptions, **kwargs: Any) -> DiagnosticsResult:
         """The state of every KV connection, without sending anything."""

@@ -163,7 +163,44 @@ def _report(report_id: Optional[str], kv: List[Dict[str, Any]]) -> Dict[str, Any
             "services": {ServiceType.KeyValue.value: kv} if kv else {}}
 
 
-def ping_report(report_id: Optional[str], endpoints: Iterable[Endpoint]) -> PingResult:
+# The HTTP services a cluster ping reaches, and the request it sends to each.
+HTTP_PINGS = ((ServiceType.Query, "query", "/admin/ping"),
+              (ServiceType.Management, "mgmt", "/pools"))
+
+
+def http_pings(args: Dict[str, Any]) -> List[Tuple[ServiceType, str, str]]:
+    """The HTTP services ping's ``service_types`` (default: all) ask for."""
+    kinds = args.get("service_types")
+    return [p for p in HTTP_PINGS if kinds is None or p[0] in kinds]
+
+
+def http_ping_args(service: str, path: str, args: Dict[str, Any]) -> Tuple[Tuple[Any, ...],
+                                                                              Dict[str, Any]]:
+    """http_request's arguments for one service's ping."""
+    return ((service, "GET", path), {"timeout_ms": int(args.get("timeout") or 0),
+                                     "idempotent": True, "detail": True})
+
+
+def http_ping_entry(kind: ServiceType, outcome: Any) -> Dict[str, Any]:
+    """A ping report's entry for an HTTP service from http_request's (status, body, node,
+    elapsed_us), or the exception it raised."""
+    if isinstance(outcome, BaseException):
+        ctx = getattr(outcome, "error_context", None)
+        remote = getattr(ctx, "last_dispatched_to", None) or ""
+        timeout = type(outcome).__name__ in ("AmbiguousTimeoutException",
+                                             "UnAmbiguousTimeoutException")
+        return {"type": kind.value, "id": "0x0", "remote": remote, "local": None,
+                "bucket": None, "latency": None, "state": "timeout" if timeout else "error",
+                "error": str(getattr(outcome, "message", None) or outcome)}
+    status, _body, node, latency = outcome
+    ok = 200 <= status < 300
+    return {"type": kind.value, "id": "0x0", "remote": node, "local": None, "bucket": None,
+            "latency": latency if ok else None, "state": "ok" if ok else "error",
+            "error": None if ok else "HTTP %d" % status}
+
+
+def ping_report(report_id: Optional[str], endpoints: Iterable[Endpoint],
+                http: Iterable[Dict[str, Any]] = ()) -> PingResult:
     services = []
     for ep_id, remote, bucket, _state, _last, err, latency, local in endpoints:
         state = ("ok" if not err else
@@ -172,7 +209,10 @@ def ping_report(report_id: Optional[str], endpoints: Iterable[Endpoint]) -> Ping
                          "remote": remote, "local": local, "bucket": bucket,
                          "latency": None if err else latency, "state": state,
                          "error": error_message(err) if err else None})
-    return PingResult(_report(report_id, services))
+    report = _report(report_id, services)
+    for entry in http:
+        report["services"].setdefault(entry["type"], []).append(entry)
+    return PingResult(report)
 
 
 def diagnostics_report(report_id: Optional[str],
@@ -189,7 +229,7 @@ def pings_kv(args: Dict[str, Any]) -> bool:
     kinds = args.get("service_types")
     if kinds is None:
         return True
-    if not isinstance(kinds, (list, set)):
+    if not isinstance(kinds, (list, set, tuple)):
         raise InvalidArgumentException("service_types must be a list or set of ServiceType.")
     return ServiceType.KeyValue in kinds
 

@@ -14,11 +14,13 @@ from couchbase import _core
 from couchbase._datastructures import LegacyMethods, StructureMethods
 from couchbase._kv import (BinaryLogic, ClusterSettings, CollectionLogic, Combine, Endpoint,
                            Request, ScopeLogic, check_open, diagnostics_report, new_credentials,
-                           ping_report, pings_kv)
+                           http_ping_args, http_ping_entry, http_pings, ping_report,
+                           pings_kv)
 from couchbase.auth import Authenticator
 from couchbase.datastructures import CouchbaseList, CouchbaseMap, CouchbaseQueue, CouchbaseSet
 from couchbase.diagnostics import ClusterState
-from couchbase.exceptions import InvalidArgumentException, UnAmbiguousTimeoutException
+from couchbase.exceptions import (CouchbaseException, InvalidArgumentException,
+                                  UnAmbiguousTimeoutException)
 from couchbase.auth import (CertificateAuthenticator, JwtAuthenticator,  # noqa: F401 - 3.x paths
                             PasswordAuthenticator)
 from couchbase.options import (ClusterOptions, ClusterTimeoutOptions,  # noqa: F401 - 3.x paths
@@ -121,11 +123,19 @@ class Cluster:
         return [ep for b in buckets for ep in self._core.ping(b)]
 
     def ping(self, *opts: PingOptions, **kwargs: Any) -> PingResult:
-        """A NOOP on every KV connection: the cluster's own and those of its open buckets.
-        divan reports KV endpoints only (the other services are not pinged)."""
+        """A NOOP on every KV connection (the cluster's own and those of its open buckets),
+        and one request to the query and the management service."""
         args = forward_args(kwargs, *opts)
         endpoints = self._endpoints([None, *self._buckets]) if pings_kv(args) else []
-        return ping_report(args.get("report_id"), endpoints)
+        http = []
+        for kind, service, path in http_pings(args):
+            a, kw = http_ping_args(service, path, args)
+            try:
+                outcome: Any = self._core.http_request(*a, **kw)
+            except CouchbaseException as exc:
+                outcome = exc
+            http.append(http_ping_entry(kind, outcome))
+        return ping_report(args.get("report_id"), endpoints, http)
 
     def diagnostics(self, *opts: DiagnosticsOptions, **kwargs: Any) -> DiagnosticsResult:
         """The state of every KV connection, without sending anything."""

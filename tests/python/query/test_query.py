@@ -191,3 +191,19 @@ def test_asyncio_cancel(fe, paused):
     core = fe.run(cancelled)
     if core is not None:  # divan's SDK: the engine dropped the request
         assert core.pending() == 0
+
+
+def test_ping_reports_query_and_management(fe, kv, server):
+    from couchbase.diagnostics import PingState, ServiceType
+    from couchbase.options import PingOptions
+    cluster, _, _ = kv
+    ping = cluster.ping()
+    query_eps = ping.endpoints[ServiceType.Query]
+    mgmt_eps = ping.endpoints[ServiceType.Management]
+    assert [e.state for e in query_eps] == [PingState.OK]
+    assert [e.state for e in mgmt_eps] == [PingState.OK]
+    assert query_eps[0].remote == "127.0.0.1:%d" % server.query_port
+    assert mgmt_eps[0].remote == "127.0.0.1:%d" % server.http_port
+    assert query_eps[0].latency > timedelta(0)
+    only = cluster.ping(PingOptions(service_types=[ServiceType.Query]))
+    assert set(only.endpoints) == {ServiceType.Query}
