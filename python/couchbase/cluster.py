@@ -8,7 +8,7 @@ Every call waits for its result with the GIL released, on libdivan's own driver 
 
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List
 
 from couchbase import _core
 from couchbase._datastructures import LegacyMethods, StructureMethods
@@ -36,11 +36,10 @@ from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, Ge
                               MultiGetResult, MultiMutationResult, MutateInResult,
                               MutationResult, PingResult)
 
-if TYPE_CHECKING:
-    from couchbase.management.buckets import BucketManager
-    from couchbase.management.collections import CollectionManager
-    from couchbase.management.queries import CollectionQueryIndexManager, QueryIndexManager
-    from couchbase.management.users import UserManager
+from couchbase.management.buckets import BucketManager
+from couchbase.management.collections import CollectionManager
+from couchbase.management.queries import CollectionQueryIndexManager, QueryIndexManager
+from couchbase.management.users import UserManager
 
 
 class Cluster:
@@ -102,19 +101,16 @@ class Cluster:
 
     def buckets(self) -> "BucketManager":
         """The bucket manager."""
-        from couchbase.management.buckets import BucketManager
         self._check_open()
         return BucketManager(self._core.http_request, self._management_timeout_ms)
 
     def users(self) -> "UserManager":
         """The user manager."""
-        from couchbase.management.users import UserManager
         self._check_open()
         return UserManager(self._core.http_request, self._management_timeout_ms)
 
     def query_indexes(self) -> "QueryIndexManager":
         """The query index manager."""
-        from couchbase.management.queries import QueryIndexManager
         self._check_open()
         return QueryIndexManager(self._core.http_request, self._management_timeout_ms)
 
@@ -185,7 +181,6 @@ class Bucket:
 
     def collections(self) -> "CollectionManager":
         """The collection manager of this bucket."""
-        from couchbase.management.collections import CollectionManager
         self._cluster._check_open()
         return CollectionManager(self._cluster._core.http_request,
                                  self._cluster._management_timeout_ms, self._name)
@@ -252,7 +247,6 @@ class Collection(LegacyMethods, StructureMethods, CollectionLogic[
 
     def query_indexes(self) -> "CollectionQueryIndexManager":
         """The query index manager of this collection."""
-        from couchbase.management.queries import CollectionQueryIndexManager
         cluster = self._scope._bucket._cluster
         cluster._check_open()
         return CollectionQueryIndexManager(cluster._core.http_request,
@@ -271,4 +265,6 @@ CBCollection = Collection  # the deprecated 3.x name
 __all__ = ["Cluster", "Bucket", "Scope", "Collection", "CBCollection", "BinaryCollection",
            "ClusterOptions", "ClusterTimeoutOptions", "ClusterTracingOptions", "Compression",
            "DiagnosticsOptions", "PasswordAuthenticator", "CertificateAuthenticator",
-           "JwtAuthenticator", "QueryOptions", "QueryScanConsistency", "QueryProfile"]
+           "JwtAuthenticator", "QueryOptions", "QueryScanConsistency", "QueryProfile",
+           "QueryResult", "BucketManager", "CollectionManager", "QueryIndexManager",
+           "CollectionQueryIndexManager", "UserManager"]

@@ -21,6 +21,7 @@ from datetime import timedelta
 from enum import Enum
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type
 
+from couchbase.exceptions import PYCBC_ERROR_MAP, ErrorMapper  # noqa: F401 - official names
 from couchbase.exceptions import (AlreadyQueriedException, AmbiguousTimeoutException,
                                   AuthenticationException, BucketNotFoundException,
                                   CasMismatchException, CouchbaseException,
@@ -552,6 +553,23 @@ class N1QLRequest:
     @property
     def params(self) -> Dict[str, Any]:
         return self._request.body
+
+    @property
+    def serializer(self) -> Serializer:
+        return self._request.serializer or DefaultJsonSerializer()
+
+    @property
+    def started_streaming(self) -> bool:
+        return self._started
+
+    @property
+    def done_streaming(self) -> bool:
+        return self._done
+
+    @classmethod
+    def generate_n1ql_request(cls, http_request: HttpRequest,
+                              request: QueryRequest) -> "N1QLRequest":
+        return cls(http_request, request)
 
     def _fetch(self) -> QueryOutcome:
         req = self._request
