@@ -27,7 +27,8 @@ from couchbase.options import (DiagnosticsOptions, PingOptions, WaitUntilReadyOp
                                forward_args)
 from acouchbase.n1ql import AsyncN1QLRequest
 from couchbase.n1ql import QueryRequest
-from couchbase.result import QueryResult
+from couchbase.management._run import cluster_info, run_async
+from couchbase.result import ClusterInfoResult, QueryResult
 from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
                               GetResult, LookupInReplicaResult, LookupInResult,
                               MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
@@ -146,6 +147,22 @@ class AsyncCluster:
         """The bucket manager (coroutine methods; Deferreds in txcouchbase)."""
         self._check_open()
         return self._manager("buckets", "BucketManager")
+
+    @property
+    def loop(self) -> Any:
+        """The loop this cluster runs on."""
+        return self._loop
+
+    async def cluster_info(self, *options: Any, **kwargs: Any) -> ClusterInfoResult:
+        """The cluster's nodes and server version (GET /pools/default)."""
+        return await self._cluster_info(*options, **kwargs)
+
+    async def _cluster_info(self, *options: Any, **kwargs: Any) -> ClusterInfoResult:
+        self._check_open()
+        result: ClusterInfoResult = await run_async(
+            self._loop, self._core.http_request,
+            cluster_info(self._management_timeout_ms, options, kwargs))
+        return result
 
     def users(self) -> Any:
         """The user manager (coroutines; Deferreds in txcouchbase)."""

@@ -29,13 +29,14 @@ from couchbase.options import (ClusterOptions, ClusterTimeoutOptions,  # noqa: F
 from couchbase.n1ql import N1QLRequest, QueryRequest
 from couchbase.n1ql import QueryProfile, QueryScanConsistency  # noqa: F401 - 3.x paths
 from couchbase.options import QueryOptions  # noqa: F401 - imported from here by old code
-from couchbase.result import QueryResult
+from couchbase.result import ClusterInfoResult, QueryResult
 from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
                               GetResult, LookupInReplicaResult, LookupInResult,
                               MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
                               MultiGetResult, MultiMutationResult, MutateInResult,
                               MutationResult, PingResult)
 
+from couchbase.management._run import cluster_info, run_blocking
 from couchbase.management.buckets import BucketManager
 from couchbase.management.collections import CollectionManager
 from couchbase.management.queries import CollectionQueryIndexManager, QueryIndexManager
@@ -103,6 +104,13 @@ class Cluster:
         """The bucket manager."""
         self._check_open()
         return BucketManager(self._core.http_request, self._management_timeout_ms)
+
+    def cluster_info(self, *options: Any, **kwargs: Any) -> ClusterInfoResult:
+        """The cluster's nodes and server version (GET /pools/default)."""
+        self._check_open()
+        result: ClusterInfoResult = run_blocking(
+            self._core.http_request, cluster_info(self._management_timeout_ms, options, kwargs))
+        return result
 
     def users(self) -> "UserManager":
         """The user manager."""

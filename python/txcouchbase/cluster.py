@@ -24,7 +24,7 @@ from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, Ge
                               MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
                               MultiGetResult, MultiMutationResult, MutateInResult,
                               MutationResult, PingResult)
-from couchbase.result import QueryResult
+from couchbase.result import ClusterInfoResult, QueryResult
 from txcouchbase._reactor import ReactorLoop
 from txcouchbase.n1ql import fetch_result
 
@@ -110,6 +110,10 @@ class TxCluster(AsyncCluster):
     def diagnostics(self, *opts: DiagnosticsOptions,  # type: ignore[override]
                     **kwargs: Any) -> "Deferred[DiagnosticsResult]":
         return self._deferred(self._diagnostics(*opts, **kwargs))
+
+    def cluster_info(self, *opts: Any,  # type: ignore[override]
+                     **kwargs: Any) -> "Deferred[ClusterInfoResult]":
+        return self._deferred(self._cluster_info(*opts, **kwargs))
 
     def wait_until_ready(self, timeout: timedelta,  # type: ignore[override]
                          *opts: WaitUntilReadyOptions, **kwargs: Any) -> "Deferred[None]":

@@ -265,6 +265,22 @@ def front_end_methods(cls: Type[Any], names: Tuple[str, ...], kind: str) -> None
         setattr(cls, name, make())
 
 
+def cluster_info(default_timeout_ms: int, options: Tuple[Any, ...],
+                 kwargs: Dict[str, Any]) -> "Logic[Any]":
+    """``cluster.cluster_info()``: GET /pools/default as a ClusterInfoResult."""
+    from couchbase.result import ClusterInfoResult
+    args = merge(options, kwargs)
+
+    def parse(status: int, body: bytes) -> Any:
+        if status != 200:
+            raise mgmt_error(call, status, body, {})
+        return ClusterInfoResult({"info": parse_json(call, status, body)})
+    call = HttpCall("GET", "/pools/default", parse, timeout_ms=timeout_ms(args, default_timeout_ms),
+                    idempotent=True)
+    got = yield call
+    return got
+
+
 class ManagerBase:
     """What every manager holds: the core's http_request, the default timeout, and (async
     front ends) the loop and the Deferred maker."""
