@@ -9,7 +9,9 @@
 4. memory and start-up (server_load.py);
 5. the query service (query_bench.py): plain HTTP and both SDKs' cluster.query;
 6. persistence (persist_bench.py): plain writes on disk vs in memory, persistToMajority writes
-   at 1, 16 and 256 in flight, restart with a million documents.
+   at 1, 16 and 256 in flight, restart with a million documents;
+7. TLS (tls_bench.py): both SDKs' asyncio loop over couchbases:// and plain TCP on one server,
+   and the handshake's time.
 
 Writes bench/results/latest.md (medians and ratios, with the machine it ran on) and the PNG plots
 beside it (plots.py).
@@ -26,6 +28,7 @@ import persist_bench
 import plots
 import query_bench
 import server_load
+import tls_bench
 from common import can_pin, machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -65,6 +68,8 @@ def main():
     sections.append(query_bench.report(query_bench.measure(query), query))
     print("== persistence", file=sys.stderr)
     sections.append(persist_bench.report(persist_bench.measure(server), server))
+    print("== TLS", file=sys.stderr)
+    sections.append(tls_bench.report(tls_bench.measure(client), client))
     images = plots.draw(out, a, b, s)
 
     text = ["# divan benchmarks (%s)" % plan, "", header,

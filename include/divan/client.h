@@ -48,6 +48,10 @@ typedef enum dv_op_kind {
     DV_KV_NOOP,          /* ping one KV node (the one vbucket 0 lives on) */
     DV_KV_OBSERVE_SEQNO, /* the seqnos of key's vbucket (vbucket_uuid) on its active copy or a
                             replica (replica_index 1..3): res persisted_seqno, current_seqno */
+    /* KV range scans of one vbucket (req.vbucket, req.scan; no key). See dv_scan_req. */
+    DV_KV_RANGE_SCAN_CREATE,   /* res value: the 16-byte scan id */
+    DV_KV_RANGE_SCAN_CONTINUE, /* res value: records (flags 0 keys only, 1 documents) */
+    DV_KV_RANGE_SCAN_CANCEL,
     DV_KV_OP_KIND_COUNT
 } dv_op_kind;
 
@@ -69,6 +73,31 @@ typedef struct dv_subdoc_op {
 } dv_subdoc_op;
 
 #define DV_MAX_SPECS 16
+
+/* What a range-scan request asks (the wire format: docs/server.md, Range scans).
+ *  - CREATE: a range (start..end, each inclusive unless excl_*) or, with sampling, samples
+ *    documents chosen with seed; ids_only for keys without documents; has_snapshot: the
+ *    vbucket must have uuid vb_uuid and have reached seqno (else MUTATION_TOKEN_OUTDATED, or
+ *    a retry while the seqno is ahead). The collection id is the engine's.
+ *  - CONTINUE: id, and at most item_limit records / byte_limit bytes / time_limit_ms (0: none).
+ *    Its callback runs once per response frame: res->partial is 1 for every frame but the last
+ *    (the operation stays pending); the last says res->scan_more (1: RANGE_SCAN_MORE, continue
+ *    again; 0: RANGE_SCAN_COMPLETE, the scan is gone). A cancelled scan: REQUEST_CANCELED.
+ *  - CANCEL: id. */
+typedef struct dv_scan_req {
+    int sampling;
+    const void *start, *end;
+    size_t start_len, end_len; /* 1..DV_SCAN_TERM_MAX bytes each */
+    int excl_start, excl_end;
+    uint64_t samples, seed;
+    int ids_only;
+    int has_snapshot;
+    uint64_t vb_uuid, seqno;
+    uint8_t id[16];
+    uint32_t item_limit, byte_limit, time_limit_ms;
+} dv_scan_req;
+
+#define DV_SCAN_TERM_MAX 256
 
 typedef struct dv_req {
     dv_op_kind kind;
@@ -102,7 +131,10 @@ typedef struct dv_req {
     size_t nspecs;
     dv_store_semantics store_semantics; /* DV_KV_MUTATE_IN */
     int access_deleted;
-    uint64_t timeout_ms; /* 0: the cluster's default (KV or durable KV); DV_TIMEOUT_EXPIRED */
+    uint64_t timeout_ms;     /* 0: the cluster's default (KV or durable KV); DV_TIMEOUT_EXPIRED */
+    uint16_t vbucket;        /* DV_KV_RANGE_SCAN_*: the vbucket asked (INVALID_ARGUMENT if the
+                                bucket has fewer) */
+    const dv_scan_req *scan; /* DV_KV_RANGE_SCAN_* */
 } dv_req;
 
 /* timeout_ms of an operation whose time is up before it starts (the official SDK's timeout
@@ -176,6 +208,9 @@ typedef struct dv_res {
     const dv_endpoint *endpoints; /* ping, diagnostics */
     size_t nendpoints;
     uint64_t persisted_seqno, current_seqno; /* DV_KV_OBSERVE_SEQNO */
+    int partial;        /* DV_KV_RANGE_SCAN_CONTINUE: more frames of this response follow */
+    int scan_more;      /* DV_KV_RANGE_SCAN_CONTINUE's last frame: the scan has more */
+    uint16_t nvbuckets; /* DV_KV_RANGE_SCAN_*: the vbuckets of the bucket's config */
     int http_status; /* an HTTP service request: the response's status (body in value) */
 } dv_res;
 

@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "client/engine.h"
 #include "core.h"
+#include "divan/scan.h"
 
 /* ---- Types ------------------------------------------------------------------------------------
  */
@@ -697,6 +698,32 @@ static PyObject *cluster_http_request(Cluster *c, PyObject *args, PyObject *kw)
     return op_started(c, op, rc);
 }
 
+/* The range scan's hooks: its operations go to this cluster's engine (ud is the Cluster; a
+ * create may complete after its _Scan is gone, while the engine lives: dv_engine_free fails
+ * what is pending first, and a submit from those completions is refused). */
+static dv_error scan_submit(void *ud, const dv_req *req, dv_res_cb cb, void *cb_ud, uint64_t *id)
+{
+    Cluster *c = ud;
+    if (!c->e || c->dying == 2) return DV_ERR_REQUEST_CANCELED;
+    dv_error rc = dv_engine_submit(c->e, req, cb, cb_ud, id);
+    if (rc == DV_ERR_OK && !c->dying) cluster_schedule_flush(c);
+    return rc;
+}
+
+static void scan_cancel_op(void *ud, uint64_t id)
+{
+    Cluster *c = ud;
+    if (c->e && c->dying != 2) dv_engine_cancel(c->e, id);
+}
+
+/* scan(bucket, scope, collection, **spec) -> _Scan (see scan.c). */
+static PyObject *cluster_scan(Cluster *c, PyObject *args, PyObject *kw)
+{
+    if (cluster_check(c)) return NULL;
+    dv_kvscan_io io = {c, scan_submit, scan_cancel_op, NULL, NULL};
+    return dv_py_scan_new((PyObject *)c, &io, 1, args, kw);
+}
+
 static PyObject *cluster_pending(Cluster *c, PyObject *unused)
 {
     (void)unused;
@@ -725,6 +752,8 @@ static PyMethodDef cluster_methods[] = {
      "idempotent=False) -> Future[(status, body)]."},
     {"close", (PyCFunction)(void (*)(void))cluster_close, METH_NOARGS,
      "Fail pending operations (RequestCanceledException), close the connections."},
+    {"scan", (PyCFunction)(void (*)(void))cluster_scan, METH_VARARGS | METH_KEYWORDS,
+     "scan(bucket, scope, collection, **spec) -> _Scan: a KV range scan."},
     {"pending", (PyCFunction)(void (*)(void))cluster_pending, METH_NOARGS,
      "Operations accepted and not completed yet."},
     {"_flush", (PyCFunction)(void (*)(void))cluster_flush, METH_NOARGS, NULL},

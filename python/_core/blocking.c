@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "core.h"
+#include "divan/scan.h"
 
 typedef struct {
     PyObject_HEAD dv_client *c; /* NULL once closed */
@@ -263,6 +264,25 @@ static PyObject *bc_close_bucket(BlockingCluster *b, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* The range scan's hooks: its operations go to the driver (ud is the BlockingCluster, which the
+ * _Scan keeps alive; completions run on the driver thread, without the GIL). */
+static dv_error scan_submit(void *ud, const dv_req *req, dv_res_cb cb, void *cb_ud, uint64_t *id)
+{
+    BlockingCluster *b = ud;
+    *id = 0;
+    pthread_rwlock_rdlock(&b->lock);
+    dv_error rc = b->c ? dv_client_submit(b->c, req, cb, cb_ud) : DV_ERR_REQUEST_CANCELED;
+    pthread_rwlock_unlock(&b->lock);
+    return rc;
+}
+
+static PyObject *bc_scan(BlockingCluster *b, PyObject *args, PyObject *kw)
+{
+    if (!b->c) return dv_py_raise(DV_ERR_CLUSTER_CLOSED, NULL);
+    dv_kvscan_io io = {b, scan_submit, NULL, NULL, NULL};
+    return dv_py_scan_new((PyObject *)b, &io, 0, args, kw);
+}
+
 static PyObject *bc_submit(BlockingCluster *b, PyObject *const *args, Py_ssize_t nargs,
                            PyObject *kwnames)
 {
@@ -419,6 +439,8 @@ static PyMethodDef bc_methods[] = {
      "set_credentials(username, password): for the connections opened from now on."},
     {"submit", (PyCFunction)(void (*)(void))bc_submit, METH_FASTCALL | METH_KEYWORDS,
      "submit(kind, bucket, scope, collection, key, ...) -> result_type(Result, extra)."},
+    {"scan", (PyCFunction)(void (*)(void))bc_scan, METH_VARARGS | METH_KEYWORDS,
+     "scan(bucket, scope, collection, **spec) -> _Scan: a KV range scan."},
     {"submit_all", (PyCFunction)(void (*)(void))bc_submit_all, METH_O,
      "submit_all([(args, kwargs), ...]) -> [result or exception, ...], sent at once."},
     {"ping", (PyCFunction)(void (*)(void))bc_ping, METH_VARARGS,

@@ -46,6 +46,13 @@ int dv_py_parse_http(PyObject *args, PyObject *kw, dv_http_req *out, PyObject **
  * elapsed_us). */
 PyObject *dv_py_http_value(const dv_res *res, int detail);
 int dv_py_asyncio_init(PyObject *m);
+/* scan.c: a _Scan over dv_kvscan with the owner's io (io.ud: the owner, which the _Scan keeps
+ * alive and which must stay valid until its engine or driver is closed; async: io.ready is the
+ * scan's own); args and kw as Cluster.scan takes them. */
+struct dv_kvscan_io;
+PyObject *dv_py_scan_new(PyObject *owner, const struct dv_kvscan_io *io, int async, PyObject *args,
+                         PyObject *kw);
+int dv_py_scan_init(PyObject *m);
 int dv_py_blocking_init(PyObject *m);
 
 #endif

@@ -33,7 +33,10 @@ from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, Ge
                               GetResult, LookupInReplicaResult, LookupInResult,
                               MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
                               MultiGetResult, MultiMutationResult, MutateInResult,
-                              MutationResult, PingResult)
+                              MutationResult, PingResult, ScanResultIterable)
+from couchbase.kv_range_scan import ScanType, scan_spec
+from couchbase.options import ScanOptions
+from acouchbase.kv_range_scan import AsyncRangeScanRequest
 
 
 def _retrieve(future: "asyncio.Future[Any]") -> None:
@@ -435,6 +438,16 @@ class AsyncCollection(LoopCollection, StructureMethods, CollectionLogic[
         cluster = self._scope._bucket._cluster
         cluster._check_open()
         return cluster._manager("queries", "CollectionQueryIndexManager", self._keyspace)
+
+    def scan(self, scan_type: ScanType, *opts: ScanOptions, **kwargs: Any) -> ScanResultIterable:
+        """A KV range scan of this collection (a plain call, as in the official SDK), iterated
+        with ``async for``; cancelled by ``cancel_scan()`` or when dropped."""
+        args = forward_args(kwargs, *opts)
+        spec = scan_spec(scan_type, args)
+        transcoder = args.get("transcoder") or self._transcoder
+        core, keyspace = self._core, self._keyspace
+        return ScanResultIterable(AsyncRangeScanRequest(
+            lambda: core.scan(*keyspace, **spec), spec["ids_only"], transcoder, self._loop))
 
     def _sleep(self, seconds: float) -> Any:
         return _sleep(self._loop, seconds)

@@ -34,7 +34,9 @@ from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, Ge
                               GetResult, LookupInReplicaResult, LookupInResult,
                               MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
                               MultiGetResult, MultiMutationResult, MutateInResult,
-                              MutationResult, PingResult)
+                              MutationResult, PingResult, ScanResultIterable)
+from couchbase.kv_range_scan import RangeScanRequest, ScanType, scan_spec
+from couchbase.options import ScanOptions
 
 from couchbase.management._run import cluster_info, run_blocking
 from couchbase.management.buckets import BucketManager
@@ -259,6 +261,16 @@ class Collection(LegacyMethods, StructureMethods, CollectionLogic[
         cluster._check_open()
         return CollectionQueryIndexManager(cluster._core.http_request,
                                            cluster._management_timeout_ms, self._keyspace)
+
+    def scan(self, scan_type: ScanType, *opts: ScanOptions, **kwargs: Any) -> ScanResultIterable:
+        """A KV range scan (RangeScan, PrefixScan or SamplingScan) of this collection; it
+        starts when iterated and is cancelled by ``cancel_scan()`` or when dropped."""
+        args = forward_args(kwargs, *opts)
+        spec = scan_spec(scan_type, args)
+        transcoder = args.get("transcoder") or self._transcoder
+        core, keyspace = self._core, self._keyspace
+        return ScanResultIterable(RangeScanRequest(lambda: core.scan(*keyspace, **spec),
+                                                   spec["ids_only"], transcoder))
 
     _structures = (CouchbaseList, CouchbaseMap, CouchbaseSet, CouchbaseQueue)
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 from couchbase.constants import FMT_JSON
 from couchbase.diagnostics import (ClusterState, EndpointDiagnosticsReport, EndpointPingReport,
                                    EndpointState, ServiceType)
-from couchbase.exceptions import (DocumentNotFoundException, InvalidIndexException,
-                                  build_exception)
+from couchbase.exceptions import (DocumentNotFoundException, InvalidArgumentException,
+                                  InvalidIndexException, build_exception)
 from couchbase.transcoder import Transcoder
 
 if TYPE_CHECKING:
@@ -347,6 +347,85 @@ class _Report:
 
     def __repr__(self) -> str:
         return "%s:%s" % (type(self).__name__, self.as_json())
+
+
+class ScanResult:
+    """One document of a KV range scan (``Collection.scan``): ``id``; unless the scan was
+    ``ids_only``, also ``cas``, ``expiry_time`` and ``content_as[T]``."""
+
+    __slots__ = ("_item", "_ids_only", "_transcoder", "_decoded", "_has_value")
+
+    def __init__(self, item: Tuple[Any, ...], ids_only: bool, transcoder: Transcoder) -> None:
+        # (key,) or (key, cas, flags, expiry, datatype, value) as couchbase._core gives it
+        self._item = item
+        self._ids_only = ids_only
+        self._transcoder = transcoder
+        self._has_value = False
+
+    @property
+    def id(self) -> Optional[str]:
+        return str(self._item[0])
+
+    @property
+    def ids_only(self) -> bool:
+        return self._ids_only
+
+    def _body(self, what: str) -> None:
+        if self._ids_only:
+            raise InvalidArgumentException(
+                "No %s available when scan is requested with `ScanOptions` ids_only set to "
+                "True." % what)
+
+    @property
+    def cas(self) -> int:
+        self._body("cas")
+        return int(self._item[1])
+
+    @property
+    def expiry_time(self) -> Optional[datetime]:
+        self._body("expiry_time")
+        expiry = self._item[3]
+        return datetime.fromtimestamp(expiry) if expiry else None
+
+    @property
+    def value(self) -> Any:
+        self._body("content")
+        if not self._has_value:
+            self._decoded = self._transcoder.decode_value(self._item[5], self._item[2])
+            self._has_value = True
+        return self._decoded
+
+    @property
+    def content_as(self) -> _ContentProxy:
+        return _ContentProxy(self.value)
+
+    def __repr__(self) -> str:
+        return "ScanResult(id=%r, ids_only=%r)" % (self._item[0], self._ids_only)
+
+
+class ScanResultIterable:
+    """What ``Collection.scan`` returns: iterate it (``for``; ``async for`` in acouchbase), or
+    ``rows()``; ``cancel_scan()`` stops the scan."""
+
+    def __init__(self, scan_request: Any) -> None:
+        self._request = scan_request
+
+    def rows(self) -> Any:
+        if hasattr(self._request, "__aiter__"):
+            return self.__aiter__()
+        return self.__iter__()
+
+    def cancel_scan(self) -> None:
+        self._request.cancel_scan()
+
+    def __iter__(self) -> Any:
+        return self._request.__iter__()
+
+    def __aiter__(self) -> Any:
+        return self._request.__aiter__()
+
+    def __repr__(self) -> str:
+        return "ScanResultIterable:{}".format(self._request)
 
 
 class PingResult(_Report):

@@ -204,6 +204,8 @@ static int op_idempotent(const dv_op *op)
     case DV_KV_EXISTS:
     case DV_KV_LOOKUP_IN:
     case DV_KV_NOOP:
+    case DV_KV_RANGE_SCAN_CREATE: /* a scan whose create is lost goes with its connection */
+    case DV_KV_RANGE_SCAN_CANCEL:
         return 1;
     default:
         return 0;
@@ -342,9 +344,15 @@ static dv_error op_dispatch(dv_engine *e, dv_op *op)
         kind == DV_KV_GET_REPLICA || kind == DV_KV_LOOKUP_IN || kind == DV_KV_OBSERVE_SEQNO
             ? op->req.replica_index
             : 0;
-    if (op->req.kind == DV_KV_NOOP)
+    int scan = kind == DV_KV_RANGE_SCAN_CREATE || kind == DV_KV_RANGE_SCAN_CONTINUE ||
+               kind == DV_KV_RANGE_SCAN_CANCEL;
+    if (op->req.kind == DV_KV_NOOP) {
         node = dv_vbmap_get(&b->cfg->vbmap, 0, 0);
-    else
+    } else if (scan) {
+        if (op->req.vbucket >= b->cfg->vbmap.nvb) return DV_ERR_INVALID_ARGUMENT;
+        vb = op->req.vbucket;
+        node = dv_vbmap_get(&b->cfg->vbmap, vb, 0);
+    } else
         node = dv_config_route(b->cfg, op->req.key, op->req.key_len, replica, &vb);
     /* No such replica in the map (numReplicas too small, or not placed): nothing to ask. */
     if (node < 0 && replica) return DV_ERR_DOCUMENT_IRRETRIEVABLE;
@@ -502,8 +510,37 @@ void eng_cid_failed(dv_engine *e, bucket *b, coll *k, uint16_t status)
 /* A reply to op arrived on c. */
 static void dur_start(dv_engine *e, dv_op *op, const dv_res *res);
 
+/* A range-scan continue's frame before the last: handed over, the operation stays in flight
+ * (the callback may cancel it). */
+static int scan_partial(dv_engine *e, conn *c, dv_op *op, const dv_frame *f)
+{
+    if (op->req.kind != DV_KV_RANGE_SCAN_CONTINUE || f->status != DV_STATUS_SUCCESS) return 0;
+    dv_res res;
+    memset(&res, 0, sizeof res);
+    dv_retry why = DV_RETRY_NONE;
+    dv_buf_reset(&e->scratch);
+    dv_op_decode(op, f, &res, &e->scratch, &why);
+    if (res.err != DV_ERR_OK || !res.partial) return 0;
+    bucket *b = c->b;
+    res.nvbuckets = b && b->cfg ? (uint16_t)b->cfg->vbmap.nvb : 0;
+    dv_error_context ctx = {
+        .opcode = op->opcode,
+        .status = f->status,
+        .bucket = op->req.bucket,
+        .scope = op->req.scope ? op->req.scope : "_default",
+        .collection = op->req.collection ? op->req.collection : "_default",
+        .node = c->name,
+        .retry_reasons = "",
+        .message = "",
+    };
+    res.ctx = &ctx;
+    op->cb(op->ud, &res);
+    return 1;
+}
+
 void eng_op_reply(dv_engine *e, conn *c, dv_op *op, const dv_frame *f)
 {
+    if (scan_partial(e, c, op, f)) return;
     inflight_remove(e, op);
     op->last_status = f->status;
     dv_res res;
@@ -512,6 +549,8 @@ void eng_op_reply(dv_engine *e, conn *c, dv_op *op, const dv_frame *f)
     dv_buf_reset(&e->scratch);
     switch (dv_op_decode(op, f, &res, &e->scratch, &why)) {
     case DV_OP_DONE: {
+        if (op->req.kind >= DV_KV_RANGE_SCAN_CREATE && c->b && c->b->cfg)
+            res.nvbuckets = (uint16_t)c->b->cfg->vbmap.nvb;
         if (res.err == DV_ERR_OK && (op->req.persist_to || op->req.replicate_to)) {
             dur_start(e, op, &res);
             return;

@@ -11,7 +11,9 @@
 #include "mcbp/compress.h"
 #include "mcbp/errmap.h"
 #include "mcbp/extras.h"
+#include "base/base64.h"
 #include "mcbp/leb128.h"
+#include "mcbp/rscan.h"
 #include "mcbp/subdoc.h"
 
 #define DURABLE_DEFAULT_TIMEOUT_MS 10000u
@@ -44,14 +46,47 @@ static const uint8_t kind_opcode[DV_KV_OP_KIND_COUNT] = {
     [DV_KV_MUTATE_IN] = DV_OP_SUBDOC_MULTI_MUTATION,
     [DV_KV_NOOP] = DV_OP_NOOP,
     [DV_KV_OBSERVE_SEQNO] = DV_OP_OBSERVE_SEQNO,
+    [DV_KV_RANGE_SCAN_CREATE] = DV_OP_RANGE_SCAN_CREATE,
+    [DV_KV_RANGE_SCAN_CONTINUE] = DV_OP_RANGE_SCAN_CONTINUE,
+    [DV_KV_RANGE_SCAN_CANCEL] = DV_OP_RANGE_SCAN_CANCEL,
 };
 
 static const char *const kind_name[DV_KV_OP_KIND_COUNT] = {
-    "get",       "get_and_touch", "get_and_lock", "get_replica",   "exists",
-    "insert",    "upsert",        "replace",      "remove",        "touch",
-    "unlock",    "append",        "prepend",      "increment",     "decrement",
-    "lookup_in", "mutate_in",     "noop",         "observe_seqno",
+    "get",
+    "get_and_touch",
+    "get_and_lock",
+    "get_replica",
+    "exists",
+    "insert",
+    "upsert",
+    "replace",
+    "remove",
+    "touch",
+    "unlock",
+    "append",
+    "prepend",
+    "increment",
+    "decrement",
+    "lookup_in",
+    "mutate_in",
+    "noop",
+    "observe_seqno",
+    "range_scan_create",
+    "range_scan_continue",
+    "range_scan_cancel",
 };
+
+static int is_scan(dv_op_kind k)
+{
+    return k == DV_KV_RANGE_SCAN_CREATE || k == DV_KV_RANGE_SCAN_CONTINUE ||
+           k == DV_KV_RANGE_SCAN_CANCEL;
+}
+
+/* The keyless kinds: routed otherwise (NOOP: vbucket 0's node; scans: req.vbucket). */
+static int has_no_key(dv_op_kind k)
+{
+    return k == DV_KV_NOOP || is_scan(k);
+}
 
 static int takes_value(dv_op_kind k)
 {
@@ -138,7 +173,18 @@ static dv_error check_req(const dv_req *r, char *err, size_t errlen)
     const char *name = kind_name[k];
     if (!r->bucket || !*r->bucket)
         return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT, "%s: no bucket name", name);
-    if (k != DV_KV_NOOP) {
+    if (is_scan(k)) {
+        const dv_scan_req *sc = r->scan;
+        if (!sc) return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT, "%s: no scan", name);
+        if (k == DV_KV_RANGE_SCAN_CREATE && sc->sampling && !sc->samples)
+            return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
+                             "%s: a sampling scan needs a limit above 0", name);
+        if (k == DV_KV_RANGE_SCAN_CREATE && !sc->sampling &&
+            (!sc->start || !sc->end || !sc->start_len || !sc->end_len ||
+             sc->start_len > DV_SCAN_TERM_MAX || sc->end_len > DV_SCAN_TERM_MAX))
+            return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
+                             "%s: range terms must be 1 to %d bytes", name, DV_SCAN_TERM_MAX);
+    } else if (k != DV_KV_NOOP) {
         if (!r->key || r->key_len == 0)
             return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT, "%s: the key is empty", name);
         if (r->key_len > DV_MAX_KEY_LEN)
@@ -258,7 +304,8 @@ dv_error dv_op_new(const dv_req *req, dv_op **out, char *err, size_t errlen)
     if (rc) return rc;
 
     dv_op_kind k = req->kind;
-    int has_key = k != DV_KV_NOOP, has_value = takes_value(k);
+    int has_key = !has_no_key(k), has_value = takes_value(k);
+    int scan = is_scan(k);
     size_t nspecs = (k == DV_KV_LOOKUP_IN || k == DV_KV_MUTATE_IN) ? req->nspecs : 0;
 
     /* Sizes: the op, the spec array (aligned), then bytes. The limits checked above keep the
@@ -270,8 +317,16 @@ dv_error dv_op_new(const dv_req *req, dv_op **out, char *err, size_t errlen)
     if (has_key) bytes += req->key_len;
     if (has_value) bytes += req->value_len;
     for (size_t i = 0; i < nspecs; i++) bytes += req->specs[i].path_len + req->specs[i].value_len;
+    /* A scan: its dv_scan_req (aligned, after the specs, of which it has none) and terms. */
+    size_t scan_at = head, scan_size = 0;
+    if (scan) {
+        scan_at = (head + alignof(dv_scan_req) - 1) / alignof(dv_scan_req) * alignof(dv_scan_req);
+        scan_size = scan_at - head + sizeof(dv_scan_req);
+        if (k == DV_KV_RANGE_SCAN_CREATE && !req->scan->sampling)
+            bytes += req->scan->start_len + req->scan->end_len;
+    }
 
-    uint8_t *block = dv_malloc(head + nspecs * sizeof(dv_subdoc_op) + bytes);
+    uint8_t *block = dv_malloc(head + nspecs * sizeof(dv_subdoc_op) + scan_size + bytes);
     if (!block) return dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "out of memory");
     dv_op *op = (dv_op *)block;
     memset(op, 0, sizeof *op);
@@ -280,8 +335,22 @@ dv_error dv_op_new(const dv_req *req, dv_op **out, char *err, size_t errlen)
     if (k == DV_KV_GET && req->with_expiry) op->opcode = DV_OP_SUBDOC_MULTI_LOOKUP;
 
     dv_subdoc_op *specs = (dv_subdoc_op *)(block + head);
-    arena a = {(uint8_t *)(specs + nspecs)};
+    arena a = {(uint8_t *)(specs + nspecs) + scan_size};
     dv_req *r = &op->req;
+    if (scan) {
+        dv_scan_req *sc = (dv_scan_req *)(block + scan_at);
+        *sc = *req->scan;
+        if (k == DV_KV_RANGE_SCAN_CREATE && !sc->sampling) {
+            sc->start = arena_copy(&a, req->scan->start, sc->start_len);
+            sc->end = arena_copy(&a, req->scan->end, sc->end_len);
+        } else {
+            sc->start = sc->end = NULL;
+            sc->start_len = sc->end_len = 0;
+        }
+        r->scan = sc;
+    } else {
+        r->scan = NULL;
+    }
     r->bucket = arena_str(&a, req->bucket);
     r->scope = arena_str(&a, req->scope);
     r->collection = arena_str(&a, req->collection);
@@ -340,6 +409,31 @@ static void small_buf_init(small_buf *s)
     s->b.cap = sizeof s->mem;
 }
 
+/* The JSON value of RANGE_SCAN_CREATE (the official core's spelling). */
+static dv_error scan_create_json(const dv_scan_req *sc, uint32_t cid, dv_buf *out)
+{
+    int rc = dv_buf_printf(out, "{\"collection\":\"%x\"", (unsigned)cid);
+    if (!rc && sc->ids_only) rc = dv_buf_printf(out, ",\"key_only\":true");
+    if (!rc && sc->sampling) {
+        rc = dv_buf_printf(out, ",\"sampling\":{\"samples\":%llu,\"seed\":%llu}",
+                           (unsigned long long)sc->samples,
+                           (unsigned long long)(sc->seed & INT64_MAX));
+    } else if (!rc) {
+        rc = dv_buf_printf(out, ",\"range\":{\"%s\":\"", sc->excl_start ? "excl_start" : "start");
+        if (!rc) rc = dv_base64_encode(out, sc->start, sc->start_len);
+        if (!rc) rc = dv_buf_printf(out, "\",\"%s\":\"", sc->excl_end ? "excl_end" : "end");
+        if (!rc) rc = dv_base64_encode(out, sc->end, sc->end_len);
+        if (!rc) rc = dv_buf_printf(out, "\"}");
+    }
+    if (!rc && sc->has_snapshot)
+        rc = dv_buf_printf(out,
+                           ",\"snapshot_requirements\":{\"vb_uuid\":\"%llu\",\"seqno\":%llu,"
+                           "\"timeout_ms\":%u}",
+                           (unsigned long long)sc->vb_uuid, (unsigned long long)sc->seqno, 5000u);
+    if (!rc) rc = dv_buf_printf(out, "}");
+    return rc ? DV_ERR_NO_MEMORY : DV_ERR_OK;
+}
+
 dv_error dv_op_encode(const dv_op *op, const dv_op_route *route, dv_buf *out)
 {
     const dv_req *r = &op->req;
@@ -373,7 +467,7 @@ dv_error dv_op_encode(const dv_op *op, const dv_op_route *route, dv_buf *out)
      * chose the vbucket). */
     uint8_t key[DV_LEB128_MAX + DV_MAX_KEY_LEN];
     size_t key_len = 0;
-    if (k != DV_KV_NOOP && k != DV_KV_OBSERVE_SEQNO) {
+    if (!has_no_key(k) && k != DV_KV_OBSERVE_SEQNO) {
         if (collections) key_len = dv_leb128_encode(route->cid, key);
         memcpy(key + key_len, r->key, r->key_len);
         key_len += r->key_len;
@@ -382,7 +476,7 @@ dv_error dv_op_encode(const dv_op *op, const dv_op_route *route, dv_buf *out)
     }
 
     /* Extras. */
-    uint8_t ex[DV_EXTRAS_COUNTER_LEN];
+    uint8_t ex[DV_RSCAN_CONTINUE_EXTRAS_LEN];
     small_buf sx;
     small_buf_init(&sx);
     int json = dv_features_has(route->features, DV_FEATURE_JSON);
@@ -434,6 +528,22 @@ dv_error dv_op_encode(const dv_op *op, const dv_op_route *route, dv_buf *out)
         if (dv_subdoc_mutation_extras_encode(&sx.b, &x) != DV_ERR_OK) return DV_ERR_NO_MEMORY;
         break;
     }
+    case DV_KV_RANGE_SCAN_CONTINUE: {
+        dv_rscan_continue c = {.item_limit = r->scan->item_limit,
+                               .time_limit_ms = r->scan->time_limit_ms,
+                               .byte_limit = r->scan->byte_limit};
+        memcpy(c.id, r->scan->id, DV_RSCAN_ID_LEN);
+        dv_rscan_continue_encode(ex, &c);
+        f.extras_len = DV_RSCAN_CONTINUE_EXTRAS_LEN;
+        break;
+    }
+    case DV_KV_RANGE_SCAN_CANCEL:
+        memcpy(ex, r->scan->id, DV_RSCAN_ID_LEN);
+        f.extras_len = DV_RSCAN_ID_LEN;
+        break;
+    case DV_KV_RANGE_SCAN_CREATE:
+        if (json) f.datatype = DV_DATATYPE_JSON;
+        break;
     default:
         break;
     }
@@ -465,6 +575,8 @@ dv_error dv_op_encode(const dv_op *op, const dv_op_route *route, dv_buf *out)
         }
         rc = k == DV_KV_MUTATE_IN ? dv_subdoc_mutation_encode(out, wire, n)
                                   : dv_subdoc_lookup_encode(out, wire, n);
+    } else if (k == DV_KV_RANGE_SCAN_CREATE) {
+        rc = scan_create_json(r->scan, collections ? route->cid : 0, out);
     } else if (k == DV_KV_OBSERVE_SEQNO) {
         uint8_t uuid[8];
         dv_value_u64_encode(uuid, r->vbucket_uuid);
@@ -622,6 +734,41 @@ static void decode_token(const dv_op *op, const dv_frame *f, dv_res *res)
     res->token.bucket_name = op->req.bucket;
 }
 
+/* A range-scan reply: the create's scan id; a continue's records, with partial for a frame
+ * before the last and scan_more on the last. */
+static dv_op_verdict decode_scan(const dv_op *op, const dv_frame *f, uint16_t st, const uint8_t *v,
+                                 size_t vlen, dv_res *res)
+{
+    dv_op_kind k = op->req.kind;
+    res->cas = 0;
+    int ok = st == DV_STATUS_SUCCESS;
+    if (k == DV_KV_RANGE_SCAN_CONTINUE)
+        ok = ok || st == DV_STATUS_RANGE_SCAN_MORE || st == DV_STATUS_RANGE_SCAN_COMPLETE;
+    if (!ok) {
+        res->err = dv_mcbp_status_error(op->opcode, st);
+        if (res->err == DV_ERR_OK) res->err = DV_ERR_PROTOCOL_ERROR;
+        return DV_OP_DONE;
+    }
+    if (k == DV_KV_RANGE_SCAN_CREATE) {
+        if (vlen != DV_RSCAN_ID_LEN) {
+            res->err = DV_ERR_PROTOCOL_ERROR;
+            return DV_OP_DONE;
+        }
+        res->value = v;
+        res->value_len = vlen;
+    } else if (k == DV_KV_RANGE_SCAN_CONTINUE) {
+        if (f->extras_len && dv_extras_u32_decode(f->extras, f->extras_len, &res->flags)) {
+            res->err = DV_ERR_PROTOCOL_ERROR;
+            return DV_OP_DONE;
+        }
+        res->value = vlen ? v : NULL;
+        res->value_len = vlen;
+        res->partial = st == DV_STATUS_SUCCESS;
+        res->scan_more = st == DV_STATUS_RANGE_SCAN_MORE;
+    }
+    return DV_OP_DONE;
+}
+
 dv_op_verdict dv_op_decode(const dv_op *op, const dv_frame *f, dv_res *res, dv_buf *scratch,
                            dv_retry *reason)
 {
@@ -684,6 +831,8 @@ dv_op_verdict dv_op_decode(const dv_op *op, const dv_frame *f, dv_res *res, dv_b
         }
         return why == DV_RETRY_COLLECTION_OUTDATED ? DV_OP_UNKNOWN_COLLECTION : DV_OP_RETRY;
     }
+
+    if (is_scan(k)) return decode_scan(op, f, st, v, vlen, res);
 
     /* exists(): a missing key or a tombstone is an answer, not an error. */
     if (k == DV_KV_EXISTS) {

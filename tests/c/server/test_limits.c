@@ -56,11 +56,19 @@ static void server_start(server *s, const char *const *extra)
     setenv("ASAN_OPTIONS", opts, 1);
 #endif
     tu_program("divan-server", "DIVAN_SERVER", bin, sizeof bin);
-    const char *argv[64] = {bin,           "--kv-port", "0",
-                            "--http-port", "0",         "--threads",
-                            "2",           "--user",    "Administrator:password:admin",
-                            "--ephemeral"};
-    size_t n = 10;
+    const char *argv[64] = {bin,
+                            "--kv-port",
+                            "0",
+                            "--http-port",
+                            "0",
+                            "--threads",
+                            "2",
+                            "--user",
+                            "Administrator:password:admin",
+                            "--ephemeral",
+                            "--query-port",
+                            "0"};
+    size_t n = 12;
     for (; extra && *extra && n < 63; extra++) argv[n++] = *extra;
     argv[n] = NULL;
     s->pid = tu_spawn((char *const *)argv, &s->out, &s->err);

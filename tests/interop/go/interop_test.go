@@ -60,7 +60,7 @@ func startServer() (*exec.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(serverBinary(), "--kv-port", "0", "--http-port", "0", "--threads", "2",
+	cmd := exec.Command(serverBinary(), "--kv-port", "0", "--http-port", "0", "--query-port", "0", "--threads", "2",
 		"--data-dir", dataDir)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()

@@ -13,8 +13,10 @@ from couchbase.options import ClusterOptions
 
 
 def test_python_m_divan_server_serves_in_the_foreground():
+    # Every port chosen free: a fixed one (8093) may be taken by another server on the machine.
     proc = subprocess.Popen([sys.executable, "-m", "divan.server", "--kv-port", "0",
-                             "--http-port", "0", "--ephemeral", "--user", "fg:fgpass", "--bucket", "fg"],
+                             "--http-port", "0", "--query-port", "0", "--ephemeral",
+                             "--user", "fg:fgpass", "--bucket", "fg"],
                             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     try:
         line = proc.stdout.readline().split()

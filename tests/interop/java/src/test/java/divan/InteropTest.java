@@ -107,7 +107,8 @@ class InteropTest {
     Assumptions.assumeTrue(System.getenv("DIVAN_INTEROP_WARMUP") == null, "warm-up run");
     server =
         new ProcessBuilder(
-                binary(), "--kv-port", "0", "--http-port", "0", "--threads", "2", "--data-dir",
+                binary(), "--kv-port", "0", "--http-port", "0", "--query-port", "0", "--threads", "2",
+                "--data-dir",
                 java.nio.file.Files.createTempDirectory("divan-interop-java-").toString())
             .redirectError(ProcessBuilder.Redirect.INHERIT)
             .start();

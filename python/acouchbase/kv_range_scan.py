@@ -1,0 +1,92 @@
+"""The asyncio iteration of ``AsyncCollection.scan`` (the official module path): an async
+iterator over the scan's ScanResults, the items taken from libdivan's dv_kvscan on the loop's
+own thread (no worker thread); dropping it, or ``cancel_scan()``, cancels the scan."""
+
+import asyncio
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable, Deque, Optional, Tuple
+
+from couchbase.exceptions import AlreadyQueriedException
+from couchbase.result import ScanResult
+from couchbase.transcoder import Transcoder
+
+if TYPE_CHECKING:
+    from couchbase._core import _Scan
+
+_BATCH = 256
+
+
+class AsyncRangeScanRequest:
+    """``async for`` over one scan (started by the first ``__aiter__``)."""
+
+    def __init__(self, start: Callable[[], "_Scan"], ids_only: bool, transcoder: Transcoder,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self._start = start
+        self._ids_only = ids_only
+        self._transcoder = transcoder
+        self._loop = loop
+        self._scan: Optional["_Scan"] = None
+        self._items: Deque[Tuple[Any, ...]] = deque()
+        self._started_streaming = False
+        self._done_streaming = False
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    @property
+    def started_streaming(self) -> bool:
+        return self._started_streaming
+
+    @property
+    def done_streaming(self) -> bool:
+        return self._done_streaming
+
+    def _finish(self) -> None:
+        self._done_streaming = True
+        if self._scan is not None:
+            self._scan.close()
+            self._scan = None
+
+    def cancel_scan(self) -> None:
+        """Stop the scan; the iteration then ends."""
+        if self._scan is not None:
+            self._scan.cancel()
+            self._scan.close()
+            self._scan = None
+        self._items.clear()  # the iteration ends at its next step
+
+    def __aiter__(self) -> "AsyncRangeScanRequest":
+        if self._done_streaming:
+            raise AlreadyQueriedException()
+        if not self._started_streaming:
+            self._started_streaming = True
+            self._scan = self._start()
+        return self
+
+    async def __anext__(self) -> ScanResult:
+        while not self._items:
+            if self._scan is None:
+                self._done_streaming = True
+                raise StopAsyncIteration
+            try:
+                batch = self._scan.next_batch(_BATCH)
+            except BaseException:
+                self._finish()
+                raise
+            if batch is None:
+                self._finish()
+                raise StopAsyncIteration
+            if batch:
+                self._items.extend(batch)
+                break
+            await self._scan.wait(self._loop)
+        return ScanResult(self._items.popleft(), self._ids_only, self._transcoder)
+
+    def __del__(self) -> None:
+        scan = getattr(self, "_scan", None)
+        if scan is not None:
+            scan.close()
+
+
+__all__ = ["AsyncRangeScanRequest"]
