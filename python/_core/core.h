@@ -12,7 +12,7 @@ PyObject *dv_py_build_exception(void);
 PyObject *dv_py_result_new(const dv_res *res);
 int dv_py_result_init(PyObject *m);
 /* ping, diagnostics: a tuple of (id, remote, bucket or None, state, last_activity_us, error,
- * latency_us) per endpoint of res. */
+ * latency_us, local, service) per endpoint of res. */
 PyObject *dv_py_endpoints_new(const dv_res *res);
 /* Raise the exception for rc (message: NULL for the table's); returns NULL. CLUSTER_CLOSED
  * raises RuntimeError, as the official SDK does on a closed cluster. */

@@ -2,7 +2,7 @@
 import asyncio
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-Endpoint = Tuple[int, str, Optional[str], int, int, int, int, Optional[str]]
+Endpoint = Tuple[int, str, Optional[str], int, int, int, int, Optional[str], Optional[str]]
 Spec = Tuple[int, int, str, bytes]
 
 class Result:

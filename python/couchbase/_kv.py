@@ -123,6 +123,9 @@ def _with_options(connstr: str, opts: Dict[str, Any]) -> str:
              for k in _CONNSTR_BOOLS if opts.get(k) is not None]
     if opts.get("network") is not None:
         extra.append("network=%s" % opts["network"])
+    if opts.get("idle_http_connection_timeout") is not None:  # libdivan reads it from there
+        extra.append("idle_http_connection_timeout=%dms"
+                     % timedelta_as_milliseconds(opts["idle_http_connection_timeout"]))
     if not extra:
         return connstr
     return connstr + ("&" if "?" in connstr else "?") + "&".join(extra)
@@ -154,7 +157,7 @@ def _ms(options: Dict[str, Any], key: str) -> int:
 
 _SDK = "divan-python/" + __version__
 _ENDPOINT_STATES = ("disconnected", "connecting", "connected")
-Endpoint = Tuple[int, str, Optional[str], int, int, int, int, Optional[str]]
+Endpoint = Tuple[int, str, Optional[str], int, int, int, int, Optional[str], Optional[str]]
 
 
 def _report(report_id: Optional[str], kv: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -202,7 +205,7 @@ def http_ping_entry(kind: ServiceType, outcome: Any) -> Dict[str, Any]:
 def ping_report(report_id: Optional[str], endpoints: Iterable[Endpoint],
                 http: Iterable[Dict[str, Any]] = ()) -> PingResult:
     services = []
-    for ep_id, remote, bucket, _state, _last, err, latency, local in endpoints:
+    for ep_id, remote, bucket, _state, _last, err, latency, local, _svc in endpoints:
         state = ("ok" if not err else
                  "timeout" if error_name(err) == "UNAMBIGUOUS_TIMEOUT" else "error")
         services.append({"type": ServiceType.KeyValue.value, "id": "0x%x" % ep_id,
@@ -215,13 +218,21 @@ def ping_report(report_id: Optional[str], endpoints: Iterable[Endpoint],
     return PingResult(report)
 
 
+_SERVICE_OF = {None: ServiceType.KeyValue, "query": ServiceType.Query,
+               "mgmt": ServiceType.Management}
+
+
 def diagnostics_report(report_id: Optional[str],
                        endpoints: Iterable[Endpoint]) -> DiagnosticsResult:
-    services = [{"type": ServiceType.KeyValue.value, "id": "0x%x" % ep_id, "remote": remote,
-                 "local": local, "bucket": bucket,
-                 "last_activity": last or None, "state": _ENDPOINT_STATES[state]}
-                for ep_id, remote, bucket, state, last, _err, _latency, local in endpoints]
-    return DiagnosticsResult(_report(report_id, services))
+    """KV connections, and the HTTP ones (kept-alive or carrying a request) by service."""
+    report = _report(report_id, [])
+    for ep_id, remote, bucket, state, last, _err, _latency, local, svc in endpoints:
+        kind = _SERVICE_OF.get(svc, ServiceType.KeyValue)
+        report["services"].setdefault(kind.value, []).append(
+            {"type": kind.value, "id": "0x%x" % ep_id, "remote": remote, "local": local,
+             "bucket": bucket, "last_activity": last or None,
+             "state": _ENDPOINT_STATES[state]})
+    return DiagnosticsResult(report)
 
 
 def pings_kv(args: Dict[str, Any]) -> bool:

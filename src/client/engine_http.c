@@ -32,6 +32,11 @@ static dv_service svc_port(const dv_engine *e, dv_http_service s)
     return eng_svc(e, s == DV_HTTP_QUERY ? DV_SVC_N1QL : DV_SVC_MGMT);
 }
 
+static const char *svc_name_short(dv_http_service s)
+{
+    return s == DV_HTTP_QUERY ? "query" : "mgmt";
+}
+
 static const char *svc_name(dv_http_service s)
 {
     return s == DV_HTTP_QUERY ? "query" : "management";
@@ -49,7 +54,7 @@ static void hreq_free(hreq *h)
 }
 
 /* Keep the connection of a finished request for the next one to the same node. */
-static void idle_put(dv_engine *e, uint32_t id, const char *node)
+static void idle_put(dv_engine *e, uint32_t id, const char *node, dv_http_service svc)
 {
     size_t n = 0;
     hidle **pp = &e->idle;
@@ -67,8 +72,11 @@ static void idle_put(dv_engine *e, uint32_t id, const char *node)
         return;
     }
     k->conn = id;
+    k->svc = svc;
+    k->last = eng_now(e);
     snprintf(k->node, sizeof k->node, "%s", node);
-    k->until = eng_now(e) + (uint64_t)IDLE_HTTP_MS * DV_NS_PER_MS;
+    uint64_t ms = e->cs->options.idle_http_connection_timeout_ms;
+    k->until = eng_now(e) + (ms ? ms : IDLE_HTTP_MS) * DV_NS_PER_MS;
     k->next = e->idle;
     e->idle = k;
     eng_arm(e, k->until);
@@ -86,6 +94,39 @@ static uint32_t idle_take(dv_engine *e, const char *node)
             return id;
         }
     return 0;
+}
+
+size_t http_endpoints(dv_engine *e, dv_endpoint *ep, size_t cap)
+{
+    size_t k = 0;
+    uint64_t now = eng_now(e);
+    for (const hidle *i = e->idle; i && k < cap; i = i->next, k++) {
+        memset(&ep[k], 0, sizeof ep[k]);
+        ep[k].id = i->conn;
+        ep[k].remote = i->node;
+        ep[k].state = DV_ENDPOINT_CONNECTED;
+        ep[k].service = svc_name_short(i->svc);
+        ep[k].last_activity_us = now > i->last ? (now - i->last) / 1000 : 0;
+    }
+    for (const hreq *h = e->hreqs; h && k < cap; h = h->next) {
+        if (h->state == HREQ_WAIT || !h->conn) continue;
+        memset(&ep[k], 0, sizeof ep[k]);
+        ep[k].id = h->conn;
+        ep[k].remote = h->node;
+        ep[k].state = h->state == HREQ_SENT ? DV_ENDPOINT_CONNECTED : DV_ENDPOINT_CONNECTING;
+        ep[k].service = svc_name_short(h->svc);
+        k++;
+    }
+    return k;
+}
+
+size_t http_endpoint_count(const dv_engine *e)
+{
+    size_t n = 0;
+    for (const hidle *i = e->idle; i; i = i->next) n++;
+    for (const hreq *h = e->hreqs; h; h = h->next)
+        if (h->state != HREQ_WAIT && h->conn) n++;
+    return n;
 }
 
 int http_idle_event(dv_engine *e, uint32_t id)
@@ -261,7 +302,7 @@ void http_on_data(dv_engine *e, hreq *h, const uint8_t *p, size_t n)
     dv_http_rc rc = dv_http_resp_feed(&h->resp, p, n);
     if (rc == DV_HTTP_DONE) {
         if (!h->resp.close && !h->resp.trailing) { /* kept for the next request */
-            idle_put(e, h->conn, h->node);
+            idle_put(e, h->conn, h->node, h->svc);
             h->conn = 0;
             h->state = HREQ_WAIT;
         }

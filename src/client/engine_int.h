@@ -200,8 +200,9 @@ typedef struct hreq {
 /* A kept-alive HTTP connection between requests (to "host:port"), closed after 1 s idle. */
 typedef struct hidle {
     uint32_t conn;
+    dv_http_service svc;
     char node[128];
-    uint64_t until;
+    uint64_t last, until; /* its response came at last; closed at until */
     struct hidle *next;
 } hidle;
 
@@ -312,6 +313,10 @@ void http_fail_all(dv_engine *e);
 /* An event for connection id that no request has: an idle kept-alive connection closed by the
  * peer (closed) or sending bytes (it is closed): 1 if id was one. */
 int http_idle_event(dv_engine *e, uint32_t id);
+/* Diagnostics: the HTTP connections (idle kept-alive ones, then those of requests), at most
+ * cap into ep (remote points into the engine's state: valid until the next engine call). */
+size_t http_endpoint_count(const dv_engine *e);
+size_t http_endpoints(dv_engine *e, dv_endpoint *ep, size_t cap);
 
 /* ---- engine_conn.c ---- */
 void bucket_boot_start(dv_engine *e, bucket *b);

@@ -2281,6 +2281,23 @@ static void http_retry_then_waits_for_config(void **state)
     teardown_cluster();
 }
 
+typedef struct diag_rec {
+    int http;
+    char service[16], remote[64];
+} diag_rec;
+
+static void on_diag_http(void *ud, const dv_res *res)
+{
+    diag_rec *d = ud;
+    for (size_t i = 0; i < res->nendpoints; i++)
+        if (res->endpoints[i].service) {
+            d->http++;
+            snprintf(d->service, sizeof d->service, "%s", res->endpoints[i].service);
+            snprintf(d->remote, sizeof d->remote, "%s", res->endpoints[i].remote);
+            assert_int_equal(res->endpoints[i].state, DV_ENDPOINT_CONNECTED);
+        }
+}
+
 static void http_keep_alive(void **state)
 {
     (void)state;
@@ -2303,6 +2320,12 @@ static void http_keep_alive(void **state)
     fconn *k = &H.conns[H.nconns - 1];
     assert_true(k->http);
     assert_int_equal(k->state, FC_OPEN);
+    /* diagnostics lists it, as a management connection */
+    diag_rec dr = {0};
+    assert_int_equal(dv_engine_diagnostics(H.e, on_diag_http, &dr), DV_ERR_OK);
+    assert_int_equal(dr.http, 1);
+    assert_string_equal(dr.service, "mgmt");
+    assert_string_equal(dr.remote, "node1.test:8091");
     advance_to(H.now + 1000 * MS);
     assert_int_equal(k->state, FC_CLOSED); /* idle too long */
     /* The server closes an idle connection just as a request goes out on it: nothing was

@@ -207,3 +207,23 @@ def test_ping_reports_query_and_management(fe, kv, server):
     assert query_eps[0].latency > timedelta(0)
     only = cluster.ping(PingOptions(service_types=[ServiceType.Query]))
     assert set(only.endpoints) == {ServiceType.Query}
+
+
+def test_diagnostics_lists_query_connections(fe, indexed):
+    """After a query, its kept-alive connection is in diagnostics (idle for up to
+    idle_http_connection_timeout, set long here)."""
+    from couchbase.auth import PasswordAuthenticator
+    from couchbase.diagnostics import EndpointState, ServiceType
+    from couchbase.options import ClusterOptions, ClusterTimeoutOptions
+    cluster = fe.cluster(indexed.connstr, ClusterOptions(
+        PasswordAuthenticator("user", "password"),
+        timeout_options=ClusterTimeoutOptions(
+            idle_http_connection_timeout=timedelta(seconds=60))))
+    try:
+        assert query(fe, cluster, "SELECT RAW 1")[0] == [1]
+        diag = fe.run(lambda: cluster.diagnostics())
+        eps = diag.endpoints.get(ServiceType.Query, [])
+        assert [e.state for e in eps] == [EndpointState.Connected]
+        assert eps[0].remote == "127.0.0.1:%d" % indexed.query_port
+    finally:
+        fe.run(cluster.close)
