@@ -250,6 +250,7 @@ static void dispatch(dv_engine *e, hreq *h)
     dv_buf_reset(&h->out);
     dv_http_resp_free(&h->resp);
     dv_http_resp_init(&h->resp);
+    h->resp.max_body = DV_HTTP_MAX_SERVICE_BODY;
     if (dv_http_request_ex(&h->out, h->method, host, p, h->path, e->user, e->pass, h->ctype,
                            h->body, h->body_len, 1)) {
         complete(e, h, DV_ERR_NO_MEMORY, "");

@@ -100,6 +100,11 @@ static int parse_status(dv_http_resp *r, const char *s, size_t len)
     return r->status >= 100 && r->status <= 599 ? 0 : -1;
 }
 
+static uint64_t max_body(const dv_http_resp *r)
+{
+    return r->max_body ? r->max_body : DV_HTTP_MAX_BODY;
+}
+
 static int parse_header(dv_http_resp *r, const char *s, size_t len)
 {
     const char *colon = memchr(s, ':', len);
@@ -117,7 +122,7 @@ static int parse_header(dv_http_resp *r, const char *s, size_t len)
         for (size_t i = 0; i < vlen; i++) {
             if (!is_digit((unsigned char)v[i])) return -1;
             x = x * 10 + (uint64_t)(v[i] - '0');
-            if (x > DV_HTTP_MAX_BODY) return -1;
+            if (x > max_body(r)) return -1;
         }
         if (r->has_len && r->len != x) return -1;
         r->has_len = 1;
@@ -160,19 +165,19 @@ static int parse_chunk_size(dv_http_resp *r, const char *s, size_t len)
         int d = is_digit(c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
         if (d < 0) break;
         x = x * 16 + (uint64_t)d;
-        if (x > DV_HTTP_MAX_BODY) return -1;
+        if (x > max_body(r)) return -1;
     }
     if (i == 0) return -1;
     while (i < len && is_ws((unsigned char)s[i])) i++;
     if (i < len && s[i] != ';') return -1;
-    if (x > DV_HTTP_MAX_BODY - dv_buf_size(&r->body)) return -1;
+    if (x > max_body(r) - dv_buf_size(&r->body)) return -1;
     r->len = x;
     return 0;
 }
 
 static int take_body(dv_http_resp *r, const uint8_t **p, size_t *n, size_t k)
 {
-    if (k > DV_HTTP_MAX_BODY - dv_buf_size(&r->body) || dv_buf_append(&r->body, *p, k)) return -1;
+    if (k > max_body(r) - dv_buf_size(&r->body) || dv_buf_append(&r->body, *p, k)) return -1;
     *p += k;
     *n -= k;
     return 0;
