@@ -42,7 +42,10 @@ def test_users(fe, kv, server):
 def options_for(user, password):
     from couchbase.auth import PasswordAuthenticator
     from couchbase.options import ClusterOptions
-    return ClusterOptions(PasswordAuthenticator(user, password))
+    from frontends.conftest import options
+    extra = dict(options())  # DIVAN_TLS=1: the trust store
+    extra.pop("authenticator", None)
+    return ClusterOptions(PasswordAuthenticator(user, password), **extra)
 
 
 def test_groups(fe, kv):

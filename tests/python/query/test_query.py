@@ -202,8 +202,10 @@ def test_ping_reports_query_and_management(fe, kv, server):
     mgmt_eps = ping.endpoints[ServiceType.Management]
     assert [e.state for e in query_eps] == [PingState.OK]
     assert [e.state for e in mgmt_eps] == [PingState.OK]
-    assert query_eps[0].remote == "127.0.0.1:%d" % server.query_port
-    assert mgmt_eps[0].remote == "127.0.0.1:%d" % server.http_port
+    tls = bool(getattr(server, "tls_query_port", 0))  # DIVAN_TLS=1: the TLS ports
+    assert query_eps[0].remote == "127.0.0.1:%d" % (server.tls_query_port if tls
+                                                     else server.query_port)
+    assert mgmt_eps[0].remote == "127.0.0.1:%d" % (server.https_port if tls else server.http_port)
     assert query_eps[0].latency > timedelta(0)
     only = cluster.ping(PingOptions(service_types=[ServiceType.Query]))
     assert set(only.endpoints) == {ServiceType.Query}
@@ -215,15 +217,18 @@ def test_diagnostics_lists_query_connections(fe, indexed):
     from couchbase.auth import PasswordAuthenticator
     from couchbase.diagnostics import EndpointState, ServiceType
     from couchbase.options import ClusterOptions, ClusterTimeoutOptions
+    tls = dict(options())  # DIVAN_TLS=1: the trust store
+    tls.pop("authenticator", None)
     cluster = fe.cluster(indexed.connstr, ClusterOptions(
         PasswordAuthenticator("user", "password"),
         timeout_options=ClusterTimeoutOptions(
-            idle_http_connection_timeout=timedelta(seconds=60))))
+            idle_http_connection_timeout=timedelta(seconds=60)), **tls))
     try:
         assert query(fe, cluster, "SELECT RAW 1")[0] == [1]
         diag = fe.run(lambda: cluster.diagnostics())
         eps = diag.endpoints.get(ServiceType.Query, [])
         assert [e.state for e in eps] == [EndpointState.Connected]
-        assert eps[0].remote == "127.0.0.1:%d" % indexed.query_port
+        port = indexed.tls_query_port or indexed.query_port
+        assert eps[0].remote == "127.0.0.1:%d" % port
     finally:
         fe.run(cluster.close)
