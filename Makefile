@@ -39,13 +39,15 @@ pyunit:
 
 # The behavioural suites against divan-servers they start, on divan's SDK, then on the official one
 # (scripts/run-pysuite): asyncio (standard loop and uvloop), then the three front ends (Twisted on
-# the default reactor; divan's also on the asyncio reactor), and once more over TLS; then the
-# extension's own tests; then that docs/python-names.md (the official SDK's public names in divan's) is current.
+# the default reactor; divan's also on the asyncio reactor), the range scans (blocking and asyncio),
+# and once more over TLS; then the extension's own tests; then that docs/python-names.md (the
+# official SDK's public names in divan's) is current.
 pysuites: build
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/asyncio
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/frontends
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/query
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/management
+	BUILD=$(BUILD) scripts/run-pysuite both tests/python/scan
 	DIVAN_REACTOR=asyncio BUILD=$(BUILD) scripts/run-pysuite divan tests/python/frontends -k twisted
 	DIVAN_TLS=1 BUILD=$(BUILD) scripts/run-pysuite both tests/python/frontends
 	DIVAN_TLS=1 BUILD=$(BUILD) scripts/run-pysuite both tests/python/query

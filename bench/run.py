@@ -11,7 +11,8 @@
 6. persistence (persist_bench.py): plain writes on disk vs in memory, persistToMajority writes
    at 1, 16 and 256 in flight, restart with a million documents;
 7. TLS (tls_bench.py): both SDKs' asyncio loop over couchbases:// and plain TCP on one server,
-   and the handshake's time.
+   and the handshake's time;
+8. KV range scans (scan_bench.py): documents/s of a full scan of 100,000 documents, both SDKs.
 
 Writes bench/results/latest.md (medians and ratios, with the machine it ran on) and the PNG plots
 beside it (plots.py).
@@ -27,6 +28,7 @@ import blocking_kv
 import persist_bench
 import plots
 import query_bench
+import scan_bench
 import server_load
 import tls_bench
 from common import can_pin, machine
@@ -70,6 +72,9 @@ def main():
     sections.append(persist_bench.report(persist_bench.measure(server), server))
     print("== TLS", file=sys.stderr)
     sections.append(tls_bench.report(tls_bench.measure(client), client))
+    print("== range scans", file=sys.stderr)
+    scan = argparse.Namespace(reps=reps, pin=args.pin, docs=100_000)
+    sections.append(scan_bench.report(scan_bench.measure(scan), scan))
     images = plots.draw(out, a, b, s)
 
     text = ["# divan benchmarks (%s)" % plan, "", header,

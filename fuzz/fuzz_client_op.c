@@ -1,5 +1,6 @@
 /* Fuzz the client operation codec: arbitrary reply frames decoded for an op of every kind.
- * Input: byte 0 picks the kind and its variant (with_expiry, store semantics, access_deleted),
+ * Input: byte 0 picks the kind and its variant (with_expiry, store semantics, access_deleted;
+ * range scans: sampling, ids only and exclusive start, snapshot requirements),
  * byte 1 the number of specs and which are xattr specs, the rest is one reply frame (its opcode
  * is forced to the op's when byte 0's top bit is clear, so that decoding goes past the opcode
  * check). Every result must be readable and consistent; the op is also encoded on a route
@@ -66,6 +67,24 @@ static dv_op *make_op(uint8_t sel, uint8_t nsel)
                                              : lookups[((nsel >> 4) + i) & 3];
     r.specs = specs;
     r.nspecs = n;
+    /* Range scans: a range (or, variant 1, sampling) create, a continue, a cancel. */
+    dv_scan_req sc = {.start = "a",
+                      .end = "a\xff",
+                      .start_len = 1,
+                      .end_len = 2,
+                      .excl_start = (variant >> 1) & 1,
+                      .samples = 3,
+                      .seed = 7,
+                      .item_limit = 5,
+                      .byte_limit = 100};
+    sc.sampling = variant & 1;
+    sc.ids_only = (variant >> 1) & 1;
+    sc.has_snapshot = (variant >> 2) & 1;
+    sc.vb_uuid = 42;
+    sc.seqno = 9;
+    for (int i = 0; i < 16; i++) sc.id[i] = (uint8_t)i;
+    r.scan = &sc;
+    r.vbucket = 7;
     dv_op *op = NULL;
     CHECK(dv_op_new(&r, &op, NULL, 0) == DV_ERR_OK);
     op->vbucket = 7;
@@ -119,6 +138,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (res.has_token) CHECK(res.token.partition_id == 7);
         if (op->req.kind == DV_KV_EXISTS && res.err == DV_ERR_OK)
             CHECK(!(res.exists && res.deleted));
+        if (op->req.kind == DV_KV_RANGE_SCAN_CREATE && res.err == DV_ERR_OK)
+            CHECK(res.value_len == 16);
+        if (res.partial) CHECK(op->req.kind == DV_KV_RANGE_SCAN_CONTINUE && res.err == DV_ERR_OK);
         char msg[64];
         CHECK(strlen(dv_op_error_message(&f, msg, sizeof msg)) < sizeof msg);
         dv_buf_free(&scratch);

@@ -1,6 +1,6 @@
 /* Arbitrary bytes into the REST API's parsers (server/rest_form.h): the first byte picks the
  * parser ('f' form body, 'a' Authorization header, 'h' Host header, 'r' the role lists of the
- * RBAC endpoints, else percent-decoding). They
+ * RBAC endpoints, 'u' the console's path and If-None-Match lookup, else percent-decoding). They
  * must never read past len, crash or leak, and what they accept must be well formed. */
 #include <stddef.h>
 #include <stdint.h>
@@ -9,6 +9,7 @@
 
 #include "divan/error.h"
 #include "server/rest_form.h"
+#include "server/ui.h"
 #include "server/users.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -78,6 +79,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if (r.v || r.n) {
             abort();
         }
+    } else if (which == 'u') {
+        /* A path after /ui, a NUL, then an If-None-Match header value. */
+        size_t plen = strnlen(s, size);
+        char *inm = NULL;
+        if (plen < size) {
+            inm = malloc(size - plen);
+            if (inm) {
+                memcpy(inm, s + plen + 1, size - plen - 1);
+                inm[size - plen - 1] = '\0';
+            }
+        }
+        dv_ui_reply r = dv_ui_lookup(s, plen, inm);
+        if (r.status == 200 || r.status == 304) {
+            if (!r.file || dv_ui_find(r.file->name, strlen(r.file->name)) != r.file) abort();
+        } else if (r.status == 301) {
+            if (plen != 0 || !r.location) abort();
+        } else if (r.status != 404 || r.file) {
+            abort();
+        }
+        free(inm);
     } else if (which == 'h') {
         char host[DV_REST_HOST_MAX + 1];
         int n = dv_rest_host_parse(s, size, host, sizeof host);

@@ -3,9 +3,11 @@
  *
  * A dv_kvscan issues RANGE_SCAN_CREATE and RANGE_SCAN_CONTINUE per vbucket through a submit
  * hook (dv_engine_submit's or dv_client_submit's shape), at most `concurrency` vbuckets at a
- * time, and hands the items back in vbucket order, each vbucket's in key order (the server
- * sorts them): the same order for the same data, whatever the concurrency. Memory is bounded:
- * each vbucket in the window holds at most two batches (the one being read, the one arriving).
+ * time holding a scan on the server, and hands the items back in vbucket order, each vbucket's
+ * in key order (the server sorts them): the same order for the same data, whatever the
+ * concurrency. Memory is bounded: a window of 2 x `concurrency` vbuckets (the others drained,
+ * their last batches waiting to be read, so that the next creates overlap the reading), each
+ * holding at most two batches (the one being read, the one arriving).
  * A sampling scan stops after `samples` items. KEY_ENOENT from a create (nothing in that
  * vbucket's range) is an empty vbucket, not an error.
  *

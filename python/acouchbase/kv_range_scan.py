@@ -6,7 +6,8 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Deque, Optional, Tuple
 
-from couchbase.exceptions import AlreadyQueriedException
+from couchbase.exceptions import (AlreadyQueriedException,  # noqa: F401 - official path
+                                  CouchbaseException, RangeScanCompletedException)
 from couchbase.result import ScanResult
 from couchbase.transcoder import Transcoder
 
@@ -33,6 +34,10 @@ class AsyncRangeScanRequest:
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         return self._loop
+
+    @property
+    def transcoder(self) -> Transcoder:
+        return self._transcoder
 
     @property
     def started_streaming(self) -> bool:

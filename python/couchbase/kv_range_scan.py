@@ -9,7 +9,9 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Optional, Tuple
 
 from couchbase._utils import timedelta_as_milliseconds
-from couchbase.exceptions import AlreadyQueriedException, InvalidArgumentException
+from couchbase.exceptions import (AlreadyQueriedException,  # noqa: F401 - official path
+                                  CouchbaseException, InvalidArgumentException,
+                                  RangeScanCompletedException)
 from couchbase.result import ScanResult
 from couchbase.transcoder import Transcoder
 
@@ -162,6 +164,10 @@ class RangeScanRequest:
         self._items: Deque[Tuple[Any, ...]] = deque()
         self._started_streaming = False
         self._done_streaming = False
+
+    @property
+    def transcoder(self) -> Transcoder:
+        return self._transcoder
 
     @property
     def started_streaming(self) -> bool:

@@ -370,6 +370,19 @@ class ScanResult:
     def ids_only(self) -> bool:
         return self._ids_only
 
+    @property
+    def key(self) -> Optional[str]:
+        return self.id
+
+    @property
+    def success(self) -> bool:
+        return True
+
+    @property
+    def flags(self) -> int:
+        """The document's flags (0 on an ids-only scan)."""
+        return 0 if self._ids_only else int(self._item[2])
+
     def _body(self, what: str) -> None:
         if self._ids_only:
             raise InvalidArgumentException(

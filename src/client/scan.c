@@ -1,8 +1,12 @@
 /* dv_kvscan: a collection's range scan over every vbucket; see include/divan/scan.h.
  *
- * The vbuckets are read in order; a window of `concurrency` streams from the head is open at a
- * time. A stream: created (its scan id), then continued batch by batch into `fill` while the
- * reader reads `cur`; a complete batch waits in fill until cur is read out, then they swap.
+ * The vbuckets are read in order, through a window of 2 x `concurrency` streams from the head:
+ * at most `concurrency` of them hold a scan on the server (creating or open); the others are
+ * drained (the server's scan is complete) and wait to be read, so that the next vbucket's create
+ * overlaps the reading of the last batches of the previous ones. A stream: created (its scan
+ * id), then continued batch by batch into `fill` while the reader reads `cur`; a complete batch
+ * waits in fill until cur is read out, then they swap. So at most 4 x `concurrency` batches are
+ * held.
  * Every change happens under the scan's lock (recursive: with the engine, a submit or a cancel
  * may call back before it returns); pump() issues what the window needs, once at a time. */
 #include "divan/scan.h"
@@ -53,11 +57,12 @@ struct dv_kvscan {
     uint8_t *terms; /* start then end */
     dv_token *tokens;
     size_t ntokens;
-    unsigned conc;
+    unsigned conc; /* server scans at a time */
+    unsigned nwin; /* streams in the window: 2 x conc */
     uint64_t timeout_ms;
     uint32_t nvb;  /* 0 until a reply says */
     uint32_t head; /* the vbucket being read */
-    stream *win;   /* conc streams: vbucket v is win[v % conc] while head <= v < head + conc */
+    stream *win;   /* nwin streams: vbucket v is win[v % nwin] while head <= v < head + nwin */
     uint64_t yielded;
     int ended; /* 1: complete, failed or cancelled; err says which */
     dv_error err;
@@ -80,7 +85,7 @@ static void unlock(dv_kvscan *s)
 
 static void destroy(dv_kvscan *s)
 {
-    for (unsigned i = 0; i < s->conc; i++) {
+    for (unsigned i = 0; s->win && i < s->nwin; i++) {
         dv_buf_free(&s->win[i].cur);
         dv_buf_free(&s->win[i].fill);
     }
@@ -137,7 +142,7 @@ static void finish(dv_kvscan *s, dv_error err, const char *msg)
     s->ended = 1;
     s->err = err;
     snprintf(s->msg, sizeof s->msg, "%s", msg ? msg : "");
-    for (unsigned i = 0; i < s->conc; i++) {
+    for (unsigned i = 0; i < s->nwin; i++) {
         stream *st = &s->win[i];
         /* A continue is cancelled (the server's scan then is, below); a create is let
          * complete: it may be on the wire already, and its scan is cancelled once it has an
@@ -147,7 +152,7 @@ static void finish(dv_kvscan *s, dv_error err, const char *msg)
             s->io.cancel(s->io.ud, id); /* its callback runs now (the engine) or later */
         }
     }
-    for (unsigned i = 0; i < s->conc; i++) {
+    for (unsigned i = 0; i < s->nwin; i++) {
         stream *st = &s->win[i];
         if (st->st == S_OPEN) send_cancel(s, st);
         st->st = st->st == S_CREATING ? S_CREATING : S_DRAINED;
@@ -317,13 +322,23 @@ static void pump(dv_kvscan *s)
         s->again = 0;
         place(s);
         uint32_t n = known_vbuckets(s);
-        for (uint32_t v = s->head; !s->ended && v < n && v < s->head + s->conc; v++) {
-            stream *st = &s->win[v % s->conc];
-            if (st->vb != v) continue; /* not placed yet (see advance) */
-            if (st->st == S_NEW)
+        unsigned active = 0; /* streams holding a scan on the server */
+        for (unsigned i = 0; i < s->nwin; i++)
+            active += s->win[i].st == S_CREATING || s->win[i].st == S_OPEN;
+        int creates = 1; /* in vbucket order: none past the first that has to wait */
+        for (uint32_t v = s->head; !s->ended && v < n && v < s->head + s->nwin; v++) {
+            stream *st = &s->win[v % s->nwin];
+            if (st->vb != v) continue; /* not placed yet (see place) */
+            if (st->st == S_NEW) {
+                if (!creates || active >= s->conc) {
+                    creates = 0;
+                    continue;
+                }
+                active++;
                 start_create(s, st);
-            else if (st->st == S_OPEN && st->fs == F_EMPTY && !st->op_live)
+            } else if (st->st == S_OPEN && st->fs == F_EMPTY && !st->op_live) {
                 start_continue(s, st);
+            }
         }
     } while (s->again && !s->ended);
     s->pumping = 0;
@@ -343,8 +358,8 @@ static void stream_reset(stream *st, uint16_t vb)
 static void place(dv_kvscan *s)
 {
     uint32_t n = known_vbuckets(s);
-    for (uint32_t v = s->head; v < n && v < s->head + s->conc; v++) {
-        stream *st = &s->win[v % s->conc];
+    for (uint32_t v = s->head; v < n && v < s->head + s->nwin; v++) {
+        stream *st = &s->win[v % s->nwin];
         if (st->vb != v && !st->op_live) stream_reset(st, (uint16_t)v);
     }
 }
@@ -398,7 +413,7 @@ int dv_kvscan_next(dv_kvscan *s, dv_kvscan_item *it, int wait, dv_error *err, ch
             return -1;
         }
         place(s);
-        stream *st = &s->win[s->head % s->conc];
+        stream *st = &s->win[s->head % s->nwin];
         if (dv_buf_size(&st->cur)) {
             if (take_record(s, st, it) == 0) {
                 s->yielded++;
@@ -497,12 +512,13 @@ dv_error dv_kvscan_new(const dv_kvscan_opts *o, const dv_kvscan_io *io, dv_kvsca
     if (!s->spec.byte_limit) s->spec.byte_limit = DEFAULT_BYTE_LIMIT;
     s->conc = o->concurrency ? o->concurrency : 1;
     if (s->conc > 1024) s->conc = 1024;
+    s->nwin = 2 * s->conc;
     s->timeout_ms = o->timeout_ms;
     int bad = 0;
     s->bucket = dup_or_null(o->bucket, &bad);
     s->scope = dup_or_null(o->scope, &bad);
     s->collection = dup_or_null(o->collection, &bad);
-    s->win = dv_calloc(s->conc, sizeof *s->win);
+    s->win = dv_calloc(s->nwin, sizeof *s->win);
     if (!s->win) bad = 1;
     if (!sp->sampling && !bad) {
         s->terms = dv_malloc(sp->start_len + sp->end_len);
@@ -530,12 +546,12 @@ dv_error dv_kvscan_new(const dv_kvscan_opts *o, const dv_kvscan_io *io, dv_kvsca
     }
     if (bad) {
         if (s->win)
-            for (unsigned i = 0; i < s->conc; i++) s->win[i].s = s;
+            for (unsigned i = 0; i < s->nwin; i++) s->win[i].s = s;
         pthread_mutex_lock(&s->mu);
         destroy(s);
         return dv_errmsg(err, errlen, DV_ERR_NO_MEMORY, "out of memory");
     }
-    for (unsigned i = 0; i < s->conc; i++) {
+    for (unsigned i = 0; i < s->nwin; i++) {
         s->win[i].s = s;
         s->win[i].vb = UINT16_MAX; /* no vbucket placed */
         s->win[i].st = S_DRAINED;

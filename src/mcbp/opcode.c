@@ -256,6 +256,8 @@ dv_retry dv_mcbp_status_retry(uint8_t opcode, uint16_t status)
         return opcode == DV_OP_UNLOCK_KEY ? DV_RETRY_NONE : DV_RETRY_LOCKED;
     case DV_STATUS_ETMPFAIL:
         return DV_RETRY_TEMPORARY_FAILURE;
+    case DV_STATUS_EBUSY: /* a scan limit: another scan is about to end (retry-later) */
+        return opcode == DV_OP_RANGE_SCAN_CREATE ? DV_RETRY_TEMPORARY_FAILURE : DV_RETRY_NONE;
     case DV_STATUS_SYNC_WRITE_IN_PROGRESS:
         return DV_RETRY_SYNC_WRITE_IN_PROGRESS;
     case DV_STATUS_SYNC_WRITE_RE_COMMIT_IN_PROGRESS:

@@ -36,12 +36,22 @@ static int get_term(json_t *range, const char *incl, const char *excl, uint8_t *
                             DV_RSCAN_TERM_MAX, len);
 }
 
+/* A real stands for an integer above INT64_MAX (see dv_rscan_create_parse). */
+static int real_u64(json_t *v, uint64_t *out)
+{
+    double d = json_real_value(v);
+    if (!(d >= 0 && d < 18446744073709551616.0) || d != (double)(uint64_t)d) return -1;
+    *out = (uint64_t)d;
+    return 0;
+}
+
 static int get_u64(json_t *v, uint64_t *out)
 {
     if (json_is_integer(v) && json_integer_value(v) >= 0) {
         *out = (uint64_t)json_integer_value(v);
         return 0;
     }
+    if (json_is_real(v)) return real_u64(v, out);
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         char *end;
@@ -85,8 +95,11 @@ static int parse_root(json_t *root, dv_rscan_create *out, char *err, size_t errl
         if (get_u64(json_object_get(sampling, "samples"), &out->samples) || !out->samples)
             return fail(err, errlen, "sampling needs a positive samples");
         v = json_object_get(sampling, "seed");
-        if (v && !json_is_integer(v)) return fail(err, errlen, "seed is not a number");
-        out->seed = v ? (uint64_t)json_integer_value(v) : 0;
+        out->seed = 0;
+        if (v && json_is_integer(v))
+            out->seed = (uint64_t)json_integer_value(v);
+        else if (v && (!json_is_real(v) || real_u64(v, &out->seed)))
+            return fail(err, errlen, "seed is not a number");
     }
     json_t *snap = json_object_get(root, "snapshot_requirements");
     if (snap) {
@@ -109,6 +122,10 @@ int dv_rscan_create_parse(const void *p, size_t n, dv_rscan_create *out, char *e
     memset(out, 0, sizeof *out);
     json_error_t jerr;
     json_t *root = json_loadb(p ? (const char *)p : "", n, 0, &jerr);
+    /* jansson's integers are int64: a number above that (the official core's random 64-bit
+     * seed of a sampling scan without one) fails the parse; then the numbers are read as reals
+     * (exact up to 2^53, which seqnos never reach; a seed only has to be repeatable). */
+    if (!root) root = json_loadb(p ? (const char *)p : "", n, JSON_DECODE_INT_AS_REAL, &jerr);
     if (!root) return fail(err, errlen, "the value is not JSON");
     int rc = parse_root(root, out, err, errlen);
     json_decref(root);

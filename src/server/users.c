@@ -450,7 +450,8 @@ void dv_user_release(dv_user *u)
     dv_free(u);
 }
 
-/* Couchbase refuses these in user names; divan also refuses ':' (the flag's separator). */
+/* Couchbase refuses these in user names (and '@' at the start; "a@b.com" is a fine name); divan
+ * also refuses bytes outside printable ASCII. */
 static int check_name(const char *name, size_t len, char *err, size_t errlen)
 {
     if (len == 0) return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT, "empty user name");
@@ -459,7 +460,7 @@ static int check_name(const char *name, size_t len, char *err, size_t errlen)
                          "user name longer than %d characters", DV_USER_MAX_NAME);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)name[i];
-        if (c <= 0x20 || c >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", c))
+        if (c <= 0x20 || c >= 0x7f || strchr("()<>,;:\\\"/[]?={}", c) || (c == '@' && i == 0))
             return dv_errmsg(err, errlen, DV_ERR_INVALID_ARGUMENT,
                              "user name \"%.*s\" holds a character not allowed in names", (int)len,
                              name);

@@ -186,9 +186,9 @@ dv_users *dv_users_new(uint32_t iterations);
 void dv_users_free(dv_users *reg);
 
 /* Add a user, or replace the user of the same name. name: 1..DV_USER_MAX_NAME printable ASCII
- * characters other than ( ) < > @ , ; : \ " / [ ] ? = { } and space; password: bytes, may be
- * empty; roles copied. DV_ERR_OK, DV_ERR_INVALID_ARGUMENT, DV_ERR_NO_MEMORY or a crypto error,
- * with a message. Derives credentials (three PBKDF2 runs) outside the lock. */
+ * characters other than ( ) < > , ; : \ " / [ ] ? = { } and space, not starting with @; password:
+ * bytes, may be empty; roles copied. DV_ERR_OK, DV_ERR_INVALID_ARGUMENT, DV_ERR_NO_MEMORY or a
+ * crypto error, with a message. Derives credentials (three PBKDF2 runs) outside the lock. */
 int dv_users_set(dv_users *reg, const char *name, size_t name_len, const char *password,
                  size_t password_len, const dv_roles *roles, char *err, size_t errlen);
 /* A local user as the RBAC REST API sets it. */

@@ -101,7 +101,12 @@ class Page:
         return self.d.find_element(By.CSS_SELECTOR, css).text
 
     def go(self, hash_):
-        self.d.execute_script("location.hash = arguments[0]", hash_)
+        """Navigate within the console and wait until the new screen has its data."""
+        want = self.d.execute_script("location.hash = arguments[0]; return location.hash", hash_)
+        self.wait(lambda d: d.execute_script(
+            "const m = document.getElementById('main');"
+            "return m.getAttribute('data-view') === arguments[0] && !m.hasAttribute('aria-busy')",
+            want))
 
     def fill(self, form_css, **fields):
         form = self.el(form_css)

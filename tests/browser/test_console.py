@@ -112,6 +112,34 @@ def test_create_bucket_and_collection(page):
     assert [c["name"] for c in app["collections"]] == ["items"]
 
 
+def test_bucket_settings_flush_and_drop(page):
+    rest(page.base, "POST", "/pools/default/buckets", {"name": "scratch", "ramQuota": "100", "flushEnabled": "1"})
+    rest(page.base, "POST", "/pools/default/buckets/scratch/scopes/_default/collections/_default/docs/k",
+         {"value": "{}"})
+    page.go("#/buckets/scratch")
+    form = page.el('form[aria-label="Bucket settings"]')
+    page.fill('form[aria-label="Bucket settings"]', ramQuota="1")
+    page.button("Save settings", form).click()
+    assert page.text_in('form[aria-label="Bucket settings"] .field-error[data-for="ramQuota"]',
+                        "RAM quota") == "RAM quota cannot be less than 100 MiB"
+    page.fill('form[aria-label="Bucket settings"]', ramQuota="128")
+    page.button("Save settings", page.el('form[aria-label="Bucket settings"]')).click()
+    page.text_in("#status", "Settings of scratch saved.")
+    assert rest(page.base, "GET", "/pools/default/buckets/scratch")[1]["quota"]["rawRAM"] == 128 << 20
+    flush = page.button("Flush")
+    flush.click()
+    flush.click()
+    page.text_in("#status", "Bucket scratch flushed.")
+    assert rest(page.base, "GET", DOCS.replace("console/scopes/app/collections/items",
+                                               "scratch/scopes/_default/collections/_default"))[1]["total_rows"] == 0
+    drop = page.button("Drop bucket")
+    drop.click()
+    drop.click()
+    page.text_in("#status", "Bucket scratch dropped.")
+    assert rest(page.base, "GET", "/pools/default/buckets/scratch")[0] == 404
+    assert "scratch" not in page.el("main").text
+
+
 def editor_value(page):
     return page.el('.doc-editor textarea[name="value"]').get_attribute("value")
 
@@ -238,7 +266,37 @@ def test_users(page):
     assert "data_reader[console]" in row.text
     status, user = rest(page.base, "GET", "/settings/rbac/users/local/dev")
     assert status == 200 and {r["role"] for r in user["roles"]} == {"data_reader", "query_select"}
+
+    # A group whose roles its members get.
+    gform = page.el('form[aria-label="Create a group"]')
+    page.fill('form[aria-label="Create a group"]', name="writers", description="write console",
+              roles="data_writer[console]")
+    page.button("Save group", gform).click()
+    page.text_in("#status", "Group writers saved.")
+    page.text_in("main", "data_writer[console]")
     page.shot("users")
+
+    # Edit: other roles, a group; the password stays.
+    row = [r for r in page.els("main table tbody tr") if r.text.startswith("dev")][0]
+    page.button("Edit", row).click()
+    form = page.el('form[aria-label="Edit user dev"]')
+    assert form.find_element(By.NAME, "username").get_attribute("readonly") is not None
+    page.fill('form[aria-label="Edit user dev"]', roles="data_reader[console]", groups="writers")
+    page.button("Save user", form).click()
+    page.text_in("#status", "User dev saved.")
+    _, user = rest(page.base, "GET", "/settings/rbac/users/local/dev")
+    assert user["groups"] == ["writers"]
+    assert sorted((r["role"], r["origins"][0]["type"]) for r in user["roles"]) == [
+        ("data_reader", "user"), ("data_writer", "group")]
+    assert rest(page.base, "POST", DOCS + "/by-dev", {"value": "{}"}, auth=("dev", "devpass1"))[0] == 200
+
+    # Delete asks once more.
+    row = [r for r in page.els("main table tbody tr") if r.text.startswith("dev")][0]
+    delete = page.button("Delete", row)
+    delete.click()
+    delete.click()
+    page.text_in("#status", "User dev deleted.")
+    assert rest(page.base, "GET", "/settings/rbac/users/local/dev")[0] == 404
 
 
 def test_read_only_user_is_refused(page):

@@ -590,7 +590,8 @@
       }
     }
 
-    async function openDoc(k) {
+    // note: a message to show on the form (after a save, which reloads the metadata).
+    async function openDoc(k, note) {
       const r = await api("GET", base + "/" + enc(k));
       if (!r.ok) { put(editor, h("p", { class: "error" }, problem(r))); return; }
       const d = r.data;
@@ -626,13 +627,14 @@
           return;
         }
         if (showErrors(form, x)) return;
-        cas = x.data.cas;
-        casOut.textContent = cas;
-        const m = form.querySelector(".form-msg");
-        m.textContent = "Saved.";
-        m.className = "form-msg ok";
         say("Document " + k + " saved.", "ok");
+        await openDoc(k, "Saved.");
       });
+      if (note) {
+        const m = form.querySelector(".form-msg");
+        m.textContent = note;
+        m.className = "form-msg ok";
+      }
       put(editor, ...[h("h3", {}, d.meta.id), meta,
         d.xattrs ? h("details", {}, h("summary", {}, "Extended attributes"), h("pre", { class: "code" }, JSON.stringify(d.xattrs, null, 2))) : null,
         form].filter(Boolean));
@@ -834,10 +836,18 @@
       if (a.dataset.section === r.section) a.setAttribute("aria-current", "page");
       else a.removeAttribute("aria-current");
     });
+    // main says which address it shows once that view has its data (aria-busy meanwhile), so
+    // that assistive technology, and the browser tests, know when a screen is ready.
+    const hash = location.hash;
+    main().setAttribute("aria-busy", "true");
     try {
       await view(r.parts, r.params);
     } catch (e) {
       setView("Something went wrong", h("p", { class: "error" }, String(e && e.message || e)));
+    }
+    if (location.hash === hash) {
+      main().setAttribute("data-view", hash);
+      main().removeAttribute("aria-busy");
     }
   }
 

@@ -27,7 +27,9 @@
 #include "mcbp/hello.h"
 #include "mcbp/leb128.h"
 #include "mcbp/protocol.h"
+#include "mcbp/rscan.h"
 #include "sasl/sasl.h"
+#include "divan/scan.h"
 #include "topology/config.h"
 #include "topology/vbucket.h"
 
@@ -71,6 +73,14 @@ typedef struct fnode {
     int never_persist;    /* OBSERVE_SEQNO: the last persisted seqno stays 0 */
     item items[512];
     size_t nitems;
+    /* A range scan per vbucket: items[idx[pos..n)] still to send. */
+    struct fscan {
+        int open, keys_only;
+        uint16_t idx[512];
+        size_t n, pos;
+    } scans[NVB];
+    unsigned scan_creates, scan_cancels, scans_open_max;
+    int scan_drop; /* the next continue sends one record, then the connection closes */
 } fnode;
 
 enum { FC_PENDING, FC_OPEN, FC_HUNG, FC_CLOSED };
@@ -253,6 +263,97 @@ static item *find_item(fnode *n, uint32_t cid, const uint8_t *key, size_t klen)
             memcmp(n->items[i].key, key, klen) == 0)
             return &n->items[i];
     return NULL;
+}
+
+/* Range scans, as divan-server serves them: the vbucket's items in range, sorted by key. */
+static fnode *sort_node;
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(sort_node->items[*(const uint16_t *)a].key,
+                  sort_node->items[*(const uint16_t *)b].key);
+}
+
+static int term_cmp(const char *key, const uint8_t *t, size_t tn)
+{
+    size_t kn = strlen(key), n = kn < tn ? kn : tn;
+    int c = memcmp(key, t, n);
+    return c ? c : (kn > tn) - (kn < tn);
+}
+
+static void serve_scan_create(fnode *n, const dv_frame *rq, dv_buf *out)
+{
+    dv_rscan_create c;
+    char why[96];
+    assert_true(rq->datatype & DV_DATATYPE_JSON);
+    assert_int_equal(dv_rscan_create_parse(rq->value, rq->value_len, &c, why, sizeof why), 0);
+    n->scan_creates++;
+    struct fscan *sc = &n->scans[rq->vbucket % NVB];
+    sc->n = sc->pos = 0;
+    for (size_t i = 0; i < n->nitems; i++) {
+        const item *it = &n->items[i];
+        if (it->cid != c.cid || dv_vbucket_of(it->key, strlen(it->key), NVB) != rq->vbucket)
+            continue;
+        int lo = term_cmp(it->key, c.start, c.start_len), hi = term_cmp(it->key, c.end, c.end_len);
+        if (lo < 0 || (lo == 0 && c.excl_start) || hi > 0 || (hi == 0 && c.excl_end)) continue;
+        sc->idx[sc->n++] = (uint16_t)i;
+    }
+    if (!sc->n) {
+        reply(out, rq, DV_STATUS_KEY_ENOENT, 0, NULL, 0, NULL, 0, 0);
+        return;
+    }
+    sort_node = n;
+    qsort(sc->idx, sc->n, sizeof sc->idx[0], by_key);
+    sc->open = 1;
+    sc->keys_only = c.key_only;
+    unsigned open = 0;
+    for (int v = 0; v < NVB; v++) open += n->scans[v].open;
+    if (open > n->scans_open_max) n->scans_open_max = open;
+    uint8_t id[DV_RSCAN_ID_LEN] = {0x5c, (uint8_t)rq->vbucket};
+    reply(out, rq, 0, 0, NULL, 0, id, sizeof id, 0);
+}
+
+/* One record per SUCCESS frame, then MORE or COMPLETE (with no record). 1: drop the
+ * connection. */
+static int serve_scan_continue(fnode *n, const dv_frame *rq, dv_buf *out)
+{
+    dv_rscan_continue c;
+    dv_rscan_continue_decode(rq->extras, &c);
+    struct fscan *sc = &n->scans[rq->vbucket % NVB];
+    if (!sc->open || c.id[0] != 0x5c || c.id[1] != (uint8_t)rq->vbucket) {
+        reply(out, rq, DV_STATUS_KEY_ENOENT, 0, NULL, 0, NULL, 0, 0);
+        return 0;
+    }
+    uint8_t x[4];
+    dv_store_be32(x, sc->keys_only ? 0 : 1);
+    for (uint32_t sent = 0; sc->pos < sc->n && (!c.item_limit || sent < c.item_limit); sent++) {
+        const item *it = &n->items[sc->idx[sc->pos++]];
+        dv_buf r = DV_BUF_INIT;
+        if (sc->keys_only) {
+            assert_int_equal(dv_rscan_put_key(&r, it->key, strlen(it->key)), 0);
+        } else {
+            dv_rscan_doc d = {.flags = it->flags,
+                              .cas = it->cas,
+                              .datatype = 1,
+                              .key = (const uint8_t *)it->key,
+                              .nkey = strlen(it->key),
+                              .value = (const uint8_t *)it->val,
+                              .nvalue = it->vlen};
+            assert_int_equal(dv_rscan_put_doc(&r, &d), 0);
+        }
+        reply(out, rq, 0, 0, x, sizeof x, dv_buf_head(&r), dv_buf_size(&r), 0);
+        dv_buf_free(&r);
+        if (n->scan_drop) {
+            n->scan_drop = 0;
+            sc->open = 0;
+            return 1;
+        }
+    }
+    int more = sc->pos < sc->n;
+    if (!more) sc->open = 0;
+    reply(out, rq, more ? DV_STATUS_RANGE_SCAN_MORE : DV_STATUS_RANGE_SCAN_COMPLETE, 0, x, sizeof x,
+          NULL, 0, 0);
+    return 0;
 }
 
 static int cid_known(uint32_t cid)
@@ -457,6 +558,18 @@ static int serve(fconn *fc, const dv_frame *rq, dv_buf *out)
         dv_buf_free(&v);
         return 0;
     }
+    case DV_OP_RANGE_SCAN_CREATE:
+        assert_int_equal(rq->key_len, 0);
+        serve_scan_create(n, rq, out);
+        return 0;
+    case DV_OP_RANGE_SCAN_CONTINUE:
+        return serve_scan_continue(n, rq, out);
+    case DV_OP_RANGE_SCAN_CANCEL:
+        n->scan_cancels++;
+        assert_int_equal(rq->extras_len, DV_RSCAN_ID_LEN);
+        n->scans[rq->extras[1] % NVB].open = 0;
+        reply(out, rq, 0, 0, NULL, 0, NULL, 0, 0);
+        return 0;
     default:
         reply(out, rq, DV_STATUS_UNKNOWN_COMMAND, 0, NULL, 0, NULL, 0, 0);
         return 0;
@@ -1418,6 +1531,155 @@ static void etmpfail_then_success(void **state)
     teardown_cluster();
 }
 
+/* ---- range scans: dv_kvscan on the engine ---- */
+
+static dv_error scan_io_submit(void *ud, const dv_req *req, dv_res_cb cb, void *cb_ud, uint64_t *id)
+{
+    (void)ud;
+    return dv_engine_submit(H.e, req, cb, cb_ud, id);
+}
+
+static void scan_io_cancel(void *ud, uint64_t id)
+{
+    (void)ud;
+    dv_engine_cancel(H.e, id);
+}
+
+static const dv_kvscan_io SCAN_IO = {NULL, scan_io_submit, scan_io_cancel, NULL, NULL};
+
+/* Write n documents "s:000".. and scan them (range s: .. s:\xff); the keys read in order. */
+static dv_kvscan *scan_start(unsigned concurrency, uint32_t item_limit)
+{
+    dv_kvscan_opts o;
+    memset(&o, 0, sizeof o);
+    o.bucket = H.bucket;
+    o.spec.start = "s:";
+    o.spec.start_len = 2;
+    o.spec.end = "s:\xff";
+    o.spec.end_len = 3;
+    o.spec.item_limit = item_limit;
+    o.concurrency = concurrency;
+    dv_kvscan *s = NULL;
+    assert_int_equal(dv_kvscan_new(&o, &SCAN_IO, &s, NULL, 0), DV_ERR_OK);
+    return s;
+}
+
+static void scan_load(unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        char k[16], v[32];
+        snprintf(k, sizeof k, "s:%03u", i);
+        snprintf(v, sizeof v, "{\"i\":%u}", i);
+        rec r = {0};
+        submit(kv(DV_KV_UPSERT, k, v), &r);
+        pump();
+        assert_int_equal(r.err, DV_ERR_OK);
+    }
+    rec other = {0};
+    submit(kv(DV_KV_UPSERT, "t:0", "{}"), &other); /* outside the range */
+    pump();
+}
+
+/* Read the scan to its end, pumping the network when it has nothing; how many items, whether
+ * each vbucket's keys came in order and the vbuckets in order. */
+static dv_error scan_drain(dv_kvscan *s, unsigned *count, int *ordered)
+{
+    int last_vb = -1;
+    char last[64] = "";
+    *count = 0;
+    *ordered = 1;
+    for (int guard = 0; guard < 100000; guard++) {
+        dv_kvscan_item it;
+        dv_error err = DV_ERR_OK;
+        int r = dv_kvscan_next(s, &it, 0, &err, NULL, 0);
+        if (r == -1) return err;
+        if (r == 0) {
+            advance_to(H.now + MS);
+            continue;
+        }
+        char k[64];
+        snprintf(k, sizeof k, "%.*s", (int)it.key_len, (const char *)it.key);
+        assert_int_equal(it.vbucket, dv_vbucket_of(it.key, it.key_len, NVB));
+        assert_memory_equal(k, "s:", 2);
+        if ((int)it.vbucket < last_vb || ((int)it.vbucket == last_vb && strcmp(k, last) <= 0))
+            *ordered = 0;
+        last_vb = it.vbucket;
+        snprintf(last, sizeof last, "%s", k);
+        ++*count;
+    }
+    fail_msg("the scan never ended");
+    return DV_ERR_INTERNAL_SDK;
+}
+
+static void scan_over_the_engine(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node1.test", "password");
+    open_ok();
+    scan_load(200);
+    for (unsigned conc = 1; conc <= 8; conc *= 8) {
+        unsigned before = H.nodes[0].scan_creates;
+        H.nodes[0].scans_open_max = 0;
+        dv_kvscan *s = scan_start(conc, 3); /* several frames per continue, several continues */
+        unsigned n;
+        int ordered;
+        assert_int_equal(scan_drain(s, &n, &ordered), DV_ERR_OK);
+        assert_int_equal(n, 200);
+        assert_true(ordered);
+        assert_int_equal(H.nodes[0].scan_creates - before, NVB); /* every vbucket once */
+        assert_true(H.nodes[0].scans_open_max <= conc);
+        assert_int_equal(dv_kvscan_inflight(s), 0);
+        dv_kvscan_free(s);
+    }
+    assert_int_equal(dv_engine_pending(H.e), 0);
+    teardown_cluster();
+}
+
+static void scan_cancelled_over_the_engine(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node1.test", "password");
+    open_ok();
+    scan_load(100);
+    dv_kvscan *s = scan_start(1, 2);
+    dv_kvscan_item it;
+    dv_error err;
+    int got = 0;
+    for (int guard = 0; got < 3 && guard < 1000; guard++) {
+        int r = dv_kvscan_next(s, &it, 0, &err, NULL, 0);
+        assert_int_not_equal(r, -1);
+        if (r == 1)
+            got++;
+        else
+            advance_to(H.now + MS);
+    }
+    assert_int_equal(got, 3);
+    dv_kvscan_free(s); /* in flight: the continue is cancelled, the server's scan too */
+    pump();
+    for (int v = 0; v < NVB; v++) assert_false(H.nodes[0].scans[v].open);
+    assert_true(H.nodes[0].scan_cancels >= 1);
+    assert_int_equal(dv_engine_pending(H.e), 0);
+    teardown_cluster();
+}
+
+static void scan_connection_lost(void **state)
+{
+    (void)state;
+    setup_cluster(1, "couchbase://node1.test", "password");
+    open_ok();
+    scan_load(100);
+    H.nodes[0].scan_drop = 1; /* the first continue: one record, then the connection goes */
+    dv_kvscan *s = scan_start(1, 50);
+    unsigned n;
+    int ordered;
+    /* A continue is not resent (the server's scan went with the connection): the scan ends. */
+    assert_int_equal(scan_drain(s, &n, &ordered), DV_ERR_REQUEST_CANCELED);
+    assert_true(n <= 1);
+    dv_kvscan_free(s);
+    assert_int_equal(dv_engine_pending(H.e), 0);
+    teardown_cluster();
+}
+
 static void locked_until_timeout(void **state)
 {
     (void)state;
@@ -2374,6 +2636,9 @@ int main(void)
         cmocka_unit_test(client_durability_replicas),
         cmocka_unit_test(client_durability_close),
         cmocka_unit_test(etmpfail_then_success),
+        cmocka_unit_test(scan_over_the_engine),
+        cmocka_unit_test(scan_cancelled_over_the_engine),
+        cmocka_unit_test(scan_connection_lost),
         cmocka_unit_test(locked_until_timeout),
         cmocka_unit_test(unknown_collection),
         cmocka_unit_test(cancel_and_late_reply),

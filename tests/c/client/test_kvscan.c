@@ -287,6 +287,36 @@ static void range_in_vbucket_order(void **state)
     }
 }
 
+/* Concurrency 1: one scan open on the server at a time, but once a vbucket's scan is complete
+ * the next one is created while its last batch is still being read. */
+static void next_create_overlaps_reading(void **state)
+{
+    (void)state;
+    model_reset();
+    fill_vb(0, 3);
+    fill_vb(1, 3);
+    dv_kvscan_opts o = range_opts("\x01", "\xff");
+    o.spec.item_limit = 10;
+    dv_kvscan *s;
+    assert_int_equal(dv_kvscan_new(&o, &IO, &s, NULL, 0), DV_ERR_OK);
+    dv_kvscan_item it;
+    dv_error err;
+    int r;
+    while ((r = dv_kvscan_next(s, &it, 0, &err, NULL, 0)) == 0) assert_true(serve_one());
+    assert_int_equal(r, 1);
+    assert_memory_equal(it.key, "k0-000", 6);
+    int created1 = 0;
+    for (size_t i = 0; i < M.nq; i++)
+        created1 |= M.q[i].kind == DV_KV_RANGE_SCAN_CREATE && M.q[i].vb == 1;
+    assert_true(created1); /* vbucket 0 has two items left to read */
+    char keys[256];
+    size_t n;
+    assert_int_equal(read_all(s, keys, sizeof keys, &n), DV_ERR_OK);
+    assert_string_equal(keys, "k0-001 k0-002 k1-000 k1-001 k1-002");
+    assert_true(M.open_max <= 1);
+    dv_kvscan_free(s);
+}
+
 static void empty_and_partial_ranges(void **state)
 {
     (void)state;
@@ -601,6 +631,11 @@ static void continue_and_cancel(void **state)
     rf.status = DV_STATUS_VB_UUID_NOT_EQUAL;
     dv_op_decode(op, &rf, &res, &scratch, &why);
     assert_int_equal(res.err, DV_ERR_MUTATION_TOKEN_OUTDATED);
+    /* A scan limit (EBUSY) and a seqno not reached yet (ETMPFAIL) are retried. */
+    rf.status = DV_STATUS_EBUSY;
+    assert_int_equal(dv_op_decode(op, &rf, &res, &scratch, &why), DV_OP_RETRY);
+    rf.status = DV_STATUS_ETMPFAIL;
+    assert_int_equal(dv_op_decode(op, &rf, &res, &scratch, &why), DV_OP_RETRY);
     dv_buf_free(&scratch);
     dv_op_free(op);
 
@@ -620,6 +655,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(range_in_vbucket_order),
+        cmocka_unit_test(next_create_overlaps_reading),
         cmocka_unit_test(empty_and_partial_ranges),
         cmocka_unit_test(sampling_stops_at_limit),
         cmocka_unit_test(cancel_releases_server_scans),

@@ -80,6 +80,16 @@ static void create_sampling_and_snapshot(void **state)
                      0);
     assert_int_equal(c.seed, 0);
     assert_int_equal(c.vb_uuid, UINT64_MAX);
+    /* The official core's random seed is any 64-bit number (above INT64_MAX too); the same
+     * seed reads the same. */
+    assert_int_equal(parse("{\"sampling\":{\"samples\":5,\"seed\":12984425352121425437}}", &c), 0);
+    uint64_t big = c.seed;
+    assert_true(big > (uint64_t)INT64_MAX);
+    assert_int_equal(c.samples, 5);
+    assert_int_equal(parse("{\"sampling\":{\"samples\":5,\"seed\":12984425352121425437}}", &c), 0);
+    assert_int_equal(c.seed, big);
+    assert_int_not_equal(parse("{\"sampling\":{\"samples\":5,\"seed\":-1.5}}", &c), 0);
+    assert_int_not_equal(parse("{\"sampling\":{\"samples\":5,\"seed\":1e30}}", &c), 0);
 }
 
 static void create_rejects(void **state)

@@ -1495,6 +1495,21 @@ static void rbac(void **state)
     assert_int_equal(json_array_size(jget(r->json, "groups", NULL)), 0);
     resp_free(r);
 
+    /* Names as Couchbase takes them: an e-mail address is one. */
+    r = http(f, "PUT", "/settings/rbac/users/local/ann@example.com", ADMIN,
+             "password=secret1&roles=ro_admin");
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "GET", "/whoami", "ann@example.com:secret1", NULL);
+    expect(r, 200);
+    resp_free(r);
+    r = http(f, "PUT", "/settings/rbac/users/local/@ann", ADMIN, "password=secret1");
+    expect_body(r, 400, "Username cannot start with '@'");
+    resp_free(r);
+    r = http(f, "DELETE", "/settings/rbac/users/local/ann@example.com", ADMIN, NULL);
+    expect(r, 200);
+    resp_free(r);
+
     /* Lists. */
     r = http(f, "GET", "/settings/rbac/users", ADMIN, NULL);
     expect(r, 200);

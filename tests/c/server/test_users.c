@@ -251,7 +251,8 @@ static void flag_parsing(void **state)
     spec_bad("alice:pw:data_reader[b", "expected ']'");
     spec_bad("alice:pw:admin[b]", "takes no parameters");
     spec_bad("al ice:pw", "not allowed");
-    spec_bad("a@b:pw", "not allowed");
+    spec_bad("@ab:pw", "not allowed");
+    spec_ok("ann@example.com:pw", "ann@example.com", "pw", "admin");
     /* A password with ':' needs its roles: otherwise its tail reads as roles. */
     spec_bad("alice:a:b", "unknown role \"b\"");
     dv_user_spec_clear(NULL);

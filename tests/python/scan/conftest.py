@@ -8,13 +8,15 @@ written with the blocking API; each test writes its own keys under a prefix of i
 """
 
 import asyncio
+import faulthandler
+import sys
 import threading
 import uuid
 from datetime import timedelta
 
 import pytest
 
-from sdk_under_test import SDK  # noqa: F401 - the SDK check runs on import
+from sdk_under_test import SDK
 
 from couchbase.auth import PasswordAuthenticator
 from couchbase.cluster import Cluster
@@ -192,6 +194,31 @@ class Asyncio:
 
 FRONT_ENDS = {"blocking": Blocking, "asyncio": Asyncio}
 
+# The official acouchbase scan starts the core's scan (pycbc_kv_range_scan, which waits for the
+# core's orchestrator) on the loop's thread without releasing the GIL. When the core's I/O thread
+# is then inside any Python callback of the same cluster (the completion of the last awaited
+# operation, a bucket's bootstrap), it waits for the GIL and the scan waits for it: both hang
+# for good (seen with gdb: range_scan_orchestrator::scan() under handle_range_scan_op holding
+# the GIL, the I/O thread in take_gil from sock_send of call_soon_threadsafe). No test can
+# avoid that window without sleeping, so the official SDK's asyncio scans are not run.
+OFFICIAL_ASYNCIO = "the official acouchbase scan can deadlock (it waits for its core holding " \
+                   "the GIL; see conftest.py)"
+
+
+def front_end(name, server):
+    if SDK == "official" and name == "asyncio":
+        pytest.skip(OFFICIAL_ASYNCIO)
+    return FRONT_ENDS[name](server)
+
+
+@pytest.fixture(autouse=True)
+def watchdog():
+    """A bound no deadlock escapes: faulthandler's own thread (it needs no GIL) dumps every
+    thread's stack and ends the run if a test takes far too long."""
+    faulthandler.dump_traceback_later(6 * BOUND, exit=True, file=sys.stderr)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
 
 @pytest.fixture(scope="module")
 def server():
@@ -211,7 +238,7 @@ def writer(server):
 
 @pytest.fixture(scope="module", params=sorted(FRONT_ENDS))
 def fe(request, server):
-    f = FRONT_ENDS[request.param](server)
+    f = front_end(request.param, server)
     yield f
     f.close()
 
