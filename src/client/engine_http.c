@@ -2,13 +2,15 @@
  * core's http_command, kept small:
  *
  *  - the node: round-robin over the nodes whose services in the config list the service's
- *    plain port (the cluster connection's config first, else any open bucket's); none:
+ *    port (its TLS twin under TLS; the cluster connection's config first, else any open
+ *    bucket's); none:
  *    SERVICE_NOT_AVAILABLE at once. No config yet: the request waits for one (and the
  *    cluster-level connection is opened if nothing is being opened), within its deadline;
  *  - a connection per attempt, asked for with hooks.connect like the KV ones, with an id from
  *    the same counter, unless one kept alive to that node is idle (the response said nothing
- *    of closing and was delimited by length or chunks); idle ones close after 1 s (the official
- *    core's idle_http_connection_timeout); the response is read with http.c's parser;
+ *    of closing and was delimited by length or chunks); idle ones close after the connection
+ *    string's idle_http_connection_timeout (1 s, the official core's default), at most 16 are
+ *    kept; the response is read with http.c's parser;
  *  - an attempt that fails before its request was written (connect refused, reset), or any
  *    failure of an idempotent request, or a kept-alive connection that the server closed
  *    before answering (it had closed it as idle), is tried again with the KV backoff;
