@@ -45,9 +45,12 @@ pyunit:
 pysuites: build
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/asyncio
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/frontends
+	BUILD=$(BUILD) scripts/run-pysuite both tests/python/query
+	BUILD=$(BUILD) scripts/run-pysuite both tests/python/management
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/scan
 	DIVAN_REACTOR=asyncio BUILD=$(BUILD) scripts/run-pysuite divan tests/python/frontends -k twisted
 	DIVAN_TLS=1 BUILD=$(BUILD) scripts/run-pysuite both tests/python/frontends
+	DIVAN_TLS=1 BUILD=$(BUILD) scripts/run-pysuite both tests/python/query
 	BUILD=$(BUILD) scripts/run-pysuite divan tests/python/core
 	BUILD=$(BUILD) scripts/run-pysuite both tests/python/persist
 	BUILD=$(BUILD) scripts/public-names --check

@@ -37,6 +37,7 @@
 
 static const char usage_text[] =
     "usage: divan [options] COMMAND KEY [VALUE | SPEC...]\n"
+    "       divan [options] query STATEMENT [ARG...]\n"
     "       divan load [options]\n"
     "\n"
     "Commands (the result is printed as one JSON object on stdout):\n"
@@ -60,6 +61,12 @@ static const char usage_text[] =
     "                          (xattr:upsert:meta.by=\"me\"); \"${Mutation.CAS}\" and friends\n"
     "                          are expanded in xattrs. --store replace|upsert|insert says\n"
     "                          whether the document must exist (default replace).\n"
+    "  query STATEMENT [ARG...]\n"
+    "                          a SQL++ statement on the query service; each ARG (JSON, else a\n"
+    "                          string) binds $1, $2, ...; each result row is printed as one line\n"
+    "                          of JSON. --bucket and --collection's scope set the query context\n"
+    "                          when --collection is given; --timeout is the query's (default\n"
+    "                          75000 ms). A failed statement: its first error on stderr, exit 1.\n"
     "\n"
     "Options:\n"
     "  -U, --url CONNSTR       couchbase://host[:port][,host...] (default couchbase://127.0.0.1);\n"
@@ -755,6 +762,121 @@ static int run_one(const opts *o, int argc, char **argv)
     return s.rc;
 }
 
+/* ---- divan query ------------------------------------------------------------------------------
+ */
+
+typedef struct qbox {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    dv_error err;
+    int status;
+    char *body;
+    size_t len;
+    char node[128];
+    uint64_t elapsed_us;
+} qbox;
+
+static void on_query(void *ud, const dv_res *r)
+{
+    qbox *b = ud;
+    pthread_mutex_lock(&b->mu);
+    b->err = r->err;
+    b->status = r->http_status;
+    b->len = r->value_len;
+    b->body = malloc(r->value_len + 1);
+    if (b->body) {
+        if (r->value_len) memcpy(b->body, r->value, r->value_len);
+        b->body[r->value_len] = 0;
+    }
+    snprintf(b->node, sizeof b->node, "%s", r->ctx && r->ctx->node ? r->ctx->node : "");
+    b->elapsed_us = r->ctx ? r->ctx->elapsed_us : 0;
+    b->done = 1;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+static int run_query(const opts *o, int argc, char **argv)
+{
+    if (argc < 2) die_usage("query: a STATEMENT is needed");
+    if (o->memcached) die_usage("--memcached: only with load");
+    json_t *req = json_object(), *args = json_array();
+    json_object_set_new(req, "statement", json_string(argv[1]));
+    for (int i = 2; i < argc; i++) {
+        json_error_t je;
+        json_t *v = json_loads(argv[i], JSON_DECODE_ANY, &je);
+        json_array_append_new(args, v ? v : json_string(argv[i]));
+    }
+    if (json_array_size(args)) json_object_set(req, "args", args);
+    json_decref(args);
+    uint64_t timeout_ms = o->timeout_ms ? o->timeout_ms : 75000;
+    char t[32];
+    snprintf(t, sizeof t, "%" PRIu64 "ms", timeout_ms > 5000 ? timeout_ms - 500 : timeout_ms);
+    json_object_set_new(req, "timeout", json_string(t));
+    if (o->scope) {
+        char ctx[512];
+        snprintf(ctx, sizeof ctx, "`%s`.`%s`", o->bucket, o->scope);
+        json_object_set_new(req, "query_context", json_string(ctx));
+    }
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (!body) die_usage("query: the statement is not UTF-8");
+    dv_http_req q = {.service = DV_HTTP_QUERY,
+                     .method = "POST",
+                     .path = "/query/service",
+                     .body = body,
+                     .body_len = strlen(body),
+                     .content_type = "application/json",
+                     .timeout_ms = timeout_ms};
+    dv_client *c = connect_or_die(o, "query");
+    qbox b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, DV_ERR_OK, 0, NULL, 0, "", 0};
+    dv_error rc = dv_client_http(c, &q, on_query, &b);
+    if (rc == DV_ERR_OK) {
+        pthread_mutex_lock(&b.mu);
+        while (!b.done) pthread_cond_wait(&b.cv, &b.mu);
+        pthread_mutex_unlock(&b.mu);
+    }
+    dv_client_close(c);
+    free(body);
+    if (rc != DV_ERR_OK || b.err != DV_ERR_OK) {
+        dv_error e = rc != DV_ERR_OK ? rc : b.err;
+        fprintf(stderr, "divan: query: ");
+        print_err_name(stderr, e);
+        fprintf(stderr, " (%s): %s [node %s, %.1f ms]\n", dv_error_python_class(e), dv_strerror(e),
+                b.node[0] ? b.node : "none", (double)b.elapsed_us / 1000.0);
+        free(b.body);
+        return 1;
+    }
+    json_error_t je;
+    json_t *doc = b.body ? json_loadb(b.body, b.len, 0, &je) : NULL;
+    json_t *st = doc ? json_object_get(doc, "status") : NULL;
+    int ok = st && json_is_string(st) && !strcmp(json_string_value(st), "success");
+    if (!doc) {
+        fprintf(stderr, "divan: query: parsing_failure: the response (HTTP %d) is not JSON\n",
+                b.status);
+    } else if (!ok) {
+        json_t *e0 = json_array_get(json_object_get(doc, "errors"), 0);
+        json_t *code = json_object_get(e0, "code"), *msg = json_object_get(e0, "msg");
+        fprintf(stderr, "divan: query: %s: %" JSON_INTEGER_FORMAT " %s\n",
+                st && json_is_string(st) ? json_string_value(st) : "failed",
+                json_is_integer(code) ? json_integer_value(code) : 0,
+                json_is_string(msg) ? json_string_value(msg) : "(no message)");
+    } else {
+        size_t i;
+        json_t *row;
+        json_array_foreach(json_object_get(doc, "results"), i, row)
+        {
+            char *line = json_dumps(row, JSON_COMPACT | JSON_ENCODE_ANY);
+            if (line) puts(line);
+            free(line);
+        }
+        fflush(stdout);
+    }
+    json_decref(doc);
+    free(b.body);
+    return ok ? 0 : 1;
+}
+
 /* ---- divan load -------------------------------------------------------------------------------
  */
 
@@ -1342,8 +1464,9 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     int first = parse_opts(argc, argv, &o);
     if (first >= argc) die_usage("a COMMAND is needed");
-    int rc = !strcmp(argv[first], "load") ? run_load(&o, argc - first, argv + first)
-                                          : run_one(&o, argc - first, argv + first);
+    int rc = !strcmp(argv[first], "load")    ? run_load(&o, argc - first, argv + first)
+             : !strcmp(argv[first], "query") ? run_query(&o, argc - first, argv + first)
+                                             : run_one(&o, argc - first, argv + first);
     free(o.scope);
     free(o.collection);
     return rc;

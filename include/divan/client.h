@@ -187,6 +187,8 @@ typedef struct dv_endpoint {
     dv_error err;              /* ping: OK, UNAMBIGUOUS_TIMEOUT, REQUEST_CANCELED (lost),
                                   SERVICE_NOT_AVAILABLE (not connected) */
     uint64_t latency_us;       /* ping: round trip of the NOOP when err is OK */
+    const char *service;       /* NULL: a KV connection; "query", "mgmt": an HTTP one
+                                  (diagnostics), a static string */
 } dv_endpoint;
 
 typedef struct dv_res {
@@ -211,7 +213,7 @@ typedef struct dv_res {
     int partial;        /* DV_KV_RANGE_SCAN_CONTINUE: more frames of this response follow */
     int scan_more;      /* DV_KV_RANGE_SCAN_CONTINUE's last frame: the scan has more */
     uint16_t nvbuckets; /* DV_KV_RANGE_SCAN_*: the vbuckets of the bucket's config */
-    int http_status; /* an HTTP service request: the response's status (body in value) */
+    int http_status;    /* an HTTP service request: the response's status (body in value) */
 } dv_res;
 
 typedef void (*dv_res_cb)(void *ud, const dv_res *res);

@@ -66,7 +66,7 @@ typedef struct {
     int done;      /* the engine completed it */
     int watching;  /* op is the future's done callback (added once submitted) */
     int endpoints; /* ping, diagnostics: the value is the endpoints, not a Result */
-    int http;      /* http_request: the value is (status, body) */
+    int http;      /* http_request: the value is (status, body); 2: with node, elapsed_us */
 } Op;
 
 static PyTypeObject ClusterType, ConnType, OpType;
@@ -284,7 +284,7 @@ static void op_complete(void *ud, const dv_res *res)
     if (done == 0) {
         PyObject *v = NULL;
         if (res->err == DV_ERR_OK) {
-            v = op->http        ? dv_py_http_value(res)
+            v = op->http        ? dv_py_http_value(res, op->http == 2)
                 : op->endpoints ? dv_py_endpoints_new(res)
                                 : dv_py_result_new(res);
             if (v && op->result_type != Py_None) {
@@ -694,7 +694,8 @@ static PyObject *cluster_http_request(Cluster *c, PyObject *args, PyObject *kw)
 {
     dv_http_req q;
     PyObject *keep = NULL;
-    if (dv_py_parse_http(args, kw, &q, &keep) < 0) return NULL;
+    int detail;
+    if (dv_py_parse_http(args, kw, &q, &keep, &detail) < 0) return NULL;
     if (cluster_check(c)) {
         Py_XDECREF(keep);
         return NULL;
@@ -704,7 +705,7 @@ static PyObject *cluster_http_request(Cluster *c, PyObject *args, PyObject *kw)
         Py_XDECREF(keep);
         return NULL;
     }
-    op->http = 1;
+    op->http = detail ? 2 : 1;
     Py_INCREF(op);
     dv_error rc = dv_engine_http(c->e, &q, op_complete, op, &op->id);
     Py_XDECREF(keep);

@@ -393,7 +393,8 @@ static PyObject *bc_http_request(BlockingCluster *b, PyObject *args, PyObject *k
 {
     dv_http_req q;
     PyObject *keep = NULL;
-    if (dv_py_parse_http(args, kw, &q, &keep) < 0) return NULL;
+    int detail;
+    if (dv_py_parse_http(args, kw, &q, &keep, &detail) < 0) return NULL;
     dv_res *res = NULL;
     waiter w;
     slot s = {&w, 0};
@@ -418,7 +419,7 @@ static PyObject *bc_http_request(BlockingCluster *b, PyObject *args, PyObject *k
         }
         v = NULL;
     } else {
-        v = dv_py_http_value(res);
+        v = dv_py_http_value(res, detail);
     }
     dv_res_free(res);
     return v;

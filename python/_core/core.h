@@ -12,7 +12,7 @@ PyObject *dv_py_build_exception(void);
 PyObject *dv_py_result_new(const dv_res *res);
 int dv_py_result_init(PyObject *m);
 /* ping, diagnostics: a tuple of (id, remote, bucket or None, state, last_activity_us, error,
- * latency_us) per endpoint of res. */
+ * latency_us, local, service) per endpoint of res. */
 PyObject *dv_py_endpoints_new(const dv_res *res);
 /* Raise the exception for rc (message: NULL for the table's); returns NULL. CLUSTER_CLOSED
  * raises RuntimeError, as the official SDK does on a closed cluster. */
@@ -38,11 +38,13 @@ int dv_py_parse_request_fast(PyObject *const *args, Py_ssize_t nargs, PyObject *
                              dv_req *out, dv_subdoc_op *ops, PyObject **keep,
                              PyObject **result_type, PyObject **extra);
 /* http_request(service, method, path, body=None, content_type=None, timeout_ms=0,
- * idempotent=False)'s arguments as *out (service "query" or "mgmt"; body bytes or str). out
- * points into args and into *keep (a new reference or NULL). -1 with a Python error. */
-int dv_py_parse_http(PyObject *args, PyObject *kw, dv_http_req *out, PyObject **keep);
-/* A completed HTTP request's (status, body bytes). */
-PyObject *dv_py_http_value(const dv_res *res);
+ * idempotent=False, detail=False)'s arguments as *out (service "query" or "mgmt"; body bytes
+ * or str) and *detail. out points into args and into *keep (a new reference or NULL). -1 with
+ * a Python error. */
+int dv_py_parse_http(PyObject *args, PyObject *kw, dv_http_req *out, PyObject **keep, int *detail);
+/* A completed HTTP request's (status, body bytes), with detail (status, body, node "host:port",
+ * elapsed_us). */
+PyObject *dv_py_http_value(const dv_res *res, int detail);
 int dv_py_asyncio_init(PyObject *m);
 /* scan.c: a _Scan over dv_kvscan with the owner's io (io.ud: the owner, which the _Scan keeps
  * alive and which must stay valid until its engine or driver is closed; async: io.ready is the

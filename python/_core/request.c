@@ -416,18 +416,19 @@ int dv_py_parse_request_fast(PyObject *const *args, Py_ssize_t nargs, PyObject *
     return parse_slots(v, out, ops, keep, result_type, extra);
 }
 
-int dv_py_parse_http(PyObject *args, PyObject *kw, dv_http_req *out, PyObject **keep)
+int dv_py_parse_http(PyObject *args, PyObject *kw, dv_http_req *out, PyObject **keep, int *detail)
 {
-    static char *names[] = {"service",      "method",     "path",       "body",
-                            "content_type", "timeout_ms", "idempotent", NULL};
+    static char *names[] = {"service",    "method",     "path",   "body", "content_type",
+                            "timeout_ms", "idempotent", "detail", NULL};
     const char *service, *method, *path, *ctype = NULL;
     PyObject *body = Py_None;
     unsigned long long timeout_ms = 0;
     int idempotent = 0;
     *keep = NULL;
     memset(out, 0, sizeof *out);
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "sss|OzKp:http_request", names, &service, &method,
-                                     &path, &body, &ctype, &timeout_ms, &idempotent))
+    *detail = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sss|OzKpp:http_request", names, &service, &method,
+                                     &path, &body, &ctype, &timeout_ms, &idempotent, detail))
         return -1;
     if (strcmp(service, "query") == 0) {
         out->service = DV_HTTP_QUERY;
@@ -459,8 +460,12 @@ int dv_py_parse_http(PyObject *args, PyObject *kw, dv_http_req *out, PyObject **
     return 0;
 }
 
-PyObject *dv_py_http_value(const dv_res *res)
+PyObject *dv_py_http_value(const dv_res *res, int detail)
 {
-    return Py_BuildValue("(iy#)", res->http_status, res->value ? (const char *)res->value : "",
-                         (Py_ssize_t)res->value_len);
+    const char *body = res->value ? (const char *)res->value : "";
+    if (detail)
+        return Py_BuildValue("(iy#sK)", res->http_status, body, (Py_ssize_t)res->value_len,
+                             res->ctx && res->ctx->node ? res->ctx->node : "",
+                             (unsigned long long)(res->ctx ? res->ctx->elapsed_us : 0));
+    return Py_BuildValue("(iy#)", res->http_status, body, (Py_ssize_t)res->value_len);
 }

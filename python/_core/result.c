@@ -181,16 +181,16 @@ static PyTypeObject ResultType = {
 };
 
 /* ping, diagnostics: a tuple of (id, remote, bucket or None, state, last_activity_us, error,
- * latency_us, local or None) per endpoint. */
+ * latency_us, local or None, service: None for KV, "query" or "mgmt") per endpoint. */
 PyObject *dv_py_endpoints_new(const dv_res *res)
 {
     PyObject *t = PyTuple_New((Py_ssize_t)res->nendpoints);
     for (size_t i = 0; t && i < res->nendpoints; i++) {
         const dv_endpoint *ep = &res->endpoints[i];
-        PyObject *item =
-            Py_BuildValue("(IsziKiKz)", ep->id, ep->remote ? ep->remote : "", ep->bucket,
-                          (int)ep->state, (unsigned long long)ep->last_activity_us, (int)ep->err,
-                          (unsigned long long)ep->latency_us, ep->local[0] ? ep->local : NULL);
+        PyObject *item = Py_BuildValue(
+            "(IsziKiKzz)", ep->id, ep->remote ? ep->remote : "", ep->bucket, (int)ep->state,
+            (unsigned long long)ep->last_activity_us, (int)ep->err,
+            (unsigned long long)ep->latency_us, ep->local[0] ? ep->local : NULL, ep->service);
         if (!item) {
             Py_CLEAR(t);
             break;

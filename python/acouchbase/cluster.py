@@ -18,12 +18,17 @@ from couchbase import _core
 from couchbase._datastructures import StructureMethods
 from couchbase._kv import (BinaryLogic, ClusterSettings, CollectionLogic, Combine, Endpoint,
                            Request, ScopeLogic, check_open, diagnostics_report, new_credentials,
-                           ping_report, pings_kv, unretrievable)
+                           http_ping_args, http_ping_entry, http_pings, ping_report,
+                           pings_kv, unretrievable)
 from couchbase.auth import Authenticator
 from couchbase.diagnostics import ClusterState
 from couchbase.exceptions import InvalidArgumentException, UnAmbiguousTimeoutException
 from couchbase.options import (DiagnosticsOptions, PingOptions, WaitUntilReadyOptions,
                                forward_args)
+from acouchbase.n1ql import AsyncN1QLRequest
+from couchbase.n1ql import QueryRequest
+from couchbase.management._run import cluster_info, run_async
+from couchbase.result import ClusterInfoResult, QueryResult
 from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
                               GetResult, LookupInReplicaResult, LookupInResult,
                               MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
@@ -83,6 +88,9 @@ class AsyncCluster:
         self._core = _core.AsyncCluster(self._loop, *settings.core_args, **settings.core_kwargs)
         self._closed = False
         self._buckets: Dict[str, "AsyncBucket"] = {}
+        self._query_timeout_ms = settings.query_timeout_ms
+        self._management_timeout_ms = settings.management_timeout_ms
+        self._prepared: Dict[str, str] = {}  # statement -> prepared name (adhoc=False)
         self._connect = self._core.connect()
         self._connect.add_done_callback(_retrieve)
 
@@ -122,6 +130,66 @@ class AsyncCluster:
         self._core.set_credentials(*new_credentials(self._authenticator, authenticator))
         self._authenticator = authenticator
 
+    def query(self, statement: str, *options: Any, **kwargs: Any) -> QueryResult:
+        """A SQL++ query (a plain method, as upstream): its result runs it on the first
+        ``async for`` step or ``await result.execute()``."""
+        self._check_open()
+        return QueryResult(self._query(statement, options, kwargs, None))
+
+    def _query(self, statement: str, options: Any, kwargs: Dict[str, Any],
+               context: Any) -> AsyncN1QLRequest:
+        return AsyncN1QLRequest(self._loop, self._core.http_request,
+                                self._query_request(statement, options, kwargs, context))
+
+    def _query_request(self, statement: str, options: Any, kwargs: Dict[str, Any],
+                       context: Any) -> QueryRequest:
+        return QueryRequest(statement, options, kwargs, self._query_timeout_ms, context,
+                            self._prepared)
+
+    def buckets(self) -> Any:
+        """The bucket manager (coroutine methods; Deferreds in txcouchbase)."""
+        self._check_open()
+        return self._manager("buckets", "BucketManager")
+
+    @property
+    def loop(self) -> Any:
+        """The loop this cluster runs on."""
+        return self._loop
+
+    async def cluster_info(self, *options: Any, **kwargs: Any) -> ClusterInfoResult:
+        """The cluster's nodes and server version (GET /pools/default)."""
+        return await self._cluster_info(*options, **kwargs)
+
+    async def _cluster_info(self, *options: Any, **kwargs: Any) -> ClusterInfoResult:
+        self._check_open()
+        result: ClusterInfoResult = await run_async(
+            self._loop, self._core.http_request,
+            cluster_info(self._management_timeout_ms, options, kwargs))
+        return result
+
+    def users(self) -> Any:
+        """The user manager (coroutines; Deferreds in txcouchbase)."""
+        self._check_open()
+        return self._manager("users", "UserManager")
+
+    def query_indexes(self) -> Any:
+        """The query index manager (coroutines; Deferreds in txcouchbase)."""
+        self._check_open()
+        return self._manager("queries", "QueryIndexManager")
+
+    def _manager(self, module: str, name: str, *args: Any) -> Any:
+        """The front end's manager class ``name`` of ``<package>.management.<module>``."""
+        import importlib
+        package = "txcouchbase" if self._is_twisted else "acouchbase"
+        cls = getattr(importlib.import_module("%s.management.%s" % (package, module)), name)
+        return cls(self._core.http_request, self._management_timeout_ms, *args,
+                   loop=self._loop, deferred=self._manager_deferred)
+
+    _is_twisted = False
+
+    def _manager_deferred(self, coro: Any) -> Any:
+        return coro
+
     def bucket(self, bucket_name: str) -> "AsyncBucket":
         self._check_open()
         bucket = self._bucket_class(self, bucket_name)
@@ -137,8 +205,8 @@ class AsyncCluster:
         return [ep for report in got for ep in report]
 
     async def ping(self, *opts: PingOptions, **kwargs: Any) -> PingResult:
-        """A NOOP on every KV connection: the cluster's own and those of its open buckets.
-        divan reports KV endpoints only (the other services are not pinged)."""
+        """A NOOP on every KV connection (the cluster's own and those of its open buckets),
+        and one request to the query and the management service."""
         return await self._ping(*opts, **kwargs)
 
     async def _ping(self, *opts: PingOptions, **kwargs: Any) -> PingResult:
@@ -146,7 +214,14 @@ class AsyncCluster:
         endpoints: List[Endpoint] = []
         if pings_kv(args):
             endpoints = await self._endpoints([None, *self._buckets])
-        return ping_report(args.get("report_id"), endpoints)
+        pings = http_pings(args)
+        futures = []
+        for _kind, service, path in pings:
+            a, kw = http_ping_args(service, path, args)
+            futures.append(self._core.http_request(*a, **kw))
+        outcomes = await _gather(self._loop, futures)
+        http = [http_ping_entry(p[0], o) for p, o in zip(pings, outcomes)]
+        return ping_report(args.get("report_id"), endpoints, http)
 
     async def diagnostics(self, *opts: DiagnosticsOptions, **kwargs: Any) -> DiagnosticsResult:
         """The state of every KV connection, without sending anything."""
@@ -211,6 +286,11 @@ class AsyncBucket:
         self._open = cluster._core.open_bucket(name)
         self._open.add_done_callback(_retrieve)
 
+    def collections(self) -> Any:
+        """The collection manager of this bucket (coroutines; Deferreds in txcouchbase)."""
+        self._cluster._check_open()
+        return self._cluster._manager("collections", "CollectionManager", self._name)
+
     @property
     def name(self) -> str:
         return self._name
@@ -262,6 +342,12 @@ class AsyncScope(ScopeLogic):
 
     def collection(self, name: str) -> "AsyncCollection":
         return self._collection_class(self, name)
+
+    def query(self, statement: str, *options: Any, **kwargs: Any) -> QueryResult:
+        """A query in this scope (query_context `bucket`.`scope`, unless given)."""
+        cluster = self._bucket._cluster
+        cluster._check_open()
+        return QueryResult(cluster._query(statement, options, kwargs, self._query_context()))
 
 
 class LoopCollection:
@@ -346,6 +432,12 @@ class AsyncCollection(LoopCollection, StructureMethods, CollectionLogic[
 
     def binary(self) -> "BinaryCollection":
         return BinaryCollection(self)
+
+    def query_indexes(self) -> Any:
+        """The query index manager of this collection (coroutines)."""
+        cluster = self._scope._bucket._cluster
+        cluster._check_open()
+        return cluster._manager("queries", "CollectionQueryIndexManager", self._keyspace)
 
     def scan(self, scan_type: ScanType, *opts: ScanOptions, **kwargs: Any) -> ScanResultIterable:
         """A KV range scan of this collection (a plain call, as in the official SDK), iterated

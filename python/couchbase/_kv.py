@@ -85,6 +85,8 @@ class ClusterSettings:
         self.server_group: Optional[str] = opts.get("preferred_server_group")
         self.core_args = (_with_options(connstr, opts), auth.get("username"),
                           auth.get("password"))
+        self.query_timeout_ms = _ms(opts, "query_timeout")
+        self.management_timeout_ms = _ms(opts, "management_timeout")
         self.core_kwargs: Dict[str, Any] = {
             "kv_timeout_ms": _ms(opts, "kv_timeout"),
             "kv_durable_timeout_ms": _ms(opts, "kv_durable_timeout"),
@@ -121,6 +123,9 @@ def _with_options(connstr: str, opts: Dict[str, Any]) -> str:
              for k in _CONNSTR_BOOLS if opts.get(k) is not None]
     if opts.get("network") is not None:
         extra.append("network=%s" % opts["network"])
+    if opts.get("idle_http_connection_timeout") is not None:  # libdivan reads it from there
+        extra.append("idle_http_connection_timeout=%dms"
+                     % timedelta_as_milliseconds(opts["idle_http_connection_timeout"]))
     if not extra:
         return connstr
     return connstr + ("&" if "?" in connstr else "?") + "&".join(extra)
@@ -152,7 +157,7 @@ def _ms(options: Dict[str, Any], key: str) -> int:
 
 _SDK = "divan-python/" + __version__
 _ENDPOINT_STATES = ("disconnected", "connecting", "connected")
-Endpoint = Tuple[int, str, Optional[str], int, int, int, int, Optional[str]]
+Endpoint = Tuple[int, str, Optional[str], int, int, int, int, Optional[str], Optional[str]]
 
 
 def _report(report_id: Optional[str], kv: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -161,25 +166,73 @@ def _report(report_id: Optional[str], kv: List[Dict[str, Any]]) -> Dict[str, Any
             "services": {ServiceType.KeyValue.value: kv} if kv else {}}
 
 
-def ping_report(report_id: Optional[str], endpoints: Iterable[Endpoint]) -> PingResult:
+# The HTTP services a cluster ping reaches, and the request it sends to each.
+HTTP_PINGS = ((ServiceType.Query, "query", "/admin/ping"),
+              (ServiceType.Management, "mgmt", "/pools"))
+
+
+def http_pings(args: Dict[str, Any]) -> List[Tuple[ServiceType, str, str]]:
+    """The HTTP services ping's ``service_types`` (default: all) ask for."""
+    kinds = args.get("service_types")
+    return [p for p in HTTP_PINGS if kinds is None or p[0] in kinds]
+
+
+def http_ping_args(service: str, path: str, args: Dict[str, Any]) -> Tuple[Tuple[Any, ...],
+                                                                              Dict[str, Any]]:
+    """http_request's arguments for one service's ping."""
+    return ((service, "GET", path), {"timeout_ms": int(args.get("timeout") or 0),
+                                     "idempotent": True, "detail": True})
+
+
+def http_ping_entry(kind: ServiceType, outcome: Any) -> Dict[str, Any]:
+    """A ping report's entry for an HTTP service from http_request's (status, body, node,
+    elapsed_us), or the exception it raised."""
+    if isinstance(outcome, BaseException):
+        ctx = getattr(outcome, "error_context", None)
+        remote = getattr(ctx, "last_dispatched_to", None) or ""
+        timeout = type(outcome).__name__ in ("AmbiguousTimeoutException",
+                                             "UnAmbiguousTimeoutException")
+        return {"type": kind.value, "id": "0x0", "remote": remote, "local": None,
+                "bucket": None, "latency": None, "state": "timeout" if timeout else "error",
+                "error": str(getattr(outcome, "message", None) or outcome)}
+    status, _body, node, latency = outcome
+    ok = 200 <= status < 300
+    return {"type": kind.value, "id": "0x0", "remote": node, "local": None, "bucket": None,
+            "latency": latency if ok else None, "state": "ok" if ok else "error",
+            "error": None if ok else "HTTP %d" % status}
+
+
+def ping_report(report_id: Optional[str], endpoints: Iterable[Endpoint],
+                http: Iterable[Dict[str, Any]] = ()) -> PingResult:
     services = []
-    for ep_id, remote, bucket, _state, _last, err, latency, local in endpoints:
+    for ep_id, remote, bucket, _state, _last, err, latency, local, _svc in endpoints:
         state = ("ok" if not err else
                  "timeout" if error_name(err) == "UNAMBIGUOUS_TIMEOUT" else "error")
         services.append({"type": ServiceType.KeyValue.value, "id": "0x%x" % ep_id,
                          "remote": remote, "local": local, "bucket": bucket,
                          "latency": None if err else latency, "state": state,
                          "error": error_message(err) if err else None})
-    return PingResult(_report(report_id, services))
+    report = _report(report_id, services)
+    for entry in http:
+        report["services"].setdefault(entry["type"], []).append(entry)
+    return PingResult(report)
+
+
+_SERVICE_OF = {None: ServiceType.KeyValue, "query": ServiceType.Query,
+               "mgmt": ServiceType.Management}
 
 
 def diagnostics_report(report_id: Optional[str],
                        endpoints: Iterable[Endpoint]) -> DiagnosticsResult:
-    services = [{"type": ServiceType.KeyValue.value, "id": "0x%x" % ep_id, "remote": remote,
-                 "local": local, "bucket": bucket,
-                 "last_activity": last or None, "state": _ENDPOINT_STATES[state]}
-                for ep_id, remote, bucket, state, last, _err, _latency, local in endpoints]
-    return DiagnosticsResult(_report(report_id, services))
+    """KV connections, and the HTTP ones (kept-alive or carrying a request) by service."""
+    report = _report(report_id, [])
+    for ep_id, remote, bucket, state, last, _err, _latency, local, svc in endpoints:
+        kind = _SERVICE_OF.get(svc, ServiceType.KeyValue)
+        report["services"].setdefault(kind.value, []).append(
+            {"type": kind.value, "id": "0x%x" % ep_id, "remote": remote, "local": local,
+             "bucket": bucket, "last_activity": last or None,
+             "state": _ENDPOINT_STATES[state]})
+    return DiagnosticsResult(report)
 
 
 def pings_kv(args: Dict[str, Any]) -> bool:
@@ -187,7 +240,7 @@ def pings_kv(args: Dict[str, Any]) -> bool:
     kinds = args.get("service_types")
     if kinds is None:
         return True
-    if not isinstance(kinds, (list, set)):
+    if not isinstance(kinds, (list, set, tuple)):
         raise InvalidArgumentException("service_types must be a list or set of ServiceType.")
     return ServiceType.KeyValue in kinds
 
@@ -214,6 +267,10 @@ class ScopeLogic:
     @staticmethod
     def default_name() -> str:
         return "_default"
+
+    def _query_context(self) -> str:
+        """What Scope.query sends as query_context (no ``default:`` prefix, as upstream)."""
+        return "`%s`.`%s`" % (self._bucket._name, self._name)
 
 
 def unretrievable(key: str) -> DocumentUnretrievableException:

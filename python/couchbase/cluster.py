@@ -14,16 +14,22 @@ from couchbase import _core
 from couchbase._datastructures import LegacyMethods, StructureMethods
 from couchbase._kv import (BinaryLogic, ClusterSettings, CollectionLogic, Combine, Endpoint,
                            Request, ScopeLogic, check_open, diagnostics_report, new_credentials,
-                           ping_report, pings_kv)
+                           http_ping_args, http_ping_entry, http_pings, ping_report,
+                           pings_kv)
 from couchbase.auth import Authenticator
 from couchbase.datastructures import CouchbaseList, CouchbaseMap, CouchbaseQueue, CouchbaseSet
 from couchbase.diagnostics import ClusterState
-from couchbase.exceptions import InvalidArgumentException, UnAmbiguousTimeoutException
+from couchbase.exceptions import (CouchbaseException, InvalidArgumentException,
+                                  UnAmbiguousTimeoutException)
 from couchbase.auth import (CertificateAuthenticator, JwtAuthenticator,  # noqa: F401 - 3.x paths
                             PasswordAuthenticator)
 from couchbase.options import (ClusterOptions, ClusterTimeoutOptions,  # noqa: F401 - 3.x paths
                                ClusterTracingOptions, Compression, DiagnosticsOptions,
                                PingOptions, WaitUntilReadyOptions, forward_args)
+from couchbase.n1ql import N1QLRequest, QueryRequest
+from couchbase.n1ql import QueryProfile, QueryScanConsistency  # noqa: F401 - 3.x paths
+from couchbase.options import QueryOptions  # noqa: F401 - imported from here by old code
+from couchbase.result import ClusterInfoResult, QueryResult
 from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, GetReplicaResult,
                               GetResult, LookupInReplicaResult, LookupInResult,
                               MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
@@ -31,6 +37,12 @@ from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, Ge
                               MutationResult, PingResult, ScanResultIterable)
 from couchbase.kv_range_scan import RangeScanRequest, ScanType, scan_spec
 from couchbase.options import ScanOptions
+
+from couchbase.management._run import cluster_info, run_blocking
+from couchbase.management.buckets import BucketManager
+from couchbase.management.collections import CollectionManager
+from couchbase.management.queries import CollectionQueryIndexManager, QueryIndexManager
+from couchbase.management.users import UserManager
 
 
 class Cluster:
@@ -43,6 +55,9 @@ class Cluster:
         self._server_group = settings.server_group
         self._buckets: Dict[str, "Bucket"] = {}
         self._closed = False
+        self._query_timeout_ms = settings.query_timeout_ms
+        self._management_timeout_ms = settings.management_timeout_ms
+        self._prepared: Dict[str, str] = {}  # statement -> prepared name (adhoc=False)
         self._core = _core.BlockingCluster(*settings.core_args, **settings.core_kwargs)
         try:
             self._core.connect()
@@ -75,16 +90,58 @@ class Cluster:
         self._buckets[bucket_name] = bucket
         return bucket
 
+    def query(self, statement: str, *options: Any, **kwargs: Any) -> QueryResult:
+        """A SQL++ query, run on the first iteration of its result (QueryOptions, positional
+        parameters as extra arguments, named parameters as unknown keyword arguments)."""
+        self._check_open()
+        return QueryResult(N1QLRequest(self._core.http_request,
+                                       self._query_request(statement, options, kwargs, None)))
+
+    def _query_request(self, statement: str, options: Any, kwargs: Dict[str, Any],
+                       context: Any) -> QueryRequest:
+        return QueryRequest(statement, options, kwargs, self._query_timeout_ms, context,
+                            self._prepared)
+
+    def buckets(self) -> "BucketManager":
+        """The bucket manager."""
+        self._check_open()
+        return BucketManager(self._core.http_request, self._management_timeout_ms)
+
+    def cluster_info(self, *options: Any, **kwargs: Any) -> ClusterInfoResult:
+        """The cluster's nodes and server version (GET /pools/default)."""
+        self._check_open()
+        result: ClusterInfoResult = run_blocking(
+            self._core.http_request, cluster_info(self._management_timeout_ms, options, kwargs))
+        return result
+
+    def users(self) -> "UserManager":
+        """The user manager."""
+        self._check_open()
+        return UserManager(self._core.http_request, self._management_timeout_ms)
+
+    def query_indexes(self) -> "QueryIndexManager":
+        """The query index manager."""
+        self._check_open()
+        return QueryIndexManager(self._core.http_request, self._management_timeout_ms)
+
     def _endpoints(self, buckets: List[Any]) -> List[Endpoint]:
         self._check_open()
         return [ep for b in buckets for ep in self._core.ping(b)]
 
     def ping(self, *opts: PingOptions, **kwargs: Any) -> PingResult:
-        """A NOOP on every KV connection: the cluster's own and those of its open buckets.
-        divan reports KV endpoints only (the other services are not pinged)."""
+        """A NOOP on every KV connection (the cluster's own and those of its open buckets),
+        and one request to the query and the management service."""
         args = forward_args(kwargs, *opts)
         endpoints = self._endpoints([None, *self._buckets]) if pings_kv(args) else []
-        return ping_report(args.get("report_id"), endpoints)
+        http = []
+        for kind, service, path in http_pings(args):
+            a, kw = http_ping_args(service, path, args)
+            try:
+                outcome: Any = self._core.http_request(*a, **kw)
+            except CouchbaseException as exc:
+                outcome = exc
+            http.append(http_ping_entry(kind, outcome))
+        return ping_report(args.get("report_id"), endpoints, http)
 
     def diagnostics(self, *opts: DiagnosticsOptions, **kwargs: Any) -> DiagnosticsResult:
         """The state of every KV connection, without sending anything."""
@@ -132,6 +189,12 @@ class Bucket:
         self._cluster._core.close_bucket(self._name)
         self._cluster._buckets.pop(self._name, None)
 
+    def collections(self) -> "CollectionManager":
+        """The collection manager of this bucket."""
+        self._cluster._check_open()
+        return CollectionManager(self._cluster._core.http_request,
+                                 self._cluster._management_timeout_ms, self._name)
+
     def default_scope(self) -> "Scope":
         return Scope(self, "_default")
 
@@ -156,6 +219,13 @@ class Scope(ScopeLogic):
 
     def collection(self, name: str) -> "Collection":
         return Collection(self, name)
+
+    def query(self, statement: str, *options: Any, **kwargs: Any) -> QueryResult:
+        """A query in this scope (query_context `bucket`.`scope`, unless given)."""
+        cluster = self._bucket._cluster
+        cluster._check_open()
+        req = cluster._query_request(statement, options, kwargs, self._query_context())
+        return QueryResult(N1QLRequest(cluster._core.http_request, req))
 
 
 class Collection(LegacyMethods, StructureMethods, CollectionLogic[
@@ -185,6 +255,13 @@ class Collection(LegacyMethods, StructureMethods, CollectionLogic[
     def binary(self) -> "BinaryCollection":
         return BinaryCollection(self)
 
+    def query_indexes(self) -> "CollectionQueryIndexManager":
+        """The query index manager of this collection."""
+        cluster = self._scope._bucket._cluster
+        cluster._check_open()
+        return CollectionQueryIndexManager(cluster._core.http_request,
+                                           cluster._management_timeout_ms, self._keyspace)
+
     def scan(self, scan_type: ScanType, *opts: ScanOptions, **kwargs: Any) -> ScanResultIterable:
         """A KV range scan (RangeScan, PrefixScan or SamplingScan) of this collection; it
         starts when iterated and is cancelled by ``cancel_scan()`` or when dropped."""
@@ -208,4 +285,6 @@ CBCollection = Collection  # the deprecated 3.x name
 __all__ = ["Cluster", "Bucket", "Scope", "Collection", "CBCollection", "BinaryCollection",
            "ClusterOptions", "ClusterTimeoutOptions", "ClusterTracingOptions", "Compression",
            "DiagnosticsOptions", "PasswordAuthenticator", "CertificateAuthenticator",
-           "JwtAuthenticator"]
+           "JwtAuthenticator", "QueryOptions", "QueryScanConsistency", "QueryProfile",
+           "QueryResult", "BucketManager", "CollectionManager", "QueryIndexManager",
+           "CollectionQueryIndexManager", "UserManager"]

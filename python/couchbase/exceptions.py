@@ -104,7 +104,17 @@ class HTTPErrorContext(ErrorContext):
 
 
 class QueryErrorContext(HTTPErrorContext):
-    pass
+    """Context of a failed query: the statement, the request body, the first error."""
+
+    statement = _field("statement")
+
+    parameters = _field("parameters")
+
+    first_error_code = _field("first_error_code")
+
+    first_error_message = _field("first_error_message")
+
+    http_status = _field("http_status")
 
 
 class AnalyticsErrorContext(HTTPErrorContext):

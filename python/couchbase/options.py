@@ -79,6 +79,18 @@ class SignedInt64Base(_BoundedInt):
         return isinstance(value, SignedInt64Base)
 
 
+class UnsignedInt32(_BoundedInt):
+    """An unsigned 32-bit int."""
+
+    _name, _low, _high, _range = "UnsignedInt32", 0, 0xFFFFFFFF, "0 and 2**32-1"
+
+
+class UnsignedInt64(_BoundedInt):
+    """An unsigned 64-bit int (the query metrics' counts)."""
+
+    _name, _low, _high, _range = "UnsignedInt64", 0, 0xFFFFFFFFFFFFFFFF, "0 and 2**64-1"
+
+
 class SignedInt64(SignedInt64Base):
     pass
 
@@ -308,6 +320,49 @@ class WaitUntilReadyOptions(OptionsBase):
     def __init__(self, desired_state: Any = None, service_types: Optional[Iterable[Any]] = None,
                  **kwargs: Any) -> None:
         super().__init__(desired_state=desired_state, service_types=service_types, **kwargs)
+
+
+# query
+
+
+class QueryOptions(OptionsTimeoutBase):
+    """Options of ``Cluster.query`` and ``Scope.query`` (query-service.md §9.2): how each
+    becomes a request field is :class:`couchbase.n1ql.QueryRequest`'s. ``timeout`` and
+    ``scan_wait`` take a timedelta (``timeout`` also int/float seconds); ``consistent_with`` a
+    MutationState; ``raw`` a dict of extra request fields (merged last)."""
+
+    _VALID_OPTS = OptionsTimeoutBase._VALID_OPTS | {
+        "read_only", "scan_consistency", "adhoc", "client_context_id", "max_parallelism",
+        "positional_parameters", "named_parameters", "pipeline_batch", "pipeline_cap",
+        "profile", "query_context", "scan_cap", "scan_wait", "metrics", "flex_index",
+        "preserve_expiry", "use_replica", "consistent_with", "send_to_node", "raw",
+        "serializer"}
+
+    def __init__(self, timeout: Optional[timedelta] = None, read_only: Optional[bool] = None,
+                 scan_consistency: Any = None, adhoc: Optional[bool] = None,
+                 client_context_id: Optional[str] = None,
+                 max_parallelism: Optional[int] = None,
+                 positional_parameters: Optional[Iterable[Any]] = None,
+                 named_parameters: Optional[Dict[str, Any]] = None,
+                 pipeline_batch: Optional[int] = None, pipeline_cap: Optional[int] = None,
+                 profile: Any = None, query_context: Optional[str] = None,
+                 scan_cap: Optional[int] = None, scan_wait: Optional[timedelta] = None,
+                 metrics: Optional[bool] = None, flex_index: Optional[bool] = None,
+                 preserve_expiry: Optional[bool] = None, use_replica: Optional[bool] = None,
+                 consistent_with: Any = None, send_to_node: Optional[str] = None,
+                 raw: Optional[Dict[str, Any]] = None, span: Any = None,
+                 parent_span: Any = None, serializer: Any = None, **kwargs: Any) -> None:
+        super().__init__(timeout=timeout, read_only=read_only,
+                         scan_consistency=scan_consistency, adhoc=adhoc,
+                         client_context_id=client_context_id, max_parallelism=max_parallelism,
+                         positional_parameters=positional_parameters,
+                         named_parameters=named_parameters, pipeline_batch=pipeline_batch,
+                         pipeline_cap=pipeline_cap, profile=profile,
+                         query_context=query_context, scan_cap=scan_cap, scan_wait=scan_wait,
+                         metrics=metrics, flex_index=flex_index,
+                         preserve_expiry=preserve_expiry, use_replica=use_replica,
+                         consistent_with=consistent_with, send_to_node=send_to_node, raw=raw,
+                         span=span, parent_span=parent_span, serializer=serializer, **kwargs)
 
 
 # multi operations (blocking, and divan's async front ends): plain dicts with get_valid_keys()

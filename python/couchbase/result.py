@@ -702,3 +702,87 @@ class ProjectedGetResult(GetResult):
             return None
         seconds = int(specs[0][2] or b"0")
         return datetime.fromtimestamp(seconds) if seconds else None
+
+
+class QueryResult:
+    """The rows and metadata of a query (``Cluster.query``, ``Scope.query``). The query runs
+    on the first iteration (``for row in result``, ``rows()``, ``execute()``); iterating a
+    second time raises AlreadyQueriedException; ``metadata()`` is None until the rows were
+    consumed. In acouchbase ``rows()`` is an async iterator (``async for``) and ``execute()``
+    is awaited."""
+
+    def __init__(self, n1ql_request: Any) -> None:
+        self._request = n1ql_request
+
+    def rows(self) -> Any:
+        if getattr(self._request, "is_async", False):
+            return self.__aiter__()
+        return self.__iter__()
+
+    def execute(self) -> Any:
+        return self._request.execute()
+
+    def metadata(self) -> Any:
+        return self._request.metadata()
+
+    def __iter__(self) -> Any:
+        return self._request.__iter__()
+
+    def __aiter__(self) -> Any:
+        return self._request.__aiter__()
+
+    def __repr__(self) -> str:
+        return "QueryResult:{}".format(self._request)
+
+
+class ClusterInfoResult:
+    """``cluster.cluster_info()``: the cluster's ``GET /pools/default`` (``nodes``) and the
+    server version its nodes report (None when they differ), as "X.Y.Z-BUILD-EDITION"."""
+
+    def __init__(self, raw: Dict[str, Any]) -> None:
+        self._raw = raw
+
+    @property
+    def nodes(self) -> Optional[List[Dict[str, Any]]]:
+        nodes = self._raw.get("info", {}).get("nodes")
+        return nodes if isinstance(nodes, list) else None
+
+    def _version(self) -> Optional[str]:
+        versions = {str(n.get("version")) for n in self.nodes or [] if n.get("version")}
+        return versions.pop() if len(versions) == 1 else None
+
+    @property
+    def server_version(self) -> Optional[str]:
+        v = self._version()
+        return v[:10] if v else None  # "X.Y.Z-BUILD", cut as upstream does
+
+    @property
+    def server_version_short(self) -> Optional[float]:
+        v = self._version()
+        return float(v[:3]) if v else None
+
+    @property
+    def server_version_full(self) -> Optional[str]:
+        return self._version()
+
+    @property
+    def server_version_build(self) -> Optional[int]:
+        parts = (self._version() or "").split("-")
+        return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+    def _edition(self) -> Optional[str]:
+        parts = (self._version() or "").split("-")
+        return parts[2].upper() if len(parts) == 3 else None
+
+    @property
+    def is_enterprise(self) -> Optional[bool]:
+        ed = self._edition()
+        return ed == "ENTERPRISE" if ed else None
+
+    @property
+    def is_community(self) -> Optional[bool]:
+        ed = self._edition()
+        return ed == "COMMUNITY" if ed else None
+
+    def __repr__(self) -> str:
+        return "ClusterInfoResult:%r" % (self._raw,)

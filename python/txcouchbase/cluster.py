@@ -24,7 +24,9 @@ from couchbase.result import (CounterResult, DiagnosticsResult, ExistsResult, Ge
                               MultiCounterResult, MultiExistsResult, MultiGetReplicaResult,
                               MultiGetResult, MultiMutationResult, MutateInResult,
                               MutationResult, PingResult)
+from couchbase.result import ClusterInfoResult, QueryResult
 from txcouchbase._reactor import ReactorLoop
+from txcouchbase.n1ql import fetch_result
 
 
 _loops: "WeakKeyDictionary[Any, ReactorLoop]" = WeakKeyDictionary()
@@ -81,8 +83,20 @@ class TxCluster(AsyncCluster):
     def _deferred(self, coro: Coroutine[Any, Any, Any]) -> "Deferred[Any]":
         return _deferred(self._loop.create_task(coro))
 
+    _is_twisted = True
+
+    def _manager_deferred(self, coro: Any) -> Any:
+        return self._deferred(coro)
+
     def on_connect(self) -> "Deferred[None]":  # type: ignore[override]
         return self._deferred(self._on_connect())
+
+    def query(self, statement: str, *options: Any,  # type: ignore[override]
+              **kwargs: Any) -> "Deferred[QueryResult]":
+        """A Deferred of the query's result, fired once the whole response arrived."""
+        self._check_open()
+        req = self._query_request(statement, options, kwargs, None)
+        return self._deferred(fetch_result(self._core.http_request, req))
 
     def bucket(self, bucket_name: str) -> "TxBucket":
         bucket = super().bucket(bucket_name)
@@ -96,6 +110,10 @@ class TxCluster(AsyncCluster):
     def diagnostics(self, *opts: DiagnosticsOptions,  # type: ignore[override]
                     **kwargs: Any) -> "Deferred[DiagnosticsResult]":
         return self._deferred(self._diagnostics(*opts, **kwargs))
+
+    def cluster_info(self, *opts: Any,  # type: ignore[override]
+                     **kwargs: Any) -> "Deferred[ClusterInfoResult]":
+        return self._deferred(self._cluster_info(*opts, **kwargs))
 
     def wait_until_ready(self, timeout: timedelta,  # type: ignore[override]
                          *opts: WaitUntilReadyOptions, **kwargs: Any) -> "Deferred[None]":
@@ -132,8 +150,18 @@ class TxBucket(AsyncBucket):
 
 
 class TxScope(AsyncScope):
+    _bucket: TxBucket
+
     def collection(self, name: str) -> "TxCollection":  # type: ignore[override]
         return TxCollection(self, name)
+
+    def query(self, statement: str, *options: Any,  # type: ignore[override]
+              **kwargs: Any) -> "Deferred[QueryResult]":
+        """A Deferred of the query's result in this scope (query_context `bucket`.`scope`)."""
+        cluster = self._bucket._cluster
+        cluster._check_open()
+        req = cluster._query_request(statement, options, kwargs, self._query_context())
+        return cluster._deferred(fetch_result(cluster._core.http_request, req))
 
 
 class TxCollection(LoopCollection, CollectionLogic[

@@ -1247,7 +1247,8 @@ dv_error dv_engine_diagnostics(dv_engine *e, dv_res_cb cb, void *ud)
             if (b->slots[i].host) n++;
         if (b->boot && !b->boot->http) n++;
     }
-    dv_endpoint *ep = dv_calloc(n ? n : 1, sizeof *ep);
+    size_t nhttp = http_endpoint_count(e);
+    dv_endpoint *ep = dv_calloc(n + nhttp ? n + nhttp : 1, sizeof *ep);
     if (!ep) return DV_ERR_NO_MEMORY;
     uint64_t now = eng_now(e);
     size_t k = 0;
@@ -1276,6 +1277,8 @@ dv_error dv_engine_diagnostics(dv_engine *e, dv_res_cb cb, void *ud)
             k++;
         }
     }
+    size_t kv = k;
+    k += http_endpoints(e, ep + k, nhttp);
     if (rc == DV_ERR_OK) {
         eng_enter(e);
         dv_error_context ctx = {
@@ -1284,7 +1287,7 @@ dv_error dv_engine_diagnostics(dv_engine *e, dv_res_cb cb, void *ud)
         cb(ud, &res);
         eng_leave(e);
     }
-    for (size_t i = 0; i < k; i++)
+    for (size_t i = 0; i < kv; i++)
         if (*ep[i].remote) dv_free((char *)ep[i].remote);
     dv_free(ep);
     return rc;

@@ -94,9 +94,9 @@ dv_error dv_engine_set_credentials(dv_engine *e, const char *username, const cha
  * endpoints. */
 dv_error dv_engine_ping(dv_engine *e, const char *bucket_name, dv_res_cb cb, void *ud);
 /* The state of every KV connection (buckets and the cluster connection, bootstrap connections
- * included): cb runs before this returns with res->endpoints (id, remote, bucket (NULL: the
- * cluster connection), state, last_activity_us; no local address: the driver does not report
- * one). */
+ * included), then of the HTTP ones (kept-alive idle ones and those of requests, with service
+ * "query" or "mgmt"): cb runs before this returns with res->endpoints (id, remote, bucket (NULL:
+ * the cluster connection), state, last_activity_us, local address of KV connections). */
 dv_error dv_engine_diagnostics(dv_engine *e, dv_res_cb cb, void *ud);
 /* Accept an operation: DV_ERR_OK and *id (may be NULL) for dv_engine_cancel, or an error for a
  * request that cannot be sent (INVALID_ARGUMENT with no callback). An operation on a bucket not

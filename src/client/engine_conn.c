@@ -1088,6 +1088,15 @@ static hreq *http_event(dv_engine *e, uint32_t id)
     return h;
 }
 
+/* An idle kept-alive HTTP connection: closed by the peer (forgotten), or sending bytes
+ * nobody asked for (closed). 1 if id was one. */
+static int idle_event(dv_engine *e, uint32_t id, int close_it)
+{
+    if (!e->idle || !http_idle_event(e, id)) return 0;
+    if (close_it) e->h.close(e->h.ud, id);
+    return 1;
+}
+
 void eng_on_connected(dv_engine *e, uint32_t id)
 {
     conn *c = conn_live(e, id);
@@ -1122,6 +1131,7 @@ void eng_on_data(dv_engine *e, uint32_t id, const uint8_t *p, size_t n)
         eng_leave(e);
         return;
     }
+    if (!c && idle_event(e, id, 1)) return;
     if (!c || c->state == CONN_CONNECTING) return;
     eng_enter(e);
     c->last_activity = eng_now(e);
@@ -1163,7 +1173,10 @@ void eng_on_closed(dv_engine *e, uint32_t id, dv_error err)
         eng_leave(e);
         return;
     }
-    if (!c) return;
+    if (!c) {
+        idle_event(e, id, 0);
+        return;
+    }
     eng_enter(e);
     if (c->http && c->state == CONN_HANDSHAKE && err == DV_ERR_OK &&
         dv_http_resp_eof(&c->resp) == DV_HTTP_DONE) /* a body delimited by the close */

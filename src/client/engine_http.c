@@ -2,13 +2,18 @@
  * core's http_command, kept small:
  *
  *  - the node: round-robin over the nodes whose services in the config list the service's
- *    plain port (the cluster connection's config first, else any open bucket's); none:
+ *    port (its TLS twin under TLS; the cluster connection's config first, else any open
+ *    bucket's); none:
  *    SERVICE_NOT_AVAILABLE at once. No config yet: the request waits for one (and the
  *    cluster-level connection is opened if nothing is being opened), within its deadline;
- *  - one connection per attempt (Connection: close), asked for with hooks.connect like the KV
- *    ones, with an id from the same counter; the response is read with http.c's parser;
+ *  - a connection per attempt, asked for with hooks.connect like the KV ones, with an id from
+ *    the same counter, unless one kept alive to that node is idle (the response said nothing
+ *    of closing and was delimited by length or chunks); idle ones close after the connection
+ *    string's idle_http_connection_timeout (1 s, the official core's default), at most 16 are
+ *    kept; the response is read with http.c's parser;
  *  - an attempt that fails before its request was written (connect refused, reset), or any
- *    failure of an idempotent request, is tried again on the next node with the KV backoff;
+ *    failure of an idempotent request, or a kept-alive connection that the server closed
+ *    before answering (it had closed it as idle), is tried again with the KV backoff;
  *  - one deadline: AMBIGUOUS_TIMEOUT, or UNAMBIGUOUS_TIMEOUT for an idempotent request (the
  *    official query's read_only rule); cancellation and closing give REQUEST_CANCELED.
  * Completions never run while a list is being walked: each one restarts the walk. */
@@ -21,10 +26,17 @@
 #include "client/engine_int.h"
 
 #define DEFAULT_HTTP_TIMEOUT_MS 75000
+#define IDLE_HTTP_MS            1000 /* the official core's idle_http_connection_timeout */
+#define MAX_IDLE_HTTP           16
 
 static dv_service svc_port(const dv_engine *e, dv_http_service s)
 {
     return eng_svc(e, s == DV_HTTP_QUERY ? DV_SVC_N1QL : DV_SVC_MGMT);
+}
+
+static const char *svc_name_short(dv_http_service s)
+{
+    return s == DV_HTTP_QUERY ? "query" : "mgmt";
 }
 
 static const char *svc_name(dv_http_service s)
@@ -41,6 +53,94 @@ static void hreq_free(hreq *h)
     dv_buf_free(&h->out);
     dv_http_resp_free(&h->resp);
     dv_free(h);
+}
+
+/* Keep the connection of a finished request for the next one to the same node. */
+static void idle_put(dv_engine *e, uint32_t id, const char *node, dv_http_service svc)
+{
+    size_t n = 0;
+    hidle **pp = &e->idle;
+    for (; *pp; pp = &(*pp)->next)
+        if (++n >= MAX_IDLE_HTTP) break;
+    if (*pp) { /* full: the oldest goes */
+        hidle *old = *pp;
+        *pp = old->next;
+        e->h.close(e->h.ud, old->conn);
+        dv_free(old);
+    }
+    hidle *k = dv_calloc(1, sizeof *k);
+    if (!k) {
+        e->h.close(e->h.ud, id);
+        return;
+    }
+    k->conn = id;
+    k->svc = svc;
+    k->last = eng_now(e);
+    snprintf(k->node, sizeof k->node, "%s", node);
+    uint64_t ms = e->cs->options.idle_http_connection_timeout_ms;
+    k->until = eng_now(e) + (ms ? ms : IDLE_HTTP_MS) * DV_NS_PER_MS;
+    k->next = e->idle;
+    e->idle = k;
+    eng_arm(e, k->until);
+}
+
+/* Take an idle connection to node out of the pool: its id, or 0. */
+static uint32_t idle_take(dv_engine *e, const char *node)
+{
+    for (hidle **pp = &e->idle; *pp; pp = &(*pp)->next)
+        if (!strcmp((*pp)->node, node)) {
+            hidle *k = *pp;
+            uint32_t id = k->conn;
+            *pp = k->next;
+            dv_free(k);
+            return id;
+        }
+    return 0;
+}
+
+size_t http_endpoints(dv_engine *e, dv_endpoint *ep, size_t cap)
+{
+    size_t k = 0;
+    uint64_t now = eng_now(e);
+    for (const hidle *i = e->idle; i && k < cap; i = i->next, k++) {
+        memset(&ep[k], 0, sizeof ep[k]);
+        ep[k].id = i->conn;
+        ep[k].remote = i->node;
+        ep[k].state = DV_ENDPOINT_CONNECTED;
+        ep[k].service = svc_name_short(i->svc);
+        ep[k].last_activity_us = now > i->last ? (now - i->last) / 1000 : 0;
+    }
+    for (const hreq *h = e->hreqs; h && k < cap; h = h->next) {
+        if (h->state == HREQ_WAIT || !h->conn) continue;
+        memset(&ep[k], 0, sizeof ep[k]);
+        ep[k].id = h->conn;
+        ep[k].remote = h->node;
+        ep[k].state = h->state == HREQ_SENT ? DV_ENDPOINT_CONNECTED : DV_ENDPOINT_CONNECTING;
+        ep[k].service = svc_name_short(h->svc);
+        k++;
+    }
+    return k;
+}
+
+size_t http_endpoint_count(const dv_engine *e)
+{
+    size_t n = 0;
+    for (const hidle *i = e->idle; i; i = i->next) n++;
+    for (const hreq *h = e->hreqs; h; h = h->next)
+        if (h->state != HREQ_WAIT && h->conn) n++;
+    return n;
+}
+
+int http_idle_event(dv_engine *e, uint32_t id)
+{
+    for (hidle **pp = &e->idle; *pp; pp = &(*pp)->next)
+        if ((*pp)->conn == id) {
+            hidle *k = *pp;
+            *pp = k->next;
+            dv_free(k);
+            return 1;
+        }
+    return 0;
 }
 
 hreq *http_by_conn(dv_engine *e, uint32_t id)
@@ -152,9 +252,17 @@ static void dispatch(dv_engine *e, hreq *h)
     dv_buf_reset(&h->out);
     dv_http_resp_free(&h->resp);
     dv_http_resp_init(&h->resp);
+    h->resp.max_body = DV_HTTP_MAX_SERVICE_BODY;
     if (dv_http_request_ex(&h->out, h->method, host, p, h->path, e->user, e->pass, h->ctype,
-                           h->body, h->body_len)) {
+                           h->body, h->body_len, 1)) {
         complete(e, h, DV_ERR_NO_MEMORY, "");
+        return;
+    }
+    uint32_t kept = idle_take(e, h->node);
+    h->reused = kept != 0;
+    if (kept) { /* the request goes out with the next flush */
+        h->conn = kept;
+        h->state = HREQ_SENT;
         return;
     }
     if (++e->next_conn_id == 0) e->next_conn_id = 1;
@@ -168,7 +276,11 @@ static void attempt_failed(dv_engine *e, hreq *h, dv_error err)
 {
     h->conn = 0; /* gone already: no hooks.close */
     h->state = HREQ_WAIT;
-    if (h->written && !h->idempotent) {
+    /* A kept-alive connection the server closed in an orderly way before a byte of answer
+     * came: it closed the idle connection, it did not take the request; sent again. */
+    int stale =
+        h->reused && err == DV_ERR_REQUEST_CANCELED && h->resp.status == 0 && h->resp.hdr_used == 0;
+    if (h->written && !h->idempotent && !stale) {
         complete(e, h, DV_ERR_REQUEST_CANCELED,
                  "the connection closed before the response was complete");
         return;
@@ -191,9 +303,14 @@ void http_on_data(dv_engine *e, hreq *h, const uint8_t *p, size_t n)
 {
     if (h->state != HREQ_SENT) return;
     dv_http_rc rc = dv_http_resp_feed(&h->resp, p, n);
-    if (rc == DV_HTTP_DONE)
+    if (rc == DV_HTTP_DONE) {
+        if (!h->resp.close && !h->resp.trailing) { /* kept for the next request */
+            idle_put(e, h->conn, h->node, h->svc);
+            h->conn = 0;
+            h->state = HREQ_WAIT;
+        }
         complete(e, h, DV_ERR_OK, "");
-    else if (rc == DV_HTTP_ERROR)
+    } else if (rc == DV_HTTP_ERROR)
         complete(e, h, DV_ERR_DECODING_FAILURE, "malformed HTTP response");
 }
 
@@ -220,6 +337,16 @@ void http_flush(dv_engine *e)
 
 void http_tick(dv_engine *e, uint64_t now)
 {
+    for (hidle **pp = &e->idle; *pp;) {
+        hidle *k = *pp;
+        if (k->until <= now) {
+            *pp = k->next;
+            e->h.close(e->h.ud, k->conn);
+            dv_free(k);
+        } else {
+            pp = &k->next;
+        }
+    }
     for (hreq *h = e->hreqs; h;) {
         if (h->deadline <= now) {
             complete(e, h, h->idempotent ? DV_ERR_UNAMBIGUOUS_TIMEOUT : DV_ERR_AMBIGUOUS_TIMEOUT,
@@ -237,6 +364,7 @@ void http_tick(dv_engine *e, uint64_t now)
 uint64_t http_next(const dv_engine *e)
 {
     uint64_t next = 0;
+    for (const hidle *k = e->idle; k; k = k->next) next = earliest(next, k->until);
     for (const hreq *h = e->hreqs; h; h = h->next) {
         next = earliest(next, h->deadline);
         if (h->state == HREQ_WAIT) next = earliest(next, h->retry_at);
@@ -276,6 +404,12 @@ int http_cancel(dv_engine *e, uint64_t id)
 void http_fail_all(dv_engine *e)
 {
     while (e->hreqs) complete(e, e->hreqs, DV_ERR_REQUEST_CANCELED, "");
+    while (e->idle) {
+        hidle *k = e->idle;
+        e->idle = k->next;
+        e->h.close(e->h.ud, k->conn);
+        dv_free(k);
+    }
 }
 
 static char *dup_or_null(const char *s, int *oom)

@@ -189,12 +189,22 @@ typedef struct hreq {
     uint64_t submitted, deadline, retry_at;
     unsigned retries;
     unsigned gen; /* http_wake's pass that last tried it */
+    int reused;   /* this attempt runs on a kept-alive connection */
     dv_buf out;
     dv_http_resp resp;
     dv_res_cb cb;
     void *ud;
     struct hreq *next;
 } hreq;
+
+/* A kept-alive HTTP connection between requests (to "host:port"), closed after 1 s idle. */
+typedef struct hidle {
+    uint32_t conn;
+    dv_http_service svc;
+    char node[128];
+    uint64_t last, until; /* its response came at last; closed at until */
+    struct hidle *next;
+} hidle;
 
 typedef struct oplist {
     dv_op *head, *tail;
@@ -235,6 +245,7 @@ struct dv_engine {
     hreq *hreqs;      /* HTTP service requests not completed yet */
     uint32_t http_rr; /* round-robin over the nodes of a service */
     unsigned http_gen;
+    hidle *idle; /* kept-alive HTTP connections, most recent first */
 };
 
 /* ---- engine_tls.c: TLS between the engine and the driver's hooks ---- */
@@ -299,8 +310,15 @@ uint64_t http_next(const dv_engine *e);
 void http_wake(dv_engine *e);
 /* Complete one request with REQUEST_CANCELED: 0, or -1 if id is not an HTTP request. */
 int http_cancel(dv_engine *e, uint64_t id);
-/* Fail every request with REQUEST_CANCELED (closing). */
+/* Fail every request with REQUEST_CANCELED and close the idle connections (closing). */
 void http_fail_all(dv_engine *e);
+/* An event for connection id that no request has: an idle kept-alive connection closed by the
+ * peer (closed) or sending bytes (it is closed): 1 if id was one. */
+int http_idle_event(dv_engine *e, uint32_t id);
+/* Diagnostics: the HTTP connections (idle kept-alive ones, then those of requests), at most
+ * cap into ep (remote points into the engine's state: valid until the next engine call). */
+size_t http_endpoint_count(const dv_engine *e);
+size_t http_endpoints(dv_engine *e, dv_endpoint *ep, size_t cap);
 
 /* ---- engine_conn.c ---- */
 void bucket_boot_start(dv_engine *e, bucket *b);

@@ -96,7 +96,13 @@ static int parse_status(dv_http_resp *r, const char *s, size_t len)
     if (!is_digit(s[9]) || !is_digit(s[10]) || !is_digit(s[11])) return -1;
     if (len > 12 && s[12] != ' ') return -1;
     r->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
+    if (s[7] == '0') r->close = 1; /* HTTP/1.0: no keep-alive assumed */
     return r->status >= 100 && r->status <= 599 ? 0 : -1;
+}
+
+static uint64_t max_body(const dv_http_resp *r)
+{
+    return r->max_body ? r->max_body : DV_HTTP_MAX_BODY;
 }
 
 static int parse_header(dv_http_resp *r, const char *s, size_t len)
@@ -116,11 +122,14 @@ static int parse_header(dv_http_resp *r, const char *s, size_t len)
         for (size_t i = 0; i < vlen; i++) {
             if (!is_digit((unsigned char)v[i])) return -1;
             x = x * 10 + (uint64_t)(v[i] - '0');
-            if (x > DV_HTTP_MAX_BODY) return -1;
+            if (x > max_body(r)) return -1;
         }
         if (r->has_len && r->len != x) return -1;
         r->has_len = 1;
         r->len = x;
+    } else if (eq_ci(s, nlen, "connection")) {
+        for (size_t i = 0; i + 5 <= vlen; i++) /* a token list: "close" anywhere in it */
+            if (eq_ci(v + i, 5, "close")) r->close = 1;
     } else if (eq_ci(s, nlen, "transfer-encoding")) {
         /* Only chunked: a compressed body could not be parsed as a config anyway. */
         if (!eq_ci(v, vlen, "chunked")) return -1;
@@ -142,6 +151,7 @@ static int headers_done(dv_http_resp *r)
     if (r->status == 204 || r->status == 304) return ST_DONE;
     if (r->chunked) return ST_CHUNK_SIZE; /* chunked wins over a Content-Length */
     if (r->has_len) return r->len ? ST_BODY_LEN : ST_DONE;
+    r->close = 1;
     return ST_BODY_EOF;
 }
 
@@ -155,19 +165,19 @@ static int parse_chunk_size(dv_http_resp *r, const char *s, size_t len)
         int d = is_digit(c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
         if (d < 0) break;
         x = x * 16 + (uint64_t)d;
-        if (x > DV_HTTP_MAX_BODY) return -1;
+        if (x > max_body(r)) return -1;
     }
     if (i == 0) return -1;
     while (i < len && is_ws((unsigned char)s[i])) i++;
     if (i < len && s[i] != ';') return -1;
-    if (x > DV_HTTP_MAX_BODY - dv_buf_size(&r->body)) return -1;
+    if (x > max_body(r) - dv_buf_size(&r->body)) return -1;
     r->len = x;
     return 0;
 }
 
 static int take_body(dv_http_resp *r, const uint8_t **p, size_t *n, size_t k)
 {
-    if (k > DV_HTTP_MAX_BODY - dv_buf_size(&r->body) || dv_buf_append(&r->body, *p, k)) return -1;
+    if (k > max_body(r) - dv_buf_size(&r->body) || dv_buf_append(&r->body, *p, k)) return -1;
     *p += k;
     *n -= k;
     return 0;
@@ -219,6 +229,7 @@ static int step(dv_http_resp *r, const uint8_t **p, size_t *n)
 dv_http_rc dv_http_resp_feed(dv_http_resp *r, const uint8_t *p, size_t n)
 {
     while (n && r->state != ST_DONE && r->state != ST_ERROR) r->state = step(r, &p, &n);
+    if (r->state == ST_DONE) r->trailing += n;
     /* A Content-Length of 0 or a 204 completes without more bytes. */
     return r->state == ST_DONE ? DV_HTTP_DONE : r->state == ST_ERROR ? DV_HTTP_ERROR : DV_HTTP_MORE;
 }
@@ -233,12 +244,12 @@ dv_http_rc dv_http_resp_eof(dv_http_resp *r)
 int dv_http_request(dv_buf *out, const char *host, uint16_t port, const char *path,
                     const char *user, const char *password)
 {
-    return dv_http_request_ex(out, "GET", host, port, path, user, password, NULL, NULL, 0);
+    return dv_http_request_ex(out, "GET", host, port, path, user, password, NULL, NULL, 0, 0);
 }
 
 int dv_http_request_ex(dv_buf *out, const char *method, const char *host, uint16_t port,
                        const char *path, const char *user, const char *password,
-                       const char *content_type, const void *body, size_t body_len)
+                       const char *content_type, const void *body, size_t body_len, int keep_alive)
 {
     int v6 = strchr(host, ':') != NULL;
     if (dv_buf_printf(
@@ -264,8 +275,10 @@ int dv_http_request_ex(dv_buf *out, const char *method, const char *host, uint16
     if (content_type && dv_buf_printf(out, "Content-Type: %s\r\n", content_type)) return -1;
     int has_body = body || strcmp(method, "GET") != 0;
     if (has_body && dv_buf_printf(out, "Content-Length: %zu\r\n", body_len)) return -1;
-    if (dv_buf_printf(out, "Accept: application/json\r\nUser-Agent: divan/0.1.0\r\n"
-                           "Connection: close\r\n\r\n"))
+    if (dv_buf_printf(out,
+                      "Accept: application/json\r\nUser-Agent: divan/0.1.0\r\n"
+                      "Connection: %s\r\n\r\n",
+                      keep_alive ? "keep-alive" : "close"))
         return -1;
     return body_len ? dv_buf_append(out, body, body_len) : 0;
 }

@@ -17,8 +17,9 @@
 
 #include "base/buf.h"
 
-#define DV_HTTP_MAX_HEADER (16u * 1024)        /* status line + headers, and the trailers */
-#define DV_HTTP_MAX_BODY   (16u * 1024 * 1024) /* the config body */
+#define DV_HTTP_MAX_HEADER       (16u * 1024)        /* status line + headers, and the trailers */
+#define DV_HTTP_MAX_BODY         (16u * 1024 * 1024) /* the config body (the default limit) */
+#define DV_HTTP_MAX_SERVICE_BODY ((uint64_t)1024 * 1024 * 1024) /* a query's or REST reply */
 
 typedef enum dv_http_rc {
     DV_HTTP_MORE = 0, /* give it more bytes (or the end of the stream) */
@@ -27,14 +28,18 @@ typedef enum dv_http_rc {
 } dv_http_rc;
 
 typedef struct dv_http_resp {
-    int state;       /* private: where in the response the parser is */
-    int status;      /* the status code, once the status line is read */
-    int chunked;     /* Transfer-Encoding: chunked */
-    int has_len;     /* Content-Length was given */
-    uint64_t len;    /* Content-Length, or the current chunk's remaining size */
-    size_t hdr_used; /* bytes of status line + headers (or trailers) so far */
-    dv_buf line;     /* the line being read */
-    dv_buf body;     /* the body so far */
+    int state;         /* private: where in the response the parser is */
+    int status;        /* the status code, once the status line is read */
+    int chunked;       /* Transfer-Encoding: chunked */
+    int has_len;       /* Content-Length was given */
+    uint64_t len;      /* Content-Length, or the current chunk's remaining size */
+    int close;         /* the connection cannot carry another request: "Connection: close",
+                          HTTP/1.0, or a body delimited by the close */
+    size_t trailing;   /* bytes after the complete response (ignored) */
+    uint64_t max_body; /* the body's limit; 0 (dv_http_resp_init): DV_HTTP_MAX_BODY */
+    size_t hdr_used;   /* bytes of status line + headers (or trailers) so far */
+    dv_buf line;       /* the line being read */
+    dv_buf body;       /* the body so far */
 } dv_http_resp;
 
 void dv_http_resp_init(dv_http_resp *r);
@@ -51,10 +56,11 @@ dv_http_rc dv_http_resp_eof(dv_http_resp *r);
 int dv_http_request(dv_buf *out, const char *host, uint16_t port, const char *path,
                     const char *user, const char *password);
 /* The same with any method, and a body: Content-Type when content_type is not NULL,
- * Content-Length for a body or any method but GET, then the body's bytes. 0, or -1. */
+ * Content-Length for a body or any method but GET, then the body's bytes; "Connection:
+ * keep-alive" instead of close when keep_alive. 0, or -1. */
 int dv_http_request_ex(dv_buf *out, const char *method, const char *host, uint16_t port,
                        const char *path, const char *user, const char *password,
-                       const char *content_type, const void *body, size_t body_len);
+                       const char *content_type, const void *body, size_t body_len, int keep_alive);
 /* Append "/pools/default/b/<bucket>" with the bucket name percent-encoded (anything but
  * unreserved characters). 0, or -1 on allocation failure. */
 int dv_http_bucket_path(dv_buf *out, const char *bucket);

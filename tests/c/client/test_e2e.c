@@ -1064,6 +1064,23 @@ static void test_tool(void **state)
     free(out);
     free(err);
 
+    /* SQL++ on the query service: one line per row; a failed statement exits 1. */
+    assert_int_equal(
+        tool(&out, &err, "query", "SELECT RAW v * 2 FROM ARRAY_RANGE(0, $1) AS v", "3", NULL, NULL),
+        0);
+    assert_string_equal(out, "0\n2\n4\n");
+    free(out);
+    free(err);
+    assert_int_equal(tool(&out, &err, "query", "SELECT $1 AS who", "me", NULL, NULL), 0);
+    assert_string_equal(out, "{\"who\":\"me\"}\n");
+    free(out);
+    free(err);
+    assert_int_equal(tool(&out, &err, "query", "I am not SQL", NULL, NULL, NULL), 1);
+    assert_int_equal(count_lines(err), 1);
+    assert_non_null(strstr(err, "divan: query: fatal: 3000 syntax error"));
+    free(out);
+    free(err);
+
     /* Wrong password: one line, exit 1. */
     assert_int_equal(tool(&out, &err, "-p", "wrong", "get", "k", NULL), 1);
     assert_int_equal(count_lines(err), 1);

@@ -63,6 +63,8 @@ typedef struct fnode {
     int no_gcccp;  /* bucket-less GET_CLUSTER_CONFIG answers NO_BUCKET (no cluster config) */
     int http;      /* HTTP status served on mgmt_port (0: refused) */
     int http_mode; /* the body: HB_LENGTH, HB_CHUNKED, HB_CLOSE */
+    int keep;      /* HB_LENGTH: no "Connection: close", the connection stays open */
+    int mute_http; /* HTTP requests are read and not answered */
     uint16_t mgmt_port;
     unsigned http_requests;
     unsigned data_ops, nmvb_sent;
@@ -619,13 +621,16 @@ static void serve_http(fconn *fc)
     if (!strstr(req, "\r\n\r\n")) return; /* not all of it yet */
     dv_buf_reset(&fc->in);
     fnode *n = fc->node;
+    if (n->mute_http) return;
     n->http_requests++;
     char want[128];
     snprintf(want, sizeof want, "GET /pools/default/b/%s HTTP/1.1\r\n", H.bucket);
     assert_true(strncmp(req, want, strlen(want)) == 0);
     snprintf(want, sizeof want, "\r\nHost: %s:%u\r\n", n->host, (unsigned)n->mgmt_port);
     assert_non_null(strstr(req, want));
-    assert_non_null(strstr(req, "\r\nConnection: close\r\n"));
+    /* The bootstrap asks to close, the service requests to keep the connection alive. */
+    assert_true(strstr(req, "\r\nConnection: close\r\n") ||
+                strstr(req, "\r\nConnection: keep-alive\r\n"));
     /* base64("Administrator:password") */
     int authed =
         strstr(req, "\r\nAuthorization: Basic QWRtaW5pc3RyYXRvcjpwYXNzd29yZA==\r\n") != NULL;
@@ -650,7 +655,7 @@ static void serve_http(fconn *fc)
     } else {
         if (n->http_mode == HB_LENGTH)
             assert_int_equal(dv_buf_printf(&out, "Content-Length: %zu\r\n", blen), 0);
-        assert_int_equal(dv_buf_printf(&out, "Connection: close\r\n\r\n"), 0);
+        assert_int_equal(dv_buf_printf(&out, n->keep ? "\r\n" : "Connection: close\r\n\r\n"), 0);
         assert_int_equal(dv_buf_append(&out, dv_buf_head(&body), blen), 0);
     }
     uint32_t id = fc->id;
@@ -658,7 +663,7 @@ static void serve_http(fconn *fc)
         size_t k = dv_buf_size(&out) - off < 7 ? dv_buf_size(&out) - off : 7;
         dv_engine_data(H.e, id, dv_buf_head(&out) + off, k);
     }
-    if (fc->state == FC_OPEN) { /* the server closes after the response */
+    if (fc->state == FC_OPEN && !n->keep) { /* the server closes after the response */
         fc->state = FC_CLOSED;
         fconn_release(fc);
         dv_engine_closed(H.e, id, DV_ERR_OK);
@@ -2553,6 +2558,74 @@ static void http_retry_then_waits_for_config(void **state)
     teardown_cluster();
 }
 
+typedef struct diag_rec {
+    int http;
+    char service[16], remote[64];
+} diag_rec;
+
+static void on_diag_http(void *ud, const dv_res *res)
+{
+    diag_rec *d = ud;
+    for (size_t i = 0; i < res->nendpoints; i++)
+        if (res->endpoints[i].service) {
+            d->http++;
+            snprintf(d->service, sizeof d->service, "%s", res->endpoints[i].service);
+            snprintf(d->remote, sizeof d->remote, "%s", res->endpoints[i].remote);
+            assert_int_equal(res->endpoints[i].state, DV_ENDPOINT_CONNECTED);
+        }
+}
+
+static void http_keep_alive(void **state)
+{
+    (void)state;
+    /* A response delimited by its length without "Connection: close" leaves the connection
+     * for the next request to the node; idle for 1 s, it is closed. */
+    setup_cluster(1, "couchbase://node1.test", "password");
+    H.nodes[0].http = 200;
+    H.nodes[0].keep = 1;
+    open_ok();
+    unsigned before = H.connects;
+    rec a = {0}, b = {0};
+    http_submit(DV_HTTP_MGMT, 0, 0, &a);
+    pump();
+    http_submit(DV_HTTP_MGMT, 0, 0, &b);
+    pump();
+    assert_int_equal(a.err, DV_ERR_OK);
+    assert_int_equal(b.err, DV_ERR_OK);
+    assert_int_equal(H.nodes[0].http_requests, 2);
+    assert_int_equal(H.connects, before + 1); /* one connection for both */
+    fconn *k = &H.conns[H.nconns - 1];
+    assert_true(k->http);
+    assert_int_equal(k->state, FC_OPEN);
+    /* diagnostics lists it, as a management connection */
+    diag_rec dr = {0};
+    assert_int_equal(dv_engine_diagnostics(H.e, on_diag_http, &dr), DV_ERR_OK);
+    assert_int_equal(dr.http, 1);
+    assert_string_equal(dr.service, "mgmt");
+    assert_string_equal(dr.remote, "node1.test:8091");
+    advance_to(H.now + 1000 * MS);
+    assert_int_equal(k->state, FC_CLOSED); /* idle too long */
+    /* The server closes an idle connection just as a request goes out on it: nothing was
+     * answered, so the request is sent again on a new connection, even one that is no read. */
+    rec c = {0}, d = {0};
+    http_submit(DV_HTTP_MGMT, 0, 0, &c);
+    pump();
+    fconn *idle = &H.conns[H.nconns - 1];
+    assert_int_equal(idle->state, FC_OPEN);
+    H.nodes[0].mute_http = 1;
+    http_submit(DV_HTTP_MGMT, 0, 0, &d);
+    dv_engine_flush(H.e);
+    idle->state = FC_CLOSED;
+    fconn_release(idle);
+    dv_engine_closed(H.e, idle->id, DV_ERR_OK);
+    H.nodes[0].mute_http = 0;
+    advance_to(H.now + 100 * MS);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.err, DV_ERR_OK);
+    assert_true(d.retries >= 1);
+    teardown_cluster();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2605,6 +2678,7 @@ int main(void)
         cmocka_unit_test(http_no_service),
         cmocka_unit_test(http_timeout_and_cancel),
         cmocka_unit_test(http_retry_then_waits_for_config),
+        cmocka_unit_test(http_keep_alive),
     };
     return TU_RUN(tests);
 }

@@ -27,7 +27,7 @@ static void full_result(void **state)
                             .message = ""};
     dv_subdoc_res specs[2] = {{DV_ERR_OK, 0, v0, 3}, {DV_ERR_PATH_NOT_FOUND, 0xc0, NULL, 0}};
     dv_endpoint eps[1] = {
-        {3, remote, "127.0.0.1:5000", NULL, DV_ENDPOINT_CONNECTED, 5, DV_ERR_OK, 9}};
+        {3, remote, "127.0.0.1:5000", NULL, DV_ENDPOINT_CONNECTED, 5, DV_ERR_OK, 9, "query"}};
     dv_res res = {.err = DV_ERR_OK,
                   .ctx = &ctx,
                   .cas = 42,
@@ -71,6 +71,7 @@ static void full_result(void **state)
     assert_string_equal(c->endpoints[0].local, "127.0.0.1:5000");
     assert_null(c->endpoints[0].bucket);
     assert_int_equal(c->endpoints[0].latency_us, 9);
+    assert_string_equal(c->endpoints[0].service, "query");
     dv_res_free(c);
 }
 

@@ -1,0 +1,1 @@
+"""The asyncio managers: the methods of couchbase.management's, as coroutines."""

@@ -1,0 +1,1 @@
+"""The Twisted managers: the methods of couchbase.management's, returning Deferreds."""

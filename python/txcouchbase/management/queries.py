@@ -1,0 +1,18 @@
+"""The twisted query index managers (``cluster.query_indexes()``, ``collection.query_indexes()``)."""
+
+from couchbase.management._run import front_end_methods
+from couchbase.management.queries import QueryIndex, QueryIndexManagerLogic  # noqa: F401
+
+
+class QueryIndexManager(QueryIndexManagerLogic):
+    """Each method is a Deferred of its result."""
+
+
+class CollectionQueryIndexManager(QueryIndexManagerLogic):
+    """A collection's indexes; each method is a Deferred of its result."""
+
+
+front_end_methods(QueryIndexManager, QueryIndexManagerLogic._METHODS, "twisted")
+front_end_methods(CollectionQueryIndexManager, QueryIndexManagerLogic._METHODS, "twisted")
+
+__all__ = ["QueryIndexManager", "CollectionQueryIndexManager"]
