@@ -89,8 +89,19 @@ class AsyncRangeScanRequest:
         return ScanResult(self._items.popleft(), self._ids_only, self._transcoder)
 
     def __del__(self) -> None:
+        # A dropped iteration is collected wherever the garbage collector runs; the scan is
+        # the engine's, which only the loop's thread may touch.
         scan = getattr(self, "_scan", None)
-        if scan is not None:
+        if scan is None:
+            return
+        self._scan = None
+        try:
+            here: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is not self._loop and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(scan.close)
+        else:
             scan.close()
 
 
