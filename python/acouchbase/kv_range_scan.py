@@ -90,7 +90,7 @@ class AsyncRangeScanRequest:
 
     def __del__(self) -> None:
         # A dropped iteration is collected wherever the garbage collector runs; the scan is
-        # the engine's, which only the loop's thread may touch.
+        # the engine's, which only the loop's thread may touch while the loop runs.
         scan = getattr(self, "_scan", None)
         if scan is None:
             return
@@ -99,10 +99,10 @@ class AsyncRangeScanRequest:
             here: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
         except RuntimeError:
             here = None
-        if here is not self._loop and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(scan.close)
+        if here is self._loop or not self._loop.is_running():
+            scan.close()  # no loop runs the engine meanwhile
         else:
-            scan.close()
+            self._loop.call_soon_threadsafe(scan.close)
 
 
 __all__ = ["AsyncRangeScanRequest"]
