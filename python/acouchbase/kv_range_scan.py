@@ -3,70 +3,34 @@ iterator over the scan's ScanResults, the items taken from libdivan's dv_kvscan 
 own thread (no worker thread); dropping it, or ``cancel_scan()``, cancels the scan."""
 
 import asyncio
-from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Deque, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Optional
 
 from couchbase.exceptions import (AlreadyQueriedException,  # noqa: F401 - official path
                                   CouchbaseException, RangeScanCompletedException)
+from couchbase.kv_range_scan import _BATCH, _ScanRequest
 from couchbase.result import ScanResult
 from couchbase.transcoder import Transcoder
 
 if TYPE_CHECKING:
     from couchbase._core import _Scan
 
-_BATCH = 256
 
-
-class AsyncRangeScanRequest:
+class AsyncRangeScanRequest(_ScanRequest):
     """``async for`` over one scan (started by the first ``__aiter__``)."""
 
     def __init__(self, start: Callable[[], "_Scan"], ids_only: bool, transcoder: Transcoder,
                  loop: asyncio.AbstractEventLoop) -> None:
-        self._start = start
-        self._ids_only = ids_only
-        self._transcoder = transcoder
+        super().__init__(start, ids_only, transcoder)
         self._loop = loop
-        self._scan: Optional["_Scan"] = None
-        self._items: Deque[Tuple[Any, ...]] = deque()
-        self._started_streaming = False
-        self._done_streaming = False
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         return self._loop
 
-    @property
-    def transcoder(self) -> Transcoder:
-        return self._transcoder
-
-    @property
-    def started_streaming(self) -> bool:
-        return self._started_streaming
-
-    @property
-    def done_streaming(self) -> bool:
-        return self._done_streaming
-
-    def _finish(self) -> None:
-        self._done_streaming = True
-        if self._scan is not None:
-            self._scan.close()
-            self._scan = None
-
-    def cancel_scan(self) -> None:
-        """Stop the scan; the iteration then ends."""
-        if self._scan is not None:
-            self._scan.cancel()
-            self._scan.close()
-            self._scan = None
-        self._items.clear()  # the iteration ends at its next step
-
     def __aiter__(self) -> "AsyncRangeScanRequest":
         if self._done_streaming:
             raise AlreadyQueriedException()
-        if not self._started_streaming:
-            self._started_streaming = True
-            self._scan = self._start()
+        self._submit_scan()
         return self
 
     async def __anext__(self) -> ScanResult:

@@ -151,9 +151,8 @@ def scan_spec(scan_type: Any, args: Dict[str, Any]) -> Dict[str, Any]:
     return spec
 
 
-class RangeScanRequest:
-    """The blocking iteration of one scan: started by the first ``iter()``, cancelled by
-    ``cancel_scan()`` or when dropped (the server's scans are released either way)."""
+class _ScanRequest:
+    """One scan's iteration state, its start, end and cancellation, for both front ends."""
 
     def __init__(self, start: Callable[[], "_Scan"], ids_only: bool,
                  transcoder: Transcoder) -> None:
@@ -195,6 +194,12 @@ class RangeScanRequest:
             self._scan.close()
             self._scan = None
         self._items.clear()  # the iteration ends at its next step
+
+
+
+class RangeScanRequest(_ScanRequest):
+    """The blocking iteration of one scan: started by the first ``iter()``, cancelled by
+    ``cancel_scan()`` or when dropped (the server's scans are released either way)."""
 
     def __iter__(self) -> "RangeScanRequest":
         if self._done_streaming:
