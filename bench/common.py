@@ -135,6 +135,19 @@ def standalone(title, measure, report, args):
         Path(args.out).write_text(text)
 
 
+def server_bench_main(doc, measure, report):
+    """The command line of a server benchmark (server_load.py, persist_bench.py) run alone."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, default=10.0, help="measured time per run (10)")
+    p.add_argument("--reps", type=int, default=3, help="repetitions; the median is shown (3)")
+    p.add_argument("--quick", action="store_true", help="1 repetition of 2 s")
+    p.add_argument("--no-pin", dest="pin", action="store_false")
+    args = p.parse_args()
+    if args.quick:
+        args.reps, args.seconds = 1, 2.0
+    sys.stdout.write(report(measure(args), args))
+
+
 def run_main(p, worker, driver):
     """Parse p's arguments and run the worker (a child) or the driver."""
     args = p.parse_args()

@@ -11,14 +11,13 @@
     .venv/bin/python bench/persist_bench.py           # 3 repetitions of 10 s
 """
 
-import argparse
 import os
 import subprocess
 import sys
 import tempfile
 import time
 
-from common import can_pin, divan_server, fmt, median, ratio
+from common import can_pin, divan_server, fmt, median, ratio, server_bench_main
 from server_load import MILLION, SERVER, answered, free_port, load, rss_bytes
 
 IN_FLIGHT = (1, 16, 256)
@@ -111,15 +110,7 @@ def report(data, args):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seconds", type=float, default=10.0, help="measured time per run (10)")
-    p.add_argument("--reps", type=int, default=3, help="repetitions; the median is shown (3)")
-    p.add_argument("--quick", action="store_true", help="1 repetition of 2 s")
-    p.add_argument("--no-pin", dest="pin", action="store_false")
-    args = p.parse_args()
-    if args.quick:
-        args.reps, args.seconds = 1, 2.0
-    sys.stdout.write(report(measure(args), args))
+    server_bench_main(__doc__, measure, report)
 
 
 if __name__ == "__main__":

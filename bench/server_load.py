@@ -17,7 +17,6 @@ CPUs; memcached is started with a memory limit large enough to hold the million 
     .venv/bin/python bench/server_load.py             # 3 repetitions of 10 s
 """
 
-import argparse
 import contextlib
 import json
 import os
@@ -28,7 +27,7 @@ import subprocess
 import sys
 import time
 
-from common import REPO, can_pin, divan_server, fmt, median, ratio
+from common import REPO, can_pin, divan_server, fmt, median, ratio, server_bench_main
 
 DIVAN = str(REPO / "build/bin/divan")
 SERVER = os.environ.get("DIVAN_SERVER") or str(REPO / "build/bin/divan-server")
@@ -222,15 +221,7 @@ def memcached_version():
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seconds", type=float, default=10.0, help="measured time per run (10)")
-    p.add_argument("--reps", type=int, default=3, help="repetitions; the median is shown (3)")
-    p.add_argument("--quick", action="store_true", help="1 repetition of 2 s")
-    p.add_argument("--no-pin", dest="pin", action="store_false")
-    args = p.parse_args()
-    if args.quick:
-        args.reps, args.seconds = 1, 2.0
-    sys.stdout.write(report(measure(args), args))
+    server_bench_main(__doc__, measure, report)
 
 
 if __name__ == "__main__":
