@@ -194,7 +194,8 @@ void dv_engine_connected(dv_engine *e, uint32_t id)
         eng_on_connected(e, id);
         return;
     }
-    if (SSL_do_handshake(l->ssl) == 1 || SSL_get_error(l->ssl, -1) == SSL_ERROR_WANT_READ)
+    int r = SSL_do_handshake(l->ssl);
+    if (r == 1 || SSL_get_error(l->ssl, r) == SSL_ERROR_WANT_READ)
         drain(e, l); /* the ClientHello */
     else
         fail(e, l);
