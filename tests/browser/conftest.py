@@ -17,6 +17,7 @@ import pytest
 from divan.server import DivanServer
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -88,7 +89,10 @@ class Page:
         self.d.get(self.base + path)
 
     def wait(self, cond, timeout=15):
-        return WebDriverWait(self.d, timeout).until(cond)
+        # A live screen (the overview's table refreshes every few seconds) may replace an element
+        # between finding it and reading it: that poll is retried, as a missing element is.
+        return WebDriverWait(self.d, timeout,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(cond)
 
     def el(self, css, timeout=15):
         return self.wait(EC.visibility_of_element_located((By.CSS_SELECTOR, css)), timeout)

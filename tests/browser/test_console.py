@@ -52,8 +52,8 @@ def test_overview(page):
     assert page.el("#version").text.startswith(("7.", "8."))
     page.text_in("main", "Data (KV)")
     page.text_in("main", "Query")
-    rows = page.els("main table tbody tr")
-    assert any(r.text.startswith("default") for r in rows)
+    page.wait(lambda d: any(r.text.startswith("default")
+                            for r in d.find_elements(By.CSS_SELECTOR, "main table tbody tr")))
     # The live chart draws once two samples are in, and shows writes made meanwhile by another
     # client (each poll of the wait writes a few more documents until a sample has seen them).
     page.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#ops-chart polyline"))
