@@ -830,7 +830,7 @@ static int run_query(const opts *o, int argc, char **argv)
                      .timeout_ms = timeout_ms};
     dv_client *c = connect_or_die(o, "query");
     qbox b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, DV_ERR_OK, 0, NULL, 0, "", 0};
-    dv_error rc = dv_client_http(c, &q, on_query, &b);
+    dv_error rc = dv_client_http(c, &q, on_query, &b, NULL);
     if (rc == DV_ERR_OK) {
         pthread_mutex_lock(&b.mu);
         while (!b.done) pthread_cond_wait(&b.cv, &b.mu);

@@ -243,6 +243,14 @@ typedef struct dv_http_req {
     const char *content_type; /* NULL: no Content-Type header */
     uint64_t timeout_ms;      /* 0: 75000 (the official query and management timeouts) */
     int idempotent;           /* a read: retried after a failure, timeout unambiguous */
+    /* Streaming (a query's response): each element of the body's top-level "results" array
+     * is handed to rows as soon as it is complete (its JSON text, on the driver thread; do not
+     * call into the client from it), and the completion's body is the rest, with "results"
+     * empty. rows returns nonzero to pause: the response is not read further (TCP holds the
+     * server back; the time paused does not count against the timeout) until
+     * dv_client_http_resume. NULL: the whole body comes with the completion. */
+    int (*rows)(void *rows_ud, const char *row, size_t len);
+    void *rows_ud;
 } dv_http_req;
 
 /* A copy of res (everything it points to included) that outlives the callback, in one
@@ -305,8 +313,15 @@ DV_API dv_error dv_client_close_bucket(dv_client *c, const char *bucket);
 DV_API dv_error dv_client_set_credentials(dv_client *c, const char *username, const char *password);
 /* Submit an operation from any thread; cb runs on the driver thread. */
 DV_API dv_error dv_client_submit(dv_client *c, const dv_req *req, dv_res_cb cb, void *ud);
-/* An HTTP service request (see dv_http_req) from any thread; cb runs on the driver thread. */
-DV_API dv_error dv_client_http(dv_client *c, const dv_http_req *req, dv_res_cb cb, void *ud);
+/* An HTTP service request (see dv_http_req) from any thread; cb runs on the driver thread.
+ * *id (id may be NULL) names it for dv_client_cancel and dv_client_http_resume. */
+DV_API dv_error dv_client_http(dv_client *c, const dv_http_req *req, dv_res_cb cb, void *ud,
+                               uint64_t *id);
+/* Complete HTTP request id with REQUEST_CANCELED (its connection is closed), from any thread;
+ * nothing if it has completed. */
+DV_API dv_error dv_client_cancel(dv_client *c, uint64_t id);
+/* Read on the streaming request id that its rows callback paused, from any thread. */
+DV_API dv_error dv_client_http_resume(dv_client *c, uint64_t id);
 /* Blocking: submit and wait; cb runs on the driver thread before this returns. */
 DV_API dv_error dv_client_run(dv_client *c, const dv_req *req, dv_res_cb cb, void *ud);
 /* Fail every pending operation with REQUEST_CANCELED, close the connections, stop the thread,

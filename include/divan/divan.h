@@ -5,6 +5,7 @@
 #include "divan/base.h"
 #include "divan/client.h"
 #include "divan/error.h"
+#include "divan/rows.h"
 #include "divan/scan.h"
 
 #define DV_VERSION_MAJOR  0

@@ -402,7 +402,7 @@ static PyObject *bc_http_request(BlockingCluster *b, PyObject *args, PyObject *k
     waiter_init(&w, 1, &res);
     Py_BEGIN_ALLOW_THREADS;
     pthread_rwlock_rdlock(&b->lock);
-    if (b->c) rc = dv_client_http(b->c, &q, on_done, &s);
+    if (b->c) rc = dv_client_http(b->c, &q, on_done, &s, NULL);
     pthread_rwlock_unlock(&b->lock);
     if (rc != DV_ERR_OK) waiter_done(&w);
     waiter_wait(&w);

@@ -34,7 +34,9 @@ typedef enum cmd_kind {
     CMD_DIAG,
     CMD_CREDS,
     CMD_CLOSE_BUCKET,
-    CMD_HTTP
+    CMD_HTTP,
+    CMD_CANCEL, /* an HTTP request's id */
+    CMD_RESUME
 } cmd_kind;
 
 typedef struct cmd {
@@ -43,6 +45,7 @@ typedef struct cmd {
     char *bucket;     /* an open-bucket, a ping (NULL: the cluster connection); CREDS: the user */
     char *password;   /* CREDS */
     dv_http_req http; /* HTTP: its strings and body point into the same allocation as m */
+    uint64_t id;      /* HTTP, CANCEL, RESUME */
     dv_res_cb cb;
     void *ud;
     struct cmd *next;
@@ -62,6 +65,7 @@ struct dv_client {
     pthread_mutex_t mu; /* guards the queue and stopping */
     cmd *head, *tail;
     int stopping;
+    uint64_t http_ids;        /* under mu: the ids of dv_client_http (with DV_ENGINE_CALLER_ID) */
     uint8_t rbuf[READ_CHUNK]; /* one read buffer: reads never overlap on one loop */
 };
 
@@ -353,6 +357,15 @@ static void hook_close(void *ud, uint32_t id)
     if (k) conn_drop(k);
 }
 
+static void hook_pause(void *ud, uint32_t id, int paused)
+{
+    conn *k = conn_find(ud, id);
+    if (!k || !k->connected) return;
+    int rc = paused ? uv_read_stop((uv_stream_t *)&k->tcp)
+                    : uv_read_start((uv_stream_t *)&k->tcp, on_alloc, on_read);
+    if (rc < 0) conn_fail_later(k, io_error(rc));
+}
+
 static void on_timer(uv_timer_t *t)
 {
     dv_client *c = t->data;
@@ -421,6 +434,8 @@ static dv_error engine_cmd(dv_engine *e, cmd_kind kind, const char *bucket, dv_r
     case CMD_CREDS:
     case CMD_CLOSE_BUCKET:
     case CMD_HTTP:
+    case CMD_CANCEL:
+    case CMD_RESUME:
         break;
     }
     return DV_ERR_INVALID_ARGUMENT;
@@ -435,8 +450,11 @@ static void run_cmd(dv_client *c, cmd *m)
         dv_op_free(m->op);
     } else if (m->kind == CMD_HTTP) {
         dv_error rc =
-            c->e ? dv_engine_http(c->e, &m->http, m->cb, m->ud, NULL) : DV_ERR_REQUEST_CANCELED;
+            c->e ? dv_engine_http_as(c->e, &m->http, m->cb, m->ud, m->id) : DV_ERR_REQUEST_CANCELED;
         if (rc != DV_ERR_OK) fail_now(m->cb, m->ud, rc, NULL, 0);
+    } else if (m->kind == CMD_CANCEL || m->kind == CMD_RESUME) {
+        if (c->e && m->kind == CMD_CANCEL) dv_engine_cancel(c->e, m->id);
+        if (c->e && m->kind == CMD_RESUME) dv_engine_http_resume(c->e, m->id);
     } else if (m->kind == CMD_CREDS || m->kind == CMD_CLOSE_BUCKET) {
         if (c->e && m->kind == CMD_CREDS) dv_engine_set_credentials(c->e, m->bucket, m->password);
         if (c->e && m->kind == CMD_CLOSE_BUCKET) dv_engine_close_bucket(c->e, m->bucket);
@@ -522,7 +540,7 @@ dv_error dv_client_new(const dv_client_opts *opts, dv_client **out, char *err, s
         if (err && errlen) snprintf(err, errlen, "out of memory");
         return DV_ERR_NO_MEMORY;
     }
-    dv_engine_hooks h = {c, hook_now, hook_connect, hook_write, hook_close, hook_timer};
+    dv_engine_hooks h = {c, hook_now, hook_connect, hook_write, hook_close, hook_timer, hook_pause};
     dv_error rc = DV_ERR_INVALID_ARGUMENT;
     char msg[256] = "";
     c->e = dv_engine_new(opts, &h, &rc, msg, sizeof msg);
@@ -701,13 +719,17 @@ static const char *put_str(char **at, const char *s)
     return r;
 }
 
-dv_error dv_client_http(dv_client *c, const dv_http_req *req, dv_res_cb cb, void *ud)
+dv_error dv_client_http(dv_client *c, const dv_http_req *req, dv_res_cb cb, void *ud, uint64_t *id)
 {
     if (!c || !req || !cb || !req->method || !req->path || (req->body_len && !req->body))
         return DV_ERR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&c->mu);
+    uint64_t my = DV_ENGINE_CALLER_ID | ++c->http_ids;
+    pthread_mutex_unlock(&c->mu);
+    if (id) *id = my;
     if (loop_client == c) {
         if (c->shutting || !c->e) return DV_ERR_CLUSTER_CLOSED;
-        return dv_engine_http(c->e, req, cb, ud, NULL);
+        return dv_engine_http_as(c->e, req, cb, ud, my);
     }
     size_t extra = strlen(req->method) + 1 + strlen(req->path) + 1 +
                    (req->content_type ? strlen(req->content_type) + 1 : 0) + req->body_len;
@@ -715,6 +737,7 @@ dv_error dv_client_http(dv_client *c, const dv_http_req *req, dv_res_cb cb, void
     if (!m) return DV_ERR_NO_MEMORY;
     char *at = (char *)(m + 1);
     m->kind = CMD_HTTP;
+    m->id = my;
     m->http = *req;
     m->http.method = put_str(&at, req->method);
     m->http.path = put_str(&at, req->path);
@@ -730,6 +753,37 @@ dv_error dv_client_http(dv_client *c, const dv_http_req *req, dv_res_cb cb, void
     dv_error rc = enqueue(c, m);
     if (rc != DV_ERR_OK) dv_free(m);
     return rc;
+}
+
+/* Cancel or resume an HTTP request: at once on the loop thread, else queued. */
+static dv_error client_http_ctl(dv_client *c, cmd_kind kind, uint64_t id)
+{
+    if (!c || !(id & DV_ENGINE_CALLER_ID)) return DV_ERR_INVALID_ARGUMENT;
+    if (loop_client == c) {
+        if (c->shutting || !c->e) return DV_ERR_CLUSTER_CLOSED;
+        if (kind == CMD_CANCEL)
+            dv_engine_cancel(c->e, id);
+        else
+            dv_engine_http_resume(c->e, id);
+        return DV_ERR_OK;
+    }
+    cmd *m = dv_calloc(1, sizeof *m);
+    if (!m) return DV_ERR_NO_MEMORY;
+    m->kind = kind;
+    m->id = id;
+    dv_error rc = enqueue(c, m);
+    if (rc != DV_ERR_OK) dv_free(m);
+    return rc;
+}
+
+dv_error dv_client_cancel(dv_client *c, uint64_t id)
+{
+    return client_http_ctl(c, CMD_CANCEL, id);
+}
+
+dv_error dv_client_http_resume(dv_client *c, uint64_t id)
+{
+    return client_http_ctl(c, CMD_RESUME, id);
 }
 
 /* dv_client_run: the caller waits on its own condition variable under the client's mutex. */

@@ -55,6 +55,9 @@ typedef struct dv_engine_hooks {
     void (*close)(void *ud, uint32_t id);
     /* Arm the one timer at this monotonic time (ns); 0 disarms. Re-arming replaces. */
     void (*timer)(void *ud, uint64_t at_ns);
+    /* Stop (paused 1) or start again (0) reading id: a streaming response whose reader is
+     * behind. NULL: never paused (the rows then wait in memory). */
+    void (*pause)(void *ud, uint32_t id, int paused);
 } dv_engine_hooks;
 
 typedef struct dv_engine dv_engine;
@@ -108,6 +111,14 @@ dv_error dv_engine_submit(dv_engine *e, const dv_req *req, dv_res_cb cb, void *u
 /* An HTTP service request (client.h's dv_http_req; the request is copied): DV_ERR_OK and *id
  * (for dv_engine_cancel), or INVALID_ARGUMENT (no method or path), NO_MEMORY. */
 dv_error dv_engine_http(dv_engine *e, const dv_http_req *req, dv_res_cb cb, void *ud, uint64_t *id);
+/* The same under an id the caller chose (the native driver's, with DV_ENGINE_CALLER_ID set:
+ * the engine's own ids never have it), so that another thread can name it at once. */
+#define DV_ENGINE_CALLER_ID ((uint64_t)1 << 63)
+dv_error dv_engine_http_as(dv_engine *e, const dv_http_req *req, dv_res_cb cb, void *ud,
+                           uint64_t id);
+/* Read again on the streaming HTTP request id that its rows callback paused (the rows already
+ * read are handed out first, maybe from within this call). 0, or -1 if not paused or gone. */
+int dv_engine_http_resume(dv_engine *e, uint64_t id);
 /* Complete the operation (or HTTP request) with REQUEST_CANCELED now (its reply, if one comes, is
  * dropped). 0, or -1 if it already completed. */
 int dv_engine_cancel(dv_engine *e, uint64_t id);

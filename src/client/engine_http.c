@@ -52,6 +52,10 @@ static void hreq_free(hreq *h)
     dv_free(h->body);
     dv_buf_free(&h->out);
     dv_http_resp_free(&h->resp);
+    if (h->split) {
+        dv_rowsplit_free(h->split);
+        dv_free(h->split);
+    }
     dv_free(h);
 }
 
@@ -153,7 +157,7 @@ hreq *http_by_conn(dv_engine *e, uint32_t id)
 /* Close the attempt's connection, if one is open. */
 static void drop_conn(dv_engine *e, hreq *h)
 {
-    if (h->conn && h->state != HREQ_WAIT) e->h.close(e->h.ud, h->conn);
+    if (h->conn && h->state != HREQ_WAIT && h->state != HREQ_DRAIN) e->h.close(e->h.ud, h->conn);
     h->conn = 0;
     h->state = HREQ_WAIT;
 }
@@ -185,9 +189,10 @@ static void complete(dv_engine *e, hreq *h, dv_error err, const char *msg)
     res.err = err;
     res.ctx = &ctx;
     if (err == DV_ERR_OK) {
+        const dv_buf *body = h->split ? &h->split->meta : &h->resp.body;
         res.http_status = st;
-        res.value = dv_buf_head(&h->resp.body);
-        res.value_len = dv_buf_size(&h->resp.body);
+        res.value = dv_buf_head(body);
+        res.value_len = dv_buf_size(body);
         if (!res.value) res.value = "";
     }
     h->cb(h->ud, &res);
@@ -253,6 +258,10 @@ static void dispatch(dv_engine *e, hreq *h)
     dv_http_resp_free(&h->resp);
     dv_http_resp_init(&h->resp);
     h->resp.max_body = DV_HTTP_MAX_SERVICE_BODY;
+    if (h->split) {
+        dv_rowsplit_free(h->split);
+        dv_rowsplit_init(h->split);
+    }
     if (dv_http_request_ex(&h->out, h->method, host, p, h->path, e->user, e->pass, h->ctype,
                            h->body, h->body_len, 1)) {
         complete(e, h, DV_ERR_NO_MEMORY, "");
@@ -280,7 +289,7 @@ static void attempt_failed(dv_engine *e, hreq *h, dv_error err)
      * came: it closed the idle connection, it did not take the request; sent again. */
     int stale =
         h->reused && err == DV_ERR_REQUEST_CANCELED && h->resp.status == 0 && h->resp.hdr_used == 0;
-    if (h->written && !h->idempotent && !stale) {
+    if ((h->written && !h->idempotent && !stale) || (h->split && h->split->rows)) {
         complete(e, h, DV_ERR_REQUEST_CANCELED,
                  "the connection closed before the response was complete");
         return;
@@ -299,30 +308,102 @@ void http_connected(dv_engine *e, hreq *h)
     h->state = HREQ_SENT; /* the request goes out with the next flush */
 }
 
+static int on_split_row(void *ud, const char *row, size_t len)
+{
+    hreq *h = ud;
+    if (h->rows(h->rows_ud, row, len)) h->paused = 1;
+    return h->paused;
+}
+
+/* Hand what was read of the body to the splitter until it is all taken or the reader pauses
+ * (then the connection is paused too while more is to come). 0, or -1 when the request
+ * completed with an error. */
+static int drain(dv_engine *e, hreq *h)
+{
+    while (!h->paused && dv_buf_size(&h->resp.body)) {
+        long k = dv_rowsplit_feed(h->split, dv_buf_head(&h->resp.body), dv_buf_size(&h->resp.body),
+                                  on_split_row, h);
+        if (k < 0) {
+            complete(e, h, DV_ERR_DECODING_FAILURE, "the query response is over its limits");
+            return -1;
+        }
+        dv_buf_consume(&h->resp.body, (size_t)k);
+    }
+    if (h->paused) {
+        h->paused_at = eng_now(e);
+        if (h->state == HREQ_SENT && !h->sock_paused && e->h.pause) {
+            h->sock_paused = 1;
+            e->h.pause(e->h.ud, h->conn, 1);
+        }
+    }
+    return 0;
+}
+
+/* The whole response is in and its connection let go (kept alive or closed): complete now, or
+ * once the reader has taken the rows. */
+static void response_in(dv_engine *e, hreq *h)
+{
+    h->conn = 0;
+    h->sock_paused = 0;
+    h->state = HREQ_DRAIN;
+    if (h->paused) return;
+    if (h->split && dv_rowsplit_end(h->split) < 0) {
+        complete(e, h, DV_ERR_DECODING_FAILURE, "the query response ends inside a row");
+        return;
+    }
+    complete(e, h, DV_ERR_OK, "");
+}
+
 void http_on_data(dv_engine *e, hreq *h, const uint8_t *p, size_t n)
 {
     if (h->state != HREQ_SENT) return;
     dv_http_rc rc = dv_http_resp_feed(&h->resp, p, n);
+    if (rc == DV_HTTP_ERROR) {
+        complete(e, h, DV_ERR_DECODING_FAILURE, "malformed HTTP response");
+        return;
+    }
+    if (h->split && drain(e, h) < 0) return;
     if (rc == DV_HTTP_DONE) {
         if (!h->resp.close && !h->resp.trailing) { /* kept for the next request */
+            if (h->sock_paused) e->h.pause(e->h.ud, h->conn, 0);
             idle_put(e, h->conn, h->node, h->svc);
-            h->conn = 0;
-            h->state = HREQ_WAIT;
+        } else {
+            e->h.close(e->h.ud, h->conn);
         }
-        complete(e, h, DV_ERR_OK, "");
-    } else if (rc == DV_HTTP_ERROR)
-        complete(e, h, DV_ERR_DECODING_FAILURE, "malformed HTTP response");
+        response_in(e, h);
+    }
 }
 
 void http_on_closed(dv_engine *e, hreq *h, dv_error err)
 {
     if (h->state == HREQ_SENT && err == DV_ERR_OK && dv_http_resp_eof(&h->resp) == DV_HTTP_DONE) {
-        h->conn = 0;
-        h->state = HREQ_WAIT;
-        complete(e, h, DV_ERR_OK, "");
+        if (h->split && drain(e, h) < 0) return;
+        response_in(e, h);
         return;
     }
     attempt_failed(e, h, err != DV_ERR_OK ? err : DV_ERR_REQUEST_CANCELED);
+}
+
+int dv_engine_http_resume(dv_engine *e, uint64_t id)
+{
+    hreq *h = e->hreqs;
+    while (h && h->id != id) h = h->next;
+    if (!h || !h->paused) return -1;
+    eng_enter(e);
+    uint64_t now = eng_now(e);
+    h->paused = 0;
+    h->deadline += now - h->paused_at;
+    eng_arm(e, h->deadline);
+    if (drain(e, h) == 0 && !h->paused) {
+        if (h->state == HREQ_DRAIN) {
+            response_in(e, h);
+        } else if (h->sock_paused) {
+            h->sock_paused = 0;
+            e->h.pause(e->h.ud, h->conn, 0);
+        }
+    }
+    eng_leave(e);
+    return 0;
 }
 
 void http_flush(dv_engine *e)
@@ -348,7 +429,7 @@ void http_tick(dv_engine *e, uint64_t now)
         }
     }
     for (hreq *h = e->hreqs; h;) {
-        if (h->deadline <= now) {
+        if (h->deadline <= now && !h->paused) {
             complete(e, h, h->idempotent ? DV_ERR_UNAMBIGUOUS_TIMEOUT : DV_ERR_AMBIGUOUS_TIMEOUT,
                      "");
             h = e->hreqs; /* the list may have changed in the callback */
@@ -366,7 +447,7 @@ uint64_t http_next(const dv_engine *e)
     uint64_t next = 0;
     for (const hidle *k = e->idle; k; k = k->next) next = earliest(next, k->until);
     for (const hreq *h = e->hreqs; h; h = h->next) {
-        next = earliest(next, h->deadline);
+        if (!h->paused) next = earliest(next, h->deadline);
         if (h->state == HREQ_WAIT) next = earliest(next, h->retry_at);
     }
     return next;
@@ -420,7 +501,8 @@ static char *dup_or_null(const char *s, int *oom)
     return d;
 }
 
-dv_error dv_engine_http(dv_engine *e, const dv_http_req *req, dv_res_cb cb, void *ud, uint64_t *id)
+static dv_error http_new(dv_engine *e, const dv_http_req *req, dv_res_cb cb, void *ud,
+                         uint64_t given, uint64_t *id)
 {
     if (!req || !cb || !req->method || !*req->method || !req->path || req->path[0] != '/' ||
         (req->service != DV_HTTP_MGMT && req->service != DV_HTTP_QUERY) ||
@@ -440,6 +522,15 @@ dv_error dv_engine_http(dv_engine *e, const dv_http_req *req, dv_res_cb cb, void
         else
             oom = 1;
     }
+    if (req->rows) {
+        h->rows = req->rows;
+        h->rows_ud = req->rows_ud;
+        h->split = dv_malloc(sizeof *h->split);
+        if (h->split)
+            dv_rowsplit_init(h->split);
+        else
+            oom = 1;
+    }
     if (oom) {
         hreq_free(h);
         return DV_ERR_NO_MEMORY;
@@ -452,7 +543,7 @@ dv_error dv_engine_http(dv_engine *e, const dv_http_req *req, dv_res_cb cb, void
     h->ud = ud;
     eng_enter(e);
     uint64_t now = eng_now(e);
-    h->id = ++e->next_op_id;
+    h->id = given ? given : ++e->next_op_id;
     if (id) *id = h->id;
     h->submitted = now;
     uint64_t ms = req->timeout_ms ? req->timeout_ms : DEFAULT_HTTP_TIMEOUT_MS;
@@ -467,4 +558,16 @@ dv_error dv_engine_http(dv_engine *e, const dv_http_req *req, dv_res_cb cb, void
         dispatch(e, h);
     eng_leave(e);
     return DV_ERR_OK;
+}
+
+dv_error dv_engine_http(dv_engine *e, const dv_http_req *req, dv_res_cb cb, void *ud, uint64_t *id)
+{
+    return http_new(e, req, cb, ud, 0, id);
+}
+
+dv_error dv_engine_http_as(dv_engine *e, const dv_http_req *req, dv_res_cb cb, void *ud,
+                           uint64_t id)
+{
+    if (!(id & DV_ENGINE_CALLER_ID)) return DV_ERR_INVALID_ARGUMENT;
+    return http_new(e, req, cb, ud, id, NULL);
 }

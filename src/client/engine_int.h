@@ -19,6 +19,7 @@
 #include "client/engine.h"
 #include "client/http.h"
 #include "client/op.h"
+#include "client/rowsplit.h"
 #include "mcbp/errmap.h"
 #include "mcbp/frame.h"
 #include "sasl/sasl.h"
@@ -173,6 +174,7 @@ typedef enum hreq_state {
     HREQ_WAIT,    /* no config yet, or backing off before the next attempt (retry_at) */
     HREQ_CONNECT, /* hooks.connect asked */
     HREQ_SENT,    /* the request is written (or batched for the next flush), reading */
+    HREQ_DRAIN,   /* streaming: the response is in, the connection let go, rows wait */
 } hreq_state;
 
 typedef struct hreq {
@@ -194,6 +196,13 @@ typedef struct hreq {
     dv_http_resp resp;
     dv_res_cb cb;
     void *ud;
+    /* Streaming (dv_http_req.rows): the body goes through split as it comes. */
+    int (*rows)(void *rows_ud, const char *row, size_t len);
+    void *rows_ud;
+    dv_rowsplit *split;
+    int paused;         /* the rows callback asked to pause: nothing more is split */
+    int sock_paused;    /* hooks.pause(conn, 1) was called */
+    uint64_t paused_at; /* when; the deadline moves on by the time paused */
     struct hreq *next;
 } hreq;
 

@@ -125,6 +125,12 @@ static void h_timer(void *ud, uint64_t at)
     e->outer.timer(e->outer.ud, at);
 }
 
+static void h_pause(void *ud, uint32_t id, int paused)
+{
+    dv_engine *e = ud;
+    if (e->outer.pause) e->outer.pause(e->outer.ud, id, paused);
+}
+
 static int is_ip(const char *host)
 {
     unsigned char a[16];
@@ -321,7 +327,8 @@ dv_error eng_tls_new(dv_engine *e, const dv_client_opts *o, char *err, size_t er
                              .connect = h_connect,
                              .write = h_write,
                              .close = h_close,
-                             .timer = h_timer};
+                             .timer = h_timer,
+                             .pause = h_pause};
     return DV_ERR_OK;
 }
 
