@@ -765,37 +765,23 @@ static int run_one(const opts *o, int argc, char **argv)
 /* ---- divan query ------------------------------------------------------------------------------
  */
 
-typedef struct qbox {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-    dv_error err;
-    int status;
-    char *body;
-    size_t len;
-    char node[128];
-    uint64_t elapsed_us;
-} qbox;
-
-static void on_query(void *ud, const dv_res *r)
+static dv_error rows_http(void *ud, const dv_http_req *req, dv_res_cb cb, void *cb_ud, uint64_t *id)
 {
-    qbox *b = ud;
-    pthread_mutex_lock(&b->mu);
-    b->err = r->err;
-    b->status = r->http_status;
-    b->len = r->value_len;
-    b->body = malloc(r->value_len + 1);
-    if (b->body) {
-        if (r->value_len) memcpy(b->body, r->value, r->value_len);
-        b->body[r->value_len] = 0;
-    }
-    snprintf(b->node, sizeof b->node, "%s", r->ctx && r->ctx->node ? r->ctx->node : "");
-    b->elapsed_us = r->ctx ? r->ctx->elapsed_us : 0;
-    b->done = 1;
-    pthread_cond_signal(&b->cv);
-    pthread_mutex_unlock(&b->mu);
+    return dv_client_http(ud, req, cb, cb_ud, id);
 }
 
+static void rows_cancel(void *ud, uint64_t id)
+{
+    dv_client_cancel(ud, id);
+}
+
+static void rows_resume(void *ud, uint64_t id)
+{
+    dv_client_http_resume(ud, id);
+}
+
+/* The rows are printed as they arrive (one compact JSON value a line); the status and errors
+ * come at the end of the response. */
 static int run_query(const opts *o, int argc, char **argv)
 {
     if (argc < 2) die_usage("query: a STATEMENT is needed");
@@ -829,31 +815,43 @@ static int run_query(const opts *o, int argc, char **argv)
                      .content_type = "application/json",
                      .timeout_ms = timeout_ms};
     dv_client *c = connect_or_die(o, "query");
-    qbox b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, DV_ERR_OK, 0, NULL, 0, "", 0};
-    dv_error rc = dv_client_http(c, &q, on_query, &b, NULL);
-    if (rc == DV_ERR_OK) {
-        pthread_mutex_lock(&b.mu);
-        while (!b.done) pthread_cond_wait(&b.cv, &b.mu);
-        pthread_mutex_unlock(&b.mu);
+    dv_rows_io io = {.ud = c, .http = rows_http, .cancel = rows_cancel, .resume = rows_resume};
+    dv_rows *rows = NULL;
+    dv_error rc = dv_rows_new(&q, &io, &rows);
+    const char *row;
+    size_t len;
+    while (rc == DV_ERR_OK && dv_rows_next(rows, &row, &len, 1) == 1) {
+        json_error_t je;
+        json_t *v = json_loadb(row, len, JSON_DECODE_ANY, &je);
+        char *line = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        if (line)
+            puts(line);
+        else
+            printf("%.*s\n", (int)len, row);
+        free(line);
+        json_decref(v);
     }
-    dv_client_close(c);
+    fflush(stdout);
+    const dv_res *res = rc == DV_ERR_OK ? dv_rows_result(rows) : NULL;
+    dv_error e = rc != DV_ERR_OK ? rc : res->err;
     free(body);
-    if (rc != DV_ERR_OK || b.err != DV_ERR_OK) {
-        dv_error e = rc != DV_ERR_OK ? rc : b.err;
+    if (e != DV_ERR_OK) {
+        const char *node = res && res->ctx && res->ctx->node[0] ? res->ctx->node : "none";
         fprintf(stderr, "divan: query: ");
         print_err_name(stderr, e);
         fprintf(stderr, " (%s): %s [node %s, %.1f ms]\n", dv_error_python_class(e), dv_strerror(e),
-                b.node[0] ? b.node : "none", (double)b.elapsed_us / 1000.0);
-        free(b.body);
+                node, (double)(res && res->ctx ? res->ctx->elapsed_us : 0) / 1000.0);
+        dv_rows_free(rows);
+        dv_client_close(c);
         return 1;
     }
     json_error_t je;
-    json_t *doc = b.body ? json_loadb(b.body, b.len, 0, &je) : NULL;
+    json_t *doc = json_loadb(res->value ? res->value : "", res->value_len, 0, &je);
     json_t *st = doc ? json_object_get(doc, "status") : NULL;
     int ok = st && json_is_string(st) && !strcmp(json_string_value(st), "success");
     if (!doc) {
         fprintf(stderr, "divan: query: parsing_failure: the response (HTTP %d) is not JSON\n",
-                b.status);
+                res->http_status);
     } else if (!ok) {
         json_t *e0 = json_array_get(json_object_get(doc, "errors"), 0);
         json_t *code = json_object_get(e0, "code"), *msg = json_object_get(e0, "msg");
@@ -861,19 +859,10 @@ static int run_query(const opts *o, int argc, char **argv)
                 st && json_is_string(st) ? json_string_value(st) : "failed",
                 json_is_integer(code) ? json_integer_value(code) : 0,
                 json_is_string(msg) ? json_string_value(msg) : "(no message)");
-    } else {
-        size_t i;
-        json_t *row;
-        json_array_foreach(json_object_get(doc, "results"), i, row)
-        {
-            char *line = json_dumps(row, JSON_COMPACT | JSON_ENCODE_ANY);
-            if (line) puts(line);
-            free(line);
-        }
-        fflush(stdout);
     }
     json_decref(doc);
-    free(b.body);
+    dv_rows_free(rows);
+    dv_client_close(c);
     return ok ? 0 : 1;
 }
 

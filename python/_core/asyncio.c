@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "client/engine.h"
 #include "core.h"
+#include "divan/rows.h"
 #include "divan/scan.h"
 
 /* ---- Types ------------------------------------------------------------------------------------
@@ -217,6 +218,19 @@ static void hook_write(void *ud, uint32_t id, const uint8_t *p, size_t n)
     PyObject *r = b ? PyObject_CallMethod(k->transport, "write", "O", b) : NULL;
     Py_XDECREF(b);
     if (!r) report(c, (PyObject *)k);
+    Py_XDECREF(r);
+}
+
+/* A streaming response's reader is behind: the transport stops reading (a transport that
+ * cannot pause keeps reading, and the rows wait in memory). */
+static void hook_pause(void *ud, uint32_t id, int paused)
+{
+    Cluster *c = ud;
+    Conn *k = cluster_find(c, id, NULL);
+    if (!k || !k->transport || c->dying) return;
+    PyObject *r =
+        PyObject_CallMethod(k->transport, paused ? "pause_reading" : "resume_reading", NULL);
+    if (!r) PyErr_Clear();
     Py_XDECREF(r);
 }
 
@@ -502,7 +516,8 @@ static int cluster_init(Cluster *c, PyObject *args, PyObject *kw)
                          .connect = hook_connect,
                          .write = hook_write,
                          .close = hook_close,
-                         .timer = hook_timer};
+                         .timer = hook_timer,
+                         .pause = hook_pause};
     dv_error rc = DV_ERR_OK;
     char err[256] = "";
     c->e = dv_engine_new(&o, &h, &rc, err, sizeof err);
@@ -730,6 +745,30 @@ static void scan_cancel_op(void *ud, uint64_t id)
     if (c->e && c->dying != 2) dv_engine_cancel(c->e, id);
 }
 
+/* The streamed rows' hooks: the request goes to this cluster's engine (as the scan's). */
+static dv_error rows_http(void *ud, const dv_http_req *req, dv_res_cb cb, void *cb_ud, uint64_t *id)
+{
+    Cluster *c = ud;
+    if (!c->e || c->dying == 2) return DV_ERR_REQUEST_CANCELED;
+    dv_error rc = dv_engine_http(c->e, req, cb, cb_ud, id);
+    if (rc == DV_ERR_OK && !c->dying) cluster_schedule_flush(c);
+    return rc;
+}
+
+static void rows_resume(void *ud, uint64_t id)
+{
+    Cluster *c = ud;
+    if (c->e && c->dying != 2) dv_engine_http_resume(c->e, id);
+}
+
+/* query_rows(service, method, path, body=None, ...) -> _Rows (see rows.c). */
+static PyObject *cluster_query_rows(Cluster *c, PyObject *args, PyObject *kw)
+{
+    if (cluster_check(c)) return NULL;
+    dv_rows_io io = {c, rows_http, scan_cancel_op, rows_resume, NULL, NULL};
+    return dv_py_rows_new((PyObject *)c, &io, 1, args, kw);
+}
+
 /* scan(bucket, scope, collection, **spec) -> _Scan (see scan.c). */
 static PyObject *cluster_scan(Cluster *c, PyObject *args, PyObject *kw)
 {
@@ -766,6 +805,9 @@ static PyMethodDef cluster_methods[] = {
      "idempotent=False) -> Future[(status, body)]."},
     {"close", (PyCFunction)(void (*)(void))cluster_close, METH_NOARGS,
      "Fail pending operations (RequestCanceledException), close the connections."},
+    {"query_rows", (PyCFunction)(void (*)(void))cluster_query_rows, METH_VARARGS | METH_KEYWORDS,
+     "query_rows(service, method, path, body=None, content_type=None, timeout_ms=0, "
+     "idempotent=False) -> _Rows: a request whose response's rows stream."},
     {"scan", (PyCFunction)(void (*)(void))cluster_scan, METH_VARARGS | METH_KEYWORDS,
      "scan(bucket, scope, collection, **spec) -> _Scan: a KV range scan."},
     {"pending", (PyCFunction)(void (*)(void))cluster_pending, METH_NOARGS,

@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "core.h"
+#include "divan/rows.h"
 #include "divan/scan.h"
 
 typedef struct {
@@ -276,6 +277,42 @@ static dv_error scan_submit(void *ud, const dv_req *req, dv_res_cb cb, void *cb_
     return rc;
 }
 
+/* The streamed rows' hooks: to the driver, under the lock that close() takes (a _Rows may
+ * outlive its cluster's close, whose driver then has failed the request already). */
+static dv_error rows_http(void *ud, const dv_http_req *req, dv_res_cb cb, void *cb_ud, uint64_t *id)
+{
+    BlockingCluster *b = ud;
+    dv_error rc = DV_ERR_CLUSTER_CLOSED;
+    pthread_rwlock_rdlock(&b->lock);
+    if (b->c) rc = dv_client_http(b->c, req, cb, cb_ud, id);
+    pthread_rwlock_unlock(&b->lock);
+    return rc;
+}
+
+static void rows_ctl(void *ud, uint64_t id, int resume)
+{
+    BlockingCluster *b = ud;
+    pthread_rwlock_rdlock(&b->lock);
+    if (b->c) (resume ? dv_client_http_resume : dv_client_cancel)(b->c, id);
+    pthread_rwlock_unlock(&b->lock);
+}
+
+static void rows_cancel(void *ud, uint64_t id)
+{
+    rows_ctl(ud, id, 0);
+}
+
+static void rows_resume(void *ud, uint64_t id)
+{
+    rows_ctl(ud, id, 1);
+}
+
+static PyObject *bc_query_rows(BlockingCluster *b, PyObject *args, PyObject *kw)
+{
+    dv_rows_io io = {b, rows_http, rows_cancel, rows_resume, NULL, NULL};
+    return dv_py_rows_new((PyObject *)b, &io, 0, args, kw);
+}
+
 static PyObject *bc_scan(BlockingCluster *b, PyObject *args, PyObject *kw)
 {
     if (!b->c) return dv_py_raise(DV_ERR_CLUSTER_CLOSED, NULL);
@@ -439,6 +476,8 @@ static PyMethodDef bc_methods[] = {
      "set_credentials(username, password): for the connections opened from now on."},
     {"submit", (PyCFunction)(void (*)(void))bc_submit, METH_FASTCALL | METH_KEYWORDS,
      "submit(kind, bucket, scope, collection, key, ...) -> result_type(Result, extra)."},
+    {"query_rows", (PyCFunction)(void (*)(void))bc_query_rows, METH_VARARGS | METH_KEYWORDS,
+     "query_rows(service, method, path, body=None, ...) -> _Rows: rows streamed."},
     {"scan", (PyCFunction)(void (*)(void))bc_scan, METH_VARARGS | METH_KEYWORDS,
      "scan(bucket, scope, collection, **spec) -> _Scan: a KV range scan."},
     {"submit_all", (PyCFunction)(void (*)(void))bc_submit_all, METH_O,

@@ -53,6 +53,15 @@ struct dv_kvscan_io;
 PyObject *dv_py_scan_new(PyObject *owner, const struct dv_kvscan_io *io, int async, PyObject *args,
                          PyObject *kw);
 int dv_py_scan_init(PyObject *m);
+/* rows.c: a _Rows over dv_rows with the owner's io (as for _Scan); args and kw as
+ * http_request takes them. */
+struct dv_rows_io;
+PyObject *dv_py_rows_new(PyObject *owner, const struct dv_rows_io *io, int async, PyObject *args,
+                         PyObject *kw);
+int dv_py_rows_init(PyObject *m);
+/* Resolve the future *waiter (if any, and not done) with None, and forget it (asyncio's
+ * wait() of _Scan and _Rows). */
+void dv_py_resolve_waiter(PyObject **waiter);
 int dv_py_blocking_init(PyObject *m);
 
 #endif

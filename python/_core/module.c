@@ -107,7 +107,7 @@ PyMODINIT_FUNC PyInit__core(void)
     PyObject *m = PyModule_Create(&core_module);
     if (!m) return NULL;
     if (dv_py_result_init(m) < 0 || dv_py_asyncio_init(m) < 0 || dv_py_blocking_init(m) < 0 ||
-        dv_py_scan_init(m) < 0) {
+        dv_py_scan_init(m) < 0 || dv_py_rows_init(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -469,3 +469,20 @@ PyObject *dv_py_http_value(const dv_res *res, int detail)
                              (unsigned long long)(res->ctx ? res->ctx->elapsed_us : 0));
     return Py_BuildValue("(iy#)", res->http_status, body, (Py_ssize_t)res->value_len);
 }
+
+void dv_py_resolve_waiter(PyObject **waiter)
+{
+    PyObject *f = *waiter;
+    if (!f) return;
+    *waiter = NULL;
+    PyObject *done = PyObject_CallMethod(f, "done", NULL);
+    int d = done ? PyObject_IsTrue(done) : 1;
+    Py_XDECREF(done);
+    if (!d) {
+        PyObject *r = PyObject_CallMethod(f, "set_result", "O", Py_None);
+        if (!r) PyErr_WriteUnraisable(f);
+        Py_XDECREF(r);
+    }
+    PyErr_Clear();
+    Py_DECREF(f);
+}

@@ -26,29 +26,11 @@ typedef struct {
 
 static PyTypeObject ScanType;
 
-/* Resolve wait()'s future, if any. */
-static void resolve_waiter(Scan *sc)
-{
-    if (!sc->waiter) return;
-    PyObject *f = sc->waiter;
-    sc->waiter = NULL;
-    PyObject *done = PyObject_CallMethod(f, "done", NULL);
-    int d = done ? PyObject_IsTrue(done) : 1;
-    Py_XDECREF(done);
-    if (!d) {
-        PyObject *r = PyObject_CallMethod(f, "set_result", "O", Py_None);
-        if (!r) PyErr_WriteUnraisable(f);
-        Py_XDECREF(r);
-    }
-    PyErr_Clear();
-    Py_DECREF(f);
-}
-
 /* io.ready (asyncio, on the loop's thread, from a completion). */
 static void scan_ready(void *ud)
 {
     Scan *sc = ud;
-    if (!sc->closing) resolve_waiter(sc);
+    if (!sc->closing) dv_py_resolve_waiter(&sc->waiter);
 }
 
 static int take_bytes(PyObject *o, const char *what, const void **p, size_t *n)
@@ -251,7 +233,7 @@ static void scan_close(Scan *sc)
             Py_END_ALLOW_THREADS;
         }
     }
-    resolve_waiter(sc); /* an iteration waiting for this scan ends */
+    dv_py_resolve_waiter(&sc->waiter); /* an iteration waiting for this scan ends */
 }
 
 static PyObject *scan_close_m(Scan *sc, PyObject *unused)

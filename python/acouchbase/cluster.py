@@ -138,7 +138,7 @@ class AsyncCluster:
 
     def _query(self, statement: str, options: Any, kwargs: Dict[str, Any],
                context: Any) -> AsyncN1QLRequest:
-        return AsyncN1QLRequest(self._loop, self._core.http_request,
+        return AsyncN1QLRequest(self._loop, self._core.query_rows,
                                 self._query_request(statement, options, kwargs, context))
 
     def _query_request(self, statement: str, options: Any, kwargs: Dict[str, Any],

@@ -1,11 +1,14 @@
-"""The asyncio query request (acouchbase's ``QueryResult`` runs on it): the HTTP request is a
-future of the loop, awaited on the first ``async for`` step or by ``execute()``; cancelling the
-task that waits cancels the request in the engine."""
+"""The asyncio query request (acouchbase's ``QueryResult`` runs on it): the rows stream as the
+blocking ones do (couchbase.n1ql.QueryStream), each batch awaited on the loop; cancelling the
+task that waits, or leaving the ``async for``, cancels the request in the engine.
+
+``fetch`` reads a whole response instead (txcouchbase's Deferred fires with it)."""
 
 from typing import Any, AsyncIterator, Callable, List, Optional
 
 from couchbase.exceptions import AlreadyQueriedException, CouchbaseException
-from couchbase.n1ql import QUERY_PATH, QueryMetaData, QueryOutcome, QueryRequest
+from couchbase.n1ql import (QUERY_PATH, ROW_BATCH, QueryMetaData, QueryOutcome, QueryRequest,
+                            QueryStream, row_decoder)
 
 
 async def fetch(http_request: Callable[..., Any], req: QueryRequest) -> QueryOutcome:
@@ -26,11 +29,11 @@ async def fetch(http_request: Callable[..., Any], req: QueryRequest) -> QueryOut
 class AsyncN1QLRequest:
     is_async = True
 
-    def __init__(self, loop: Any, http_request: Callable[..., Any], request: QueryRequest) -> None:
+    def __init__(self, loop: Any, query_rows: Callable[..., Any], request: QueryRequest) -> None:
         self._loop = loop
-        self._http = http_request
+        self._query_rows = query_rows
         self._request = request
-        self._outcome: Optional[QueryOutcome] = None
+        self._meta: Optional[QueryMetaData] = None
         self._started = False
         self._done = False
 
@@ -45,11 +48,28 @@ class AsyncN1QLRequest:
         return self._rows()
 
     async def _rows(self) -> AsyncIterator[Any]:
-        outcome = await fetch(self._http, self._request)
-        self._outcome = outcome
-        for row in outcome.iter_rows():
-            yield row
-        self._done = True
+        decode = row_decoder(self._request)
+        while True:
+            stream = QueryStream(self._query_rows, self._request)
+            try:
+                while True:
+                    batch = stream.rows.next_batch(ROW_BATCH)
+                    if batch is None:
+                        break
+                    if not batch:
+                        await stream.rows.wait(self._loop)
+                        continue
+                    stream.rows_seen = True
+                    for raw in batch:
+                        yield decode(raw)
+            except BaseException:
+                stream.rows.close()
+                raise
+            meta = stream.finish()
+            if meta is not None:
+                self._meta = QueryMetaData(meta)
+                self._done = True
+                return
 
     async def _execute(self) -> List[Any]:
         return [row async for row in self]
@@ -59,7 +79,7 @@ class AsyncN1QLRequest:
         return self._loop.create_task(self._execute())
 
     def metadata(self) -> Optional[QueryMetaData]:
-        return self._outcome.meta if self._outcome is not None and self._done else None
+        return self._meta if self._done else None
 
 
 __all__ = ["AsyncN1QLRequest"]

@@ -94,7 +94,7 @@ class Cluster:
         """A SQL++ query, run on the first iteration of its result (QueryOptions, positional
         parameters as extra arguments, named parameters as unknown keyword arguments)."""
         self._check_open()
-        return QueryResult(N1QLRequest(self._core.http_request,
+        return QueryResult(N1QLRequest(self._core.query_rows,
                                        self._query_request(statement, options, kwargs, None)))
 
     def _query_request(self, statement: str, options: Any, kwargs: Dict[str, Any],
@@ -225,7 +225,7 @@ class Scope(ScopeLogic):
         cluster = self._bucket._cluster
         cluster._check_open()
         req = cluster._query_request(statement, options, kwargs, self._query_context())
-        return QueryResult(N1QLRequest(cluster._core.http_request, req))
+        return QueryResult(N1QLRequest(cluster._core.query_rows, req))
 
 
 class Collection(LegacyMethods, StructureMethods, CollectionLogic[

@@ -1,16 +1,18 @@
 """SQL++ (N1QL) queries: the official SDK's enums and metadata classes, and divan's query
-request over libdivan's HTTP primitive (``_core ... http_request``).
+request over libdivan's streamed rows (``_core ... query_rows``, include/divan/rows.h).
 
 A query is built from ``(statement, *options, **kwargs)`` by the official rules
 (query-service.md §9.1, §2.1): the first ``QueryOptions`` is the options object, every other
 positional value a positional parameter, kwargs override options, and a kwarg that is not an
 option is a named parameter. :class:`N1QLRequest` then runs it lazily, on the first iteration:
-one ``POST /query/service`` to a node with the query service; the whole response is read, then
-the rows are handed out (none when the query failed: the mapped exception is raised instead,
-§6); ``metadata()`` is there once the rows were consumed. ``adhoc=False`` uses the enhanced
-prepared flow (``PREPARE ... auto_execute``, then ``prepared``), re-preparing on 4040/4050/4070
-(§3). Errors map as in §7: the official regexes over the body and each error, then the core's
-table by code.
+one ``POST /query/service`` to a node with the query service. The rows are handed out as they
+arrive, each decoded when it is reached (libdivan splits them out of the response in C and
+holds at most two batches of about 1 MiB: a slow reader pauses the response); the rest of the
+response comes at the end, and a failed query raises the mapped exception then, after any rows
+the service sent first (§6). ``metadata()`` is there once the rows were consumed.
+``adhoc=False`` uses the enhanced prepared flow (``PREPARE ... auto_execute``, then
+``prepared``), re-preparing on 4040/4050/4070 (§3). Errors map as in §7: the official regexes
+over the body and each error, then the core's table by code.
 """
 
 import json
@@ -508,6 +510,51 @@ class QueryOutcome:
 
 
 HttpRequest = Callable[..., Tuple[int, bytes]]
+ROW_BATCH = 256  # rows taken from the stream at a time
+
+
+def row_decoder(req: QueryRequest) -> Callable[[bytes], Any]:
+    """How a row's JSON bytes become its value: the query's serializer, else the default."""
+    ser = req.serializer if req.serializer is not None else DefaultJsonSerializer()
+
+    def decode(raw: bytes) -> Any:
+        try:
+            return ser.deserialize(raw)
+        except ValueError:
+            raise ParsingFailedException(message="a row of the query response is not JSON",
+                                         context=req.context(), error_code=8) from None
+    return decode
+
+
+class QueryStream:
+    """One attempt of a query over ``query_rows``: its rows, then its outcome. Shared by the
+    blocking and asyncio requests (which differ in how they wait for a batch)."""
+
+    def __init__(self, query_rows: Callable[..., Any], req: QueryRequest) -> None:
+        body, timeout_ms = req.attempt()
+        self.req = req
+        self.rows_seen = False
+        try:
+            self.rows = query_rows("query", "POST", QUERY_PATH, body, "application/json",
+                                   timeout_ms=timeout_ms, idempotent=req.read_only)
+        except CouchbaseException as exc:
+            raise req.transport_error(exc) from None
+
+    def finish(self) -> Optional[Dict[str, Any]]:
+        """Once the rows are through: the response's other members, or None to send the query
+        again (its prepared statement was gone); raises the query's exception."""
+        try:
+            status, meta = self.rows.result()[:2]
+        except CouchbaseException as exc:
+            raise self.req.transport_error(exc) from None
+        finally:
+            self.rows.close()
+        got = self.req.handle(status, meta)
+        if got is None and self.rows_seen:  # a retry cannot take rows back
+            raise InternalServerFailureException(
+                message="the query failed after rows were returned",
+                context=self.req.context(status, meta), error_code=5)
+        return got[1] if got is not None else None
 
 
 class FetchedRequest:
@@ -541,12 +588,13 @@ class FetchedRequest:
 
 
 class N1QLRequest:
-    """A blocking query: sent on the first iteration, ``execute()`` or ``rows()``."""
+    """A blocking query: sent on the first iteration, ``execute()`` or ``rows()``; its rows
+    stream (the wait for the next batch releases the GIL)."""
 
-    def __init__(self, http_request: HttpRequest, request: QueryRequest) -> None:
-        self._http = http_request
+    def __init__(self, query_rows: Callable[..., Any], request: QueryRequest) -> None:
+        self._query_rows = query_rows
         self._request = request
-        self._outcome: Optional[QueryOutcome] = None
+        self._meta: Optional[QueryMetaData] = None
         self._started = False
         self._done = False
 
@@ -567,43 +615,45 @@ class N1QLRequest:
         return self._done
 
     @classmethod
-    def generate_n1ql_request(cls, http_request: HttpRequest,
+    def generate_n1ql_request(cls, query_rows: Callable[..., Any],
                               request: QueryRequest) -> "N1QLRequest":
-        return cls(http_request, request)
-
-    def _fetch(self) -> QueryOutcome:
-        req = self._request
-        while True:
-            body, timeout_ms = req.attempt()
-            try:
-                status, data = self._http("query", "POST", QUERY_PATH, body, "application/json",
-                                          timeout_ms=timeout_ms, idempotent=req.read_only)
-            except CouchbaseException as exc:
-                raise req.transport_error(exc) from None
-            got = req.handle(status, data)
-            if got is not None:
-                return QueryOutcome(got[0], got[1], req.serializer)
+        return cls(query_rows, request)
 
     def __iter__(self) -> Iterator[Any]:
         if self._done or self._started:
             raise AlreadyQueriedException()
         self._started = True
-        outcome = self._fetch()
-        self._outcome = outcome
-        return self._rows(outcome)
+        return self._rows()
 
-    def _rows(self, outcome: QueryOutcome) -> Iterator[Any]:
-        yield from outcome.iter_rows()
-        self._done = True
+    def _rows(self) -> Iterator[Any]:
+        decode = row_decoder(self._request)
+        while True:
+            stream = QueryStream(self._query_rows, self._request)
+            try:
+                while True:
+                    batch = stream.rows.next_batch(ROW_BATCH)
+                    if batch is None:
+                        break
+                    stream.rows_seen = True
+                    for raw in batch:
+                        yield decode(raw)
+            except BaseException:
+                stream.rows.close()  # a reader that stops (break, error) cancels the query
+                raise
+            meta = stream.finish()
+            if meta is not None:
+                self._meta = QueryMetaData(meta)
+                self._done = True
+                return
 
     def execute(self) -> List[Any]:
         return list(self)
 
     def metadata(self) -> Optional[QueryMetaData]:
-        return self._outcome.meta if self._outcome is not None and self._done else None
+        return self._meta if self._done else None
 
 
 __all__ = ["QueryScanConsistency", "QueryProfile", "QueryStatus", "QueryProblem",
            "QueryWarning", "QueryError", "QueryMetrics", "QueryMetaData", "N1QLRequest",
-           "FetchedRequest", "QueryRequest", "QueryOutcome",
+           "FetchedRequest", "QueryRequest", "QueryOutcome", "QueryStream", "row_decoder",
            "QUERY_ERROR_MAPPING"]
