@@ -14,6 +14,10 @@
  *  - an attempt that fails before its request was written (connect refused, reset), or any
  *    failure of an idempotent request, or a kept-alive connection that the server closed
  *    before answering (it had closed it as idle), is tried again with the KV backoff;
+ *  - a request with a rows callback has its body's top-level "results" elements split out as
+ *    they arrive (rowsplit.c) and handed over one by one; a callback that returns nonzero
+ *    pauses the connection's reads (hooks.pause) until dv_engine_http_resume, the deadline
+ *    frozen meanwhile; once a row was handed over the request is not tried again;
  *  - one deadline: AMBIGUOUS_TIMEOUT, or UNAMBIGUOUS_TIMEOUT for an idempotent request (the
  *    official query's read_only rule); cancellation and closing give REQUEST_CANCELED.
  * Completions never run while a list is being walked: each one restarts the walk. */

@@ -17,7 +17,27 @@ struct dv_query_catalog {
     json_t *prepared;   /* name -> {text, query_context} */
     atomic_uint nbuilt; /* built secondary indexes: writes are ignored while there are none */
     unsigned long next_id;
+    void (*changed)(void *ud, const char *bucket); /* index definitions or states changed */
+    void *changed_ud;
 };
+
+void dv_query_catalog_on_change(dv_query_catalog *c, void (*fn)(void *ud, const char *bucket),
+                                void *ud)
+{
+    pthread_mutex_lock(&c->mu);
+    c->changed = fn;
+    c->changed_ud = ud;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Unlock, then tell the listener (outside the mutex: it reads the catalog). */
+static void unlock_changed(dv_query_catalog *c, const char *bucket)
+{
+    void (*fn)(void *, const char *) = c->changed;
+    void *ud = c->changed_ud;
+    pthread_mutex_unlock(&c->mu);
+    if (fn) fn(ud, bucket);
+}
 
 #define MAX_PREPARED 16384
 
@@ -134,7 +154,7 @@ int q_catalog_add(dv_query_catalog *c, const q_index *ix)
         return -1;
     }
     c->n++;
-    pthread_mutex_unlock(&c->mu);
+    unlock_changed(c, ix->bucket);
     return 0;
 }
 
@@ -148,7 +168,7 @@ int q_catalog_drop(dv_query_catalog *c, const char *bucket, const char *scope,
             index_clear(&c->v[i]);
             memmove(&c->v[i], &c->v[i + 1], (c->n - i - 1) * sizeof c->v[0]);
             c->n--;
-            pthread_mutex_unlock(&c->mu);
+            unlock_changed(c, bucket);
             return 0;
         }
     pthread_mutex_unlock(&c->mu);
@@ -177,12 +197,72 @@ int q_catalog_set_state(dv_query_catalog *c, const char *bucket, const char *sco
     pthread_mutex_lock(&c->mu);
     for (size_t i = 0; i < c->n; i++)
         if (same_ks(&c->v[i], bucket, scope, collection) && !strcmp(c->v[i].name, name)) {
+            int same = !strcmp(c->v[i].state, state);
             snprintf(c->v[i].state, sizeof c->v[i].state, "%s", state);
-            pthread_mutex_unlock(&c->mu);
+            if (same)
+                pthread_mutex_unlock(&c->mu);
+            else
+                unlock_changed(c, bucket);
             return 0;
         }
     pthread_mutex_unlock(&c->mu);
     return 1;
+}
+
+json_t *dv_query_catalog_definitions(dv_query_catalog *c, const char *bucket)
+{
+    json_t *out = json_array();
+    if (!out) return NULL;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->n; i++) {
+        const q_index *ix = &c->v[i];
+        if (strcmp(ix->bucket, bucket)) continue;
+        json_t *d = json_pack("{s:s,s:s,s:s,s:b,s:b,s:O,s:s}", "name", ix->name, "scope", ix->scope,
+                              "collection", ix->collection, "primary", ix->primary, "legacy",
+                              ix->legacy, "keys", ix->keys, "state", ix->state);
+        if (d && ix->condition) json_object_set_new(d, "condition", json_string(ix->condition));
+        if (d && ix->partition) json_object_set_new(d, "partition", json_string(ix->partition));
+        if (d && ix->with) json_object_set(d, "with", ix->with);
+        if (!d || json_array_append_new(out, d) < 0) {
+            json_decref(out);
+            out = NULL;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return out;
+}
+
+int dv_query_catalog_restore(dv_query_catalog *c, const char *bucket, const json_t *def)
+{
+    q_index ix = {0};
+    const char *name = json_string_value(json_object_get(def, "name"));
+    const char *scope = json_string_value(json_object_get(def, "scope"));
+    const char *collection = json_string_value(json_object_get(def, "collection"));
+    const char *state = json_string_value(json_object_get(def, "state"));
+    json_t *keys = json_object_get(def, "keys");
+    json_t *cond = json_object_get(def, "condition"), *part = json_object_get(def, "partition");
+    json_t *with = json_object_get(def, "with");
+    if (!name || !scope || !collection || !state || strlen(state) >= sizeof ix.state ||
+        !json_is_array(keys) || (cond && !json_is_string(cond)) ||
+        (part && !json_is_string(part)) || (with && !json_is_object(with)))
+        return -2;
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k) if (!json_is_string(k)) return -2;
+    ix.name = (char *)name;
+    ix.bucket = (char *)bucket;
+    ix.scope = (char *)scope;
+    ix.collection = (char *)collection;
+    ix.primary = json_is_true(json_object_get(def, "primary"));
+    ix.legacy = json_is_true(json_object_get(def, "legacy"));
+    ix.keys = keys;
+    ix.condition = (char *)json_string_value(cond);
+    ix.partition = (char *)json_string_value(part);
+    ix.with = with;
+    /* a built secondary index comes back deferred: the caller builds it from the documents */
+    snprintf(ix.state, sizeof ix.state, "%s", ix.primary ? state : "deferred");
+    return q_catalog_add(c, &ix);
 }
 
 static json_t *index_row(const q_index *ix, const dv_query_source *src)

@@ -90,6 +90,17 @@ dv_query_catalog *dv_query_catalog_new(void);
 void dv_query_catalog_free(dv_query_catalog *c);
 /* Drop every index of a bucket (the bucket was deleted). */
 void dv_query_catalog_drop_bucket(dv_query_catalog *c, const char *bucket);
+/* Call fn (outside the catalog's lock) after each change of a bucket's index definitions or
+ * states (created, dropped, built); NULL stops it. For keeping the definitions on disk. */
+void dv_query_catalog_on_change(dv_query_catalog *c, void (*fn)(void *ud, const char *bucket),
+                                void *ud);
+/* A bucket's index definitions as a new array of {name, scope, collection, primary, legacy,
+ * keys, state, condition?, partition?, with?} objects; NULL when out of memory. */
+json_t *dv_query_catalog_definitions(dv_query_catalog *c, const char *bucket);
+/* Add one definition of that shape back to the catalog; a secondary index comes back
+ * "deferred" (build it with BUILD INDEX to have it online). 0, 1 exists already, -1 out of
+ * memory, -2 not a definition. */
+int dv_query_catalog_restore(dv_query_catalog *c, const char *bucket, const json_t *def);
 
 /* Secondary index maintenance (thread-safe): a document of keyspace ks_id of bucket was
  * written (doc: its value; NULL for a binary document) or removed (removed set). Updates every

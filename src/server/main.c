@@ -564,7 +564,7 @@ int main(int argc, char **argv)
         return fail("REST listener", err);
     }
     dv_cluster_set_ports(cluster, (uint16_t)dv_net_port(net), (uint16_t)dv_rest_port(rest));
-    dv_qsvc_options qo = {o.host, o.query_port, o.rest};
+    dv_qsvc_options qo = {o.host, o.query_port, o.rest, NULL};
     dv_qsvc *qsvc = dv_qsvc_start(cluster, users, &qo, err, sizeof err);
     if (!qsvc) {
         dv_rest_stop(rest);
@@ -602,6 +602,7 @@ int main(int argc, char **argv)
             return fail("HTTPS REST listener", err);
         dv_qsvc_options qt = qo;
         qt.port = o.tls_query_port;
+        qt.share = qsvc;
         qt.limits.tls_cert_pem = cert_pem;
         qt.limits.tls_key_pem = key_pem;
         if (!(qsvc_tls = dv_qsvc_start(cluster, users, &qt, err, sizeof err)))

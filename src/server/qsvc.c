@@ -28,6 +28,7 @@
 #include "mcbp/protocol.h"
 #include "server/kv.h"
 #include "server/listen.h"
+#include "server/persist.h"
 #include "server/rest_form.h"
 #include "topology/manifest.h"
 #include "topology/vbucket.h"
@@ -608,6 +609,8 @@ struct dv_qsvc {
     unsigned char auth_key[32];
     pthread_mutex_t hook_mu;
     bucket_hook *hooks;
+    dv_qsvc *base;           /* owner of the catalog and hooks: itself, or the service shared */
+    pthread_mutex_t save_mu; /* orders the writes of index definitions to disk */
 };
 
 static void on_store_write(void *ud, const dv_item *it)
@@ -630,6 +633,7 @@ static void on_store_write(void *ud, const dv_item *it)
  * catalog forgets them and their stores lose the hook. */
 static void prune_deleted(dv_qsvc *q)
 {
+    q = q->base;
     pthread_mutex_lock(&q->hook_mu);
     for (bucket_hook **pp = &q->hooks; *pp;) {
         bucket_hook *bh = *pp;
@@ -648,6 +652,7 @@ static void prune_deleted(dv_qsvc *q)
 
 static void ensure_hook(dv_qsvc *q, dv_bucket *b)
 {
+    q = q->base;
     dv_store *st = dv_bucket_store(b);
     if (dv_store_get_hook(st)) return;
     pthread_mutex_lock(&q->hook_mu);
@@ -1010,6 +1015,99 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     dv_log(DV_LOG_WARN, "query", "%s", line);
 }
 
+/* ---- Index definitions on disk -----------------------------------------------------------
+ * A persisted bucket keeps its index definitions in its storage's "indexes" record (a JSON
+ * array of dv_query_catalog_definitions' objects), rewritten after every change; at start they
+ * come back and the built ones are built again from the documents. */
+
+static void save_indexes(void *ud, const char *bucket)
+{
+    dv_qsvc *q = ud;
+    dv_bucket *b = dv_cluster_get_bucket(q->cluster, bucket, strlen(bucket));
+    if (!b) return;
+    struct dv_persist *ps = dv_bucket_persist(b);
+    if (ps && !dv_bucket_deleted(b)) {
+        pthread_mutex_lock(&q->save_mu); /* the last change's definitions are written last */
+        json_t *defs = dv_query_catalog_definitions(q->catalog, bucket);
+        char *text = defs ? json_dumps(defs, JSON_COMPACT) : NULL;
+        if (!text || dv_persist_meta_put(ps, "indexes", text, strlen(text)) != DV_ERR_OK)
+            dv_log(DV_LOG_ERROR, "query", "bucket %s: cannot write its index definitions", bucket);
+        free(text);
+        json_decref(defs);
+        pthread_mutex_unlock(&q->save_mu);
+    }
+    dv_bucket_release(b);
+}
+
+static void backtick(dv_buf *o, const char *name)
+{
+    dv_buf_append(o, "`", 1);
+    for (const char *p = name; *p; p++) dv_buf_append(o, *p == '`' ? "``" : p, *p == '`' ? 2 : 1);
+    dv_buf_append(o, "`", 1);
+}
+
+/* Build a restored index: BUILD INDEX, with every privilege, over the stores. */
+static void rebuild_index(dv_qsvc *q, const char *bucket, const json_t *def)
+{
+    dv_buf st = DV_BUF_INIT;
+    dv_buf_printf(&st, "BUILD INDEX ON ");
+    backtick(&st, bucket);
+    dv_buf_append(&st, ".", 1);
+    backtick(&st, json_string_value(json_object_get(def, "scope")));
+    dv_buf_append(&st, ".", 1);
+    backtick(&st, json_string_value(json_object_get(def, "collection")));
+    dv_buf_append(&st, "(", 1);
+    backtick(&st, json_string_value(json_object_get(def, "name")));
+    dv_buf_append(&st, ")", 1);
+    dv_query_request rq = {0};
+    rq.statement = (const char *)dv_buf_head(&st);
+    rq.len = dv_buf_size(&st);
+    char storage[64];
+    dv_query_source src;
+    dv_qsvc_source(&src, storage, q->cluster, NULL, q->datastore, q);
+    dv_query_result res;
+    dv_query_run(&rq, &src, q->catalog, &res);
+    if (strcmp(res.status, "success"))
+        dv_log(DV_LOG_WARN, "query", "bucket %s: index %s not rebuilt: %s", bucket,
+               json_string_value(json_object_get(def, "name")),
+               json_string_value(json_object_get(json_array_get(res.errors, 0), "msg")));
+    dv_query_result_clear(&res);
+    dv_buf_free(&st);
+}
+
+static void restore_indexes(dv_qsvc *q)
+{
+    dv_bucket **list;
+    size_t n;
+    if (dv_cluster_list_buckets(q->cluster, &list, &n) != DV_ERR_OK) return;
+    for (size_t i = 0; i < n; i++) {
+        struct dv_persist *ps = dv_bucket_persist(list[i]);
+        const char *bucket = dv_bucket_name(list[i]);
+        dv_buf j = DV_BUF_INIT;
+        if (!ps || dv_persist_meta_get(ps, "indexes", &j) != DV_ERR_OK) {
+            dv_buf_free(&j);
+            continue;
+        }
+        json_t *defs = json_loadb((const char *)dv_buf_head(&j), dv_buf_size(&j), 0, NULL);
+        dv_buf_free(&j);
+        if (!json_is_array(defs))
+            dv_log(DV_LOG_WARN, "query", "bucket %s: its index definitions do not parse", bucket);
+        size_t k;
+        json_t *d;
+        json_array_foreach(defs, k, d)
+        {
+            int rc = dv_query_catalog_restore(q->catalog, bucket, d);
+            if (rc == -2)
+                dv_log(DV_LOG_WARN, "query", "bucket %s: an index definition is not one", bucket);
+            else if (rc == 0 && !json_is_true(json_object_get(d, "primary")) &&
+                     !strcmp(json_string_value(json_object_get(d, "state")), "online"))
+                rebuild_index(q, bucket, d);
+        }
+        json_decref(defs);
+    }
+    dv_cluster_list_free(list, n);
+}
+
 dv_qsvc *dv_qsvc_start(dv_cluster *c, dv_users *users, const dv_qsvc_options *o, char *err,
                        size_t errlen)
 {
@@ -1020,40 +1118,37 @@ dv_qsvc *dv_qsvc_start(dv_cluster *c, dv_users *users, const dv_qsvc_options *o,
     }
     q->cluster = c;
     q->users = users;
-    q->catalog = dv_query_catalog_new();
+    q->base = o && o->share ? o->share : q;
+    q->catalog = q->base == q ? dv_query_catalog_new() : q->base->catalog;
     pthread_mutex_init(&q->auth_mu, NULL);
     pthread_mutex_init(&q->hook_mu, NULL);
-    if (RAND_bytes(q->auth_key, sizeof q->auth_key) != 1) {
-        dv_errmsg(err, errlen, 0, "no randomness for the query auth cache");
-        dv_query_catalog_free(q->catalog);
-        q->catalog = NULL;
-    }
-    int family = AF_INET;
-    int fd = q->catalog
-                 ? dv_listen_tcp("query", o ? o->host : NULL, o ? o->port : 0, &family, err, errlen)
-                 : -1;
-    if (fd < 0) {
-        if (!q->catalog) dv_errmsg(err, errlen, 0, "out of memory");
-        dv_query_catalog_free(q->catalog);
-        pthread_mutex_destroy(&q->auth_mu);
-        dv_free(q);
-        return NULL;
-    }
-    q->port = dv_listen_port(fd);
-    q->guard = dv_http_guard_new(o ? &o->limits : NULL, "query");
-    if (!q->guard) {
-        close(fd);
-        dv_errmsg(err, errlen, 0, "cannot start the query service's connection guard");
-        dv_query_catalog_free(q->catalog);
-        pthread_mutex_destroy(&q->auth_mu);
-        dv_free(q);
-        return NULL;
-    }
-    struct MHD_OptionItem limits[DV_HTTP_GUARD_OPTIONS];
-    dv_http_guard_options(q->guard, limits);
+    pthread_mutex_init(&q->save_mu, NULL);
     uint16_t mgmt;
     dv_cluster_ports(c, NULL, &mgmt);
     snprintf(q->datastore, sizeof q->datastore, "http://127.0.0.1:%u", mgmt ? mgmt : 8091);
+    int family = AF_INET, fd = -1;
+    if (!q->catalog) {
+        dv_errmsg(err, errlen, 0, "out of memory");
+        goto fail;
+    }
+    if (RAND_bytes(q->auth_key, sizeof q->auth_key) != 1) {
+        dv_errmsg(err, errlen, 0, "no randomness for the query auth cache");
+        goto fail;
+    }
+    fd = dv_listen_tcp("query", o ? o->host : NULL, o ? o->port : 0, &family, err, errlen);
+    if (fd < 0) goto fail;
+    q->port = dv_listen_port(fd);
+    q->guard = dv_http_guard_new(o ? &o->limits : NULL, "query");
+    if (!q->guard) {
+        dv_errmsg(err, errlen, 0, "cannot start the query service's connection guard");
+        goto fail;
+    }
+    if (q->base == q) {
+        restore_indexes(q); /* before the first request, and before changes are written */
+        dv_query_catalog_on_change(q->catalog, save_indexes, q);
+    }
+    struct MHD_OptionItem limits[DV_HTTP_GUARD_OPTIONS];
+    dv_http_guard_options(q->guard, limits);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (family == AF_INET6) flags |= MHD_USE_IPv6;
@@ -1063,15 +1158,15 @@ dv_qsvc *dv_qsvc_start(dv_cluster *c, dv_users *users, const dv_qsvc_options *o,
                               fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, q, MHD_OPTION_ARRAY,
                               limits, MHD_OPTION_END);
     if (!q->mhd) {
-        close(fd);
-        dv_http_guard_free(q->guard);
         dv_errmsg(err, errlen, 0, "query service: cannot start the HTTP daemon");
-        dv_query_catalog_free(q->catalog);
-        pthread_mutex_destroy(&q->auth_mu);
-        dv_free(q);
-        return NULL;
+        goto fail;
     }
     return q;
+fail:
+    if (fd >= 0) close(fd);
+    q->mhd = NULL;
+    dv_qsvc_stop(q);
+    return NULL;
 }
 
 int dv_qsvc_port(const dv_qsvc *q)
@@ -1082,10 +1177,12 @@ int dv_qsvc_port(const dv_qsvc *q)
 void dv_qsvc_stop(dv_qsvc *q)
 {
     if (!q) return;
-    MHD_socket fd = MHD_quiesce_daemon(q->mhd);
-    MHD_stop_daemon(q->mhd);
+    if (q->mhd) {
+        MHD_socket fd = MHD_quiesce_daemon(q->mhd);
+        MHD_stop_daemon(q->mhd);
+        if (fd != MHD_INVALID_SOCKET) close(fd);
+    }
     dv_http_guard_free(q->guard);
-    if (fd != MHD_INVALID_SOCKET) close(fd);
     for (bucket_hook *bh = q->hooks, *next; bh; bh = next) {
         next = bh->next;
         dv_store_set_hook(dv_bucket_store(bh->b), NULL);
@@ -1095,7 +1192,8 @@ void dv_qsvc_stop(dv_qsvc *q)
     pthread_mutex_destroy(&q->hook_mu);
     for (int i = 0; i < AUTH_CACHE; i++)
         if (q->auth[i].used) dv_user_release(q->auth[i].user);
-    dv_query_catalog_free(q->catalog);
+    if (q->base == q) dv_query_catalog_free(q->catalog);
     pthread_mutex_destroy(&q->auth_mu);
+    pthread_mutex_destroy(&q->save_mu);
     dv_free(q);
 }

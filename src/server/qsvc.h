@@ -27,11 +27,13 @@ typedef struct dv_qsvc_options {
     const char *host;      /* NULL: the wildcard address */
     int port;              /* 0 picks a free port */
     dv_http_limits limits; /* as the REST listener's (zeros: the defaults) */
+    dv_qsvc *share;        /* serve that service's indexes and prepared statements (TLS) */
 } dv_qsvc_options;
 
 dv_qsvc *dv_qsvc_start(dv_cluster *c, dv_users *users, const dv_qsvc_options *o, char *err,
                        size_t errlen);
 int dv_qsvc_port(const dv_qsvc *q);
+/* Stops it; one that others share is stopped after them. */
 void dv_qsvc_stop(dv_qsvc *q);
 
 /* ---- The request's parameters (exposed for tests and fuzzing) ----------------------------- */

@@ -137,10 +137,10 @@ static void b64(const char *in, char *out)
 }
 
 /* One request on a new connection (Connection: close): the status; *body the parsed JSON. */
-static int request(const char *method, const char *path, const char *auth, const char *ctype,
-                   const char *body, json_t **out)
+static int request_on(int port, const char *method, const char *path, const char *auth,
+                      const char *ctype, const char *body, json_t **out)
 {
-    int fd = tu_dial(dv_qsvc_port(qsvc));
+    int fd = tu_dial(port);
     assert_true(fd >= 0);
     char req[8192], a[256] = "", enc[200];
     if (auth) {
@@ -170,6 +170,12 @@ static int request(const char *method, const char *path, const char *auth, const
     if (!*out) fail_msg("not JSON: %s", b + 4);
     free(buf);
     return status;
+}
+
+static int request(const char *method, const char *path, const char *auth, const char *ctype,
+                   const char *body, json_t **out)
+{
+    return request_on(dv_qsvc_port(qsvc), method, path, auth, ctype, body, out);
 }
 
 static json_t *post(const char *auth, const char *json, int *status)
@@ -364,6 +370,34 @@ static void test_indexes_go_with_the_bucket(void **s)
     json_decref(r);
 }
 
+/* A second listener sharing the first one's catalog (as the TLS port shares the plain one's):
+ * an index made on either is listed and used on both, and kept up to date by KV writes. */
+static void test_shared_listener_serves_the_same_indexes(void **s)
+{
+    (void)s;
+    char err[256];
+    dv_qsvc_options o = {.host = "127.0.0.1", .port = 0, .share = qsvc};
+    dv_qsvc *other = dv_qsvc_start(cluster, users, &o, err, sizeof err);
+    assert_non_null(other);
+    kv_set("k1", "{\"a\":1}");
+    json_t *r;
+    int st =
+        request_on(dv_qsvc_port(other), "POST", "/query/service", "admin:pw", "application/json",
+                   "{\"statement\":\"CREATE INDEX ia ON `default`(a)\"}", &r);
+    assert_int_equal(st, 200);
+    json_decref(r);
+    kv_set("k2", "{\"a\":2}");
+    r = post("admin:pw", "{\"statement\":\"SELECT RAW name FROM system:indexes\"}", &st);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(r, "results"), 0)), "ia");
+    json_decref(r);
+    r = post("admin:pw", "{\"statement\":\"SELECT RAW META().id FROM `default` WHERE a = 2\"}",
+             &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(r, "results"), 0)), "k2");
+    json_decref(r);
+    dv_qsvc_stop(other);
+}
+
 static void test_configs_list_n1ql(void **s)
 {
     (void)s;
@@ -386,6 +420,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_service, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_and_privileges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_indexes_go_with_the_bucket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_listener_serves_the_same_indexes, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_configs_list_n1ql, setup, teardown),
     };
     return TU_RUN(tests);

@@ -322,3 +322,59 @@ def test_deleted_documents_keep_their_system_xattrs(node, run):
     run(write())
     node.kill()
     assert run(read()) == (False, "me")
+
+
+def test_query_indexes_survive_restart(node, run):
+    """Index definitions live with the bucket: after SIGKILL and a restart the same indexes are
+    listed in the same states, the built ones answer through the index again and keep up with
+    new writes; a dropped one stays dropped."""
+    from couchbase.n1ql import QueryScanConsistency
+    from couchbase.options import QueryOptions
+
+    catalog = ("SELECT name, state, index_key, `condition`, is_primary FROM system:indexes "
+               "WHERE keyspace_id = 'default' ORDER BY name")
+    g3 = "SELECT RAW META().id FROM `default` WHERE g = 3 AND i >= 0 ORDER BY META().id"
+
+    async def rows(cluster, statement, *opts):
+        return [r async for r in cluster.query(statement, *opts)]
+
+    async def before():
+        cluster, bucket = await connect(node.start())
+        coll = bucket.default_collection()
+        for i in range(40):
+            await coll.upsert("d%02d" % i, {"i": i, "g": i % 4}, persist_level())
+        for st in ("CREATE PRIMARY INDEX ON `default`",
+                   "CREATE INDEX ix_g ON `default`(g) WHERE i >= 0",
+                   "CREATE INDEX ix_late ON `default`(i) WITH {\"defer_build\": true}",
+                   "CREATE INDEX ix_built ON `default`(i, g) WITH {\"defer_build\": true}",
+                   "BUILD INDEX ON `default`(ix_built)",
+                   "CREATE INDEX ix_gone ON `default`(g)",
+                   "DROP INDEX ix_gone ON `default`"):
+            await rows(cluster, st)
+        out = await rows(cluster, catalog), await rows(cluster, g3)
+        await cluster.close()
+        return out
+
+    listed, found = run(before())
+    assert [r["name"] for r in listed] == ["#primary", "ix_built", "ix_g", "ix_late"]
+    assert found == ["d%02d" % i for i in range(3, 40, 4)]
+    node.kill()
+
+    async def after():
+        cluster, bucket = await connect(node.start())
+        got = await rows(cluster, catalog)
+        plan = await rows(cluster, "EXPLAIN " + g3)
+        found = await rows(cluster, g3)
+        await bucket.default_collection().upsert("new", {"i": 100, "g": 3})
+        fresh = await rows(cluster, g3, QueryOptions(
+            scan_consistency=QueryScanConsistency.REQUEST_PLUS))
+        await cluster.close()
+        return got, plan, found, fresh
+
+    got, plan, found_after, fresh = run(after())
+    assert got == listed
+    assert {r["name"]: r["state"] for r in got} == {
+        "#primary": "online", "ix_built": "online", "ix_g": "online", "ix_late": "deferred"}
+    assert "ix_g" in json.dumps(plan)
+    assert found_after == found
+    assert fresh == found + ["new"]
