@@ -248,7 +248,9 @@ typedef struct dv_http_req {
      * call into the client from it), and the completion's body is the rest, with "results"
      * empty. rows returns nonzero to pause: the response is not read further (TCP holds the
      * server back; the time paused does not count against the timeout) until
-     * dv_client_http_resume. NULL: the whole body comes with the completion. */
+     * dv_client_http_resume. After the rows of one read it is called once with row NULL and
+     * len 0 (its return value then ignored): the moment to wake a reader, once per read
+     * rather than per row. NULL: the whole body comes with the completion. */
     int (*rows)(void *rows_ud, const char *row, size_t len);
     void *rows_ud;
 } dv_http_req;

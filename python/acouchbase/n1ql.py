@@ -8,7 +8,7 @@ from typing import Any, AsyncIterator, Callable, List, Optional
 
 from couchbase.exceptions import AlreadyQueriedException, CouchbaseException
 from couchbase.n1ql import (QUERY_PATH, ROW_BATCH, QueryMetaData, QueryOutcome, QueryRequest,
-                            QueryStream, row_decoder)
+                            QueryStream, batch_decoder)
 
 
 async def fetch(http_request: Callable[..., Any], req: QueryRequest) -> QueryOutcome:
@@ -48,7 +48,7 @@ class AsyncN1QLRequest:
         return self._rows()
 
     async def _rows(self) -> AsyncIterator[Any]:
-        decode = row_decoder(self._request)
+        decode = batch_decoder(self._request)
         while True:
             stream = QueryStream(self._query_rows, self._request)
             try:
@@ -60,8 +60,8 @@ class AsyncN1QLRequest:
                         await stream.rows.wait(self._loop)
                         continue
                     stream.rows_seen = True
-                    for raw in batch:
-                        yield decode(raw)
+                    for row in decode(batch):
+                        yield row
             except BaseException:
                 stream.rows.close()
                 raise

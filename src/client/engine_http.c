@@ -324,7 +324,9 @@ static int on_split_row(void *ud, const char *row, size_t len)
  * completed with an error. */
 static int drain(dv_engine *e, hreq *h)
 {
+    int fed = 0;
     while (!h->paused && dv_buf_size(&h->resp.body)) {
+        fed = 1;
         long k = dv_rowsplit_feed(h->split, dv_buf_head(&h->resp.body), dv_buf_size(&h->resp.body),
                                   on_split_row, h);
         if (k < 0) {
@@ -333,6 +335,7 @@ static int drain(dv_engine *e, hreq *h)
         }
         dv_buf_consume(&h->resp.body, (size_t)k);
     }
+    if (fed) h->rows(h->rows_ud, NULL, 0); /* the end of this read's rows */
     if (h->paused) {
         h->paused_at = eng_now(e);
         if (h->state == HREQ_SENT && !h->sock_paused && e->h.pause) {

@@ -18,6 +18,7 @@ struct dv_rows {
     dv_buf out; /* the reader's: rows handed over, read up to at */
     size_t at;
     int paused;    /* under mu: the rows callback paused the response */
+    int told;      /* under mu: the reader was woken for the rows in `in` */
     int done;      /* under mu: the completion came (res) */
     int cancelled; /* the reader gave up on the rows */
     int refs;      /* under mu: the reader's and the request's */
@@ -42,11 +43,21 @@ static void unref_locked(dv_rows *r)
     if (last) rows_destroy(r);
 }
 
+/* Rows are gathered silently; the reader is woken once per read (row NULL), so that it takes
+ * them in one batch instead of chasing the driver row by row. */
 static int on_row(void *ud, const char *row, size_t len)
 {
     dv_rows *r = ud;
     pthread_mutex_lock(&r->mu);
-    int was_empty = dv_buf_size(&r->in) == 0;
+    if (!row) {
+        if (dv_buf_size(&r->in) && !r->told) {
+            r->told = 1;
+            pthread_cond_broadcast(&r->cv);
+            if (r->io.ready) r->io.ready(r->io.ready_ud);
+        }
+        pthread_mutex_unlock(&r->mu);
+        return 0;
+    }
     uint32_t n = (uint32_t)len;
     if (r->cancelled || len > UINT32_MAX) {
         /* dropped: the reader is gone or the row cannot be framed (rowsplit bounds rows far
@@ -55,10 +66,6 @@ static int on_row(void *ud, const char *row, size_t len)
         r->cancelled = 1; /* out of memory: the rows stop; the completion says nothing of it */
     }
     if (dv_buf_size(&r->in) >= DV_ROWS_HIGH_WATER) r->paused = 1;
-    if (was_empty) {
-        pthread_cond_broadcast(&r->cv);
-        if (r->io.ready) r->io.ready(r->io.ready_ud);
-    }
     int pause = r->paused;
     pthread_mutex_unlock(&r->mu);
     return pause;
@@ -125,7 +132,7 @@ int dv_rows_next(dv_rows *r, const char **row, size_t *len, int wait)
 {
     if (!r->cancelled && take(r, row, len)) return 1;
     pthread_mutex_lock(&r->mu);
-    while (!r->cancelled && !r->done && dv_buf_size(&r->in) == 0) {
+    while (!r->cancelled && !r->done && !r->told) { /* a read's rows, or the end */
         if (!wait) {
             pthread_mutex_unlock(&r->mu);
             return 0;
@@ -148,6 +155,7 @@ int dv_rows_next(dv_rows *r, const char **row, size_t *len, int wait)
     r->in = spent;
     dv_buf_reset(&r->in);
     r->at = 0;
+    r->told = 0;
     int resume = r->paused && !r->done;
     r->paused = 0;
     uint64_t id = r->id;
