@@ -113,8 +113,11 @@ static const char usage_text[] =
     "                          authentication or bucket; one thread and blocking socket per\n"
     "                          connection, --in-flight requests pipelined on it; --timeout is\n"
     "                          the wait for a response (default 10000 ms); the summary is the\n"
-    "                          same. --user, --password and --bucket are ignored; --collection\n"
-    "                          and --durability are refused.\n"
+    "                          same. --user, --password and --bucket are ignored unless\n"
+    "                          --sasl; --collection and --durability are refused.\n"
+    "      --sasl              with --memcached: each connection first authenticates (SASL\n"
+    "                          PLAIN, --user/--password) and selects --bucket, so that the same\n"
+    "                          plain loader also drives divan-server or Couchbase Server\n"
     "\n"
     "Errors: one line on stderr, exit 1 (usage errors: exit 2).\n";
 
@@ -139,7 +142,7 @@ typedef struct opts {
     uint64_t keys, ops;
     double duration;
     const char *prefix;
-    int no_populate, quiet, json, allow_errors, memcached;
+    int no_populate, quiet, json, allow_errors, memcached, sasl;
 } opts;
 
 static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -184,6 +187,7 @@ enum {
     O_JSON,
     O_ALLOW_ERRORS,
     O_MEMCACHED,
+    O_SASL,
     O_VERSION,
     O_TRUST_STORE,
     O_NO_VERIFY,
@@ -223,6 +227,7 @@ static const struct option long_opts[] = {
     {"json", no_argument, NULL, O_JSON},
     {"allow-errors", no_argument, NULL, O_ALLOW_ERRORS},
     {"memcached", no_argument, NULL, O_MEMCACHED},
+    {"sasl", no_argument, NULL, O_SASL},
     {"version", no_argument, NULL, O_VERSION},
     {"trust-store", required_argument, NULL, O_TRUST_STORE},
     {"no-verify", no_argument, NULL, O_NO_VERIFY},
@@ -367,6 +372,9 @@ static int parse_opts(int argc, char **argv, opts *o)
             break;
         case O_ALLOW_ERRORS:
             o->allow_errors = 1;
+            break;
+        case O_SASL:
+            o->sasl = 1;
             break;
         case O_MEMCACHED:
             o->memcached = 1;
@@ -1149,6 +1157,51 @@ static void mc_connect(lconn *lc)
         mc_die(lc, "setsockopt: %s", strerror(errno));
 }
 
+static void mc_read(lconn *lc);
+static void mc_flush(lconn *lc);
+
+/* One request and its response before the load (--sasl); a failure is fatal. */
+static void mc_call(lconn *lc, uint8_t opcode, const char *key, const void *value, size_t vlen)
+{
+    dv_frame f;
+    memset(&f, 0, sizeof f);
+    f.magic = DV_MAGIC_REQ;
+    f.opcode = opcode;
+    f.opaque = ++lc->opaque;
+    f.key = (const uint8_t *)key;
+    f.key_len = strlen(key);
+    f.value = value;
+    f.value_len = vlen;
+    if (dv_frame_encode(&lc->out, &f) != DV_MCBP_OK) mc_die(lc, "out of memory");
+    mc_flush(lc);
+    size_t used;
+    int rc;
+    while ((rc = dv_frame_decode(dv_buf_head(&lc->in), dv_buf_size(&lc->in),
+                                 DV_FRAME_DEFAULT_MAX_BODY, &f, &used)) == DV_MCBP_NEED_MORE)
+        mc_read(lc);
+    if (rc < 0) mc_die(lc, "bad response: %s", dv_mcbp_strerror(rc));
+    if (f.status)
+        mc_die(lc, "%s: %s", opcode == DV_OP_SASL_AUTH ? "authentication" : "bucket",
+               dv_strerror(dv_mcbp_status_error(opcode, f.status)));
+    dv_buf_consume(&lc->in, used);
+}
+
+/* --sasl: SASL PLAIN as --user, then SELECT_BUCKET --bucket. */
+static void mc_login(lconn *lc)
+{
+    const opts *o = lc->L->o;
+    size_t ul = strlen(o->user), pl = strlen(o->password);
+    char *msg = malloc(ul + pl + 2);
+    if (!msg) mc_die(lc, "out of memory");
+    msg[0] = '\0';
+    memcpy(msg + 1, o->user, ul);
+    msg[1 + ul] = '\0';
+    memcpy(msg + 2 + ul, o->password, pl);
+    mc_call(lc, DV_OP_SASL_AUTH, "PLAIN", msg, ul + pl + 2);
+    free(msg);
+    mc_call(lc, DV_OP_SELECT_BUCKET, o->bucket, NULL, 0);
+}
+
 /* Append the connection's next request to its output; 0 when the phase is over for it. */
 static int mc_issue(lconn *lc, mc_req *r)
 {
@@ -1303,6 +1356,7 @@ static int run_load(opts *o, int argc, char **argv)
     if (o->ratio > 100) die_usage("--ratio: 0 to 100");
     if (o->keys < 1) die_usage("--keys: at least 1");
     if (strlen(o->prefix) > 200) die_usage("--prefix: at most 200 bytes");
+    if (o->sasl && !o->memcached) die_usage("--sasl: only with --memcached");
     if (o->memcached && (o->scope || o->durability))
         die_usage("--memcached: memcached has no collections or durability");
 
@@ -1338,6 +1392,7 @@ static int run_load(opts *o, int argc, char **argv)
                 return 1;
             }
             mc_connect(lc);
+            if (o->sasl) mc_login(lc);
         } else {
             lc->c = connect_or_die(o, "load");
             open_or_die(lc->c, o, "load");

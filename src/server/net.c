@@ -16,7 +16,8 @@
 #include "base/alloc.h"
 #include "base/log.h"
 
-#define READ_CHUNK (64 * 1024)
+#define READ_CHUNK  (64 * 1024)
+#define SERVE_CHUNK (16u << 10) /* reply bytes written at a time from a long pipeline */
 /* A written buffer larger than this is freed rather than kept for the next write, so that an
  * idle connection does not hold the memory of its largest reply. */
 #define KEEP_WBUF (256 * 1024)
@@ -201,9 +202,11 @@ static void process(conn *c)
 {
     if (c->closing) return;
     dv_net *n = c->w->net;
-    size_t r = room(c);
-    if (r && dv_buf_size(&c->in)) {
-        size_t limit = dv_buf_size(&c->out) + r;
+    size_t r;
+    while ((r = room(c)) && dv_buf_size(&c->in)) {
+        /* Replies go out every SERVE_CHUNK bytes: the client reads the first ones while the
+         * rest are being served (a long pipeline is not answered in one lump). */
+        size_t limit = dv_buf_size(&c->out) + (r < SERVE_CHUNK ? r : SERVE_CHUNK);
         long used = n->h.data(c->session, dv_buf_head(&c->in), dv_buf_size(&c->in), &c->out, limit);
         if (used < 0) {
             c->closing = 1;
@@ -218,6 +221,10 @@ static void process(conn *c)
             c->held_next = c->w->held;
             c->w->held = c;
         }
+        if (used <= 0 || c->closing || c->held) break;
+        /* Out once a chunk is ready, or when the room ran out (the budget may be spent: what
+         * the socket takes now frees it, and the rest of `in` is served, not left waiting) */
+        if (dv_buf_size(&c->out) >= SERVE_CHUNK || r < SERVE_CHUNK) flush(c);
     }
     written(c);
 }
