@@ -66,10 +66,10 @@ def draw(out, asyncio_results, blocking_results, server_results):
         values = {}
         for kind in server_load.SERVERS:
             for group, load in zip(groups, server_load.LOADS):
-                runs = loads.get((kind,) + load)
+                runs = loads.get((kind, "plain") + load)
                 values[(kind, group)] = median([r[index] for r in runs]) if runs else None
         _bars(ax, groups, server_load.SERVERS, values, label)
-    axes[0].set_title("divan-server and memcached under divan load")
+    axes[0].set_title("divan-server and memcached under the same loader (divan load --memcached)")
     paths.append(_save(fig, out / "server.png"))
 
     fig, ax = plt.subplots(figsize=(5, 4))

@@ -1,10 +1,12 @@
 """divan-server against Debian's memcached: throughput, CPU per operation, memory, start-up.
 
-- load: ``divan load`` (libdivan, the Couchbase handshake) against divan-server and
-  ``divan load --memcached`` (memcached's plain binary protocol) against memcached: GET/SET 90/10
-  and 50/50, one request in flight per connection or 16 (pipelined), 1 and 16 connections,
-  100-byte documents on 10,000 keys. For each: ops/s and the server's CPU time per operation
-  (user + system, from /proc/PID/stat over the measured run), and divan/memcached ratios.
+- load: ``divan load --memcached`` (memcached's plain binary protocol, one blocking thread per
+  connection) against memcached and, with ``--sasl`` (it logs in and selects the bucket first),
+  against divan-server: the same loader for both servers; and ``divan load`` (libdivan, the
+  Couchbase handshake, as the SDKs) against divan-server. GET/SET 90/10 and 50/50; 1 request
+  in flight on 1 and 16 connections, 16 on 1 and 16, 256 on 1 (pipelined); 100-byte documents
+  on 10,000 keys. For each: ops/s and the server's CPU time per operation (user + system, from
+  /proc/PID/stat over the measured run), and divan/memcached ratios.
 - memory: each server's resident set (VmRSS) once it holds 1,000,000 documents of 100 bytes.
 divan-server runs with --ephemeral here (in memory, as memcached); persist_bench.py measures
 what persistence costs.
@@ -36,8 +38,10 @@ KEYS = 10_000
 SIZE = 100
 MILLION = 1_000_000
 SERVERS = ("divan", "memcached")
+# server, loader: "plain" is divan load --memcached (--sasl on divan-server), "libdivan" divan load
+RUNS = (("divan", "plain"), ("memcached", "plain"), ("divan", "libdivan"))
 # (gets %, requests in flight per connection, connections)
-LOADS = [(r, i, c) for r in (90, 50) for i in (1, 16) for c in (1, 16)]
+LOADS = [(r, i, c) for r in (90, 50) for i, c in ((1, 1), (1, 16), (16, 1), (16, 16), (256, 1))]
 
 
 def free_port():
@@ -96,13 +100,17 @@ def started(kind, pin):
         proc.wait()
 
 
-def load(kind, port, pin, extra):
-    """The JSON summary of one divan load run."""
-    if kind == "divan":
+def load(kind, port, pin, extra, loader=None):
+    """The JSON summary of one divan load run (by default libdivan's on divan-server)."""
+    if loader is None:
+        loader = "libdivan" if kind == "divan" else "plain"
+    if loader == "libdivan":
         argv = [DIVAN, "load", "-U", "couchbase://127.0.0.1:%d" % port, "-u", "user",
                 "-p", "password"]
     else:
         argv = [DIVAN, "load", "--memcached", "-U", "memcached://127.0.0.1:%d" % port]
+        if kind == "divan":
+            argv += ["--sasl", "-u", "user", "-p", "password"]
     argv += ["--keys", str(KEYS), "--size", str(SIZE), "--json", "--quiet"] + extra
     if pin:
         argv = ["taskset", "-c", "1"] + argv
@@ -113,24 +121,32 @@ def load(kind, port, pin, extra):
 
 
 def measure_loads(args, pin):
-    """{(server, ratio, in_flight, conns): [(ops/s, cpu µs/op), ...]} over the repetitions."""
+    """{(server, loader, ratio, in_flight, conns): [(ops/s, cpu µs/op), ...]} over the
+    repetitions."""
     results = {}
     for rep in range(args.reps):
         for kind in SERVERS:
             with started(kind, pin) as (pid, port):
-                load(kind, port, pin, ["-n", "1"])  # populates every key
-                for gets, in_flight, conns in LOADS:
-                    before = cpu_seconds(pid)
-                    got = load(kind, port, pin, [
-                        "--no-populate", "-d", str(args.seconds), "-r", str(gets),
-                        "-i", str(in_flight), "-c", str(conns)])
-                    cpu = cpu_seconds(pid) - before
-                    ops = got["ops_per_sec"]
-                    per_op = cpu / got["ops"] * 1e6 if got["ops"] else None
-                    results.setdefault((kind, gets, in_flight, conns), []).append((ops, per_op))
-                    print("rep %d %-9s get %d%% %2d in flight %2d conns: %.0f ops/s, %s us/op" % (
-                        rep + 1, kind, gets, in_flight, conns, ops,
-                        "?" if per_op is None else "%.2f" % per_op), file=sys.stderr)
+                load(kind, port, pin, ["-n", "1"], "plain")  # populates every key (vbucket 0)
+                if kind == "divan":
+                    load(kind, port, pin, ["-n", "1"])  # and on the keys' own vbuckets
+                for server, loader in RUNS:
+                    if server != kind:
+                        continue
+                    for gets, in_flight, conns in LOADS:
+                        before = cpu_seconds(pid)
+                        got = load(kind, port, pin, [
+                            "--no-populate", "-d", str(args.seconds), "-r", str(gets),
+                            "-i", str(in_flight), "-c", str(conns)], loader)
+                        cpu = cpu_seconds(pid) - before
+                        ops = got["ops_per_sec"]
+                        per_op = cpu / got["ops"] * 1e6 if got["ops"] else None
+                        results.setdefault((kind, loader, gets, in_flight, conns), []).append(
+                            (ops, per_op))
+                        print("rep %d %-9s %-8s get %d%% %3d in flight %2d conns: %.0f ops/s, "
+                              "%s us/op" % (rep + 1, kind, loader, gets, in_flight, conns, ops,
+                                            "?" if per_op is None else "%.2f" % per_op),
+                              file=sys.stderr)
     return results
 
 
@@ -179,24 +195,29 @@ def measure(args):
 def report(data, args):
     loads = data["loads"]
 
-    def med(kind, load, i):
-        runs = loads.get((kind,) + load)
+    def med(kind, loader, load, i):
+        runs = loads.get((kind, loader) + load)
         return median([r[i] for r in runs]) if runs and None not in runs else None
 
     out = ["## Server: divan-server and memcached", "",
-           "`divan load` against divan-server (libdivan, Couchbase handshake) and `divan load "
-           "--memcached` against memcached %s; %d keys, %d-byte documents; %d repetition(s) of "
-           "%g s, median; server CPU per op = its user + system time over the run / ops." % (
-               memcached_version(), KEYS, SIZE, args.reps, args.seconds), "",
+           "The same loader for both servers: `divan load --memcached` against memcached %s, "
+           "and with `--sasl` (SASL PLAIN and SELECT_BUCKET first) against divan-server "
+           "(`--ephemeral`, one worker thread); `libdivan`: `divan load` (the SDKs' client "
+           "core, Couchbase handshake) against divan-server. %d keys, %d-byte documents; %d "
+           "repetition(s) of %g s, median; server CPU per op = its user + system time over the "
+           "run / ops." % (memcached_version(), KEYS, SIZE, args.reps, args.seconds), "",
            "| gets | in flight | conns | divan ops/s | memcached ops/s | divan/memcached "
-           "| divan CPU µs/op | memcached CPU µs/op | CPU ratio |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "| divan CPU µs/op | memcached CPU µs/op | CPU ratio | libdivan ops/s "
+           "| libdivan CPU µs/op |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for load in LOADS:
-        d_ops, m_ops = med("divan", load, 0), med("memcached", load, 0)
-        d_cpu, m_cpu = med("divan", load, 1), med("memcached", load, 1)
-        out.append("| %d%% | %d | %d | %s | %s | %s | %s | %s | %s |" % (
+        d_ops, m_ops = med("divan", "plain", load, 0), med("memcached", "plain", load, 0)
+        d_cpu, m_cpu = med("divan", "plain", load, 1), med("memcached", "plain", load, 1)
+        l_ops, l_cpu = med("divan", "libdivan", load, 0), med("divan", "libdivan", load, 1)
+        out.append("| %d%% | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             load[0], load[1], load[2], fmt(d_ops), fmt(m_ops), fmt(ratio(d_ops, m_ops), True),
-            fmt(d_cpu, True), fmt(m_cpu, True), fmt(ratio(d_cpu, m_cpu), True)))
+            fmt(d_cpu, True), fmt(m_cpu, True), fmt(ratio(d_cpu, m_cpu), True), fmt(l_ops),
+            fmt(l_cpu, True)))
     mem = data["memory"]
     out += ["", "## Memory and start-up", "",
             "| server | RSS empty (MiB) | RSS with 1M × 100-byte documents (MiB) | per document (bytes) |",
