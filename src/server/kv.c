@@ -54,9 +54,11 @@ static dv_item *make_item(const dv_kv_req *req, const dv_item *cur, const void *
 }
 
 /* Lock and CAS rules shared by the mutations of an existing document. */
-static uint16_t check_cas(const dv_kv_req *req, const dv_item *cur)
+static uint16_t check_cas(dv_vbucket *vb, const dv_kv_req *req, const dv_item *cur)
 {
-    if (dv_item_locked(cur, req->now)) return req->cas == cur->lock_cas ? 0 : DV_STATUS_LOCKED;
+    uint64_t lock_cas;
+    if (dv_vbucket_locked(vb, cur, req->now, &lock_cas))
+        return req->cas == lock_cas ? 0 : DV_STATUS_LOCKED;
     if (req->cas && req->cas != cur->cas) return DV_STATUS_KEY_EEXISTS;
     return 0;
 }
@@ -86,7 +88,7 @@ static void store_doc(dv_vbucket *vb, const dv_kv_req *req, dv_item *cur, dv_kv_
             res->status = DV_STATUS_KEY_ENOENT;
             return;
         }
-    } else if ((res->status = check_cas(req, cur)) != 0) {
+    } else if ((res->status = check_cas(vb, req, cur)) != 0) {
         return;
     }
     dv_item *it = make_item(req, live ? cur : NULL, req->value, req->nvalue);
@@ -107,7 +109,7 @@ static void remove_doc(dv_vbucket *vb, const dv_kv_req *req, dv_item *cur, dv_kv
         res->status = DV_STATUS_KEY_ENOENT;
         return;
     }
-    if ((res->status = check_cas(req, cur)) != 0) return;
+    if ((res->status = check_cas(vb, req, cur)) != 0) return;
     dv_item *it = make_item(req, cur, NULL, 0);
     if (!it) {
         res->status = DV_STATUS_ENOMEM;
@@ -124,7 +126,7 @@ static void concat(dv_vbucket *vb, const dv_kv_req *req, dv_item *cur, dv_kv_res
         res->status = DV_STATUS_NOT_STORED;
         return;
     }
-    if ((res->status = check_cas(req, cur)) != 0) return;
+    if ((res->status = check_cas(vb, req, cur)) != 0) return;
     size_t n = (size_t)cur->nvalue + req->nvalue;
     if (n > DV_MAX_VALUE_LEN) {
         res->status = DV_STATUS_E2BIG;
@@ -177,7 +179,7 @@ static void counter(dv_vbucket *vb, const dv_kv_req *req, dv_item *cur, dv_kv_re
         exptime = dv_kv_expiry_abs(req->expiry, req->now);
         cur = NULL;
     } else {
-        if ((res->status = check_cas(req, cur)) != 0) return;
+        if ((res->status = check_cas(vb, req, cur)) != 0) return;
         if (parse_u64(dv_item_value(cur), cur->nvalue, &v) != 0) {
             res->status = DV_STATUS_DELTA_BADVAL;
             return;
@@ -215,7 +217,7 @@ static void touch(dv_vbucket *vb, const dv_kv_req *req, dv_item *cur, dv_kv_res 
         res->status = DV_STATUS_KEY_ENOENT;
         return;
     }
-    if (dv_item_locked(cur, req->now)) {
+    if (dv_vbucket_locked(vb, cur, req->now, NULL)) {
         res->status = DV_STATUS_LOCKED;
         return;
     }
@@ -238,29 +240,33 @@ static void lock(dv_vbucket *vb, const dv_kv_req *req, dv_item *cur, dv_kv_res *
         res->status = DV_STATUS_KEY_ENOENT;
         return;
     }
-    if (dv_item_locked(cur, req->now)) {
+    if (dv_vbucket_locked(vb, cur, req->now, NULL)) {
         res->status = DV_STATUS_LOCKED;
         return;
     }
     uint32_t t = req->lock_time;
     if (t == 0 || t > DV_LOCK_MAX_SECONDS) t = DV_LOCK_DEFAULT_SECONDS;
-    cur->lock_until = req->now + t;
-    cur->lock_cas = dv_vbucket_next_cas(vb);
-    res->cas = cur->lock_cas;
+    uint64_t cas = dv_vbucket_next_cas(vb);
+    if (dv_vbucket_lock_item(vb, cur, req->now, req->now + t, cas) != 0) {
+        res->status = DV_STATUS_ENOMEM;
+        return;
+    }
+    res->cas = cas;
     res->item = dv_item_ref(cur);
     res->status = DV_STATUS_SUCCESS;
 }
 
-static void unlock(const dv_kv_req *req, dv_item *cur, dv_kv_res *res)
+static void unlock(dv_vbucket *vb, const dv_kv_req *req, dv_item *cur, dv_kv_res *res)
 {
+    uint64_t lock_cas = 0;
     if (!cur || cur->deleted)
         res->status = DV_STATUS_KEY_ENOENT;
-    else if (!dv_item_locked(cur, req->now))
+    else if (!dv_vbucket_locked(vb, cur, req->now, &lock_cas))
         res->status = DV_STATUS_NOT_LOCKED;
-    else if (req->cas != cur->lock_cas)
+    else if (req->cas != lock_cas)
         res->status = DV_STATUS_LOCKED;
     else {
-        cur->lock_until = 0;
+        dv_vbucket_unlock_item(vb, cur);
         res->cas = cur->cas;
         res->status = DV_STATUS_SUCCESS;
     }
@@ -285,7 +291,7 @@ void dv_kv_execute(dv_store *store, const dv_kv_req *req, dv_kv_res *res)
             res->status = DV_STATUS_KEY_ENOENT;
         else {
             res->item = dv_item_ref(cur);
-            res->cas = dv_item_locked(cur, req->now) ? DV_CAS_LOCKED : cur->cas;
+            res->cas = dv_vbucket_locked(vb, cur, req->now, NULL) ? DV_CAS_LOCKED : cur->cas;
         }
         break;
     case DV_OP_SET:
@@ -312,7 +318,7 @@ void dv_kv_execute(dv_store *store, const dv_kv_req *req, dv_kv_res *res)
         lock(vb, req, cur, res);
         break;
     case DV_OP_UNLOCK_KEY:
-        unlock(req, cur, res);
+        unlock(vb, req, cur, res);
         break;
     case DV_OP_GET_META:
         if (!cur)

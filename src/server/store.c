@@ -21,7 +21,16 @@ struct dv_vbucket {
     size_t nq, capq;
     atomic_size_t nq_hint;
     atomic_uint_fast64_t persisted;
+    struct vlock *locks; /* the locked items (few): matched by address, only for items marked
+                          * locked, so a record outliving its item is never read through */
 };
+
+typedef struct vlock {
+    struct vlock *next;
+    const dv_item *it;
+    uint32_t until;
+    uint64_t cas;
+} vlock;
 
 struct dv_store {
     _Atomic(const dv_store_hook *) hook;
@@ -36,13 +45,14 @@ struct dv_store {
 dv_item *dv_item_new(uint32_t cid, const void *key, uint32_t nkey, const void *xattr,
                      uint32_t nxattr, const void *value, uint32_t nvalue)
 {
-    size_t size = sizeof(dv_item) + (size_t)nkey + nxattr + nvalue;
+    if (nkey > UINT16_MAX) return NULL;
+    size_t size = offsetof(dv_item, data) + (size_t)nkey + nxattr + nvalue;
     dv_item *it = dv_malloc(size);
     if (!it) return NULL;
-    memset(it, 0, sizeof *it);
+    memset(it, 0, offsetof(dv_item, data));
     atomic_init(&it->refs, 1);
     it->cid = cid;
-    it->nkey = nkey;
+    it->nkey = (uint16_t)nkey;
     it->nxattr = nxattr;
     it->nvalue = nvalue;
     if (key && nkey) memcpy(it->data, key, nkey);
@@ -64,7 +74,7 @@ void dv_item_release(dv_item *it)
 
 static size_t item_bytes(const dv_item *it)
 {
-    return sizeof *it + it->nkey + it->nxattr + it->nvalue;
+    return offsetof(dv_item, data) + it->nkey + it->nxattr + it->nvalue;
 }
 
 /* FNV-1a over the key, mixed with the collection id. */
@@ -129,6 +139,10 @@ void dv_store_free(dv_store *s)
             }
         }
         for (size_t j = 0; j < vb->nq; j++) dv_item_release(vb->q[j]);
+        for (vlock *l = vb->locks, *next; l; l = next) {
+            next = l->next;
+            dv_free(l);
+        }
         dv_free(vb->q);
         dv_free(vb->table);
         pthread_mutex_destroy(&vb->mu);
@@ -183,6 +197,57 @@ dv_vbucket *dv_store_lock(dv_store *s, uint16_t vb)
 void dv_vbucket_unlock(dv_vbucket *vb)
 {
     pthread_mutex_unlock(&vb->mu);
+}
+
+int dv_vbucket_locked(dv_vbucket *vb, const dv_item *it, uint32_t now, uint64_t *lock_cas)
+{
+    if (!it->locked) return 0;
+    for (const vlock *l = vb->locks; l; l = l->next)
+        if (l->it == it) {
+            if (l->until <= now) return 0;
+            if (lock_cas) *lock_cas = l->cas;
+            return 1;
+        }
+    return 0;
+}
+
+int dv_vbucket_lock_item(dv_vbucket *vb, dv_item *it, uint32_t now, uint32_t until, uint64_t cas)
+{
+    vlock *found = NULL;
+    /* Records of items not locked any more (replaced, expired): dropped by their time. */
+    for (vlock **pp = &vb->locks; *pp;) {
+        vlock *l = *pp;
+        if (l->it == it) {
+            found = l;
+        } else if (l->until <= now) {
+            *pp = l->next;
+            dv_free(l);
+            continue;
+        }
+        pp = &l->next;
+    }
+    if (!found) {
+        if (!(found = dv_malloc(sizeof *found))) return -1;
+        found->it = it;
+        found->next = vb->locks;
+        vb->locks = found;
+    }
+    found->until = until;
+    found->cas = cas;
+    it->locked = 1;
+    return 0;
+}
+
+void dv_vbucket_unlock_item(dv_vbucket *vb, dv_item *it)
+{
+    it->locked = 0;
+    for (vlock **pp = &vb->locks; *pp; pp = &(*pp)->next)
+        if ((*pp)->it == it) {
+            vlock *l = *pp;
+            *pp = l->next;
+            dv_free(l);
+            return;
+        }
 }
 
 static dv_item **slot_of(dv_vbucket *vb, uint32_t hash, uint32_t cid, const void *key, size_t nkey)

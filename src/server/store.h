@@ -3,8 +3,9 @@
  * A store holds the vbuckets of one bucket; the vbucket is the unit of locking. Documents are
  * immutable, reference-counted items: a mutation builds a new item and installs it in place of
  * the old one, so a reader can take a reference under the lock and serialise the item after
- * releasing it. The few mutable fields (hash chain, lock state) are touched only under the
- * vbucket's lock.
+ * releasing it. The few mutable fields (hash chain, queue marks, the locked mark) are touched
+ * only under the vbucket's lock. A lock's time and CAS live in the vbucket, not the item: few
+ * documents are ever locked, and every one would pay for the fields.
  *
  * Usage, for every operation:
  *     dv_vbucket *vb = dv_store_lock(store, vbid);
@@ -22,24 +23,23 @@
 
 typedef struct dv_item {
     struct dv_item *next; /* hash chain; under the vbucket lock */
-    atomic_uint refs;
-    uint32_t hash;
-    uint32_t cid;        /* collection id */
-    uint32_t flags;      /* user flags, stored and returned as given */
-    uint32_t exptime;    /* absolute Unix seconds; 0 = never */
-    uint32_t lock_until; /* absolute Unix seconds while locked; under the vbucket lock */
-    uint64_t lock_cas;   /* CAS that unlocks; under the vbucket lock */
     uint64_t cas;
     uint64_t seqno;
     uint64_t revid;
-    uint32_t nkey;
-    uint32_t nxattr; /* size of the xattr blob (with its u32 length prefix); 0 = none */
+    atomic_uint refs;
+    uint32_t hash;
+    uint32_t cid;     /* collection id */
+    uint32_t flags;   /* user flags, stored and returned as given */
+    uint32_t exptime; /* absolute Unix seconds; 0 = never */
+    uint32_t nxattr;  /* size of the xattr blob (with its u32 length prefix); 0 = none */
     uint32_t nvalue;
+    uint16_t nkey;    /* keys are at most 250 bytes */
     uint8_t datatype; /* JSON bit of the body; values are stored uncompressed */
     uint8_t deleted;  /* tombstone; DV_ITEM_PURGED in a persistence queue only */
     uint8_t queued;   /* in its vbucket's persistence queue, not yet taken; under the lock */
     uint8_t replaced; /* queued, and a newer change of its key is queued too; under the lock */
-    char data[];      /* key, xattr blob, value */
+    uint8_t locked;   /* GET_LOCKED set a lock (its vbucket's lock list says until when) */
+    char data[];      /* key, xattr blob, value: right after the fields (no padding) */
 } dv_item;
 
 static inline const char *dv_item_key(const dv_item *it)
@@ -61,11 +61,6 @@ dv_item *dv_item_new(uint32_t cid, const void *key, uint32_t nkey, const void *x
                      uint32_t nxattr, const void *value, uint32_t nvalue);
 dv_item *dv_item_ref(dv_item *it);
 void dv_item_release(dv_item *it);
-/* 1 while a lock set by GET_LOCKED holds at time now. */
-static inline int dv_item_locked(const dv_item *it, uint32_t now)
-{
-    return it->lock_until > now;
-}
 
 typedef struct dv_store dv_store;
 typedef struct dv_vbucket dv_vbucket;
@@ -108,6 +103,14 @@ void dv_vbucket_unlock(dv_vbucket *vb);
  * has passed at time now is reclaimed and reported absent. Borrowed until the unlock; take a
  * reference to keep it longer. */
 dv_item *dv_vbucket_find(dv_vbucket *vb, uint32_t cid, const void *key, size_t nkey, uint32_t now);
+/* Under the lock. 1 while a lock set by GET_LOCKED holds it at time now (*lock_cas, if not
+ * NULL: the CAS that unlocks it), else 0. */
+int dv_vbucket_locked(dv_vbucket *vb, const dv_item *it, uint32_t now, uint64_t *lock_cas);
+/* Under the lock. Lock it from now until `until` (Unix seconds) with `cas`: 0, or -1 out of
+ * memory. A newer version of the document is not locked: installing one releases the lock. */
+int dv_vbucket_lock_item(dv_vbucket *vb, dv_item *it, uint32_t now, uint32_t until, uint64_t cas);
+/* Under the lock. Release its lock. */
+void dv_vbucket_unlock_item(dv_vbucket *vb, dv_item *it);
 /* Under the lock. Install it, replacing the item with the same (cid, key) if any; assigns a
  * new CAS (unique, increasing, a hybrid logical clock) and the vbucket's next seqno unless
  * keep_cas is set (then it->cas is kept and only the seqno advances). Takes over the caller's

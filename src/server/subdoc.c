@@ -847,7 +847,7 @@ void dv_sd_lookup(dv_store *s, const dv_sd_lookup_req *req, dv_sd_res *res)
         fail(res, DV_STATUS_KEY_ENOENT);
         return;
     }
-    if (dv_item_locked(cur, req->now)) {
+    if (dv_vbucket_locked(vb, cur, req->now, NULL)) {
         dv_vbucket_unlock(vb);
         fail(res, DV_STATUS_LOCKED);
         return;
@@ -1164,8 +1164,9 @@ void dv_sd_mutate(dv_store *s, const dv_sd_mutate_req *req, dv_sd_res *res)
             fail(res, DV_STATUS_KEY_EEXISTS);
             goto unlock;
         }
-        if (dv_item_locked(cur, req->now)) {
-            if (req->cas != cur->lock_cas) {
+        uint64_t lock_cas;
+        if (dv_vbucket_locked(vb, cur, req->now, &lock_cas)) {
+            if (req->cas != lock_cas) {
                 fail(res, DV_STATUS_LOCKED);
                 goto unlock;
             }

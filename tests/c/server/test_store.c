@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "server/store.h"
@@ -30,6 +31,40 @@ static dv_item *get(dv_store *s, uint16_t vbid, uint32_t cid, const char *key, u
     if (it) dv_item_ref(it);
     dv_vbucket_unlock(vb);
     return it;
+}
+
+/* GET_LOCKED's locks live in the vbucket: they hold until their time or an unlock, and a newer
+ * version of the document is not locked. Items take only their fields and bytes. */
+static void locks(void **state)
+{
+    (void)state;
+    dv_store *s = dv_store_new(4, 1);
+    assert_non_null(s);
+    put(s, 1, doc(0, "a", "1"));
+    put(s, 1, doc(0, "b", "2"));
+    dv_vbucket *vb = dv_store_lock(s, 1);
+    dv_item *a = dv_vbucket_find(vb, 0, "a", 1, 100), *b = dv_vbucket_find(vb, 0, "b", 1, 100);
+    uint64_t cas = 0;
+    assert_int_equal(dv_vbucket_locked(vb, a, 100, &cas), 0);
+    assert_int_equal(dv_vbucket_lock_item(vb, a, 100, 115, 77), 0);
+    assert_int_equal(dv_vbucket_lock_item(vb, b, 100, 130, 88), 0);
+    assert_int_equal(dv_vbucket_locked(vb, a, 114, &cas), 1);
+    assert_true(cas == 77);
+    assert_int_equal(dv_vbucket_locked(vb, a, 115, NULL), 0); /* its time is up */
+    dv_vbucket_unlock_item(vb, b);
+    assert_int_equal(dv_vbucket_locked(vb, b, 101, NULL), 0);
+    /* locked again after its lock ran out (the old record is reused or dropped) */
+    assert_int_equal(dv_vbucket_lock_item(vb, a, 120, 140, 99), 0);
+    assert_int_equal(dv_vbucket_locked(vb, a, 121, &cas), 1);
+    assert_true(cas == 99);
+    dv_vbucket_unlock(vb);
+    put(s, 1, doc(0, "a", "new"));
+    vb = dv_store_lock(s, 1);
+    assert_int_equal(dv_vbucket_locked(vb, dv_vbucket_find(vb, 0, "a", 1, 121), 121, NULL), 0);
+    dv_vbucket_unlock(vb);
+    dv_store_free(s);                                          /* frees the records left */
+    assert_null(dv_item_new(0, "k", 70000, NULL, 0, NULL, 0)); /* no key is that long */
+    assert_int_equal(offsetof(dv_item, data), 67);
 }
 
 static void install_find_replace(void **state)
@@ -193,9 +228,9 @@ static void concurrent_writers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(install_find_replace), cmocka_unit_test(expiry_hides_and_reclaims),
-        cmocka_unit_test(tombstones_and_purge), cmocka_unit_test(grows_and_drops_collections),
-        cmocka_unit_test(concurrent_writers),
+        cmocka_unit_test(install_find_replace),        cmocka_unit_test(locks),
+        cmocka_unit_test(expiry_hides_and_reclaims),   cmocka_unit_test(tombstones_and_purge),
+        cmocka_unit_test(grows_and_drops_collections), cmocka_unit_test(concurrent_writers),
     };
     return TU_RUN(tests);
 }
