@@ -100,8 +100,8 @@ static void test_same_rows(void **s)
         "SELECT DISTINCT RAW x % 7 FROM ARRAY_RANGE(0, 50) AS x LIMIT 4 OFFSET 1",
         "SELECT city, COUNT(*) AS n FROM travel GROUP BY city",
         "SELECT city, COUNT(*) AS n FROM travel GROUP BY city HAVING COUNT(*) > 1",
-        "SELECT x % 3 AS m, SUM(x) AS s FROM ARRAY_RANGE(0, 30) AS x GROUP BY x % 3 ORDER BY "
-        "s DESC LIMIT 2",
+        ("SELECT x % 3 AS m, SUM(x) AS s FROM ARRAY_RANGE(0, 30) AS x GROUP BY x % 3 "
+         "ORDER BY s DESC LIMIT 2"),
         "SELECT COUNT(*) AS n FROM travel",
         "SELECT COUNT(*) AS n FROM ARRAY_RANGE(0, 10) AS a, ARRAY_RANGE(0, 10) AS b",
         "SELECT 1 AS one",
