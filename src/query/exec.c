@@ -1390,7 +1390,7 @@ static int stream_aggregate(q_ctx *c, const q_stmt *s, const q_env *outer, json_
 static int emit(q_ctx *c, const json_t *row)
 {
     if (!c->rq->row(c->rq->sink_ud, row)) return 0;
-    if (c->rq->deadline_ns && dv_clock_now_ns() > c->rq->deadline_ns)
+    if (c->rq->deadline_ns && dv_clock_now_ns() >= c->rq->deadline_ns)
         q_fail(c, 1080, "Timeout %s exceeded", c->rq->timeout_text ? c->rq->timeout_text : "");
     else if (!c->code)
         c->code = Q_STOPPED;
