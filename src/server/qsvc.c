@@ -613,6 +613,12 @@ struct dv_qsvc {
     dv_qsvc *base;           /* owner of the catalog and hooks: itself, or the service shared */
     pthread_mutex_t save_mu; /* orders the writes of index definitions to disk */
     int stopping;            /* dv_qsvc_stop has begun: streaming queries stop (atomic) */
+    /* The producer threads (see "Producer threads"): queued requests, idle and live threads. */
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_work, pool_left;
+    struct qstream *queue_head, *queue_tail;
+    size_t queued, idle, threads;
+    int pool_stopping;
 };
 
 static void on_store_write(void *ud, const dv_item *it)
@@ -884,20 +890,20 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, int status, dv_bu
 }
 
 /* ---- Streaming the response ----------------------------------------------------------------
- * A query runs on a producer thread of its own that writes the response, row by row through
- * the engine's sink, into a bounded buffer: it waits while OUT_CAP bytes are unread (until the
- * request's deadline at most). serve() waits until OUT_START bytes are there or the query is
+ * A query runs on a producer thread (see "Producer threads") that writes the response, row by row
+ * through the engine's sink, into a bounded buffer: it waits while OUT_CAP bytes are unread (until
+ * the request's deadline at most). serve() waits until OUT_START bytes are there or the query is
  * done. Done: one buffer with the result's HTTP status, byte for byte what a buffered run
  * writes (so errors known before output keep their codes). Otherwise the response is chunked,
  * HTTP 200, as the real service's is once it flushes its buffer: the connection's thread reads
  * the buffer as the producer fills it (stream_read), and the response's end, complete or with
- * the client gone, stops the producer and joins it (stream_end). */
+ * the client gone, stops the producer and waits for it (stream_end). */
 #define OUT_START (64u << 10)
 #define OUT_CAP   (256u << 10)
 
 typedef struct qstream {
     dv_qsvc *q;
-    pthread_t th;
+    struct qstream *next; /* in the producers' queue */
     pthread_mutex_t mu;
     pthread_cond_t more; /* bytes (want of them) or the end, for serve() and the reader */
     pthread_cond_t room; /* the reader took bytes or went away */
@@ -971,9 +977,9 @@ static int stream_row(void *ud, const json_t *row)
     return stop;
 }
 
-static void *stream_run(void *arg)
+/* Run the query (on a producer thread). Once done is set, st belongs to the other side. */
+static void stream_run(qstream *st)
 {
-    qstream *st = arg;
     dv_qsvc *q = st->q;
     char storage[64];
     _Static_assert(sizeof(qsrc) <= 64, "qsrc storage");
@@ -998,7 +1004,6 @@ static void *stream_run(void *arg)
     pthread_cond_broadcast(&st->more);
     pthread_mutex_unlock(&st->mu);
     dv_query_result_clear(&res);
-    return NULL;
 }
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -1042,8 +1047,8 @@ static void stream_end(void *cls)
     pthread_mutex_lock(&st->mu);
     st->gone = 1;
     pthread_cond_broadcast(&st->room);
+    while (!st->done) pthread_cond_wait(&st->more, &st->mu);
     pthread_mutex_unlock(&st->mu);
-    pthread_join(st->th, NULL);
     stream_free(st);
 }
 
@@ -1078,6 +1083,71 @@ static qstream *stream_new(dv_qsvc *q, const char *rid, uint64_t t0, dv_qsvc_par
     return st;
 }
 
+/* ---- Producer threads ----------------------------------------------------------------------
+ * Queries run on threads that outlive their requests (starting a thread costs more than
+ * answering a small query): a request is queued for an idle thread, or a new one is started
+ * for it. A thread that finishes a query while POOL_IDLE others wait leaves; dv_qsvc_stop
+ * waits until every thread has left. */
+#define POOL_IDLE 8
+
+static void *pool_thread(void *arg)
+{
+    dv_qsvc *q = arg;
+    pthread_mutex_lock(&q->pool_mu);
+    for (;;) {
+        while (!q->queue_head && !q->pool_stopping) {
+            q->idle++;
+            pthread_cond_wait(&q->pool_work, &q->pool_mu);
+            q->idle--;
+        }
+        qstream *st = q->queue_head;
+        if (!st) break;
+        q->queue_head = st->next;
+        if (!q->queue_head) q->queue_tail = NULL;
+        q->queued--;
+        pthread_mutex_unlock(&q->pool_mu);
+        stream_run(st);
+        pthread_mutex_lock(&q->pool_mu);
+        if (q->idle >= POOL_IDLE) break;
+    }
+    q->threads--;
+    pthread_cond_broadcast(&q->pool_left);
+    pthread_mutex_unlock(&q->pool_mu);
+    return NULL;
+}
+
+/* Queue st for a producer thread. 0, or -1 when no thread runs and none can be started. */
+static int pool_submit(dv_qsvc *q, qstream *st)
+{
+    pthread_mutex_lock(&q->pool_mu);
+    st->next = NULL;
+    if (q->queue_tail)
+        q->queue_tail->next = st;
+    else
+        q->queue_head = st;
+    q->queue_tail = st;
+    q->queued++;
+    int rc = 0;
+    if (q->idle >= q->queued) {
+        pthread_cond_signal(&q->pool_work);
+    } else {
+        pthread_attr_t at;
+        pthread_t th;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&th, &at, pool_thread, q) == 0) {
+            q->threads++;
+        } else if (!q->threads) { /* nobody would take it: st is the queue's only entry */
+            q->queue_head = q->queue_tail = NULL;
+            q->queued = 0;
+            rc = -1;
+        }
+        pthread_attr_destroy(&at);
+    }
+    pthread_mutex_unlock(&q->pool_mu);
+    return rc;
+}
+
 /* Run the stream's query and answer: one buffer when it ends early, else chunked. */
 static enum MHD_Result stream_serve(struct MHD_Connection *conn, qstream *st)
 {
@@ -1091,7 +1161,6 @@ static enum MHD_Result stream_serve(struct MHD_Connection *conn, qstream *st)
     st->streaming = !done;
     pthread_mutex_unlock(&st->mu);
     if (done) {
-        pthread_join(st->th, NULL);
         enum MHD_Result rc = send_reply(conn, st->status, &st->out);
         stream_free(st);
         return rc;
@@ -1194,7 +1263,7 @@ static enum MHD_Result serve(dv_qsvc *q, struct MHD_Connection *conn, const char
     }
     prune_deleted(q);
     qstream *st = stream_new(q, rid, t0, &p, &params, &u);
-    if (st && pthread_create(&st->th, NULL, stream_run, st) == 0) {
+    if (st && pool_submit(q, st) == 0) {
         dv_buf_free(&out);
         return stream_serve(conn, st);
     }
@@ -1369,6 +1438,9 @@ dv_qsvc *dv_qsvc_start(dv_cluster *c, dv_users *users, const dv_qsvc_options *o,
     pthread_mutex_init(&q->auth_mu, NULL);
     pthread_mutex_init(&q->hook_mu, NULL);
     pthread_mutex_init(&q->save_mu, NULL);
+    pthread_mutex_init(&q->pool_mu, NULL);
+    pthread_cond_init(&q->pool_work, NULL);
+    pthread_cond_init(&q->pool_left, NULL);
     uint16_t mgmt;
     dv_cluster_ports(c, NULL, &mgmt);
     snprintf(q->datastore, sizeof q->datastore, "http://127.0.0.1:%u", mgmt ? mgmt : 8091);
@@ -1426,9 +1498,17 @@ void dv_qsvc_stop(dv_qsvc *q)
     __atomic_store_n(&q->stopping, 1, __ATOMIC_RELAXED);
     if (q->mhd) {
         MHD_socket fd = MHD_quiesce_daemon(q->mhd);
-        MHD_stop_daemon(q->mhd);
+        MHD_stop_daemon(q->mhd); /* every response ended: every query done */
         if (fd != MHD_INVALID_SOCKET) close(fd);
     }
+    pthread_mutex_lock(&q->pool_mu);
+    q->pool_stopping = 1;
+    pthread_cond_broadcast(&q->pool_work);
+    while (q->threads) pthread_cond_wait(&q->pool_left, &q->pool_mu);
+    pthread_mutex_unlock(&q->pool_mu);
+    pthread_cond_destroy(&q->pool_left);
+    pthread_cond_destroy(&q->pool_work);
+    pthread_mutex_destroy(&q->pool_mu);
     dv_http_guard_free(q->guard);
     for (bucket_hook *bh = q->hooks, *next; bh; bh = next) {
         next = bh->next;
