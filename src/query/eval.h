@@ -43,7 +43,7 @@ typedef struct q_ctx {
     const dv_query_request *rq;
     const dv_query_source *src;
     dv_query_catalog *cat;
-    int code; /* first error; 0 = none */
+    int code; /* first error; 0 = none; Q_STOPPED: the row sink asked to stop */
     char msg[512];
     json_t *reason; /* optional "reason" object of the error */
     size_t values, max_values;
@@ -52,7 +52,10 @@ typedef struct q_ctx {
     char ctx_bucket[256], ctx_scope[256]; /* query_context; empty when none */
     int has_ctx;
     int no_meta; /* a SELECT that never calls META(): documents are read without their metadata */
+    int begun;   /* rq->begin was called */
 } q_ctx;
+
+#define Q_STOPPED (-1)
 
 /* Record an error (the first one wins); returns NULL for convenience. */
 json_t *q_fail(q_ctx *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -1385,14 +1385,42 @@ static int stream_aggregate(q_ctx *c, const q_stmt *s, const q_env *outer, json_
     return rc;
 }
 
-json_t *q_select(q_ctx *c, const q_stmt *s, const q_env *outer)
+/* Hand one row of the final result to the request's sink. 0, or -1 when the sink stopped the
+ * request (the timeout error when the deadline has passed, else Q_STOPPED). */
+static int emit(q_ctx *c, const json_t *row)
+{
+    if (!c->rq->row(c->rq->sink_ud, row)) return 0;
+    if (c->rq->deadline_ns && dv_clock_now_ns() >= c->rq->deadline_ns)
+        q_fail(c, 1080, "Timeout %s exceeded", c->rq->timeout_text ? c->rq->timeout_text : "");
+    else if (!c->code)
+        c->code = Q_STOPPED;
+    return -1;
+}
+
+/* Every row of arr to the sink; arr is released and an empty array returned (NULL if
+ * stopped). */
+static json_t *emit_all(q_ctx *c, json_t *arr)
+{
+    size_t i;
+    json_t *row;
+    json_array_foreach(arr, i, row)
+    {
+        if (emit(c, row) < 0) break;
+    }
+    json_decref(arr);
+    return c->code ? NULL : json_array();
+}
+
+/* A SELECT: a new array of its rows, or with sink set an empty one, the rows having gone to
+ * the request's sink (as they are projected when nothing needs them all first). */
+static json_t *select_rows(q_ctx *c, const q_stmt *s, const q_env *outer, int sink)
 {
     if (c->code) return NULL;
     {
         json_t *streamed = NULL;
         int sr = stream_aggregate(c, s, outer, &streamed);
         if (sr < 0) return NULL;
-        if (sr > 0) return streamed;
+        if (sr > 0) return sink ? emit_all(c, streamed) : streamed;
     }
     q_rows rows = {0};
     q_ks ks;
@@ -1468,12 +1496,18 @@ json_t *q_select(q_ctx *c, const q_stmt *s, const q_env *outer)
         rows = sorted;
     }
     size_t nout = grouped ? ngroups : rows.n;
-    items = dv_calloc(nout + 1, sizeof *items);
+    /* Without ORDER BY or DISTINCT the first offset + limit projected rows are the result:
+     * projection stops there, and with a sink each row goes out as it is projected. */
+    int in_order = !s->norder && !s->distinct;
+    int direct = sink && in_order;
+    size_t want = limit > SIZE_MAX - offset ? SIZE_MAX : offset + limit, emitted = 0;
+    items = dv_calloc(direct ? 1 : nout + 1, sizeof *items);
     if (!items) {
         q_fail(c, 5000, "out of memory");
         goto done;
     }
     size_t first = 0;
+    if (in_order && !want) nout = 0;
     for (size_t i = 0; i < nout && !c->code; i++) {
         q_env env = base;
         json_t *grow = NULL, *gmeta = NULL;
@@ -1511,20 +1545,31 @@ json_t *q_select(q_ctx *c, const q_stmt *s, const q_env *outer)
             env.metas = rows.v[i].metas;
         }
         json_t *o = project(c, s, s->projs, s->nprojs, s->raw, &env);
-        sort_item *it = &items[nitems];
-        it->out = o ? o : json_null();
-        it->idx = nitems;
-        if (s->norder) {
-            it->keys = dv_calloc(s->norder, sizeof *it->keys);
-            q_env oenv = env;
-            oenv.proj = json_is_object(o) ? o : NULL;
-            for (size_t k = 0; it->keys && k < s->norder; k++)
-                it->keys[k] = q_eval(c, s->order[k].e, &oenv);
+        if (direct) {
+            if (!c->code && emitted >= offset) emit(c, o ? o : json_null());
+            emitted++;
+            json_decref(o);
+        } else {
+            sort_item *it = &items[nitems];
+            it->out = o ? o : json_null();
+            it->idx = nitems;
+            if (s->norder) {
+                it->keys = dv_calloc(s->norder, sizeof *it->keys);
+                q_env oenv = env;
+                oenv.proj = json_is_object(o) ? o : NULL;
+                for (size_t k = 0; it->keys && k < s->norder; k++)
+                    it->keys[k] = q_eval(c, s->order[k].e, &oenv);
+            }
+            nitems++;
         }
-        nitems++;
         json_decref(grow);
         json_decref(gmeta);
-        if (q_tick(c) < 0) break;
+        if (!grouped) { /* the projection and sort keys hold what they need of the row */
+            json_decref(rows.v[i].row);
+            json_decref(rows.v[i].metas);
+            rows.v[i].row = rows.v[i].metas = NULL;
+        }
+        if ((in_order && (direct ? emitted : nitems) >= want) || q_tick(c) < 0) break;
     }
     if (c->code) goto done;
     if (s->distinct) {
@@ -1553,8 +1598,11 @@ json_t *q_select(q_ctx *c, const q_stmt *s, const q_env *outer)
         c->sorts += nitems;
     }
     result = json_array();
-    for (size_t i = offset; result && i < nitems && i - offset < limit; i++)
-        json_array_append(result, items[i].out);
+    for (size_t i = offset; result && i < nitems && i - offset < limit && !c->code; i++)
+        if (sink)
+            emit(c, items[i].out);
+        else
+            json_array_append(result, items[i].out);
 done:
     for (size_t i = 0; i < nitems; i++) {
         json_decref(items[i].out);
@@ -1572,6 +1620,11 @@ done:
         return NULL;
     }
     return result;
+}
+
+json_t *q_select(q_ctx *c, const q_stmt *s, const q_env *outer)
+{
+    return select_rows(c, s, outer, 0);
 }
 
 /* ---- DML ---------------------------------------------------------------------------------- */
@@ -2075,6 +2128,16 @@ typedef struct run_out {
 
 static void run_text(q_ctx *c, const char *text, size_t len, run_out *out, int depth);
 
+/* The sink's begin, once. 0, or -1 when it stopped the request. */
+static int begin(q_ctx *c, const run_out *out)
+{
+    if (c->begun) return 0;
+    c->begun = 1;
+    if (!c->rq->begin || !c->rq->begin(c->rq->sink_ud, out->signature, out->prepared)) return 0;
+    if (!c->code) c->code = Q_STOPPED;
+    return -1;
+}
+
 static json_t *prepared_name(const char *text)
 {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -2109,9 +2172,11 @@ static void run_stmt(q_ctx *c, const q_stmt *s, const char *text, run_out *out, 
     case S_SELECT: {
         int no_meta = c->no_meta;
         c->no_meta = !mentions_meta(text);
-        out->results = q_select(c, s, NULL);
-        c->no_meta = no_meta;
         out->signature = signature(s->projs, s->nprojs, s->raw);
+        int sink = c->rq->row != NULL;
+        if (sink && begin(c, out) < 0) return;
+        out->results = select_rows(c, s, NULL, sink);
+        c->no_meta = no_meta;
         return;
     }
     case S_INSERT:
@@ -2152,8 +2217,8 @@ static void run_stmt(q_ctx *c, const q_stmt *s, const char *text, run_out *out, 
             return;
         }
         if (c->rq->auto_execute) {
-            run_stmt(c, s->inner, s->inner_text, out, depth + 1);
             out->prepared = dv_strdup(json_string_value(name));
+            run_stmt(c, s->inner, s->inner_text, out, depth + 1);
         } else {
             out->results = json_array();
             json_array_append_new(out->results, json_pack("{s:O,s:s,s:s,s:s}", "name", name,
@@ -2282,8 +2347,21 @@ void dv_query_run(const dv_query_request *rq, const dv_query_source *src, dv_que
     } else {
         run_text(&c, rq->statement, rq->len, &out, 0);
     }
+    /* with a sink, the rows of statements other than SELECT go to it once they are known */
+    if (rq->row && !c.code && out.results && json_array_size(out.results)) {
+        if (begin(&c, &out) == 0) out.results = emit_all(&c, out.results);
+    }
     res->mutation_count = c.mutations;
     res->sort_count = c.sorts;
+    if (c.code == Q_STOPPED) {
+        res->status = "stopped";
+        res->results = json_array();
+        res->signature = out.signature;
+        res->http_status = 200;
+        json_decref(out.results);
+        dv_free(out.prepared);
+        return;
+    }
     if (!c.code) {
         res->status = "success";
         res->results = out.results ? out.results : json_array();

@@ -123,6 +123,18 @@ typedef struct dv_query_request {
     uint64_t deadline_ns;     /* dv_clock_now_ns() deadline; 0 = none */
     const char *timeout_text; /* as given, for the timeout error ("1.5s") */
     size_t max_values;        /* memory bound: values held at once; 0 = the default */
+    /* Optional row sink. When row is set, the rows of the final result (a SELECT's after
+     * projection, DISTINCT, ORDER BY, OFFSET and LIMIT; any other statement's once it is done)
+     * are handed to it one by one in output order instead of being kept in res->results, which
+     * stays an empty array. A SELECT without ORDER BY, DISTINCT or grouping hands each row on
+     * as it is projected; the others hold their rows until they are sorted. begin (may be NULL)
+     * is called once before the first row, with the signature (NULL for JSON null) and the
+     * PREPARE name of auto_execute (else NULL); it may be called with no row following. row's
+     * value is borrowed. A nonzero return from either stops execution: with status "timeout"
+     * if the deadline has passed, else "stopped" (no errors). */
+    int (*begin)(void *ud, const json_t *signature, const char *prepared);
+    int (*row)(void *ud, const json_t *row);
+    void *sink_ud;
 } dv_query_request;
 
 typedef struct dv_query_result {
@@ -131,7 +143,7 @@ typedef struct dv_query_result {
     json_t *errors;     /* array of {code, msg, ...}; NULL when none */
     json_t *warnings;   /* NULL when none */
     char *prepared;     /* PREPARE with auto_execute: the name (dv_malloc) */
-    const char *status; /* "success", "errors", "fatal", "timeout" */
+    const char *status; /* "success", "errors", "fatal", "timeout", "stopped" (by the sink) */
     uint64_t mutation_count, sort_count;
     int http_status;
 } dv_query_result;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -611,6 +612,13 @@ struct dv_qsvc {
     bucket_hook *hooks;
     dv_qsvc *base;           /* owner of the catalog and hooks: itself, or the service shared */
     pthread_mutex_t save_mu; /* orders the writes of index definitions to disk */
+    int stopping;            /* dv_qsvc_stop has begun: streaming queries stop (atomic) */
+    /* The producer threads (see "Producer threads"): queued requests, idle and live threads. */
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_work, pool_left;
+    struct qstream *queue_head, *queue_tail;
+    size_t queued, idle, threads;
+    int pool_stopping;
 };
 
 static void on_store_write(void *ud, const dv_item *it)
@@ -754,42 +762,40 @@ static void go_duration(uint64_t ns, char *out, size_t n)
     snprintf(out + l, n - l, "%s", unit);
 }
 
-static void put_json(dv_buf *o, const char *name, json_t *v, int last)
+static void put_json(dv_buf *o, const char *name, const json_t *v, int last)
 {
     char *s = json_dumps(v, DV_QUERY_JSON_FLAGS);
     dv_buf_printf(o, "\"%s\": %s%s\n", name, s ? s : "null", last ? "" : ",");
     free(s);
 }
 
-/* Write the response body (query-service.md 5.1) and return the HTTP status. */
-static int respond(dv_buf *o, const char *request_id, const dv_qsvc_params *p, dv_query_result *res,
-                   uint64_t t0, uint64_t t1)
+/* The body's first fields (query-service.md 5.1): requestID, clientContextID, prepared. */
+static void put_ids(dv_buf *o, const char *request_id, const dv_qsvc_params *p,
+                    const char *prepared)
 {
     dv_buf_printf(o, "{\n\"requestID\": \"%s\",\n", request_id);
     if (p->has_client_context_id)
         dv_buf_printf(o, "\"clientContextID\": \"%s\",\n", p->client_context_id);
-    if (res->prepared) dv_buf_printf(o, "\"prepared\": \"%s\",\n", res->prepared);
-    size_t result_size = 0, result_count = 0;
-    if (res->results) {
-        if (res->signature)
-            put_json(o, "signature", res->signature, 0);
-        else if (res->status[0] == 's' || res->status[0] == 'e')
-            dv_buf_printf(o, "\"signature\": null,\n");
-        dv_buf_printf(o, "\"results\": [");
-        size_t i;
-        json_t *row;
-        json_array_foreach(res->results, i, row)
-        {
-            char *s = json_dumps(row, DV_QUERY_JSON_FLAGS);
-            if (!s) continue;
-            size_t l = strlen(s);
-            dv_buf_printf(o, "%s%s", i ? ",\n" : "", s);
-            result_size += l;
-            result_count++;
-            free(s);
-        }
-        dv_buf_printf(o, "],\n");
-    }
+    if (prepared) dv_buf_printf(o, "\"prepared\": \"%s\",\n", prepared);
+}
+
+/* Then, but for the fatal shape, the signature and the start of "results". The signature line
+ * is "null" when the statement has none and null_signature is set. */
+static void put_results(dv_buf *o, const json_t *signature, int null_signature)
+{
+    if (signature)
+        put_json(o, "signature", signature, 0);
+    else if (null_signature)
+        dv_buf_printf(o, "\"signature\": null,\n");
+    dv_buf_printf(o, "\"results\": [");
+}
+
+/* The body after its rows: the end of "results" (when it was opened), errors, warnings,
+ * status, metrics and profile. count and size: the rows written and their bytes. */
+static void put_tail(dv_buf *o, const dv_qsvc_params *p, const dv_query_result *res, int results,
+                     size_t count, size_t size, uint64_t t0, uint64_t t1)
+{
+    if (results) dv_buf_printf(o, "],\n");
     if (res->errors) put_json(o, "errors", res->errors, 0);
     if (res->warnings) put_json(o, "warnings", res->warnings, 0);
     dv_buf_printf(o, "\"status\": \"%s\"", res->status);
@@ -800,7 +806,7 @@ static int respond(dv_buf *o, const char *request_id, const dv_qsvc_params *p, d
         dv_buf_printf(o,
                       ",\n\"metrics\": {\"elapsedTime\": \"%s\",\"executionTime\": \"%s\","
                       "\"resultCount\": %zu,\"resultSize\": %zu,\"serviceLoad\": 1",
-                      el, ex, result_count, result_size);
+                      el, ex, count, size);
         if (res->mutation_count)
             dv_buf_printf(o, ",\"mutationCount\": %llu", (unsigned long long)res->mutation_count);
         if (res->sort_count)
@@ -813,8 +819,24 @@ static int respond(dv_buf *o, const char *request_id, const dv_qsvc_params *p, d
                       ",\n\"profile\": {\"phaseTimes\": {\"run\": \"%s\"},\"phaseCounts\": "
                       "{\"fetch\": %zu},\"phaseOperators\": {\"fetch\": 1},\"requestTime\": \"\","
                       "\"servicingHost\": \"127.0.0.1\"}",
-                      el, result_count);
+                      el, count);
     dv_buf_printf(o, "\n}\n");
+}
+
+/* The whole body of a finished request and its HTTP status. rows: the count rows (size bytes
+ * of JSON) as written between "[" and "]", separated by ",\n"; left out of the fatal shape. */
+static int respond(dv_buf *o, const char *request_id, const dv_qsvc_params *p,
+                   const dv_query_result *res, const void *rows, size_t rows_len, size_t count,
+                   size_t size, uint64_t t0, uint64_t t1)
+{
+    put_ids(o, request_id, p, res->prepared);
+    if (res->results) {
+        put_results(o, res->signature, res->status[0] == 's' || res->status[0] == 'e');
+        if (rows_len) dv_buf_append(o, rows, rows_len);
+    } else {
+        count = size = 0;
+    }
+    put_tail(o, p, res, res->results != NULL, count, size, t0, t1);
     return res->http_status ? res->http_status : 200;
 }
 
@@ -827,7 +849,7 @@ static int respond_error(dv_buf *o, const char *request_id, const dv_qsvc_params
     res.errors = json_pack("[{s:i,s:s}]", "code", code, "msg", msg);
     res.http_status = http;
     uint64_t t = dv_clock_now_ns();
-    int st = respond(o, request_id, p, &res, t, t + 1000);
+    int st = respond(o, request_id, p, &res, NULL, 0, 0, 0, t, t + 1000);
     json_decref(res.errors);
     return st;
 }
@@ -848,16 +870,309 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
     return MHD_YES;
 }
 
+static void add_headers(struct MHD_Response *r, int status)
+{
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; version=7.6.2");
+    if (status == 401)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Basic realm=\"Couchbase Query Service\"");
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *conn, int status, dv_buf *body)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
         dv_buf_size(body), (void *)dv_buf_head(body), MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; version=7.6.2");
-    if (status == 401)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                "Basic realm=\"Couchbase Query Service\"");
+    add_headers(r, status);
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* ---- Streaming the response ----------------------------------------------------------------
+ * A query runs on a producer thread (see "Producer threads") that writes the response, row by row
+ * through the engine's sink, into a bounded buffer: it waits while OUT_CAP bytes are unread (until
+ * the request's deadline at most). serve() waits until OUT_START bytes are there or the query is
+ * done. Done: one buffer with the result's HTTP status, byte for byte what a buffered run
+ * writes (so errors known before output keep their codes). Otherwise the response is chunked,
+ * HTTP 200, as the real service's is once it flushes its buffer: the connection's thread reads
+ * the buffer as the producer fills it (stream_read), and the response's end, complete or with
+ * the client gone, stops the producer and waits for it (stream_end). */
+#define OUT_START (64u << 10)
+#define OUT_CAP   (256u << 10)
+
+typedef struct qstream {
+    dv_qsvc *q;
+    struct qstream *next; /* in the producers' queue */
+    pthread_mutex_t mu;
+    pthread_cond_t more; /* bytes (want of them) or the end, for serve() and the reader */
+    pthread_cond_t room; /* the reader took bytes or went away */
+    size_t want;         /* what the waiter on more waits for; 0 = nobody waits */
+    int producer_waits;
+    dv_buf out; /* the response as written; the buffer's offset is what was read */
+    int done, gone, streaming;
+    int status; /* HTTP status of the one-buffer response */
+    /* the request (owned) */
+    char rid[37];
+    uint64_t t0;
+    dv_qsvc_params p;
+    json_t *params;
+    dv_user *u;
+    /* the producer's: the sink's begin (borrowed for the run), rows written, one row's JSON */
+    const json_t *signature;
+    const char *prepared;
+    size_t rows_at, count, size;
+    dv_buf row;
+} qstream;
+
+static int stream_begin(void *ud, const json_t *signature, const char *prepared)
+{
+    qstream *st = ud;
+    st->signature = signature;
+    st->prepared = prepared;
+    return 0;
+}
+
+static int append_json(const char *s, size_t n, void *ud)
+{
+    return dv_buf_append(ud, s, n);
+}
+
+/* One row into the buffer (the head first); nonzero stops the query: the client went away,
+ * the deadline passed while the buffer was full, or the service is stopping. */
+static int stream_row(void *ud, const json_t *row)
+{
+    qstream *st = ud;
+    dv_buf_reset(&st->row);
+    if (json_dump_callback(row, append_json, &st->row, DV_QUERY_JSON_FLAGS) < 0) return 0;
+    uint64_t deadline = st->p.rq.deadline_ns;
+    int stop = 0;
+    pthread_mutex_lock(&st->mu);
+    while (!st->gone && !stop && dv_buf_size(&st->out) >= OUT_CAP) {
+        st->producer_waits = 1;
+        if (!deadline) {
+            pthread_cond_wait(&st->room, &st->mu);
+        } else {
+            struct timespec ts = {(time_t)(deadline / DV_NS_PER_SEC),
+                                  (long)(deadline % DV_NS_PER_SEC)};
+            stop = pthread_cond_timedwait(&st->room, &st->mu, &ts) == ETIMEDOUT;
+        }
+        st->producer_waits = 0;
+    }
+    stop = stop || st->gone || __atomic_load_n(&st->q->stopping, __ATOMIC_RELAXED);
+    if (!stop) {
+        if (!st->count) {
+            put_ids(&st->out, st->rid, &st->p, st->prepared);
+            put_results(&st->out, st->signature, 1);
+            st->rows_at = dv_buf_size(&st->out);
+        } else {
+            stop = dv_buf_append(&st->out, ",\n", 2) < 0;
+        }
+        stop = stop || dv_buf_append(&st->out, dv_buf_head(&st->row), dv_buf_size(&st->row)) < 0;
+        st->count++;
+        st->size += dv_buf_size(&st->row);
+        if (st->want && dv_buf_size(&st->out) >= st->want) pthread_cond_signal(&st->more);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return stop;
+}
+
+/* Run the query (on a producer thread). Once done is set, st belongs to the other side. */
+static void stream_run(qstream *st)
+{
+    dv_qsvc *q = st->q;
+    char storage[64];
+    _Static_assert(sizeof(qsrc) <= 64, "qsrc storage");
+    dv_query_source src;
+    dv_qsvc_source(&src, storage, q->cluster, st->u, q->datastore, q);
+    dv_query_result res;
+    dv_query_run(&st->p.rq, &src, q->catalog, &res);
+    uint64_t t1 = dv_clock_now_ns();
+    pthread_mutex_lock(&st->mu);
+    if (st->streaming) {
+        put_tail(&st->out, &st->p, &res, 1, st->count, st->size, st->t0, t1);
+    } else { /* nothing was read yet: the body as one, shaped by the final result */
+        dv_buf body = DV_BUF_INIT;
+        const uint8_t *rows = st->count ? dv_buf_head(&st->out) + st->rows_at : NULL;
+        size_t len = st->count ? dv_buf_size(&st->out) - st->rows_at : 0;
+        st->status =
+            respond(&body, st->rid, &st->p, &res, rows, len, st->count, st->size, st->t0, t1);
+        dv_buf_free(&st->out);
+        st->out = body;
+    }
+    st->done = 1;
+    pthread_cond_broadcast(&st->more);
+    pthread_mutex_unlock(&st->mu);
+    dv_query_result_clear(&res);
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    qstream *st = cls;
+    pthread_mutex_lock(&st->mu);
+    size_t want = max < OUT_START ? max : OUT_START;
+    while (!st->done && dv_buf_size(&st->out) < want) {
+        st->want = want;
+        pthread_cond_wait(&st->more, &st->mu);
+    }
+    st->want = 0;
+    size_t n = dv_buf_size(&st->out);
+    if (n > max) n = max;
+    if (n) {
+        memcpy(buf, dv_buf_head(&st->out), n);
+        dv_buf_consume(&st->out, n);
+    }
+    if (st->producer_waits) pthread_cond_signal(&st->room);
+    pthread_mutex_unlock(&st->mu);
+    return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void stream_free(qstream *st)
+{
+    pthread_cond_destroy(&st->room);
+    pthread_cond_destroy(&st->more);
+    pthread_mutex_destroy(&st->mu);
+    dv_buf_free(&st->out);
+    dv_buf_free(&st->row);
+    dv_user_release(st->u);
+    dv_qsvc_params_clear(&st->p);
+    json_decref(st->params);
+    dv_free(st);
+}
+
+static void stream_end(void *cls)
+{
+    qstream *st = cls;
+    pthread_mutex_lock(&st->mu);
+    st->gone = 1;
+    pthread_cond_broadcast(&st->room);
+    while (!st->done) pthread_cond_wait(&st->more, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+    stream_free(st);
+}
+
+/* A new stream that takes over *p, params and u (left cleared), or NULL (nothing taken). */
+static qstream *stream_new(dv_qsvc *q, const char *rid, uint64_t t0, dv_qsvc_params *p,
+                           json_t **params, dv_user **u)
+{
+    qstream *st = dv_calloc(1, sizeof *st);
+    if (!st) return NULL;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the clock of deadline_ns */
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->more, NULL);
+    pthread_cond_init(&st->room, &ca);
+    pthread_condattr_destroy(&ca);
+    dv_buf_init(&st->out);
+    dv_buf_init(&st->row);
+    st->q = q;
+    snprintf(st->rid, sizeof st->rid, "%s", rid);
+    st->t0 = t0;
+    st->p = *p;
+    if (st->p.rq.timeout_text) st->p.rq.timeout_text = st->p.timeout_text;
+    st->p.rq.begin = stream_begin;
+    st->p.rq.row = stream_row;
+    st->p.rq.sink_ud = st;
+    st->params = *params;
+    st->u = *u;
+    memset(p, 0, sizeof *p);
+    *params = NULL;
+    *u = NULL;
+    return st;
+}
+
+/* ---- Producer threads ----------------------------------------------------------------------
+ * Queries run on threads that outlive their requests (starting a thread costs more than
+ * answering a small query): a request is queued for an idle thread, or a new one is started
+ * for it. A thread that finishes a query while POOL_IDLE others wait leaves; dv_qsvc_stop
+ * waits until every thread has left. */
+#define POOL_IDLE 8
+
+static void *pool_thread(void *arg)
+{
+    dv_qsvc *q = arg;
+    pthread_mutex_lock(&q->pool_mu);
+    for (;;) {
+        while (!q->queue_head && !q->pool_stopping) {
+            q->idle++;
+            pthread_cond_wait(&q->pool_work, &q->pool_mu);
+            q->idle--;
+        }
+        qstream *st = q->queue_head;
+        if (!st) break;
+        q->queue_head = st->next;
+        if (!q->queue_head) q->queue_tail = NULL;
+        q->queued--;
+        pthread_mutex_unlock(&q->pool_mu);
+        stream_run(st);
+        pthread_mutex_lock(&q->pool_mu);
+        if (q->idle >= POOL_IDLE) break;
+    }
+    q->threads--;
+    pthread_cond_broadcast(&q->pool_left);
+    pthread_mutex_unlock(&q->pool_mu);
+    return NULL;
+}
+
+/* Queue st for a producer thread. 0, or -1 when no thread runs and none can be started. */
+static int pool_submit(dv_qsvc *q, qstream *st)
+{
+    pthread_mutex_lock(&q->pool_mu);
+    st->next = NULL;
+    if (q->queue_tail)
+        q->queue_tail->next = st;
+    else
+        q->queue_head = st;
+    q->queue_tail = st;
+    q->queued++;
+    int rc = 0;
+    if (q->idle >= q->queued) {
+        pthread_cond_signal(&q->pool_work);
+    } else {
+        pthread_attr_t at;
+        pthread_t th;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&th, &at, pool_thread, q) == 0) {
+            q->threads++;
+        } else if (!q->threads) { /* nobody would take it: st is the queue's only entry */
+            q->queue_head = q->queue_tail = NULL;
+            q->queued = 0;
+            rc = -1;
+        }
+        pthread_attr_destroy(&at);
+    }
+    pthread_mutex_unlock(&q->pool_mu);
+    return rc;
+}
+
+/* Run the stream's query and answer: one buffer when it ends early, else chunked. */
+static enum MHD_Result stream_serve(struct MHD_Connection *conn, qstream *st)
+{
+    pthread_mutex_lock(&st->mu);
+    while (!st->done && dv_buf_size(&st->out) < OUT_START) {
+        st->want = OUT_START;
+        pthread_cond_wait(&st->more, &st->mu);
+    }
+    st->want = 0;
+    int done = st->done;
+    st->streaming = !done;
+    pthread_mutex_unlock(&st->mu);
+    if (done) {
+        enum MHD_Result rc = send_reply(conn, st->status, &st->out);
+        stream_free(st);
+        return rc;
+    }
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, OUT_START, stream_read, st, stream_end);
+    if (!r) {
+        stream_end(st);
+        return MHD_NO;
+    }
+    add_headers(r, 200);
+    enum MHD_Result rc = MHD_queue_response(conn, 200, r);
     MHD_destroy_response(r);
     return rc;
 }
@@ -947,14 +1262,14 @@ static enum MHD_Result serve(dv_qsvc *q, struct MHD_Connection *conn, const char
         p.rq.readonly = 1;
     }
     prune_deleted(q);
-    char storage[64];
-    _Static_assert(sizeof(qsrc) <= 64, "qsrc storage");
-    dv_query_source src;
-    dv_qsvc_source(&src, storage, q->cluster, u, q->datastore, q);
-    dv_query_result res;
-    dv_query_run(&p.rq, &src, q->catalog, &res);
-    status = respond(&out, rid, &p, &res, t0, dv_clock_now_ns());
-    dv_query_result_clear(&res);
+    qstream *st = stream_new(q, rid, t0, &p, &params, &u);
+    if (st && pool_submit(q, st) == 0) {
+        dv_buf_free(&out);
+        return stream_serve(conn, st);
+    }
+    status = respond_error(&out, rid, st ? &st->p : &p, 5000,
+                           "cannot start the request: out of memory or threads", 500);
+    if (st) stream_free(st);
 send:;
     enum MHD_Result rc = send_reply(conn, status, &out);
     dv_user_release(u);
@@ -1123,6 +1438,9 @@ dv_qsvc *dv_qsvc_start(dv_cluster *c, dv_users *users, const dv_qsvc_options *o,
     pthread_mutex_init(&q->auth_mu, NULL);
     pthread_mutex_init(&q->hook_mu, NULL);
     pthread_mutex_init(&q->save_mu, NULL);
+    pthread_mutex_init(&q->pool_mu, NULL);
+    pthread_cond_init(&q->pool_work, NULL);
+    pthread_cond_init(&q->pool_left, NULL);
     uint16_t mgmt;
     dv_cluster_ports(c, NULL, &mgmt);
     snprintf(q->datastore, sizeof q->datastore, "http://127.0.0.1:%u", mgmt ? mgmt : 8091);
@@ -1177,11 +1495,20 @@ int dv_qsvc_port(const dv_qsvc *q)
 void dv_qsvc_stop(dv_qsvc *q)
 {
     if (!q) return;
+    __atomic_store_n(&q->stopping, 1, __ATOMIC_RELAXED);
     if (q->mhd) {
         MHD_socket fd = MHD_quiesce_daemon(q->mhd);
-        MHD_stop_daemon(q->mhd);
+        MHD_stop_daemon(q->mhd); /* every response ended: every query done */
         if (fd != MHD_INVALID_SOCKET) close(fd);
     }
+    pthread_mutex_lock(&q->pool_mu);
+    q->pool_stopping = 1;
+    pthread_cond_broadcast(&q->pool_work);
+    while (q->threads) pthread_cond_wait(&q->pool_left, &q->pool_mu);
+    pthread_mutex_unlock(&q->pool_mu);
+    pthread_cond_destroy(&q->pool_left);
+    pthread_cond_destroy(&q->pool_work);
+    pthread_mutex_destroy(&q->pool_mu);
     dv_http_guard_free(q->guard);
     for (bucket_hook *bh = q->hooks, *next; bh; bh = next) {
         next = bh->next;

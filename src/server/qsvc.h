@@ -6,9 +6,10 @@
  * by the SQL++ engine of src/query over the cluster's stores (the dv_query_source below), and
  * answered in the real service's response shape (query-service.md 5).
  *
- * Threading: one thread per connection, as rest.c; a query runs on its connection's thread and
- * reads the store one vbucket lock at a time. The MHD daemon's setup lives in this file alone
- * so that it can adopt rest.c's listener settings. */
+ * Threading: one thread per connection, as rest.c; a query runs on a producer thread (pooled)
+ * that streams the response into a bounded buffer the connection's thread sends from (see
+ * "Streaming the response" in qsvc.c), and reads the store one vbucket lock at a time. The MHD
+ * daemon's setup lives in this file alone so that it can adopt rest.c's listener settings. */
 #ifndef DV_SERVER_QSVC_H
 #define DV_SERVER_QSVC_H
 

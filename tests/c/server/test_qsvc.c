@@ -1,12 +1,14 @@
 /* The query service: parameter checks (query-service.md 4), Go durations, and the HTTP service
  * end to end over a real cluster: auth, privileges, the response shape, KV writes seen by
- * queries and DML seen by KV, the n1ql port in the configs. */
+ * queries and DML seen by KV, the n1ql port in the configs, streamed (chunked) responses and
+ * clients that leave in the middle of one. */
 #include "testutil.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -110,10 +112,14 @@ static int setup(void **s)
     return 0;
 }
 
+static int idle_fd = -1; /* a client that stopped reading, connected until the service stops */
+
 static int teardown(void **s)
 {
     (void)s;
     dv_qsvc_stop(qsvc);
+    if (idle_fd >= 0) close(idle_fd);
+    idle_fd = -1;
     dv_cluster_free(cluster);
     dv_users_free(users);
     return 0;
@@ -398,6 +404,250 @@ static void test_shared_listener_serves_the_same_indexes(void **s)
     dv_qsvc_stop(other);
 }
 
+/* ---- streamed responses ------------------------------------------------------------------- */
+
+/* A reader of HTTP/1.1 responses on one keep-alive connection. */
+typedef struct conn_rd {
+    int fd;
+    char buf[1 << 16];
+    size_t off, len;
+} conn_rd;
+
+static void rd_more(conn_rd *c)
+{
+    if (c->off) {
+        memmove(c->buf, c->buf + c->off, c->len - c->off);
+        c->len -= c->off;
+        c->off = 0;
+    }
+    assert_true(c->len < sizeof c->buf);
+    ssize_t k = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
+    if (k <= 0) fail_msg("connection closed mid-response");
+    c->len += (size_t)k;
+}
+
+/* The next line without its CRLF, NUL-terminated in line. */
+static void rd_line(conn_rd *c, char *line, size_t n)
+{
+    char *e;
+    while (!(e = memmem(c->buf + c->off, c->len - c->off, "\r\n", 2))) rd_more(c);
+    size_t l = (size_t)(e - (c->buf + c->off));
+    assert_true(l < n);
+    memcpy(line, c->buf + c->off, l);
+    line[l] = '\0';
+    c->off += l + 2;
+}
+
+static void rd_bytes(conn_rd *c, char *out, size_t n)
+{
+    while (n) {
+        if (c->off == c->len) rd_more(c);
+        size_t k = c->len - c->off < n ? c->len - c->off : n;
+        memcpy(out, c->buf + c->off, k);
+        c->off += k;
+        out += k;
+        n -= k;
+    }
+}
+
+typedef struct http_resp {
+    int status, chunked;
+    char *body; /* NUL-terminated, malloc'ed */
+    size_t len;
+} http_resp;
+
+/* Send one query request (keep-alive) and read its response whole. */
+static void query_on(conn_rd *c, const char *json, http_resp *r)
+{
+    char req[1024], enc[64];
+    b64("admin:pw", enc);
+    int n = snprintf(req, sizeof req,
+                     "POST /query/service HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic "
+                     "%s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                     enc, strlen(json), json);
+    assert_true(send(c->fd, req, (size_t)n, 0) == n);
+    char line[1024];
+    memset(r, 0, sizeof *r);
+    rd_line(c, line, sizeof line);
+    assert_int_equal(sscanf(line, "HTTP/1.1 %d", &r->status), 1);
+    long clen = -1;
+    for (;;) {
+        rd_line(c, line, sizeof line);
+        if (!*line) break;
+        if (!strncasecmp(line, "Content-Length:", 15)) clen = strtol(line + 15, NULL, 10);
+        if (!strncasecmp(line, "Transfer-Encoding:", 18) && strstr(line, "chunked")) r->chunked = 1;
+    }
+    size_t cap = 1 << 16;
+    r->body = malloc(cap);
+    if (!r->chunked) {
+        assert_true(clen >= 0);
+        r->body = realloc(r->body, (size_t)clen + 1);
+        rd_bytes(c, r->body, (size_t)clen);
+        r->len = (size_t)clen;
+    } else {
+        for (;;) {
+            rd_line(c, line, sizeof line);
+            size_t k = strtoul(line, NULL, 16);
+            if (!k) {
+                rd_line(c, line, sizeof line); /* no trailers */
+                assert_string_equal(line, "");
+                break;
+            }
+            while (r->len + k + 1 > cap) r->body = realloc(r->body, cap *= 2);
+            rd_bytes(c, r->body + r->len, k);
+            r->len += k;
+            rd_line(c, line, sizeof line);
+            assert_string_equal(line, "");
+        }
+    }
+    r->body[r->len] = '\0';
+}
+
+static json_t *resp_json(const http_resp *r)
+{
+    json_error_t e;
+    json_t *j = json_loadb(r->body, r->len, 0, &e);
+    if (!j) fail_msg("not JSON (%s): %.200s", e.text, r->body);
+    return j;
+}
+
+/* The rows of stmt as the engine answers it in one buffer, with no store. */
+static json_t *buffered_rows(const char *stmt)
+{
+    dv_query_memsource m = {.data = json_object()};
+    dv_query_source src;
+    dv_query_memsource_init(&src, &m);
+    dv_query_request rq = {.statement = stmt, .len = strlen(stmt)};
+    dv_query_result res;
+    dv_query_run(&rq, &src, NULL, &res);
+    assert_string_equal(res.status, "success");
+    json_t *rows = json_incref(res.results);
+    dv_query_result_clear(&res);
+    json_decref(m.data);
+    return rows;
+}
+
+#define BIG "SELECT x AS n, 'row-' || TO_STRING(x) AS s FROM ARRAY_RANGE(0, 200000) AS x"
+
+/* A result of megabytes arrives chunked, complete, in the response's order, as the same rows
+ * the engine buffers; the connection then serves the next request. */
+static void test_streamed_response(void **s)
+{
+    (void)s;
+    conn_rd c = {.fd = tu_dial(dv_qsvc_port(qsvc))};
+    assert_true(c.fd >= 0);
+    http_resp r;
+    query_on(&c, "{\"statement\":\"" BIG "\",\"client_context_id\":\"big\"}", &r);
+    assert_int_equal(r.status, 200);
+    assert_true(r.chunked);
+    const char *order[] = {"\"requestID\"", "\"clientContextID\"", "\"signature\"",
+                           "\"results\"",   "\"status\"",          "\"metrics\""};
+    const char *at = r.body;
+    for (size_t i = 0; i < 6; i++) {
+        const char *p = strstr(at, order[i]);
+        if (!p) fail_msg("%s missing or out of order", order[i]);
+        at = p;
+    }
+    json_t *j = resp_json(&r);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "success");
+    json_t *rows = json_object_get(j, "results");
+    assert_int_equal(json_array_size(rows), 200000);
+    json_t *want = buffered_rows(BIG);
+    assert_true(json_equal(rows, want));
+    json_decref(want);
+    size_t size = 0;
+    for (size_t i = 0; i < json_array_size(rows); i++) {
+        char *t = json_dumps(json_array_get(rows, i), DV_QUERY_JSON_FLAGS);
+        size += strlen(t);
+        free(t);
+    }
+    json_t *m = json_object_get(j, "metrics");
+    assert_int_equal(json_integer_value(json_object_get(m, "resultCount")), 200000);
+    assert_int_equal(json_integer_value(json_object_get(m, "resultSize")), size);
+    json_decref(j);
+    free(r.body);
+    /* a small result on the same connection: one buffer with its length */
+    query_on(&c, "{\"statement\":\"SELECT RAW 7\"}", &r);
+    assert_int_equal(r.status, 200);
+    assert_false(r.chunked);
+    j = resp_json(&r);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(j, "results"), 0)), 7);
+    json_decref(j);
+    free(r.body);
+    close(c.fd);
+}
+
+/* An error after the output began: HTTP 200 already sent, the rows so far, then the error and
+ * status "errors" (as the real service); the same error before output keeps its HTTP status. */
+static void test_streamed_error_after_rows(void **s)
+{
+    (void)s;
+    conn_rd c = {.fd = tu_dial(dv_qsvc_port(qsvc))};
+    assert_true(c.fd >= 0);
+    http_resp r;
+    query_on(&c,
+             "{\"statement\":\"SELECT RAW CASE WHEN x = 150000 THEN "
+             "ARRAY_LENGTH(ARRAY_RANGE(0, 2e7)) ELSE x END FROM ARRAY_RANGE(0, 200000) AS x\"}",
+             &r);
+    assert_int_equal(r.status, 200);
+    assert_true(r.chunked);
+    assert_true(strstr(r.body, "\"results\"") < strstr(r.body, "\"errors\""));
+    json_t *j = resp_json(&r);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "errors");
+    assert_int_equal(first_code(j), 5500);
+    json_t *rows = json_object_get(j, "results");
+    assert_int_equal(json_array_size(rows), 150000);
+    assert_int_equal(json_integer_value(json_array_get(rows, 149999)), 149999);
+    json_decref(j);
+    free(r.body);
+    query_on(&c,
+             "{\"statement\":\"SELECT RAW ARRAY_LENGTH(ARRAY_RANGE(0, 2e7)) FROM "
+             "ARRAY_RANGE(0, 2) AS x\"}",
+             &r);
+    assert_int_equal(r.status, 500);
+    assert_false(r.chunked);
+    free(r.body);
+    close(c.fd);
+}
+
+/* A client that leaves mid-response (megabytes more than the socket buffers hold) leaves the
+ * service serving: its query stops, new connections work. One that stays connected but stops
+ * reading does not keep the service's stop (the teardown) waiting. */
+static void test_client_goes_away(void **s)
+{
+    (void)s;
+    char enc[64], req[1024];
+    b64("admin:pw", enc);
+    const char *json = "{\"statement\":\"SELECT x AS n, REPEAT('z', 100) AS pad FROM "
+                       "ARRAY_RANGE(0, 400000) AS x\"}";
+    int n = snprintf(req, sizeof req,
+                     "POST /query/service HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic "
+                     "%s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                     enc, strlen(json), json);
+    for (int round = 0; round < 4; round++) {
+        int fd = tu_dial(dv_qsvc_port(qsvc));
+        assert_true(fd >= 0);
+        assert_true(send(fd, req, (size_t)n, 0) == n);
+        char buf[4096];
+        size_t got = 0;
+        while (got < 100000) {
+            ssize_t k = recv(fd, buf, sizeof buf, 0);
+            assert_true(k > 0);
+            if (!got) assert_non_null(memmem(buf, (size_t)k, "200 OK", 6));
+            got += (size_t)k;
+        }
+        if (round < 3)
+            close(fd);
+        else
+            idle_fd = fd; /* the teardown's stop ends its query */
+    }
+    int st;
+    json_t *r = post("admin:pw", "{\"statement\":\"SELECT RAW 1\"}", &st);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(r, "results"), 0)), 1);
+    json_decref(r);
+}
+
 static void test_configs_list_n1ql(void **s)
 {
     (void)s;
@@ -423,6 +673,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shared_listener_serves_the_same_indexes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_configs_list_n1ql, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streamed_response, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streamed_error_after_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_goes_away, setup, teardown),
     };
     return TU_RUN(tests);
 }
