@@ -7,7 +7,7 @@ task that waits, or leaving the ``async for``, cancels the request in the engine
 from typing import Any, AsyncIterator, Callable, List, Optional
 
 from couchbase.exceptions import AlreadyQueriedException, CouchbaseException
-from couchbase.n1ql import (QUERY_PATH, ROW_BATCH, QueryMetaData, QueryOutcome, QueryRequest,
+from couchbase.n1ql import (QUERY_PATH, QueryMetaData, QueryOutcome, QueryRequest,
                             QueryStream, batch_decoder)
 
 
@@ -49,27 +49,19 @@ class AsyncN1QLRequest:
 
     async def _rows(self) -> AsyncIterator[Any]:
         decode = batch_decoder(self._request)
-        while True:
-            stream = QueryStream(self._query_rows, self._request)
+        while self._meta is None:
+            stream = QueryStream(self._query_rows, self._request, decode)
             try:
-                while True:
-                    batch = stream.rows.next_batch(ROW_BATCH)
-                    if batch is None:
-                        break
-                    if not batch:
+                while (rows := stream.take()) is not None:
+                    if not rows:
                         await stream.rows.wait(self._loop)
-                        continue
-                    stream.rows_seen = True
-                    for row in decode(batch):
+                    for row in rows:
                         yield row
             except BaseException:
-                stream.rows.close()
+                stream.rows.close()  # a reader that stops, or a cancelled task
                 raise
-            meta = stream.finish()
-            if meta is not None:
-                self._meta = QueryMetaData(meta)
-                self._done = True
-                return
+            self._meta = stream.finish()
+        self._done = True
 
     async def _execute(self) -> List[Any]:
         return [row async for row in self]

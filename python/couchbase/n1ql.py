@@ -552,9 +552,11 @@ class QueryStream:
     """One attempt of a query over ``query_rows``: its rows, then its outcome. Shared by the
     blocking and asyncio requests (which differ in how they wait for a batch)."""
 
-    def __init__(self, query_rows: Callable[..., Any], req: QueryRequest) -> None:
+    def __init__(self, query_rows: Callable[..., Any], req: QueryRequest,
+                 decode: Callable[[List[bytes]], List[Any]]) -> None:
         body, timeout_ms = req.attempt()
         self.req = req
+        self.decode = decode
         self.rows_seen = False
         try:
             self.rows = query_rows("query", "POST", QUERY_PATH, body, "application/json",
@@ -562,8 +564,21 @@ class QueryStream:
         except CouchbaseException as exc:
             raise req.transport_error(exc) from None
 
-    def finish(self) -> Optional[Dict[str, Any]]:
-        """Once the rows are through: the response's other members, or None to send the query
+    def take(self) -> Optional[List[Any]]:
+        """The rows that have arrived, decoded ([]: none yet, asyncio only), or None at the
+        end. An exception cancels the query."""
+        try:
+            batch: Optional[List[bytes]] = self.rows.next_batch(ROW_BATCH)
+            if not batch:
+                return batch
+            self.rows_seen = True
+            return self.decode(batch)
+        except BaseException:
+            self.rows.close()
+            raise
+
+    def finish(self) -> Optional["QueryMetaData"]:
+        """Once the rows are through: the response's metadata, or None to send the query
         again (its prepared statement was gone); raises the query's exception."""
         try:
             status, meta = self.rows.result()[:2]
@@ -576,7 +591,7 @@ class QueryStream:
             raise InternalServerFailureException(
                 message="the query failed after rows were returned",
                 context=self.req.context(status, meta), error_code=5)
-        return got[1] if got is not None else None
+        return QueryMetaData(got[1]) if got is not None else None
 
 
 class FetchedRequest:
@@ -649,23 +664,16 @@ class N1QLRequest:
 
     def _rows(self) -> Iterator[Any]:
         decode = batch_decoder(self._request)
-        while True:
-            stream = QueryStream(self._query_rows, self._request)
-            try:
-                while True:
-                    batch = stream.rows.next_batch(ROW_BATCH)
-                    if batch is None:
-                        break
-                    stream.rows_seen = True
-                    yield from decode(batch)
-            except BaseException:
-                stream.rows.close()  # a reader that stops (break, error) cancels the query
-                raise
-            meta = stream.finish()
-            if meta is not None:
-                self._meta = QueryMetaData(meta)
-                self._done = True
-                return
+        while self._meta is None:
+            stream = QueryStream(self._query_rows, self._request, decode)
+            while (rows := stream.take()) is not None:
+                try:
+                    yield from rows
+                except BaseException:
+                    stream.rows.close()  # a reader that stops (break, error) cancels the query
+                    raise
+            self._meta = stream.finish()
+        self._done = True
 
     def execute(self) -> List[Any]:
         return list(self)
