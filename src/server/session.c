@@ -657,15 +657,23 @@ static int do_stat(dv_session *s, const dv_frame *f, dv_buf *out)
 
 /* What the privilege check learned about a document request's target. */
 typedef struct grant {
-    char scope[DV_MANIFEST_NAME_MAX + 1], coll[DV_MANIFEST_NAME_MAX + 1];
+    char scope[DV_MANIFEST_NAME_MAX + 1], coll[DV_MANIFEST_NAME_MAX + 1]; /* once named */
     int32_t coll_ttl; /* the collection's maxTTL */
+    uint32_t cid;
+    int named; /* scope and coll are filled (only a scoped role needs them) */
 } grant;
 
 /* perms (DV_PERM_*) on the request's collection: bucket-wide, or through a scoped role. */
-static int allowed(dv_session *s, const grant *g, unsigned perms)
+static int allowed(dv_session *s, grant *g, unsigned perms)
 {
-    return (bucket_perms(s) & perms) == perms ||
-           (s->user && dv_user_allow(s->user, perms, dv_bucket_name(s->bucket), g->scope, g->coll));
+    if ((bucket_perms(s) & perms) == perms) return 1;
+    if (!s->user) return 0;
+    if (!g->named) {
+        if (dv_bucket_collection_find(s->bucket, g->cid, NULL, g->scope, g->coll) != DV_ERR_OK)
+            g->scope[0] = g->coll[0] = '\0'; /* dropped meanwhile: no scoped role matches */
+        g->named = 1;
+    }
+    return dv_user_allow(s->user, perms, dv_bucket_name(s->bucket), g->scope, g->coll);
 }
 
 /* The opcode table's privilege column, checked before any handler runs (kv_engine's order: a
@@ -708,8 +716,9 @@ static int authorize(dv_session *s, const dv_frame *f, const dv_request_info *ri
     }
     int full = (bucket_perms(s) & need) == need;
     if (!s->user) return send_status(s, out, f, DV_STATUS_EACCESS) ? -1 : 1;
-    if (dv_bucket_collection_find(s->bucket, ri->cid, &g->coll_ttl, g->scope, g->coll) !=
-        DV_ERR_OK) {
+    g->cid = ri->cid;
+    g->named = 0;
+    if (dv_bucket_collection_find(s->bucket, ri->cid, &g->coll_ttl, NULL, NULL) != DV_ERR_OK) {
         uint64_t uid = dv_bucket_manifest_uid(s->bucket);
         return send_error(s, out, f, DV_STATUS_UNKNOWN_COLLECTION, NULL, 1, uid) ? -1 : 1;
     }
@@ -724,8 +733,7 @@ static int authorize(dv_session *s, const dv_frame *f, const dv_request_info *ri
  * mutates (kv_engine's rule); virtual xattrs ('$') none. A COUNTER spec in a multi-mutation
  * needs Read as SUBDOC_COUNTER does, since its result returns the value (kv_engine asks only
  * Upsert there; divan is stricter). */
-static int specs_allowed(dv_session *s, const grant *g, const dv_subdoc_spec *specs, size_t n,
-                         int lookup)
+static int specs_allowed(dv_session *s, grant *g, const dv_subdoc_spec *specs, size_t n, int lookup)
 {
     unsigned need = 0;
     for (size_t i = 0; i < n; i++) {
@@ -742,7 +750,7 @@ static int specs_allowed(dv_session *s, const grant *g, const dv_subdoc_spec *sp
 
 /* What $XTOC may list for this user: user xattr names with xattr read, system ones with
  * system-xattr read (kv_engine's XTOC semantics). */
-static uint8_t xtoc_hide(dv_session *s, const grant *g, const dv_subdoc_spec *specs, size_t n)
+static uint8_t xtoc_hide(dv_session *s, grant *g, const dv_subdoc_spec *specs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (!(specs[i].flags & DV_SUBDOC_PATH_XATTR) || specs[i].path_len < 5 ||
@@ -870,8 +878,7 @@ static int request_value(dv_session *s, const dv_frame *f, const uint8_t **v, si
     return 0;
 }
 
-static int do_kv(dv_session *s, const dv_frame *f, const dv_request_info *ri, const grant *g,
-                 dv_buf *out)
+static int do_kv(dv_session *s, const dv_frame *f, const dv_request_info *ri, grant *g, dv_buf *out)
 {
     uint8_t op = base_opcode(f->opcode);
     int quiet = (dv_opcode_info_get(f->opcode)->flags & DV_OPF_QUIET) != 0;
@@ -998,7 +1005,7 @@ static int do_kv(dv_session *s, const dv_frame *f, const dv_request_info *ri, co
 }
 
 /* Sub-document commands: multi-path (0xd0, 0xd1) and single-path (0xc5..0xcf, 0xd2, 0xd3). */
-static int do_subdoc(dv_session *s, const dv_frame *f, const dv_request_info *ri, const grant *g,
+static int do_subdoc(dv_session *s, const dv_frame *f, const dv_request_info *ri, grant *g,
                      dv_buf *out)
 {
     int32_t coll_ttl = g->coll_ttl;
@@ -1102,7 +1109,7 @@ static int do_subdoc(dv_session *s, const dv_frame *f, const dv_request_info *ri
  * when a reply was sent, -1 on no memory. */
 static int scan_allowed(dv_session *s, const dv_frame *f, uint32_t cid, dv_buf *out)
 {
-    grant g = {{0}, {0}, 0};
+    grant g = {{0}, {0}, 0, cid, 1};
     if (dv_bucket_collection_find(s->bucket, cid, &g.coll_ttl, g.scope, g.coll) != DV_ERR_OK) {
         uint64_t uid = dv_bucket_manifest_uid(s->bucket);
         return send_error(s, out, f, DV_STATUS_UNKNOWN_COLLECTION, NULL, 1, uid) ? -1 : 1;
@@ -1206,7 +1213,10 @@ static int dispatch(dv_session *s, const dv_frame *f, dv_buf *out)
     dv_request_info ri;
     dv_status st = dv_request_check(f, has(s, DV_FEATURE_COLLECTIONS), &ri);
     if (st != DV_STATUS_SUCCESS) return send_status(s, out, f, st);
-    grant g = {{0}, {0}, 0};
+    grant g; /* its names are filled only when a scoped role needs them */
+    g.coll_ttl = 0;
+    g.cid = 0;
+    g.named = 0;
     int rc = authorize(s, f, &ri, &g, out);
     if (rc) return rc < 0 ? -1 : 0;
     uint8_t op = f->opcode;
