@@ -45,6 +45,7 @@ struct dv_session_ctx {
 
 struct dv_session {
     dv_session_ctx *ctx;
+    uint32_t batch_now; /* the wall clock's second for the requests of one read; 0: not read */
     char peer[64];
     dv_features features;
     dv_user *user; /* authenticated user; NULL before SASL succeeds */
@@ -122,10 +123,13 @@ void dv_session_ctx_set_now(dv_session_ctx *ctx, uint32_t now)
     ctx->fixed_now = now;
 }
 
-static uint32_t now_s(const dv_session *s)
+/* Unix seconds now: read once for the requests that arrived together (one clock read per
+ * batch, not per request). */
+static uint32_t now_s(dv_session *s)
 {
     if (s->ctx->fixed_now) return s->ctx->fixed_now;
-    return (uint32_t)(dv_clock_wall_ns() / 1000000000u);
+    if (!s->batch_now) s->batch_now = (uint32_t)(dv_clock_wall_ns() / 1000000000u);
+    return s->batch_now;
 }
 
 /* ---- Session ---------------------------------------------------------------------------- */
@@ -1333,13 +1337,16 @@ static long session_data(dv_session *s, const uint8_t *p, size_t n, dv_buf *out,
 long dv_session_data(dv_session *s, const uint8_t *p, size_t n, dv_buf *out, size_t limit)
 {
     long rc = session_data(s, p, n, out, limit);
+    s->batch_now = 0; /* later calls (timers, notifications) read the clock again */
     finish_durable(s, out);
     return rc;
 }
 
 long dv_session_read(dv_session *s, const uint8_t *p, size_t n, dv_buf *out, size_t limit)
 {
-    return session_data(s, p, n, out, limit);
+    long rc = session_data(s, p, n, out, limit);
+    s->batch_now = 0;
+    return rc;
 }
 
 int dv_session_held(const dv_session *s)
@@ -1355,6 +1362,7 @@ void dv_session_release(dv_session *s, dv_buf *out)
 static long session_data(dv_session *s, const uint8_t *p, size_t n, dv_buf *out, size_t limit)
 {
     size_t pos = 0;
+    s->batch_now = 0;
     for (;;) {
         if (limit && dv_buf_size(out) >= limit) return (long)pos;
         dv_frame f;
