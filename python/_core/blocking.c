@@ -447,17 +447,7 @@ static PyObject *bc_http_request(BlockingCluster *b, PyObject *args, PyObject *k
     Py_XDECREF(keep);
     if (rc != DV_ERR_OK) return dv_py_raise(rc, NULL);
     if (!res) return PyErr_NoMemory();
-    PyObject *v;
-    if (res->err != DV_ERR_OK) {
-        PyObject *exc = dv_py_make_exception(res);
-        if (exc) {
-            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-            Py_DECREF(exc);
-        }
-        v = NULL;
-    } else {
-        v = dv_py_http_value(res, detail);
-    }
+    PyObject *v = dv_py_http_result(res, detail);
     dv_res_free(res);
     return v;
 }

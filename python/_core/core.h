@@ -45,6 +45,8 @@ int dv_py_parse_http(PyObject *args, PyObject *kw, dv_http_req *out, PyObject **
 /* A completed HTTP request's (status, body bytes), with detail (status, body, node "host:port",
  * elapsed_us). */
 PyObject *dv_py_http_value(const dv_res *res, int detail);
+/* A completed HTTP request: dv_py_http_value, or its exception raised (NULL). */
+PyObject *dv_py_http_result(const dv_res *res, int detail);
 int dv_py_asyncio_init(PyObject *m);
 /* scan.c: a _Scan over dv_kvscan with the owner's io (io.ud: the owner, which the _Scan keeps
  * alive and which must stay valid until its engine or driver is closed; async: io.ready is the

@@ -486,3 +486,14 @@ void dv_py_resolve_waiter(PyObject **waiter)
     PyErr_Clear();
     Py_DECREF(f);
 }
+
+PyObject *dv_py_http_result(const dv_res *res, int detail)
+{
+    if (res->err == DV_ERR_OK) return dv_py_http_value(res, detail);
+    PyObject *exc = dv_py_make_exception(res);
+    if (exc) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+    return NULL;
+}

@@ -114,15 +114,7 @@ static PyObject *rows_result(Rows *w, PyObject *unused)
         PyErr_SetString(PyExc_RuntimeError, "result(): the response is not complete");
         return NULL;
     }
-    if (res->err != DV_ERR_OK) {
-        PyObject *exc = dv_py_make_exception(res);
-        if (exc) {
-            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-            Py_DECREF(exc);
-        }
-        return NULL;
-    }
-    return dv_py_http_value(res, 1);
+    return dv_py_http_result(res, 1);
 }
 
 static PyObject *rows_wait(Rows *w, PyObject *loop)

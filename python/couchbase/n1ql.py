@@ -509,7 +509,6 @@ class QueryOutcome:
         return (ser.deserialize(json.dumps(row).encode()) for row in self.rows)
 
 
-HttpRequest = Callable[..., Tuple[int, bytes]]
 ROW_BATCH = 256  # rows taken from the stream at a time
 
 
